@@ -1,0 +1,253 @@
+//! An alert: what a bot found, in one self-contained record.
+//!
+//! The same value is stored in the outbox (as JSON), rendered into a Discord
+//! embed, and printed as the JSONL record of `--dry-run --format jsonl` and
+//! `replay --format jsonl`. Field order here is the JSONL key order.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::job::Bot;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContractType {
+    Call,
+    Put,
+}
+
+impl ContractType {
+    /// "C" or "P", as in a trader's shorthand `SPY 450C`.
+    pub fn letter(self) -> char {
+        match self {
+            ContractType::Call => 'C',
+            ContractType::Put => 'P',
+        }
+    }
+}
+
+/// Where the trade printed relative to the quote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    Ask,
+    Mid,
+    Bid,
+    Unknown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sentiment {
+    Bullish,
+    Bearish,
+    Neutral,
+}
+
+/// A trade plan in the terms the bot publishes it (option premium for flow
+/// bots, underlying price for the others).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub entry: f64,
+    pub stop: f64,
+    pub targets: Vec<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    /// Deterministic: bot + instrument + the event that fired it, so the
+    /// same event can never be stored (or posted) twice.
+    pub id: String,
+    pub bot: Bot,
+    pub at: DateTime<Utc>,
+    /// The underlying (or the stock, for stock bots).
+    pub ticker: String,
+    pub contract: Option<String>,
+    pub contract_type: Option<ContractType>,
+    pub strike: Option<f64>,
+    pub expiration: Option<NaiveDate>,
+    pub dte: Option<i64>,
+    pub spot: Option<f64>,
+    pub premium: Option<f64>,
+    pub volume_delta: Option<f64>,
+    pub avg_price: Option<f64>,
+    pub open_interest: Option<f64>,
+    pub side: Side,
+    pub sentiment: Sentiment,
+    pub score: Option<f64>,
+    /// Honest label, e.g. "sweep confirmed: 4 ISO prints on 3 exchanges",
+    /// "flow (unconfirmed)", "dark pool print".
+    pub label: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub targets: Option<Vec<f64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rsi: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub atr: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notional: Option<f64>,
+    /// Display-only details for the embed.
+    #[serde(default, skip_serializing_if = "Details::is_empty")]
+    pub details: Details,
+}
+
+/// Values shown in the embed that are not part of the JSONL contract's
+/// required keys (kept in the record all the same, so the outbox row alone
+/// can re-render the embed after a restart).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Details {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iv: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prob_itm: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strike_distance: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vol_oi: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta_vol_oi: Option<f64>,
+    /// Each part of the score, in display order: ("premium", 27.5), ...
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub score_parts: Vec<(String, f64)>,
+    /// Free-form extra lines (repeat count, entry timing, ...), in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<(String, String)>,
+}
+
+impl Details {
+    pub fn is_empty(&self) -> bool {
+        *self == Details::default()
+    }
+}
+
+impl Alert {
+    /// A blank alert of `bot` for `ticker` at `at`; bots fill in the rest.
+    pub fn new(id: String, bot: Bot, at: DateTime<Utc>, ticker: &str) -> Self {
+        Alert {
+            id,
+            bot,
+            at,
+            ticker: ticker.to_string(),
+            contract: None,
+            contract_type: None,
+            strike: None,
+            expiration: None,
+            dte: None,
+            spot: None,
+            premium: None,
+            volume_delta: None,
+            avg_price: None,
+            open_interest: None,
+            side: Side::Unknown,
+            sentiment: Sentiment::Neutral,
+            score: None,
+            label: String::new(),
+            entry: None,
+            stop: None,
+            targets: None,
+            pattern: None,
+            rsi: None,
+            atr: None,
+            size: None,
+            price: None,
+            notional: None,
+            details: Details::default(),
+        }
+    }
+
+    pub fn with_plan(mut self, plan: &Plan) -> Self {
+        self.entry = Some(plan.entry);
+        self.stop = Some(plan.stop);
+        self.targets = Some(plan.targets.clone());
+        self
+    }
+
+    /// One line of `--format jsonl`. The key order is the struct's, so the
+    /// output is byte-identical for identical alerts.
+    pub fn to_jsonl(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+
+    /// A one-line human summary for logs and `--format text`.
+    pub fn headline(&self) -> String {
+        let mut s = format!("[{}] {}", self.bot.display_name(), self.ticker);
+        if let (Some(k), Some(t)) = (self.strike, self.contract_type) {
+            s.push_str(&format!(" {}{}", fmt_num(k), t.letter()));
+        }
+        if let Some(e) = self.expiration {
+            s.push_str(&format!(" {e}"));
+        }
+        if let Some(p) = self.premium {
+            s.push_str(&format!(" premium=${}", fmt_money(p)));
+        }
+        if let Some(sc) = self.score {
+            s.push_str(&format!(" score={sc:.0}"));
+        }
+        s.push_str(&format!(" {:?}/{:?}", self.side, self.sentiment).to_lowercase());
+        if !self.label.is_empty() {
+            s.push_str(&format!(" ({})", self.label));
+        }
+        s
+    }
+}
+
+/// A number without trailing zeros: 450 → "450", 452.5 → "452.5".
+pub fn fmt_num(x: f64) -> String {
+    let s = format!("{x:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// Dollars with thousands separators and no cents: 1234567.8 → "1,234,568".
+pub fn fmt_money(x: f64) -> String {
+    let neg = x < 0.0;
+    let digits = format!("{:.0}", x.abs());
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if neg { format!("-{out}") } else { out }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_and_numbers_read_naturally() {
+        assert_eq!(fmt_money(1_234_567.8), "1,234,568");
+        assert_eq!(fmt_money(999.0), "999");
+        assert_eq!(fmt_money(-50_000.0), "-50,000");
+        assert_eq!(fmt_num(450.0), "450");
+        assert_eq!(fmt_num(452.5), "452.5");
+    }
+
+    #[test]
+    fn jsonl_has_the_contract_keys_and_round_trips() {
+        let at = "2025-10-22T14:30:05Z".parse().unwrap();
+        let a = Alert::new("golden_sweeps:O:SPY251121C00670000:1".into(), Bot::GoldenSweeps, at, "SPY");
+        let line = a.to_jsonl();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        for k in [
+            "id", "bot", "at", "ticker", "contract", "contract_type", "strike", "expiration", "dte", "spot",
+            "premium", "volume_delta", "avg_price", "open_interest", "side", "sentiment", "score", "label",
+        ] {
+            assert!(v.get(k).is_some(), "missing key {k} in {line}");
+        }
+        assert_eq!(v["at"], "2025-10-22T14:30:05Z");
+        let back: Alert = serde_json::from_str(&line).unwrap();
+        assert_eq!(back, a);
+    }
+}

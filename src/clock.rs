@@ -1,0 +1,244 @@
+//! The one place that reads the OS clock or sleeps.
+//!
+//! Everything else asks a [`Clock`] for the time and waits through it, so the
+//! same main loop runs live (on [`SystemClock`]) and in tests and replays (on
+//! [`SimClock`], which jumps to the next deadline instead of sleeping).
+//! A test greps `src/` to keep this true.
+
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+
+/// How a [`Clock::wait`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Waited {
+    /// The full duration passed.
+    Elapsed,
+    /// Shutdown was requested before (or during) the wait.
+    Shutdown,
+}
+
+/// Time as the service sees it: wall time for the timetable, monotonic time
+/// for rate limits and timeouts, and a wait that a shutdown interrupts.
+pub trait Clock: Send + Sync {
+    /// Wall-clock time. May jump (NTP, suspend); callers must tolerate that.
+    fn now(&self) -> DateTime<Utc>;
+    /// Monotonic time since the clock was created. Never goes backwards.
+    fn elapsed(&self) -> Duration;
+    /// Waits up to `d`, returning early when shutdown is requested.
+    fn wait(&self, d: Duration) -> Waited;
+    /// The shutdown flag this clock's waits listen to.
+    fn shutdown(&self) -> &Shutdown;
+}
+
+/// A shared "please stop" flag with a condition variable, so a SIGTERM wakes
+/// a sleeping main loop at once.
+#[derive(Clone, Default)]
+pub struct Shutdown(Arc<(Mutex<bool>, Condvar)>);
+
+impl Shutdown {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn request(&self) {
+        let (flag, cv) = &*self.0;
+        *lock(flag) = true;
+        cv.notify_all();
+    }
+
+    pub fn is_requested(&self) -> bool {
+        *lock(&self.0.0)
+    }
+
+    /// Blocks up to `d` or until shutdown is requested; true if requested.
+    fn wait_timeout(&self, d: Duration) -> bool {
+        let (flag, cv) = &*self.0;
+        let deadline = Instant::now() + d;
+        let mut requested = lock(flag);
+        while !*requested {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            requested = match cv.wait_timeout(requested, deadline - now) {
+                Ok((guard, _)) => guard,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+        *requested
+    }
+}
+
+/// A poisoned lock only means another thread panicked while holding it; the
+/// data (a flag, a time) is still meaningful, so keep going.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The production clock: the operating system's.
+pub struct SystemClock {
+    start: Instant,
+    shutdown: Shutdown,
+}
+
+impl SystemClock {
+    pub fn new(shutdown: Shutdown) -> Self {
+        Self { start: Instant::now(), shutdown }
+    }
+}
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+
+    fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    fn wait(&self, d: Duration) -> Waited {
+        if self.shutdown.wait_timeout(d) { Waited::Shutdown } else { Waited::Elapsed }
+    }
+
+    fn shutdown(&self) -> &Shutdown {
+        &self.shutdown
+    }
+}
+
+struct SimState {
+    /// Monotonic time since creation.
+    mono: Duration,
+    /// Wall time at `mono == 0`, plus any wall-clock jumps applied since.
+    wall_origin: DateTime<Utc>,
+    /// Monotonic instant at which shutdown will be requested, if any.
+    shutdown_at: Option<Duration>,
+}
+
+/// A simulated clock for tests and replays: `wait` advances time instantly.
+///
+/// It is shared (`Arc`) so that a fake server on another thread can advance
+/// it to model latency, and so that a test can script a wall-clock jump or a
+/// SIGTERM at a chosen simulated instant.
+pub struct SimClock {
+    state: Mutex<SimState>,
+    shutdown: Shutdown,
+}
+
+impl SimClock {
+    pub fn new(start: DateTime<Utc>) -> Self {
+        Self {
+            state: Mutex::new(SimState { mono: Duration::ZERO, wall_origin: start, shutdown_at: None }),
+            shutdown: Shutdown::new(),
+        }
+    }
+
+    /// Moves both monotonic and wall time forward by `d`.
+    pub fn advance(&self, d: Duration) {
+        let _ = self.wait(d);
+    }
+
+    /// Moves wall time only (an NTP step or a suspend); monotonic time is
+    /// untouched. Negative values step the wall clock backwards.
+    pub fn jump_wall(&self, delta: chrono::Duration) {
+        let mut s = lock(&self.state);
+        s.wall_origin += delta;
+    }
+
+    /// Requests shutdown once `after` more simulated time has passed, as a
+    /// SIGTERM arriving at that instant would.
+    pub fn shutdown_after(&self, after: Duration) {
+        let mut s = lock(&self.state);
+        s.shutdown_at = Some(s.mono + after);
+    }
+}
+
+impl Clock for SimClock {
+    fn now(&self) -> DateTime<Utc> {
+        let s = lock(&self.state);
+        s.wall_origin + chrono::Duration::from_std(s.mono).unwrap_or(chrono::Duration::MAX)
+    }
+
+    fn elapsed(&self) -> Duration {
+        lock(&self.state).mono
+    }
+
+    fn wait(&self, d: Duration) -> Waited {
+        if self.shutdown.is_requested() {
+            return Waited::Shutdown;
+        }
+        let mut s = lock(&self.state);
+        let target = s.mono.saturating_add(d);
+        match s.shutdown_at {
+            Some(at) if at <= target => {
+                s.mono = s.mono.max(at);
+                s.shutdown_at = None;
+                drop(s);
+                self.shutdown.request();
+                Waited::Shutdown
+            }
+            _ => {
+                s.mono = target;
+                Waited::Elapsed
+            }
+        }
+    }
+
+    fn shutdown(&self) -> &Shutdown {
+        &self.shutdown
+    }
+}
+
+/// Adapts a [`Clock`] to the `ratelimit` crate, so the token bucket refills
+/// in simulated time during replays exactly as it does live.
+pub struct BucketClock(pub Arc<dyn Clock>);
+
+impl ratelimit::Clock for BucketClock {
+    fn elapsed(&self) -> Duration {
+        self.0.elapsed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn sim_clock_jumps_instead_of_sleeping() {
+        let start = Utc.with_ymd_and_hms(2026, 3, 9, 14, 30, 0).unwrap();
+        let c = SimClock::new(start);
+        assert_eq!(c.wait(Duration::from_secs(90)), Waited::Elapsed);
+        assert_eq!(c.now(), start + chrono::Duration::seconds(90));
+        assert_eq!(c.elapsed(), Duration::from_secs(90));
+    }
+
+    #[test]
+    fn wall_jumps_leave_monotonic_time_alone() {
+        let start = Utc.with_ymd_and_hms(2026, 3, 9, 14, 30, 0).unwrap();
+        let c = SimClock::new(start);
+        c.jump_wall(chrono::Duration::hours(-1));
+        assert_eq!(c.now(), start - chrono::Duration::hours(1));
+        assert_eq!(c.elapsed(), Duration::ZERO);
+    }
+
+    #[test]
+    fn scripted_shutdown_interrupts_the_wait_at_its_instant() {
+        let start = Utc.with_ymd_and_hms(2026, 3, 9, 14, 30, 0).unwrap();
+        let c = SimClock::new(start);
+        c.shutdown_after(Duration::from_secs(5));
+        assert_eq!(c.wait(Duration::from_secs(60)), Waited::Shutdown);
+        assert_eq!(c.elapsed(), Duration::from_secs(5));
+        assert!(c.shutdown().is_requested());
+        assert_eq!(c.wait(Duration::from_secs(1)), Waited::Shutdown);
+    }
+
+    #[test]
+    fn system_clock_wait_returns_at_once_after_shutdown() {
+        let s = Shutdown::new();
+        let c = SystemClock::new(s.clone());
+        s.request();
+        assert_eq!(c.wait(Duration::from_secs(3600)), Waited::Shutdown);
+    }
+}

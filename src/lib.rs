@@ -1,0 +1,35 @@
+//! orakl: an options-flow alert service.
+//!
+//! Code map (pure core first, then the shell that does IO):
+//!
+//! - `job`, `alert` — names of jobs and alert families; the alert record.
+//! - `calendar` — the NYSE calendar from rules: holidays, early closes, sessions.
+//! - `schedule` — `schedule.cron`: parsing, session gating, next firings across DST.
+//! - `flow`, `cache` — flow detection between chain snapshots; the volume and chain caches.
+//! - `bots` — one module per alert family's rule.
+//! - `discord` — embeds within Discord's limits; the webhook sender.
+//! - `polygon` — typed models and the rate-limited, retrying REST client.
+//! - `store` — the SQLite state: outbox, cooldowns, cursors, runs, errors (the only SQL).
+//! - `config` — environment, `.env`, credentials; validation and redaction.
+//! - `runner` — the deterministic main loop that walks the timetable.
+//! - `clock` — the only place that reads the OS clock or sleeps.
+//! - `http` — the only place that names `ureq`.
+//! - `notify` — systemd READY/WATCHDOG/STOPPING.
+//! - `cli` — the commands behind `main`.
+
+pub mod alert;
+pub mod bots;
+pub mod cache;
+pub mod calendar;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod discord;
+pub mod flow;
+pub mod http;
+pub mod job;
+pub mod notify;
+pub mod polygon;
+pub mod runner;
+pub mod schedule;
+pub mod store;

@@ -1,0 +1,5 @@
+//! Test support shared by every integration test: loopback HTTP fakes and
+//! helpers. The simulated clock is the crate's own `orakl::clock::SimClock`.
+#![allow(dead_code)]
+
+pub mod fake_http;
