@@ -241,8 +241,24 @@ mod tests {
         let line = a.to_jsonl();
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
         for k in [
-            "id", "bot", "at", "ticker", "contract", "contract_type", "strike", "expiration", "dte", "spot",
-            "premium", "volume_delta", "avg_price", "open_interest", "side", "sentiment", "score", "label",
+            "id",
+            "bot",
+            "at",
+            "ticker",
+            "contract",
+            "contract_type",
+            "strike",
+            "expiration",
+            "dte",
+            "spot",
+            "premium",
+            "volume_delta",
+            "avg_price",
+            "open_interest",
+            "side",
+            "sentiment",
+            "score",
+            "label",
         ] {
             assert!(v.get(k).is_some(), "missing key {k} in {line}");
         }

@@ -52,13 +52,10 @@ impl fmt::Display for JobName {
 impl FromStr for JobName {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        JobName::ALL
-            .into_iter()
-            .find(|j| j.as_str() == s)
-            .ok_or_else(|| {
-                let known: Vec<&str> = JobName::ALL.iter().map(|j| j.as_str()).collect();
-                format!("unknown job `{s}` (known: {})", known.join(", "))
-            })
+        JobName::ALL.into_iter().find(|j| j.as_str() == s).ok_or_else(|| {
+            let known: Vec<&str> = JobName::ALL.iter().map(|j| j.as_str()).collect();
+            format!("unknown job `{s}` (known: {})", known.join(", "))
+        })
     }
 }
 

@@ -18,8 +18,7 @@ impl Notifier {
     pub fn from_env() -> Self {
         let enabled = std::env::var_os("NOTIFY_SOCKET").is_some();
         let mut usec = 0u64;
-        let watchdog = (enabled && sd_notify::watchdog_enabled(false, &mut usec))
-            .then(|| Duration::from_micros(usec));
+        let watchdog = (enabled && sd_notify::watchdog_enabled(false, &mut usec)).then(|| Duration::from_micros(usec));
         Self { enabled, watchdog }
     }
 

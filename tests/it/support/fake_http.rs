@@ -197,7 +197,9 @@ fn serve(conn: TcpStream, log: &Mutex<Vec<Recorded>>, stop: &AtomicBool, handler
                     match reader.get_mut().read(&mut buf) {
                         Ok(0) => return,
                         Ok(_) => {}
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {}
+                        Err(e)
+                            if e.kind() == std::io::ErrorKind::WouldBlock
+                                || e.kind() == std::io::ErrorKind::TimedOut => {}
                         Err(_) => return,
                     }
                 }
@@ -248,11 +250,8 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Recorded> {
             headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
         }
     }
-    let len = headers
-        .iter()
-        .find(|(k, _)| k == "content-length")
-        .and_then(|(_, v)| v.parse::<usize>().ok())
-        .unwrap_or(0);
+    let len =
+        headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse::<usize>().ok()).unwrap_or(0);
     let mut body = vec![0u8; len];
     reader.read_exact(&mut body).ok()?;
     Some(Recorded { method, target, headers, body })
