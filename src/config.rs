@@ -1,1 +1,666 @@
-//! (being written)
+//! Configuration: the environment, an optional `.env` file and systemd
+//! credentials, validated into one [`Config`] before anything runs.
+//!
+//! Parsing is pure ([`Config::from_vars`] takes a map), so every rule is
+//! tested without touching the process environment; [`Sources::load`] is the
+//! thin shell that gathers the map. Every error names the variable (or
+//! `file:line`) and never contains a secret's value.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::job::Bot;
+
+/// A secret value (API key, webhook URL). Debug and Display never show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    /// The value itself, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{var}: {message}")]
+    Var { var: String, message: String },
+    #[error("{path}:{line}: {message}")]
+    File { path: String, line: usize, message: String },
+    #[error("{path}: {message}")]
+    Path { path: String, message: String },
+}
+
+impl ConfigError {
+    fn var(var: &str, message: impl Into<String>) -> Self {
+        ConfigError::Var { var: var.to_string(), message: message.into() }
+    }
+}
+
+/// Variables that hold secrets: read from `$CREDENTIALS_DIRECTORY` too, and
+/// never printed.
+pub const SECRET_VARS: [&str; 11] = [
+    "POLYGON_API_KEY",
+    "DISCORD_WEBHOOK_URL",
+    "ORAKL_FLOW_WEBHOOK",
+    "SWEEPS_WEBHOOK",
+    "GOLDEN_SWEEPS_WEBHOOK",
+    "BULLSEYE_WEBHOOK",
+    "SCALPS_WEBHOOK",
+    "DARKPOOL_WEBHOOK",
+    "BREAKOUTS_WEBHOOK",
+    "STRAT_WEBHOOK",
+    "REPORTS_WEBHOOK",
+];
+
+/// What kind of value a tunable holds; also its validation.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    /// A number in [min, max].
+    Num {
+        min: f64,
+        max: f64,
+    },
+    /// A whole number in [min, max].
+    Int {
+        min: i64,
+        max: i64,
+    },
+    Bool,
+}
+
+/// One tunable: name, default and range. The table below is the single list
+/// of numeric settings; `orakl check` prints it resolved.
+#[derive(Debug, Clone, Copy)]
+pub struct Setting {
+    pub name: &'static str,
+    pub default: f64,
+    pub kind: Kind,
+}
+
+const fn num(name: &'static str, default: f64, min: f64, max: f64) -> Setting {
+    Setting { name, default, kind: Kind::Num { min, max } }
+}
+const fn int(name: &'static str, default: i64, min: i64, max: i64) -> Setting {
+    Setting { name, default: default as f64, kind: Kind::Int { min, max } }
+}
+const fn flag(name: &'static str, default: bool) -> Setting {
+    Setting { name, default: if default { 1.0 } else { 0.0 }, kind: Kind::Bool }
+}
+
+const DAY: i64 = 86_400;
+const MONEY: f64 = 1e12;
+
+/// Every numeric setting with its default (SPEC §4–§8, §11–§12).
+pub const SETTINGS: &[Setting] = &[
+    // Polygon client and caches.
+    int("POLYGON_RATE_LIMIT", 5, 1, 1000),
+    int("POLYGON_TIMEOUT_SECONDS", 10, 1, 120),
+    int("POLYGON_MAX_RETRIES", 3, 0, 10),
+    int("CHAIN_CACHE_TTL_SECONDS", 30, 0, 3600),
+    int("VOLUME_CACHE_TTL_SECONDS", 900, 1, DAY),
+    int("OPTIONS_BATCH", 10, 1, 10_000),
+    // Scheduling and delivery.
+    int("SCHEDULE_GRACE_SECONDS", 10, 0, 3600),
+    int("ALERT_MAX_AGE_SECONDS", 900, 1, 7 * DAY),
+    int("DISCORD_TIMEOUT_SECONDS", 10, 1, 120),
+    int("DISCORD_MAX_ATTEMPTS", 4, 1, 20),
+    // Alert quality guards.
+    num("MAX_SPREAD_PCT", 0.25, 0.0, 100.0),
+    // ORAKL Flow.
+    num("MIN_PREMIUM", 10_000.0, 0.0, MONEY),
+    int("ORAKL_FLOW_MIN_DTE", 1, 0, 3650),
+    int("ORAKL_FLOW_MAX_DTE", 45, 0, 3650),
+    int("REPEAT_SIGNAL_THRESHOLD", 3, 1, 100),
+    int("REPEAT_WINDOW_MINUTES", 30, 1, 24 * 60),
+    num("ORAKL_FLOW_MIN_ITM_PROBABILITY", 0.5, 0.0, 1.0),
+    // Sweeps.
+    num("SWEEPS_MIN_PREMIUM", 50_000.0, 0.0, MONEY),
+    int("SWEEPS_MIN_DTE", 1, 0, 3650),
+    int("SWEEPS_MAX_DTE", 90, 0, 3650),
+    num("MIN_SWEEP_SCORE", 60.0, 0.0, 100.0),
+    flag("SWEEPS_CONFIRM_WITH_TRADES", true),
+    // Golden Sweeps.
+    num("GOLDEN_MIN_PREMIUM", 1_000_000.0, 0.0, MONEY),
+    int("GOLDEN_MIN_DTE", 1, 0, 3650),
+    int("GOLDEN_MAX_DTE", 180, 0, 3650),
+    num("GOLDEN_MAX_STRIKE_DISTANCE", 0.05, 0.0, 10.0),
+    // Bullseye.
+    num("BULLSEYE_MIN_PREMIUM", 5_000.0, 0.0, MONEY),
+    int("BULLSEYE_MIN_DTE", 1, 0, 3650),
+    int("BULLSEYE_MAX_DTE", 5, 0, 3650),
+    num("BULLSEYE_DELTA_MIN", 0.4, 0.0, 1.0),
+    num("BULLSEYE_DELTA_MAX", 0.6, 0.0, 1.0),
+    num("BULLSEYE_MIN_VOI_RATIO", 3.0, 0.0, 1e6),
+    int("BULLSEYE_EOD_SKIP_HOUR", 15, 0, 24),
+    num("BULLSEYE_MAX_FLOW_AGE_HOURS", 2.0, 0.0, 48.0),
+    num("BULLSEYE_ATR_MULT_SHORT", 1.5, 0.0, 100.0),
+    num("BULLSEYE_ATR_MULT_LONG", 2.0, 0.0, 100.0),
+    // Scalps.
+    num("SCALPS_MIN_PREMIUM", 2_000.0, 0.0, MONEY),
+    int("SCALPS_MIN_DTE", 0, 0, 3650),
+    int("SCALPS_MAX_DTE", 7, 0, 3650),
+    num("SCALPS_MAX_STRIKE_DISTANCE", 0.03, 0.0, 10.0),
+    int("SCALPS_RSI_PERIOD", 14, 2, 500),
+    // Stock bots.
+    num("DARKPOOL_MIN_SIZE", 10_000.0, 0.0, 1e12),
+    num("DARKPOOL_MIN_NOTIONAL", 0.0, 0.0, MONEY),
+    num("BREAKOUT_MIN_VOLUME_SURGE", 1.5, 0.0, 1000.0),
+    int("BREAKOUT_LOOKBACK_DAYS", 20, 2, 500),
+    // Cooldowns per bot (per contract for options bots, per symbol for stock bots).
+    int("ORAKL_FLOW_COOLDOWN_SECONDS", 900, 0, 30 * DAY),
+    int("SWEEPS_COOLDOWN_SECONDS", 900, 0, 30 * DAY),
+    int("GOLDEN_SWEEPS_COOLDOWN_SECONDS", 900, 0, 30 * DAY),
+    int("BULLSEYE_COOLDOWN_SECONDS", 900, 0, 30 * DAY),
+    int("SCALPS_COOLDOWN_SECONDS", 900, 0, 30 * DAY),
+    int("DARKPOOL_COOLDOWN_SECONDS", 900, 0, 30 * DAY),
+    int("BREAKOUTS_COOLDOWN_SECONDS", 900, 0, 30 * DAY),
+    int("STRAT_COOLDOWN_SECONDS", 900, 0, 30 * DAY),
+    // Outcomes and reports.
+    num("OUTCOME_T1_PCT", 0.5, 0.0, 100.0),
+    num("OUTCOME_T2_PCT", 1.0, 0.0, 100.0),
+    num("OUTCOME_STOP_PCT", 0.5, 0.0, 1.0),
+    int("OUTCOME_MAX_DAYS", 5, 1, 365),
+    int("PERFORMANCE_SYMBOL_MIN_OBS", 20, 1, 1_000_000),
+    num("PERFORMANCE_SYMBOL_MIN_WIN", 0.2, 0.0, 1.0),
+];
+
+/// Non-numeric variables the service reads (for the `.env` typo check).
+const OTHER_VARS: &[&str] = &[
+    "POLYGON_BASE_URL",
+    "WATCHLIST",
+    "WATCHLIST_FILE",
+    "STATE_DB_PATH",
+    "METRICS_FILE",
+    "STRAT_TIMEFRAMES",
+    "ORAKL_LOG_FORMAT",
+    "RUST_LOG",
+];
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub polygon_api_key: Option<Secret>,
+    pub polygon_base_url: String,
+    pub watchlist: Vec<String>,
+    /// Where the watchlist came from, for `orakl check`.
+    pub watchlist_source: String,
+    /// Webhook per family, after the `DISCORD_WEBHOOK_URL` fallback.
+    pub webhooks: BTreeMap<Bot, Secret>,
+    pub reports_webhook: Option<Secret>,
+    pub state_db_path: PathBuf,
+    pub metrics_file: Option<PathBuf>,
+    pub log_format: LogFormat,
+    /// Every numeric setting, resolved (default or override).
+    pub values: BTreeMap<&'static str, f64>,
+    /// Names of settings whose value came from the environment.
+    pub overridden: Vec<&'static str>,
+}
+
+impl Config {
+    /// Validates the merged variables. Secrets are checked for presence and
+    /// form here; webhook URL rules live with the Discord code.
+    pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<Config, ConfigError> {
+        let get = |k: &str| vars.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+
+        let mut values = BTreeMap::new();
+        let mut overridden = Vec::new();
+        for s in SETTINGS {
+            let v = match get(s.name) {
+                Some(raw) => {
+                    overridden.push(s.name);
+                    parse_setting(s, raw)?
+                }
+                None => s.default,
+            };
+            values.insert(s.name, v);
+        }
+        check_ranges(&values)?;
+
+        let polygon_base_url = get("POLYGON_BASE_URL").unwrap_or("https://api.polygon.io").trim_end_matches('/');
+        check_base_url(polygon_base_url)?;
+
+        let (watchlist, watchlist_source) = match (get("WATCHLIST"), get("WATCHLIST_FILE")) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::var("WATCHLIST", "set WATCHLIST or WATCHLIST_FILE, not both"));
+            }
+            (Some(list), None) => {
+                (parse_watchlist_items(list.split(',').map(|s| (0, s)), "WATCHLIST")?, "WATCHLIST".into())
+            }
+            (None, Some(file)) => (read_watchlist_file(Path::new(file))?, file.to_string()),
+            (None, None) => (Vec::new(), "(none)".into()),
+        };
+
+        let fallback = get("DISCORD_WEBHOOK_URL").map(Secret::new);
+        let webhooks = Bot::ALL
+            .into_iter()
+            .filter_map(|b| get(b.webhook_var()).map(Secret::new).or_else(|| fallback.clone()).map(|w| (b, w)))
+            .collect();
+        let reports_webhook = get("REPORTS_WEBHOOK").map(Secret::new).or(fallback);
+
+        let log_format = match get("ORAKL_LOG_FORMAT").unwrap_or("text") {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => return Err(ConfigError::var("ORAKL_LOG_FORMAT", format!("`{other}` is not `text` or `json`"))),
+        };
+
+        Ok(Config {
+            polygon_api_key: get("POLYGON_API_KEY").map(Secret::new),
+            polygon_base_url: polygon_base_url.to_string(),
+            watchlist,
+            watchlist_source,
+            webhooks,
+            reports_webhook,
+            state_db_path: PathBuf::from(get("STATE_DB_PATH").unwrap_or("state/bot_state.db")),
+            metrics_file: get("METRICS_FILE").map(PathBuf::from),
+            log_format,
+            values,
+            overridden,
+        })
+    }
+
+    /// A numeric setting by name. Names come from [`SETTINGS`]; an unknown
+    /// name is a programming error caught by the tests, so it reads as NaN
+    /// rather than panicking in production.
+    pub fn num(&self, name: &str) -> f64 {
+        self.values.get(name).copied().unwrap_or(f64::NAN)
+    }
+
+    pub fn int(&self, name: &str) -> i64 {
+        self.num(name) as i64
+    }
+
+    pub fn seconds(&self, name: &str) -> std::time::Duration {
+        std::time::Duration::from_secs(self.int(name).max(0) as u64)
+    }
+
+    pub fn flag(&self, name: &str) -> bool {
+        self.num(name) != 0.0
+    }
+
+    pub fn cooldown_seconds(&self, bot: Bot) -> i64 {
+        self.int(&format!("{}_COOLDOWN_SECONDS", bot.as_str().to_ascii_uppercase()))
+    }
+
+    /// The resolved configuration as `KEY=value` lines, secrets redacted, for
+    /// `orakl check`.
+    pub fn describe(&self) -> Vec<String> {
+        let redact = |s: &Option<Secret>| if s.is_some() { "<set, redacted>" } else { "<not set>" };
+        let mut out = vec![
+            format!("POLYGON_API_KEY={}", redact(&self.polygon_api_key)),
+            format!("POLYGON_BASE_URL={}", self.polygon_base_url),
+            format!(
+                "WATCHLIST ({}): {} symbols: {}",
+                self.watchlist_source,
+                self.watchlist.len(),
+                self.watchlist.join(",")
+            ),
+            format!("STATE_DB_PATH={}", self.state_db_path.display()),
+            format!(
+                "METRICS_FILE={}",
+                self.metrics_file.as_ref().map(|p| p.display().to_string()).unwrap_or("<not set>".into())
+            ),
+            format!("ORAKL_LOG_FORMAT={}", if self.log_format == LogFormat::Json { "json" } else { "text" }),
+        ];
+        for b in Bot::ALL {
+            out.push(format!("{}={}", b.webhook_var(), redact(&self.webhooks.get(&b).cloned())));
+        }
+        out.push(format!("REPORTS_WEBHOOK={}", redact(&self.reports_webhook)));
+        for s in SETTINGS {
+            let v = self.values[s.name];
+            let mark = if self.overridden.contains(&s.name) { "" } else { " (default)" };
+            let shown = match s.kind {
+                Kind::Bool => (v != 0.0).to_string(),
+                Kind::Int { .. } => format!("{}", v as i64),
+                Kind::Num { .. } => format!("{v}"),
+            };
+            out.push(format!("{}={shown}{mark}", s.name));
+        }
+        out
+    }
+}
+
+fn parse_setting(s: &Setting, raw: &str) -> Result<f64, ConfigError> {
+    match s.kind {
+        Kind::Bool => match raw.to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Ok(1.0),
+            "0" | "false" | "no" | "off" => Ok(0.0),
+            _ => Err(ConfigError::var(s.name, format!("`{raw}` is not a boolean (true/false)"))),
+        },
+        Kind::Int { min, max } => {
+            let v: i64 = raw.parse().map_err(|_| ConfigError::var(s.name, format!("`{raw}` is not a whole number")))?;
+            if v < min || v > max {
+                return Err(ConfigError::var(s.name, format!("{v} is outside {min}..={max}")));
+            }
+            Ok(v as f64)
+        }
+        Kind::Num { min, max } => {
+            let v: f64 = raw.parse().map_err(|_| ConfigError::var(s.name, format!("`{raw}` is not a number")))?;
+            if !v.is_finite() || v < min || v > max {
+                return Err(ConfigError::var(s.name, format!("{raw} is outside {min}..={max}")));
+            }
+            Ok(v)
+        }
+    }
+}
+
+/// Pairs of settings that only make sense in order.
+fn check_ranges(values: &BTreeMap<&'static str, f64>) -> Result<(), ConfigError> {
+    const PAIRS: &[(&str, &str)] = &[
+        ("ORAKL_FLOW_MIN_DTE", "ORAKL_FLOW_MAX_DTE"),
+        ("SWEEPS_MIN_DTE", "SWEEPS_MAX_DTE"),
+        ("GOLDEN_MIN_DTE", "GOLDEN_MAX_DTE"),
+        ("BULLSEYE_MIN_DTE", "BULLSEYE_MAX_DTE"),
+        ("SCALPS_MIN_DTE", "SCALPS_MAX_DTE"),
+        ("BULLSEYE_DELTA_MIN", "BULLSEYE_DELTA_MAX"),
+        ("OUTCOME_T1_PCT", "OUTCOME_T2_PCT"),
+    ];
+    for (lo, hi) in PAIRS {
+        if values[lo] > values[hi] {
+            return Err(ConfigError::var(lo, format!("{} is above {hi} ({})", values[lo], values[hi])));
+        }
+    }
+    Ok(())
+}
+
+/// The API base URL carries the bearer key in its requests, so plain http is
+/// accepted only to a loopback address (tests, a local proxy).
+fn check_base_url(url: &str) -> Result<(), ConfigError> {
+    let bad = |m: &str| Err(ConfigError::var("POLYGON_BASE_URL", format!("`{url}` {m}")));
+    if let Some(rest) = url.strip_prefix("http://") {
+        if !is_loopback_host(rest) {
+            return bad("must use https (http is accepted only for a loopback address)");
+        }
+    } else if url.strip_prefix("https://").is_none_or(|h| h.is_empty()) {
+        return bad("is not an https URL");
+    }
+    Ok(())
+}
+
+/// True when the authority at the start of `rest` (`host[:port][/...]`)
+/// is a loopback address.
+pub fn is_loopback_host(rest: &str) -> bool {
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+    };
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Normalises and checks symbols: upper case, letters/digits/`.`/`-`, at
+/// most 12 characters (index tickers such as `I:SPX` allow one `:`), no
+/// duplicates. `items` carries the line number (0 for a comma list).
+fn parse_watchlist_items<'a>(
+    items: impl Iterator<Item = (usize, &'a str)>,
+    origin: &str,
+) -> Result<Vec<String>, ConfigError> {
+    let mut out: Vec<String> = Vec::new();
+    for (line, raw) in items {
+        let sym = raw.trim().to_ascii_uppercase();
+        if sym.is_empty() {
+            continue;
+        }
+        let where_ = if line > 0 { format!("{origin}:{line}") } else { origin.to_string() };
+        let valid = sym.len() <= 12
+            && sym.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'))
+            && sym.chars().filter(|&c| c == ':').count() <= 1
+            && sym.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
+        if !valid {
+            return Err(ConfigError::var(&where_, format!("`{}` is not a ticker symbol", raw.trim())));
+        }
+        if !out.contains(&sym) {
+            out.push(sym);
+        }
+    }
+    Ok(out)
+}
+
+fn read_watchlist_file(path: &Path) -> Result<Vec<String>, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Path {
+        path: path.display().to_string(),
+        message: format!("WATCHLIST_FILE cannot be read: {e}"),
+    })?;
+    let origin = path.display().to_string();
+    let items = text.lines().enumerate().map(|(i, l)| (i + 1, l.split('#').next().unwrap_or("")));
+    parse_watchlist_items(items, &origin)
+}
+
+/// Parses `.env` text: `KEY=VALUE` lines, optional `export `, `#` comments,
+/// single or double quotes around the value.
+pub fn parse_dotenv(path: &str, text: &str) -> Result<Vec<(String, String, usize)>, ConfigError> {
+    let mut out = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line_no = i + 1;
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").unwrap_or(line);
+        let err = |m: &str| ConfigError::File { path: path.to_string(), line: line_no, message: m.to_string() };
+        let (key, value) = line.split_once('=').ok_or_else(|| err("expected KEY=VALUE"))?;
+        let key = key.trim();
+        if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(err(&format!("`{key}` is not a variable name")));
+        }
+        let value = value.trim();
+        let value = match value.chars().next() {
+            Some(q @ ('"' | '\'')) => {
+                let inner = &value[1..];
+                let end = inner.find(q).ok_or_else(|| err("unterminated quote"))?;
+                inner[..end].to_string()
+            }
+            // An unquoted value ends at a ` #` comment.
+            _ => value.split(" #").next().unwrap_or("").trim().to_string(),
+        };
+        out.push((key.to_string(), value, line_no));
+    }
+    Ok(out)
+}
+
+/// True for names the service reads (used to warn about typos in `.env`).
+pub fn is_known_var(name: &str) -> bool {
+    SETTINGS.iter().any(|s| s.name == name) || SECRET_VARS.contains(&name) || OTHER_VARS.contains(&name)
+}
+
+/// The merged variables and where they came from.
+#[derive(Debug, Default)]
+pub struct Sources {
+    pub vars: BTreeMap<String, String>,
+    /// Warnings to log once logging is set up (unknown `.env` keys, ...).
+    pub warnings: Vec<String>,
+}
+
+impl Sources {
+    /// Gathers variables: the `.env` file (if given, or `./.env` if it
+    /// exists), then the process environment over it, then systemd
+    /// credentials over both (`$CREDENTIALS_DIRECTORY/<var in lower case>`).
+    pub fn load(env_file: Option<&Path>) -> Result<Sources, ConfigError> {
+        let process: BTreeMap<String, String> = std::env::vars().collect();
+        let dotenv = match env_file {
+            Some(p) => Some(read_file(p)?),
+            None => {
+                let p = Path::new(".env");
+                if p.is_file() { Some(read_file(p)?) } else { None }
+            }
+        };
+        let creds = process.get("CREDENTIALS_DIRECTORY").map(PathBuf::from);
+        Self::merge(dotenv, process, creds.as_deref())
+    }
+
+    fn merge(
+        dotenv: Option<(String, String)>,
+        process: BTreeMap<String, String>,
+        creds: Option<&Path>,
+    ) -> Result<Sources, ConfigError> {
+        let mut s = Sources::default();
+        if let Some((path, text)) = dotenv {
+            for (k, v, line) in parse_dotenv(&path, &text)? {
+                if !is_known_var(&k) {
+                    s.warnings.push(format!("event=config_unknown_var file={path} line={line} var={k}"));
+                }
+                s.vars.insert(k, v);
+            }
+        }
+        s.vars.extend(process);
+        if let Some(dir) = creds {
+            for var in SECRET_VARS {
+                let file = dir.join(var.to_ascii_lowercase());
+                if file.is_file() {
+                    let value = std::fs::read_to_string(&file).map_err(|e| ConfigError::Path {
+                        path: file.display().to_string(),
+                        message: format!("credential cannot be read: {e}"),
+                    })?;
+                    s.vars.insert(var.to_string(), value.trim().to_string());
+                }
+            }
+        }
+        Ok(s)
+    }
+}
+
+fn read_file(p: &Path) -> Result<(String, String), ConfigError> {
+    let text = std::fs::read_to_string(p)
+        .map_err(|e| ConfigError::Path { path: p.display().to_string(), message: format!("cannot be read: {e}") })?;
+    Ok((p.display().to_string(), text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    /// `expected` is the error text, or "" for success.
+    fn check(pairs: &[(&str, &str)], expected: &str) {
+        let got = match Config::from_vars(&vars(pairs)) {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        };
+        assert_eq!(got, expected, "for {pairs:?}");
+    }
+
+    #[test]
+    fn validation_names_the_variable() {
+        check(&[], "");
+        check(&[("POLYGON_RATE_LIMIT", "fast")], "POLYGON_RATE_LIMIT: `fast` is not a whole number");
+        check(&[("POLYGON_RATE_LIMIT", "0")], "POLYGON_RATE_LIMIT: 0 is outside 1..=1000");
+        check(&[("MIN_PREMIUM", "-5")], "MIN_PREMIUM: -5 is outside 0..=1000000000000");
+        check(&[("MIN_PREMIUM", "NaN")], "MIN_PREMIUM: NaN is outside 0..=1000000000000");
+        check(&[("MAX_SPREAD_PCT", "0.3")], "");
+        check(
+            &[("SWEEPS_CONFIRM_WITH_TRADES", "maybe")],
+            "SWEEPS_CONFIRM_WITH_TRADES: `maybe` is not a boolean (true/false)",
+        );
+        check(&[("GOLDEN_MIN_DTE", "200")], "GOLDEN_MIN_DTE: 200 is above GOLDEN_MAX_DTE (180)");
+        check(
+            &[("WATCHLIST", "SPY,QQQ"), ("WATCHLIST_FILE", "x")],
+            "WATCHLIST: set WATCHLIST or WATCHLIST_FILE, not both",
+        );
+        check(&[("WATCHLIST", "SPY,QQ Q")], "WATCHLIST: `QQ Q` is not a ticker symbol");
+        check(
+            &[("POLYGON_BASE_URL", "http://api.polygon.io")],
+            "POLYGON_BASE_URL: `http://api.polygon.io` must use https (http is accepted only for a loopback address)",
+        );
+        check(&[("POLYGON_BASE_URL", "http://127.0.0.1:8080")], "");
+        check(&[("POLYGON_BASE_URL", "ftp://x")], "POLYGON_BASE_URL: `ftp://x` is not an https URL");
+        check(&[("ORAKL_LOG_FORMAT", "xml")], "ORAKL_LOG_FORMAT: `xml` is not `text` or `json`");
+    }
+
+    #[test]
+    fn defaults_follow_the_spec() {
+        let c = Config::from_vars(&vars(&[])).unwrap();
+        assert_eq!(c.num("GOLDEN_MIN_PREMIUM"), 1_000_000.0);
+        assert_eq!(c.int("POLYGON_RATE_LIMIT"), 5);
+        assert_eq!(c.cooldown_seconds(Bot::GoldenSweeps), 900);
+        assert!(c.flag("SWEEPS_CONFIRM_WITH_TRADES"));
+        assert_eq!(c.state_db_path, PathBuf::from("state/bot_state.db"));
+        for b in Bot::ALL {
+            assert!(!c.cooldown_seconds(b).is_negative(), "missing cooldown setting for {b}");
+        }
+    }
+
+    #[test]
+    fn watchlist_is_normalised_and_deduplicated() {
+        let c = Config::from_vars(&vars(&[("WATCHLIST", " spy, QQQ ,spy,,brk.b")])).unwrap();
+        assert_eq!(c.watchlist, ["SPY", "QQQ", "BRK.B"]);
+    }
+
+    #[test]
+    fn webhooks_fall_back_to_the_default_and_stay_secret() {
+        let c = Config::from_vars(&vars(&[
+            ("DISCORD_WEBHOOK_URL", "https://discord.com/api/webhooks/1/CANARY"),
+            ("SWEEPS_WEBHOOK", "https://discord.com/api/webhooks/2/CANARY2"),
+            ("POLYGON_API_KEY", "CANARY-KEY"),
+        ]))
+        .unwrap();
+        assert_eq!(c.webhooks[&Bot::Sweeps].expose(), "https://discord.com/api/webhooks/2/CANARY2");
+        assert_eq!(c.webhooks[&Bot::Strat].expose(), "https://discord.com/api/webhooks/1/CANARY");
+        let shown = format!("{:?}\n{}", c, c.describe().join("\n"));
+        assert!(!shown.contains("CANARY"), "{shown}");
+    }
+
+    #[test]
+    fn dotenv_lines() {
+        let text = "# comment\nexport A=1\nB = \"two words\" \nC='x#y'\nD=plain # trailing\n\n";
+        let got = parse_dotenv(".env", text).unwrap();
+        let kv: Vec<(&str, &str)> = got.iter().map(|(k, v, _)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(kv, [("A", "1"), ("B", "two words"), ("C", "x#y"), ("D", "plain")]);
+        assert_eq!(parse_dotenv(".env", "A=1\nnonsense\n").unwrap_err().to_string(), ".env:2: expected KEY=VALUE");
+        assert_eq!(parse_dotenv(".env", "A=\"open\n").unwrap_err().to_string(), ".env:1: unterminated quote");
+    }
+
+    #[test]
+    fn credentials_override_the_environment() {
+        let dir = std::env::temp_dir().join(format!("orakl-creds-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("polygon_api_key"), "from-credential\n").unwrap();
+        let process = vars(&[("POLYGON_API_KEY", "from-env")]);
+        let dotenv = Some((".env".to_string(), "POLYGON_API_KEY=from-dotenv\nTYPO_VAR=1\n".to_string()));
+        let s = Sources::merge(dotenv, process, Some(&dir)).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(s.vars["POLYGON_API_KEY"], "from-credential");
+        assert_eq!(s.warnings, ["event=config_unknown_var file=.env line=2 var=TYPO_VAR"]);
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        for (h, want) in [
+            ("127.0.0.1:80/x", true),
+            ("localhost", true),
+            ("[::1]:9000", true),
+            ("127.5.5.5", true),
+            ("10.0.0.1", false),
+            ("example.com", false),
+            ("localhost.evil.com", false),
+        ] {
+            assert_eq!(is_loopback_host(h), want, "{h}");
+        }
+    }
+}

@@ -1,1 +1,188 @@
-//! (being written)
+//! The deterministic main loop: walk the timetable, run each due job in
+//! turn, wait through the clock until the next firing.
+//!
+//! Rules (SPEC §3): jobs never overlap (one thread, one job at a time); a
+//! firing later than the grace period is skipped, never caught up, with one
+//! warn line per run of misses; each (job, UTC instant) fires at most once,
+//! even if the wall clock steps back; waits are capped so a wall-clock step
+//! is noticed within a minute; a shutdown request ends the loop between jobs.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::clock::{Clock, Waited};
+use crate::job::JobName;
+use crate::notify::Notifier;
+use crate::schedule::{Line, Timetable};
+
+/// The longest single wait, so wall-clock steps are noticed promptly.
+const MAX_WAIT: Duration = Duration::from_secs(60);
+
+/// Bound on how many missed firings one skip line walks over (a month of a
+/// 15-second job): the loop must terminate whatever the wall clock did.
+const MAX_SKIP_WALK: usize = 200_000;
+
+/// How one job firing went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobResult {
+    Ok(String),
+    Error(String),
+}
+
+/// What the loop drives. The service implements it for real; tests
+/// implement it to record firings.
+pub trait Jobs {
+    /// Runs one firing of `line`'s job, scheduled for `scheduled`.
+    fn run(&mut self, line: &Line, scheduled: DateTime<Utc>) -> JobResult;
+    /// Called after every job and before every wait: the place to deliver
+    /// pending alerts, so posting never waits for the next firing.
+    fn between(&mut self) {}
+}
+
+pub struct LoopOptions {
+    pub grace: Duration,
+}
+
+/// Counters of one loop run, for the exit log line and tests.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct LoopStats {
+    pub fired: u64,
+    pub gated: u64,
+    pub skipped_late: u64,
+    pub errors: u64,
+}
+
+/// Runs until shutdown is requested on the clock.
+pub fn run_loop(
+    clock: &dyn Clock,
+    timetable: &Timetable,
+    opts: &LoopOptions,
+    notifier: &Notifier,
+    jobs: &mut dyn Jobs,
+) -> LoopStats {
+    let mut stats = LoopStats::default();
+    let start = clock.now();
+    // Just before now, so a firing at exactly the start instant runs.
+    let origin = start - chrono::Duration::milliseconds(1);
+    // Each line's next firing. It only moves forward (computed from the
+    // instant last considered), so a wall clock stepping back replays nothing.
+    let mut next: Vec<Option<DateTime<Utc>>> = timetable.lines.iter().map(|l| l.next_after(origin)).collect();
+    let mut fired: BTreeSet<(DateTime<Utc>, JobName)> = BTreeSet::new();
+    let grace = chrono::Duration::from_std(opts.grace).unwrap_or(chrono::Duration::MAX);
+    let mut prev_now = start;
+
+    loop {
+        if clock.shutdown().is_requested() {
+            break;
+        }
+        notifier.watchdog();
+        let now = clock.now();
+        if now < prev_now - chrono::Duration::seconds(1) {
+            log::warn!("event=wall_clock_stepped_back by_s={}", (prev_now - now).num_seconds());
+        }
+        prev_now = now;
+
+        // The earliest next firing; ties go to the earlier line, so the
+        // order is the timetable's and deterministic.
+        let Some((i, due)) =
+            next.iter().enumerate().filter_map(|(i, t)| t.map(|t| (i, t))).min_by_key(|&(i, t)| (t, i))
+        else {
+            if clock.wait(MAX_WAIT) == Waited::Shutdown {
+                break;
+            }
+            continue;
+        };
+        if due > now {
+            let wait = (due - now).to_std().unwrap_or(Duration::ZERO).min(MAX_WAIT);
+            if clock.wait(wait) == Waited::Shutdown {
+                break;
+            }
+            continue;
+        }
+
+        let line = &timetable.lines[i];
+        let late = now - due;
+        if late > grace {
+            let (missed, last) = walk_missed(line, due, now, grace);
+            log::warn!(
+                "event=firing_skipped job={} line={} missed={missed} late_by_s={} first={} last={}",
+                line.job,
+                line.line,
+                late.num_seconds(),
+                due.to_rfc3339(),
+                last.to_rfc3339()
+            );
+            stats.skipped_late += missed as u64;
+            next[i] = line.next_after(last);
+            continue;
+        }
+        next[i] = line.next_after(due);
+
+        if !line.session.allows(due) {
+            stats.gated += 1;
+            continue;
+        }
+        if !fired.insert((due, line.job)) {
+            // The same job on two lines at the same instant: once is enough.
+            continue;
+        }
+        // Forget instants older than a day; they can never come up again
+        // because every line's next firing only moves forward.
+        while fired.first().is_some_and(|(t, _)| *t < due - chrono::Duration::days(1)) {
+            fired.pop_first();
+        }
+
+        stats.fired += 1;
+        if let JobResult::Error(_) = jobs.run(line, due) {
+            stats.errors += 1;
+        }
+        jobs.between();
+    }
+    notifier.stopping();
+    stats
+}
+
+/// Walks from the first missed firing `first` over every later firing that
+/// is also past the grace period at `now`; returns (count, last missed).
+fn walk_missed(
+    line: &Line,
+    first: DateTime<Utc>,
+    now: DateTime<Utc>,
+    grace: chrono::Duration,
+) -> (usize, DateTime<Utc>) {
+    let mut count = 1;
+    let mut last = first;
+    while count < MAX_SKIP_WALK {
+        match line.next_after(last) {
+            Some(t) if now - t > grace => {
+                last = t;
+                count += 1;
+            }
+            _ => break,
+        }
+    }
+    (count, last)
+}
+
+/// `run --once`: every job in the timetable one time, now, in timetable
+/// order, ignoring times and sessions (a smoke test of a configuration).
+pub fn run_once(clock: &dyn Clock, timetable: &Timetable, jobs: &mut dyn Jobs) -> LoopStats {
+    let mut stats = LoopStats::default();
+    let mut seen = BTreeSet::new();
+    for line in &timetable.lines {
+        if clock.shutdown().is_requested() {
+            break;
+        }
+        if !seen.insert(line.job) {
+            continue;
+        }
+        stats.fired += 1;
+        if let JobResult::Error(_) = jobs.run(line, clock.now()) {
+            stats.errors += 1;
+        }
+        jobs.between();
+    }
+    stats
+}
