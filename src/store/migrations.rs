@@ -1,0 +1,147 @@
+//! The schema, as a list of forward-only steps. Step `i` takes a file from
+//! `user_version` `i` to `i + 1`; a released step is never edited, a change
+//! is a new step appended at the end.
+
+use std::path::Path;
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::StoreError;
+
+/// The schema version this build writes and understands.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+const MIGRATIONS: &[&str] = &[V1];
+
+/// Every table is STRICT so a wrongly typed value is an error at the write,
+/// not a surprise at a later read. Times are RFC 3339 UTC text (see the
+/// module docs), dates `YYYY-MM-DD`.
+const V1: &str = "
+CREATE TABLE alerts (
+    id              TEXT PRIMARY KEY NOT NULL,
+    bot             TEXT NOT NULL,
+    ticker          TEXT NOT NULL,
+    contract        TEXT,
+    at              TEXT NOT NULL,
+    created_at      TEXT NOT NULL,
+    status          TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (status IN ('pending', 'sent', 'failed', 'expired')),
+    status_at       TEXT NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    last_attempt_at TEXT,
+    last_error      TEXT,
+    message_id      TEXT,
+    sent_at         TEXT,
+    payload         TEXT NOT NULL
+) STRICT;
+CREATE INDEX alerts_by_status ON alerts (status, created_at);
+CREATE INDEX alerts_by_at ON alerts (at);
+
+CREATE TABLE cooldowns (
+    bot      TEXT NOT NULL,
+    key      TEXT NOT NULL,
+    until    TEXT NOT NULL,
+    premium  REAL,
+    alert_id TEXT NOT NULL REFERENCES alerts (id),
+    PRIMARY KEY (bot, key)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX cooldowns_by_alert ON cooldowns (alert_id);
+
+CREATE TABLE outcomes (
+    alert_id          TEXT PRIMARY KEY NOT NULL REFERENCES alerts (id),
+    kind              TEXT NOT NULL CHECK (kind IN ('premium', 'underlying')),
+    direction         TEXT NOT NULL CHECK (direction IN ('long', 'short')),
+    entry             REAL NOT NULL,
+    stop              REAL NOT NULL,
+    t1                REAL NOT NULL,
+    t2                REAL,
+    status            TEXT NOT NULL DEFAULT 'open'
+                      CHECK (status IN ('open', 't1', 't2', 'stopped', 'expired')),
+    opened_at         TEXT NOT NULL,
+    resolved_at       TEXT,
+    mfe               REAL,
+    mae               REAL,
+    last_checked_at   TEXT,
+    opening_confirmed INTEGER CHECK (opening_confirmed IN (0, 1)),
+    oi_seen           REAL
+) STRICT;
+CREATE INDEX outcomes_by_status ON outcomes (status);
+
+CREATE TABLE cursors (
+    name       TEXT PRIMARY KEY NOT NULL,
+    value      TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE open_interest (
+    contract    TEXT NOT NULL,
+    date        TEXT NOT NULL,
+    oi          REAL NOT NULL,
+    recorded_at TEXT NOT NULL,
+    PRIMARY KEY (contract, date)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE runs (
+    id            INTEGER PRIMARY KEY,
+    job           TEXT NOT NULL,
+    scheduled_for TEXT NOT NULL,
+    started_at    TEXT NOT NULL,
+    finished_at   TEXT NOT NULL,
+    result        TEXT NOT NULL CHECK (result IN ('ok', 'error', 'skipped')),
+    detail        TEXT NOT NULL DEFAULT ''
+) STRICT;
+CREATE INDEX runs_by_job ON runs (job, started_at);
+
+CREATE TABLE processing_errors (
+    id        INTEGER PRIMARY KEY,
+    at        TEXT NOT NULL,
+    component TEXT NOT NULL,
+    symbol    TEXT,
+    message   TEXT NOT NULL
+) STRICT;
+CREATE INDEX processing_errors_by_at ON processing_errors (at);
+
+CREATE TABLE webhooks_retired (
+    webhook_id TEXT PRIMARY KEY NOT NULL,
+    at         TEXT NOT NULL,
+    reason     TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE features_disabled (
+    name   TEXT PRIMARY KEY NOT NULL,
+    at     TEXT NOT NULL,
+    reason TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+";
+
+/// Refuses a file whose version this build does not know, rather than
+/// reading (or worse, writing) a schema it does not understand.
+pub(super) fn check_version(path: &Path, found: i64) -> Result<(), StoreError> {
+    if (0..=SCHEMA_VERSION).contains(&found) {
+        Ok(())
+    } else {
+        Err(StoreError::UnknownVersion { path: path.to_path_buf(), found, known: SCHEMA_VERSION })
+    }
+}
+
+/// Applies the missing steps, each in its own transaction with the version
+/// bump, so a crash leaves the file at a whole version. The version is read
+/// again under the write lock because another process may have migrated
+/// the file meanwhile.
+pub(super) fn run(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    loop {
+        let opening = |cause| StoreError::opening(path, cause);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(opening)?;
+        let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(opening)?;
+        check_version(path, version)?;
+        let Some(step) = usize::try_from(version).ok().and_then(|i| MIGRATIONS.get(i)) else {
+            return Ok(());
+        };
+        let next = version + 1;
+        let fail = |cause| StoreError::Migrate { path: path.to_path_buf(), version: next, cause };
+        tx.execute_batch(step).map_err(fail)?;
+        tx.pragma_update(None, "user_version", next).map_err(fail)?;
+        tx.commit().map_err(fail)?;
+        log::info!("event=store_migrated path={} version={next}", path.display());
+    }
+}

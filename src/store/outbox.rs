@@ -1,0 +1,356 @@
+//! The alert outbox and the cooldowns it sets.
+//!
+//! An alert is written as `pending` in the same transaction that sets its
+//! cooldown, and only then sent, so a crash can never leave a cooldown
+//! without its alert or an alert posted without a record of it. From
+//! `pending` an alert moves once, to `sent`, `failed` or `expired`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
+use rusqlite::{OptionalExtension, Params, TransactionBehavior, params};
+
+use super::{Store, StoreError, Ts, bounded, sql_error, ts};
+use crate::alert::Alert;
+use crate::job::Bot;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AlertStatus {
+    Pending,
+    Sent,
+    Failed,
+    Expired,
+}
+
+impl AlertStatus {
+    pub const ALL: [AlertStatus; 4] =
+        [AlertStatus::Pending, AlertStatus::Sent, AlertStatus::Failed, AlertStatus::Expired];
+
+    /// The name stored in the database and shown in `status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertStatus::Pending => "pending",
+            AlertStatus::Sent => "sent",
+            AlertStatus::Failed => "failed",
+            AlertStatus::Expired => "expired",
+        }
+    }
+}
+
+impl fmt::Display for AlertStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for AlertStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        AlertStatus::ALL.into_iter().find(|x| x.as_str() == s).ok_or_else(|| format!("unknown alert status `{s}`"))
+    }
+}
+
+impl ToSql for AlertStatus {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
+impl FromSql for AlertStatus {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        value.as_str()?.parse().map_err(|e: String| FromSqlError::Other(e.into()))
+    }
+}
+
+/// The cooldown an alert sets for its bot, written with the alert.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CooldownSet {
+    pub key: String,
+    pub until: DateTime<Utc>,
+    /// The premium that fired, so a much larger repeat can break through.
+    pub premium: Option<f64>,
+}
+
+/// A cooldown as stored; whether it still holds is the caller's decision
+/// against its own `now`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cooldown {
+    pub until: DateTime<Utc>,
+    pub premium: Option<f64>,
+    pub alert_id: String,
+}
+
+/// An alert with its delivery state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEntry {
+    pub alert: Alert,
+    pub status: AlertStatus,
+    /// When the alert was committed; its age decides whether a restart
+    /// still delivers it.
+    pub created_at: DateTime<Utc>,
+    /// Tries that did not deliver (see [`Store::record_attempt`]).
+    pub attempts: u32,
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    /// Discord's id of the posted message.
+    pub message_id: Option<String>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboxCounts {
+    pub pending: u64,
+    pub sent: u64,
+    pub failed: u64,
+    pub expired: u64,
+}
+
+const ENTRY_COLUMNS: &str =
+    "id, payload, status, created_at, attempts, last_attempt_at, last_error, message_id, sent_at";
+
+/// A row before its JSON payload is decoded, which needs a [`StoreError`]
+/// naming the alert rather than a column-conversion error.
+struct RawEntry {
+    id: String,
+    payload: String,
+    status: AlertStatus,
+    created_at: Ts,
+    attempts: u32,
+    last_attempt_at: Option<Ts>,
+    last_error: Option<String>,
+    message_id: Option<String>,
+    sent_at: Option<Ts>,
+}
+
+impl RawEntry {
+    fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawEntry> {
+        Ok(RawEntry {
+            id: r.get(0)?,
+            payload: r.get(1)?,
+            status: r.get(2)?,
+            created_at: r.get(3)?,
+            attempts: r.get(4)?,
+            last_attempt_at: r.get(5)?,
+            last_error: r.get(6)?,
+            message_id: r.get(7)?,
+            sent_at: r.get(8)?,
+        })
+    }
+}
+
+impl Store {
+    /// Writes `alert` as `pending` and sets its cooldown (for the alert's
+    /// bot) in one transaction. Returns false, changing nothing, when an
+    /// alert with the same id already exists: the same event never fires
+    /// twice, and the first alert's cooldown stands.
+    pub fn commit_alert(
+        &mut self,
+        alert: &Alert,
+        cooldown: Option<&CooldownSet>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let payload = serde_json::to_string(alert).map_err(|cause| StoreError::Payload {
+            path: self.path.clone(),
+            id: alert.id.clone(),
+            cause,
+        })?;
+        let fail = sql_error(&self.path, "commit alert");
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(&fail)?;
+        let inserted = tx
+            .execute(
+                "INSERT INTO alerts (id, bot, ticker, contract, at, created_at, status, status_at, payload)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?6, ?7)
+                 ON CONFLICT (id) DO NOTHING",
+                params![alert.id, alert.bot.as_str(), alert.ticker, alert.contract, ts(alert.at), ts(now), payload],
+            )
+            .map_err(&fail)?;
+        if inserted == 0 {
+            return Ok(false);
+        }
+        if let Some(c) = cooldown {
+            tx.execute(
+                "INSERT INTO cooldowns (bot, key, until, premium, alert_id) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (bot, key) DO UPDATE
+                 SET until = excluded.until, premium = excluded.premium, alert_id = excluded.alert_id",
+                params![alert.bot.as_str(), c.key, ts(c.until), c.premium, alert.id],
+            )
+            .map_err(&fail)?;
+        }
+        tx.commit().map_err(&fail)?;
+        Ok(true)
+    }
+
+    pub fn cooldown(&self, bot: Bot, key: &str) -> Result<Option<Cooldown>, StoreError> {
+        let fail = sql_error(&self.path, "read cooldown");
+        self.conn
+            .prepare_cached("SELECT until, premium, alert_id FROM cooldowns WHERE bot = ?1 AND key = ?2")
+            .map_err(&fail)?
+            .query_row(params![bot.as_str(), key], |r| {
+                Ok(Cooldown { until: r.get::<_, Ts>(0)?.0, premium: r.get(1)?, alert_id: r.get(2)? })
+            })
+            .optional()
+            .map_err(&fail)
+    }
+
+    /// Alerts still to be sent, oldest first.
+    pub fn pending_alerts(&self) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.entries(
+            "read pending alerts",
+            &format!("SELECT {ENTRY_COLUMNS} FROM alerts WHERE status = 'pending' ORDER BY created_at, rowid"),
+            [],
+        )
+    }
+
+    /// Every alert whose own time is at or after `since`, in time order,
+    /// with its delivery state (for reports and exports).
+    pub fn alerts_since(&self, since: DateTime<Utc>) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.entries(
+            "read alerts",
+            &format!("SELECT {ENTRY_COLUMNS} FROM alerts WHERE at >= ?1 ORDER BY at, rowid"),
+            [ts(since)],
+        )
+    }
+
+    pub fn alert_status(&self, id: &str) -> Result<Option<AlertStatus>, StoreError> {
+        let fail = sql_error(&self.path, "read alert status");
+        self.conn
+            .prepare_cached("SELECT status FROM alerts WHERE id = ?1")
+            .map_err(&fail)?
+            .query_row([id], |r| r.get(0))
+            .optional()
+            .map_err(&fail)
+    }
+
+    pub fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {
+        let fail = sql_error(&self.path, "count alerts");
+        let mut stmt =
+            self.conn.prepare_cached("SELECT status, count(*) FROM alerts GROUP BY status").map_err(&fail)?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, AlertStatus>(0)?, r.get::<_, u64>(1)?))).map_err(&fail)?;
+        let mut counts = OutboxCounts::default();
+        for row in rows {
+            let (status, n) = row.map_err(&fail)?;
+            match status {
+                AlertStatus::Pending => counts.pending = n,
+                AlertStatus::Sent => counts.sent = n,
+                AlertStatus::Failed => counts.failed = n,
+                AlertStatus::Expired => counts.expired = n,
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Counts a try of a pending alert that did not deliver (a 429, a 5xx, a
+    /// timeout) and keeps its error for `status`.
+    pub fn record_attempt(&mut self, id: &str, error: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.leave_pending(
+            "record delivery attempt",
+            id,
+            "UPDATE alerts SET attempts = attempts + 1, last_error = ?2, last_attempt_at = ?3
+             WHERE id = ?1 AND status = 'pending'",
+            params![id, bounded(error), ts(now)],
+        )
+    }
+
+    pub fn mark_sent(&mut self, id: &str, message_id: Option<&str>, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.leave_pending(
+            "mark alert sent",
+            id,
+            "UPDATE alerts SET status = 'sent', status_at = ?3, sent_at = ?3, message_id = ?2
+             WHERE id = ?1 AND status = 'pending'",
+            params![id, message_id, ts(now)],
+        )
+    }
+
+    /// Gives up on an alert for good (a 4xx other than 429, a retired
+    /// webhook, retries exhausted), keeping the reason.
+    pub fn mark_failed(&mut self, id: &str, reason: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.leave_pending(
+            "mark alert failed",
+            id,
+            "UPDATE alerts SET status = 'failed', status_at = ?3, last_error = ?2
+             WHERE id = ?1 AND status = 'pending'",
+            params![id, bounded(reason), ts(now)],
+        )
+    }
+
+    pub fn mark_expired(&mut self, id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.leave_pending(
+            "mark alert expired",
+            id,
+            "UPDATE alerts SET status = 'expired', status_at = ?2 WHERE id = ?1 AND status = 'pending'",
+            params![id, ts(now)],
+        )
+    }
+
+    /// Marks `expired` every pending alert committed before `cutoff`: news
+    /// that old is no longer worth posting. Returns their ids, oldest first.
+    pub fn expire_pending_older_than(
+        &mut self,
+        cutoff: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>, StoreError> {
+        let fail = sql_error(&self.path, "expire old pending alerts");
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(&fail)?;
+        let ids = {
+            let mut stmt = tx
+                .prepare(
+                    "SELECT id FROM alerts WHERE status = 'pending' AND created_at < ?1 ORDER BY created_at, rowid",
+                )
+                .map_err(&fail)?;
+            let rows = stmt.query_map([ts(cutoff)], |r| r.get::<_, String>(0)).map_err(&fail)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(&fail)?
+        };
+        tx.execute(
+            "UPDATE alerts SET status = 'expired', status_at = ?2 WHERE status = 'pending' AND created_at < ?1",
+            params![ts(cutoff), ts(now)],
+        )
+        .map_err(&fail)?;
+        tx.commit().map_err(&fail)?;
+        Ok(ids)
+    }
+
+    /// Runs an update guarded by `status = 'pending'`; when it touches no
+    /// row, says whether the alert is missing or already settled.
+    fn leave_pending(&mut self, op: &'static str, id: &str, sql: &str, params: impl Params) -> Result<(), StoreError> {
+        let changed = self
+            .conn
+            .prepare_cached(sql)
+            .and_then(|mut stmt| stmt.execute(params))
+            .map_err(sql_error(&self.path, op))?;
+        if changed == 1 {
+            return Ok(());
+        }
+        match self.alert_status(id)? {
+            None => Err(StoreError::UnknownAlert { path: self.path.clone(), op, id: id.to_string() }),
+            Some(status) => Err(StoreError::NotPending { path: self.path.clone(), op, id: id.to_string(), status }),
+        }
+    }
+
+    fn entries(&self, op: &'static str, sql: &str, params: impl Params) -> Result<Vec<OutboxEntry>, StoreError> {
+        let fail = sql_error(&self.path, op);
+        let mut stmt = self.conn.prepare_cached(sql).map_err(&fail)?;
+        let rows = stmt.query_map(params, RawEntry::from_row).map_err(&fail)?;
+        let mut entries = Vec::new();
+        for row in rows {
+            let raw = row.map_err(&fail)?;
+            let alert = serde_json::from_str(&raw.payload).map_err(|cause| StoreError::Payload {
+                path: self.path.clone(),
+                id: raw.id.clone(),
+                cause,
+            })?;
+            entries.push(OutboxEntry {
+                alert,
+                status: raw.status,
+                created_at: raw.created_at.0,
+                attempts: raw.attempts,
+                last_attempt_at: raw.last_attempt_at.map(|t| t.0),
+                last_error: raw.last_error,
+                message_id: raw.message_id,
+                sent_at: raw.sent_at.map(|t| t.0),
+            });
+        }
+        Ok(entries)
+    }
+}
