@@ -1,1 +1,55 @@
-//! (being written)
+//! Polygon.io (Massive) REST API: typed models and the client.
+//!
+//! - `models` — response shapes; nearly every field optional, as the API sends them.
+//! - `client` — [`Client`]: token bucket, retries, circuit breakers, 403 switches, pages.
+//! - `breaker`, `retry`, `rate`, `url` — the client's pure parts: breaker state,
+//!   backoff and `Retry-After`, the clock-driven token bucket, URL building.
+//! - `stats`, `error` — counters for status/metrics, and [`PolygonError`].
+
+mod breaker;
+mod client;
+mod error;
+pub mod models;
+mod rate;
+mod retry;
+mod stats;
+mod url;
+
+pub use client::{AggBound, ChainQuery, Client, DEFAULT_BASE_URL, PolygonConfig, TradesQuery, Transport};
+pub use error::PolygonError;
+pub use models::{Bar, Greeks, OptionSnapshot, TickerSnapshot, Trade};
+pub use rate::{GateError, RateGate};
+pub use stats::{EndpointStats, Stats};
+
+/// The endpoint kinds orakl calls. Each has its own circuit breaker and can
+/// be switched off by a 403 (the plan does not include that data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Endpoint {
+    OptionChain,
+    OptionContract,
+    Aggs,
+    Trades,
+    StockSnapshot,
+}
+
+impl Endpoint {
+    pub const ALL: [Endpoint; 5] =
+        [Endpoint::OptionChain, Endpoint::OptionContract, Endpoint::Aggs, Endpoint::Trades, Endpoint::StockSnapshot];
+
+    /// The name used in logs, errors, metrics and tapes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::OptionChain => "option_chain",
+            Endpoint::OptionContract => "option_contract",
+            Endpoint::Aggs => "aggs",
+            Endpoint::Trades => "trades",
+            Endpoint::StockSnapshot => "stock_snapshot",
+        }
+    }
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

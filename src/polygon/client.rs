@@ -1,0 +1,696 @@
+//! The Polygon REST client: one token bucket, retries with backoff, a circuit
+//! breaker per endpoint, 403 feature switches and pagination.
+//!
+//! Every request, including each page and each retry, first takes a token
+//! from the bucket; every wait (token, backoff, `Retry-After`) goes through
+//! the [`Clock`], so a replay on a simulated clock spends time exactly as the
+//! live service would, and a shutdown interrupts it. The API key travels only
+//! in the `Authorization` header; no URL, log line, error or `Debug` output
+//! contains it.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use serde::de::DeserializeOwned;
+
+use crate::alert::ContractType;
+use crate::clock::{Clock, Waited};
+use crate::http::{Http, HttpError, Response};
+use crate::notify::Notifier;
+
+use super::breaker::{Admission, Breaker, Transition};
+use super::models::{
+    Bar, ContractResponse, Envelope, OneOrMany, OptionSnapshot, StockSnapshotResponse, TickerSnapshot, Trade,
+};
+use super::rate::{GateError, RateGate};
+use super::stats::Stats;
+use super::{Endpoint, PolygonError, retry, url};
+
+pub const DEFAULT_BASE_URL: &str = "https://api.polygon.io";
+/// The chain endpoint's largest page.
+const CHAIN_PAGE_LIMIT: u32 = 250;
+/// The aggregates and trades endpoints' largest page.
+const MAX_PAGE_LIMIT: u32 = 50_000;
+/// How much of an unexpected body an error message quotes.
+const EXCERPT_CHARS: usize = 80;
+const TIMESPANS: [&str; 8] = ["second", "minute", "hour", "day", "week", "month", "quarter", "year"];
+
+/// Settings of the client. `Debug` redacts the key.
+#[derive(Clone)]
+pub struct PolygonConfig {
+    /// `https://host[:port]`; plain `http` only to loopback.
+    pub base_url: String,
+    pub api_key: String,
+    /// Token bucket rate (requests per second).
+    pub rate_per_sec: u64,
+    /// Most requests the bucket lets through at once (1..=rate). The default
+    /// of 1 spaces requests evenly, so no 1-second window ever holds more
+    /// than `rate_per_sec` of them; a larger burst would allow up to
+    /// `burst + rate_per_sec` in a window right after an idle spell.
+    pub burst: u64,
+    /// Global per-request timeout, connect to last body byte.
+    pub timeout: Duration,
+    /// Retries after the first attempt for 429, 5xx and transport errors.
+    pub max_retries: u32,
+    /// First backoff; doubles per retry up to `backoff_max`.
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    /// Cap on a server's `Retry-After`.
+    pub retry_after_max: Duration,
+    /// Consecutive failed calls that open an endpoint's circuit (0: never).
+    pub breaker_failures: u32,
+    /// How long an open circuit refuses calls before one trial call.
+    pub breaker_cooldown: Duration,
+    /// Bound on pages per call, against a server that loops its `next_url`.
+    pub max_pages: usize,
+}
+
+impl PolygonConfig {
+    /// The defaults, against the production API.
+    pub fn new(api_key: impl Into<String>) -> Self {
+        Self {
+            base_url: DEFAULT_BASE_URL.to_string(),
+            api_key: api_key.into(),
+            rate_per_sec: 5,
+            burst: 1,
+            timeout: Duration::from_secs(15),
+            max_retries: 3,
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(30),
+            retry_after_max: Duration::from_secs(120),
+            breaker_failures: 5,
+            breaker_cooldown: Duration::from_secs(60),
+            max_pages: 400,
+        }
+    }
+}
+
+impl fmt::Debug for PolygonConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let key = if self.api_key.is_empty() { "(empty)" } else { "[redacted]" };
+        f.debug_struct("PolygonConfig")
+            .field("base_url", &self.base_url)
+            .field("api_key", &key)
+            .field("rate_per_sec", &self.rate_per_sec)
+            .field("burst", &self.burst)
+            .field("timeout", &self.timeout)
+            .field("max_retries", &self.max_retries)
+            .field("backoff_base", &self.backoff_base)
+            .field("backoff_max", &self.backoff_max)
+            .field("retry_after_max", &self.retry_after_max)
+            .field("breaker_failures", &self.breaker_failures)
+            .field("breaker_cooldown", &self.breaker_cooldown)
+            .field("max_pages", &self.max_pages)
+            .finish()
+    }
+}
+
+/// Filters for the option chain. Polygon applies them server-side, so they
+/// cut pages, not just rows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChainQuery {
+    pub expiration_date_gte: Option<NaiveDate>,
+    /// Today + the largest DTE any enabled bot needs.
+    pub expiration_date_lte: Option<NaiveDate>,
+    pub contract_type: Option<ContractType>,
+    pub strike_price_gte: Option<f64>,
+    pub strike_price_lte: Option<f64>,
+}
+
+/// A range for `/v3/trades`. Timestamps are Unix nanoseconds.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TradesQuery {
+    pub timestamp_gt: Option<i64>,
+    pub timestamp_gte: Option<i64>,
+    pub timestamp_lt: Option<i64>,
+    pub timestamp_lte: Option<i64>,
+    /// Trades per page, 1..=50000 (default 50000).
+    pub limit: Option<u32>,
+    /// Stop after this many pages and return what was read. Trades come in
+    /// ascending time, so that is a prefix the caller can resume after its
+    /// last `sip_timestamp` (use `timestamp_gte` and dedup by id, since a
+    /// page may end inside a run of equal timestamps). Without it, running
+    /// past the client's page bound is an error.
+    pub max_pages: Option<usize>,
+}
+
+/// An end of an aggregates range: a date or a Unix millisecond timestamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AggBound {
+    Date(NaiveDate),
+    Millis(i64),
+}
+
+impl From<NaiveDate> for AggBound {
+    fn from(d: NaiveDate) -> Self {
+        AggBound::Date(d)
+    }
+}
+
+impl From<i64> for AggBound {
+    fn from(ms: i64) -> Self {
+        AggBound::Millis(ms)
+    }
+}
+
+impl fmt::Display for AggBound {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AggBound::Date(d) => write!(f, "{}", d.format("%Y-%m-%d")),
+            AggBound::Millis(ms) => write!(f, "{ms}"),
+        }
+    }
+}
+
+/// How requests leave the process. [`Http`] in production; a replay or a
+/// test may answer from elsewhere and still get the client's pagination,
+/// rate limiting, retries and accounting.
+pub trait Transport: Send {
+    fn get(&self, url: &str, headers: &[(&str, &str)]) -> Result<Response, HttpError>;
+}
+
+impl Transport for Http {
+    fn get(&self, url: &str, headers: &[(&str, &str)]) -> Result<Response, HttpError> {
+        Http::get(self, url, headers)
+    }
+}
+
+/// One API call as errors and logs name it.
+struct Call {
+    kind: Endpoint,
+    ticker: String,
+    /// `option_chain SPY`, `aggs SPY 5/minute`: the prefix of error messages.
+    label: String,
+}
+
+impl Call {
+    fn new(kind: Endpoint, ticker: &str, extra: Option<String>) -> Self {
+        let label = match extra {
+            Some(x) => format!("{} {ticker} {x}", kind.as_str()),
+            None => format!("{} {ticker}", kind.as_str()),
+        };
+        Self { kind, ticker: ticker.to_string(), label }
+    }
+}
+
+pub struct Client {
+    transport: Box<dyn Transport>,
+    clock: Arc<dyn Clock>,
+    gate: RateGate,
+    /// `scheme://host[:port]` of the configured base URL; every request and
+    /// every `next_url` goes here and nowhere else.
+    origin: String,
+    /// `Bearer <key>`.
+    authorization: String,
+    config: PolygonConfig,
+    breakers: RefCell<BTreeMap<Endpoint, Breaker>>,
+    disabled: RefCell<BTreeSet<Endpoint>>,
+    stats: RefCell<Stats>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("config", &self.config)
+            .field("disabled", &self.disabled_features())
+            .field("open_circuits", &self.open_circuits())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// A client speaking HTTP with the configured global timeout.
+    pub fn new(config: PolygonConfig, clock: Arc<dyn Clock>, notifier: Notifier) -> Result<Self, PolygonError> {
+        let http = Http::new(config.timeout, notifier);
+        Self::with_transport(config, clock, Box::new(http))
+    }
+
+    pub fn with_transport(
+        config: PolygonConfig,
+        clock: Arc<dyn Clock>,
+        transport: Box<dyn Transport>,
+    ) -> Result<Self, PolygonError> {
+        let origin = url::origin(&config.base_url).map_err(PolygonError::Config)?;
+        if config.api_key.is_empty() {
+            return Err(PolygonError::Config("api key is empty".into()));
+        }
+        // It goes into a header line: anything else would corrupt the request.
+        if !config.api_key.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(PolygonError::Config("api key contains spaces, control or non-ascii characters".into()));
+        }
+        if config.max_pages == 0 {
+            return Err(PolygonError::Config("max pages must be at least 1".into()));
+        }
+        let gate = RateGate::new(config.rate_per_sec, config.burst, clock.clone()).map_err(PolygonError::Config)?;
+        Ok(Self {
+            transport,
+            clock,
+            gate,
+            origin,
+            authorization: format!("Bearer {}", config.api_key),
+            config,
+            breakers: RefCell::new(BTreeMap::new()),
+            disabled: RefCell::new(BTreeSet::new()),
+            stats: RefCell::new(Stats::default()),
+        })
+    }
+
+    /// The whole chain of `underlying`, every page merged. All or nothing: if
+    /// any page fails, the error comes back and none of the chain.
+    pub fn option_chain(&self, underlying: &str, query: &ChainQuery) -> Result<Vec<OptionSnapshot>, PolygonError> {
+        let call = Call::new(Endpoint::OptionChain, underlying, None);
+        self.run(&call, || {
+            non_empty(&call, underlying)?;
+            let mut target = format!("/v3/snapshot/options/{}?limit={CHAIN_PAGE_LIMIT}", url::segment(underlying));
+            if let Some(d) = query.expiration_date_gte {
+                target.push_str(&format!("&expiration_date.gte={}", d.format("%Y-%m-%d")));
+            }
+            if let Some(d) = query.expiration_date_lte {
+                target.push_str(&format!("&expiration_date.lte={}", d.format("%Y-%m-%d")));
+            }
+            if let Some(t) = query.contract_type {
+                target.push_str(match t {
+                    ContractType::Call => "&contract_type=call",
+                    ContractType::Put => "&contract_type=put",
+                });
+            }
+            for (name, value) in
+                [("strike_price.gte", query.strike_price_gte), ("strike_price.lte", query.strike_price_lte)]
+            {
+                if let Some(v) = value {
+                    if !v.is_finite() {
+                        return Err(invalid(&call, format!("{name} is not a finite number")));
+                    }
+                    target.push_str(&format!("&{name}={v}"));
+                }
+            }
+            self.paginate(&call, target, None)
+        })
+    }
+
+    /// One contract's snapshot; `None` when Polygon does not know it (404).
+    pub fn option_contract(&self, underlying: &str, contract: &str) -> Result<Option<OptionSnapshot>, PolygonError> {
+        let call = Call::new(Endpoint::OptionContract, contract, None);
+        self.run(&call, || {
+            non_empty(&call, underlying)?;
+            non_empty(&call, contract)?;
+            let target = format!("/v3/snapshot/options/{}/{}", url::segment(underlying), url::segment(contract));
+            let Some(body) = self.fetch(&call, &target, true)? else { return Ok(None) };
+            let resp: ContractResponse = self.parse(&call, &body)?;
+            self.check_status(&call, resp.status.as_deref(), resp.error.as_deref().or(resp.message.as_deref()))?;
+            self.stats.borrow_mut().endpoint(call.kind).pages += 1;
+            Ok(resp.results)
+        })
+    }
+
+    /// Aggregate bars in ascending time; `t` is milliseconds. An empty range
+    /// is an empty vector.
+    pub fn aggs(
+        &self,
+        ticker: &str,
+        multiplier: u32,
+        timespan: &str,
+        from: impl Into<AggBound>,
+        to: impl Into<AggBound>,
+    ) -> Result<Vec<Bar>, PolygonError> {
+        let call = Call::new(Endpoint::Aggs, ticker, Some(format!("{multiplier}/{timespan}")));
+        let (from, to) = (from.into(), to.into());
+        self.run(&call, || {
+            non_empty(&call, ticker)?;
+            if multiplier == 0 {
+                return Err(invalid(&call, "multiplier must be at least 1".into()));
+            }
+            if !TIMESPANS.contains(&timespan) {
+                return Err(invalid(&call, format!("unknown timespan, expected one of {}", TIMESPANS.join(", "))));
+            }
+            let target = format!(
+                "/v2/aggs/ticker/{}/range/{multiplier}/{timespan}/{from}/{to}?adjusted=true&sort=asc&limit={MAX_PAGE_LIMIT}",
+                url::segment(ticker)
+            );
+            self.paginate(&call, target, None)
+        })
+    }
+
+    /// Trades (stock or option prints) in ascending time, every page merged.
+    pub fn trades(&self, ticker: &str, query: &TradesQuery) -> Result<Vec<Trade>, PolygonError> {
+        let call = Call::new(Endpoint::Trades, ticker, None);
+        self.run(&call, || {
+            non_empty(&call, ticker)?;
+            let limit = query.limit.unwrap_or(MAX_PAGE_LIMIT);
+            if !(1..=MAX_PAGE_LIMIT).contains(&limit) {
+                return Err(invalid(&call, format!("limit must be 1..={MAX_PAGE_LIMIT}")));
+            }
+            if query.max_pages == Some(0) {
+                return Err(invalid(&call, "max_pages must be at least 1".into()));
+            }
+            let mut target = format!("/v3/trades/{}?order=asc&sort=timestamp&limit={limit}", url::segment(ticker));
+            for (name, value) in [
+                ("timestamp.gt", query.timestamp_gt),
+                ("timestamp.gte", query.timestamp_gte),
+                ("timestamp.lt", query.timestamp_lt),
+                ("timestamp.lte", query.timestamp_lte),
+            ] {
+                if let Some(ns) = value {
+                    target.push_str(&format!("&{name}={ns}"));
+                }
+            }
+            self.paginate(&call, target, query.max_pages)
+        })
+    }
+
+    /// A stock's snapshot; `None` when Polygon does not know the ticker.
+    pub fn stock_snapshot(&self, ticker: &str) -> Result<Option<TickerSnapshot>, PolygonError> {
+        let call = Call::new(Endpoint::StockSnapshot, ticker, None);
+        self.run(&call, || {
+            non_empty(&call, ticker)?;
+            let target = format!("/v2/snapshot/locale/us/markets/stocks/tickers/{}", url::segment(ticker));
+            let Some(body) = self.fetch(&call, &target, true)? else { return Ok(None) };
+            let resp: StockSnapshotResponse = self.parse(&call, &body)?;
+            self.check_status(&call, resp.status.as_deref(), resp.error.as_deref().or(resp.message.as_deref()))?;
+            self.stats.borrow_mut().endpoint(call.kind).pages += 1;
+            Ok(resp.ticker)
+        })
+    }
+
+    /// Counters since start.
+    pub fn stats(&self) -> Stats {
+        self.stats.borrow().clone()
+    }
+
+    /// Endpoint kinds switched off by a 403, for `orakl status`.
+    pub fn disabled_features(&self) -> Vec<&'static str> {
+        self.disabled.borrow().iter().map(|e| e.as_str()).collect()
+    }
+
+    pub fn is_disabled(&self, endpoint: Endpoint) -> bool {
+        self.disabled.borrow().contains(&endpoint)
+    }
+
+    /// Endpoint kinds whose circuit is open (or awaiting its trial call):
+    /// while any is, the service reports itself degraded.
+    pub fn open_circuits(&self) -> Vec<&'static str> {
+        self.breakers.borrow().iter().filter(|(_, b)| b.is_open()).map(|(e, _)| e.as_str()).collect()
+    }
+
+    /// The feature switch and the circuit breaker around one call, and its
+    /// outcome in the counters.
+    fn run<R>(&self, call: &Call, body: impl FnOnce() -> Result<R, PolygonError>) -> Result<R, PolygonError> {
+        if self.is_disabled(call.kind) {
+            self.stats.borrow_mut().endpoint(call.kind).calls_skipped += 1;
+            return Err(PolygonError::Forbidden { endpoint: call.label.clone(), feature: call.kind.as_str() });
+        }
+        let admission = self.breaker(call.kind, |b| b.admit(self.clock.elapsed()));
+        match admission {
+            Admission::Allowed => {}
+            Admission::Trial => log::info!(
+                "event=polygon_circuit_half_open endpoint={} ticker={} action=trial_call",
+                call.kind.as_str(),
+                call.ticker
+            ),
+            Admission::Rejected { retry_in } => {
+                self.stats.borrow_mut().endpoint(call.kind).calls_skipped += 1;
+                let retry_in_secs = retry_in.as_secs() + u64::from(retry_in.subsec_nanos() > 0);
+                return Err(PolygonError::CircuitOpen { endpoint: call.label.clone(), retry_in_secs });
+            }
+        }
+        let result = body();
+        let transition = match &result {
+            Ok(_) => {
+                self.stats.borrow_mut().endpoint(call.kind).calls_ok += 1;
+                self.breaker(call.kind, |b| b.on_success())
+            }
+            Err(e) => {
+                self.stats.borrow_mut().endpoint(call.kind).calls_failed += 1;
+                if e.trips_breaker() {
+                    self.breaker(call.kind, |b| b.on_failure(self.clock.elapsed()))
+                } else {
+                    Transition::None
+                }
+            }
+        };
+        match transition {
+            Transition::Opened => log::warn!(
+                "event=polygon_circuit_open endpoint={} ticker={} failures={} cooldown_s={}",
+                call.kind.as_str(),
+                call.ticker,
+                self.config.breaker_failures,
+                self.config.breaker_cooldown.as_secs()
+            ),
+            Transition::Closed => {
+                log::info!("event=polygon_circuit_closed endpoint={} ticker={}", call.kind.as_str(), call.ticker)
+            }
+            Transition::None => {}
+        }
+        result
+    }
+
+    fn breaker<T>(&self, kind: Endpoint, f: impl FnOnce(&mut Breaker) -> T) -> T {
+        let mut breakers = self.breakers.borrow_mut();
+        let b = breakers
+            .entry(kind)
+            .or_insert_with(|| Breaker::new(self.config.breaker_failures, self.config.breaker_cooldown));
+        f(b)
+    }
+
+    /// Follows `next_url` page by page and merges the results. Any failed
+    /// page fails the whole call.
+    fn paginate<T: DeserializeOwned>(
+        &self,
+        call: &Call,
+        first: String,
+        page_cap: Option<usize>,
+    ) -> Result<Vec<T>, PolygonError> {
+        let max_pages = self.config.max_pages;
+        let mut out = Vec::new();
+        let mut seen = BTreeSet::new();
+        let mut target = first;
+        let mut pages = 0usize;
+        loop {
+            // Finish the request in flight on shutdown, but start no new page.
+            if pages > 0 && self.clock.shutdown().is_requested() {
+                return Err(PolygonError::Shutdown { endpoint: call.label.clone() });
+            }
+            let body = self.fetch(call, &target, false)?.ok_or_else(|| PolygonError::Status {
+                endpoint: call.label.clone(),
+                status: 404,
+                attempts: 1,
+                detail: None,
+            })?;
+            let page: Envelope<OneOrMany<T>> = self.parse(call, &body)?;
+            drop(body);
+            self.check_status(call, page.status.as_deref(), page.error.as_deref().or(page.message.as_deref()))?;
+            pages += 1;
+            self.stats.borrow_mut().endpoint(call.kind).pages += 1;
+            if let Some(results) = page.results {
+                out.extend(results.into_vec());
+            }
+            let Some(next) = page.next_url.filter(|n| !n.trim().is_empty()) else { return Ok(out) };
+            if page_cap.is_some_and(|cap| pages >= cap) {
+                log::info!(
+                    "event=polygon_page_cap endpoint={} ticker={} pages={pages} results={} action=return_prefix",
+                    call.kind.as_str(),
+                    call.ticker,
+                    out.len()
+                );
+                return Ok(out);
+            }
+            if pages >= max_pages {
+                return Err(PolygonError::TooManyPages { endpoint: call.label.clone(), max: max_pages });
+            }
+            target = url::next_target(&next)
+                .map_err(|d| PolygonError::BadBody { endpoint: call.label.clone(), detail: d })?;
+            if !seen.insert(target.clone()) {
+                return Err(PolygonError::BadBody {
+                    endpoint: call.label.clone(),
+                    detail: "next_url repeats an earlier page".into(),
+                });
+            }
+        }
+    }
+
+    /// One request with its retries. `Ok(None)` is a 404 when the caller
+    /// treats "not found" as an answer.
+    fn fetch(&self, call: &Call, target: &str, not_found_ok: bool) -> Result<Option<Vec<u8>>, PolygonError> {
+        let full_url = format!("{}{target}", self.origin);
+        let headers = [("Authorization", self.authorization.as_str()), ("Accept", "application/json")];
+        let max_retries = self.config.max_retries;
+        let mut attempt: u32 = 0;
+        loop {
+            self.take_token(call)?;
+            let attempts = attempt + 1;
+            let (wait, what) = match self.transport.get(&full_url, &headers) {
+                Ok(resp) => {
+                    {
+                        let mut stats = self.stats.borrow_mut();
+                        let s = stats.endpoint(call.kind);
+                        *s.requests.entry(resp.status.to_string()).or_default() += 1;
+                        s.bytes_received += resp.body.len() as u64;
+                    }
+                    match resp.status {
+                        200..=299 => return Ok(Some(resp.body)),
+                        404 if not_found_ok => return Ok(None),
+                        401 => {
+                            log::error!(
+                                "event=polygon_unauthorized endpoint={} ticker={} status=401 action=check_api_key",
+                                call.kind.as_str(),
+                                call.ticker
+                            );
+                            return Err(PolygonError::Unauthorized { endpoint: call.label.clone() });
+                        }
+                        403 => return Err(self.forbid(call)),
+                        429 | 500..=599 if attempt < max_retries => {
+                            (self.retry_wait(&resp, attempt), resp.status.to_string())
+                        }
+                        status => {
+                            return Err(PolygonError::Status {
+                                endpoint: call.label.clone(),
+                                status,
+                                attempts,
+                                detail: self.error_detail(&resp.body),
+                            });
+                        }
+                    }
+                }
+                Err(error) => {
+                    *self.stats.borrow_mut().endpoint(call.kind).requests.entry("error".into()).or_default() += 1;
+                    if !error.is_transient() || attempt >= max_retries {
+                        return Err(PolygonError::Transport { endpoint: call.label.clone(), error, attempts });
+                    }
+                    let wait = retry::backoff(self.config.backoff_base, self.config.backoff_max, attempt);
+                    (wait, format!("\"{error}\""))
+                }
+            };
+            log::warn!(
+                "event=polygon_retry endpoint={} ticker={} cause={what} attempt={attempts} max_retries={max_retries} wait_ms={}",
+                call.kind.as_str(),
+                call.ticker,
+                wait.as_millis()
+            );
+            {
+                let mut stats = self.stats.borrow_mut();
+                stats.retry_wait_ms += wait.as_millis() as u64;
+                stats.endpoint(call.kind).retries += 1;
+            }
+            if self.clock.wait(wait) == Waited::Shutdown {
+                return Err(PolygonError::Shutdown { endpoint: call.label.clone() });
+            }
+            attempt += 1;
+        }
+    }
+
+    fn take_token(&self, call: &Call) -> Result<(), PolygonError> {
+        match self.gate.acquire() {
+            Ok(waited) => {
+                self.stats.borrow_mut().rate_limit_wait_ms += waited.as_millis() as u64;
+                Ok(())
+            }
+            Err(GateError::Shutdown) => Err(PolygonError::Shutdown { endpoint: call.label.clone() }),
+            Err(GateError::Stuck) => Err(PolygonError::ClockStuck { endpoint: call.label.clone() }),
+        }
+    }
+
+    /// The server's `Retry-After` on a 429 or 503 (capped), else backoff.
+    fn retry_wait(&self, resp: &Response, attempt: u32) -> Duration {
+        let told = match resp.status {
+            429 | 503 => resp.header("retry-after").and_then(|v| retry::retry_after(v, self.clock.now())),
+            _ => None,
+        };
+        match told {
+            Some(d) => d.min(self.config.retry_after_max),
+            None => retry::backoff(self.config.backoff_base, self.config.backoff_max, attempt),
+        }
+    }
+
+    /// Switches the endpoint kind off for the rest of the process, with one
+    /// warning the first time.
+    fn forbid(&self, call: &Call) -> PolygonError {
+        if self.disabled.borrow_mut().insert(call.kind) {
+            log::warn!(
+                "event=polygon_forbidden endpoint={} ticker={} status=403 feature={} action=disabled_until_restart",
+                call.kind.as_str(),
+                call.ticker,
+                call.kind.as_str()
+            );
+        }
+        PolygonError::Forbidden { endpoint: call.label.clone(), feature: call.kind.as_str() }
+    }
+
+    /// A 2xx body may still report a failure in its `status` field.
+    fn check_status(&self, call: &Call, status: Option<&str>, message: Option<&str>) -> Result<(), PolygonError> {
+        match status {
+            Some("ERROR") => Err(PolygonError::BadBody {
+                endpoint: call.label.clone(),
+                detail: format!("status ERROR: {}", self.excerpt(message.unwrap_or("").as_bytes())),
+            }),
+            Some("NOT_AUTHORIZED") => Err(self.forbid(call)),
+            _ => Ok(()),
+        }
+    }
+
+    fn parse<T: DeserializeOwned>(&self, call: &Call, body: &[u8]) -> Result<T, PolygonError> {
+        serde_json::from_slice(body).map_err(|e| PolygonError::BadBody {
+            endpoint: call.label.clone(),
+            detail: format!("{e}; body starts {}", self.excerpt(body)),
+        })
+    }
+
+    /// Polygon's error text from an error body, else its first characters.
+    fn error_detail(&self, body: &[u8]) -> Option<String> {
+        if body.is_empty() {
+            return None;
+        }
+        #[derive(serde::Deserialize)]
+        struct ErrorBody {
+            error: Option<String>,
+            message: Option<String>,
+        }
+        match serde_json::from_slice::<ErrorBody>(body) {
+            Ok(ErrorBody { error: Some(text), .. }) | Ok(ErrorBody { message: Some(text), .. }) => {
+                Some(self.excerpt(text.as_bytes()))
+            }
+            _ => Some(self.excerpt(body)),
+        }
+    }
+
+    /// At most [`EXCERPT_CHARS`] characters, quoted and escaped so that a
+    /// body cannot break a log line, with the key redacted.
+    fn excerpt(&self, bytes: &[u8]) -> String {
+        let text = String::from_utf8_lossy(&bytes[..bytes.len().min(EXCERPT_CHARS * 4)]);
+        let mut short: String = text.chars().take(EXCERPT_CHARS).collect();
+        if text.chars().count() > EXCERPT_CHARS {
+            short.push('…');
+        }
+        format!("{:?}", url::redact(&short, &self.config.api_key))
+    }
+}
+
+fn non_empty(call: &Call, value: &str) -> Result<(), PolygonError> {
+    if value.trim().is_empty() { Err(invalid(call, "empty ticker".into())) } else { Ok(()) }
+}
+
+fn invalid(call: &Call, detail: String) -> PolygonError {
+    PolygonError::InvalidRequest { endpoint: call.label.clone(), detail }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_debug_redacts_the_key() {
+        let c = PolygonConfig::new("CANARY-KEY-123");
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("CANARY"), "{dbg}");
+        assert!(dbg.contains("[redacted]"));
+    }
+
+    #[test]
+    fn agg_bounds_render_as_polygon_expects() {
+        assert_eq!(AggBound::from(NaiveDate::from_ymd_opt(2025, 1, 2).unwrap()).to_string(), "2025-01-02");
+        assert_eq!(AggBound::from(1_700_000_000_000i64).to_string(), "1700000000000");
+    }
+}

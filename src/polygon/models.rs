@@ -1,0 +1,798 @@
+//! Typed shapes of the Polygon (Massive) REST responses orakl reads.
+//!
+//! Polygon leaves fields out freely: greeks are absent or `{}` for deep
+//! in-the-money contracts, quotes and trades depend on the plan, an index
+//! underlying carries `value` instead of `price`, and a `results` key may be
+//! `null` or missing. So nearly every field is an `Option`, unknown fields are
+//! ignored, and counts and sizes are `f64` because the API sends `100.0` as
+//! readily as `100`. Timestamps are Unix nanoseconds (`i64`), except the
+//! aggregate bar start `t`, which is milliseconds.
+//!
+//! The models also serialise back to the same field names (absent values are
+//! left out), so a tape or a simulated chain written from them reads like the
+//! API's own JSON.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use chrono::NaiveDate;
+use serde::de::{self, DeserializeOwned, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::alert::ContractType;
+
+/// The wrapper around every v2/v3 list or single-object response.
+///
+/// `T` is `Vec<Item>` for lists and `Item` for single-object endpoints. A
+/// `results` key that is `null` or missing gives `None`: an empty result,
+/// not an error.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct Envelope<T> {
+    /// `OK`, or `DELAYED` on a delayed-data plan (also a success).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub results: Option<T>,
+    /// The next page, if any. Its host is not trusted: the client re-bases it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<f64>,
+    #[serde(rename = "resultsCount", skip_serializing_if = "Option::is_none")]
+    pub results_count: Option<f64>,
+    #[serde(rename = "queryCount", skip_serializing_if = "Option::is_none")]
+    pub query_count: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adjusted: Option<bool>,
+    /// Error text on failed requests (`{"status":"ERROR","error":"..."}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl<T> Default for Envelope<T> {
+    fn default() -> Self {
+        Self {
+            status: None,
+            request_id: None,
+            results: None,
+            next_url: None,
+            count: None,
+            results_count: None,
+            query_count: None,
+            adjusted: None,
+            error: None,
+            message: None,
+        }
+    }
+}
+
+/// One page of an option chain. The first published version of this
+/// endpoint's mock carried a single object in `results`; both shapes parse.
+pub type ChainPage = Envelope<OneOrMany<OptionSnapshot>>;
+/// `/v3/snapshot/options/{underlying}/{contract}`: `results` is one object.
+pub type ContractResponse = Envelope<OptionSnapshot>;
+/// `/v2/aggs/ticker/...`: an empty range has no `results` key at all.
+pub type AggsPage = Envelope<Vec<Bar>>;
+/// `/v3/trades/{ticker}`.
+pub type TradesPage = Envelope<Vec<Trade>>;
+/// `/v3/quotes/{ticker}`.
+pub type QuotesPage = Envelope<Vec<Quote>>;
+/// `/v2/last/trade/{ticker}`.
+pub type LastTradeResponse = Envelope<LastTrade>;
+/// `/v3/reference/conditions`.
+pub type ConditionsPage = Envelope<Vec<Condition>>;
+/// `/v3/reference/exchanges`.
+pub type ExchangesPage = Envelope<Vec<Exchange>>;
+/// `/v3/reference/options/contracts` (list) and `.../{contract}` (object).
+pub type OptionsContractsPage = Envelope<Vec<OptionsContract>>;
+pub type OptionsContractResponse = Envelope<OptionsContract>;
+/// `/v3/snapshot` (universal snapshot).
+pub type UniversalSnapshotPage = Envelope<Vec<UniversalSnapshot>>;
+
+/// A `results` value that is either a list or a single object.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OneOrMany<T> {
+    One(Box<T>),
+    Many(Vec<T>),
+}
+
+impl<T> OneOrMany<T> {
+    pub fn into_vec(self) -> Vec<T> {
+        match self {
+            OneOrMany::One(t) => vec![*t],
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
+impl<T: Serialize> Serialize for OneOrMany<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            OneOrMany::One(t) => t.serialize(s),
+            OneOrMany::Many(v) => v.serialize(s),
+        }
+    }
+}
+
+// Hand-written rather than `#[serde(untagged)]` so that a bad field inside a
+// contract reports the real serde error (field and column), not "data did
+// not match any variant".
+impl<'de, T: DeserializeOwned> Deserialize<'de> for OneOrMany<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(PhantomData<T>);
+        impl<'de, T: DeserializeOwned> Visitor<'de> for V<T> {
+            type Value = OneOrMany<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an array or an object")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                Vec::<T>::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(OneOrMany::Many)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(|t| OneOrMany::One(Box::new(t)))
+            }
+        }
+        d.deserialize_any(V(PhantomData))
+    }
+}
+
+/// One option contract in a chain or single-contract snapshot.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+pub struct OptionSnapshot {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub break_even_price: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub day: Option<OptionDay>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<OptionDetails>,
+    /// Polygon's fair market value (Business plans only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fmv: Option<f64>,
+    /// Absent or `{}` when Polygon cannot compute them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub greeks: Option<Greeks>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub implied_volatility: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_quote: Option<OptionQuote>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_trade: Option<OptionTrade>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_interest: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub underlying_asset: Option<UnderlyingAsset>,
+}
+
+impl OptionSnapshot {
+    /// The option ticker, e.g. `O:SPY251121C00670000`.
+    pub fn ticker(&self) -> Option<&str> {
+        self.details.as_ref()?.ticker.as_deref()
+    }
+
+    /// Call or put from `details.contract_type` (never from the ticker
+    /// string); `None` for Polygon's rare "other" or a missing type.
+    pub fn contract_type(&self) -> Option<ContractType> {
+        self.details.as_ref()?.contract_type()
+    }
+
+    pub fn strike(&self) -> Option<f64> {
+        self.details.as_ref()?.strike_price
+    }
+
+    pub fn expiration(&self) -> Option<NaiveDate> {
+        self.details.as_ref()?.expiration_date
+    }
+
+    /// Shares per contract, 100 when Polygon does not say.
+    pub fn multiplier(&self) -> f64 {
+        self.details.as_ref().and_then(|d| d.shares_per_contract).filter(|m| *m > 0.0).unwrap_or(100.0)
+    }
+
+    /// Day volume; a contract that has not traded today has none, i.e. 0.
+    pub fn day_volume(&self) -> f64 {
+        self.day.as_ref().and_then(|d| d.volume).unwrap_or(0.0)
+    }
+
+    /// Spot of the underlying: `price` for stocks, `value` for indices.
+    pub fn spot(&self) -> Option<f64> {
+        let u = self.underlying_asset.as_ref()?;
+        u.price.or(u.value)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+pub struct OptionDetails {
+    /// `call`, `put` or (rarely) `other`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exercise_style: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration_date: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shares_per_contract: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strike_price: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticker: Option<String>,
+    /// Only in the universal snapshot, which has no `ticker` here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub underlying_ticker: Option<String>,
+}
+
+impl OptionDetails {
+    pub fn contract_type(&self) -> Option<ContractType> {
+        parse_contract_type(self.contract_type.as_deref()?)
+    }
+}
+
+fn parse_contract_type(s: &str) -> Option<ContractType> {
+    if s.eq_ignore_ascii_case("call") {
+        Some(ContractType::Call)
+    } else if s.eq_ignore_ascii_case("put") {
+        Some(ContractType::Put)
+    } else {
+        None
+    }
+}
+
+/// The contract's current-day bar.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+pub struct OptionDay {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_percent: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub close: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub high: Option<f64>,
+    /// Nanoseconds (one SDK mock has milliseconds; treat as opaque).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_updated: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub low: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_close: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vwap: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+pub struct Greeks {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gamma: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub theta: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vega: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+pub struct OptionQuote {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ask: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ask_exchange: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ask_size: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bid: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bid_exchange: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bid_size: Option<f64>,
+    /// Nanoseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_updated: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub midpoint: Option<f64>,
+    /// `REAL-TIME` or `DELAYED`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeframe: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+pub struct OptionTrade {
+    /// OPRA condition codes (219 = intermarket sweep).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conditions: Option<Vec<i32>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exchange: Option<i32>,
+    /// Universal snapshot only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Universal snapshot only, in place of `sip_timestamp`. Nanoseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_updated: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<f64>,
+    /// Nanoseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sip_timestamp: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeframe: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+pub struct UnderlyingAsset {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_to_break_even: Option<f64>,
+    /// Nanoseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_updated: Option<i64>,
+    /// Stock underlyings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticker: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeframe: Option<String>,
+    /// Index underlyings (`I:SPX`) carry `value` instead of `price`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+}
+
+/// One aggregate bar. The start `t` is Unix **milliseconds**.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+pub struct Bar {
+    #[serde(rename = "t")]
+    pub start_ms: i64,
+    #[serde(rename = "o")]
+    pub open: f64,
+    #[serde(rename = "h")]
+    pub high: f64,
+    #[serde(rename = "l")]
+    pub low: f64,
+    #[serde(rename = "c")]
+    pub close: f64,
+    #[serde(rename = "v", default)]
+    pub volume: f64,
+    #[serde(rename = "vw", default, skip_serializing_if = "Option::is_none")]
+    pub vwap: Option<f64>,
+    /// Number of transactions.
+    #[serde(rename = "n", default, skip_serializing_if = "Option::is_none")]
+    pub transactions: Option<f64>,
+    /// Only in `/prev` responses.
+    #[serde(rename = "T", default, skip_serializing_if = "Option::is_none")]
+    pub ticker: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub otc: Option<bool>,
+}
+
+/// One print from `/v3/trades`. Timestamps are nanoseconds.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+pub struct Trade {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conditions: Option<Vec<i32>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correction: Option<i32>,
+    /// 4 is FINRA's TRF (off-exchange, "dark") for stocks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exchange: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub participant_timestamp: Option<i64>,
+    pub price: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence_number: Option<i64>,
+    pub sip_timestamp: i64,
+    pub size: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tape: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trf_id: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trf_timestamp: Option<i64>,
+}
+
+/// `/v2/snapshot/locale/us/markets/stocks/tickers/{ticker}`: the snapshot is
+/// under `ticker`, not `results`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+pub struct StockSnapshotResponse {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticker: Option<TickerSnapshot>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// `/v2/snapshot/locale/us/markets/stocks/tickers?tickers=A,B`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+pub struct StockSnapshotsResponse {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tickers: Option<Vec<TickerSnapshot>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+pub struct TickerSnapshot {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticker: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub day: Option<SnapshotBar>,
+    #[serde(rename = "prevDay", default, skip_serializing_if = "Option::is_none")]
+    pub prev_day: Option<SnapshotBar>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<MinuteBar>,
+    #[serde(rename = "lastTrade", default, skip_serializing_if = "Option::is_none")]
+    pub last_trade: Option<SnapshotTrade>,
+    #[serde(rename = "lastQuote", default, skip_serializing_if = "Option::is_none")]
+    pub last_quote: Option<SnapshotQuote>,
+    #[serde(rename = "todaysChange", default, skip_serializing_if = "Option::is_none")]
+    pub todays_change: Option<f64>,
+    #[serde(rename = "todaysChangePerc", default, skip_serializing_if = "Option::is_none")]
+    pub todays_change_perc: Option<f64>,
+    /// Nanoseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fmv: Option<f64>,
+}
+
+impl TickerSnapshot {
+    /// The latest known price: last trade, else today's close, else the
+    /// minute bar's close (pre-market snapshots lack some of these).
+    pub fn last_price(&self) -> Option<f64> {
+        self.last_trade
+            .as_ref()
+            .and_then(|t| t.price)
+            .or_else(|| self.day.as_ref().and_then(|d| d.close).filter(|c| *c > 0.0))
+            .or_else(|| self.min.as_ref().and_then(|m| m.close))
+    }
+}
+
+/// `day` and `prevDay` of a stock snapshot. Zeros before the open.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+pub struct SnapshotBar {
+    #[serde(rename = "o", default, skip_serializing_if = "Option::is_none")]
+    pub open: Option<f64>,
+    #[serde(rename = "h", default, skip_serializing_if = "Option::is_none")]
+    pub high: Option<f64>,
+    #[serde(rename = "l", default, skip_serializing_if = "Option::is_none")]
+    pub low: Option<f64>,
+    #[serde(rename = "c", default, skip_serializing_if = "Option::is_none")]
+    pub close: Option<f64>,
+    #[serde(rename = "v", default, skip_serializing_if = "Option::is_none")]
+    pub volume: Option<f64>,
+    #[serde(rename = "vw", default, skip_serializing_if = "Option::is_none")]
+    pub vwap: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub otc: Option<bool>,
+}
+
+/// `min` of a stock snapshot: the latest minute bar.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+pub struct MinuteBar {
+    /// Accumulated day volume.
+    #[serde(rename = "av", default, skip_serializing_if = "Option::is_none")]
+    pub accumulated_volume: Option<f64>,
+    /// Bar start, milliseconds.
+    #[serde(rename = "t", default, skip_serializing_if = "Option::is_none")]
+    pub start_ms: Option<i64>,
+    #[serde(rename = "n", default, skip_serializing_if = "Option::is_none")]
+    pub transactions: Option<f64>,
+    #[serde(rename = "o", default, skip_serializing_if = "Option::is_none")]
+    pub open: Option<f64>,
+    #[serde(rename = "h", default, skip_serializing_if = "Option::is_none")]
+    pub high: Option<f64>,
+    #[serde(rename = "l", default, skip_serializing_if = "Option::is_none")]
+    pub low: Option<f64>,
+    #[serde(rename = "c", default, skip_serializing_if = "Option::is_none")]
+    pub close: Option<f64>,
+    #[serde(rename = "v", default, skip_serializing_if = "Option::is_none")]
+    pub volume: Option<f64>,
+    #[serde(rename = "vw", default, skip_serializing_if = "Option::is_none")]
+    pub vwap: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub otc: Option<bool>,
+}
+
+/// `lastTrade` of a stock snapshot. `c` may be `null`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+pub struct SnapshotTrade {
+    #[serde(rename = "c", default, skip_serializing_if = "Option::is_none")]
+    pub conditions: Option<Vec<i32>>,
+    #[serde(rename = "i", default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(rename = "p", default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<f64>,
+    #[serde(rename = "s", default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<f64>,
+    /// Nanoseconds.
+    #[serde(rename = "t", default, skip_serializing_if = "Option::is_none")]
+    pub sip_timestamp: Option<i64>,
+    #[serde(rename = "x", default, skip_serializing_if = "Option::is_none")]
+    pub exchange: Option<i32>,
+}
+
+/// `lastQuote` of a stock snapshot: upper case is the ask, lower the bid.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+pub struct SnapshotQuote {
+    #[serde(rename = "P", default, skip_serializing_if = "Option::is_none")]
+    pub ask: Option<f64>,
+    #[serde(rename = "S", default, skip_serializing_if = "Option::is_none")]
+    pub ask_size: Option<f64>,
+    #[serde(rename = "p", default, skip_serializing_if = "Option::is_none")]
+    pub bid: Option<f64>,
+    #[serde(rename = "s", default, skip_serializing_if = "Option::is_none")]
+    pub bid_size: Option<f64>,
+    /// Nanoseconds.
+    #[serde(rename = "t", default, skip_serializing_if = "Option::is_none")]
+    pub sip_timestamp: Option<i64>,
+}
+
+/// `/v2/last/trade/{ticker}`: single-letter keys.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+pub struct LastTrade {
+    #[serde(rename = "T", default, skip_serializing_if = "Option::is_none")]
+    pub ticker: Option<String>,
+    #[serde(rename = "c", default, skip_serializing_if = "Option::is_none")]
+    pub conditions: Option<Vec<i32>>,
+    #[serde(rename = "e", default, skip_serializing_if = "Option::is_none")]
+    pub correction: Option<i32>,
+    #[serde(rename = "f", default, skip_serializing_if = "Option::is_none")]
+    pub trf_timestamp: Option<i64>,
+    #[serde(rename = "i", default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(rename = "p", default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<f64>,
+    #[serde(rename = "q", default, skip_serializing_if = "Option::is_none")]
+    pub sequence_number: Option<i64>,
+    #[serde(rename = "r", default, skip_serializing_if = "Option::is_none")]
+    pub trf_id: Option<i32>,
+    #[serde(rename = "s", default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<f64>,
+    #[serde(rename = "t", default, skip_serializing_if = "Option::is_none")]
+    pub sip_timestamp: Option<i64>,
+    #[serde(rename = "x", default, skip_serializing_if = "Option::is_none")]
+    pub exchange: Option<i32>,
+    #[serde(rename = "y", default, skip_serializing_if = "Option::is_none")]
+    pub participant_timestamp: Option<i64>,
+    #[serde(rename = "z", default, skip_serializing_if = "Option::is_none")]
+    pub tape: Option<i32>,
+}
+
+/// One NBBO quote from `/v3/quotes`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+pub struct Quote {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ask_exchange: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ask_price: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ask_size: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bid_exchange: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bid_price: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bid_size: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conditions: Option<Vec<i32>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub indicators: Option<Vec<i32>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub participant_timestamp: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence_number: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sip_timestamp: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tape: Option<i32>,
+}
+
+/// A trade or quote condition from `/v3/reference/conditions`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+pub struct Condition {
+    pub id: i32,
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asset_class: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_types: Option<Vec<String>>,
+    /// SIP name → that SIP's code for this condition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sip_mapping: Option<std::collections::BTreeMap<String, String>>,
+}
+
+/// An exchange, TRF or SIP from `/v3/reference/exchanges`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+pub struct Exchange {
+    pub id: i32,
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asset_class: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acronym: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mic: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operating_mic: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub participant_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// A contract from the reference endpoint `/v3/reference/options/contracts`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+pub struct OptionsContract {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cfi: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exercise_style: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration_date: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_exchange: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shares_per_contract: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strike_price: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticker: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub underlying_ticker: Option<String>,
+}
+
+impl OptionsContract {
+    pub fn contract_type(&self) -> Option<ContractType> {
+        parse_contract_type(self.contract_type.as_deref()?)
+    }
+}
+
+/// One item of the universal snapshot `/v3/snapshot`. An item for a ticker
+/// Polygon does not know carries only `ticker`, `error` and `message`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+pub struct UniversalSnapshot {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticker: Option<String>,
+    /// `stocks`, `options`, `indices`, ...
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub market_status: Option<String>,
+    /// Per-item failure, e.g. `NOT_FOUND`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<Session>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<OptionDetails>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub break_even_price: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fmv: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub greeks: Option<Greeks>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub implied_volatility: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_quote: Option<OptionQuote>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_trade: Option<OptionTrade>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_interest: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub underlying_asset: Option<UnderlyingAsset>,
+    /// Indices only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+}
+
+/// The `session` block of a universal snapshot item.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+pub struct Session {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_percent: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub close: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub early_trading_change: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub early_trading_change_percent: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub high: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_trading_change: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_trading_change_percent: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub low: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_close: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume: Option<f64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_greeks_object_is_all_none() {
+        let s: OptionSnapshot = serde_json::from_str(r#"{"greeks":{},"details":{"contract_type":"put"}}"#).unwrap();
+        assert_eq!(s.greeks, Some(Greeks::default()));
+        assert_eq!(s.contract_type(), Some(ContractType::Put));
+    }
+
+    #[test]
+    fn results_null_absent_object_and_array() {
+        let null: ChainPage = serde_json::from_str(r#"{"status":"OK","results":null}"#).unwrap();
+        assert!(null.results.is_none());
+        let absent: AggsPage = serde_json::from_str(r#"{"status":"DELAYED","resultsCount":0}"#).unwrap();
+        assert!(absent.results.is_none());
+        let one: ChainPage = serde_json::from_str(r#"{"results":{"open_interest":3}}"#).unwrap();
+        assert_eq!(one.results.unwrap().into_vec().len(), 1);
+        let many: ChainPage = serde_json::from_str(r#"{"results":[{},{}]}"#).unwrap();
+        assert_eq!(many.results.unwrap().into_vec().len(), 2);
+    }
+
+    #[test]
+    fn a_bad_field_inside_a_contract_names_the_field() {
+        let err = serde_json::from_str::<ChainPage>(r#"{"results":[{"open_interest":"many"}]}"#).unwrap_err();
+        assert!(err.to_string().contains("invalid type"), "{err}");
+    }
+
+    #[test]
+    fn index_underlying_uses_value_and_multiplier_defaults() {
+        let s: OptionSnapshot =
+            serde_json::from_str(r#"{"underlying_asset":{"ticker":"I:SPX","value":5800.5},"details":{}}"#).unwrap();
+        assert_eq!(s.spot(), Some(5800.5));
+        assert_eq!(s.multiplier(), 100.0);
+        assert_eq!(s.day_volume(), 0.0);
+        assert_eq!(s.contract_type(), None);
+    }
+
+    #[test]
+    fn serialises_back_without_absent_fields() {
+        let s = OptionSnapshot { open_interest: Some(5.0), ..Default::default() };
+        assert_eq!(serde_json::to_string(&s).unwrap(), r#"{"open_interest":5.0}"#);
+        let b = Bar { start_ms: 1, open: 1.0, high: 2.0, low: 0.5, close: 1.5, volume: 10.0, ..Default::default() };
+        assert_eq!(serde_json::to_string(&b).unwrap(), r#"{"t":1,"o":1.0,"h":2.0,"l":0.5,"c":1.5,"v":10.0}"#);
+    }
+}
