@@ -1,1 +1,15 @@
-//! (being written)
+//! Discord delivery: alerts rendered into embeds within Discord's limits
+//! ([`embed`]), webhook URLs parsed so their tokens never show ([`webhook`]),
+//! and the blocking sender that turns status codes and rate limits into one
+//! [`Delivery`] outcome ([`sender`]).
+//!
+//! Only the sender does IO, and only through [`crate::http::Http`] and
+//! [`crate::clock::Clock`]; rendering is a pure function of the alert.
+
+pub mod embed;
+pub mod sender;
+pub mod webhook;
+
+pub use embed::{check_limits, render, render_text};
+pub use sender::{Delivery, Sender};
+pub use webhook::{Webhook, WebhookError};

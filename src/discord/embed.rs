@@ -1,0 +1,516 @@
+//! Rendering an [`Alert`] as a Discord execute-webhook payload (and as plain
+//! text for `--dry-run`), always within Discord's documented limits.
+//!
+//! Pure functions of the alert: no IO, no clock. The alert is first turned
+//! into a [`Card`] (title, description, prioritised fields), which is then
+//! either shortened to fit Discord and serialised, or printed in full as text.
+//! Shortening happens here, before sending, because Discord answers an
+//! oversize embed with a 400 and the alert would be lost; a shortened alert
+//! is still worth posting.
+
+use chrono::SecondsFormat;
+use serde_json::{Value, json};
+
+use crate::alert::{Alert, Sentiment, Side, fmt_money, fmt_num};
+use crate::job::Bot;
+
+/// Discord's limits for one message's embeds, counted in characters
+/// (Unicode scalar values), not bytes.
+pub mod limits {
+    pub const TITLE: usize = 256;
+    pub const DESCRIPTION: usize = 4096;
+    pub const FIELDS: usize = 25;
+    pub const FIELD_NAME: usize = 256;
+    pub const FIELD_VALUE: usize = 1024;
+    pub const FOOTER_TEXT: usize = 2048;
+    pub const AUTHOR_NAME: usize = 256;
+    /// Title + description + field names and values + footer text + author
+    /// name, over all embeds of the message.
+    pub const TOTAL: usize = 6000;
+    pub const EMBEDS: usize = 10;
+    pub const CONTENT: usize = 2000;
+    pub const USERNAME: usize = 80;
+    pub const COLOR_MAX: u64 = 0xFF_FF_FF;
+}
+
+pub const GREEN: u32 = 0x2E_CC_71;
+pub const RED: u32 = 0xE7_4C_3C;
+pub const GREY: u32 = 0x95_A5_A6;
+
+/// What marks a shortened text.
+const ELLIPSIS: char = '…';
+
+/// Ends every footer; kept whole when a long alert id must be cut.
+const FOOTER_SUFFIX: &str = " · not financial advice";
+
+/// Field priorities: when fields must go, the lowest goes first (the last
+/// one among equals), so the numbers a trader acts on survive longest.
+mod priority {
+    pub const ESSENTIAL: u8 = 10;
+    pub const HIGH: u8 = 8;
+    pub const MEDIUM: u8 = 6;
+    pub const LOW: u8 = 4;
+    pub const NOTE: u8 = 2;
+}
+
+/// One embed field before it is fitted to Discord's limits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field {
+    pub name: String,
+    pub value: String,
+    pub inline: bool,
+    priority: u8,
+}
+
+/// An alert laid out for display, independent of the output medium.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Card {
+    pub username: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub color: u32,
+    pub fields: Vec<Field>,
+    pub footer: String,
+    /// RFC 3339, UTC, whole seconds.
+    pub timestamp: String,
+}
+
+/// The execute-webhook JSON body for `alert`, within every limit that
+/// [`check_limits`] checks.
+pub fn render(alert: &Alert) -> Value {
+    let mut card = card(alert);
+    fit(&mut card);
+    payload(&card)
+}
+
+/// The same alert as plain, deterministic text for `--dry-run`: the title,
+/// the description, one `name: value` line per field (in full, since no
+/// limit applies to a terminal), the footer and the time.
+pub fn render_text(alert: &Alert) -> String {
+    let card = card(alert);
+    let mut out = String::new();
+    out.push_str(&card.title);
+    out.push('\n');
+    if let Some(d) = &card.description {
+        out.push_str(d);
+        out.push('\n');
+    }
+    for f in &card.fields {
+        // Multi-line values (score parts) stay readable when indented.
+        let value = f.value.replace('\n', "\n    ");
+        out.push_str(&format!("  {}: {}\n", f.name, value));
+    }
+    out.push_str(&format!("  {} · {}\n", card.footer, card.timestamp));
+    out
+}
+
+/// Lays out `alert` without applying any limit.
+pub fn card(alert: &Alert) -> Card {
+    let sentiment = shown_sentiment(alert);
+    Card {
+        username: alert.bot.display_name().to_string(),
+        title: title(alert),
+        description: description(alert, sentiment),
+        color: color(sentiment),
+        fields: fields(alert),
+        footer: format!("{}{FOOTER_SUFFIX}", alert.id),
+        timestamp: alert.at.to_rfc3339_opts(SecondsFormat::Secs, true),
+    }
+}
+
+/// The embed colour for a sentiment.
+pub fn color(sentiment: Sentiment) -> u32 {
+    match sentiment {
+        Sentiment::Bullish => GREEN,
+        Sentiment::Bearish => RED,
+        Sentiment::Neutral => GREY,
+    }
+}
+
+/// The sentiment the embed may claim. Dark prints carry no direction, and an
+/// options alert without a known side cannot honestly be called bullish or
+/// bearish, whatever the record says.
+fn shown_sentiment(alert: &Alert) -> Sentiment {
+    let directionless = alert.bot == Bot::Darkpool || (alert.bot.is_options() && alert.side == Side::Unknown);
+    if directionless { Sentiment::Neutral } else { alert.sentiment }
+}
+
+/// `Golden Sweeps · SPY 670C 2025-11-21`, or `Darkpool · AAPL` for stocks.
+fn title(alert: &Alert) -> String {
+    let mut t = format!("{} · {}", alert.bot.display_name(), alert.ticker);
+    if let Some(k) = finite(alert.strike) {
+        t.push(' ');
+        t.push_str(&fmt_num(k));
+        if let Some(ct) = alert.contract_type {
+            t.push(ct.letter());
+        }
+    } else if let Some(ct) = alert.contract_type {
+        t.push(' ');
+        t.push(ct.letter());
+    }
+    if let Some(e) = alert.expiration {
+        t.push_str(&format!(" {e}"));
+    }
+    t
+}
+
+fn description(alert: &Alert, sentiment: Sentiment) -> Option<String> {
+    let word = match sentiment {
+        Sentiment::Bullish => "Bullish",
+        Sentiment::Bearish => "Bearish",
+        Sentiment::Neutral => "Neutral",
+    };
+    if alert.bot == Bot::Darkpool {
+        return Some("Dark pool print · no direction".to_string());
+    }
+    if alert.bot.is_options() {
+        return Some(match alert.side {
+            Side::Ask => format!("{word} · filled at the ask"),
+            Side::Bid => format!("{word} · filled at the bid"),
+            Side::Mid => format!("{word} · filled between bid and ask"),
+            Side::Unknown => format!("{word} · fill side unknown"),
+        });
+    }
+    // Stock setups have a direction only when the bot gave one.
+    (sentiment != Sentiment::Neutral).then(|| word.to_string())
+}
+
+fn fields(a: &Alert) -> Vec<Field> {
+    use priority::*;
+    let d = &a.details;
+    let mut out = Vec::new();
+    let mut push = |name: &str, value: Option<String>, inline: bool, priority: u8| {
+        if let Some(value) = value.filter(|v| !v.trim().is_empty()) {
+            out.push(Field { name: name.to_string(), value, inline, priority });
+        }
+    };
+
+    push("Premium", finite(a.premium).map(|p| format!("${}", fmt_money(p))), true, ESSENTIAL);
+    push("Size", finite(a.volume_delta).map(|v| plural(v, "contract")), true, HIGH);
+    push("Avg fill", finite(a.avg_price).map(dollars), true, HIGH);
+    let side = match a.side {
+        Side::Ask => Some("ask"),
+        Side::Mid => Some("mid"),
+        Side::Bid => Some("bid"),
+        Side::Unknown => None,
+    };
+    push("Side", side.map(str::to_string), true, HIGH);
+    let oi = finite(a.open_interest);
+    let volume = finite(a.volume_delta);
+    push("Δvol/OI", ratio(d.delta_vol_oi, volume, oi, true), true, MEDIUM);
+    // The day's volume is not in the record, so vol/OI is never computed
+    // here; but a positive Δvol proves the day's volume exceeds a zero OI.
+    push("Vol/OI", ratio(d.vol_oi, volume, oi, false), true, MEDIUM);
+    push("OI", oi.map(fmt_money), true, MEDIUM);
+    push("DTE", a.dte.map(days), true, HIGH);
+    push("Strike distance", finite(d.strike_distance).map(percent), true, LOW);
+    push("Spot", finite(a.spot).map(dollars), true, MEDIUM);
+    push("IV", finite(d.iv).map(percent), true, LOW);
+    push("P(ITM)", finite(d.prob_itm).map(percent), true, MEDIUM);
+    let score = finite(a.score).map(|s| {
+        let parts: Vec<String> =
+            d.score_parts.iter().filter(|(_, v)| v.is_finite()).map(|(k, v)| format!("{k} {}", fmt_num(*v))).collect();
+        if parts.is_empty() { format!("{s:.0}/100") } else { format!("{s:.0}/100\n{}", parts.join(" · ")) }
+    });
+    push("Score", score, true, HIGH);
+
+    // Stock setups: the pattern and the levels it rests on.
+    push("Pattern", a.pattern.clone(), true, HIGH);
+    push("RSI", finite(a.rsi).map(|r| format!("{r:.1}")), true, LOW);
+    push("ATR", finite(a.atr).map(dollars), true, LOW);
+    let shares = if a.volume_delta.is_some() { "Shares" } else { "Size" };
+    push(shares, finite(a.size).map(|s| plural(s, "share")), true, ESSENTIAL);
+    push("Price", finite(a.price).map(dollars), true, ESSENTIAL);
+    push("Notional", finite(a.notional).map(|n| format!("${}", fmt_money(n))), true, ESSENTIAL);
+
+    // The plan, when the bot publishes one.
+    push("Entry", finite(a.entry).map(dollars), true, HIGH);
+    push("Stop", finite(a.stop).map(dollars), true, HIGH);
+    let targets = a.targets.as_ref().map(|ts| ts.iter().filter(|t| t.is_finite()).map(|t| dollars(*t)).collect());
+    push("Targets", targets.filter(|ts: &Vec<String>| !ts.is_empty()).map(|ts| ts.join(" → ")), true, HIGH);
+
+    push("Label", Some(a.label.clone()), false, HIGH);
+    push("Contract", a.contract.clone(), false, LOW);
+    for (name, value) in &d.notes {
+        let name = if name.trim().is_empty() { "Note" } else { name.as_str() };
+        push(name, Some(value.clone()), value.chars().count() <= 40, NOTE);
+    }
+    out
+}
+
+/// A volume/OI ratio as `1.25×`; with no open interest, `vol > OI` (the
+/// ratio is unbounded, and "inf" reads like a bug). `compute` derives the
+/// ratio from `volume` when the record did not carry it.
+fn ratio(given: Option<f64>, volume: Option<f64>, oi: Option<f64>, compute: bool) -> Option<String> {
+    let no_oi = oi.is_some_and(|o| o <= 0.0);
+    let has_volume = given.is_some() || volume.is_some_and(|v| v > 0.0);
+    if (no_oi && has_volume) || given.is_some_and(|r| r == f64::INFINITY) {
+        return Some("vol > OI".to_string());
+    }
+    let r = finite(given).or_else(|| match (volume, oi) {
+        (Some(v), Some(o)) if compute && o > 0.0 => Some(v / o),
+        _ => None,
+    })?;
+    Some(format!("{}×", fmt_num(r)))
+}
+
+fn finite(x: Option<f64>) -> Option<f64> {
+    x.filter(|v| v.is_finite())
+}
+
+fn dollars(x: f64) -> String {
+    if x < 0.0 { format!("-${:.2}", -x) } else { format!("${x:.2}") }
+}
+
+fn percent(fraction: f64) -> String {
+    format!("{:.1}%", fraction * 100.0)
+}
+
+fn plural(n: f64, unit: &str) -> String {
+    let s = if (n - 1.0).abs() < f64::EPSILON { "" } else { "s" };
+    format!("{} {unit}{s}", fmt_money(n))
+}
+
+fn days(dte: i64) -> String {
+    match dte {
+        0 => "0 (expires today)".to_string(),
+        1 => "1 day".to_string(),
+        n => format!("{n} days"),
+    }
+}
+
+/// `s` cut to at most `max` characters, ending in "…" when cut. Works on
+/// characters, so multi-byte text is never split inside a code point.
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    if max == 0 {
+        return String::new();
+    }
+    let mut out: String = s.chars().take(max - 1).collect();
+    // A cut right after a space would leave "word …".
+    while out.ends_with(char::is_whitespace) {
+        out.pop();
+    }
+    out.push(ELLIPSIS);
+    out
+}
+
+/// Like [`truncate`], but cuts the alert id and keeps the disclaimer.
+fn truncate_footer(footer: &str, max: usize) -> String {
+    let suffix_chars = chars(FOOTER_SUFFIX);
+    match footer.strip_suffix(FOOTER_SUFFIX) {
+        Some(id) if max > suffix_chars => format!("{}{FOOTER_SUFFIX}", truncate(id, max - suffix_chars)),
+        _ => truncate(footer, max),
+    }
+}
+
+fn chars(s: &str) -> usize {
+    s.chars().count()
+}
+
+fn card_total(c: &Card) -> usize {
+    chars(&c.title)
+        + c.description.as_deref().map_or(0, chars)
+        + c.fields.iter().map(|f| chars(&f.name) + chars(&f.value)).sum::<usize>()
+        + chars(&c.footer)
+}
+
+/// Shortens `card` until it satisfies every limit: each text to its own
+/// limit, then the lowest-priority fields dropped past 25 and while the
+/// total exceeds 6000, and only then the description, footer and title cut.
+fn fit(card: &mut Card) {
+    card.username = truncate(&card.username, limits::USERNAME);
+    if card.username.trim().is_empty() {
+        card.username = "orakl".to_string();
+    }
+    card.title = truncate(&card.title, limits::TITLE);
+    card.description = card.description.as_deref().map(|d| truncate(d, limits::DESCRIPTION));
+    card.footer = truncate_footer(&card.footer, limits::FOOTER_TEXT);
+    for f in &mut card.fields {
+        f.name = truncate(&f.name, limits::FIELD_NAME);
+        f.value = truncate(&f.value, limits::FIELD_VALUE);
+    }
+    while card.fields.len() > limits::FIELDS || (card_total(card) > limits::TOTAL && !card.fields.is_empty()) {
+        drop_lowest(&mut card.fields);
+    }
+    // Only a huge description, footer or title can still be over; cut them
+    // in that order (the title names the contract and goes last).
+    let mut over = card_total(card).saturating_sub(limits::TOTAL);
+    if let Some(d) = card.description.as_deref().filter(|_| over > 0) {
+        let keep = chars(d).saturating_sub(over);
+        card.description = (keep > 0).then(|| truncate(d, keep));
+        over = card_total(card).saturating_sub(limits::TOTAL);
+    }
+    if over > 0 {
+        card.footer = truncate_footer(&card.footer, chars(&card.footer).saturating_sub(over));
+        over = card_total(card).saturating_sub(limits::TOTAL);
+    }
+    if over > 0 {
+        card.title = truncate(&card.title, chars(&card.title).saturating_sub(over));
+    }
+}
+
+/// Removes the lowest-priority field, the last one among equals.
+fn drop_lowest(fields: &mut Vec<Field>) {
+    let lowest = fields.iter().enumerate().min_by(|(i, a), (j, b)| a.priority.cmp(&b.priority).then(j.cmp(i)));
+    if let Some((i, _)) = lowest {
+        fields.remove(i);
+    }
+}
+
+fn payload(card: &Card) -> Value {
+    let mut embed = serde_json::Map::new();
+    if !card.title.is_empty() {
+        embed.insert("title".into(), json!(card.title));
+    }
+    if let Some(d) = card.description.as_ref().filter(|d| !d.is_empty()) {
+        embed.insert("description".into(), json!(d));
+    }
+    embed.insert("color".into(), json!(card.color));
+    let fields: Vec<Value> =
+        card.fields.iter().map(|f| json!({"name": f.name, "value": f.value, "inline": f.inline})).collect();
+    if !fields.is_empty() {
+        embed.insert("fields".into(), Value::Array(fields));
+    }
+    if !card.footer.is_empty() {
+        embed.insert("footer".into(), json!({"text": card.footer}));
+    }
+    embed.insert("timestamp".into(), json!(card.timestamp));
+    json!({
+        "username": card.username,
+        "embeds": [Value::Object(embed)],
+        // Nothing in an alert may ping anyone, even a label that happens to
+        // contain "@everyone".
+        "allowed_mentions": {"parse": []},
+    })
+}
+
+/// Every way `payload` breaks Discord's execute-webhook limits, as readable
+/// sentences; empty when it may be sent.
+pub fn check_limits(payload: &Value) -> Vec<String> {
+    let mut v = Vec::new();
+    let Some(obj) = payload.as_object() else {
+        return vec!["payload is not a JSON object".to_string()];
+    };
+    check_len("content", obj.get("content"), 0, limits::CONTENT, &mut v);
+    check_len("username", obj.get("username"), 1, limits::USERNAME, &mut v);
+    let embeds = match obj.get("embeds") {
+        None | Some(Value::Null) => &Vec::new(),
+        Some(Value::Array(a)) => a,
+        Some(_) => {
+            v.push("embeds is not an array".to_string());
+            &Vec::new()
+        }
+    };
+    if embeds.len() > limits::EMBEDS {
+        v.push(format!("{} embeds (limit {})", embeds.len(), limits::EMBEDS));
+    }
+    let mut total = 0;
+    for (i, e) in embeds.iter().enumerate() {
+        let Some(e) = e.as_object() else {
+            v.push(format!("embeds[{i}] is not an object"));
+            continue;
+        };
+        total += check_len(&format!("embeds[{i}].title"), e.get("title"), 0, limits::TITLE, &mut v);
+        total += check_len(&format!("embeds[{i}].description"), e.get("description"), 0, limits::DESCRIPTION, &mut v);
+        total += check_len(
+            &format!("embeds[{i}].footer.text"),
+            e.get("footer").and_then(|f| f.get("text")),
+            0,
+            limits::FOOTER_TEXT,
+            &mut v,
+        );
+        total += check_len(
+            &format!("embeds[{i}].author.name"),
+            e.get("author").and_then(|a| a.get("name")),
+            0,
+            limits::AUTHOR_NAME,
+            &mut v,
+        );
+        let color = e.get("color").filter(|c| !c.is_null());
+        if color.is_some_and(|c| c.as_u64().is_none_or(|c| c > limits::COLOR_MAX)) {
+            v.push(format!("embeds[{i}].color is not an integer in 0..=0xFFFFFF"));
+        }
+        match e.get("fields") {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(fields)) => {
+                if fields.len() > limits::FIELDS {
+                    v.push(format!("embeds[{i}] has {} fields (limit {})", fields.len(), limits::FIELDS));
+                }
+                for (j, f) in fields.iter().enumerate() {
+                    let name = f.get("name").filter(|n| !n.is_null());
+                    let value = f.get("value").filter(|n| !n.is_null());
+                    if name.is_none() || value.is_none() {
+                        v.push(format!("embeds[{i}].fields[{j}] needs both a name and a value"));
+                    }
+                    total += check_len(&format!("embeds[{i}].fields[{j}].name"), name, 1, limits::FIELD_NAME, &mut v);
+                    total +=
+                        check_len(&format!("embeds[{i}].fields[{j}].value"), value, 1, limits::FIELD_VALUE, &mut v);
+                }
+            }
+            Some(_) => v.push(format!("embeds[{i}].fields is not an array")),
+        }
+    }
+    if total > limits::TOTAL {
+        v.push(format!("embeds total {total} characters (limit {})", limits::TOTAL));
+    }
+    v
+}
+
+/// Checks one optional text against `min..=max` characters and returns its
+/// length for the total. `min` > 0 also refuses blank text, which Discord
+/// rejects in field names and values.
+fn check_len(what: &str, s: Option<&Value>, min: usize, max: usize, v: &mut Vec<String>) -> usize {
+    match s {
+        None | Some(Value::Null) => 0,
+        Some(Value::String(s)) => {
+            let n = chars(s);
+            if n > max {
+                v.push(format!("{what} is {n} characters (limit {max})"));
+            }
+            if n < min || (min > 0 && s.trim().is_empty()) {
+                v.push(format!("{what} is empty"));
+            }
+            n
+        }
+        Some(_) => {
+            v.push(format!("{what} is not a string"));
+            0
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncate_counts_characters_and_marks_the_cut() {
+        assert_eq!(truncate("abc", 3), "abc");
+        assert_eq!(truncate("abcd", 3), "ab…");
+        assert_eq!(truncate("é🚀é🚀", 3), "é🚀…");
+        assert_eq!(truncate("ab cd", 4), "ab…");
+        assert_eq!(truncate("abc", 0), "");
+    }
+
+    #[test]
+    fn lowest_priority_goes_first_and_the_last_among_equals() {
+        let f = |name: &str, priority| Field { name: name.into(), value: "v".into(), inline: true, priority };
+        let mut fields = vec![f("a", 5), f("b", 2), f("c", 9), f("d", 2)];
+        drop_lowest(&mut fields);
+        let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn ratio_reads_vol_over_oi_without_open_interest() {
+        assert_eq!(ratio(None, Some(10.0), Some(0.0), true), Some("vol > OI".into()));
+        assert_eq!(ratio(None, Some(10.0), Some(0.0), false), Some("vol > OI".into()));
+        assert_eq!(ratio(Some(f64::INFINITY), None, None, false), Some("vol > OI".into()));
+        assert_eq!(ratio(None, Some(50.0), Some(200.0), true), Some("0.25×".into()));
+        assert_eq!(ratio(None, Some(50.0), Some(200.0), false), None);
+        assert_eq!(ratio(Some(f64::NAN), None, None, true), None);
+    }
+}
