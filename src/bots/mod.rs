@@ -1,1 +1,222 @@
-//! (being written)
+//! The alert families' rules, one module per bot, and what they share:
+//! cooldown decisions, deterministic alert ids, near-miss reasons and sweep
+//! confirmation from an option's own trades. All pure: the shell reads the
+//! cooldowns and trades from the store and the API and passes them in.
+
+pub mod golden_sweeps;
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+
+use crate::flow::{FlowEvent, UNCONFIRMED_LABEL};
+use crate::job::Bot;
+
+/// OPRA trade condition 219: intermarket sweep order (ISO).
+pub const ISO_CONDITION: i64 = 219;
+
+/// A bot's cooldown on one contract (or symbol), as persisted in SQLite.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cooldown {
+    /// The cooldown is over at this instant.
+    pub until: DateTime<Utc>,
+    /// The premium of the alert that set it (None for stock bots).
+    pub premium: Option<f64>,
+}
+
+/// Whether a new alert with `premium` may fire given the existing cooldown.
+///
+/// Inside a cooldown only an event at least twice as large as the alerted one
+/// breaks through (SPEC §6): the same flow continuing is noise, a doubling is
+/// news. A cooldown without a premium (stock bots) cannot be broken.
+pub fn cooldown_allows(existing: Option<&Cooldown>, now: DateTime<Utc>, premium: f64) -> bool {
+    match existing {
+        None => true,
+        Some(c) if now >= c.until => true,
+        Some(c) => c.premium.is_some_and(|alerted| premium >= 2.0 * alerted),
+    }
+}
+
+/// A deterministic alert id, `bot:instrument:event_key`, so the same event can
+/// never be stored or posted twice (the outbox's primary key).
+pub fn alert_id(bot: Bot, instrument: &str, event_key: &str) -> String {
+    format!("{}:{instrument}:{event_key}", bot.as_str())
+}
+
+/// An instant as an id component: `20251022T143005Z` (second resolution; two
+/// snapshots of one symbol are never less than a second apart).
+pub fn time_key(at: DateTime<Utc>) -> String {
+    at.format("%Y%m%dT%H%M%SZ").to_string()
+}
+
+/// The id of `bot`'s alert on a flow event: the contract and the snapshot
+/// time that revealed the volume.
+pub fn flow_alert_id(bot: Bot, ev: &FlowEvent) -> String {
+    alert_id(bot, &ev.contract, &time_key(ev.observed_at))
+}
+
+/// Why a candidate did not become an alert; logged at `debug` so a threshold
+/// can be tuned from the logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suppressed {
+    /// `key=value` text naming the failed rule, e.g.
+    /// `premium=999999 below min_premium=1000000`.
+    pub reason: String,
+}
+
+impl Suppressed {
+    pub fn new(reason: impl Into<String>) -> Self {
+        Suppressed { reason: reason.into() }
+    }
+}
+
+impl fmt::Display for Suppressed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+/// One option trade from `/v3/trades/O:...`, in the units confirmation needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OptionPrint {
+    pub conditions: Vec<i64>,
+    pub exchange: Option<i64>,
+    pub size: f64,
+    /// Nanoseconds since the epoch.
+    pub sip_timestamp: i64,
+}
+
+/// How much of the window's trading was intermarket sweeps.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Confirmation {
+    /// Prints carrying condition 219.
+    pub iso_prints: usize,
+    /// Distinct exchanges among those prints.
+    pub exchanges: usize,
+}
+
+impl Confirmation {
+    /// A snapshot delta is a sweep only when ISO prints were seen.
+    pub fn is_sweep(&self) -> bool {
+        self.iso_prints > 0
+    }
+
+    /// The alert's honest label: `sweep confirmed: 4 ISO prints on 3 exchanges`.
+    pub fn label(&self) -> String {
+        if !self.is_sweep() {
+            return UNCONFIRMED_LABEL.to_string();
+        }
+        let prints = if self.iso_prints == 1 { "print" } else { "prints" };
+        // Prints without an exchange id confirm the sweep but not its breadth.
+        if self.exchanges == 0 {
+            return format!("sweep confirmed: {} ISO {prints}", self.iso_prints);
+        }
+        let exchanges = if self.exchanges == 1 { "exchange" } else { "exchanges" };
+        format!("sweep confirmed: {} ISO {prints} on {} {exchanges}", self.iso_prints, self.exchanges)
+    }
+}
+
+/// The label for an alert whose trades may not have been fetched.
+pub fn confirmation_label(confirmation: Option<Confirmation>) -> String {
+    confirmation.map_or_else(|| UNCONFIRMED_LABEL.to_string(), |c| c.label())
+}
+
+/// Counts the ISO prints among `trades` (already narrowed to the window since
+/// the previous observation by the request) and the exchanges they hit.
+pub fn sweep_confirmation(trades: &[OptionPrint]) -> Confirmation {
+    let iso: Vec<&OptionPrint> = trades.iter().filter(|t| t.conditions.contains(&ISO_CONDITION)).collect();
+    let exchanges: BTreeSet<i64> = iso.iter().filter_map(|t| t.exchange).collect();
+    Confirmation { iso_prints: iso.len(), exchanges: exchanges.len() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn cooldown_table() {
+        let until = at("2025-10-22T14:45:00Z");
+        let inside = at("2025-10-22T14:40:00Z");
+        let alerted = Some(Cooldown { until, premium: Some(100_000.0) });
+        let no_premium = Some(Cooldown { until, premium: None });
+        // (cooldown, now, premium, allowed)
+        let cases = [
+            (None, inside, 1.0, true),
+            (alerted, inside, 190_000.0, false),
+            (alerted, inside, 199_999.0, false),
+            (alerted, inside, 200_000.0, true),
+            (alerted, inside, 250_000.0, true),
+            (alerted, until, 1.0, true),
+            (alerted, at("2025-10-22T14:50:00Z"), 1.0, true),
+            (no_premium, inside, 1e12, false),
+            (no_premium, until, 0.0, true),
+        ];
+        for (i, (c, now, premium, want)) in cases.into_iter().enumerate() {
+            assert_eq!(cooldown_allows(c.as_ref(), now, premium), want, "case {i}");
+        }
+    }
+
+    #[test]
+    fn ids_are_deterministic() {
+        let cases = [
+            (
+                Bot::GoldenSweeps,
+                "O:SPY251121C00670000",
+                "2025-10-22T14:30:05Z",
+                "golden_sweeps:O:SPY251121C00670000:20251022T143005Z",
+            ),
+            (
+                Bot::Sweeps,
+                "O:SPXW251022P05800000",
+                "2025-10-22T19:59:59.900Z",
+                "sweeps:O:SPXW251022P05800000:20251022T195959Z",
+            ),
+        ];
+        for (bot, instrument, t, want) in cases {
+            assert_eq!(alert_id(bot, instrument, &time_key(at(t))), want);
+        }
+        assert_eq!(alert_id(Bot::Darkpool, "SPY", "print-12345"), "darkpool:SPY:print-12345");
+    }
+
+    fn print(conditions: &[i64], exchange: Option<i64>) -> OptionPrint {
+        OptionPrint { conditions: conditions.to_vec(), exchange, size: 10.0, sip_timestamp: 0 }
+    }
+
+    #[test]
+    fn sweep_confirmation_table() {
+        // (prints, iso prints, exchanges, label)
+        let cases = [
+            (vec![], 0, 0, "flow (unconfirmed)"),
+            (vec![print(&[209], Some(1)), print(&[], Some(2))], 0, 0, "flow (unconfirmed)"),
+            (vec![print(&[219], Some(5))], 1, 1, "sweep confirmed: 1 ISO print on 1 exchange"),
+            (
+                vec![
+                    print(&[219], Some(5)),
+                    print(&[209, 219], Some(7)),
+                    print(&[219], Some(5)),
+                    print(&[219], Some(9)),
+                    print(&[233], Some(11)),
+                ],
+                4,
+                3,
+                "sweep confirmed: 4 ISO prints on 3 exchanges",
+            ),
+            (vec![print(&[219], None), print(&[219], None)], 2, 0, "sweep confirmed: 2 ISO prints"),
+        ];
+        for (prints, iso, exchanges, label) in cases {
+            let c = sweep_confirmation(&prints);
+            assert_eq!((c.iso_prints, c.exchanges, c.label().as_str()), (iso, exchanges, label));
+        }
+        assert_eq!(confirmation_label(None), "flow (unconfirmed)");
+    }
+
+    #[test]
+    fn suppressed_displays_its_reason() {
+        assert_eq!(Suppressed::new("dte=0 outside 1..=180").to_string(), "dte=0 outside 1..=180");
+    }
+}
