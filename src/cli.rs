@@ -1,4 +1,248 @@
-//! (being written)
+//! The commands behind `main`: argument parsing, the exit-code contract
+//! (0 ok, 1 runtime failure, 2 usage, 78 configuration), and wiring the
+//! real clock, client, store and sender into the service.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::Datelike;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::clock::{Clock, Shutdown, SystemClock};
+use crate::config::{Config, ConfigError, Sources};
+use crate::notify::Notifier;
+use crate::schedule::Timetable;
+use crate::service::{self, OutputFormat, Settings};
+use crate::store::Store;
+
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_FAILURE: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+pub const EXIT_CONFIG: i32 = 78;
+
+#[derive(Debug, Parser)]
+#[command(name = "orakl", version, about = "Options-flow alert service for US equities (Polygon.io → Discord)")]
+pub struct Cli {
+    /// The timetable.
+    #[arg(long, global = true, default_value = "schedule.cron")]
+    pub schedule: PathBuf,
+    /// The SQLite state file (default: STATE_DB_PATH or state/bot_state.db).
+    #[arg(long, global = true)]
+    pub state: Option<PathBuf>,
+    /// A .env file to load (default: ./.env when it exists).
+    #[arg(long, global = true)]
+    pub env_file: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service: walk the timetable until SIGTERM.
+    Run {
+        /// Print alerts instead of posting them (no webhooks needed; a
+        /// separate state file unless --state is given).
+        #[arg(long)]
+        dry_run: bool,
+        /// Run every job in the timetable once, now, then exit.
+        #[arg(long)]
+        once: bool,
+        /// Output of --dry-run alerts.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+    },
+    /// Validate the configuration, timetable, webhooks and state directory;
+    /// print the resolved configuration and the next firings.
+    Check,
+    /// Print every NYSE session of a year: `DATE OPEN CLOSE` in ET.
+    Calendar {
+        /// The year (default: this year).
+        year: Option<i32>,
+    },
+    /// Copy the state database with SQLite's online backup API.
+    Backup {
+        /// Destination file.
+        path: PathBuf,
+    },
+}
+
+impl ValueEnum for OutputFormat {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[OutputFormat::Text, OutputFormat::Jsonl]
+    }
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(match self {
+            OutputFormat::Text => "text",
+            OutputFormat::Jsonl => "jsonl",
+        }))
+    }
+}
+
+/// An error with the exit code it maps to.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: i32,
+    pub error: anyhow::Error,
+}
+
+impl Failure {
+    pub fn config(e: impl Into<anyhow::Error>) -> Self {
+        Failure { code: EXIT_CONFIG, error: e.into() }
+    }
+    pub fn runtime(e: impl Into<anyhow::Error>) -> Self {
+        Failure { code: EXIT_FAILURE, error: e.into() }
+    }
+}
+
+impl From<ConfigError> for Failure {
+    fn from(e: ConfigError) -> Self {
+        Failure::config(e)
+    }
+}
+
+/// Parses the process arguments, runs the command, returns the exit code.
 pub fn main() -> i32 {
-    0
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+        }
+    };
+    match run_command(cli) {
+        Ok(()) => EXIT_OK,
+        Err(f) => {
+            eprintln!("orakl: {:#}", f.error);
+            f.code
+        }
+    }
+}
+
+fn run_command(cli: Cli) -> Result<(), Failure> {
+    match &cli.command {
+        Command::Calendar { year } => {
+            let year =
+                year.unwrap_or_else(|| crate::calendar::trading_date(SystemClock::new(Shutdown::new()).now()).year());
+            if !(1900..=2200).contains(&year) {
+                return Err(Failure { code: EXIT_USAGE, error: anyhow::anyhow!("year {year} is outside 1900..=2200") });
+            }
+            print_out(&crate::calendar::format_year(year))
+        }
+        Command::Check => check(&cli),
+        Command::Run { dry_run, once, format } => run(&cli, *dry_run, *once, *format),
+        Command::Backup { path } => backup(&cli, path),
+    }
+}
+
+fn print_out(s: &str) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(s.as_bytes()).and_then(|_| out.flush()).map_err(Failure::runtime)
+}
+
+/// Loads and validates everything a command needs, logging set up.
+fn load(cli: &Cli) -> Result<(Config, Timetable), Failure> {
+    let sources = Sources::load(cli.env_file.as_deref())?;
+    let config = Config::from_vars(&sources.vars)?;
+    crate::logging::init(config.log_format);
+    for w in &sources.warnings {
+        log::warn!("{w}");
+    }
+    let timetable = Timetable::load(&cli.schedule).map_err(Failure::config)?;
+    Ok((config, timetable))
+}
+
+fn state_path(cli: &Cli, config: &Config, dry_run: bool) -> PathBuf {
+    if let Some(p) = &cli.state {
+        return p.clone();
+    }
+    if dry_run {
+        // A dry run must not set cooldowns in the real state file.
+        let stem =
+            config.state_db_path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or("bot_state".into());
+        return config.state_db_path.with_file_name(format!("{stem}-dry-run.db"));
+    }
+    config.state_db_path.clone()
+}
+
+fn check(cli: &Cli) -> Result<(), Failure> {
+    let (config, timetable) = load(cli)?;
+    Settings::validate(&config, &timetable, false)?;
+    let state = state_path(cli, &config, false);
+    Store::open(&state).map_err(|e| Failure::config(anyhow::anyhow!("state: {e}")))?;
+
+    let clock = SystemClock::new(Shutdown::new());
+    let mut out = String::new();
+    out.push_str("configuration:\n");
+    for l in config.describe() {
+        out.push_str(&format!("  {l}\n"));
+    }
+    out.push_str(&format!("  state database: {} (writable)\n", state.display()));
+    out.push_str(&format!("timetable: {} ({} lines)\n", timetable.path, timetable.lines.len()));
+    out.push_str(&service::describe_timetable(&timetable, clock.now(), 3));
+    out.push_str("ok\n");
+    print_out(&out)
+}
+
+fn run(cli: &Cli, dry_run: bool, once: bool, format: OutputFormat) -> Result<(), Failure> {
+    let (config, timetable) = load(cli)?;
+    let settings = Settings::validate(&config, &timetable, dry_run)?;
+    let state = state_path(cli, &config, dry_run);
+    let store = Store::open(&state).map_err(|e| Failure::config(anyhow::anyhow!("state: {e}")))?;
+
+    let shutdown = Shutdown::new();
+    install_signal_handlers(&shutdown).map_err(Failure::runtime)?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock::new(shutdown));
+    let notifier = Notifier::from_env();
+    let delivery = if dry_run {
+        service::Delivery::print(format, Box::new(std::io::stdout()))
+    } else {
+        service::Delivery::discord(&config, &settings, clock.clone(), notifier.clone())
+    };
+    let mut svc =
+        service::Service::new(config, clock.clone(), store, delivery, notifier.clone()).map_err(Failure::config)?;
+    svc.startup_probe()?;
+    log::info!(
+        "event=start version={} dry_run={dry_run} once={once} jobs={} state={}",
+        env!("CARGO_PKG_VERSION"),
+        timetable.lines.len(),
+        state.display()
+    );
+    notifier.ready();
+    let stats = if once { svc.run_once(&timetable) } else { svc.run(&timetable) };
+    log::info!(
+        "event=stop fired={} gated={} skipped_late={} errors={}",
+        stats.fired,
+        stats.gated,
+        stats.skipped_late,
+        stats.errors
+    );
+    Ok(())
+}
+
+fn backup(cli: &Cli, dest: &Path) -> Result<(), Failure> {
+    let sources = Sources::load(cli.env_file.as_deref())?;
+    let config = Config::from_vars(&sources.vars)?;
+    let state = state_path(cli, &config, false);
+    if !state.is_file() {
+        return Err(Failure::config(anyhow::anyhow!("state: {} does not exist", state.display())));
+    }
+    let store = Store::open(&state).map_err(|e| Failure::config(anyhow::anyhow!("state: {e}")))?;
+    store.backup_to(dest).map_err(Failure::runtime)?;
+    print_out(&format!("backed up {} to {}\n", state.display(), dest.display()))
+}
+
+/// SIGTERM and SIGINT request a shutdown: the loop finishes the current
+/// request, stops between jobs, and the process exits 0.
+fn install_signal_handlers(shutdown: &Shutdown) -> std::io::Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])?;
+    let shutdown = shutdown.clone();
+    std::thread::Builder::new().name("signals".into()).spawn(move || {
+        if let Some(sig) = signals.forever().next() {
+            log::info!("event=signal signal={sig} action=shutdown");
+            shutdown.request();
+        }
+    })?;
+    Ok(())
 }

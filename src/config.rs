@@ -194,6 +194,14 @@ const OTHER_VARS: &[&str] = &[
     "RUST_LOG",
 ];
 
+/// A webhook URL and the variable it came from (so an error names the
+/// variable the user actually set, e.g. the `DISCORD_WEBHOOK_URL` fallback).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookSetting {
+    pub var: &'static str,
+    pub url: Secret,
+}
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -209,8 +217,8 @@ pub struct Config {
     /// Where the watchlist came from, for `orakl check`.
     pub watchlist_source: String,
     /// Webhook per family, after the `DISCORD_WEBHOOK_URL` fallback.
-    pub webhooks: BTreeMap<Bot, Secret>,
-    pub reports_webhook: Option<Secret>,
+    pub webhooks: BTreeMap<Bot, WebhookSetting>,
+    pub reports_webhook: Option<WebhookSetting>,
     pub state_db_path: PathBuf,
     pub metrics_file: Option<PathBuf>,
     pub log_format: LogFormat,
@@ -254,12 +262,13 @@ impl Config {
             (None, None) => (Vec::new(), "(none)".into()),
         };
 
-        let fallback = get("DISCORD_WEBHOOK_URL").map(Secret::new);
+        let setting = |var: &'static str| get(var).map(|u| WebhookSetting { var, url: Secret::new(u) });
+        let fallback = setting("DISCORD_WEBHOOK_URL");
         let webhooks = Bot::ALL
             .into_iter()
-            .filter_map(|b| get(b.webhook_var()).map(Secret::new).or_else(|| fallback.clone()).map(|w| (b, w)))
+            .filter_map(|b| setting(b.webhook_var()).or_else(|| fallback.clone()).map(|w| (b, w)))
             .collect();
-        let reports_webhook = get("REPORTS_WEBHOOK").map(Secret::new).or(fallback);
+        let reports_webhook = setting("REPORTS_WEBHOOK").or(fallback);
 
         let log_format = match get("ORAKL_LOG_FORMAT").unwrap_or("text") {
             "text" => LogFormat::Text,
@@ -308,9 +317,14 @@ impl Config {
     /// The resolved configuration as `KEY=value` lines, secrets redacted, for
     /// `orakl check`.
     pub fn describe(&self) -> Vec<String> {
-        let redact = |s: &Option<Secret>| if s.is_some() { "<set, redacted>" } else { "<not set>" };
+        let redact = |s: Option<&Secret>| if s.is_some() { "<set, redacted>" } else { "<not set>" };
+        let webhook = |w: Option<&WebhookSetting>| match w {
+            Some(w) if w.var == "DISCORD_WEBHOOK_URL" => "<from DISCORD_WEBHOOK_URL, redacted>".to_string(),
+            Some(_) => "<set, redacted>".to_string(),
+            None => "<not set>".to_string(),
+        };
         let mut out = vec![
-            format!("POLYGON_API_KEY={}", redact(&self.polygon_api_key)),
+            format!("POLYGON_API_KEY={}", redact(self.polygon_api_key.as_ref())),
             format!("POLYGON_BASE_URL={}", self.polygon_base_url),
             format!(
                 "WATCHLIST ({}): {} symbols: {}",
@@ -326,9 +340,9 @@ impl Config {
             format!("ORAKL_LOG_FORMAT={}", if self.log_format == LogFormat::Json { "json" } else { "text" }),
         ];
         for b in Bot::ALL {
-            out.push(format!("{}={}", b.webhook_var(), redact(&self.webhooks.get(&b).cloned())));
+            out.push(format!("{}={}", b.webhook_var(), webhook(self.webhooks.get(&b))));
         }
-        out.push(format!("REPORTS_WEBHOOK={}", redact(&self.reports_webhook)));
+        out.push(format!("REPORTS_WEBHOOK={}", webhook(self.reports_webhook.as_ref())));
         for s in SETTINGS {
             let v = self.values[s.name];
             let mark = if self.overridden.contains(&s.name) { "" } else { " (default)" };
@@ -620,8 +634,10 @@ mod tests {
             ("POLYGON_API_KEY", "CANARY-KEY"),
         ]))
         .unwrap();
-        assert_eq!(c.webhooks[&Bot::Sweeps].expose(), "https://discord.com/api/webhooks/2/CANARY2");
-        assert_eq!(c.webhooks[&Bot::Strat].expose(), "https://discord.com/api/webhooks/1/CANARY");
+        assert_eq!(c.webhooks[&Bot::Sweeps].url.expose(), "https://discord.com/api/webhooks/2/CANARY2");
+        assert_eq!(c.webhooks[&Bot::Sweeps].var, "SWEEPS_WEBHOOK");
+        assert_eq!(c.webhooks[&Bot::Strat].url.expose(), "https://discord.com/api/webhooks/1/CANARY");
+        assert_eq!(c.webhooks[&Bot::Strat].var, "DISCORD_WEBHOOK_URL");
         let shown = format!("{:?}\n{}", c, c.describe().join("\n"));
         assert!(!shown.contains("CANARY"), "{shown}");
     }

@@ -12,6 +12,8 @@
 //! - `store` — the SQLite state: outbox, cooldowns, cursors, runs, errors (the only SQL).
 //! - `config` — environment, `.env`, credentials; validation and redaction.
 //! - `runner` — the deterministic main loop that walks the timetable.
+//! - `scan`, `service` — the options scan, the jobs, the outbox delivery pass.
+//! - `logging` — one event per line, text or JSON.
 //! - `clock` — the only place that reads the OS clock or sleeps.
 //! - `http` — the only place that names `ureq`.
 //! - `notify` — systemd READY/WATCHDOG/STOPPING.
@@ -28,8 +30,11 @@ pub mod discord;
 pub mod flow;
 pub mod http;
 pub mod job;
+pub mod logging;
 pub mod notify;
 pub mod polygon;
 pub mod runner;
+pub mod scan;
 pub mod schedule;
+pub mod service;
 pub mod store;

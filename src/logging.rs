@@ -7,6 +7,35 @@ use std::io::Write;
 
 use crate::config::LogFormat;
 
+/// Libraries whose own log records are dropped whatever `RUST_LOG` says:
+/// ureq logs full request URLs at debug level, and a webhook URL carries its
+/// token. Their failures reach our logs as our own error events instead.
+const QUIET_TARGETS: [&str; 3] = ["ureq", "rustls", "webpki"];
+
+/// True for records that must never be written (see [`QUIET_TARGETS`]).
+pub fn is_quiet_target(target: &str) -> bool {
+    QUIET_TARGETS
+        .iter()
+        .any(|q| target == *q || target.strip_prefix(q).is_some_and(|r| r.starts_with("::") || r.starts_with('_')))
+}
+
+/// Wraps env_logger to drop the quiet targets before formatting.
+struct Filtered(env_logger::Logger);
+
+impl log::Log for Filtered {
+    fn enabled(&self, m: &log::Metadata) -> bool {
+        !is_quiet_target(m.target()) && self.0.enabled(m)
+    }
+    fn log(&self, r: &log::Record) {
+        if !is_quiet_target(r.target()) {
+            self.0.log(r);
+        }
+    }
+    fn flush(&self) {
+        self.0.flush();
+    }
+}
+
 pub fn init(format: LogFormat) {
     let mut b = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
     match format {
@@ -27,8 +56,12 @@ pub fn init(format: LogFormat) {
             });
         }
     }
+    let logger = b.build();
+    let max = logger.filter();
     // A second init (tests calling into the CLI twice) is harmless.
-    let _ = b.try_init();
+    if log::set_boxed_logger(Box::new(Filtered(logger))).is_ok() {
+        log::set_max_level(max);
+    }
 }
 
 /// Splits `key=value key="quoted value"` into pairs; words without `=` are
@@ -64,6 +97,19 @@ pub fn fields(msg: &str) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn library_targets_that_log_urls_are_quiet() {
+        for (t, quiet) in [
+            ("ureq", true),
+            ("ureq_proto::client", true),
+            ("rustls::conn", true),
+            ("orakl::service", false),
+            ("ureqx", false),
+        ] {
+            assert_eq!(is_quiet_target(t), quiet, "{t}");
+        }
+    }
 
     #[test]
     fn key_value_fields() {

@@ -1,4 +1,10 @@
 //! The one integration-test binary. Each module is one area; shared fakes
 //! live in `support`.
 
+mod discord;
+mod invariants;
+mod polygon;
+mod run_loop;
+mod service;
+mod store;
 mod support;

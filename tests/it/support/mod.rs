@@ -3,3 +3,6 @@
 #![allow(dead_code)]
 
 pub mod fake_http;
+pub mod fake_polygon;
+pub mod json_schema;
+pub mod logcap;

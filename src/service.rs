@@ -1,0 +1,672 @@
+//! The service: the jobs the main loop runs and the outbox delivery pass,
+//! wired to the real client, store and sender.
+//!
+//! Data flow of an options bot firing: the next `batch` symbols of the
+//! watchlist → one chain fetch per symbol (shared by all options bots via
+//! the chain cache) → one flow-detection pass against the volume cache →
+//! the bot's rule → cooldown check → sweep confirmation → the alert and its
+//! cooldown committed in one transaction → delivered by the next outbox
+//! pass, which runs between jobs.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::America::New_York;
+
+use crate::alert::Alert;
+use crate::bots::golden_sweeps::{self, GoldenConfig};
+use crate::bots::{self, Confirmation, Cooldown};
+use crate::cache::{ChainCache, VolumeCache};
+use crate::calendar;
+use crate::clock::Clock;
+use crate::config::{Config, ConfigError};
+use crate::discord::{self, Sender, Webhook};
+use crate::flow::{self, FlowEvent, FlowParams};
+use crate::http::Http;
+use crate::job::{Bot, JobName};
+use crate::notify::Notifier;
+use crate::polygon::{AggBound, ChainQuery, Client, PolygonConfig, PolygonError, TradesQuery};
+use crate::runner::{self, JobResult, Jobs, LoopOptions, LoopStats};
+use crate::scan::{self, ChainScan, RoundRobin};
+use crate::schedule::{Line, Timetable};
+use crate::store::{CooldownSet, RunRecord, RunResult, Store};
+
+/// How `--dry-run` prints alerts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    Text,
+    Jsonl,
+}
+
+/// The jobs this build runs. A timetable may name the others (the names
+/// are reserved), but their lines are reported and ignored.
+pub fn is_available(job: JobName) -> bool {
+    matches!(job, JobName::Bot(Bot::GoldenSweeps) | JobName::Heartbeat)
+}
+
+/// What the timetable needs from the configuration, validated up front so
+/// a mistake stops the service before anything runs (exit 78).
+#[derive(Debug)]
+pub struct Settings {
+    pub webhooks: BTreeMap<Bot, Webhook>,
+    pub reports_webhook: Option<Webhook>,
+}
+
+impl Settings {
+    pub fn validate(config: &Config, timetable: &Timetable, dry_run: bool) -> Result<Settings, ConfigError> {
+        let err = |var: &str, m: String| ConfigError::Var { var: var.to_string(), message: m };
+        let jobs = timetable.job_names();
+        let bots: Vec<Bot> =
+            jobs.iter().filter_map(|j| if let JobName::Bot(b) = j { Some(*b) } else { None }).collect();
+        let needs_data = jobs.iter().find(|j| matches!(j, JobName::Bot(_) | JobName::Outcomes | JobName::OiConfirm));
+        if let (Some(job), None) = (needs_data, &config.polygon_api_key) {
+            return Err(err("POLYGON_API_KEY", format!("not set; job `{job}` in the timetable needs market data")));
+        }
+        if let (Some(b), true) = (bots.first(), config.watchlist.is_empty()) {
+            return Err(err("WATCHLIST", format!("empty; set WATCHLIST or WATCHLIST_FILE (job `{b}` scans it)")));
+        }
+
+        // Every webhook that is set must be valid, needed or not: a typo
+        // should surface now, not when a line is added later.
+        let parse = |w: &crate::config::WebhookSetting| {
+            Webhook::parse(w.var, w.url.expose()).map_err(|e| err(w.var, e.to_string()))
+        };
+        let mut webhooks = BTreeMap::new();
+        for (bot, w) in &config.webhooks {
+            webhooks.insert(*bot, parse(w)?);
+        }
+        let reports_webhook = config.reports_webhook.as_ref().map(parse).transpose()?;
+        if !dry_run {
+            for b in &bots {
+                if !webhooks.contains_key(b) {
+                    return Err(err(
+                        b.webhook_var(),
+                        format!("not set (nor DISCORD_WEBHOOK_URL), but job `{b}` is in the timetable"),
+                    ));
+                }
+            }
+            if jobs.contains(&JobName::WeeklyReport) && reports_webhook.is_none() {
+                return Err(err(
+                    "REPORTS_WEBHOOK",
+                    "not set (nor DISCORD_WEBHOOK_URL), but job `weekly_report` is in the timetable".into(),
+                ));
+            }
+        }
+        Ok(Settings { webhooks, reports_webhook })
+    }
+}
+
+/// Where alerts go.
+pub enum Delivery {
+    Discord { sender: Box<Sender>, webhooks: BTreeMap<Bot, Webhook> },
+    Print { format: OutputFormat, out: Box<dyn Write> },
+}
+
+impl Delivery {
+    pub fn discord(config: &Config, settings: &Settings, clock: Arc<dyn Clock>, notifier: Notifier) -> Delivery {
+        let http = Http::new(config.seconds("DISCORD_TIMEOUT_SECONDS"), notifier);
+        let sender = Sender::new(http, clock).with_max_attempts(config.int("DISCORD_MAX_ATTEMPTS") as u32);
+        Delivery::Discord { sender: Box::new(sender), webhooks: settings.webhooks.clone() }
+    }
+
+    pub fn print(format: OutputFormat, out: Box<dyn Write>) -> Delivery {
+        Delivery::Print { format, out }
+    }
+}
+
+pub struct Service {
+    config: Config,
+    clock: Arc<dyn Clock>,
+    store: Store,
+    delivery: Delivery,
+    notifier: Notifier,
+    polygon: Option<Client>,
+    volume: VolumeCache,
+    chains: ChainCache<Arc<ChainScan>>,
+    scan_seq: u64,
+    /// The scan each (bot, symbol) last evaluated, so a cache hit on the
+    /// bot's next firing does not present the same events twice.
+    evaluated: BTreeMap<(Bot, String), u64>,
+    round_robin: RoundRobin,
+    retired_webhooks: BTreeSet<u64>,
+    last_sweep: Option<DateTime<Utc>>,
+    started: Duration,
+}
+
+impl Service {
+    pub fn new(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        store: Store,
+        delivery: Delivery,
+        notifier: Notifier,
+    ) -> Result<Service, anyhow::Error> {
+        let polygon = match &config.polygon_api_key {
+            Some(key) => {
+                let mut pc = PolygonConfig::new(key.expose());
+                pc.base_url = config.polygon_base_url.clone();
+                pc.rate_per_sec = config.int("POLYGON_RATE_LIMIT") as u64;
+                pc.timeout = config.seconds("POLYGON_TIMEOUT_SECONDS");
+                pc.max_retries = config.int("POLYGON_MAX_RETRIES") as u32;
+                Some(Client::new(pc, clock.clone(), notifier.clone())?)
+            }
+            None => None,
+        };
+        let retired_webhooks =
+            store.retired_webhooks()?.into_iter().filter_map(|d| d.name.parse::<u64>().ok()).collect();
+        Ok(Service {
+            volume: VolumeCache::new(config.int("VOLUME_CACHE_TTL_SECONDS") as u64),
+            chains: ChainCache::new(config.int("CHAIN_CACHE_TTL_SECONDS") as u64),
+            started: clock.elapsed(),
+            config,
+            clock,
+            store,
+            delivery,
+            notifier,
+            polygon,
+            scan_seq: 0,
+            evaluated: BTreeMap::new(),
+            round_robin: RoundRobin::default(),
+            retired_webhooks,
+            last_sweep: None,
+        })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// One cheap request at start-up so a rejected key stops the service
+    /// with exit 78 instead of logging 401s all day. Other failures (the
+    /// network, a 5xx) only warn: the loop retries on its own schedule.
+    pub fn startup_probe(&mut self) -> Result<(), crate::cli::Failure> {
+        let (Some(client), Some(symbol)) = (&self.polygon, self.config.watchlist.first()) else {
+            return Ok(());
+        };
+        let today = calendar::trading_date(self.clock.now());
+        let from = today - chrono::Duration::days(7);
+        match client.aggs(&flow::polygon_underlying(symbol), 1, "day", AggBound::Date(from), AggBound::Date(today)) {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_config() => Err(crate::cli::Failure::config(e)),
+            Err(e) => {
+                log::warn!("event=startup_probe_failed error=\"{e}\"");
+                Ok(())
+            }
+        }
+    }
+
+    /// Runs the main loop until shutdown; pending alerts are delivered first.
+    pub fn run(&mut self, timetable: &Timetable) -> LoopStats {
+        self.warn_unavailable(timetable);
+        self.deliver_outbox();
+        let opts = LoopOptions { grace: self.config.seconds("SCHEDULE_GRACE_SECONDS") };
+        let clock = self.clock.clone();
+        let notifier = self.notifier.clone();
+        runner::run_loop(&*clock, timetable, &opts, &notifier, self)
+    }
+
+    /// `run --once`.
+    pub fn run_once(&mut self, timetable: &Timetable) -> LoopStats {
+        self.warn_unavailable(timetable);
+        self.deliver_outbox();
+        let clock = self.clock.clone();
+        runner::run_once(&*clock, timetable, self)
+    }
+
+    fn warn_unavailable(&self, timetable: &Timetable) {
+        for line in &timetable.lines {
+            if !is_available(line.job) {
+                log::warn!(
+                    "event=job_unavailable job={} line={} reason=\"not available in this build; line ignored\"",
+                    line.job,
+                    line.line
+                );
+            }
+        }
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    fn record_error(&mut self, component: &str, symbol: Option<&str>, message: &str) {
+        let now = self.now();
+        if let Err(e) = self.store.record_error(now, component, symbol, message) {
+            log::error!("event=store_error op=record_error error=\"{e}\"");
+        }
+    }
+
+    // ---- options bots -------------------------------------------------
+
+    /// The chain scan for `symbol`: from the chain cache when fresh, else
+    /// one fetch (all pages) and one detection pass.
+    fn chain_scan(&mut self, symbol: &str) -> Result<Arc<ChainScan>, PolygonError> {
+        let now = self.now();
+        if let Some(scan) = self.chains.get(symbol, now) {
+            return Ok(scan.clone());
+        }
+        let Some(client) = &self.polygon else {
+            return Err(PolygonError::Config("POLYGON_API_KEY is not set".into()));
+        };
+        let date = calendar::trading_date(now);
+        let query = ChainQuery {
+            expiration_date_lte: Some(date + chrono::Duration::days(self.max_options_dte())),
+            ..ChainQuery::default()
+        };
+        let underlying = flow::polygon_underlying(symbol);
+        let snapshots = client.option_chain(&underlying, &query)?;
+        let observations: Vec<_> = snapshots.iter().filter_map(|s| scan::observation(s, &underlying)).collect();
+        let params = FlowParams { max_spread_pct: self.config.num("MAX_SPREAD_PCT") };
+        let detection = flow::detect_with(&mut self.volume, &params, &observations, now, date);
+        for d in &detection.dropped {
+            log::debug!(
+                "event=flow_dropped contract={} volume_delta={} reason=\"{}\"",
+                d.contract,
+                d.volume_delta,
+                d.reason
+            );
+        }
+        self.scan_seq += 1;
+        let scan = Arc::new(ChainScan {
+            seq: self.scan_seq,
+            contracts: snapshots.len(),
+            events: detection.events,
+            baselines: detection.baselines,
+        });
+        self.chains.put(symbol, now, scan.clone());
+        Ok(scan)
+    }
+
+    /// The longest DTE any options bot needs, so the chain request can be
+    /// narrowed by expiration (fewer pages).
+    fn max_options_dte(&self) -> i64 {
+        ["ORAKL_FLOW_MAX_DTE", "SWEEPS_MAX_DTE", "GOLDEN_MAX_DTE", "BULLSEYE_MAX_DTE", "SCALPS_MAX_DTE"]
+            .iter()
+            .map(|k| self.config.int(k))
+            .max()
+            .unwrap_or(180)
+    }
+
+    fn golden_config(&self) -> GoldenConfig {
+        GoldenConfig {
+            min_premium: self.config.num("GOLDEN_MIN_PREMIUM"),
+            min_dte: self.config.int("GOLDEN_MIN_DTE"),
+            max_dte: self.config.int("GOLDEN_MAX_DTE"),
+            max_strike_distance: self.config.num("GOLDEN_MAX_STRIKE_DISTANCE"),
+        }
+    }
+
+    fn options_scan(&mut self, bot: Bot, line: &Line) -> JobResult {
+        let t0 = self.clock.elapsed();
+        let before = self.polygon.as_ref().map(|c| request_count(&c.stats())).unwrap_or(0);
+        let now = self.now();
+        self.sweep_volume_cache(now);
+        let batch = line.batch.unwrap_or(self.config.int("OPTIONS_BATCH") as usize);
+        let symbols = self.round_robin.next(line.line, &self.config.watchlist, batch);
+        let (mut events, mut alerts, mut failures) = (0usize, 0usize, 0usize);
+        for symbol in &symbols {
+            if self.clock.shutdown().is_requested() {
+                break;
+            }
+            let scan = match self.chain_scan(symbol) {
+                Ok(s) => s,
+                Err(e) => {
+                    failures += 1;
+                    self.scan_failed(bot, symbol, &e);
+                    continue;
+                }
+            };
+            let key = (bot, symbol.clone());
+            if self.evaluated.get(&key) == Some(&scan.seq) {
+                continue;
+            }
+            self.evaluated.insert(key, scan.seq);
+            events += scan.events.len();
+            for ev in &scan.events {
+                if self.consider(bot, ev) {
+                    alerts += 1;
+                }
+            }
+        }
+        let requests = self.polygon.as_ref().map(|c| request_count(&c.stats())).unwrap_or(0) - before;
+        let ms = (self.clock.elapsed() - t0).as_millis();
+        log::info!(
+            "event=scan bot={bot} symbols={} requests={requests} events={events} alerts={alerts} failures={failures} ms={ms}",
+            symbols.len()
+        );
+        let detail = format!("symbols={} events={events} alerts={alerts} failures={failures}", symbols.len());
+        if failures > 0 && failures == symbols.len() { JobResult::Error(detail) } else { JobResult::Ok(detail) }
+    }
+
+    fn scan_failed(&mut self, bot: Bot, symbol: &str, e: &PolygonError) {
+        if e.is_config() {
+            // At runtime a rejected key is an alarm, not a reason to exit:
+            // systemd would only restart into the same 401.
+            log::error!(
+                "event=polygon_unauthorized bot={bot} ticker={symbol} error=\"{e}\" action=\"check POLYGON_API_KEY\""
+            );
+        } else if matches!(e, PolygonError::Shutdown { .. }) {
+            return;
+        } else {
+            log::warn!("event=scan_symbol_failed bot={bot} ticker={symbol} error=\"{e}\"");
+        }
+        self.record_error(bot.as_str(), Some(symbol), &e.to_string());
+    }
+
+    /// Applies `bot`'s rule to one flow event; commits an alert if it fires.
+    fn consider(&mut self, bot: Bot, ev: &FlowEvent) -> bool {
+        let hit = match bot {
+            Bot::GoldenSweeps => golden_sweeps::evaluate(&self.golden_config(), ev),
+            _ => return false,
+        };
+        let hit = match hit {
+            Ok(h) => h,
+            Err(s) => {
+                log::debug!(
+                    "event=suppressed bot={bot} contract={} premium={:.0} reason=\"{s}\"",
+                    ev.contract,
+                    ev.premium
+                );
+                return false;
+            }
+        };
+        let now = self.now();
+        let existing = match self.store.cooldown(bot, &ev.contract) {
+            Ok(c) => c.map(|c| Cooldown { until: c.until, premium: c.premium }),
+            Err(e) => {
+                log::error!("event=store_error op=cooldown error=\"{e}\"");
+                return false;
+            }
+        };
+        if !bots::cooldown_allows(existing.as_ref(), now, ev.premium) {
+            log::debug!(
+                "event=suppressed bot={bot} contract={} premium={:.0} reason=cooldown",
+                ev.contract,
+                ev.premium
+            );
+            return false;
+        }
+        let confirmation = self.confirm_sweep(ev);
+        let alert = golden_sweeps::build_alert(&hit, ev, confirmation);
+        self.commit(bot, &alert, &ev.contract, Some(ev.premium))
+    }
+
+    /// The contract's own prints since the previous observation, counted for
+    /// ISO (intermarket sweep) conditions. None when confirmation is off or
+    /// unavailable (the label then says "unconfirmed").
+    fn confirm_sweep(&mut self, ev: &FlowEvent) -> Option<Confirmation> {
+        if !self.config.flag("SWEEPS_CONFIRM_WITH_TRADES") {
+            return None;
+        }
+        let client = self.polygon.as_ref()?;
+        let q = TradesQuery {
+            timestamp_gt: ev.previous_at.timestamp_nanos_opt(),
+            timestamp_lte: ev.observed_at.timestamp_nanos_opt(),
+            max_pages: Some(4),
+            ..TradesQuery::default()
+        };
+        match client.trades(&ev.contract, &q) {
+            Ok(trades) => Some(bots::sweep_confirmation(&scan::option_prints(&trades))),
+            Err(e) => {
+                if let PolygonError::Forbidden { .. } = e {
+                    self.disable_feature("sweep_confirmation", &e);
+                } else {
+                    log::warn!("event=sweep_confirmation_failed contract={} error=\"{e}\"", ev.contract);
+                }
+                None
+            }
+        }
+    }
+
+    fn disable_feature(&mut self, name: &str, e: &PolygonError) {
+        let now = self.now();
+        if let Err(se) = self.store.disable_feature(name, &e.to_string(), now) {
+            log::error!("event=store_error op=disable_feature error=\"{se}\"");
+        }
+    }
+
+    /// Commits the alert and its cooldown together; a duplicate id (the same
+    /// event seen again) commits nothing.
+    fn commit(&mut self, bot: Bot, alert: &Alert, key: &str, premium: Option<f64>) -> bool {
+        let now = self.now();
+        let cooldown = CooldownSet {
+            key: key.to_string(),
+            until: now + chrono::Duration::seconds(self.config.cooldown_seconds(bot)),
+            premium,
+        };
+        match self.store.commit_alert(alert, Some(&cooldown), now) {
+            Ok(true) => {
+                log::info!("event=alert bot={bot} id={} {}", alert.id, alert_fields(alert));
+                true
+            }
+            Ok(false) => false,
+            Err(e) => {
+                log::error!("event=store_error op=commit_alert id={} error=\"{e}\"", alert.id);
+                false
+            }
+        }
+    }
+
+    fn sweep_volume_cache(&mut self, now: DateTime<Utc>) {
+        if self.last_sweep.is_none_or(|t| now - t >= chrono::Duration::seconds(60)) {
+            self.volume.roll_date(calendar::trading_date(now));
+            self.volume.sweep(now);
+            self.last_sweep = Some(now);
+        }
+    }
+
+    // ---- heartbeat ----------------------------------------------------
+
+    fn heartbeat(&mut self) -> JobResult {
+        let now = self.now();
+        self.sweep_volume_cache(now);
+        let outbox = self.store.outbox_counts().unwrap_or_default();
+        let vc = self.volume.stats();
+        let cc = self.chains.stats();
+        let (requests, disabled, open) = match &self.polygon {
+            Some(c) => (request_count(&c.stats()), c.disabled_features().join(","), c.open_circuits().join(",")),
+            None => (0, String::new(), String::new()),
+        };
+        let uptime = (self.clock.elapsed() - self.started).as_secs();
+        let detail = format!(
+            "uptime_s={uptime} outbox_pending={} outbox_sent={} outbox_failed={} outbox_expired={} \
+             volume_cache_entries={} volume_cache_hit_rate={:.3} chain_cache_hit_rate={:.3} requests={requests} \
+             disabled_features=\"{disabled}\" open_circuits=\"{open}\" retired_webhooks={}",
+            outbox.pending,
+            outbox.sent,
+            outbox.failed,
+            outbox.expired,
+            self.volume.len(),
+            vc.hit_rate(),
+            cc.hit_rate(),
+            self.retired_webhooks.len(),
+        );
+        log::info!("event=heartbeat {detail}");
+        JobResult::Ok(detail)
+    }
+
+    // ---- outbox -------------------------------------------------------
+
+    /// Expires pending alerts older than `ALERT_MAX_AGE_SECONDS`, then
+    /// delivers the rest oldest first. A webhook that answers "later" is not
+    /// tried again in the same pass, so one bad webhook cannot stall the loop.
+    pub fn deliver_outbox(&mut self) {
+        let now = self.now();
+        let cutoff = now - chrono::Duration::seconds(self.config.int("ALERT_MAX_AGE_SECONDS"));
+        match self.store.expire_pending_older_than(cutoff, now) {
+            Ok(ids) => {
+                for id in ids {
+                    log::warn!("event=alert_expired id={id} reason=\"pending longer than ALERT_MAX_AGE_SECONDS\"");
+                }
+            }
+            Err(e) => log::error!("event=store_error op=expire error=\"{e}\""),
+        }
+        let pending = match self.store.pending_alerts() {
+            Ok(p) => p,
+            Err(e) => {
+                log::error!("event=store_error op=pending_alerts error=\"{e}\"");
+                return;
+            }
+        };
+        let mut deferred: BTreeSet<u64> = BTreeSet::new();
+        for entry in pending {
+            if self.clock.shutdown().is_requested() {
+                break;
+            }
+            let alert = entry.alert;
+            let now = self.now();
+            let outcome = match &mut self.delivery {
+                Delivery::Print { format, out } => {
+                    let text = match format {
+                        OutputFormat::Text => format!("{}\n", discord::render_text(&alert)),
+                        OutputFormat::Jsonl => format!("{}\n", alert.to_jsonl()),
+                    };
+                    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+                        Ok(()) => self.store.mark_sent(&alert.id, None, now),
+                        Err(e) => {
+                            log::error!("event=print_failed id={} error=\"{e}\"", alert.id);
+                            return;
+                        }
+                    }
+                }
+                Delivery::Discord { sender, webhooks } => {
+                    let Some(webhook) = webhooks.get(&alert.bot) else {
+                        let r = format!("no webhook configured for {}", alert.bot.webhook_var());
+                        log::error!("event=delivery_failed id={} reason=\"{r}\"", alert.id);
+                        let _ = self.store.mark_failed(&alert.id, &r, now);
+                        continue;
+                    };
+                    let id = webhook.id();
+                    if self.retired_webhooks.contains(&id) {
+                        let r = format!("webhook {id} was deleted (404)");
+                        log::error!("event=delivery_failed id={} webhook={id} reason=\"{r}\"", alert.id);
+                        let _ = self.store.mark_failed(&alert.id, &r, now);
+                        continue;
+                    }
+                    if deferred.contains(&id) {
+                        continue;
+                    }
+                    match sender.post(webhook, &discord::render(&alert)) {
+                        discord::Delivery::Sent { message_id } => {
+                            log::info!("event=alert_sent id={} webhook={id}", alert.id);
+                            self.store.mark_sent(&alert.id, message_id.as_deref(), now)
+                        }
+                        discord::Delivery::WebhookGone => {
+                            log::error!(
+                                "event=webhook_retired webhook={id} var={} reason=404",
+                                alert.bot.webhook_var()
+                            );
+                            self.retired_webhooks.insert(id);
+                            let _ = self.store.retire_webhook(&id.to_string(), "discord answered 404", now);
+                            self.store.mark_failed(&alert.id, &format!("webhook {id} was deleted (404)"), now)
+                        }
+                        discord::Delivery::Rejected { status, message } => {
+                            log::error!(
+                                "event=alert_rejected id={} webhook={id} status={status} message=\"{message}\"",
+                                alert.id
+                            );
+                            self.store.mark_failed(&alert.id, &format!("discord {status}: {message}"), now)
+                        }
+                        discord::Delivery::RetryLater { reason } => {
+                            log::warn!("event=alert_deferred id={} webhook={id} reason=\"{reason}\"", alert.id);
+                            deferred.insert(id);
+                            self.store.record_attempt(&alert.id, &reason, now)
+                        }
+                    }
+                }
+            };
+            if let Err(e) = outcome {
+                log::error!("event=store_error op=mark id={} error=\"{e}\"", alert.id);
+            }
+        }
+    }
+
+    fn record_run(&mut self, line: &Line, scheduled: DateTime<Utc>, started_at: DateTime<Utc>, result: &JobResult) {
+        let (result, detail) = match result {
+            JobResult::Ok(d) => (RunResult::Ok, d.clone()),
+            JobResult::Error(d) => (RunResult::Error, d.clone()),
+        };
+        let run = RunRecord {
+            job: line.job.to_string(),
+            scheduled_for: scheduled,
+            started_at,
+            finished_at: self.now(),
+            result,
+            detail,
+        };
+        if let Err(e) = self.store.record_run(&run) {
+            log::error!("event=store_error op=record_run error=\"{e}\"");
+        }
+    }
+}
+
+impl Jobs for Service {
+    fn run(&mut self, line: &Line, scheduled: DateTime<Utc>) -> JobResult {
+        let started_at = self.now();
+        let result = match line.job {
+            JobName::Bot(Bot::GoldenSweeps) => self.options_scan(Bot::GoldenSweeps, line),
+            JobName::Heartbeat => self.heartbeat(),
+            // Reported once at start-up; nothing to record per firing.
+            _ => return JobResult::Ok("not available".into()),
+        };
+        self.record_run(line, scheduled, started_at, &result);
+        result
+    }
+
+    fn between(&mut self) {
+        self.deliver_outbox();
+    }
+}
+
+fn request_count(stats: &crate::polygon::Stats) -> u64 {
+    stats.endpoints.values().flat_map(|e| e.requests.values()).sum()
+}
+
+/// The alert's identifying fields as `key=value` for its log line.
+fn alert_fields(a: &Alert) -> String {
+    let mut s = format!("ticker={}", a.ticker);
+    if let Some(c) = &a.contract {
+        s.push_str(&format!(" contract={c}"));
+    }
+    if let Some(p) = a.premium {
+        s.push_str(&format!(" premium={p:.0}"));
+    }
+    if let Some(sc) = a.score {
+        s.push_str(&format!(" score={sc:.1}"));
+    }
+    s.push_str(&format!(" side={:?} sentiment={:?}", a.side, a.sentiment).to_lowercase());
+    s
+}
+
+/// The timetable with each line's next `n` firings (session-gated) in ET,
+/// for `orakl check`.
+pub fn describe_timetable(timetable: &Timetable, now: DateTime<Utc>, n: usize) -> String {
+    let mut out = String::new();
+    for line in &timetable.lines {
+        let mut head = format!("  line {}: {} session={}", line.line, line.job, line.session.as_str());
+        if let Some(b) = line.batch {
+            head.push_str(&format!(" batch={b}"));
+        }
+        if !is_available(line.job) {
+            out.push_str(&format!("{head}: not available in this build; the line is ignored\n"));
+            continue;
+        }
+        let mut times = Vec::new();
+        let mut t = now;
+        while times.len() < n {
+            match line.next_gated_after(t) {
+                Some(next) => {
+                    times.push(next.with_timezone(&New_York).format("%a %Y-%m-%d %H:%M:%S %Z").to_string());
+                    t = next;
+                }
+                None => break,
+            }
+        }
+        let times = if times.is_empty() { "none in the next 15 days".to_string() } else { times.join(", ") };
+        out.push_str(&format!("{head}: next {times}\n"));
+    }
+    out
+}

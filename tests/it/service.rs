@@ -1,0 +1,272 @@
+//! The whole service through the real main loop on the simulated clock:
+//! a scripted Polygon and a scripted Discord on loopback (real HTTP), a real
+//! SQLite file, the real client, detector, bot rule, outbox and sender.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use orakl::clock::{Clock, SimClock};
+use orakl::config::Config;
+use orakl::notify::Notifier;
+use orakl::schedule::Timetable;
+use orakl::service::{Delivery, OutputFormat, Service, Settings};
+use orakl::store::{AlertStatus, Store};
+use serde_json::Value;
+
+use crate::support::fake_http::{FakeServer, Recorded, Reply};
+use crate::support::fake_polygon::{Contract, FakePolygon, iso_print};
+use crate::support::logcap;
+
+const KEY: &str = "CANARY-KEY-123";
+const TOKEN: &str = "CANARYTOKENabc";
+const CALL: &str = "O:SPY260320C00600000";
+const TIMETABLE: &str = "6,21,36,51 * 9-15 * * Mon-Fri golden_sweeps session=regular\n0 */5 * * * * heartbeat\n";
+
+fn t0() -> DateTime<Utc> {
+    // Monday 2026-03-09 09:29:50 EDT.
+    Utc.with_ymd_and_hms(2026, 3, 9, 13, 29, 50).unwrap()
+}
+
+/// SPY's chain: one call whose volume follows `volumes` per fetch (on page
+/// 1) and one quiet put (on page 2).
+fn spy_market(clock: Arc<SimClock>, volumes: &[f64]) -> FakePolygon {
+    let call = Contract::new(CALL, true, 600.0, "2026-03-20", 600.0, volumes);
+    let put = Contract::new("O:SPY260320P00550000", false, 550.0, "2026-03-20", 600.0, &[200.0]);
+    let chains = BTreeMap::from([("SPY".to_string(), vec![call, put])]);
+    // Two ISO prints inside the 09:30:06–09:30:36 window, one before it.
+    let at = |s: i64| (t0() + chrono::Duration::seconds(s)).timestamp_nanos_opt().unwrap();
+    let trades = BTreeMap::from([(
+        CALL.to_string(),
+        vec![iso_print(302, 5.0, at(0)), iso_print(302, 1000.0, at(20)), iso_print(303, 1000.0, at(30))],
+    )]);
+    FakePolygon::start(chains, trades, 1, move || clock.now().timestamp_nanos_opt().unwrap_or(0))
+}
+
+/// A Discord webhook endpoint answering with `reply(n)` for the n-th post.
+fn discord(reply: impl Fn(usize) -> Reply + Send + Sync + 'static) -> FakeServer {
+    let n = AtomicUsize::new(0);
+    FakeServer::start(move |_req: &Recorded| reply(n.fetch_add(1, Ordering::SeqCst)))
+}
+
+fn ok_message(n: usize) -> Reply {
+    Reply::json(200, format!(r#"{{"id":"99000000000000{n:04}","channel_id":"1"}}"#))
+}
+
+fn config(polygon: &str, discord: &str, extra: &[(&str, &str)]) -> Config {
+    let mut vars: BTreeMap<String, String> = [
+        ("POLYGON_API_KEY", KEY.to_string()),
+        ("POLYGON_BASE_URL", polygon.to_string()),
+        ("WATCHLIST", "SPY".to_string()),
+        ("DISCORD_WEBHOOK_URL", format!("{discord}/api/webhooks/123456789012345678/{TOKEN}")),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    for (k, v) in extra {
+        vars.insert(k.to_string(), v.to_string());
+    }
+    Config::from_vars(&vars).expect("valid config")
+}
+
+/// Runs the service from `start` for `span` of simulated time on the store
+/// at `db`; returns the captured log lines.
+fn run_service(
+    cfg: Config,
+    db: &std::path::Path,
+    clock: Arc<SimClock>,
+    span: Duration,
+    print: Option<(OutputFormat, SharedBuf)>,
+) -> Vec<String> {
+    logcap::install();
+    logcap::take();
+    let tt = Timetable::parse("schedule.cron", TIMETABLE).unwrap();
+    let settings = Settings::validate(&cfg, &tt, print.is_some()).expect("settings");
+    let store = Store::open(db).unwrap();
+    let delivery = match print {
+        Some((format, buf)) => Delivery::print(format, Box::new(buf)),
+        None => Delivery::discord(&cfg, &settings, clock.clone(), Notifier::disabled()),
+    };
+    clock.shutdown_after(span);
+    let mut svc = Service::new(cfg, clock.clone(), store, delivery, Notifier::disabled()).unwrap();
+    svc.run(&tt);
+    logcap::take_lines()
+}
+
+#[derive(Clone, Default)]
+struct SharedBuf(Arc<Mutex<Vec<u8>>>);
+
+impl Write for SharedBuf {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn assert_no_secrets(what: &str, text: &str) {
+    assert!(!text.contains(KEY) && !text.contains(TOKEN), "{what} leaks a secret:\n{text}");
+}
+
+#[test]
+fn a_golden_sweep_is_detected_once_confirmed_committed_and_posted_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("state.db");
+    let clock = Arc::new(SimClock::new(t0()));
+    // Fetch 1 is the baseline; fetch 2 adds 2,000 contracts at $10 ($2M);
+    // later fetches add 100 ($100k, below the minimum).
+    let market = spy_market(clock.clone(), &[1000.0, 3000.0, 3100.0, 3200.0, 3300.0, 3400.0]);
+    let hook = discord(ok_message);
+    let logs = run_service(config(&market.url(), &hook.url(), &[]), &db, clock.clone(), Duration::from_secs(180), None);
+
+    // Fetches at 09:30:06, :36, 09:31:06, :36, 09:32:06, :36 (30 s chain cache
+    // shared by the 15 s firings), each of 2 pages, plus one trades request.
+    assert_eq!(market.chain_fetches("SPY"), 6, "logs:\n{}", logs.join("\n"));
+    let reqs = market.server.requests();
+    let trade_reqs: Vec<&Recorded> = reqs.iter().filter(|r| r.path().starts_with("/v3/trades/")).collect();
+    assert_eq!(trade_reqs.len(), 1);
+    let window_start = Utc.with_ymd_and_hms(2026, 3, 9, 13, 30, 6).unwrap().timestamp_nanos_opt().unwrap();
+    assert_eq!(trade_reqs[0].query("timestamp.gt"), Some(window_start.to_string()));
+    for r in &reqs {
+        assert_eq!(r.header("authorization"), Some(format!("Bearer {KEY}").as_str()));
+        assert_no_secrets("a polygon request target", &r.target);
+        if r.path().starts_with("/v3/snapshot/options/") && r.query("cursor").is_none() {
+            assert_eq!(r.query("expiration_date.lte").as_deref(), Some("2026-09-05"), "{}", r.target);
+        }
+    }
+
+    let posts = hook.requests();
+    assert_eq!(posts.len(), 1, "exactly one alert posted");
+    assert!(posts[0].target.contains("wait=true"), "{}", posts[0].target);
+    let body = posts[0].body_json();
+    let embed = &body["embeds"][0];
+    assert_eq!(embed["title"], "Golden Sweeps · SPY 600C 2026-03-20");
+    let fields: Vec<String> = embed["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| format!("{}: {}", f["name"].as_str().unwrap(), f["value"].as_str().unwrap()))
+        .collect();
+    let all = fields.join("\n");
+    assert!(all.contains("sweep confirmed: 2 ISO prints on 2 exchanges"), "{all}");
+    assert!(all.contains("2,000,000"), "premium shown: {all}");
+
+    let store = Store::open(&db).unwrap();
+    let counts = store.outbox_counts().unwrap();
+    assert_eq!((counts.pending, counts.sent, counts.failed, counts.expired), (0, 1, 0, 0));
+    let sent = store.alerts_since(t0()).unwrap();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].message_id.as_deref(), Some("990000000000000000"));
+    assert_eq!(sent[0].alert.premium, Some(2_000_000.0));
+    let cd = store.cooldown(orakl::job::Bot::GoldenSweeps, CALL).unwrap().expect("cooldown set with the alert");
+    assert_eq!(cd.alert_id, sent[0].alert.id);
+    let runs = store.last_runs().unwrap();
+    assert!(runs.iter().any(|r| r.job == "golden_sweeps"), "{runs:?}");
+    assert!(runs.iter().any(|r| r.job == "heartbeat"), "{runs:?}");
+    assert!(store.integrity_check().unwrap().is_empty());
+
+    assert!(logs.iter().any(|l| l.contains("event=scan bot=golden_sweeps symbols=1")), "{}", logs.join("\n"));
+    assert!(logs.iter().any(|l| l.contains("event=alert bot=golden_sweeps")));
+    assert!(logs.iter().any(|l| l.contains("event=heartbeat")));
+    assert_no_secrets("the logs", &logs.join("\n"));
+    let db_dump = std::fs::read(&db).unwrap();
+    assert_no_secrets("the database", &String::from_utf8_lossy(&db_dump));
+}
+
+#[test]
+fn discord_down_keeps_the_alert_pending_and_a_restart_delivers_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("state.db");
+    let clock = Arc::new(SimClock::new(t0()));
+    let market = spy_market(clock.clone(), &[1000.0, 3000.0, 3100.0]);
+    let down = discord(|_| Reply::json(503, r#"{"message":"upstream unavailable"}"#));
+    run_service(config(&market.url(), &down.url(), &[]), &db, clock.clone(), Duration::from_secs(70), None);
+    assert!(down.count() >= 4, "bounded retries were made");
+    let store = Store::open(&db).unwrap();
+    let pending = store.pending_alerts().unwrap();
+    assert_eq!(pending.len(), 1, "the alert is kept, not lost");
+    assert!(pending[0].attempts >= 1);
+    drop(store);
+
+    // Five minutes later the service restarts (a new process: a new clock)
+    // with Discord back: the pending alert is delivered at start-up, and the
+    // first poll is only a baseline (the volume cache is in memory), so
+    // nothing new alerts.
+    let clock = Arc::new(SimClock::new(clock.now() + chrono::Duration::seconds(300)));
+    let up = discord(ok_message);
+    let logs = run_service(config(&market.url(), &up.url(), &[]), &db, clock.clone(), Duration::from_secs(20), None);
+    assert_eq!(up.count(), 1, "{}", logs.join("\n"));
+    let store = Store::open(&db).unwrap();
+    let c = store.outbox_counts().unwrap();
+    assert_eq!((c.pending, c.sent), (0, 1));
+}
+
+#[test]
+fn a_restart_after_the_max_age_expires_pending_alerts_instead_of_posting_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("state.db");
+    let clock = Arc::new(SimClock::new(t0()));
+    let market = spy_market(clock.clone(), &[1000.0, 3000.0, 3100.0]);
+    let down = discord(|_| Reply::status(500));
+    run_service(config(&market.url(), &down.url(), &[]), &db, clock.clone(), Duration::from_secs(70), None);
+
+    let clock = Arc::new(SimClock::new(clock.now() + chrono::Duration::seconds(1200)));
+    let up = discord(ok_message);
+    let logs = run_service(config(&market.url(), &up.url(), &[]), &db, clock.clone(), Duration::from_secs(5), None);
+    assert_eq!(up.count(), 0, "an alert older than ALERT_MAX_AGE_SECONDS is never posted");
+    assert!(logs.iter().any(|l| l.contains("event=alert_expired")), "{}", logs.join("\n"));
+    let c = Store::open(&db).unwrap().outbox_counts().unwrap();
+    assert_eq!((c.pending, c.expired), (0, 1));
+}
+
+#[test]
+fn a_deleted_webhook_is_retired_and_never_called_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("state.db");
+    let clock = Arc::new(SimClock::new(t0()));
+    // Two alerts: $2M at fetch 2 and $4M at fetch 3 (≥ 2× breaks the cooldown).
+    let market = spy_market(clock.clone(), &[1000.0, 3000.0, 7000.0, 7000.0]);
+    let gone = discord(|_| Reply::json(404, r#"{"message":"Unknown Webhook","code":10015}"#));
+    let logs = run_service(config(&market.url(), &gone.url(), &[]), &db, clock.clone(), Duration::from_secs(100), None);
+    assert_eq!(gone.count(), 1, "{}", logs.join("\n"));
+    let store = Store::open(&db).unwrap();
+    let c = store.outbox_counts().unwrap();
+    assert_eq!((c.pending, c.sent, c.failed), (0, 0, 2));
+    let retired = store.retired_webhooks().unwrap();
+    assert_eq!(retired.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(), ["123456789012345678"]);
+    assert!(logs.iter().any(|l| l.contains("event=webhook_retired webhook=123456789012345678")));
+    assert_no_secrets("the logs", &logs.join("\n"));
+}
+
+#[test]
+fn dry_run_prints_the_jsonl_record_and_posts_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("dry.db");
+    let clock = Arc::new(SimClock::new(t0()));
+    let market = spy_market(clock.clone(), &[1000.0, 3000.0, 3100.0]);
+    let out = SharedBuf::default();
+    let cfg = config(&market.url(), "http://127.0.0.1:9", &[]);
+    run_service(cfg, &db, clock, Duration::from_secs(60), Some((OutputFormat::Jsonl, out.clone())));
+    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    let v: Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(v["bot"], "golden_sweeps");
+    assert_eq!(v["ticker"], "SPY");
+    assert_eq!(v["contract"], CALL);
+    assert_eq!(v["contract_type"], "call");
+    assert_eq!(v["premium"], 2_000_000.0);
+    assert_eq!(v["volume_delta"], 2000.0);
+    assert_eq!(v["side"], "ask");
+    assert_eq!(v["sentiment"], "bullish");
+    assert_eq!(v["dte"], 11);
+    assert_eq!(v["at"], "2026-03-09T13:30:36Z");
+    let store = Store::open(&db).unwrap();
+    let id = v["id"].as_str().unwrap();
+    assert_eq!(store.alert_status(id).unwrap(), Some(AlertStatus::Sent));
+}
