@@ -1,6 +1,7 @@
 //! The one integration-test binary. Each module is one area; shared fakes
 //! live in `support`.
 
+mod cli;
 mod discord;
 mod invariants;
 mod polygon;
@@ -8,3 +9,4 @@ mod run_loop;
 mod service;
 mod store;
 mod support;
+mod systemd;

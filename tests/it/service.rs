@@ -270,3 +270,38 @@ fn dry_run_prints_the_jsonl_record_and_posts_nothing() {
     let id = v["id"].as_str().unwrap();
     assert_eq!(store.alert_status(id).unwrap(), Some(AlertStatus::Sent));
 }
+
+#[test]
+fn a_failing_second_page_discards_the_whole_chain_and_the_loop_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("state.db");
+    let clock = Arc::new(SimClock::new(t0()));
+    // Page 1 is fine and points at page 2, which is an HTML error page.
+    let polygon = FakeServer::start(|req: &Recorded| {
+        if req.query("cursor").is_some() {
+            return Reply::html(502, "<html><body>Bad Gateway</body></html>");
+        }
+        if req.path().starts_with("/v3/snapshot/options/") {
+            return Reply::json(
+                200,
+                r#"{"status":"OK","results":[],"next_url":"https://api.polygon.io/v3/snapshot/options/SPY?cursor=2"}"#,
+            );
+        }
+        Reply::json(404, "{}")
+    });
+    let hook = discord(ok_message);
+    let cfg = config(&polygon.url(), &hook.url(), &[("POLYGON_MAX_RETRIES", "1")]);
+    let logs = run_service(cfg, &db, clock, Duration::from_secs(70), None);
+    assert_eq!(hook.count(), 0);
+    let store = Store::open(&db).unwrap();
+    let errors = store.recent_errors(10).unwrap();
+    assert!(!errors.is_empty(), "{}", logs.join("\n"));
+    assert!(errors.iter().all(|e| e.component == "golden_sweeps" && e.symbol.as_deref() == Some("SPY")), "{errors:?}");
+    assert!(errors[0].message.contains("option_chain SPY"), "{errors:?}");
+    let runs = store.last_runs().unwrap();
+    let golden = runs.iter().find(|r| r.job == "golden_sweeps").unwrap();
+    assert_eq!(golden.result, orakl::store::RunResult::Error, "{golden:?}");
+    assert!(runs.iter().any(|r| r.job == "heartbeat" && r.result == orakl::store::RunResult::Ok));
+    assert!(logs.iter().any(|l| l.contains("event=scan_symbol_failed bot=golden_sweeps ticker=SPY")));
+    assert_no_secrets("the logs", &logs.join("\n"));
+}

@@ -1,0 +1,213 @@
+//! The real binary as a user runs it: exit codes, messages, `check`,
+//! `calendar`, `backup`, `run --once --dry-run`, and SIGTERM.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use crate::support::fake_http::{FakeServer, Reply};
+use crate::support::fake_polygon::{Contract, FakePolygon};
+
+const KEY: &str = "CANARY-KEY-CLI";
+const TOKEN: &str = "CANARYTOKENcli";
+
+fn orakl(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_orakl"));
+    c.current_dir(dir).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c
+}
+
+fn run(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
+    let Output { status, stdout, stderr } = orakl(dir, env, args).output().expect("run orakl");
+    (status.code().unwrap_or(-1), String::from_utf8_lossy(&stdout).into(), String::from_utf8_lossy(&stderr).into())
+}
+
+fn workdir(timetable: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("schedule.cron"), timetable).unwrap();
+    dir
+}
+
+const HEARTBEAT_ONLY: &str = "0 */5 * * * * heartbeat\n";
+const GOLDEN: &str = "6,21,36,51 * 9-15 * * Mon-Fri golden_sweeps session=regular\n0 */5 * * * * heartbeat\n";
+
+fn webhook(base: &str) -> String {
+    format!("{base}/api/webhooks/123456789012345678/{TOKEN}")
+}
+
+/// (expected exit code, expected stderr fragment, env, timetable)
+#[test]
+fn configuration_mistakes_exit_78_naming_what_and_where() {
+    let cases: &[(i32, &str, &[(&str, &str)], &str)] = &[
+        (78, "schedule.cron:2:3: bad minute field `61`", &[], "0 * * * * * heartbeat\n0 61 * * * * heartbeat\n"),
+        (78, "schedule.cron:1:13: unknown job `sweep`", &[], "0 * * * * * sweep\n"),
+        (78, "POLYGON_RATE_LIMIT: `fast` is not a whole number", &[("POLYGON_RATE_LIMIT", "fast")], HEARTBEAT_ONLY),
+        (78, "POLYGON_API_KEY: not set; job `golden_sweeps`", &[("WATCHLIST", "SPY")], GOLDEN),
+        (78, "WATCHLIST: empty", &[("POLYGON_API_KEY", KEY)], GOLDEN),
+        (
+            78,
+            "GOLDEN_SWEEPS_WEBHOOK: not set (nor DISCORD_WEBHOOK_URL), but job `golden_sweeps` is in the timetable",
+            &[("POLYGON_API_KEY", KEY), ("WATCHLIST", "SPY")],
+            GOLDEN,
+        ),
+        (
+            78,
+            "DISCORD_WEBHOOK_URL:",
+            &[
+                ("POLYGON_API_KEY", KEY),
+                ("WATCHLIST", "SPY"),
+                ("DISCORD_WEBHOOK_URL", "http://example.com/api/webhooks/1/CANARYTOKENcli"),
+            ],
+            GOLDEN,
+        ),
+        (
+            0,
+            "",
+            &[
+                ("POLYGON_API_KEY", KEY),
+                ("WATCHLIST", "SPY"),
+                ("DISCORD_WEBHOOK_URL", "https://discord.com/api/webhooks/123456789012345678/CANARYTOKENcli"),
+            ],
+            GOLDEN,
+        ),
+    ];
+    for (code, fragment, env, timetable) in cases {
+        let dir = workdir(timetable);
+        let (got, stdout, stderr) = run(dir.path(), env, &["check"]);
+        assert_eq!(got, *code, "env {env:?}\nstdout:\n{stdout}\nstderr:\n{stderr}");
+        assert!(stderr.contains(fragment), "expected `{fragment}` in:\n{stderr}");
+        for out in [&stdout, &stderr] {
+            assert!(!out.contains(KEY) && !out.contains(TOKEN), "secret in output:\n{out}");
+        }
+        if *code == 0 {
+            assert!(stdout.contains("POLYGON_API_KEY=<set, redacted>"), "{stdout}");
+            assert!(stdout.contains("line 1: golden_sweeps session=regular: next "), "{stdout}");
+            assert!(stdout.ends_with("ok\n"), "{stdout}");
+        }
+    }
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let dir = workdir(HEARTBEAT_ONLY);
+    let (code, _, stderr) = run(dir.path(), &[], &["frobnicate"]);
+    assert_eq!(code, 2, "{stderr}");
+    let (code, _, stderr) = run(dir.path(), &[], &["calendar", "99999"]);
+    assert_eq!(code, 2, "{stderr}");
+}
+
+#[test]
+fn calendar_prints_every_session_of_the_year() {
+    let dir = workdir(HEARTBEAT_ONLY);
+    let (code, out, _) = run(dir.path(), &[], &["calendar", "2026"]);
+    assert_eq!(code, 0);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 251);
+    assert_eq!(lines[0], "2026-01-02 09:30 16:00");
+    assert!(lines.contains(&"2026-11-27 09:30 13:00"));
+    assert!(!out.contains("2026-04-03"), "Good Friday is closed");
+}
+
+#[test]
+fn dotenv_file_and_credentials_directory_are_read() {
+    let dir = workdir(GOLDEN);
+    std::fs::write(dir.path().join(".env"), "WATCHLIST=SPY,QQQ\nPOLYGON_API_KEY=from-dotenv\n").unwrap();
+    let creds = dir.path().join("creds");
+    std::fs::create_dir(&creds).unwrap();
+    std::fs::write(creds.join("discord_webhook_url"), webhook("https://discord.com")).unwrap();
+    let creds_s = creds.display().to_string();
+    let (code, out, err) = run(dir.path(), &[("CREDENTIALS_DIRECTORY", &creds_s)], &["check"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("WATCHLIST (WATCHLIST): 2 symbols: SPY,QQQ"), "{out}");
+    assert!(out.contains("GOLDEN_SWEEPS_WEBHOOK=<from DISCORD_WEBHOOK_URL, redacted>"), "{out}");
+}
+
+#[test]
+fn backup_copies_the_state_online() {
+    let dir = workdir(HEARTBEAT_ONLY);
+    let state = dir.path().join("state/bot_state.db");
+    orakl::store::Store::open(&state).unwrap();
+    let (code, out, err) = run(dir.path(), &[], &["backup", "copy.db"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("backed up"), "{out}");
+    let copy = orakl::store::Store::open(&dir.path().join("copy.db")).unwrap();
+    assert!(copy.integrity_check().unwrap().is_empty());
+    let (code, _, err) = run(dir.path(), &[], &["--state", "missing.db", "backup", "x.db"]);
+    assert_eq!(code, 78, "{err}");
+    assert!(err.contains("missing.db does not exist"), "{err}");
+}
+
+#[test]
+fn a_rejected_api_key_stops_run_at_startup_with_78() {
+    let polygon = FakeServer::start(|_| Reply::json(401, r#"{"status":"ERROR","error":"Unknown API Key"}"#));
+    let dir = workdir(GOLDEN);
+    let url = polygon.url();
+    let env = [("POLYGON_API_KEY", KEY), ("POLYGON_BASE_URL", url.as_str()), ("WATCHLIST", "SPY")];
+    let (code, _, err) = run(dir.path(), &env, &["run", "--dry-run", "--once"]);
+    assert_eq!(code, 78, "{err}");
+    assert!(err.contains("api key rejected (401)"), "{err}");
+    assert!(!err.contains(KEY));
+}
+
+#[test]
+fn run_once_dry_run_walks_every_job_and_keeps_a_separate_state_file() {
+    let call = Contract::new("O:SPY260320C00600000", true, 600.0, "2026-03-20", 600.0, &[1000.0]);
+    let market = FakePolygon::start(BTreeMap::from([("SPY".into(), vec![call])]), BTreeMap::new(), 250, || 0);
+    let dir = workdir(GOLDEN);
+    let url = market.url();
+    let env =
+        [("POLYGON_API_KEY", KEY), ("POLYGON_BASE_URL", url.as_str()), ("WATCHLIST", "SPY"), ("RUST_LOG", "info")];
+    let (code, _, err) = run(dir.path(), &env, &["run", "--dry-run", "--once", "--format", "jsonl"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("event=scan bot=golden_sweeps symbols=1"), "{err}");
+    assert!(err.contains("event=heartbeat"), "{err}");
+    assert_eq!(market.chain_fetches("SPY"), 1);
+    assert!(dir.path().join("state/bot_state-dry-run.db").is_file());
+    assert!(!dir.path().join("state/bot_state.db").exists(), "a dry run never touches the real state");
+    assert!(!err.contains(KEY));
+}
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let dir = workdir(HEARTBEAT_ONLY);
+    let (code, _, err) = run(dir.path(), &[("ORAKL_LOG_FORMAT", "json")], &["run", "--dry-run", "--once"]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(!lines.is_empty());
+    for l in lines {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+        assert!(v.get("level").is_some() && v.get("msg").is_some() && v.get("event").is_some(), "{l}");
+    }
+}
+
+#[test]
+fn sigterm_stops_a_running_service_with_exit_0() {
+    let dir = workdir("* * * * * * heartbeat\n");
+    let mut child = orakl(dir.path(), &[("RUST_LOG", "info")], &["run", "--dry-run"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    // Block until the service has started and run one job: no sleeping.
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        seen.push(line.clone());
+        if line.contains("event=heartbeat") {
+            break;
+        }
+    }
+    assert!(seen.iter().any(|l| l.contains("event=start")), "{seen:?}");
+    let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{rest:?}");
+    assert!(rest.iter().any(|l| l.contains("event=signal")), "{rest:?}");
+    assert!(rest.iter().any(|l| l.contains("event=stop")), "{rest:?}");
+}
