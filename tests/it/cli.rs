@@ -40,9 +40,11 @@ fn webhook(base: &str) -> String {
 }
 
 /// (expected exit code, expected stderr fragment, env, timetable)
+type Case<'a> = (i32, &'a str, &'a [(&'a str, &'a str)], &'a str);
+
 #[test]
 fn configuration_mistakes_exit_78_naming_what_and_where() {
-    let cases: &[(i32, &str, &[(&str, &str)], &str)] = &[
+    let cases: &[Case] = &[
         (78, "schedule.cron:2:3: bad minute field `61`", &[], "0 * * * * * heartbeat\n0 61 * * * * heartbeat\n"),
         (78, "schedule.cron:1:13: unknown job `sweep`", &[], "0 * * * * * sweep\n"),
         (78, "POLYGON_RATE_LIMIT: `fast` is not a whole number", &[("POLYGON_RATE_LIMIT", "fast")], HEARTBEAT_ONLY),
