@@ -192,8 +192,26 @@ fn run(cli: &Cli, dry_run: bool, once: bool, format: OutputFormat) -> Result<(),
 
     let shutdown = Shutdown::new();
     install_signal_handlers(&shutdown).map_err(Failure::runtime)?;
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock::new(shutdown));
     let notifier = Notifier::from_env();
+    if let Some(interval) = notifier.watchdog_interval() {
+        // A request blocks the only thread; it must end well before systemd
+        // gives up on the watchdog.
+        for var in ["POLYGON_TIMEOUT_SECONDS", "DISCORD_TIMEOUT_SECONDS"] {
+            if config.seconds(var) * 2 >= interval {
+                return Err(Failure::config(anyhow::anyhow!(
+                    "{var}: {} s is not below half of the systemd watchdog interval ({} s)",
+                    config.int(var),
+                    interval.as_secs()
+                )));
+            }
+        }
+    }
+    let mut system_clock = SystemClock::new(shutdown);
+    if let Some(interval) = notifier.watchdog_interval() {
+        let n = notifier.clone();
+        system_clock = system_clock.with_tick(interval / 4, move || n.watchdog());
+    }
+    let clock: Arc<dyn Clock> = Arc::new(system_clock);
     let delivery = if dry_run {
         service::Delivery::print(format, Box::new(std::io::stdout()))
     } else {

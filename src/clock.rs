@@ -77,15 +77,27 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Called at least every `every` while a wait is in progress.
+type Tick = (Duration, Box<dyn Fn() + Send + Sync>);
+
 /// The production clock: the operating system's.
 pub struct SystemClock {
     start: Instant,
     shutdown: Shutdown,
+    tick: Option<Tick>,
 }
 
 impl SystemClock {
     pub fn new(shutdown: Shutdown) -> Self {
-        Self { start: Instant::now(), shutdown }
+        Self { start: Instant::now(), shutdown, tick: None }
+    }
+
+    /// Calls `f` at least every `every` during waits. A wait is the service
+    /// being idle or patient (a rate limit, a `Retry-After`), not hung, so
+    /// systemd's watchdog must keep hearing from it.
+    pub fn with_tick(mut self, every: Duration, f: impl Fn() + Send + Sync + 'static) -> Self {
+        self.tick = Some((every.max(Duration::from_millis(1)), Box::new(f)));
+        self
     }
 }
 
@@ -99,7 +111,20 @@ impl Clock for SystemClock {
     }
 
     fn wait(&self, d: Duration) -> Waited {
-        if self.shutdown.wait_timeout(d) { Waited::Shutdown } else { Waited::Elapsed }
+        let Some((every, tick)) = &self.tick else {
+            return if self.shutdown.wait_timeout(d) { Waited::Shutdown } else { Waited::Elapsed };
+        };
+        let deadline = Instant::now() + d;
+        loop {
+            tick();
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Waited::Elapsed;
+            }
+            if self.shutdown.wait_timeout(left.min(*every)) {
+                return Waited::Shutdown;
+            }
+        }
     }
 
     fn shutdown(&self) -> &Shutdown {
@@ -232,6 +257,23 @@ mod tests {
         assert_eq!(c.elapsed(), Duration::from_secs(5));
         assert!(c.shutdown().is_requested());
         assert_eq!(c.wait(Duration::from_secs(1)), Waited::Shutdown);
+    }
+
+    #[test]
+    fn system_clock_ticks_during_a_long_wait() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        // The third tick asks for shutdown, so an hour-long wait proves it
+        // ticks (and ends) after a few milliseconds.
+        let shutdown = Shutdown::new();
+        let n = Arc::new(AtomicUsize::new(0));
+        let (seen, stop) = (n.clone(), shutdown.clone());
+        let c = SystemClock::new(shutdown).with_tick(Duration::from_millis(1), move || {
+            if seen.fetch_add(1, Ordering::SeqCst) + 1 == 3 {
+                stop.request();
+            }
+        });
+        assert_eq!(c.wait(Duration::from_secs(3600)), Waited::Shutdown);
+        assert_eq!(n.load(Ordering::SeqCst), 3);
     }
 
     #[test]

@@ -26,6 +26,17 @@ fn run(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> (i32, String, String)
     (status.code().unwrap_or(-1), String::from_utf8_lossy(&stdout).into(), String::from_utf8_lossy(&stderr).into())
 }
 
+/// Kills the child if a test fails before it exits, so no service outlives
+/// its test.
+struct Reaper(std::process::Child);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn workdir(timetable: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("schedule.cron"), timetable).unwrap();
@@ -189,12 +200,14 @@ fn json_logs_are_one_object_per_line() {
 #[test]
 fn sigterm_stops_a_running_service_with_exit_0() {
     let dir = workdir("* * * * * * heartbeat\n");
-    let mut child = orakl(dir.path(), &[("RUST_LOG", "info")], &["run", "--dry-run"])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut child = Reaper(
+        orakl(dir.path(), &[("RUST_LOG", "info")], &["run", "--dry-run"])
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(child.0.stderr.take().unwrap()).lines();
     // Block until the service has started and run one job: no sleeping.
     let mut seen = Vec::new();
     for line in lines.by_ref() {
@@ -205,11 +218,62 @@ fn sigterm_stops_a_running_service_with_exit_0() {
         }
     }
     assert!(seen.iter().any(|l| l.contains("event=start")), "{seen:?}");
-    let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let kill = Command::new("kill").args(["-TERM", &child.0.id().to_string()]).status().unwrap();
     assert!(kill.success());
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
-    let status = child.wait().unwrap();
+    let status = child.0.wait().unwrap();
     assert_eq!(status.code(), Some(0), "{rest:?}");
     assert!(rest.iter().any(|l| l.contains("event=signal")), "{rest:?}");
     assert!(rest.iter().any(|l| l.contains("event=stop")), "{rest:?}");
+}
+
+/// systemd's side of `Type=notify`: a datagram socket in `NOTIFY_SOCKET`.
+#[test]
+fn notify_protocol_ready_watchdog_stopping() {
+    use std::os::unix::net::UnixDatagram;
+    let dir = workdir("* * * * * * heartbeat\n");
+    let sock_path = dir.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    // A guard against a hang, not a pause: each read returns as soon as a datagram arrives.
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+    let sock_s = sock_path.display().to_string();
+    let env = [
+        ("NOTIFY_SOCKET", sock_s.as_str()),
+        ("WATCHDOG_USEC", "4000000"),
+        ("POLYGON_TIMEOUT_SECONDS", "1"),
+        ("DISCORD_TIMEOUT_SECONDS", "1"),
+    ];
+    let mut child = Reaper(
+        orakl(dir.path(), &env, &["run", "--dry-run"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap(),
+    );
+    let mut buf = [0u8; 512];
+    let mut recv = || {
+        let n = sock.recv(&mut buf).expect("a notification");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let mut got = vec![recv()];
+    while got.iter().filter(|m| m.contains("WATCHDOG=1")).count() < 2 {
+        got.push(recv());
+    }
+    assert!(got[0].contains("READY=1"), "{got:?}");
+    Command::new("kill").args(["-TERM", &child.0.id().to_string()]).status().unwrap();
+    while !got.last().unwrap().contains("STOPPING=1") {
+        got.push(recv());
+    }
+    assert_eq!(child.0.wait().unwrap().code(), Some(0), "{got:?}");
+}
+
+#[test]
+fn timeouts_longer_than_half_the_watchdog_are_refused() {
+    let dir = workdir(HEARTBEAT_ONLY);
+    let sock = dir.path().join("n.sock");
+    let _listener = std::os::unix::net::UnixDatagram::bind(&sock).unwrap();
+    let s = sock.display().to_string();
+    let (code, _, err) =
+        run(dir.path(), &[("NOTIFY_SOCKET", &s), ("WATCHDOG_USEC", "10000000")], &["run", "--dry-run", "--once"]);
+    assert_eq!(code, 78, "{err}");
+    assert!(
+        err.contains("POLYGON_TIMEOUT_SECONDS: 10 s is not below half of the systemd watchdog interval (10 s)"),
+        "{err}"
+    );
 }
