@@ -253,6 +253,8 @@ fn dry_run_prints_the_jsonl_record_and_posts_nothing() {
     let cfg = config(&market.url(), "http://127.0.0.1:9", &[]);
     run_service(cfg, &db, clock, Duration::from_secs(60), Some((OutputFormat::Jsonl, out.clone())));
     let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    // Shown with `--nocapture`: the README points here to watch the pipeline.
+    println!("{text}");
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 1, "{text}");
     let v: Value = serde_json::from_str(lines[0]).unwrap();
