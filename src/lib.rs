@@ -38,3 +38,4 @@ pub mod scan;
 pub mod schedule;
 pub mod service;
 pub mod store;
+pub mod tape;
