@@ -49,10 +49,11 @@ pub enum Payload {
         underlying: String,
         results: Vec<OptionSnapshot>,
     },
+    // Boxed: one snapshot is large next to the other variants' vectors.
     OptionContract {
         underlying: String,
         contract: String,
-        results: OptionSnapshot,
+        results: Box<OptionSnapshot>,
     },
     Aggs {
         ticker: String,
@@ -66,7 +67,7 @@ pub enum Payload {
     },
     StockSnapshot {
         ticker: String,
-        results: TickerSnapshot,
+        results: Box<TickerSnapshot>,
     },
 }
 
