@@ -134,9 +134,22 @@ pub struct Service {
     retired_webhooks: BTreeSet<u64>,
     last_sweep: Option<DateTime<Utc>>,
     started: Duration,
+    /// The options bots in the timetable: their largest DTE narrows chains.
+    options_bots: BTreeSet<Bot>,
+}
+
+/// The client settings from the configuration.
+pub fn polygon_config(config: &Config, key: &str) -> PolygonConfig {
+    let mut pc = PolygonConfig::new(key);
+    pc.base_url = config.polygon_base_url.clone();
+    pc.rate_per_sec = config.int("POLYGON_RATE_LIMIT") as u64;
+    pc.timeout = config.seconds("POLYGON_TIMEOUT_SECONDS");
+    pc.max_retries = config.int("POLYGON_MAX_RETRIES") as u32;
+    pc
 }
 
 impl Service {
+    /// The service with the live Polygon client (when a key is configured).
     pub fn new(
         config: Config,
         clock: Arc<dyn Clock>,
@@ -145,16 +158,22 @@ impl Service {
         notifier: Notifier,
     ) -> Result<Service, anyhow::Error> {
         let polygon = match &config.polygon_api_key {
-            Some(key) => {
-                let mut pc = PolygonConfig::new(key.expose());
-                pc.base_url = config.polygon_base_url.clone();
-                pc.rate_per_sec = config.int("POLYGON_RATE_LIMIT") as u64;
-                pc.timeout = config.seconds("POLYGON_TIMEOUT_SECONDS");
-                pc.max_retries = config.int("POLYGON_MAX_RETRIES") as u32;
-                Some(Client::new(pc, clock.clone(), notifier.clone())?)
-            }
+            Some(key) => Some(Client::new(polygon_config(&config, key.expose()), clock.clone(), notifier.clone())?),
             None => None,
         };
+        Service::with_client(config, clock, store, delivery, notifier, polygon)
+    }
+
+    /// The service with a given client (a replay's tape-backed transport, a
+    /// recording one), so everything above the transport runs as live.
+    pub fn with_client(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        store: Store,
+        delivery: Delivery,
+        notifier: Notifier,
+        polygon: Option<Client>,
+    ) -> Result<Service, anyhow::Error> {
         let retired_webhooks =
             store.retired_webhooks()?.into_iter().filter_map(|d| d.name.parse::<u64>().ok()).collect();
         Ok(Service {
@@ -172,7 +191,13 @@ impl Service {
             round_robin: RoundRobin::default(),
             retired_webhooks,
             last_sweep: None,
+            options_bots: Bot::ALL.into_iter().filter(|b| b.is_options()).collect(),
         })
+    }
+
+    /// The Polygon client, for its statistics.
+    pub fn polygon(&self) -> Option<&Client> {
+        self.polygon.as_ref()
     }
 
     pub fn store(&self) -> &Store {
@@ -200,7 +225,7 @@ impl Service {
 
     /// Runs the main loop until shutdown; pending alerts are delivered first.
     pub fn run(&mut self, timetable: &Timetable) -> LoopStats {
-        self.warn_unavailable(timetable);
+        self.prepare(timetable);
         self.deliver_outbox();
         let opts = LoopOptions { grace: self.config.seconds("SCHEDULE_GRACE_SECONDS") };
         let clock = self.clock.clone();
@@ -210,10 +235,20 @@ impl Service {
 
     /// `run --once`.
     pub fn run_once(&mut self, timetable: &Timetable) -> LoopStats {
-        self.warn_unavailable(timetable);
+        self.prepare(timetable);
         self.deliver_outbox();
         let clock = self.clock.clone();
         runner::run_once(&*clock, timetable, self)
+    }
+
+    fn prepare(&mut self, timetable: &Timetable) {
+        self.options_bots = timetable
+            .job_names()
+            .into_iter()
+            .filter_map(|j| if let JobName::Bot(b) = j { Some(b) } else { None })
+            .filter(|b| b.is_options())
+            .collect();
+        self.warn_unavailable(timetable);
     }
 
     fn warn_unavailable(&self, timetable: &Timetable) {
@@ -283,11 +318,12 @@ impl Service {
     /// The longest DTE any options bot needs, so the chain request can be
     /// narrowed by expiration (fewer pages).
     fn max_options_dte(&self) -> i64 {
-        ["ORAKL_FLOW_MAX_DTE", "SWEEPS_MAX_DTE", "GOLDEN_MAX_DTE", "BULLSEYE_MAX_DTE", "SCALPS_MAX_DTE"]
+        self.options_bots
             .iter()
-            .map(|k| self.config.int(k))
+            .filter_map(|b| dte_prefix(*b))
+            .map(|p| self.config.int(&format!("{p}_MAX_DTE")))
             .max()
-            .unwrap_or(180)
+            .unwrap_or(0)
     }
 
     fn golden_config(&self) -> GoldenConfig {
@@ -618,6 +654,19 @@ impl Jobs for Service {
 
     fn between(&mut self) {
         self.deliver_outbox();
+    }
+}
+
+/// The prefix of an options bot's `*_MIN_DTE`/`*_MAX_DTE` settings; stock
+/// bots read no chains.
+fn dte_prefix(bot: Bot) -> Option<&'static str> {
+    match bot {
+        Bot::OraklFlow => Some("ORAKL_FLOW"),
+        Bot::Sweeps => Some("SWEEPS"),
+        Bot::GoldenSweeps => Some("GOLDEN"),
+        Bot::Bullseye => Some("BULLSEYE"),
+        Bot::Scalps => Some("SCALPS"),
+        Bot::Darkpool | Bot::Breakouts | Bot::Strat => None,
     }
 }
 
