@@ -34,6 +34,9 @@ use crate::scan::{self, ChainScan, RoundRobin};
 use crate::schedule::{Line, Timetable};
 use crate::store::{CooldownSet, RunRecord, RunResult, Store};
 
+mod options;
+mod outbox;
+
 /// How `--dry-run` prints alerts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {
@@ -274,189 +277,6 @@ impl Service {
         }
     }
 
-    // ---- options bots -------------------------------------------------
-
-    /// The chain scan for `symbol`: from the chain cache when fresh, else
-    /// one fetch (all pages) and one detection pass.
-    fn chain_scan(&mut self, symbol: &str) -> Result<Arc<ChainScan>, PolygonError> {
-        let now = self.now();
-        if let Some(scan) = self.chains.get(symbol, now) {
-            return Ok(scan.clone());
-        }
-        let Some(client) = &self.polygon else {
-            return Err(PolygonError::Config("POLYGON_API_KEY is not set".into()));
-        };
-        let date = calendar::trading_date(now);
-        let query = ChainQuery {
-            expiration_date_lte: Some(date + chrono::Duration::days(self.max_options_dte())),
-            ..ChainQuery::default()
-        };
-        let underlying = flow::polygon_underlying(symbol);
-        let snapshots = client.option_chain(&underlying, &query)?;
-        let observations: Vec<_> = snapshots.iter().filter_map(|s| scan::observation(s, &underlying)).collect();
-        let params = FlowParams { max_spread_pct: self.config.num("MAX_SPREAD_PCT") };
-        let detection = flow::detect_with(&mut self.volume, &params, &observations, now, date);
-        for d in &detection.dropped {
-            log::debug!(
-                "event=flow_dropped contract={} volume_delta={} reason=\"{}\"",
-                d.contract,
-                d.volume_delta,
-                d.reason
-            );
-        }
-        self.scan_seq += 1;
-        let scan = Arc::new(ChainScan {
-            seq: self.scan_seq,
-            contracts: snapshots.len(),
-            events: detection.events,
-            baselines: detection.baselines,
-        });
-        self.chains.put(symbol, now, scan.clone());
-        Ok(scan)
-    }
-
-    /// The longest DTE any options bot needs, so the chain request can be
-    /// narrowed by expiration (fewer pages).
-    fn max_options_dte(&self) -> i64 {
-        self.options_bots
-            .iter()
-            .filter_map(|b| dte_prefix(*b))
-            .map(|p| self.config.int(&format!("{p}_MAX_DTE")))
-            .max()
-            .unwrap_or(0)
-    }
-
-    fn golden_config(&self) -> GoldenConfig {
-        GoldenConfig {
-            min_premium: self.config.num("GOLDEN_MIN_PREMIUM"),
-            min_dte: self.config.int("GOLDEN_MIN_DTE"),
-            max_dte: self.config.int("GOLDEN_MAX_DTE"),
-            max_strike_distance: self.config.num("GOLDEN_MAX_STRIKE_DISTANCE"),
-        }
-    }
-
-    fn options_scan(&mut self, bot: Bot, line: &Line) -> JobResult {
-        let t0 = self.clock.elapsed();
-        let before = self.polygon.as_ref().map(|c| request_count(&c.stats())).unwrap_or(0);
-        let now = self.now();
-        self.sweep_volume_cache(now);
-        let batch = line.batch.unwrap_or(self.config.int("OPTIONS_BATCH") as usize);
-        let symbols = self.round_robin.next(line.line, &self.config.watchlist, batch);
-        let (mut events, mut alerts, mut failures) = (0usize, 0usize, 0usize);
-        for symbol in &symbols {
-            if self.clock.shutdown().is_requested() {
-                break;
-            }
-            let scan = match self.chain_scan(symbol) {
-                Ok(s) => s,
-                Err(e) => {
-                    failures += 1;
-                    self.scan_failed(bot, symbol, &e);
-                    continue;
-                }
-            };
-            let key = (bot, symbol.clone());
-            if self.evaluated.get(&key) == Some(&scan.seq) {
-                continue;
-            }
-            self.evaluated.insert(key, scan.seq);
-            events += scan.events.len();
-            for ev in &scan.events {
-                if self.consider(bot, ev) {
-                    alerts += 1;
-                }
-            }
-        }
-        let requests = self.polygon.as_ref().map(|c| request_count(&c.stats())).unwrap_or(0) - before;
-        let ms = (self.clock.elapsed() - t0).as_millis();
-        log::info!(
-            "event=scan bot={bot} symbols={} requests={requests} events={events} alerts={alerts} failures={failures} ms={ms}",
-            symbols.len()
-        );
-        let detail = format!("symbols={} events={events} alerts={alerts} failures={failures}", symbols.len());
-        if failures > 0 && failures == symbols.len() { JobResult::Error(detail) } else { JobResult::Ok(detail) }
-    }
-
-    fn scan_failed(&mut self, bot: Bot, symbol: &str, e: &PolygonError) {
-        if e.is_config() {
-            // At runtime a rejected key is an alarm, not a reason to exit:
-            // systemd would only restart into the same 401.
-            log::error!(
-                "event=polygon_unauthorized bot={bot} ticker={symbol} error=\"{e}\" action=\"check POLYGON_API_KEY\""
-            );
-        } else if matches!(e, PolygonError::Shutdown { .. }) {
-            return;
-        } else {
-            log::warn!("event=scan_symbol_failed bot={bot} ticker={symbol} error=\"{e}\"");
-        }
-        self.record_error(bot.as_str(), Some(symbol), &e.to_string());
-    }
-
-    /// Applies `bot`'s rule to one flow event; commits an alert if it fires.
-    fn consider(&mut self, bot: Bot, ev: &FlowEvent) -> bool {
-        let hit = match bot {
-            Bot::GoldenSweeps => golden_sweeps::evaluate(&self.golden_config(), ev),
-            _ => return false,
-        };
-        let hit = match hit {
-            Ok(h) => h,
-            Err(s) => {
-                log::debug!(
-                    "event=suppressed bot={bot} contract={} premium={:.0} reason=\"{s}\"",
-                    ev.contract,
-                    ev.premium
-                );
-                return false;
-            }
-        };
-        let now = self.now();
-        let existing = match self.store.cooldown(bot, &ev.contract) {
-            Ok(c) => c.map(|c| Cooldown { until: c.until, premium: c.premium }),
-            Err(e) => {
-                log::error!("event=store_error op=cooldown error=\"{e}\"");
-                return false;
-            }
-        };
-        if !bots::cooldown_allows(existing.as_ref(), now, ev.premium) {
-            log::debug!(
-                "event=suppressed bot={bot} contract={} premium={:.0} reason=cooldown",
-                ev.contract,
-                ev.premium
-            );
-            return false;
-        }
-        let confirmation = self.confirm_sweep(ev);
-        let alert = golden_sweeps::build_alert(&hit, ev, confirmation);
-        self.commit(bot, &alert, &ev.contract, Some(ev.premium))
-    }
-
-    /// The contract's own prints since the previous observation, counted for
-    /// ISO (intermarket sweep) conditions. None when confirmation is off or
-    /// unavailable (the label then says "unconfirmed").
-    fn confirm_sweep(&mut self, ev: &FlowEvent) -> Option<Confirmation> {
-        if !self.config.flag("SWEEPS_CONFIRM_WITH_TRADES") {
-            return None;
-        }
-        let client = self.polygon.as_ref()?;
-        let q = TradesQuery {
-            timestamp_gt: ev.previous_at.timestamp_nanos_opt(),
-            timestamp_lte: ev.observed_at.timestamp_nanos_opt(),
-            max_pages: Some(4),
-            ..TradesQuery::default()
-        };
-        match client.trades(&ev.contract, &q) {
-            Ok(trades) => Some(bots::sweep_confirmation(&scan::option_prints(&trades))),
-            Err(e) => {
-                if let PolygonError::Forbidden { .. } = e {
-                    self.disable_feature("sweep_confirmation", &e);
-                } else {
-                    log::warn!("event=sweep_confirmation_failed contract={} error=\"{e}\"", ev.contract);
-                }
-                None
-            }
-        }
-    }
-
     fn disable_feature(&mut self, name: &str, e: &PolygonError) {
         let now = self.now();
         if let Err(se) = self.store.disable_feature(name, &e.to_string(), now) {
@@ -486,16 +306,6 @@ impl Service {
         }
     }
 
-    fn sweep_volume_cache(&mut self, now: DateTime<Utc>) {
-        if self.last_sweep.is_none_or(|t| now - t >= chrono::Duration::seconds(60)) {
-            self.volume.roll_date(calendar::trading_date(now));
-            self.volume.sweep(now);
-            self.last_sweep = Some(now);
-        }
-    }
-
-    // ---- heartbeat ----------------------------------------------------
-
     fn heartbeat(&mut self) -> JobResult {
         let now = self.now();
         self.sweep_volume_cache(now);
@@ -522,102 +332,6 @@ impl Service {
         );
         log::info!("event=heartbeat {detail}");
         JobResult::Ok(detail)
-    }
-
-    // ---- outbox -------------------------------------------------------
-
-    /// Expires pending alerts older than `ALERT_MAX_AGE_SECONDS`, then
-    /// delivers the rest oldest first. A webhook that answers "later" is not
-    /// tried again in the same pass, so one bad webhook cannot stall the loop.
-    pub fn deliver_outbox(&mut self) {
-        let now = self.now();
-        let cutoff = now - chrono::Duration::seconds(self.config.int("ALERT_MAX_AGE_SECONDS"));
-        match self.store.expire_pending_older_than(cutoff, now) {
-            Ok(ids) => {
-                for id in ids {
-                    log::warn!("event=alert_expired id={id} reason=\"pending longer than ALERT_MAX_AGE_SECONDS\"");
-                }
-            }
-            Err(e) => log::error!("event=store_error op=expire error=\"{e}\""),
-        }
-        let pending = match self.store.pending_alerts() {
-            Ok(p) => p,
-            Err(e) => {
-                log::error!("event=store_error op=pending_alerts error=\"{e}\"");
-                return;
-            }
-        };
-        let mut deferred: BTreeSet<u64> = BTreeSet::new();
-        for entry in pending {
-            if self.clock.shutdown().is_requested() {
-                break;
-            }
-            let alert = entry.alert;
-            let now = self.now();
-            let outcome = match &mut self.delivery {
-                Delivery::Print { format, out } => {
-                    let text = match format {
-                        OutputFormat::Text => format!("{}\n", discord::render_text(&alert)),
-                        OutputFormat::Jsonl => format!("{}\n", alert.to_jsonl()),
-                    };
-                    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-                        Ok(()) => self.store.mark_sent(&alert.id, None, now),
-                        Err(e) => {
-                            log::error!("event=print_failed id={} error=\"{e}\"", alert.id);
-                            return;
-                        }
-                    }
-                }
-                Delivery::Discord { sender, webhooks } => {
-                    let Some(webhook) = webhooks.get(&alert.bot) else {
-                        let r = format!("no webhook configured for {}", alert.bot.webhook_var());
-                        log::error!("event=delivery_failed id={} reason=\"{r}\"", alert.id);
-                        let _ = self.store.mark_failed(&alert.id, &r, now);
-                        continue;
-                    };
-                    let id = webhook.id();
-                    if self.retired_webhooks.contains(&id) {
-                        let r = format!("webhook {id} was deleted (404)");
-                        log::error!("event=delivery_failed id={} webhook={id} reason=\"{r}\"", alert.id);
-                        let _ = self.store.mark_failed(&alert.id, &r, now);
-                        continue;
-                    }
-                    if deferred.contains(&id) {
-                        continue;
-                    }
-                    match sender.post(webhook, &discord::render(&alert)) {
-                        discord::Delivery::Sent { message_id } => {
-                            log::info!("event=alert_sent id={} webhook={id}", alert.id);
-                            self.store.mark_sent(&alert.id, message_id.as_deref(), now)
-                        }
-                        discord::Delivery::WebhookGone => {
-                            log::error!(
-                                "event=webhook_retired webhook={id} var={} reason=404",
-                                alert.bot.webhook_var()
-                            );
-                            self.retired_webhooks.insert(id);
-                            let _ = self.store.retire_webhook(&id.to_string(), "discord answered 404", now);
-                            self.store.mark_failed(&alert.id, &format!("webhook {id} was deleted (404)"), now)
-                        }
-                        discord::Delivery::Rejected { status, message } => {
-                            log::error!(
-                                "event=alert_rejected id={} webhook={id} status={status} message=\"{message}\"",
-                                alert.id
-                            );
-                            self.store.mark_failed(&alert.id, &format!("discord {status}: {message}"), now)
-                        }
-                        discord::Delivery::RetryLater { reason } => {
-                            log::warn!("event=alert_deferred id={} webhook={id} reason=\"{reason}\"", alert.id);
-                            deferred.insert(id);
-                            self.store.record_attempt(&alert.id, &reason, now)
-                        }
-                    }
-                }
-            };
-            if let Err(e) = outcome {
-                log::error!("event=store_error op=mark id={} error=\"{e}\"", alert.id);
-            }
-        }
     }
 
     fn record_run(&mut self, line: &Line, scheduled: DateTime<Utc>, started_at: DateTime<Utc>, result: &JobResult) {
@@ -654,19 +368,6 @@ impl Jobs for Service {
 
     fn between(&mut self) {
         self.deliver_outbox();
-    }
-}
-
-/// The prefix of an options bot's `*_MIN_DTE`/`*_MAX_DTE` settings; stock
-/// bots read no chains.
-fn dte_prefix(bot: Bot) -> Option<&'static str> {
-    match bot {
-        Bot::OraklFlow => Some("ORAKL_FLOW"),
-        Bot::Sweeps => Some("SWEEPS"),
-        Bot::GoldenSweeps => Some("GOLDEN"),
-        Bot::Bullseye => Some("BULLSEYE"),
-        Bot::Scalps => Some("SCALPS"),
-        Bot::Darkpool | Bot::Breakouts | Bot::Strat => None,
     }
 }
 
