@@ -221,6 +221,8 @@ pub struct Config {
     pub reports_webhook: Option<WebhookSetting>,
     pub state_db_path: PathBuf,
     pub metrics_file: Option<PathBuf>,
+    /// `STRAT_TIMEFRAMES` as given (validated with the STRAT bot's parser).
+    pub strat_timeframes: Option<String>,
     pub log_format: LogFormat,
     /// Every numeric setting, resolved (default or override).
     pub values: BTreeMap<&'static str, f64>,
@@ -285,6 +287,7 @@ impl Config {
             reports_webhook,
             state_db_path: PathBuf::from(get("STATE_DB_PATH").unwrap_or("state/bot_state.db")),
             metrics_file: get("METRICS_FILE").map(PathBuf::from),
+            strat_timeframes: get("STRAT_TIMEFRAMES").map(str::to_string),
             log_format,
             values,
             overridden,

@@ -20,6 +20,7 @@
 //! - `cli` — the commands behind `main`.
 
 pub mod alert;
+pub mod bars;
 pub mod bots;
 pub mod cache;
 pub mod calendar;
@@ -29,6 +30,7 @@ pub mod config;
 pub mod discord;
 pub mod flow;
 pub mod http;
+pub mod indicators;
 pub mod job;
 pub mod logging;
 pub mod notify;
@@ -38,4 +40,5 @@ pub mod scan;
 pub mod schedule;
 pub mod service;
 pub mod store;
+pub mod strat;
 pub mod tape;

@@ -40,6 +40,18 @@ pub struct GoldenHit {
 /// decimal prices and may land a rounding step above a boundary it equals.
 const DISTANCE_EPSILON: f64 = 1e-12;
 
+impl GoldenConfig {
+    /// The `GOLDEN_*` settings (SPEC §6).
+    pub fn from_config(c: &crate::config::Config) -> Self {
+        GoldenConfig {
+            min_premium: c.num("GOLDEN_MIN_PREMIUM"),
+            min_dte: c.int("GOLDEN_MIN_DTE"),
+            max_dte: c.int("GOLDEN_MAX_DTE"),
+            max_strike_distance: c.num("GOLDEN_MAX_STRIKE_DISTANCE"),
+        }
+    }
+}
+
 /// Whether `ev` is a Golden Sweep, and its score; otherwise the first rule it
 /// failed.
 pub fn evaluate(cfg: &GoldenConfig, ev: &FlowEvent) -> Result<GoldenHit, Suppressed> {

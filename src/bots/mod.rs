@@ -3,7 +3,14 @@
 //! confirmation from an option's own trades. All pure: the shell reads the
 //! cooldowns and trades from the store and the API and passes them in.
 
+pub mod breakouts;
+pub mod darkpool;
 pub mod golden_sweeps;
+pub mod strat;
+pub mod orakl_flow;
+pub mod sweeps;
+pub mod bullseye;
+pub mod scalps;
 
 use std::collections::BTreeSet;
 use std::fmt;

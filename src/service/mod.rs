@@ -36,6 +36,7 @@ use crate::store::{CooldownSet, RunRecord, RunResult, Store};
 
 mod options;
 mod outbox;
+mod stock;
 
 /// How `--dry-run` prints alerts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +48,7 @@ pub enum OutputFormat {
 /// The jobs this build runs. A timetable may name the others (the names
 /// are reserved), but their lines are reported and ignored.
 pub fn is_available(job: JobName) -> bool {
-    matches!(job, JobName::Bot(Bot::GoldenSweeps) | JobName::Heartbeat)
+    matches!(job, JobName::Bot(_) | JobName::Heartbeat)
 }
 
 /// What the timetable needs from the configuration, validated up front so
@@ -98,6 +99,7 @@ impl Settings {
                 ));
             }
         }
+        strat_config(config)?;
         Ok(Settings { webhooks, reports_webhook })
     }
 }
@@ -139,6 +141,26 @@ pub struct Service {
     started: Duration,
     /// The options bots in the timetable: their largest DTE narrows chains.
     options_bots: BTreeSet<Bot>,
+    /// Per symbol: the day's prints seen by the darkpool scans.
+    day_tapes: BTreeMap<String, crate::bots::darkpool::DayTape>,
+    /// Per symbol: previous sessions' daily bars and the date they are for.
+    daily_cache: BTreeMap<String, (chrono::NaiveDate, Arc<Vec<crate::polygon::Bar>>)>,
+    strat_config: crate::bots::strat::StratConfig,
+    /// ORAKL Flow's qualifying events per contract within its window.
+    repeats: crate::bots::orakl_flow::RepeatTracker,
+    /// Bullseye's own spot observations per underlying (momentum).
+    spots: crate::bots::bullseye::SpotHistory,
+}
+
+/// `STRAT_TIMEFRAMES`, or the default when unset.
+fn strat_config(config: &Config) -> Result<crate::bots::strat::StratConfig, ConfigError> {
+    match &config.strat_timeframes {
+        None => Ok(crate::bots::strat::StratConfig::default()),
+        Some(v) => crate::bots::strat::StratConfig::parse(v).map_err(|m| ConfigError::Var {
+            var: "STRAT_TIMEFRAMES".into(),
+            message: m.trim_start_matches("STRAT_TIMEFRAMES: ").to_string(),
+        }),
+    }
 }
 
 /// The client settings from the configuration.
@@ -179,6 +201,10 @@ impl Service {
     ) -> Result<Service, anyhow::Error> {
         let retired_webhooks =
             store.retired_webhooks()?.into_iter().filter_map(|d| d.name.parse::<u64>().ok()).collect();
+        let strat_config = strat_config(&config)?;
+        let repeats = crate::bots::orakl_flow::RepeatTracker::new(
+            crate::bots::orakl_flow::OraklFlowConfig::from_config(&config).window(),
+        );
         Ok(Service {
             volume: VolumeCache::new(config.int("VOLUME_CACHE_TTL_SECONDS") as u64),
             chains: ChainCache::new(config.int("CHAIN_CACHE_TTL_SECONDS") as u64),
@@ -195,6 +221,11 @@ impl Service {
             retired_webhooks,
             last_sweep: None,
             options_bots: Bot::ALL.into_iter().filter(|b| b.is_options()).collect(),
+            day_tapes: BTreeMap::new(),
+            daily_cache: BTreeMap::new(),
+            repeats,
+            spots: crate::bots::bullseye::SpotHistory::default(),
+            strat_config,
         })
     }
 
@@ -357,7 +388,10 @@ impl Jobs for Service {
     fn run(&mut self, line: &Line, scheduled: DateTime<Utc>) -> JobResult {
         let started_at = self.now();
         let result = match line.job {
-            JobName::Bot(Bot::GoldenSweeps) => self.options_scan(Bot::GoldenSweeps, line),
+            JobName::Bot(bot) if bot.is_options() => self.options_scan(bot, line),
+            JobName::Bot(Bot::Darkpool) => self.darkpool_firing(line),
+            JobName::Bot(Bot::Breakouts) => self.breakouts_firing(line),
+            JobName::Bot(Bot::Strat) => self.strat_firing(line),
             JobName::Heartbeat => self.heartbeat(),
             // Reported once at start-up; nothing to record per firing.
             _ => return JobResult::Ok("not available".into()),

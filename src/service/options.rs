@@ -6,6 +6,12 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::*;
+use crate::alert::ContractType;
+use crate::bots::bullseye::{self, BullseyeConfig};
+use crate::bots::orakl_flow::{self, OraklFlowConfig};
+use crate::bots::scalps::{self, ScalpContext, ScalpsConfig, Trigger};
+use crate::bots::sweeps::{self, SweepsConfig};
+use crate::{indicators, strat};
 
 impl Service {
     /// The chain scan for `symbol`: from the chain cache when fresh, else
@@ -26,6 +32,11 @@ impl Service {
         let underlying = flow::polygon_underlying(symbol);
         let snapshots = client.option_chain(&underlying, &query)?;
         let observations: Vec<_> = snapshots.iter().filter_map(|s| scan::observation(s, &underlying)).collect();
+        // Bullseye's momentum compares against the bot's own earlier
+        // observations of the underlying, recorded at every fetch.
+        if let Some(spot) = observations.iter().find_map(|o| o.spot) {
+            self.spots.record(&underlying, now, spot);
+        }
         let params = FlowParams { max_spread_pct: self.config.num("MAX_SPREAD_PCT") };
         let detection = flow::detect_with(&mut self.volume, &params, &observations, now, date);
         for d in &detection.dropped {
@@ -58,15 +69,6 @@ impl Service {
             .unwrap_or(0)
     }
 
-    fn golden_config(&self) -> GoldenConfig {
-        GoldenConfig {
-            min_premium: self.config.num("GOLDEN_MIN_PREMIUM"),
-            min_dte: self.config.int("GOLDEN_MIN_DTE"),
-            max_dte: self.config.int("GOLDEN_MAX_DTE"),
-            max_strike_distance: self.config.num("GOLDEN_MAX_STRIKE_DISTANCE"),
-        }
-    }
-
     pub(super) fn options_scan(&mut self, bot: Bot, line: &Line) -> JobResult {
         let t0 = self.clock.elapsed();
         let before = self.polygon.as_ref().map(|c| request_count(&c.stats())).unwrap_or(0);
@@ -93,8 +95,12 @@ impl Service {
             }
             self.evaluated.insert(key, scan.seq);
             events += scan.events.len();
+            if bot == Bot::OraklFlow {
+                self.repeats.prune(self.now());
+            }
+            let mut scalp = None;
             for ev in &scan.events {
-                if self.consider(bot, ev) {
+                if self.consider(bot, symbol, ev, &mut scalp) {
                     alerts += 1;
                 }
             }
@@ -109,7 +115,7 @@ impl Service {
         if failures > 0 && failures == symbols.len() { JobResult::Error(detail) } else { JobResult::Ok(detail) }
     }
 
-    fn scan_failed(&mut self, bot: Bot, symbol: &str, e: &PolygonError) {
+    pub(super) fn scan_failed(&mut self, bot: Bot, symbol: &str, e: &PolygonError) {
         if e.is_config() {
             // At runtime a rejected key is an alarm, not a reason to exit:
             // systemd would only restart into the same 401.
@@ -124,42 +130,112 @@ impl Service {
         self.record_error(bot.as_str(), Some(symbol), &e.to_string());
     }
 
-    /// Applies `bot`'s rule to one flow event; commits an alert if it fires.
-    fn consider(&mut self, bot: Bot, ev: &FlowEvent) -> bool {
-        let hit = match bot {
-            Bot::GoldenSweeps => golden_sweeps::evaluate(&self.golden_config(), ev),
+    /// Applies `bot`'s rule to one flow event of `symbol`'s chain; commits
+    /// an alert if it fires. The cheap parts of a rule run first; the
+    /// cooldown (a database read) next; requests (trades for a sweep
+    /// confirmation, daily bars for an ATR, 5-minute bars for a Strat
+    /// trigger) only for candidates that passed both.
+    fn consider(&mut self, bot: Bot, symbol: &str, ev: &FlowEvent, scalp: &mut Option<ScalpInputs>) -> bool {
+        let now = self.now();
+        let screened = match bot {
+            Bot::GoldenSweeps => {
+                golden_sweeps::evaluate(&GoldenConfig::from_config(&self.config), ev).map(Screened::Golden)
+            }
+            Bot::Sweeps => sweeps::screen(&SweepsConfig::from_config(&self.config), ev).map(|_| Screened::Later),
+            Bot::OraklFlow => {
+                let cfg = OraklFlowConfig::from_config(&self.config);
+                orakl_flow::evaluate(&cfg, ev, &mut self.repeats).map(Screened::Flow)
+            }
+            Bot::Bullseye => {
+                let cfg = BullseyeConfig::from_config(&self.config);
+                bullseye::screen(&cfg, ev, now, &self.spots).map(|_| Screened::Later)
+            }
+            Bot::Scalps => scalps::screen(&ScalpsConfig::from_config(&self.config), ev).map(|_| Screened::Later),
+            Bot::Darkpool | Bot::Breakouts | Bot::Strat => return false,
+        };
+        let screened = match screened {
+            Ok(s) => s,
+            Err(s) => return suppressed(bot, ev, &s.to_string()),
+        };
+        match self.cooldown_allows(bot, &ev.contract, ev.premium) {
+            Some(true) => {}
+            Some(false) => return suppressed(bot, ev, "cooldown"),
+            None => return false,
+        }
+        let alert = match (bot, screened) {
+            (_, Screened::Golden(hit)) => Ok(golden_sweeps::build_alert(&hit, ev, self.confirm_sweep(ev))),
+            (_, Screened::Flow(hit)) => Ok(orakl_flow::build_alert(&hit, ev)),
+            (Bot::Sweeps, _) => {
+                let cfg = SweepsConfig::from_config(&self.config);
+                let confirmation = if cfg.confirm_with_trades { self.confirm_sweep(ev) } else { None };
+                sweeps::evaluate(&cfg, ev, confirmation).map(|hit| sweeps::build_alert(&hit, ev))
+            }
+            (Bot::Bullseye, _) => {
+                let cfg = BullseyeConfig::from_config(&self.config);
+                let atr = self.daily_atr(symbol, ev.trading_date).unwrap_or_else(|e| {
+                    self.scan_failed(bot, symbol, &e);
+                    None
+                });
+                bullseye::evaluate(&cfg, ev, now, &self.spots, atr).map(|hit| bullseye::build_alert(&hit, ev))
+            }
+            (Bot::Scalps, _) => {
+                let cfg = ScalpsConfig::from_config(&self.config);
+                let inputs = match scalp {
+                    Some(i) => i.clone(),
+                    None => {
+                        let i = self.scalp_inputs(symbol, &cfg, now);
+                        *scalp = Some(i.clone());
+                        i
+                    }
+                };
+                let trigger = if ev.contract_type == ContractType::Call { inputs.bull } else { inputs.bear };
+                scalps::evaluate(&cfg, ev, &ScalpContext { rsi: inputs.rsi, trigger })
+                    .map(|hit| scalps::build_alert(&hit, ev))
+            }
             _ => return false,
         };
-        let hit = match hit {
-            Ok(h) => h,
-            Err(s) => {
-                log::debug!(
-                    "event=suppressed bot={bot} contract={} premium={:.0} reason=\"{s}\"",
-                    ev.contract,
-                    ev.premium
-                );
-                return false;
+        match alert {
+            Ok(alert) => self.commit(bot, &alert, &ev.contract, Some(ev.premium)),
+            Err(s) => suppressed(bot, ev, &s.to_string()),
+        }
+    }
+
+    /// Whether `bot`'s cooldown on `key` lets an event of `premium` through;
+    /// None when the store could not answer (then nothing is alerted).
+    fn cooldown_allows(&self, bot: Bot, key: &str, premium: f64) -> Option<bool> {
+        match self.store.cooldown(bot, key) {
+            Ok(c) => {
+                let existing = c.map(|c| Cooldown { until: c.until, premium: c.premium });
+                Some(bots::cooldown_allows(existing.as_ref(), self.now(), premium))
             }
-        };
-        let now = self.now();
-        let existing = match self.store.cooldown(bot, &ev.contract) {
-            Ok(c) => c.map(|c| Cooldown { until: c.until, premium: c.premium }),
             Err(e) => {
                 log::error!("event=store_error op=cooldown error=\"{e}\"");
-                return false;
+                None
+            }
+        }
+    }
+
+    /// The Scalps inputs for `symbol` now: RSI of the closed 5-minute bars
+    /// and the latest Strat trigger each way among the last 3 of them.
+    fn scalp_inputs(&mut self, symbol: &str, cfg: &ScalpsConfig, now: DateTime<Utc>) -> ScalpInputs {
+        let bars = match self.five_minute_bars(symbol, now) {
+            Ok(b) => b,
+            Err(e) => {
+                self.scan_failed(Bot::Scalps, symbol, &e);
+                return ScalpInputs::default();
             }
         };
-        if !bots::cooldown_allows(existing.as_ref(), now, ev.premium) {
-            log::debug!(
-                "event=suppressed bot={bot} contract={} premium={:.0} reason=cooldown",
-                ev.contract,
-                ev.premium
-            );
-            return false;
-        }
-        let confirmation = self.confirm_sweep(ev);
-        let alert = golden_sweeps::build_alert(&hit, ev, confirmation);
-        self.commit(bot, &alert, &ev.contract, Some(ev.premium))
+        let closes: Vec<f64> = bars.iter().map(|b| b.close).collect();
+        let trigger = |bullish| {
+            strat::recent_trigger(&bars, 3, bullish).map(|s| Trigger {
+                pattern: s.pattern.to_string(),
+                bullish: s.bullish,
+                entry: s.entry,
+                stop: s.stop,
+                target: s.target,
+            })
+        };
+        ScalpInputs { rsi: indicators::rsi_wilder(&closes, cfg.rsi_period), bull: trigger(true), bear: trigger(false) }
     }
 
     /// The contract's own prints since the previous observation, counted for
@@ -209,4 +285,28 @@ fn dte_prefix(bot: Bot) -> Option<&'static str> {
         Bot::Scalps => Some("SCALPS"),
         Bot::Darkpool | Bot::Breakouts | Bot::Strat => None,
     }
+}
+
+/// What a rule's first (cheap) stage found.
+enum Screened {
+    /// Golden Sweeps and ORAKL Flow decide in one step.
+    Golden(crate::bots::golden_sweeps::GoldenHit),
+    Flow(crate::bots::orakl_flow::OraklFlowHit),
+    /// The rest need data fetched after the cooldown check.
+    Later,
+}
+
+/// A symbol's 5-minute-bar inputs for Scalps, fetched once per firing.
+#[derive(Debug, Clone, Default)]
+pub(super) struct ScalpInputs {
+    rsi: Option<f64>,
+    bull: Option<Trigger>,
+    bear: Option<Trigger>,
+}
+
+/// Logs a candidate that did not become an alert, with the reason, so a
+/// threshold can be tuned from the logs.
+fn suppressed(bot: Bot, ev: &FlowEvent, reason: &str) -> bool {
+    log::debug!("event=suppressed bot={bot} contract={} premium={:.0} reason=\"{reason}\"", ev.contract, ev.premium);
+    false
 }

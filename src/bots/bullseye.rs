@@ -1,0 +1,665 @@
+//! Bullseye (`bullseye`): fresh, near-the-money short-dated flow with the
+//! underlying already moving its way, published with an ATR plan.
+//!
+//! Rule (SPEC §6), every part must hold:
+//!
+//! - premium ≥ `BULLSEYE_MIN_PREMIUM`; DTE within [`BULLSEYE_MIN_DTE`,
+//!   `BULLSEYE_MAX_DTE`];
+//! - |delta| within [`BULLSEYE_DELTA_MIN`, `BULLSEYE_DELTA_MAX`] (unknown
+//!   delta fails);
+//! - OI ≥ 1 and day volume / OI ≥ `BULLSEYE_MIN_VOI_RATIO`;
+//! - fresh: the last trade at most `BULLSEYE_MAX_FLOW_AGE_HOURS` before `now`
+//!   (no last trade fails);
+//! - `now` before `BULLSEYE_EOD_SKIP_HOUR`:00 America/New_York, since a
+//!   short-dated entry taken into the close has no session left to work;
+//! - momentum agrees: spot now above (calls) or below (puts) the bot's own
+//!   latest spot observation that is at least [`MOMENTUM_MIN_AGE_MINUTES`]
+//!   old ([`SpotHistory`]); flat is not agreement.
+//!
+//! The plan is in underlying terms, from the daily ATR(14, Wilder) the
+//! caller computes: stop = spot ∓ ATR × (`BULLSEYE_ATR_MULT_SHORT` when
+//! DTE ≤ 2, else `BULLSEYE_ATR_MULT_LONG`), targets spot ± 1 ATR and ± 2 ATR
+//! (minus/plus for calls, the mirror for puts). Without an ATR the event is
+//! suppressed ("no ATR"): a Bullseye alert is its plan, and one without a
+//! stop would invite exactly the unmanaged entry the bot exists to avoid.
+//! The ATR costs a daily-bars request, so the caller runs [`screen`] first
+//! and fetches it only for events that pass everything else.
+//!
+//! SPEC §6 defines no score for this bot, so its alerts carry none.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use chrono::{DateTime, Duration, Timelike, Utc};
+
+use crate::alert::{Alert, ContractType, Plan};
+use crate::bots::{Suppressed, flow_alert_id};
+use crate::calendar::MARKET_TZ;
+use crate::flow::FlowEvent;
+use crate::job::Bot;
+
+/// Thresholds, defaults from the seeds; each is an environment variable.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BullseyeConfig {
+    /// `BULLSEYE_MIN_PREMIUM`, dollars.
+    pub min_premium: f64,
+    /// `BULLSEYE_MIN_DTE`, calendar days, inclusive.
+    pub min_dte: i64,
+    /// `BULLSEYE_MAX_DTE`, calendar days, inclusive.
+    pub max_dte: i64,
+    /// `BULLSEYE_DELTA_MIN`, |delta|, inclusive.
+    pub delta_min: f64,
+    /// `BULLSEYE_DELTA_MAX`, |delta|, inclusive.
+    pub delta_max: f64,
+    /// `BULLSEYE_MIN_VOI_RATIO`: day volume / OI, inclusive.
+    pub min_voi_ratio: f64,
+    /// `BULLSEYE_EOD_SKIP_HOUR`: no alerts from this ET hour on.
+    pub eod_skip_hour: u32,
+    /// `BULLSEYE_MAX_FLOW_AGE_HOURS`: the last trade's greatest age, inclusive.
+    pub max_flow_age_hours: f64,
+    /// `BULLSEYE_ATR_MULT_SHORT`: stop distance in ATRs when DTE ≤ 2.
+    pub atr_mult_short: f64,
+    /// `BULLSEYE_ATR_MULT_LONG`: stop distance in ATRs otherwise.
+    pub atr_mult_long: f64,
+}
+
+impl Default for BullseyeConfig {
+    fn default() -> Self {
+        BullseyeConfig {
+            min_premium: 5_000.0,
+            min_dte: 1,
+            max_dte: 5,
+            delta_min: 0.4,
+            delta_max: 0.6,
+            min_voi_ratio: 3.0,
+            eod_skip_hour: 15,
+            max_flow_age_hours: 2.0,
+            atr_mult_short: 1.5,
+            atr_mult_long: 2.0,
+        }
+    }
+}
+
+impl BullseyeConfig {
+    /// The thresholds as configured (validated ranges come from `SETTINGS`).
+    pub fn from_config(c: &crate::config::Config) -> Self {
+        BullseyeConfig {
+            min_premium: c.num("BULLSEYE_MIN_PREMIUM"),
+            min_dte: c.int("BULLSEYE_MIN_DTE"),
+            max_dte: c.int("BULLSEYE_MAX_DTE"),
+            delta_min: c.num("BULLSEYE_DELTA_MIN"),
+            delta_max: c.num("BULLSEYE_DELTA_MAX"),
+            min_voi_ratio: c.num("BULLSEYE_MIN_VOI_RATIO"),
+            eod_skip_hour: c.int("BULLSEYE_EOD_SKIP_HOUR").clamp(0, 24) as u32,
+            max_flow_age_hours: c.num("BULLSEYE_MAX_FLOW_AGE_HOURS"),
+            atr_mult_short: c.num("BULLSEYE_ATR_MULT_SHORT"),
+            atr_mult_long: c.num("BULLSEYE_ATR_MULT_LONG"),
+        }
+    }
+
+    fn max_flow_age(&self) -> Duration {
+        // Validated to 0..=48 hours, so the nanoseconds fit an i64.
+        Duration::nanoseconds((self.max_flow_age_hours * 3.6e12) as i64)
+    }
+}
+
+/// The reference spot must be at least this old: a shorter look-back reads
+/// noise as momentum.
+pub const MOMENTUM_MIN_AGE_MINUTES: i64 = 30;
+
+/// DTE at or below which the tighter ATR multiple applies: with a day or two
+/// left the option cannot survive a wide stop.
+pub const SHORT_DTE: i64 = 2;
+
+/// How long [`SpotHistory`] keeps samples by default: several times the
+/// momentum look-back, short enough that yesterday's close is never a
+/// reference for this morning.
+pub const DEFAULT_SPOT_RETENTION_MINUTES: i64 = 120;
+
+/// Samples kept per symbol at most (one per scan is far fewer).
+pub const MAX_SPOT_SAMPLES: usize = 1024;
+
+/// Symbols tracked at most; beyond it the one sampled least recently goes.
+pub const MAX_SPOT_SYMBOLS: usize = 4096;
+
+/// The bot's own spot observations per underlying, for the momentum check.
+/// Keyed by [`FlowEvent::underlying`] as the chain names it; the shell
+/// records each chain snapshot's spot before evaluating its events.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpotHistory {
+    retention: Duration,
+    samples: BTreeMap<String, VecDeque<(DateTime<Utc>, f64)>>,
+}
+
+impl Default for SpotHistory {
+    fn default() -> Self {
+        SpotHistory::new(Duration::minutes(DEFAULT_SPOT_RETENTION_MINUTES))
+    }
+}
+
+impl SpotHistory {
+    pub fn new(retention: Duration) -> Self {
+        SpotHistory { retention, samples: BTreeMap::new() }
+    }
+
+    /// Symbols with samples.
+    pub fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+
+    /// Adds `spot` for `symbol` at `t`. A spot that is not a positive number
+    /// is ignored; so is a sample older than the symbol's latest (a lagging
+    /// replica says nothing newer), while one at the same instant replaces it.
+    pub fn record(&mut self, symbol: &str, t: DateTime<Utc>, spot: f64) {
+        if !(spot.is_finite() && spot > 0.0) {
+            return;
+        }
+        if !self.samples.contains_key(symbol) && self.samples.len() >= MAX_SPOT_SYMBOLS {
+            let stalest =
+                self.samples.iter().min_by_key(|(_, s)| s.back().map(|(t, _)| *t)).map(|(symbol, _)| symbol.clone());
+            if let Some(s) = stalest {
+                self.samples.remove(&s);
+            }
+        }
+        let samples = self.samples.entry(symbol.to_string()).or_default();
+        match samples.back_mut() {
+            Some(last) if last.0 > t => return,
+            Some(last) if last.0 == t => last.1 = spot,
+            _ => samples.push_back((t, spot)),
+        }
+        let since = t - self.retention;
+        while samples.front().is_some_and(|(s, _)| *s < since) || samples.len() > MAX_SPOT_SAMPLES {
+            samples.pop_front();
+        }
+    }
+
+    /// The latest sample of `symbol` at least `min_age` before `now`, and no
+    /// older than the retention (so a sample from a previous session never
+    /// stands in for this one's).
+    pub fn reference(&self, symbol: &str, now: DateTime<Utc>, min_age: Duration) -> Option<(DateTime<Utc>, f64)> {
+        let (newest, oldest) = (now - min_age, now - self.retention);
+        let samples = self.samples.get(symbol)?;
+        samples.iter().rev().find(|(t, _)| *t <= newest).filter(|(t, _)| *t >= oldest).copied()
+    }
+}
+
+/// An event that passed every part of the rule that needs no ATR.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Setup {
+    /// The underlying's price in the event's snapshot.
+    pub spot: f64,
+    /// The momentum reference: (when, spot).
+    pub reference: (DateTime<Utc>, f64),
+    /// Time since the contract's last trade (0 when the trade is stamped
+    /// after `now`).
+    pub flow_age: Duration,
+    /// Whole minutes until the ET cutoff hour.
+    pub minutes_to_cutoff: i64,
+}
+
+/// A Bullseye alert-to-be: the setup and its plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BullseyeHit {
+    pub setup: Setup,
+    pub atr: f64,
+    /// Underlying terms: entry = spot, stop, targets [1 ATR, 2 ATR].
+    pub plan: Plan,
+}
+
+/// Every part of the rule except the ATR, in the order the SPEC lists them.
+pub fn screen(
+    cfg: &BullseyeConfig,
+    ev: &FlowEvent,
+    now: DateTime<Utc>,
+    history: &SpotHistory,
+) -> Result<Setup, Suppressed> {
+    if ev.premium.is_nan() || ev.premium < cfg.min_premium {
+        return Err(Suppressed::new(format!("premium={:.0} below min_premium={:.0}", ev.premium, cfg.min_premium)));
+    }
+    if ev.dte < cfg.min_dte || ev.dte > cfg.max_dte {
+        return Err(Suppressed::new(format!("dte={} outside {}..={}", ev.dte, cfg.min_dte, cfg.max_dte)));
+    }
+    let Some(delta) = ev.delta else {
+        return Err(Suppressed::new("delta unknown"));
+    };
+    let abs_delta = delta.abs();
+    if abs_delta.is_nan() || abs_delta < cfg.delta_min || abs_delta > cfg.delta_max {
+        return Err(Suppressed::new(format!("|delta|={abs_delta:.4} outside {}..={}", cfg.delta_min, cfg.delta_max)));
+    }
+    let oi = ev.open_interest.filter(|oi| oi.is_finite()).unwrap_or(0.0);
+    if oi < 1.0 {
+        return Err(Suppressed::new(format!("open_interest={oi} below 1")));
+    }
+    let voi = ev.volume / oi;
+    if voi.is_nan() || voi < cfg.min_voi_ratio {
+        return Err(Suppressed::new(format!("vol_oi={voi:.3} below min_voi_ratio={}", cfg.min_voi_ratio)));
+    }
+    let Some(trade) = ev.last_trade else {
+        return Err(Suppressed::new("no last trade (freshness unknown)"));
+    };
+    let now_ns = now.timestamp_nanos_opt().unwrap_or(i64::MAX);
+    let flow_age = Duration::nanoseconds(now_ns.saturating_sub(trade.at_ns).max(0));
+    if flow_age > cfg.max_flow_age() {
+        return Err(Suppressed::new(format!(
+            "flow_age={}m above max_flow_age_hours={}",
+            flow_age.num_minutes(),
+            cfg.max_flow_age_hours
+        )));
+    }
+    let et = now.with_timezone(&MARKET_TZ);
+    if et.hour() >= cfg.eod_skip_hour {
+        return Err(Suppressed::new(format!(
+            "et_time={} at or after eod_skip_hour={}",
+            et.format("%H:%M"),
+            cfg.eod_skip_hour
+        )));
+    }
+    let minutes_to_cutoff = i64::from(cfg.eod_skip_hour * 60) - i64::from(et.hour() * 60 + et.minute());
+    let Some(spot) = ev.spot.filter(|s| s.is_finite() && *s > 0.0) else {
+        return Err(Suppressed::new("spot unknown"));
+    };
+    let Some(reference) = history.reference(&ev.underlying, now, Duration::minutes(MOMENTUM_MIN_AGE_MINUTES)) else {
+        return Err(Suppressed::new("no momentum history yet"));
+    };
+    let agrees = match ev.contract_type {
+        ContractType::Call => spot > reference.1,
+        ContractType::Put => spot < reference.1,
+    };
+    if !agrees {
+        let (want, moved) = match ev.contract_type {
+            ContractType::Call => ("up", if spot < reference.1 { "down" } else { "flat" }),
+            ContractType::Put => ("down", if spot > reference.1 { "up" } else { "flat" }),
+        };
+        return Err(Suppressed::new(format!(
+            "momentum {moved} (spot={spot} vs {} at {}), {} needs {want}",
+            reference.1,
+            reference.0.with_timezone(&MARKET_TZ).format("%H:%M ET"),
+            if ev.contract_type == ContractType::Call { "call" } else { "put" }
+        )));
+    }
+    Ok(Setup { spot, reference, flow_age, minutes_to_cutoff })
+}
+
+/// The underlying-terms plan around `spot`: a wider stop for longer-dated
+/// options, targets one and two ATRs away.
+pub fn plan(cfg: &BullseyeConfig, contract_type: ContractType, dte: i64, spot: f64, atr: f64) -> Plan {
+    let dir = match contract_type {
+        ContractType::Call => 1.0,
+        ContractType::Put => -1.0,
+    };
+    let mult = if dte <= SHORT_DTE { cfg.atr_mult_short } else { cfg.atr_mult_long };
+    Plan { entry: spot, stop: spot - dir * atr * mult, targets: vec![spot + dir * atr, spot + dir * 2.0 * atr] }
+}
+
+/// Whether `ev` is a Bullseye at `now`, with its plan; otherwise the first
+/// rule it failed. `atr` is the underlying's daily ATR(14, Wilder).
+pub fn evaluate(
+    cfg: &BullseyeConfig,
+    ev: &FlowEvent,
+    now: DateTime<Utc>,
+    history: &SpotHistory,
+    atr: Option<f64>,
+) -> Result<BullseyeHit, Suppressed> {
+    let setup = screen(cfg, ev, now, history)?;
+    let Some(atr) = atr.filter(|a| a.is_finite() && *a > 0.0) else {
+        return Err(Suppressed::new("no ATR"));
+    };
+    let plan = plan(cfg, ev.contract_type, ev.dte, setup.spot, atr);
+    Ok(BullseyeHit { setup, atr, plan })
+}
+
+/// The Bullseye alert: every field the event knows, the plan in underlying
+/// terms, the ATR, and notes for the momentum, the entry plan and the entry
+/// timing. The label stays an honest "flow": this bot does not fetch trades.
+pub fn build_alert(hit: &BullseyeHit, ev: &FlowEvent) -> Alert {
+    let mut a = ev.to_alert(Bot::Bullseye, flow_alert_id(Bot::Bullseye, ev)).with_plan(&hit.plan);
+    a.atr = Some(hit.atr);
+    let s = &hit.setup;
+    let change_pct = (s.spot / s.reference.1 - 1.0) * 100.0;
+    a.details.notes.push((
+        "momentum".to_string(),
+        format!(
+            "spot {:.2} vs {:.2} at {} ({change_pct:+.2}%)",
+            s.spot,
+            s.reference.1,
+            s.reference.0.with_timezone(&MARKET_TZ).format("%H:%M ET")
+        ),
+    ));
+    a.details.notes.push(("entry plan".to_string(), entry_plan(ev)));
+    a.details.notes.push((
+        "entry timing".to_string(),
+        format!("fresh flow {}m ago, {}m before the cutoff", s.flow_age.num_minutes(), s.minutes_to_cutoff),
+    ));
+    a
+}
+
+/// "limit at mid, no chase above ask" from a usable quote; without one the
+/// average fill is the only honest price to lean on.
+fn entry_plan(ev: &FlowEvent) -> String {
+    match ev.quote.filter(|q| q.bid.is_finite() && q.ask.is_finite() && q.bid > 0.0 && q.bid <= q.ask) {
+        Some(q) => format!("limit at mid ${:.2}, no chase above ask ${:.2}", (q.bid + q.ask) / 2.0, q.ask),
+        None => format!("limit near the average fill ${:.2} (no quote)", ev.avg_price),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::Sentiment;
+    use crate::flow::{QuotePoint, TradePoint, test_event};
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn ns(t: DateTime<Utc>) -> i64 {
+        t.timestamp_nanos_opt().unwrap()
+    }
+
+    /// 14:20 ET on an EDT day.
+    const NOW: &str = "2025-10-22T18:20:00Z";
+    const ATR: f64 = 4.0;
+
+    /// A call that passes every part at NOW: $10k, 3 DTE, delta 0.5,
+    /// vol/OI 5, traded 10 minutes ago, spot 660 up from 655.
+    fn base() -> FlowEvent {
+        let now = at(NOW);
+        let mut ev = test_event();
+        ev.premium = 10_000.0;
+        ev.dte = 3;
+        ev.delta = Some(0.5);
+        ev.open_interest = Some(1000.0);
+        ev.volume = 5000.0;
+        ev.last_trade = Some(TradePoint { price: 5.0, size: 20.0, at_ns: ns(now - Duration::minutes(10)) });
+        ev.quote = Some(QuotePoint { bid: 4.9, ask: 5.1, at_ns: ns(now) });
+        ev.spot = Some(660.0);
+        ev.observed_at = now;
+        ev.previous_at = now - Duration::seconds(30);
+        ev
+    }
+
+    fn put(mut ev: FlowEvent) -> FlowEvent {
+        ev.contract = "O:SPY251027P00660000".to_string();
+        ev.contract_type = ContractType::Put;
+        ev.delta = ev.delta.map(|d| -d);
+        ev.sentiment = Sentiment::Bearish;
+        ev.spot = Some(650.0);
+        ev
+    }
+
+    fn with(mut ev: FlowEvent, f: impl FnOnce(&mut FlowEvent)) -> FlowEvent {
+        f(&mut ev);
+        ev
+    }
+
+    /// A history with 655 forty minutes before `now` and 700 twenty minutes
+    /// before it (too recent to be the reference).
+    fn history(now: DateTime<Utc>) -> SpotHistory {
+        let mut h = SpotHistory::default();
+        h.record("SPY", now - Duration::minutes(40), 655.0);
+        h.record("SPY", now - Duration::minutes(20), 700.0);
+        h
+    }
+
+    /// The expected (stop, [t1, t2]) or reason.
+    type Want = Result<(f64, [f64; 2]), &'static str>;
+
+    /// `Ok((stop, [t1, t2]))` or `Err(reason)`.
+    fn check(ev: &FlowEvent, now: &str, history: &SpotHistory, want: Want) {
+        let now = at(now);
+        let got = evaluate(&BullseyeConfig::default(), ev, now, history, Some(ATR))
+            .map(|h| (h.plan.stop, h.plan.targets.clone()))
+            .map_err(|s| s.reason);
+        let want = want.map(|(stop, t)| (stop, t.to_vec())).map_err(str::to_string);
+        assert_eq!(got, want, "{} dte={} at {now}", ev.contract, ev.dte);
+    }
+
+    #[test]
+    fn rule_edges() {
+        let call_long = Ok((652.0, [664.0, 668.0]));
+        let call_short = Ok((654.0, [664.0, 668.0]));
+        let h = history(at(NOW));
+        let traded = |age: Duration| move |e: &mut FlowEvent| e.last_trade.as_mut().unwrap().at_ns = ns(at(NOW) - age);
+        let cases: Vec<(FlowEvent, Want)> = vec![
+            (base(), call_long),
+            // Premium.
+            (with(base(), |e| e.premium = 5_000.0), call_long),
+            (with(base(), |e| e.premium = 4_999.99), Err("premium=5000 below min_premium=5000")),
+            // DTE, inclusive; 2 takes the short multiple.
+            (with(base(), |e| e.dte = 1), call_short),
+            (with(base(), |e| e.dte = 2), call_short),
+            (with(base(), |e| e.dte = 5), call_long),
+            (with(base(), |e| e.dte = 0), Err("dte=0 outside 1..=5")),
+            (with(base(), |e| e.dte = 6), Err("dte=6 outside 1..=5")),
+            // Delta band, inclusive, by absolute value.
+            (with(base(), |e| e.delta = Some(0.4)), call_long),
+            (with(base(), |e| e.delta = Some(0.6)), call_long),
+            (with(base(), |e| e.delta = Some(0.3999)), Err("|delta|=0.3999 outside 0.4..=0.6")),
+            (with(base(), |e| e.delta = Some(0.6001)), Err("|delta|=0.6001 outside 0.4..=0.6")),
+            (with(base(), |e| e.delta = None), Err("delta unknown")),
+            (with(base(), |e| e.delta = Some(f64::NAN)), Err("|delta|=NaN outside 0.4..=0.6")),
+            // Open interest and day vol/OI.
+            (with(base(), |e| e.volume = 3000.0), call_long),
+            (with(base(), |e| e.volume = 2999.0), Err("vol_oi=2.999 below min_voi_ratio=3")),
+            (with(base(), |e| e.volume = 2990.0), Err("vol_oi=2.990 below min_voi_ratio=3")),
+            (with(base(), |e| e.open_interest = Some(1.0)), call_long),
+            (with(base(), |e| e.open_interest = Some(0.0)), Err("open_interest=0 below 1")),
+            (with(base(), |e| e.open_interest = None), Err("open_interest=0 below 1")),
+            // Freshness, inclusive at exactly the limit.
+            (with(base(), traded(Duration::hours(2))), call_long),
+            (
+                with(base(), traded(Duration::hours(2) + Duration::nanoseconds(1))),
+                Err("flow_age=120m above max_flow_age_hours=2"),
+            ),
+            (with(base(), traded(Duration::minutes(-1))), call_long),
+            (with(base(), |e| e.last_trade = None), Err("no last trade (freshness unknown)")),
+            // Spot and momentum.
+            (with(base(), |e| e.spot = None), Err("spot unknown")),
+            (with(base(), |e| e.spot = Some(655.0)), Err("momentum flat (spot=655 vs 655 at 13:40 ET), call needs up")),
+            (with(base(), |e| e.spot = Some(650.0)), Err("momentum down (spot=650 vs 655 at 13:40 ET), call needs up")),
+            (put(base()), Ok((658.0, [646.0, 642.0]))),
+            (with(put(base()), |e| e.dte = 2), Ok((656.0, [646.0, 642.0]))),
+            (
+                with(put(base()), |e| e.spot = Some(655.0)),
+                Err("momentum flat (spot=655 vs 655 at 13:40 ET), put needs down"),
+            ),
+            (
+                with(put(base()), |e| e.spot = Some(656.0)),
+                Err("momentum up (spot=656 vs 655 at 13:40 ET), put needs down"),
+            ),
+            (with(base(), |e| e.underlying = "QQQ".to_string()), Err("no momentum history yet")),
+        ];
+        for (ev, want) in cases {
+            check(&ev, NOW, &h, want);
+        }
+    }
+
+    #[test]
+    fn end_of_day_cutoff_in_both_offsets() {
+        // (now, fires): EDT is UTC−4, EST UTC−5.
+        let cases = [
+            ("2025-10-22T18:59:59Z", true),
+            ("2025-10-22T19:00:00Z", false),
+            ("2025-12-03T19:59:00Z", true),
+            ("2025-12-03T20:00:00Z", false),
+            // 19:00Z is 14:00 in EST.
+            ("2025-12-03T19:00:00Z", true),
+            ("2025-10-22T13:30:00Z", true),
+        ];
+        for (now, fires) in cases {
+            let t = at(now);
+            let ev = with(base(), |e| {
+                e.last_trade.as_mut().unwrap().at_ns = ns(t - Duration::minutes(5));
+                e.observed_at = t;
+            });
+            let et = t.with_timezone(&MARKET_TZ).format("%H:%M").to_string();
+            let want = if fires {
+                Ok((652.0, [664.0, 668.0]))
+            } else {
+                Err(format!("et_time={et} at or after eod_skip_hour=15"))
+            };
+            let got = evaluate(&BullseyeConfig::default(), &ev, t, &history(t), Some(ATR))
+                .map(|h| (h.plan.stop, [h.plan.targets[0], h.plan.targets[1]]))
+                .map_err(|s| s.reason);
+            assert_eq!(got, want, "{now}");
+        }
+    }
+
+    #[test]
+    fn momentum_reference_is_the_latest_sample_at_least_30_minutes_old() {
+        let now = at(NOW);
+        let m = Duration::minutes;
+        // (samples, expected reference), each as (how long before now, spot)
+        type Ago = (Duration, f64);
+        let cases: Vec<(Vec<Ago>, Option<Ago>)> = vec![
+            (vec![], None),
+            (vec![(m(29), 650.0)], None),
+            (vec![(m(30) - Duration::seconds(1), 650.0)], None),
+            (vec![(m(30), 650.0)], Some((m(30), 650.0))),
+            (vec![(m(50), 640.0), (m(35), 645.0), (m(10), 700.0)], Some((m(35), 645.0))),
+            // Older than the 2 h retention: not a reference.
+            (vec![(m(121), 640.0)], None),
+            (vec![(m(120), 640.0)], Some((m(120), 640.0))),
+        ];
+        for (samples, want) in cases {
+            let mut h = SpotHistory::default();
+            for (ago, spot) in &samples {
+                h.record("SPY", now - *ago, *spot);
+            }
+            let want = want.map(|(ago, spot)| (now - ago, spot));
+            assert_eq!(h.reference("SPY", now, m(MOMENTUM_MIN_AGE_MINUTES)), want, "{samples:?}");
+        }
+    }
+
+    #[test]
+    fn spot_history_stays_bounded() {
+        let t0 = at(NOW);
+        let mut h = SpotHistory::default();
+        h.record("SPY", t0, 600.0);
+        // Ignored: not a price, or older than the latest.
+        h.record("SPY", t0 + Duration::minutes(1), f64::NAN);
+        h.record("SPY", t0 + Duration::minutes(1), 0.0);
+        h.record("SPY", t0 - Duration::minutes(1), 590.0);
+        assert_eq!(h.reference("SPY", t0 + Duration::hours(1), Duration::zero()), Some((t0, 600.0)));
+        // The same instant replaces.
+        h.record("SPY", t0, 601.0);
+        assert_eq!(h.reference("SPY", t0, Duration::zero()), Some((t0, 601.0)));
+        // Samples fall out of the retention as new ones arrive.
+        h.record("SPY", t0 + Duration::minutes(121), 610.0);
+        assert_eq!(h.reference("SPY", t0 + Duration::minutes(121), Duration::minutes(30)), None);
+        for i in 0..(MAX_SPOT_SAMPLES as i64 + 10) {
+            h.record("SPY", t0 + Duration::minutes(200) + Duration::seconds(i), 600.0);
+        }
+        assert_eq!(h.samples["SPY"].len(), MAX_SPOT_SAMPLES);
+        for i in 0..(MAX_SPOT_SYMBOLS + 3) {
+            h.record(&format!("S{i:05}"), t0 + Duration::seconds(i as i64), 10.0);
+        }
+        assert_eq!(h.len(), MAX_SPOT_SYMBOLS);
+        assert!(h.samples.contains_key("SPY"), "SPY was sampled last, so it stays");
+    }
+
+    #[test]
+    fn no_atr_no_alert() {
+        let now = at(NOW);
+        for atr in [None, Some(0.0), Some(-1.0), Some(f64::NAN)] {
+            let got = evaluate(&BullseyeConfig::default(), &base(), now, &history(now), atr).map_err(|s| s.reason);
+            assert_eq!(got, Err("no ATR".to_string()), "{atr:?}");
+        }
+    }
+
+    #[test]
+    fn alert_carries_the_plan() {
+        let now = at(NOW);
+        let no_quote = "limit near the average fill $5.00 (no quote)";
+        // (event, stop, targets, entry plan note, timing note)
+        let cases = [
+            (
+                base(),
+                652.0,
+                [664.0, 668.0],
+                "limit at mid $5.00, no chase above ask $5.10",
+                "fresh flow 10m ago, 40m before the cutoff",
+            ),
+            (
+                with(base(), |e| e.dte = 2),
+                654.0,
+                [664.0, 668.0],
+                "limit at mid $5.00, no chase above ask $5.10",
+                "fresh flow 10m ago, 40m before the cutoff",
+            ),
+            (
+                with(put(base()), |e| e.quote = None),
+                658.0,
+                [646.0, 642.0],
+                no_quote,
+                "fresh flow 10m ago, 40m before the cutoff",
+            ),
+            (
+                with(base(), |e| e.quote = Some(QuotePoint { bid: 5.2, ask: 5.1, at_ns: 0 })),
+                652.0,
+                [664.0, 668.0],
+                no_quote,
+                "fresh flow 10m ago, 40m before the cutoff",
+            ),
+        ];
+        for (ev, stop, targets, entry_plan, timing) in cases {
+            let hit = evaluate(&BullseyeConfig::default(), &ev, now, &history(now), Some(ATR)).unwrap();
+            let a = build_alert(&hit, &ev);
+            assert_eq!(a.id, format!("bullseye:{}:20251022T182000Z", ev.contract));
+            assert_eq!((a.bot, a.ticker.as_str(), a.label.as_str()), (Bot::Bullseye, "SPY", "flow (unconfirmed)"));
+            assert_eq!((a.entry, a.stop, a.targets.clone()), (ev.spot, Some(stop), Some(targets.to_vec())));
+            assert_eq!((a.atr, a.score, a.details.prob_itm), (Some(ATR), None, ev.prob_itm));
+            assert_eq!((a.side, a.sentiment), (ev.side, ev.sentiment));
+            let momentum = if ev.contract_type == ContractType::Call {
+                "spot 660.00 vs 655.00 at 13:40 ET (+0.76%)"
+            } else {
+                "spot 650.00 vs 655.00 at 13:40 ET (-0.76%)"
+            };
+            let notes = vec![
+                ("momentum".to_string(), momentum.to_string()),
+                ("entry plan".to_string(), entry_plan.to_string()),
+                ("entry timing".to_string(), timing.to_string()),
+            ];
+            assert_eq!(a.details.notes, notes);
+        }
+    }
+
+    #[test]
+    fn reads_its_settings() {
+        let defaults = crate::config::Config::from_vars(&BTreeMap::new()).unwrap();
+        assert_eq!(BullseyeConfig::from_config(&defaults), BullseyeConfig::default());
+        let vars: BTreeMap<String, String> = [
+            ("BULLSEYE_MIN_PREMIUM", "7500"),
+            ("BULLSEYE_MIN_DTE", "0"),
+            ("BULLSEYE_MAX_DTE", "7"),
+            ("BULLSEYE_DELTA_MIN", "0.3"),
+            ("BULLSEYE_DELTA_MAX", "0.7"),
+            ("BULLSEYE_MIN_VOI_RATIO", "2.5"),
+            ("BULLSEYE_EOD_SKIP_HOUR", "14"),
+            ("BULLSEYE_MAX_FLOW_AGE_HOURS", "1.5"),
+            ("BULLSEYE_ATR_MULT_SHORT", "1"),
+            ("BULLSEYE_ATR_MULT_LONG", "3"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let c = crate::config::Config::from_vars(&vars).unwrap();
+        let want = BullseyeConfig {
+            min_premium: 7_500.0,
+            min_dte: 0,
+            max_dte: 7,
+            delta_min: 0.3,
+            delta_max: 0.7,
+            min_voi_ratio: 2.5,
+            eod_skip_hour: 14,
+            max_flow_age_hours: 1.5,
+            atr_mult_short: 1.0,
+            atr_mult_long: 3.0,
+        };
+        assert_eq!(BullseyeConfig::from_config(&c), want);
+        assert_eq!(want.max_flow_age(), Duration::minutes(90));
+    }
+}

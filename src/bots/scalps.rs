@@ -1,0 +1,396 @@
+//! Scalps (`scalps`): near-the-money short-dated flow that lines up with an
+//! intraday Strat trigger on the underlying.
+//!
+//! Rule (SPEC §6): premium ≥ `SCALPS_MIN_PREMIUM`, DTE within
+//! [`SCALPS_MIN_DTE`, `SCALPS_MAX_DTE`], strike distance ≤
+//! `SCALPS_MAX_STRIKE_DISTANCE`, and on the underlying's 5-minute bars a
+//! Strat trigger (2-1-2, 3-1-2, 1-2-2 or 2-2) in the trade's direction among
+//! the last 3 closed bars — bullish for calls, bearish for puts — with
+//! RSI(`SCALPS_RSI_PERIOD`, Wilder) in [50, 70] for calls and [30, 50] for
+//! puts. The bands are inclusive at both edges: 50 is the neutral line both
+//! directions may start from, and 70/30 are where the usual overbought and
+//! oversold readings begin, so a reading exactly there is still in play.
+//!
+//! The bars, the Strat detector and the RSI live elsewhere; the caller fills
+//! a [`ScalpContext`] from them, after [`screen`] has passed (the bars cost a
+//! request). The plan is the setup's own, in underlying terms: entry at the
+//! trigger level, stop at the setup bar's other extreme, target 2:1.
+//!
+//! SPEC §6 defines no score for this bot, so its alerts carry none.
+
+use crate::alert::{Alert, ContractType, Plan};
+use crate::bots::{Suppressed, flow_alert_id};
+use crate::flow::FlowEvent;
+use crate::job::Bot;
+
+/// Thresholds, defaults from the seeds; each is an environment variable.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScalpsConfig {
+    /// `SCALPS_MIN_PREMIUM`, dollars.
+    pub min_premium: f64,
+    /// `SCALPS_MIN_DTE`, calendar days, inclusive.
+    pub min_dte: i64,
+    /// `SCALPS_MAX_DTE`, calendar days, inclusive.
+    pub max_dte: i64,
+    /// `SCALPS_MAX_STRIKE_DISTANCE`, a fraction of spot, inclusive.
+    pub max_strike_distance: f64,
+    /// `SCALPS_RSI_PERIOD`: the period the caller computes RSI with.
+    pub rsi_period: usize,
+}
+
+impl Default for ScalpsConfig {
+    fn default() -> Self {
+        ScalpsConfig { min_premium: 2_000.0, min_dte: 0, max_dte: 7, max_strike_distance: 0.03, rsi_period: 14 }
+    }
+}
+
+impl ScalpsConfig {
+    /// The thresholds as configured (validated ranges come from `SETTINGS`).
+    pub fn from_config(c: &crate::config::Config) -> Self {
+        ScalpsConfig {
+            min_premium: c.num("SCALPS_MIN_PREMIUM"),
+            min_dte: c.int("SCALPS_MIN_DTE"),
+            max_dte: c.int("SCALPS_MAX_DTE"),
+            max_strike_distance: c.num("SCALPS_MAX_STRIKE_DISTANCE"),
+            rsi_period: c.int("SCALPS_RSI_PERIOD").max(1) as usize,
+        }
+    }
+}
+
+/// The Strat patterns that count as a scalp trigger. 3-2-2 is left out on
+/// purpose: SPEC §6 lists it for the STRAT bot, not for scalps.
+pub const PATTERNS: [&str; 4] = ["2-1-2", "3-1-2", "1-2-2", "2-2"];
+
+/// RSI band for calls, inclusive.
+pub const CALL_RSI: (f64, f64) = (50.0, 70.0);
+/// RSI band for puts, inclusive.
+pub const PUT_RSI: (f64, f64) = (30.0, 50.0);
+
+/// Slack for the inclusive strike-distance edge: |K − S|/S is a quotient of
+/// decimal prices and may land a rounding step above a boundary it equals.
+const DISTANCE_EPSILON: f64 = 1e-12;
+
+/// A Strat trigger the detector found among the last 3 closed 5-minute bars,
+/// with its levels in underlying terms.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trigger {
+    /// As the detector names it: `2-1-2`, `2D-1-2U`, `1-2-2 (RevStrat)`, ...
+    pub pattern: String,
+    /// The trigger bar broke up (2U) rather than down (2D).
+    pub bullish: bool,
+    /// The setup bar's high (bullish) or low (bearish).
+    pub entry: f64,
+    /// The setup bar's other extreme.
+    pub stop: f64,
+    /// 2:1 reward to risk from the entry.
+    pub target: f64,
+}
+
+/// What the underlying's 5-minute bars say, filled in by the caller.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ScalpContext {
+    /// RSI(period, Wilder) on closed bars; None with too few bars.
+    pub rsi: Option<f64>,
+    /// The most recent trigger among the last 3 closed bars, if any.
+    pub trigger: Option<Trigger>,
+}
+
+/// A scalp: the trigger it rode and its plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScalpsHit {
+    /// The detector's name for the pattern, unchanged.
+    pub pattern: String,
+    pub bullish: bool,
+    pub rsi: f64,
+    /// Underlying terms: entry, stop, targets [target].
+    pub plan: Plan,
+}
+
+/// The pattern's bar sequence without direction letters or commentary:
+/// `2D-1-2U` → `2-1-2`, `1-2-2 (RevStrat)` → `1-2-2`. The detector's naming is
+/// not fixed here, so the first word with a digit in it is taken as the
+/// pattern and only its digits and dashes are kept.
+pub fn pattern_shape(pattern: &str) -> String {
+    let word = pattern.split_whitespace().find(|w| w.chars().any(|c| c.is_ascii_digit())).unwrap_or("");
+    let shape: String = word.chars().filter(|c| c.is_ascii_digit() || *c == '-').collect();
+    shape.trim_matches('-').to_string()
+}
+
+/// The parts of the rule that need no bars: premium, DTE, strike distance.
+pub fn screen(cfg: &ScalpsConfig, ev: &FlowEvent) -> Result<(), Suppressed> {
+    if ev.premium.is_nan() || ev.premium < cfg.min_premium {
+        return Err(Suppressed::new(format!("premium={:.0} below min_premium={:.0}", ev.premium, cfg.min_premium)));
+    }
+    if ev.dte < cfg.min_dte || ev.dte > cfg.max_dte {
+        return Err(Suppressed::new(format!("dte={} outside {}..={}", ev.dte, cfg.min_dte, cfg.max_dte)));
+    }
+    let Some(distance) = ev.strike_distance else {
+        return Err(Suppressed::new("strike_distance unknown (no spot)"));
+    };
+    if distance.is_nan() || distance > cfg.max_strike_distance + DISTANCE_EPSILON {
+        return Err(Suppressed::new(format!(
+            "strike_distance={distance:.4} above max_strike_distance={}",
+            cfg.max_strike_distance
+        )));
+    }
+    Ok(())
+}
+
+fn direction(bullish: bool) -> &'static str {
+    if bullish { "bullish" } else { "bearish" }
+}
+
+/// Whether `ev` is a scalp given the underlying's bars; otherwise the first
+/// rule it failed.
+pub fn evaluate(cfg: &ScalpsConfig, ev: &FlowEvent, ctx: &ScalpContext) -> Result<ScalpsHit, Suppressed> {
+    screen(cfg, ev)?;
+    let Some(t) = &ctx.trigger else {
+        return Err(Suppressed::new("no strat trigger in the last 3 closed 5m bars"));
+    };
+    let (kind, wants_bullish, (rsi_lo, rsi_hi)) = match ev.contract_type {
+        ContractType::Call => ("call", true, CALL_RSI),
+        ContractType::Put => ("put", false, PUT_RSI),
+    };
+    if t.bullish != wants_bullish {
+        return Err(Suppressed::new(format!(
+            "trigger {} is {}, a {kind} needs {}",
+            t.pattern,
+            direction(t.bullish),
+            direction(wants_bullish)
+        )));
+    }
+    if !PATTERNS.contains(&pattern_shape(&t.pattern).as_str()) {
+        return Err(Suppressed::new(format!("pattern {} is not a scalp trigger ({})", t.pattern, PATTERNS.join(", "))));
+    }
+    // A trigger whose levels do not bracket the entry in its direction has
+    // no risk to size or no reward to take; publishing it would mislead.
+    let ordered =
+        if t.bullish { t.stop < t.entry && t.entry < t.target } else { t.target < t.entry && t.entry < t.stop };
+    if !ordered {
+        return Err(Suppressed::new(format!(
+            "trigger levels out of order (entry={} stop={} target={})",
+            t.entry, t.stop, t.target
+        )));
+    }
+    let Some(rsi) = ctx.rsi else {
+        return Err(Suppressed::new("rsi unknown (too few bars)"));
+    };
+    if rsi.is_nan() || rsi < rsi_lo || rsi > rsi_hi {
+        return Err(Suppressed::new(format!("rsi={rsi:.2} outside {rsi_lo}..={rsi_hi} for a {kind}")));
+    }
+    Ok(ScalpsHit {
+        pattern: t.pattern.clone(),
+        bullish: t.bullish,
+        rsi,
+        plan: Plan { entry: t.entry, stop: t.stop, targets: vec![t.target] },
+    })
+}
+
+/// The Scalps alert: every field the event knows, the setup's plan in
+/// underlying terms, the pattern and the RSI. The label stays an honest
+/// "flow": this bot does not fetch trades.
+pub fn build_alert(hit: &ScalpsHit, ev: &FlowEvent) -> Alert {
+    let mut a = ev.to_alert(Bot::Scalps, flow_alert_id(Bot::Scalps, ev)).with_plan(&hit.plan);
+    a.pattern = Some(hit.pattern.clone());
+    a.rsi = Some(hit.rsi);
+    a.details.notes.push((
+        "setup".to_string(),
+        format!("{} {} on 5m bars, RSI {:.1}", hit.pattern, direction(hit.bullish), hit.rsi),
+    ));
+    let (through, target) = (if hit.bullish { "above" } else { "below" }, hit.plan.targets.first().copied());
+    a.details.notes.push((
+        "plan".to_string(),
+        format!(
+            "underlying: entry {through} {:.2}, stop {:.2}, target {}",
+            hit.plan.entry,
+            hit.plan.stop,
+            target.map_or_else(|| "none".to_string(), |t| format!("{t:.2}"))
+        ),
+    ));
+    a
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::Sentiment;
+    use crate::flow::test_event;
+    use std::collections::BTreeMap;
+
+    /// A call that passes the flow part: $5k, 2 DTE, 1% from spot.
+    fn call() -> FlowEvent {
+        let mut ev = test_event();
+        ev.premium = 5_000.0;
+        ev.dte = 2;
+        ev.strike_distance = Some(0.01);
+        ev
+    }
+
+    fn put() -> FlowEvent {
+        let mut ev = call();
+        ev.contract = "O:SPY251024P00655000".to_string();
+        ev.contract_type = ContractType::Put;
+        ev.sentiment = Sentiment::Bearish;
+        ev
+    }
+
+    fn with(mut ev: FlowEvent, f: impl FnOnce(&mut FlowEvent)) -> FlowEvent {
+        f(&mut ev);
+        ev
+    }
+
+    fn bull(pattern: &str) -> Option<Trigger> {
+        Some(Trigger { pattern: pattern.to_string(), bullish: true, entry: 661.2, stop: 659.8, target: 664.0 })
+    }
+
+    fn bear(pattern: &str) -> Option<Trigger> {
+        Some(Trigger { pattern: pattern.to_string(), bullish: false, entry: 658.5, stop: 660.0, target: 655.5 })
+    }
+
+    fn ctx(rsi: Option<f64>, trigger: Option<Trigger>) -> ScalpContext {
+        ScalpContext { rsi, trigger }
+    }
+
+    /// The expected (entry, stop, target) or reason.
+    type Want = Result<(f64, f64, f64), &'static str>;
+
+    /// `Ok((entry, stop, target))` or `Err(reason)`.
+    fn check(ev: &FlowEvent, ctx: &ScalpContext, want: Want) {
+        let got = evaluate(&ScalpsConfig::default(), ev, ctx)
+            .map(|h| (h.plan.entry, h.plan.stop, h.plan.targets.clone()))
+            .map_err(|s| s.reason);
+        let want = want.map(|(e, s, t)| (e, s, vec![t])).map_err(str::to_string);
+        assert_eq!(got, want, "{} {ctx:?}", ev.contract);
+    }
+
+    #[test]
+    fn rule_edges() {
+        let long = Ok((661.2, 659.8, 664.0));
+        let short = Ok((658.5, 660.0, 655.5));
+        let ok = ctx(Some(60.0), bull("2-1-2"));
+        let cases: Vec<(FlowEvent, ScalpContext, Want)> = vec![
+            (call(), ok.clone(), long),
+            // Premium.
+            (with(call(), |e| e.premium = 2_000.0), ok.clone(), long),
+            (with(call(), |e| e.premium = 1_999.0), ok.clone(), Err("premium=1999 below min_premium=2000")),
+            // DTE, inclusive.
+            (with(call(), |e| e.dte = 0), ok.clone(), long),
+            (with(call(), |e| e.dte = 7), ok.clone(), long),
+            (with(call(), |e| e.dte = 8), ok.clone(), Err("dte=8 outside 0..=7")),
+            (with(call(), |e| e.dte = -1), ok.clone(), Err("dte=-1 outside 0..=7")),
+            // Strike distance, inclusive.
+            (with(call(), |e| e.strike_distance = Some(0.03)), ok.clone(), long),
+            (with(call(), |e| e.strike_distance = Some(19.8 / 660.0)), ok.clone(), long),
+            (
+                with(call(), |e| e.strike_distance = Some(0.0301)),
+                ok.clone(),
+                Err("strike_distance=0.0301 above max_strike_distance=0.03"),
+            ),
+            (with(call(), |e| e.strike_distance = None), ok.clone(), Err("strike_distance unknown (no spot)")),
+            // The trigger: present, in the trade's direction, a scalp pattern, sane levels.
+            (call(), ctx(Some(60.0), None), Err("no strat trigger in the last 3 closed 5m bars")),
+            (call(), ctx(Some(60.0), bear("2-1-2")), Err("trigger 2-1-2 is bearish, a call needs bullish")),
+            (put(), ctx(Some(40.0), bull("2-1-2")), Err("trigger 2-1-2 is bullish, a put needs bearish")),
+            (call(), ctx(Some(60.0), bull("3-1-2")), long),
+            (call(), ctx(Some(60.0), bull("1-2-2 (RevStrat)")), long),
+            (call(), ctx(Some(60.0), bull("2D-2U")), long),
+            (call(), ctx(Some(60.0), bull("2-2 reversal")), long),
+            (call(), ctx(Some(60.0), bull("2D-1-2U")), long),
+            (
+                call(),
+                ctx(Some(60.0), bull("3-2-2")),
+                Err("pattern 3-2-2 is not a scalp trigger (2-1-2, 3-1-2, 1-2-2, 2-2)"),
+            ),
+            (call(), ctx(Some(60.0), bull("")), Err("pattern  is not a scalp trigger (2-1-2, 3-1-2, 1-2-2, 2-2)")),
+            (
+                call(),
+                ctx(Some(60.0), Some(Trigger { stop: 661.2, ..bull("2-1-2").unwrap() })),
+                Err("trigger levels out of order (entry=661.2 stop=661.2 target=664)"),
+            ),
+            (
+                put(),
+                ctx(Some(40.0), Some(Trigger { target: 659.0, ..bear("2-1-2").unwrap() })),
+                Err("trigger levels out of order (entry=658.5 stop=660 target=659)"),
+            ),
+            // RSI bands, inclusive.
+            (call(), ctx(Some(50.0), bull("2-1-2")), long),
+            (call(), ctx(Some(70.0), bull("2-1-2")), long),
+            (call(), ctx(Some(49.99), bull("2-1-2")), Err("rsi=49.99 outside 50..=70 for a call")),
+            (call(), ctx(Some(70.01), bull("2-1-2")), Err("rsi=70.01 outside 50..=70 for a call")),
+            (call(), ctx(None, bull("2-1-2")), Err("rsi unknown (too few bars)")),
+            (call(), ctx(Some(f64::NAN), bull("2-1-2")), Err("rsi=NaN outside 50..=70 for a call")),
+            (put(), ctx(Some(30.0), bear("2-1-2")), short),
+            (put(), ctx(Some(50.0), bear("3-1-2")), short),
+            (put(), ctx(Some(29.99), bear("2-1-2")), Err("rsi=29.99 outside 30..=50 for a put")),
+            (put(), ctx(Some(50.01), bear("2-1-2")), Err("rsi=50.01 outside 30..=50 for a put")),
+        ];
+        for (ev, ctx, want) in cases {
+            check(&ev, &ctx, want);
+        }
+    }
+
+    #[test]
+    fn pattern_shapes() {
+        for (name, shape) in [
+            ("2-1-2", "2-1-2"),
+            ("2U-1-2U", "2-1-2"),
+            ("3-1-2 bullish", "3-1-2"),
+            ("RevStrat 1-2-2", "1-2-2"),
+            ("2D-2U reversal (5m)", "2-2"),
+            ("inside", ""),
+        ] {
+            assert_eq!(pattern_shape(name), shape, "{name}");
+        }
+    }
+
+    #[test]
+    fn alert_carries_the_setup() {
+        // (event, context, entry, stop, target, notes)
+        let cases = [
+            (
+                call(),
+                ctx(Some(58.3), bull("2-1-2")),
+                (661.2, 659.8, 664.0),
+                ["2-1-2 bullish on 5m bars, RSI 58.3", "underlying: entry above 661.20, stop 659.80, target 664.00"],
+            ),
+            (
+                put(),
+                ctx(Some(41.0), bear("3-1-2")),
+                (658.5, 660.0, 655.5),
+                ["3-1-2 bearish on 5m bars, RSI 41.0", "underlying: entry below 658.50, stop 660.00, target 655.50"],
+            ),
+        ];
+        for (ev, ctx, (entry, stop, target), notes) in cases {
+            let hit = evaluate(&ScalpsConfig::default(), &ev, &ctx).unwrap();
+            let a = build_alert(&hit, &ev);
+            assert_eq!(a.id, format!("scalps:{}:20251022T143015Z", ev.contract));
+            assert_eq!((a.bot, a.ticker.as_str(), a.label.as_str()), (Bot::Scalps, "SPY", "flow (unconfirmed)"));
+            assert_eq!((a.entry, a.stop, a.targets.clone()), (Some(entry), Some(stop), Some(vec![target])));
+            assert_eq!((a.pattern.as_deref(), a.rsi), (ctx.trigger.as_ref().map(|t| t.pattern.as_str()), ctx.rsi));
+            assert_eq!((a.side, a.sentiment, a.score), (ev.side, ev.sentiment, None));
+            let want: Vec<(String, String)> =
+                ["setup", "plan"].iter().zip(notes).map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            assert_eq!(a.details.notes, want);
+        }
+    }
+
+    #[test]
+    fn reads_its_settings() {
+        let defaults = crate::config::Config::from_vars(&BTreeMap::new()).unwrap();
+        assert_eq!(ScalpsConfig::from_config(&defaults), ScalpsConfig::default());
+        let vars: BTreeMap<String, String> = [
+            ("SCALPS_MIN_PREMIUM", "3000"),
+            ("SCALPS_MIN_DTE", "1"),
+            ("SCALPS_MAX_DTE", "3"),
+            ("SCALPS_MAX_STRIKE_DISTANCE", "0.02"),
+            ("SCALPS_RSI_PERIOD", "9"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let c = crate::config::Config::from_vars(&vars).unwrap();
+        let want =
+            ScalpsConfig { min_premium: 3_000.0, min_dte: 1, max_dte: 3, max_strike_distance: 0.02, rsi_period: 9 };
+        assert_eq!(ScalpsConfig::from_config(&c), want);
+    }
+}

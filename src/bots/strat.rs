@@ -1,0 +1,261 @@
+//! STRAT (`strat`): a Strat setup triggered on a closed 60m, 4h or daily bar
+//! of a watched stock.
+//!
+//! Rule (SPEC §6): bar types with strict inequalities, the patterns 3-1-2,
+//! 2-1-2, 3-2-2, 1-2-2 and 2-2 most specific first, on closed bars only;
+//! entry at the setup bar's high (bull) or low (bear), stop at its other
+//! extreme, one target at 2:1 (see `crate::strat`).
+//!
+//! Which bars: intraday frames (5m, 60m, 4h) are extended-session bars on the
+//! ET clock, so the 4h bars are built from the 60m ones at 04/08/12/16 ET and
+//! a setup that forms before the bell is seen; daily bars are
+//! regular-session bars (SPEC §6). [`frame_bars`] builds all of them from one
+//! fetch of 1-minute bars.
+//!
+//! Each pattern alerts once per timeframe and trigger bar: the alert id is
+//! `strat:SYMBOL:FRAME:TRIGGER_START`, and the outbox drops an id it has
+//! seen, so the hourly re-run that finds the same closed trigger again posts
+//! nothing new.
+
+use chrono::{DateTime, Utc};
+
+use crate::alert::{Alert, Plan, Sentiment, Side};
+use crate::bars::{self, Bar, Frame, Session};
+use crate::bots::{alert_id, time_key};
+use crate::calendar::MARKET_TZ;
+use crate::job::Bot;
+use crate::strat::{self, Setup};
+
+/// `STRAT_TIMEFRAMES`, default `60m,4h,1d`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StratConfig {
+    /// The frames to evaluate, in the order given (alerts come out in it).
+    pub timeframes: Vec<Frame>,
+}
+
+impl Default for StratConfig {
+    fn default() -> Self {
+        StratConfig { timeframes: vec![Frame::Min60, Frame::Hour4, Frame::Day] }
+    }
+}
+
+impl StratConfig {
+    /// Parses the comma list of `STRAT_TIMEFRAMES` (`60m,4h,1d`). A frame
+    /// named twice is evaluated once; an empty list is an error, since it
+    /// would silently turn the bot off (the timetable is the place for that).
+    pub fn parse(value: &str) -> Result<Self, String> {
+        let mut timeframes = Vec::new();
+        for part in value.split(',').filter(|p| !p.trim().is_empty()) {
+            let frame: Frame = part.parse().map_err(|e| format!("STRAT_TIMEFRAMES: {e}"))?;
+            if !timeframes.contains(&frame) {
+                timeframes.push(frame);
+            }
+        }
+        if timeframes.is_empty() {
+            return Err("STRAT_TIMEFRAMES: no timeframe given (e.g. 60m,4h,1d)".to_string());
+        }
+        Ok(StratConfig { timeframes })
+    }
+}
+
+/// A triggered setup on one timeframe.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StratHit {
+    pub frame: Frame,
+    pub setup: Setup,
+}
+
+/// The closed `frame` bars the bot reads, built from 1-minute bars (oldest
+/// first): 5m and 60m on the extended session's ET clock, 4h from those 60m
+/// bars, 1d from the regular session.
+pub fn frame_bars(frame: Frame, minutes: &[Bar], now: DateTime<Utc>) -> Vec<Bar> {
+    match frame {
+        Frame::Min5 | Frame::Min60 => bars::aggregate(minutes, frame, Session::Extended, now),
+        Frame::Hour4 => {
+            let hours = bars::aggregate(minutes, Frame::Min60, Session::Extended, now);
+            bars::aggregate_bars(&hours, Frame::Hour4, Session::Extended, now)
+        }
+        Frame::Day => bars::aggregate(minutes, Frame::Day, Session::Regular, now),
+    }
+}
+
+/// The setup the last closed bar of `bars` (one symbol's `frame` bars,
+/// oldest first) triggers, if any. Bars still open at `now` are dropped
+/// first, so a bar that may yet change can never trigger.
+pub fn evaluate(frame: Frame, bars: &[Bar], now: DateTime<Utc>) -> Option<StratHit> {
+    strat::detect(&bars::closed(bars, now)).map(|setup| StratHit { frame, setup })
+}
+
+/// The STRAT alert for `symbol`: the pattern with its direction and frame,
+/// the plan in the stock's price, and the trigger bar's time.
+///
+/// The sentiment is the pattern's own direction (a 2U trigger is bullish by
+/// definition), unlike dark prints; there is no option trade, so the side is
+/// unknown and there is no score.
+pub fn build_alert(symbol: &str, hit: &StratHit, spot: Option<f64>, at: DateTime<Utc>) -> Alert {
+    let StratHit { frame, setup } = *hit;
+    let event = format!("{frame}:{}", time_key(setup.trigger_start));
+    let mut a = Alert::new(alert_id(Bot::Strat, symbol, &event), Bot::Strat, at, symbol);
+    a.spot = spot;
+    a.side = Side::Unknown;
+    a.sentiment = if setup.bullish { Sentiment::Bullish } else { Sentiment::Bearish };
+    a.score = None;
+    a.label = format!("STRAT {} ({frame})", setup.pattern);
+    let direction = if setup.bullish { "bull" } else { "bear" };
+    a.pattern = Some(format!("{} {direction} {frame}", setup.pattern));
+    let trigger_et = setup.trigger_start.with_timezone(&MARKET_TZ).format("%Y-%m-%d %H:%M ET");
+    a.details.notes.push(("trigger bar".to_string(), format!("{frame} bar from {trigger_et}")));
+    a.with_plan(&Plan { entry: setup.entry, stop: setup.stop, targets: vec![setup.target] })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    use crate::bars::tests::et;
+    use crate::strat::tests::hl_bars;
+
+    #[test]
+    fn timeframes_setting() {
+        let cases = [
+            ("60m,4h,1d", Ok(vec![Frame::Min60, Frame::Hour4, Frame::Day])),
+            (" 1d , 4h ", Ok(vec![Frame::Day, Frame::Hour4])),
+            ("60m,1h,60m", Ok(vec![Frame::Min60])),
+            ("5m,", Ok(vec![Frame::Min5])),
+            ("", Err("STRAT_TIMEFRAMES: no timeframe given (e.g. 60m,4h,1d)")),
+            (" , ", Err("STRAT_TIMEFRAMES: no timeframe given (e.g. 60m,4h,1d)")),
+            ("60m,2h", Err("STRAT_TIMEFRAMES: unknown timeframe `2h` (known: 5m, 60m, 4h, 1d)")),
+        ];
+        for (value, want) in cases {
+            let got = StratConfig::parse(value).map(|c| c.timeframes);
+            assert_eq!(got, want.map_err(str::to_string), "{value:?}");
+        }
+        assert_eq!(StratConfig::parse("60m,4h,1d"), Ok(StratConfig::default()));
+    }
+
+    /// A 2-1-2 bull (2D, 1, 2U) on hourly bars starting 13:30 UTC, plus one
+    /// more bar (index 4) that is still open until 18:30 UTC.
+    fn hourly() -> Vec<Bar> {
+        hl_bars(&[(100.0, 90.0), (99.0, 88.0), (98.0, 90.0), (99.0, 91.0), (97.0, 89.0)])
+    }
+
+    #[test]
+    fn evaluates_closed_bars_only() {
+        let bars = hourly();
+        // (now, trigger bar index and direction)
+        let cases = [
+            // Bar 3 closed at 17:30; bar 4 (which would be a 2D) is still open.
+            ("2025-07-15T17:30:00Z", Some((3, "2-1-2", true))),
+            ("2025-07-15T18:29:59Z", Some((3, "2-1-2", true))),
+            // Bar 4 has closed: 1, 2U, 2D is a RevStrat bear.
+            ("2025-07-15T18:30:00Z", Some((4, "1-2-2", false))),
+            // Bar 3 not closed yet: bar 2 is an inside bar, no trigger.
+            ("2025-07-15T17:29:59Z", None),
+            ("2025-07-15T13:00:00Z", None),
+        ];
+        for (now, want) in cases {
+            let got = evaluate(Frame::Min60, &bars, now.parse().expect("test instant"));
+            let got = got.map(|h| (h.frame, h.setup.trigger_start, h.setup.pattern, h.setup.bullish));
+            let want = want.map(|(i, p, bull): (usize, &str, bool)| (Frame::Min60, bars[i].start, p, bull));
+            assert_eq!(got, want, "now={now}");
+        }
+    }
+
+    #[test]
+    fn alert_fields() {
+        let bars = hourly();
+        let at: DateTime<Utc> = "2025-07-15T17:31:10Z".parse().expect("test instant");
+        let bull = evaluate(Frame::Hour4, &bars, at).expect("2-1-2 bull");
+        let a = build_alert("AAPL", &bull, Some(99.5), at);
+        assert_eq!(a.id, "strat:AAPL:4h:20250715T163000Z");
+        assert_eq!((a.bot, a.at, a.ticker.as_str(), a.spot), (Bot::Strat, at, "AAPL", Some(99.5)));
+        assert_eq!((a.side, a.sentiment, a.score), (Side::Unknown, Sentiment::Bullish, None));
+        assert_eq!((a.label.as_str(), a.pattern.as_deref()), ("STRAT 2-1-2 (4h)", Some("2-1-2 bull 4h")));
+        assert_eq!((a.entry, a.stop, a.targets), (Some(98.0), Some(90.0), Some(vec![114.0])));
+        assert_eq!(a.details.notes, vec![("trigger bar".to_string(), "4h bar from 2025-07-15 12:30 ET".to_string())]);
+        assert_eq!((a.contract, a.premium), (None, None));
+
+        let later: DateTime<Utc> = "2025-07-15T18:31:10Z".parse().expect("test instant");
+        let bear = evaluate(Frame::Day, &bars, later).expect("1-2-2 bear");
+        let a = build_alert("AAPL", &bear, None, later);
+        assert_eq!(a.id, "strat:AAPL:1d:20250715T173000Z");
+        assert_eq!(
+            (a.sentiment, a.label.as_str(), a.pattern.as_deref()),
+            (Sentiment::Bearish, "STRAT 1-2-2 (1d)", Some("1-2-2 bear 1d"))
+        );
+        assert_eq!((a.entry, a.stop, a.targets), (Some(91.0), Some(99.0), Some(vec![75.0])));
+
+        // The same trigger found again an hour later has the same id, so the
+        // outbox posts it once; another frame is another alert.
+        let again =
+            build_alert("AAPL", &evaluate(Frame::Day, &bars, later + Duration::hours(1)).expect("same"), None, at);
+        assert_eq!(again.id, a.id);
+        let hourly_id = build_alert("AAPL", &StratHit { frame: Frame::Min60, ..bear }, None, later).id;
+        assert_eq!(hourly_id, "strat:AAPL:60m:20250715T173000Z");
+    }
+
+    /// Minute bars 04:00–20:00 ET of `date` whose high and low follow
+    /// `hour_hl[i]` for the i-th hour after 04:00.
+    fn minutes_with_hours(date: &str, hour_hl: &[(f64, f64)]) -> Vec<Bar> {
+        let first = et(&format!("{date} 04:00"));
+        let mut out = Vec::new();
+        for (h, &(high, low)) in hour_hl.iter().enumerate() {
+            for m in 0..60 {
+                let start = first + Duration::minutes(h as i64 * 60 + m);
+                let mid = (high + low) / 2.0;
+                let bar = Bar {
+                    start,
+                    end: start + Duration::minutes(1),
+                    open: mid,
+                    high,
+                    low,
+                    close: mid,
+                    volume: 1.0,
+                    vwap: None,
+                };
+                out.push(bar);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn frames_from_minutes() {
+        // Sixteen hours; hours 8–11 ET (indices 4–7) and 12–15 (8–11) make
+        // the 4h bars 08:00 (2D vs 04:00), 12:00 (inside) and 16:00 (2U): a
+        // 2-1-2 bull on 4h whose trigger starts 16:00 ET = 20:00 UTC in July.
+        let mut hl = vec![(100.0, 90.0); 4];
+        hl.extend([(99.0, 88.0); 4]);
+        hl.extend([(98.0, 90.0); 4]);
+        hl.extend([(99.0, 91.0); 4]);
+        let minutes = minutes_with_hours("2025-07-15", &hl);
+        let end_of_day = et("2025-07-15 20:00");
+        // (frame, number of bars, first start and last end in ET)
+        let cases = [
+            (Frame::Min5, 192, "04:00", "20:00"),
+            (Frame::Min60, 16, "04:00", "20:00"),
+            (Frame::Hour4, 4, "04:00", "20:00"),
+            (Frame::Day, 1, "09:30", "16:00"),
+        ];
+        let hm = |t: DateTime<Utc>| t.with_timezone(&MARKET_TZ).format("%H:%M").to_string();
+        for (frame, count, first, last) in cases {
+            let got = frame_bars(frame, &minutes, end_of_day);
+            assert_eq!(
+                (got.len(), hm(got[0].start), hm(got[got.len() - 1].end)),
+                (count, first.into(), last.into()),
+                "{frame}"
+            );
+        }
+        let hit =
+            evaluate(Frame::Hour4, &frame_bars(Frame::Hour4, &minutes, end_of_day), end_of_day).expect("4h setup");
+        assert_eq!(
+            (hit.setup.pattern, hit.setup.bullish, hit.setup.entry, hit.setup.stop),
+            ("2-1-2", true, 98.0, 90.0)
+        );
+        assert_eq!(build_alert("SPY", &hit, None, end_of_day).id, "strat:SPY:4h:20250715T200000Z");
+        // One minute earlier the 16:00 bar is still open: no 4h trigger yet.
+        let before = end_of_day - Duration::minutes(1);
+        assert_eq!(evaluate(Frame::Hour4, &frame_bars(Frame::Hour4, &minutes, before), before), None);
+    }
+}
