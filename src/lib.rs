@@ -35,6 +35,8 @@ pub mod job;
 pub mod logging;
 pub mod notify;
 pub mod polygon;
+pub mod record;
+pub mod replay;
 pub mod runner;
 pub mod scan;
 pub mod schedule;

@@ -234,6 +234,11 @@ impl Service {
         self.polygon.as_ref()
     }
 
+    /// Hit/miss counts of the volume cache and the chain cache.
+    pub fn cache_stats(&self) -> (crate::cache::CacheStats, crate::cache::CacheStats) {
+        (self.volume.stats(), self.chains.stats())
+    }
+
     pub fn store(&self) -> &Store {
         &self.store
     }

@@ -5,6 +5,7 @@ mod cli;
 mod discord;
 mod invariants;
 mod polygon;
+mod replay;
 mod run_loop;
 mod service;
 mod store;

@@ -6,15 +6,23 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use chrono::Datelike;
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Datelike, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::clock::{Clock, Shutdown, SystemClock};
 use crate::config::{Config, ConfigError, Sources};
+use crate::http::Http;
 use crate::notify::Notifier;
+use crate::polygon::Client;
+use crate::record::Recorder;
 use crate::schedule::Timetable;
 use crate::service::{self, OutputFormat, Settings};
 use crate::store::Store;
+use crate::tape::Header;
+
+mod replay;
 
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_FAILURE: i32 = 1;
@@ -51,6 +59,9 @@ pub enum Command {
         /// Output of --dry-run alerts.
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         format: OutputFormat,
+        /// Also record every API response into this tape.
+        #[arg(long)]
+        record: Option<PathBuf>,
     },
     /// Validate the configuration, timetable, webhooks and state directory;
     /// print the resolved configuration and the next firings.
@@ -59,6 +70,26 @@ pub enum Command {
     Calendar {
         /// The year (default: this year).
         year: Option<i32>,
+    },
+    /// Replay a market tape through the real scheduler, bots, store and
+    /// outbox under a simulated clock; alerts are printed, never posted.
+    Replay {
+        /// The tape (JSON Lines; gzip when it ends in .gz).
+        tape: PathBuf,
+        /// Start here instead of the tape's first record (RFC 3339).
+        #[arg(long)]
+        from: Option<DateTime<Utc>>,
+        /// Stop here instead of the tape's last record (RFC 3339).
+        #[arg(long)]
+        to: Option<DateTime<Utc>>,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+    },
+    /// Run the service in dry-run mode and record every API response into a
+    /// tape that `replay` accepts.
+    Record {
+        /// The tape to write (gzip when it ends in .gz).
+        tape: PathBuf,
     },
     /// Copy the state database with SQLite's online backup API.
     Backup {
@@ -130,7 +161,9 @@ fn run_command(cli: Cli) -> Result<(), Failure> {
             print_out(&crate::calendar::format_year(year))
         }
         Command::Check => check(&cli),
-        Command::Run { dry_run, once, format } => run(&cli, *dry_run, *once, *format),
+        Command::Run { dry_run, once, format, record } => run(&cli, *dry_run, *once, *format, record.as_deref()),
+        Command::Record { tape } => run(&cli, true, false, OutputFormat::Text, Some(tape)),
+        Command::Replay { tape, from, to, format } => replay::replay(&cli, tape, *from, *to, *format),
         Command::Backup { path } => backup(&cli, path),
     }
 }
@@ -184,7 +217,7 @@ fn check(cli: &Cli) -> Result<(), Failure> {
     print_out(&out)
 }
 
-fn run(cli: &Cli, dry_run: bool, once: bool, format: OutputFormat) -> Result<(), Failure> {
+fn run(cli: &Cli, dry_run: bool, once: bool, format: OutputFormat, record: Option<&Path>) -> Result<(), Failure> {
     let (config, timetable) = load(cli)?;
     let settings = Settings::validate(&config, &timetable, dry_run)?;
     let state = state_path(cli, &config, dry_run);
@@ -217,8 +250,31 @@ fn run(cli: &Cli, dry_run: bool, once: bool, format: OutputFormat) -> Result<(),
     } else {
         service::Delivery::discord(&config, &settings, clock.clone(), notifier.clone())
     };
-    let mut svc =
-        service::Service::new(config, clock.clone(), store, delivery, notifier.clone()).map_err(Failure::config)?;
+    let (client, recording) = match (&config.polygon_api_key, record) {
+        (Some(key), Some(tape)) => {
+            let http = Http::new(config.seconds("POLYGON_TIMEOUT_SECONDS"), notifier.clone());
+            let meta = BTreeMap::from([
+                ("source".to_string(), serde_json::json!("record")),
+                ("started".to_string(), serde_json::json!(clock.now().to_rfc3339())),
+                ("symbols".to_string(), serde_json::json!(config.watchlist)),
+            ]);
+            let (recorder, handle) = Recorder::create(http, tape, &Header::new(meta), clock.clone())
+                .map_err(|e| Failure::config(anyhow::anyhow!("--record: {e}")))?;
+            let pc = service::polygon_config(&config, key.expose());
+            let client = Client::with_transport(pc, clock.clone(), Box::new(recorder)).map_err(Failure::config)?;
+            (Some(client), Some(handle))
+        }
+        (None, Some(_)) => {
+            return Err(Failure::config(anyhow::anyhow!("POLYGON_API_KEY: not set; there is nothing to record")));
+        }
+        (Some(key), None) => {
+            let pc = service::polygon_config(&config, key.expose());
+            (Some(Client::new(pc, clock.clone(), notifier.clone()).map_err(Failure::config)?), None)
+        }
+        (None, None) => (None, None),
+    };
+    let mut svc = service::Service::with_client(config, clock.clone(), store, delivery, notifier.clone(), client)
+        .map_err(Failure::config)?;
     svc.startup_probe()?;
     log::info!(
         "event=start version={} dry_run={dry_run} once={once} jobs={} state={}",
@@ -235,6 +291,10 @@ fn run(cli: &Cli, dry_run: bool, once: bool, format: OutputFormat) -> Result<(),
         stats.skipped_late,
         stats.errors
     );
+    if let Some(handle) = recording {
+        let records = handle.finish().map_err(Failure::runtime)?;
+        log::info!("event=tape_written records={records}");
+    }
     Ok(())
 }
 

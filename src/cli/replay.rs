@@ -1,0 +1,214 @@
+//! `orakl replay`: the real scheduler, bots, store and outbox on a
+//! simulated clock, answered from a tape; alerts printed, never posted.
+//! stdout (alerts, then the summary) is byte-identical for the same tape and
+//! options; the wall time goes to stderr.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::America::New_York;
+
+use super::{Cli, Failure};
+use crate::clock::{Clock, Shutdown, SimClock, SystemClock};
+use crate::config::{Config, Sources};
+use crate::job::Bot;
+use crate::notify::Notifier;
+use crate::polygon::Client;
+use crate::replay::{TapeMarket, tape_symbols};
+use crate::schedule::Timetable;
+use crate::service::{self, Delivery, OutputFormat, Service, Settings};
+use crate::store::Store;
+
+/// The timetable shipped with the project, used by `replay` and `demo`
+/// when no `schedule.cron` is at hand.
+pub const BUILTIN_TIMETABLE: &str = include_str!("../../schedule.cron");
+
+/// The timetable from `--schedule`, or the built-in one when the default
+/// path does not exist (a replay needs no deployment files).
+pub(super) fn timetable(cli: &Cli) -> Result<Timetable, Failure> {
+    if cli.schedule == Path::new("schedule.cron") && !cli.schedule.exists() {
+        return Timetable::parse("(built-in schedule.cron)", BUILTIN_TIMETABLE).map_err(Failure::config);
+    }
+    Timetable::load(&cli.schedule).map_err(Failure::config)
+}
+
+/// What a replay needs besides the tape and the timetable.
+pub(super) struct ReplayOptions {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub format: OutputFormat,
+    /// `--state`, else a fresh temporary database.
+    pub state: Option<PathBuf>,
+}
+
+pub(super) fn replay(
+    cli: &Cli,
+    tape: &Path,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    format: OutputFormat,
+) -> Result<(), Failure> {
+    let sources = Sources::load(cli.env_file.as_deref())?;
+    let timetable = timetable(cli)?;
+    let opts = ReplayOptions { from, to, format, state: cli.state.clone() };
+    let mut out = std::io::stdout().lock();
+    run_replay(sources, &timetable, tape, &opts, &mut out)
+}
+
+/// Replays `tape` and writes alerts and the summary to `out`.
+pub(super) fn run_replay(
+    mut sources: Sources,
+    timetable: &Timetable,
+    tape: &Path,
+    opts: &ReplayOptions,
+    out: &mut dyn Write,
+) -> Result<(), Failure> {
+    let shown = tape.display().to_string();
+    let (_header, symbols, first, last) = tape_symbols(tape).map_err(Failure::config)?;
+
+    // A replay needs no key and reaches no network: the transport is the
+    // tape. The watchlist defaults to the tape's symbols; WATCHLIST narrows.
+    let vars = &mut sources.vars;
+    vars.insert("POLYGON_API_KEY".into(), "replay".into());
+    vars.insert("POLYGON_BASE_URL".into(), crate::polygon::DEFAULT_BASE_URL.into());
+    vars.remove("WATCHLIST_FILE");
+    let watchlist: Vec<String> = match vars.get("WATCHLIST").filter(|w| !w.trim().is_empty()) {
+        Some(w) => {
+            let wanted: Vec<String> = w.split(',').map(|s| s.trim().to_ascii_uppercase()).collect();
+            symbols.iter().filter(|s| wanted.contains(s)).cloned().collect()
+        }
+        None => symbols.iter().cloned().collect(),
+    };
+    if watchlist.is_empty() {
+        return Err(Failure::config(anyhow::anyhow!("WATCHLIST: none of its symbols are on the tape {shown}")));
+    }
+    vars.insert("WATCHLIST".into(), watchlist.join(","));
+    let config = Config::from_vars(vars)?;
+    crate::logging::init(config.log_format);
+    for w in &sources.warnings {
+        log::warn!("{w}");
+    }
+    Settings::validate(&config, timetable, true)?;
+
+    let start = opts.from.unwrap_or(first);
+    let end = opts.to.unwrap_or(last);
+    if end < start {
+        return Err(Failure { code: super::EXIT_USAGE, error: anyhow::anyhow!("--to is before --from") });
+    }
+    let temp = TempDb::new();
+    let state = opts.state.clone().unwrap_or_else(|| temp.path.clone());
+    let store = Store::open(&state).map_err(|e| Failure::config(anyhow::anyhow!("state: {e}")))?;
+
+    let sim = Arc::new(SimClock::new(start));
+    sim.shutdown_after((end - start).to_std().unwrap_or_default());
+    let clock: Arc<dyn Clock> = sim.clone();
+    let market = TapeMarket::open(tape, clock.clone()).map_err(Failure::config)?;
+    let pc = service::polygon_config(&config, "replay");
+    let client = Client::with_transport(pc, clock.clone(), Box::new(market.clone())).map_err(Failure::config)?;
+    let buffer = SharedOut::default();
+    let delivery = Delivery::print(opts.format, Box::new(buffer.clone()));
+    let mut svc = Service::with_client(config, clock.clone(), store, delivery, Notifier::disabled(), Some(client))
+        .map_err(Failure::config)?;
+
+    let wall = SystemClock::new(Shutdown::new());
+    svc.run(timetable);
+    let wall_elapsed = wall.elapsed();
+    if let Some(e) = market.error() {
+        return Err(Failure::config(e));
+    }
+
+    out.write_all(&buffer.take()).map_err(Failure::runtime)?;
+    let summary = summarize(&svc, start, end).map_err(Failure::runtime)?;
+    out.write_all(summary.as_bytes()).and_then(|_| out.flush()).map_err(Failure::runtime)?;
+    let span = (end - start).num_milliseconds().max(0) as f64 / 1000.0;
+    let wall_s = wall_elapsed.as_secs_f64();
+    let ratio = if wall_s > 0.0 { span / wall_s } else { f64::INFINITY };
+    eprintln!("wall time: {wall_s:.2} s for {span:.0} s simulated ({ratio:.0}x real time)");
+    Ok(())
+}
+
+/// The summary printed after the alerts: deterministic for a tape.
+fn summarize(svc: &Service, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<String, anyhow::Error> {
+    let mut by_bot: BTreeMap<Bot, u64> = Bot::ALL.iter().map(|b| (*b, 0)).collect();
+    for entry in svc.store().alerts_since(start - chrono::Duration::days(1))? {
+        *by_bot.entry(entry.alert.bot).or_default() += 1;
+    }
+    let total: u64 = by_bot.values().sum();
+    let et = |t: DateTime<Utc>| t.with_timezone(&New_York).format("%Y-%m-%d %H:%M:%S %Z").to_string();
+    let mut s = String::from("\nsummary\n");
+    s.push_str(&format!("  simulated   {} → {} ({} s)\n", et(start), et(end), (end - start).num_seconds()));
+    s.push_str(&format!("  alerts      {total}\n"));
+    for (bot, n) in &by_bot {
+        s.push_str(&format!("    {:<14}{n}\n", bot.as_str()));
+    }
+    if let Some(client) = svc.polygon() {
+        let stats = client.stats();
+        s.push_str(&format!("  requests    {} ({} pages)\n", stats.requests_total(), stats.pages_total()));
+        for (endpoint, e) in &stats.endpoints {
+            let n: u64 = e.requests.values().sum();
+            if n > 0 {
+                s.push_str(&format!("    {endpoint:<14}{n} requests, {} pages\n", e.pages));
+            }
+        }
+    }
+    let (volume, chain) = svc.cache_stats();
+    s.push_str(&format!(
+        "  cache       volume hit rate {:.3} ({} hits, {} misses), chain hit rate {:.3} ({} hits, {} misses)\n",
+        volume.hit_rate(),
+        volume.hits,
+        volume.misses,
+        chain.hit_rate(),
+        chain.hits,
+        chain.misses
+    ));
+    Ok(s)
+}
+
+/// Collects printed alerts so they reach stdout in one piece, after the run.
+#[derive(Clone, Default)]
+struct SharedOut(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl SharedOut {
+    fn take(&self) -> Vec<u8> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+impl Write for SharedOut {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A state file that exists for one replay and is removed afterwards.
+struct TempDb {
+    path: PathBuf,
+}
+
+impl TempDb {
+    fn new() -> TempDb {
+        let dir = std::env::temp_dir();
+        let path = (0u32..)
+            .map(|n| dir.join(format!("orakl-replay-{}-{n}.db", std::process::id())))
+            .find(|p| !p.exists())
+            .unwrap_or_else(|| dir.join("orakl-replay.db"));
+        TempDb { path }
+    }
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut p = self.path.clone().into_os_string();
+            p.push(suffix);
+            let _ = std::fs::remove_file(PathBuf::from(p));
+        }
+    }
+}

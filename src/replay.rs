@@ -1,0 +1,1059 @@
+//! Replay (SPEC §9): a [`Transport`] that answers the Polygon client's
+//! requests from a market tape, with what was known at the simulated time
+//! of each request.
+//!
+//! The client in front of it is the live one: pagination through
+//! `next_url`, the token bucket, retries and counters work unchanged, so a
+//! replay spends simulated time exactly as the live service would. What the
+//! tape cannot answer gets an empty result, never an error; only an unknown
+//! path is a 404, and only a malformed tape is a transport error.
+//!
+//! The tape is streamed, never loaded: a helper thread parses ahead by at
+//! most [`READ_AHEAD`] records (the tape reader is not `Send`, so it lives
+//! on that thread), and a request at time `t` applies the records with
+//! `at <= t` to the state below, in order. A record later in the tape can
+//! therefore never change an answer before its time.
+//!
+//! What the state keeps, and how it grows over a day:
+//!
+//! - the latest chain per underlying, the latest contract snapshot per
+//!   contract and the latest stock snapshot per ticker: replaced, not
+//!   accumulated, so bounded by the number of symbols and contracts;
+//! - chains still being paged through (a cursor pins its snapshot until its
+//!   last page is served; at most [`PINNED_MAX`]);
+//! - every bar of every `(ticker, multiplier, timespan)` seen: a day of
+//!   1-minute bars is ~960 per ticker;
+//! - every trade seen, per ticker, with a dedup key. This is the one part
+//!   that grows with the tape: a tape holds only the trades the bots asked
+//!   for (dark-pool windows, sweep confirmations), which for a watchlist of
+//!   a few symbols is fine for a day, but a multi-day tape of busy tickers
+//!   keeps every print in memory until the replay ends.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread;
+
+use chrono::{DateTime, Days, Months, NaiveDate, TimeZone, Utc};
+use serde::Serialize;
+
+use crate::calendar::MARKET_TZ;
+use crate::clock::Clock;
+use crate::http::{HttpError, Response};
+use crate::polygon::{Bar, OptionSnapshot, TickerSnapshot, Trade, Transport};
+use crate::tape::{Header, Payload, Record, TapeError, TapeReader};
+
+/// Records parsed ahead of the simulated time, waiting in the channel.
+pub const READ_AHEAD: usize = 16;
+/// Chains pinned by outstanding cursors. A client pages through one chain
+/// at a time, so more than a few means abandoned paginations.
+pub const PINNED_MAX: usize = 16;
+/// The host written into `next_url`s; the client re-bases them anyway.
+const NEXT_URL_BASE: &str = "https://api.polygon.io";
+const REQUEST_ID: &str = "replay";
+const CHAIN_LIMIT_DEFAULT: usize = 10;
+const CHAIN_LIMIT_MAX: usize = 250;
+const TRADES_LIMIT_DEFAULT: usize = 1000;
+const TRADES_LIMIT_MAX: usize = 50_000;
+const AGGS_LIMIT_DEFAULT: usize = 5000;
+const AGGS_LIMIT_MAX: usize = 50_000;
+const MINUTE_MS: i64 = 60_000;
+const HOUR_MS: i64 = 3_600_000;
+
+/// What [`tape_symbols`] finds: the header, the underlyings and tickers
+/// (option tickers left out), and the first and last `at`.
+pub type TapeSpan = (Header, BTreeSet<String>, DateTime<Utc>, DateTime<Utc>);
+
+/// One streaming pass over a tape: its header, the symbols it is about
+/// (chain and contract underlyings, bar, trade and snapshot tickers, but
+/// not option tickers such as `O:SPY251121C00670000`, whose trades confirm
+/// sweeps) and the span of its records, so that `orakl replay` can default
+/// the watchlist and the time range to the tape's. A tape without records
+/// is an error: there is nothing to replay.
+pub fn tape_symbols(path: &Path) -> Result<TapeSpan, TapeError> {
+    let mut reader = TapeReader::open(path)?;
+    let mut symbols = BTreeSet::new();
+    let mut span: Option<(DateTime<Utc>, DateTime<Utc>)> = None;
+    while let Some(rec) = reader.next_record()? {
+        span = Some(span.map_or((rec.at, rec.at), |(first, _)| (first, rec.at)));
+        let symbol = rec.payload.symbol();
+        if !symbol.starts_with("O:") && !symbols.contains(symbol) {
+            symbols.insert(symbol.to_string());
+        }
+    }
+    let Some((first, last)) = span else {
+        return Err(TapeError::File { path: path.display().to_string(), message: "the tape has no records".into() });
+    };
+    Ok((reader.header().clone(), symbols, first, last))
+}
+
+/// The market as a tape saw it, answering requests at `clock.now()`.
+///
+/// Clones share one tape and one state: keep a clone to ask [`error`]
+/// after handing the other to [`crate::polygon::Client::with_transport`].
+///
+/// [`error`]: TapeMarket::error
+#[derive(Clone)]
+pub struct TapeMarket {
+    clock: Arc<dyn Clock>,
+    header: Arc<Header>,
+    market: Arc<Mutex<Market>>,
+}
+
+impl TapeMarket {
+    /// Opens the tape and checks its header; records are read as simulated
+    /// time reaches them.
+    pub fn open(path: &Path, clock: Arc<dyn Clock>) -> Result<TapeMarket, TapeError> {
+        let (header, feed) = spawn_reader(path.to_path_buf())?;
+        Ok(TapeMarket { clock, header: Arc::new(header), market: Arc::new(Mutex::new(Market::new(feed))) })
+    }
+
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The first malformed line met (`TAPE:LINE: ...`). Once set, every
+    /// request fails with it: the replay must stop, not go on with a gap.
+    pub fn error(&self) -> Option<TapeError> {
+        self.lock().error.as_ref().map(copy_error)
+    }
+
+    /// Records applied so far (those with `at` at or before the latest
+    /// request's time).
+    pub fn records_applied(&self) -> u64 {
+        self.lock().applied
+    }
+
+    /// True once the whole tape has been read and applied.
+    pub fn exhausted(&self) -> bool {
+        let m = self.lock();
+        m.feed.is_none() && m.ahead.is_none()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Market> {
+        // A panic elsewhere while holding the lock leaves data that is still
+        // consistent record by record; keep answering.
+        self.market.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Transport for TapeMarket {
+    fn get(&self, url: &str, _headers: &[(&str, &str)]) -> Result<Response, HttpError> {
+        let t = self.clock.now();
+        let mut market = self.lock();
+        market.advance(t);
+        if let Some(e) = &market.error {
+            return Err(HttpError::Protocol(e.to_string()));
+        }
+        Ok(market.answer(url, t))
+    }
+}
+
+fn copy_error(e: &TapeError) -> TapeError {
+    match e {
+        TapeError::File { path, message } => TapeError::File { path: path.clone(), message: message.clone() },
+        TapeError::Line { path, line, message } => {
+            TapeError::Line { path: path.clone(), line: *line, message: message.clone() }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The reader thread.
+
+enum Feed {
+    Header(Header),
+    /// A record and its line number, which also names the snapshot.
+    Record(Box<Record>, usize),
+    Failed(TapeError),
+    End,
+}
+
+fn spawn_reader(path: PathBuf) -> Result<(Header, Receiver<Feed>), TapeError> {
+    let shown = path.display().to_string();
+    let stopped = |what: &str| TapeError::File { path: shown.clone(), message: format!("the tape reader {what}") };
+    let (tx, rx) = sync_channel(READ_AHEAD);
+    thread::Builder::new()
+        .name("orakl-tape-reader".into())
+        .spawn(move || read_tape(&path, &tx))
+        .map_err(|e| stopped(&format!("could not start: {e}")))?;
+    match rx.recv() {
+        Ok(Feed::Header(h)) => Ok((h, rx)),
+        Ok(Feed::Failed(e)) => Err(e),
+        _ => Err(stopped("stopped unexpectedly")),
+    }
+}
+
+/// Runs on the reader thread until the tape ends, a line is bad, or the
+/// market is dropped (the send fails).
+fn read_tape(path: &Path, tx: &SyncSender<Feed>) {
+    let mut reader = match TapeReader::open(path) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = tx.send(Feed::Failed(e));
+            return;
+        }
+    };
+    if tx.send(Feed::Header(reader.header().clone())).is_err() {
+        return;
+    }
+    loop {
+        let msg = match reader.next_record() {
+            Ok(Some(rec)) => Feed::Record(Box::new(rec), reader.line()),
+            Ok(None) => Feed::End,
+            Err(e) => Feed::Failed(e),
+        };
+        let last = !matches!(msg, Feed::Record(..));
+        if tx.send(msg).is_err() || last {
+            return;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The state: what was known at the latest request's time.
+
+/// One chain record, named by its line so a cursor can find it again.
+struct Chain {
+    line: usize,
+    at: DateTime<Utc>,
+    contracts: Vec<OptionSnapshot>,
+}
+
+/// How a trade is recognised when several records carry it: Polygon's id
+/// is unique per ticker, exchange and TRF; without an id, the print itself.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum TradeKey {
+    Id { id: String, exchange: Option<i32>, trf_id: Option<i32> },
+    Print { sip_ns: i64, price_bits: u64, size_bits: u64 },
+}
+
+impl TradeKey {
+    fn of(t: &Trade) -> TradeKey {
+        match &t.id {
+            Some(id) => TradeKey::Id { id: id.clone(), exchange: t.exchange, trf_id: t.trf_id },
+            None => {
+                TradeKey::Print { sip_ns: t.sip_timestamp, price_bits: t.price.to_bits(), size_bits: t.size.to_bits() }
+            }
+        }
+    }
+}
+
+/// The union of the trade records of one ticker.
+#[derive(Default)]
+struct TradeBook {
+    seen: BTreeSet<TradeKey>,
+    /// `(sip_timestamp, arrival)` → (`at` of the record that brought it, in
+    /// ns; the trade). Arrival order breaks ties between equal timestamps.
+    by_time: BTreeMap<(i64, u64), (i64, Trade)>,
+    arrivals: u64,
+}
+
+impl TradeBook {
+    fn add(&mut self, known_ns: i64, trades: Vec<Trade>) {
+        for t in trades {
+            if self.seen.insert(TradeKey::of(&t)) {
+                self.by_time.insert((t.sip_timestamp, self.arrivals), (known_ns, t));
+                self.arrivals += 1;
+            }
+        }
+    }
+}
+
+type SeriesKey = (String, u32, String);
+
+struct Market {
+    /// None once the tape has ended or failed.
+    feed: Option<Receiver<Feed>>,
+    /// The next record, read but not yet due.
+    ahead: Option<(Box<Record>, usize)>,
+    error: Option<TapeError>,
+    applied: u64,
+    chains: BTreeMap<String, Arc<Chain>>,
+    pinned: BTreeMap<usize, Arc<Chain>>,
+    contracts: BTreeMap<(String, String), (DateTime<Utc>, OptionSnapshot)>,
+    stocks: BTreeMap<String, TickerSnapshot>,
+    bars: BTreeMap<SeriesKey, BTreeMap<i64, Bar>>,
+    trades: BTreeMap<String, TradeBook>,
+}
+
+fn nanos(t: DateTime<Utc>) -> i64 {
+    // Outside 1677..2262 only; saturate rather than fail.
+    t.timestamp_nanos_opt().unwrap_or(if t.timestamp() < 0 { i64::MIN } else { i64::MAX })
+}
+
+impl Market {
+    fn new(feed: Receiver<Feed>) -> Market {
+        Market {
+            feed: Some(feed),
+            ahead: None,
+            error: None,
+            applied: 0,
+            chains: BTreeMap::new(),
+            pinned: BTreeMap::new(),
+            contracts: BTreeMap::new(),
+            stocks: BTreeMap::new(),
+            bars: BTreeMap::new(),
+            trades: BTreeMap::new(),
+        }
+    }
+
+    /// Applies every record with `at <= t`, reading no further than the
+    /// first record after `t`.
+    fn advance(&mut self, t: DateTime<Utc>) {
+        loop {
+            if self.ahead.is_none() {
+                let msg = match &self.feed {
+                    Some(feed) => feed.recv(),
+                    None => return,
+                };
+                match msg {
+                    Ok(Feed::Record(rec, line)) => self.ahead = Some((rec, line)),
+                    Ok(Feed::End) => {
+                        self.feed = None;
+                        return;
+                    }
+                    Ok(Feed::Failed(e)) => {
+                        self.error = Some(e);
+                        self.feed = None;
+                        return;
+                    }
+                    Ok(Feed::Header(_)) | Err(_) => {
+                        self.error = Some(TapeError::File {
+                            path: String::new(),
+                            message: "the tape reader stopped unexpectedly".into(),
+                        });
+                        self.feed = None;
+                        return;
+                    }
+                }
+            }
+            match self.ahead.take() {
+                Some((rec, line)) if rec.at <= t => self.apply(*rec, line),
+                later => {
+                    self.ahead = later;
+                    return;
+                }
+            }
+        }
+    }
+
+    fn apply(&mut self, rec: Record, line: usize) {
+        self.applied += 1;
+        let at = rec.at;
+        match rec.payload {
+            Payload::OptionChain { underlying, results } => {
+                self.chains.insert(underlying, Arc::new(Chain { line, at, contracts: results }));
+            }
+            Payload::OptionContract { underlying, contract, results } => {
+                self.contracts.insert((underlying, contract), (at, *results));
+            }
+            Payload::Aggs { ticker, multiplier, timespan, results } => {
+                let series = self.bars.entry((ticker, multiplier, timespan)).or_default();
+                for bar in results {
+                    series.insert(bar.start_ms, bar);
+                }
+            }
+            Payload::Trades { ticker, results } => self.trades.entry(ticker).or_default().add(nanos(at), results),
+            Payload::StockSnapshot { ticker, results } => {
+                self.stocks.insert(ticker, *results);
+            }
+        }
+    }
+
+    fn answer(&mut self, url: &str, t: DateTime<Utc>) -> Response {
+        let target = Target::parse(url);
+        let Some(route) = Route::parse(&target.segments) else {
+            return reply(404, &Status { status: "NOT_FOUND", request_id: REQUEST_ID, message: "unknown path" });
+        };
+        let result = match &route {
+            Route::Chain { underlying } => self.chain(underlying, &target),
+            Route::Contract { underlying, contract } => Ok(self.contract(underlying, contract)),
+            Route::Aggs { ticker, multiplier, timespan, from, to } => {
+                self.aggs(ticker, multiplier, timespan, from, to, &target, t)
+            }
+            Route::Trades { ticker } => self.trades(ticker, &target, t),
+            Route::StockSnapshot { ticker } => Ok(self.stock(ticker)),
+        };
+        result.unwrap_or_else(|message| {
+            reply(400, &ErrorBody { status: "ERROR", request_id: REQUEST_ID, error: message })
+        })
+    }
+
+    // -- option chain ------------------------------------------------------
+
+    fn chain(&mut self, underlying: &str, q: &Target) -> Result<Response, String> {
+        let limit = q.limit(CHAIN_LIMIT_DEFAULT, CHAIN_LIMIT_MAX)?;
+        let filter = ChainFilter::parse(q)?;
+        let (chain, offset) = match q.get("cursor") {
+            Some(cursor) => {
+                let (line, offset) = parse_cursor(cursor).ok_or_else(|| format!("invalid cursor {cursor:?}"))?;
+                let line = usize::try_from(line).map_err(|_| format!("invalid cursor {cursor:?}"))?;
+                let current = self.chains.get(underlying).filter(|c| c.line == line);
+                let chain = current.or_else(|| self.pinned.get(&line)).cloned();
+                (chain.ok_or_else(|| format!("cursor {cursor:?} has expired"))?, offset)
+            }
+            None => match self.chains.get(underlying) {
+                Some(chain) => (chain.clone(), 0),
+                None => return Ok(page_reply::<OptionSnapshot>(Vec::new(), None)),
+            },
+        };
+        let matching: Vec<&OptionSnapshot> = chain.contracts.iter().filter(|c| filter.accepts(c)).collect();
+        let end = offset.saturating_add(limit).min(matching.len());
+        let page: Vec<&OptionSnapshot> = matching.get(offset..end).unwrap_or_default().to_vec();
+        let next = if end < matching.len() {
+            if !self.pinned.contains_key(&chain.line) {
+                if self.pinned.len() >= PINNED_MAX {
+                    self.pinned.pop_first();
+                }
+                self.pinned.insert(chain.line, chain.clone());
+            }
+            Some(q.next_url(&format!("{}-{end}", chain.line)))
+        } else {
+            self.pinned.remove(&chain.line);
+            None
+        };
+        Ok(page_reply(page, next))
+    }
+
+    // -- single contract ---------------------------------------------------
+
+    /// The later of the contract's own record and its entry in the latest
+    /// chain (both are the same snapshot data in the API); 404 if neither.
+    fn contract(&self, underlying: &str, contract: &str) -> Response {
+        let own = self.contracts.get(&(underlying.to_string(), contract.to_string())).map(|(at, s)| (*at, s));
+        let in_chain = self
+            .chains
+            .get(underlying)
+            .and_then(|chain| chain.contracts.iter().find(|s| s.ticker() == Some(contract)).map(|s| (chain.at, s)));
+        let best = match (own, in_chain) {
+            (Some(own), Some(chain)) => Some(if chain.0 > own.0 { chain } else { own }),
+            (own, chain) => own.or(chain),
+        };
+        match best {
+            Some((_, snapshot)) => reply(200, &One { status: "OK", request_id: REQUEST_ID, results: snapshot }),
+            None => reply(404, &Status { status: "NOT_FOUND", request_id: REQUEST_ID, message: "contract not found" }),
+        }
+    }
+
+    // -- stock snapshot ----------------------------------------------------
+
+    fn stock(&self, ticker: &str) -> Response {
+        #[derive(Serialize)]
+        struct StockBody<'a> {
+            status: &'static str,
+            request_id: &'static str,
+            ticker: &'a TickerSnapshot,
+        }
+        match self.stocks.get(ticker) {
+            Some(snapshot) => reply(200, &StockBody { status: "OK", request_id: REQUEST_ID, ticker: snapshot }),
+            None => reply(404, &Status { status: "NOT_FOUND", request_id: REQUEST_ID, message: "Ticker not found." }),
+        }
+    }
+
+    // -- aggregates --------------------------------------------------------
+
+    #[allow(clippy::too_many_arguments)]
+    fn aggs(
+        &self,
+        ticker: &str,
+        multiplier: &str,
+        timespan: &str,
+        from: &str,
+        to: &str,
+        q: &Target,
+        t: DateTime<Utc>,
+    ) -> Result<Response, String> {
+        let mult: u32 =
+            multiplier.parse().ok().filter(|m| *m >= 1).ok_or_else(|| format!("invalid multiplier {multiplier:?}"))?;
+        let span = Span::parse(timespan).ok_or_else(|| format!("invalid timespan {timespan:?}"))?;
+        let from_ms = agg_bound(from, false).ok_or_else(|| format!("invalid from {from:?}"))?;
+        let to_ms = agg_bound(to, true).ok_or_else(|| format!("invalid to {to:?}"))?;
+        let desc = match q.get("sort") {
+            None | Some("asc") => false,
+            Some("desc") => true,
+            Some(other) => return Err(format!("invalid sort {other:?}")),
+        };
+        let limit = q.limit(AGGS_LIMIT_DEFAULT, AGGS_LIMIT_MAX)?;
+        let t_ms = t.timestamp_millis();
+        let mut bars: Vec<Bar> = if from_ms > to_ms {
+            Vec::new()
+        } else if let Some(series) = self.bars.get(&(ticker.to_string(), mult, timespan.to_string())) {
+            series
+                .range(from_ms..=to_ms)
+                .filter(|(start, _)| bar_end_ms(**start, mult, span).is_some_and(|end| end <= t_ms))
+                .map(|(_, bar)| bar.clone())
+                .collect()
+        } else if let Some(minutes) = self.bars.get(&(ticker.to_string(), 1, "minute".to_string())) {
+            match span {
+                Span::Minute => build_fixed(minutes, i64::from(mult) * MINUTE_MS, from_ms, to_ms, t_ms),
+                Span::Hour => build_fixed(minutes, i64::from(mult) * HOUR_MS, from_ms, to_ms, t_ms),
+                Span::Day if mult == 1 => build_days(minutes, from_ms, to_ms, t_ms),
+                _ => Vec::new(),
+            }
+        } else {
+            Vec::new()
+        };
+        if desc {
+            bars.reverse();
+        }
+        bars.truncate(limit);
+        #[derive(Serialize)]
+        struct AggsBody<'a> {
+            ticker: &'a str,
+            #[serde(rename = "queryCount")]
+            query_count: usize,
+            #[serde(rename = "resultsCount")]
+            results_count: usize,
+            adjusted: bool,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            results: Option<Vec<Bar>>,
+            status: &'static str,
+            request_id: &'static str,
+            count: usize,
+        }
+        let n = bars.len();
+        Ok(reply(
+            200,
+            &AggsBody {
+                ticker,
+                query_count: n,
+                results_count: n,
+                adjusted: true,
+                // As the API: an empty range has no `results` key at all.
+                results: (n > 0).then_some(bars),
+                status: "OK",
+                request_id: REQUEST_ID,
+                count: n,
+            },
+        ))
+    }
+
+    // -- trades ------------------------------------------------------------
+
+    fn trades(&self, ticker: &str, q: &Target, t: DateTime<Utc>) -> Result<Response, String> {
+        let limit = q.limit(TRADES_LIMIT_DEFAULT, TRADES_LIMIT_MAX)?;
+        let desc = match q.get("order") {
+            None | Some("asc") => false,
+            Some("desc") => true,
+            Some(other) => return Err(format!("invalid order {other:?}")),
+        };
+        let (lo, hi) = trade_window(q)?;
+        // A cursor pins the time of its first page, so later pages neither
+        // gain trades that arrived since nor shift under the offset.
+        let (cap_ns, offset) = match q.get("cursor") {
+            Some(cursor) => parse_cursor(cursor).ok_or_else(|| format!("invalid cursor {cursor:?}"))?,
+            None => (nanos(t).max(0) as u64, 0),
+        };
+        let cap_ns = i64::try_from(cap_ns).unwrap_or(i64::MAX);
+        let hi = hi.min(cap_ns);
+        let Some(book) = self.trades.get(ticker).filter(|_| lo <= hi) else {
+            return Ok(page_reply::<Trade>(Vec::new(), None));
+        };
+        let mut matching: Vec<&Trade> = book
+            .by_time
+            .range((lo, 0)..=(hi, u64::MAX))
+            .filter(|(_, (known_ns, _))| *known_ns <= cap_ns)
+            .map(|(_, (_, trade))| trade)
+            .collect();
+        if desc {
+            matching.reverse();
+        }
+        let end = offset.saturating_add(limit).min(matching.len());
+        let page = matching.get(offset..end).unwrap_or_default().to_vec();
+        let next = (end < matching.len()).then(|| q.next_url(&format!("{cap_ns}-{end}")));
+        Ok(page_reply(page, next))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Requests.
+
+/// A request URL taken apart: decoded path segments and query pairs.
+pub(crate) struct Target {
+    path: String,
+    pub(crate) segments: Vec<String>,
+    query: Vec<(String, String)>,
+}
+
+impl Target {
+    pub(crate) fn parse(url: &str) -> Target {
+        let (path, query) = split_url(url);
+        let segments = path.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
+        let query = query
+            .split('&')
+            .filter(|kv| !kv.is_empty())
+            .map(|kv| {
+                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                (percent_decode(k), percent_decode(v))
+            })
+            .collect();
+        Target { path: path.to_string(), segments, query }
+    }
+
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
+        self.query.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// `limit`: absent gives the default, above the maximum is clamped.
+    fn limit(&self, default: usize, max: usize) -> Result<usize, String> {
+        match self.get("limit") {
+            None => Ok(default),
+            Some(v) => match v.parse::<usize>() {
+                Ok(0) | Err(_) => Err(format!("invalid limit {v:?}")),
+                Ok(n) => Ok(n.min(max)),
+            },
+        }
+    }
+
+    /// The next page: this path and query with `cursor` set.
+    fn next_url(&self, cursor: &str) -> String {
+        let mut url = format!("{NEXT_URL_BASE}{}?cursor={cursor}", self.path);
+        for (k, v) in self.query.iter().filter(|(k, _)| k != "cursor") {
+            url.push('&');
+            url.push_str(&percent_encode(k));
+            url.push('=');
+            url.push_str(&percent_encode(v));
+        }
+        url
+    }
+}
+
+/// The path and query of a URL (absolute or not), without the fragment.
+pub(crate) fn split_url(url: &str) -> (&str, &str) {
+    let rest = match url.split_once("://") {
+        Some((_, after)) => after.find(['/', '?']).map_or("", |i| &after[i..]),
+        None => url,
+    };
+    let rest = rest.split('#').next().unwrap_or("");
+    rest.split_once('?').unwrap_or((rest, ""))
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok());
+            if let Some(v) = hex {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b':') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `A-B`: two numbers (a snapshot line or a time cap, and an offset).
+fn parse_cursor(cursor: &str) -> Option<(u64, usize)> {
+    let (a, b) = cursor.split_once('-')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
+/// The Polygon endpoints orakl calls, from a request's path segments.
+pub(crate) enum Route {
+    Chain { underlying: String },
+    Contract { underlying: String, contract: String },
+    Aggs { ticker: String, multiplier: String, timespan: String, from: String, to: String },
+    Trades { ticker: String },
+    StockSnapshot { ticker: String },
+}
+
+impl Route {
+    pub(crate) fn parse(segments: &[String]) -> Option<Route> {
+        let s: Vec<&str> = segments.iter().map(String::as_str).collect();
+        let own = |x: &str| x.to_string();
+        Some(match s.as_slice() {
+            ["v3", "snapshot", "options", u] => Route::Chain { underlying: own(u) },
+            ["v3", "snapshot", "options", u, c] => Route::Contract { underlying: own(u), contract: own(c) },
+            ["v2", "aggs", "ticker", tk, "range", m, span, from, to] => {
+                Route::Aggs { ticker: own(tk), multiplier: own(m), timespan: own(span), from: own(from), to: own(to) }
+            }
+            ["v3", "trades", tk] => Route::Trades { ticker: own(tk) },
+            ["v2", "snapshot", "locale", "us", "markets", "stocks", "tickers", tk] => {
+                Route::StockSnapshot { ticker: own(tk) }
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// `gt`/`gte`/`lt`/`lte`/exact bounds on one field, as Polygon's
+/// `field.gte=...` query parameters.
+struct Bounds<T> {
+    eq: Option<T>,
+    gt: Option<T>,
+    gte: Option<T>,
+    lt: Option<T>,
+    lte: Option<T>,
+}
+
+impl<T: PartialOrd + Copy> Bounds<T> {
+    fn parse(q: &Target, name: &str, parse: impl Fn(&str) -> Option<T>) -> Result<Bounds<T>, String> {
+        let get = |suffix: &str| -> Result<Option<T>, String> {
+            let key = format!("{name}{suffix}");
+            match q.get(&key) {
+                None => Ok(None),
+                Some(v) => parse(v).map(Some).ok_or_else(|| format!("invalid {key} {v:?}")),
+            }
+        };
+        Ok(Bounds { eq: get("")?, gt: get(".gt")?, gte: get(".gte")?, lt: get(".lt")?, lte: get(".lte")? })
+    }
+
+    /// A value passes every bound set; a missing value passes only when no
+    /// bound is set.
+    fn accepts(&self, v: Option<T>) -> bool {
+        let bounds = [self.eq, self.gt, self.gte, self.lt, self.lte];
+        if bounds.iter().all(Option::is_none) {
+            return true;
+        }
+        let Some(v) = v else { return false };
+        self.eq.is_none_or(|b| v == b)
+            && self.gt.is_none_or(|b| v > b)
+            && self.gte.is_none_or(|b| v >= b)
+            && self.lt.is_none_or(|b| v < b)
+            && self.lte.is_none_or(|b| v <= b)
+    }
+}
+
+struct ChainFilter {
+    expiration: Bounds<NaiveDate>,
+    strike: Bounds<f64>,
+    contract_type: Option<String>,
+}
+
+impl ChainFilter {
+    fn parse(q: &Target) -> Result<ChainFilter, String> {
+        Ok(ChainFilter {
+            expiration: Bounds::parse(q, "expiration_date", |v| NaiveDate::parse_from_str(v, "%Y-%m-%d").ok())?,
+            strike: Bounds::parse(q, "strike_price", |v| v.parse::<f64>().ok().filter(|x| x.is_finite()))?,
+            contract_type: q.get("contract_type").map(str::to_string),
+        })
+    }
+
+    fn accepts(&self, c: &OptionSnapshot) -> bool {
+        let kind = c.details.as_ref().and_then(|d| d.contract_type.as_deref());
+        self.expiration.accepts(c.expiration())
+            && self.strike.accepts(c.strike())
+            && self.contract_type.as_deref().is_none_or(|want| kind.is_some_and(|k| k.eq_ignore_ascii_case(want)))
+    }
+}
+
+/// The inclusive `[lo, hi]` nanosecond window of a trades request. A value
+/// is nanoseconds or an ET date (its midnight; `timestamp=DATE` is the
+/// whole date).
+fn trade_window(q: &Target) -> Result<(i64, i64), String> {
+    let (mut lo, mut hi) = (i64::MIN, i64::MAX);
+    for (key, value) in &q.query {
+        let Some(op) = key.strip_prefix("timestamp") else { continue };
+        if !matches!(op, "" | ".gt" | ".gte" | ".lt" | ".lte") {
+            continue;
+        }
+        let (start, end) = if let Ok(ns) = value.parse::<i64>() {
+            (ns, ns)
+        } else {
+            let day = NaiveDate::parse_from_str(value, "%Y-%m-%d").ok();
+            let start = day.and_then(et_midnight_ms).and_then(|ms| ms.checked_mul(1_000_000));
+            let end = day
+                .and_then(|d| d.succ_opt())
+                .and_then(et_midnight_ms)
+                .and_then(|ms| ms.checked_mul(1_000_000))
+                .map(|ns| ns - 1);
+            match (start, end) {
+                (Some(s), Some(e)) if op.is_empty() => (s, e),
+                (Some(s), Some(_)) => (s, s),
+                _ => return Err(format!("invalid {key} {value:?}")),
+            }
+        };
+        match op {
+            "" => (lo, hi) = (lo.max(start), hi.min(end)),
+            ".gt" => lo = lo.max(start.saturating_add(1)),
+            ".gte" => lo = lo.max(start),
+            ".lt" => hi = hi.min(start.saturating_sub(1)),
+            _ => hi = hi.min(start),
+        }
+    }
+    Ok((lo, hi))
+}
+
+// ---------------------------------------------------------------------------
+// Bars.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Span {
+    Second,
+    Minute,
+    Hour,
+    Day,
+    Week,
+    Month,
+    Quarter,
+    Year,
+}
+
+impl Span {
+    fn parse(s: &str) -> Option<Span> {
+        Some(match s {
+            "second" => Span::Second,
+            "minute" => Span::Minute,
+            "hour" => Span::Hour,
+            "day" => Span::Day,
+            "week" => Span::Week,
+            "month" => Span::Month,
+            "quarter" => Span::Quarter,
+            "year" => Span::Year,
+            _ => return None,
+        })
+    }
+}
+
+fn et_midnight_ms(d: NaiveDate) -> Option<i64> {
+    MARKET_TZ.from_local_datetime(&d.and_hms_opt(0, 0, 0)?).earliest().map(|t| t.timestamp_millis())
+}
+
+fn et_date_of_ms(ms: i64) -> Option<NaiveDate> {
+    DateTime::from_timestamp_millis(ms).map(|t| t.with_timezone(&MARKET_TZ).date_naive())
+}
+
+/// When a bar that starts at `start_ms` closes. Calendar spans end at an
+/// ET midnight (a day is 23 or 25 hours across a DST change).
+fn bar_end_ms(start_ms: i64, mult: u32, span: Span) -> Option<i64> {
+    let m = i64::from(mult);
+    let fixed = |unit_ms: i64| m.checked_mul(unit_ms).and_then(|d| start_ms.checked_add(d));
+    let date = || et_date_of_ms(start_ms);
+    let end = match span {
+        Span::Second => return fixed(1000),
+        Span::Minute => return fixed(MINUTE_MS),
+        Span::Hour => return fixed(HOUR_MS),
+        Span::Day => date()?.checked_add_days(Days::new(u64::from(mult)))?,
+        Span::Week => date()?.checked_add_days(Days::new(7 * u64::from(mult)))?,
+        Span::Month => date()?.checked_add_months(Months::new(mult))?,
+        Span::Quarter => date()?.checked_add_months(Months::new(mult.checked_mul(3)?))?,
+        Span::Year => date()?.checked_add_months(Months::new(mult.checked_mul(12)?))?,
+    };
+    et_midnight_ms(end)
+}
+
+/// A range end: an ET date (inclusive: `to` runs to the end of the day) or
+/// Unix milliseconds.
+fn agg_bound(s: &str, upper: bool) -> Option<i64> {
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return if upper { et_midnight_ms(d.succ_opt()?).map(|ms| ms - 1) } else { et_midnight_ms(d) };
+    }
+    s.parse().ok()
+}
+
+/// One bar from consecutive ones: first open, highest high, lowest low,
+/// last close, summed volume, volume-weighted vwap (a minute without `vw`
+/// counts at its close).
+fn merge_bars(start_ms: i64, bars: &[&Bar]) -> Option<Bar> {
+    let (first, last) = (bars.first()?, bars.last()?);
+    let volume: f64 = bars.iter().map(|b| b.volume).sum();
+    let traded: f64 = bars.iter().map(|b| b.vwap.unwrap_or(b.close) * b.volume).sum();
+    let transactions =
+        bars.iter().filter_map(|b| b.transactions).fold(None, |acc: Option<f64>, n| Some(acc.unwrap_or(0.0) + n));
+    Some(Bar {
+        start_ms,
+        open: first.open,
+        high: bars.iter().map(|b| b.high).fold(f64::NEG_INFINITY, f64::max),
+        low: bars.iter().map(|b| b.low).fold(f64::INFINITY, f64::min),
+        close: last.close,
+        volume,
+        vwap: (volume > 0.0).then(|| traded / volume),
+        transactions,
+        ..Bar::default()
+    })
+}
+
+/// Minute or hour bars of `bucket_ms`, aligned to multiples of it since the
+/// epoch, from the 1-minute bars; only buckets that start in `[from, to]`
+/// and had closed by `t`.
+fn build_fixed(minutes: &BTreeMap<i64, Bar>, bucket_ms: i64, from: i64, to: i64, t_ms: i64) -> Vec<Bar> {
+    // Checked: a bound near i64::MIN would overflow when rounded down.
+    let align = |ms: i64| ms.div_euclid(bucket_ms).checked_mul(bucket_ms);
+    let lo = align(from).unwrap_or(i64::MIN);
+    let hi = align(to).unwrap_or(i64::MIN).saturating_add(bucket_ms);
+    if lo >= hi {
+        return Vec::new();
+    }
+    let mut groups: BTreeMap<i64, Vec<&Bar>> = BTreeMap::new();
+    for (start, bar) in minutes.range(lo..hi) {
+        if let Some(bucket) = align(*start) {
+            groups.entry(bucket).or_default().push(bar);
+        }
+    }
+    groups
+        .into_iter()
+        .filter(|(b, _)| *b >= from && *b <= to && b.saturating_add(bucket_ms) <= t_ms)
+        .filter_map(|(b, bars)| merge_bars(b, &bars))
+        .collect()
+}
+
+/// Day bars from all the 1-minute bars of each ET date, stamped at the
+/// date's ET midnight; only days that start in `[from, to]` and had ended
+/// by `t`.
+fn build_days(minutes: &BTreeMap<i64, Bar>, from: i64, to: i64, t_ms: i64) -> Vec<Bar> {
+    // Bounds beyond chrono's calendar mean "from the start" / "to the end".
+    let lo = et_date_of_ms(from).and_then(et_midnight_ms).unwrap_or(i64::MIN);
+    let hi = et_date_of_ms(to).and_then(|d| d.succ_opt()).and_then(et_midnight_ms).unwrap_or(i64::MAX);
+    if lo >= hi {
+        return Vec::new();
+    }
+    let mut days: BTreeMap<NaiveDate, Vec<&Bar>> = BTreeMap::new();
+    for (start, bar) in minutes.range(lo..hi) {
+        if let Some(d) = et_date_of_ms(*start) {
+            days.entry(d).or_default().push(bar);
+        }
+    }
+    days.into_iter()
+        .filter_map(|(d, bars)| {
+            let start = et_midnight_ms(d)?;
+            let end = et_midnight_ms(d.succ_opt()?)?;
+            (start >= from && start <= to && end <= t_ms).then(|| merge_bars(start, &bars)).flatten()
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// Responses in Polygon's shapes.
+
+#[derive(Serialize)]
+struct Status<'a> {
+    status: &'static str,
+    request_id: &'static str,
+    message: &'a str,
+}
+
+#[derive(Serialize)]
+struct ErrorBody {
+    status: &'static str,
+    request_id: &'static str,
+    error: String,
+}
+
+#[derive(Serialize)]
+struct One<'a, T> {
+    status: &'static str,
+    request_id: &'static str,
+    results: &'a T,
+}
+
+#[derive(Serialize)]
+struct Page<'a, T> {
+    status: &'static str,
+    request_id: &'static str,
+    results: Vec<&'a T>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_url: Option<String>,
+}
+
+fn page_reply<T: Serialize>(results: Vec<&T>, next_url: Option<String>) -> Response {
+    reply(200, &Page { status: "OK", request_id: REQUEST_ID, results, next_url })
+}
+
+fn reply<T: Serialize>(status: u16, body: &T) -> Response {
+    let headers = vec![("content-type".to_string(), "application/json".to_string())];
+    match serde_json::to_vec(body) {
+        Ok(body) => Response { status, headers, body },
+        Err(e) => Response {
+            status: 500,
+            headers,
+            body: format!(r#"{{"status":"ERROR","request_id":"{REQUEST_ID}","error":"cannot encode: {e}"}}"#)
+                .into_bytes(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bar(start_ms: i64, o: f64, h: f64, l: f64, c: f64, v: f64, vw: Option<f64>) -> Bar {
+        Bar { start_ms, open: o, high: h, low: l, close: c, volume: v, vwap: vw, ..Bar::default() }
+    }
+
+    #[test]
+    fn merges_bars_as_the_api_builds_them() {
+        let a = bar(0, 10.0, 12.0, 9.0, 11.0, 100.0, Some(10.5));
+        let b = bar(60_000, 11.0, 13.0, 10.0, 12.5, 300.0, Some(12.0));
+        let m = merge_bars(0, &[&a, &b]).unwrap();
+        assert_eq!((m.open, m.high, m.low, m.close, m.volume), (10.0, 13.0, 9.0, 12.5, 400.0));
+        assert_eq!(m.vwap, Some((10.5 * 100.0 + 12.0 * 300.0) / 400.0));
+        let idle = bar(0, 1.0, 1.0, 1.0, 1.0, 0.0, None);
+        assert_eq!(merge_bars(0, &[&idle]).unwrap().vwap, None);
+        assert_eq!(merge_bars(0, &[]), None);
+    }
+
+    #[test]
+    fn extreme_ranges_are_empty_not_a_panic() {
+        let minutes = BTreeMap::from([(0, bar(0, 1.0, 1.0, 1.0, 1.0, 1.0, None))]);
+        assert_eq!(build_fixed(&minutes, 5 * MINUTE_MS, i64::MIN, i64::MAX, i64::MAX).len(), 1);
+        assert_eq!(build_fixed(&minutes, 5 * MINUTE_MS, i64::MAX, i64::MIN, i64::MAX), []);
+        assert_eq!(build_days(&minutes, i64::MIN, i64::MAX, i64::MAX).len(), 1);
+        assert_eq!(build_days(&minutes, i64::MAX, i64::MIN, i64::MAX), []);
+        assert_eq!(bar_end_ms(i64::MAX, u32::MAX, Span::Hour), None);
+    }
+
+    #[test]
+    fn calendar_bars_end_at_et_midnight_across_dst() {
+        // 2025-11-02 is the fall-back day: 25 hours long in New York.
+        let d = NaiveDate::from_ymd_opt(2025, 11, 2).unwrap();
+        let start = et_midnight_ms(d).unwrap();
+        assert_eq!(bar_end_ms(start, 1, Span::Day), Some(start + 25 * HOUR_MS));
+        assert_eq!(bar_end_ms(start, 5, Span::Minute), Some(start + 5 * MINUTE_MS));
+        assert_eq!(agg_bound("2025-11-02", false), Some(start));
+        assert_eq!(agg_bound("2025-11-02", true), Some(start + 25 * HOUR_MS - 1));
+        assert_eq!(agg_bound("1700000000000", true), Some(1_700_000_000_000));
+        assert_eq!(agg_bound("soon", true), None);
+    }
+
+    #[test]
+    fn targets_and_routes() {
+        let t = Target::parse(
+            "https://api.polygon.io/v3/snapshot/options/I%3ASPX?limit=250&expiration_date.lte=2025-11-21#x",
+        );
+        assert_eq!(t.segments, ["v3", "snapshot", "options", "I:SPX"]);
+        assert_eq!(t.get("limit"), Some("250"));
+        assert_eq!(t.get("expiration_date.lte"), Some("2025-11-21"));
+        assert!(matches!(Route::parse(&t.segments), Some(Route::Chain { underlying }) if underlying == "I:SPX"));
+        assert_eq!(
+            t.next_url("12-250"),
+            "https://api.polygon.io/v3/snapshot/options/I%3ASPX?cursor=12-250&limit=250&expiration_date.lte=2025-11-21"
+        );
+        assert_eq!(split_url("http://127.0.0.1:9/v3/trades/X?a=1"), ("/v3/trades/X", "a=1"));
+        assert_eq!(split_url("/v3/trades/X"), ("/v3/trades/X", ""));
+        assert!(Route::parse(&Target::parse("/v1/other").segments).is_none());
+        assert_eq!(parse_cursor("7-250"), Some((7, 250)));
+        assert_eq!(parse_cursor("7"), None);
+    }
+
+    #[test]
+    fn trade_windows() {
+        let w = |q: &str| trade_window(&Target::parse(&format!("/v3/trades/X?{q}")));
+        assert_eq!(w(""), Ok((i64::MIN, i64::MAX)));
+        assert_eq!(w("timestamp.gt=10&timestamp.lte=20"), Ok((11, 20)));
+        assert_eq!(w("timestamp.gte=10&timestamp.lt=20"), Ok((10, 19)));
+        assert_eq!(w("timestamp=15"), Ok((15, 15)));
+        assert!(w("timestamp.gt=soon").is_err());
+        let day = NaiveDate::from_ymd_opt(2025, 10, 22).unwrap();
+        let midnight_ns = et_midnight_ms(day).unwrap() * 1_000_000;
+        assert_eq!(w("timestamp=2025-10-22"), Ok((midnight_ns, midnight_ns + 24 * HOUR_MS * 1_000_000 - 1)));
+    }
+}
