@@ -307,3 +307,62 @@ fn a_failing_second_page_discards_the_whole_chain_and_the_loop_goes_on() {
     assert!(logs.iter().any(|l| l.contains("event=scan_symbol_failed bot=golden_sweeps ticker=SPY")));
     assert_no_secrets("the logs", &logs.join("\n"));
 }
+
+/// A TRF print of `size` shares of SPY at `secs` after t0.
+fn dark_print(id: &str, size: f64, secs: i64) -> Value {
+    let ts = (t0() + chrono::Duration::seconds(secs)).timestamp_nanos_opt().unwrap();
+    serde_json::json!({"id": id, "exchange": 4, "trf_id": 202, "price": 600.0, "size": size,
+                       "sip_timestamp": ts, "conditions": [41]})
+}
+
+#[test]
+fn darkpool_resumes_from_its_cursor_after_a_restart_without_realerting() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("state.db");
+    let tt = "30 */5 4-19 * * Mon-Fri darkpool session=extended\n";
+    let trades = BTreeMap::from([(
+        "SPY".to_string(),
+        vec![
+            dark_print("a", 50_000.0, 20),
+            dark_print("b", 9_000.0, 30),   // below DARKPOOL_MIN_SIZE
+            dark_print("c", 80_000.0, 400), // after the first scan
+        ],
+    )]);
+    let clock = Arc::new(SimClock::new(t0()));
+    let c2 = clock.clone();
+    let market = FakePolygon::start(BTreeMap::new(), trades, 250, move || c2.now().timestamp_nanos_opt().unwrap_or(0));
+    let hook = discord(ok_message);
+    let run = |clock: Arc<SimClock>, span: u64| {
+        let cfg = config(&market.url(), &hook.url(), &[("DARKPOOL_COOLDOWN_SECONDS", "0")]);
+        let tt = Timetable::parse("schedule.cron", tt).unwrap();
+        let settings = Settings::validate(&cfg, &tt, false).unwrap();
+        let delivery = Delivery::discord(&cfg, &settings, clock.clone(), Notifier::disabled());
+        clock.shutdown_after(Duration::from_secs(span));
+        let mut svc =
+            Service::new(cfg, clock.clone(), Store::open(&db).unwrap(), delivery, Notifier::disabled()).unwrap();
+        svc.run(&tt);
+    };
+    // 09:29:50 → 09:34:00: the 09:30:30 scan sees print a (alert) and b (too small).
+    run(clock.clone(), 250);
+    assert_eq!(hook.count(), 1);
+    // A restart at 09:36: the 09:40:30 scan resumes from the cursor; print c
+    // alerts, print a does not alert again.
+    let clock = Arc::new(SimClock::new(t0() + chrono::Duration::seconds(370)));
+    run(clock, 300);
+    assert_eq!(hook.count(), 2);
+    let posts = hook.requests();
+    let titles: Vec<String> =
+        posts.iter().map(|p| p.body_json()["embeds"][0]["title"].as_str().unwrap().to_string()).collect();
+    assert!(titles.iter().all(|t| t.starts_with("Darkpool · SPY")), "{titles:?}");
+    for p in &posts {
+        let e = &p.body_json()["embeds"][0];
+        assert_eq!(e["color"], 0x95A5A6, "dark prints carry no direction: grey");
+    }
+    let trade_reqs: Vec<Recorded> =
+        market.server.requests().into_iter().filter(|r| r.path() == "/v3/trades/SPY").collect();
+    assert_eq!(trade_reqs.len(), 2);
+    let first_print_ns = (t0() + chrono::Duration::seconds(30)).timestamp_nanos_opt().unwrap();
+    assert_eq!(trade_reqs[1].query("timestamp.gte"), Some(first_print_ns.to_string()), "resumed from the cursor");
+    let store = Store::open(&db).unwrap();
+    assert_eq!(store.outbox_counts().unwrap().sent, 2);
+}

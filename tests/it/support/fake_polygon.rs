@@ -128,14 +128,14 @@ impl FakePolygon {
             if let Some(t) = path.strip_prefix("/v3/trades/") {
                 // Filter by the time window as the API does.
                 let bound = |k: &str| req.query(k).and_then(|v| v.parse::<i64>().ok());
-                let (gt, lte) = (bound("timestamp.gt"), bound("timestamp.lte"));
+                let (gt, gte, lte) = (bound("timestamp.gt"), bound("timestamp.gte"), bound("timestamp.lte"));
                 let results: Vec<Value> = trades
                     .get(t)
                     .into_iter()
                     .flatten()
                     .filter(|tr| {
                         let ts = tr["sip_timestamp"].as_i64().unwrap_or(0);
-                        gt.is_none_or(|g| ts > g) && lte.is_none_or(|l| ts <= l)
+                        gt.is_none_or(|g| ts > g) && gte.is_none_or(|g| ts >= g) && lte.is_none_or(|l| ts <= l)
                     })
                     .cloned()
                     .collect();
