@@ -4,13 +4,13 @@
 //! cooldowns and trades from the store and the API and passes them in.
 
 pub mod breakouts;
+pub mod bullseye;
 pub mod darkpool;
 pub mod golden_sweeps;
-pub mod strat;
 pub mod orakl_flow;
-pub mod sweeps;
-pub mod bullseye;
 pub mod scalps;
+pub mod strat;
+pub mod sweeps;
 
 use std::collections::BTreeSet;
 use std::fmt;
