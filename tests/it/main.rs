@@ -6,6 +6,7 @@ mod discord;
 mod invariants;
 mod polygon;
 mod replay;
+mod roundtrip;
 mod run_loop;
 mod service;
 mod store;
