@@ -366,3 +366,35 @@ fn darkpool_resumes_from_its_cursor_after_a_restart_without_realerting() {
     let store = Store::open(&db).unwrap();
     assert_eq!(store.outbox_counts().unwrap().sent, 2);
 }
+
+/// The premiums of the golden-sweep alerts posted for a call whose day
+/// volume follows `volumes` across chain fetches (one fetch per 30 s).
+fn golden_premiums(volumes: &[f64], fetches: u64) -> Vec<f64> {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(SimClock::new(t0()));
+    let market = spy_market(clock.clone(), volumes);
+    let hook = discord(ok_message);
+    let span = Duration::from_secs(16 + 30 * (fetches - 1) + 5);
+    run_service(config(&market.url(), &hook.url(), &[]), &dir.path().join("s.db"), clock, span, None);
+    assert_eq!(market.chain_fetches("SPY") as u64, fetches);
+    let store = Store::open(&dir.path().join("s.db")).unwrap();
+    store.alerts_since(t0()).unwrap().iter().filter_map(|e| e.alert.premium).collect()
+}
+
+#[test]
+fn multi_poll_scenarios_through_the_loop() {
+    // (day volume per fetch, premiums alerted)
+    let cases: &[(&[f64], &[f64])] = &[
+        // The first observation is only a baseline, however large.
+        (&[50_000.0, 50_000.0], &[]),
+        // $2M, then $2M again inside the cooldown (suppressed), then $8M (≥ 2×: alerts).
+        (&[1000.0, 3000.0, 5000.0, 13_000.0], &[2_000_000.0, 8_000_000.0]),
+        // A lagging replica reports less: ignored, and the next delta is
+        // measured from the higher baseline (10,000 contracts, not 10,500).
+        (&[1000.0, 3000.0, 2500.0, 13_000.0], &[2_000_000.0, 10_000_000.0]),
+    ];
+    for (volumes, want) in cases {
+        let got = golden_premiums(volumes, volumes.len() as u64);
+        assert_eq!(got, *want, "volumes {volumes:?}");
+    }
+}
