@@ -41,6 +41,7 @@ pub mod runner;
 pub mod scan;
 pub mod schedule;
 pub mod service;
+pub mod simulate;
 pub mod store;
 pub mod strat;
 pub mod tape;

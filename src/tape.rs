@@ -223,7 +223,9 @@ impl TapeWriter {
             Box::new(BufWriter::new(file))
         };
         let mut w = TapeWriter { path: path.to_path_buf(), out, last_at: None, records: 0 };
-        w.write_json(&serde_json::to_value(header).map_err(|e| w.io_err(e.to_string()))?)?;
+        // The struct itself, not a `Value`: a `Value` sorts its keys, and the
+        // header must start with `tape` and `version`.
+        w.write_json(header)?;
         Ok(w)
     }
 
@@ -305,6 +307,7 @@ mod tests {
             assert_eq!(got, sample());
         }
         let text = std::fs::read_to_string(dir.join("t.jsonl")).unwrap();
+        assert!(text.starts_with(r#"{"tape":"orakl-market-tape","version":1,"seed":7}"#), "{text}");
         let second = text.lines().nth(1).unwrap();
         assert!(
             second.starts_with(

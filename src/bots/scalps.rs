@@ -18,7 +18,7 @@
 //!
 //! SPEC §6 defines no score for this bot, so its alerts carry none.
 
-use crate::alert::{Alert, ContractType, Plan};
+use crate::alert::{Alert, Plan, Sentiment};
 use crate::bots::{Suppressed, flow_alert_id};
 use crate::flow::FlowEvent;
 use crate::job::Bot;
@@ -147,9 +147,16 @@ pub fn evaluate(cfg: &ScalpsConfig, ev: &FlowEvent, ctx: &ScalpContext) -> Resul
     let Some(t) = &ctx.trigger else {
         return Err(Suppressed::new("no strat trigger in the last 3 closed 5m bars"));
     };
-    let (kind, wants_bullish, (rsi_lo, rsi_hi)) = match ev.contract_type {
-        ContractType::Call => ("call", true, CALL_RSI),
-        ContractType::Put => ("put", false, PUT_RSI),
+    // The trade's direction is its sentiment (a call bought at the ask is
+    // bullish, a call sold at the bid bearish); without a side there is no
+    // direction to agree with, so no scalp. The RSI band follows it: the
+    // call band for a bullish trade, the put band for a bearish one.
+    let (kind, wants_bullish, (rsi_lo, rsi_hi)) = match ev.sentiment {
+        Sentiment::Bullish => ("bullish trade", true, CALL_RSI),
+        Sentiment::Bearish => ("bearish trade", false, PUT_RSI),
+        Sentiment::Neutral => {
+            return Err(Suppressed::new(format!("no trade direction (side {:?})", ev.side).to_lowercase()));
+        }
     };
     if t.bullish != wants_bullish {
         return Err(Suppressed::new(format!(
@@ -214,6 +221,7 @@ pub fn build_alert(hit: &ScalpsHit, ev: &FlowEvent) -> Alert {
 mod tests {
     use super::*;
     use crate::alert::Sentiment;
+    use crate::alert::{ContractType, Side};
     use crate::flow::test_event;
     use std::collections::BTreeMap;
 
@@ -289,8 +297,25 @@ mod tests {
             (with(call(), |e| e.strike_distance = None), ok.clone(), Err("strike_distance unknown (no spot)")),
             // The trigger: present, in the trade's direction, a scalp pattern, sane levels.
             (call(), ctx(Some(60.0), None), Err("no strat trigger in the last 3 closed 5m bars")),
-            (call(), ctx(Some(60.0), bear("2-1-2")), Err("trigger 2-1-2 is bearish, a call needs bullish")),
-            (put(), ctx(Some(40.0), bull("2-1-2")), Err("trigger 2-1-2 is bullish, a put needs bearish")),
+            (call(), ctx(Some(60.0), bear("2-1-2")), Err("trigger 2-1-2 is bearish, a bullish trade needs bullish")),
+            // The direction is the trade's: a call sold at the bid is bearish,
+            // and without a side there is no direction at all.
+            (
+                with(call(), |e| (e.side, e.sentiment) = (Side::Bid, Sentiment::Bearish)),
+                ok.clone(),
+                Err("trigger 2-1-2 is bullish, a bearish trade needs bearish"),
+            ),
+            (
+                with(call(), |e| (e.side, e.sentiment) = (Side::Bid, Sentiment::Bearish)),
+                ctx(Some(40.0), bear("2-1-2")),
+                short,
+            ),
+            (
+                with(call(), |e| (e.side, e.sentiment) = (Side::Mid, Sentiment::Neutral)),
+                ok.clone(),
+                Err("no trade direction (side mid)"),
+            ),
+            (put(), ctx(Some(40.0), bull("2-1-2")), Err("trigger 2-1-2 is bullish, a bearish trade needs bearish")),
             (call(), ctx(Some(60.0), bull("3-1-2")), long),
             (call(), ctx(Some(60.0), bull("1-2-2 (RevStrat)")), long),
             (call(), ctx(Some(60.0), bull("2D-2U")), long),
@@ -315,14 +340,14 @@ mod tests {
             // RSI bands, inclusive.
             (call(), ctx(Some(50.0), bull("2-1-2")), long),
             (call(), ctx(Some(70.0), bull("2-1-2")), long),
-            (call(), ctx(Some(49.99), bull("2-1-2")), Err("rsi=49.99 outside 50..=70 for a call")),
-            (call(), ctx(Some(70.01), bull("2-1-2")), Err("rsi=70.01 outside 50..=70 for a call")),
+            (call(), ctx(Some(49.99), bull("2-1-2")), Err("rsi=49.99 outside 50..=70 for a bullish trade")),
+            (call(), ctx(Some(70.01), bull("2-1-2")), Err("rsi=70.01 outside 50..=70 for a bullish trade")),
             (call(), ctx(None, bull("2-1-2")), Err("rsi unknown (too few bars)")),
-            (call(), ctx(Some(f64::NAN), bull("2-1-2")), Err("rsi=NaN outside 50..=70 for a call")),
+            (call(), ctx(Some(f64::NAN), bull("2-1-2")), Err("rsi=NaN outside 50..=70 for a bullish trade")),
             (put(), ctx(Some(30.0), bear("2-1-2")), short),
             (put(), ctx(Some(50.0), bear("3-1-2")), short),
-            (put(), ctx(Some(29.99), bear("2-1-2")), Err("rsi=29.99 outside 30..=50 for a put")),
-            (put(), ctx(Some(50.01), bear("2-1-2")), Err("rsi=50.01 outside 30..=50 for a put")),
+            (put(), ctx(Some(29.99), bear("2-1-2")), Err("rsi=29.99 outside 30..=50 for a bearish trade")),
+            (put(), ctx(Some(50.01), bear("2-1-2")), Err("rsi=50.01 outside 30..=50 for a bearish trade")),
         ];
         for (ev, ctx, want) in cases {
             check(&ev, &ctx, want);

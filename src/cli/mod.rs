@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::clock::{Clock, Shutdown, SystemClock};
@@ -23,6 +23,7 @@ use crate::store::Store;
 use crate::tape::Header;
 
 mod replay;
+mod simulate;
 
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_FAILURE: i32 = 1;
@@ -91,6 +92,29 @@ pub enum Command {
         /// The tape to write (gzip when it ends in .gz).
         tape: PathBuf,
     },
+    /// Write a realistic synthetic market day as a tape (same seed and
+    /// options → the same bytes).
+    Simulate {
+        #[arg(long)]
+        seed: u64,
+        /// A trading day (default 2026-03-09).
+        #[arg(long)]
+        date: Option<NaiveDate>,
+        /// Underlyings, comma separated (default SPY,QQQ,AAPL,TSLA,NVDA,CSCO).
+        #[arg(long)]
+        symbols: Option<String>,
+        /// Minutes from the open (default 390, the whole session).
+        #[arg(long)]
+        minutes: Option<u32>,
+        /// The tape to write (gzip when it ends in .gz).
+        #[arg(long)]
+        out: PathBuf,
+        /// Also write the injected events and the bots expected to fire.
+        #[arg(long)]
+        truth: Option<PathBuf>,
+    },
+    /// Simulate a built-in day and replay it: the product on built-in data.
+    Demo,
     /// Copy the state database with SQLite's online backup API.
     Backup {
         /// Destination file.
@@ -165,6 +189,17 @@ fn run_command(cli: Cli) -> Result<(), Failure> {
         Command::Record { tape } => run(&cli, true, false, OutputFormat::Text, Some(tape)),
         Command::Replay { tape, from, to, format } => replay::replay(&cli, tape, *from, *to, *format),
         Command::Backup { path } => backup(&cli, path),
+        Command::Simulate { seed, date, symbols, minutes, out, truth } => {
+            simulate::run_simulate(&simulate::SimulateArgs {
+                seed: *seed,
+                date: *date,
+                symbols: symbols.as_deref(),
+                minutes: *minutes,
+                out,
+                truth: truth.as_deref(),
+            })
+        }
+        Command::Demo => simulate::demo(),
     }
 }
 

@@ -142,7 +142,7 @@ fn summarize(svc: &Service, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<
     s.push_str(&format!("  simulated   {} → {} ({} s)\n", et(start), et(end), (end - start).num_seconds()));
     s.push_str(&format!("  alerts      {total}\n"));
     for (bot, n) in &by_bot {
-        s.push_str(&format!("    {:<14}{n}\n", bot.as_str()));
+        s.push_str(&format!("    {:<16}{n}\n", bot.as_str()));
     }
     if let Some(client) = svc.polygon() {
         let stats = client.stats();
@@ -150,7 +150,7 @@ fn summarize(svc: &Service, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<
         for (endpoint, e) in &stats.endpoints {
             let n: u64 = e.requests.values().sum();
             if n > 0 {
-                s.push_str(&format!("    {endpoint:<14}{n} requests, {} pages\n", e.pages));
+                s.push_str(&format!("    {endpoint:<16}{n} requests, {} pages\n", e.pages));
             }
         }
     }

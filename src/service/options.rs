@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::*;
-use crate::alert::ContractType;
+use crate::alert::Sentiment;
 use crate::bots::bullseye::{self, BullseyeConfig};
 use crate::bots::orakl_flow::{self, OraklFlowConfig};
 use crate::bots::scalps::{self, ScalpContext, ScalpsConfig, Trigger};
@@ -188,7 +188,12 @@ impl Service {
                         i
                     }
                 };
-                let trigger = if ev.contract_type == ContractType::Call { inputs.bull } else { inputs.bear };
+                // The trigger must point the trade's way (its sentiment).
+                let trigger = match ev.sentiment {
+                    Sentiment::Bullish => inputs.bull,
+                    Sentiment::Bearish => inputs.bear,
+                    Sentiment::Neutral => None,
+                };
                 scalps::evaluate(&cfg, ev, &ScalpContext { rsi: inputs.rsi, trigger })
                     .map(|hit| scalps::build_alert(&hit, ev))
             }

@@ -9,6 +9,7 @@ mod replay;
 mod roundtrip;
 mod run_loop;
 mod service;
+mod simulate;
 mod store;
 mod support;
 mod systemd;

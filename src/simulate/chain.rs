@@ -1,0 +1,580 @@
+//! One underlying's option chain through the day: the listed contracts
+//! (dailies or Wednesday/Friday weeklies, weekly Fridays, monthlies,
+//! quarterlies, LEAPS), their open interest, the background trading that
+//! builds each contract's day volume and VWAP, injected prints, and the
+//! snapshot the chain endpoint would return at any moment.
+//!
+//! Quotes and greeks are a pure function of (contract, spot, time), so the
+//! planner can know in advance what an injected trade will pay.
+
+use chrono::{Datelike, Duration, NaiveDate, Weekday};
+
+use super::market::{Day, Profile, intraday_weights};
+use super::pricing::{
+    Bs, SECONDS_PER_YEAR, black_scholes, ceil_to, cents, floor_to, occ_ticker, round_dp, round_sig, smile_iv, tick_size,
+};
+use super::rng::Rng;
+use crate::calendar;
+use crate::polygon::models::{
+    Greeks, OptionDay, OptionDetails, OptionQuote, OptionSnapshot, OptionTrade, UnderlyingAsset,
+};
+
+/// OPRA participant ids as Polygon numbers them.
+pub const OPTION_EXCHANGES: [i32; 16] =
+    [300, 301, 302, 303, 304, 307, 308, 309, 312, 313, 315, 316, 319, 322, 323, 325];
+/// OPRA trade conditions: an ordinary electronic fill, an intermarket sweep,
+/// an auction and a multi-leg print.
+pub const COND_REGULAR: i32 = 209;
+pub const COND_ISO: i32 = 219;
+const COND_AUCTION: i32 = 227;
+const COND_MULTI_LEG: i32 = 232;
+
+/// One listed contract and what it has done today.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Contract {
+    pub ticker: String,
+    pub call: bool,
+    pub strike: f64,
+    pub expiration: NaiveDate,
+    /// Calendar days from the trading date.
+    pub dte: i64,
+    /// Seconds from today's bell to the expiry's closing bell.
+    pub expiry_s: f64,
+    pub open_interest: f64,
+    /// Background contracts a day.
+    pub adv: f64,
+    /// Windows `[from, to]` (seconds since the bell) without background
+    /// trading: around an injected event, so that the volume the bots see
+    /// between two snapshots is exactly the injected volume.
+    pub quiet: Vec<(u32, u32)>,
+    pub volume: f64,
+    pub notional: f64,
+    pub open: f64,
+    pub high: f64,
+    pub low: f64,
+    pub close: f64,
+    pub last_trade: Option<OptionTrade>,
+}
+
+impl Contract {
+    fn is_quiet(&self, from: u32, to: u32) -> bool {
+        self.quiet.iter().any(|&(a, b)| from <= b && to >= a)
+    }
+
+    /// The day's VWAP as the snapshot reports it (4 decimals, inside the
+    /// day's range).
+    pub fn vwap(&self) -> Option<f64> {
+        (self.volume > 0.0).then(|| round_dp(self.notional / self.volume, 4).clamp(self.low, self.high))
+    }
+}
+
+/// Fair value, quote and greeks of a contract at one moment.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Priced {
+    pub iv: f64,
+    pub bs: Bs,
+    pub bid: f64,
+    pub ask: f64,
+    pub tick: f64,
+}
+
+impl Priced {
+    /// The midpoint on the tick grid (strictly inside a spread of two ticks
+    /// or more).
+    pub fn mid(&self) -> f64 {
+        floor_to((self.bid + self.ask) / 2.0, self.tick)
+    }
+}
+
+/// A print placed by the planner.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Print {
+    /// How long before the snapshot the print lands, nanoseconds.
+    pub before_ns: i64,
+    pub size: f64,
+    pub price: f64,
+    pub exchange: i32,
+    pub conditions: Vec<i32>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Chain {
+    penny_all: bool,
+    atm_vol: f64,
+    pub contracts: Vec<Contract>,
+    priced: Vec<Priced>,
+    snaps: Vec<OptionSnapshot>,
+    /// Contracts whose quote was refreshed by an injected event at the
+    /// snapshot time being built.
+    fresh: Vec<bool>,
+}
+
+/// Expirations listed on `date`: every session for a week (index ETFs) or
+/// Wednesdays and Fridays for two weeks (single names), weekly Fridays to six
+/// weeks, the monthlies of the next four months, quarterlies to nine months
+/// and two January LEAPS.
+/// An expiry falling on a holiday moves to the session before.
+pub fn expirations(date: NaiveDate, daily: bool) -> Vec<NaiveDate> {
+    let mut out = Vec::new();
+    let adjust = |d: NaiveDate| {
+        let mut d = d;
+        for _ in 0..7 {
+            if calendar::is_trading_day(d) {
+                return Some(d);
+            }
+            d = d.pred_opt()?;
+        }
+        None
+    };
+    let mut push = |d: Option<NaiveDate>| {
+        if let Some(d) = d.and_then(adjust).filter(|d| *d >= date) {
+            out.push(d);
+        }
+    };
+    if daily {
+        let mut d = Some(date);
+        for _ in 0..5 {
+            push(d);
+            d = d.and_then(calendar::next_trading_day);
+        }
+    } else {
+        for k in 0..14 {
+            let d = date + Duration::days(k);
+            if matches!(d.weekday(), Weekday::Wed | Weekday::Fri) {
+                push(Some(d));
+            }
+        }
+    }
+    for k in 0..42 {
+        let d = date + Duration::days(k);
+        if d.weekday() == Weekday::Fri {
+            push(Some(d));
+        }
+    }
+    for k in 0..4 {
+        let (y, m) = add_months(date.year(), date.month(), k);
+        push(third_friday(y, m));
+    }
+    for k in 4..10 {
+        let (y, m) = add_months(date.year(), date.month(), k);
+        if m % 3 == 0 {
+            push(third_friday(y, m));
+        }
+    }
+    for y in [date.year() + 1, date.year() + 2] {
+        push(third_friday(y, 1));
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn add_months(year: i32, month: u32, k: u32) -> (i32, u32) {
+    let idx = (month - 1) + k;
+    (year + (idx / 12) as i32, idx % 12 + 1)
+}
+
+fn third_friday(year: i32, month: u32) -> Option<NaiveDate> {
+    NaiveDate::from_weekday_of_month_opt(year, month, Weekday::Fri, 3)
+}
+
+fn is_monthly(d: NaiveDate) -> bool {
+    // The third Friday, or the Thursday before it when Friday is a holiday.
+    (15..=21).contains(&d.day()) && d.weekday() == Weekday::Fri
+        || (14..=20).contains(&d.day())
+            && d.weekday() == Weekday::Thu
+            && !calendar::is_trading_day(d + Duration::days(1))
+}
+
+/// The strike increment for a window of `width` dollars around spot: the
+/// listing's finest increment near the money and short-dated, coarser as
+/// the expected move grows.
+fn nice_step(width: f64, finest: f64) -> f64 {
+    let ladder: &[f64] = if finest < 1.0 {
+        &[0.5, 1.0, 2.5, 5.0, 10.0, 25.0]
+    } else if finest < 2.5 {
+        &[1.0, 2.0, 5.0, 10.0, 25.0, 50.0]
+    } else {
+        &[2.5, 5.0, 10.0, 25.0, 50.0, 100.0]
+    };
+    ladder.iter().copied().find(|s| *s >= width).unwrap_or(ladder[ladder.len() - 1])
+}
+
+/// Strikes of one expiry: `near` each side of the money at the fine step,
+/// then `far` each side at a coarser step, covering about ±0.8 standard
+/// deviations finely and ±2 in all.
+fn strikes(spot: f64, sd_dollars: f64, finest: f64, near: usize, far: usize) -> Vec<f64> {
+    let step = nice_step(0.8 * sd_dollars / near as f64, finest);
+    let coarse = nice_step(2.0 * step, finest).max(2.0 * step);
+    let center = (spot / step).round() * step;
+    let mut out = Vec::new();
+    for k in -(near as i64)..=(near as i64) {
+        out.push(center + k as f64 * step);
+    }
+    let hi = center + near as f64 * step;
+    let lo = center - near as f64 * step;
+    let mut up = (hi / coarse).floor() * coarse;
+    let mut down = (lo / coarse).ceil() * coarse;
+    for _ in 0..far {
+        up += coarse;
+        down -= coarse;
+        out.push(up);
+        out.push(down);
+    }
+    out.retain(|k| *k > 0.0);
+    out.iter_mut().for_each(|k| *k = round_dp(*k, 3));
+    out.sort_by(f64::total_cmp);
+    out.dedup();
+    out
+}
+
+impl Chain {
+    /// The chain listed at the open, sized by `scale` (1.0 is about 15 to
+    /// 17 expirations of 30 to 40 contracts).
+    pub fn build(p: &Profile, day: &Day, spot: f64, scale: f64, rng: &mut Rng) -> Chain {
+        let atm_vol = p.atm_vol();
+        let near = ((6.0 * scale).round() as usize).max(2);
+        let far = ((2.0 * scale).round() as usize).max(1);
+        let mut contracts = Vec::new();
+        for exp in expirations(day.date, p.daily_expiries) {
+            let dte = (exp - day.date).num_days();
+            let expiry_s = if dte == 0 { f64::from(day.session_s) } else { dte as f64 * 86_400.0 + 23_400.0 };
+            let t_years = (expiry_s / SECONDS_PER_YEAR).max(1.0 / 365.0);
+            let sd = spot * atm_vol * t_years.sqrt();
+            // LEAPS list fewer strikes near the money than the front months.
+            let n = if dte > 200 { (near / 2).max(2) } else { near };
+            let term = if dte <= 2 {
+                0.4
+            } else if is_monthly(exp) && dte > 200 {
+                1.5
+            } else if is_monthly(exp) {
+                2.5
+            } else {
+                1.0
+            };
+            for k in strikes(spot, sd, p.strike_step, n, far) {
+                for call in [true, false] {
+                    let m = (k / spot).ln() / (atm_vol * t_years.sqrt());
+                    let oi =
+                        (p.option_adv * 0.06 * term * (-0.5 * (m / 1.2).powi(2)).exp() * (0.6 * rng.normal()).exp())
+                            .round();
+                    // Contracts trade where they are cheap: near the money and
+                    // out of it, short-dated; in-the-money and long-dated
+                    // contracts (hundreds of dollars each) see little volume.
+                    let itm = if call { -m } else { m }.max(0.0);
+                    let fair = black_scholes(call, spot, k, atm_vol, t_years).price;
+                    let weight = (-0.5 * (m / 0.9).powi(2)).exp() * (-3.0 * itm).exp()
+                        / (1.0 + dte as f64 / 4.0)
+                        / (1.0 + fair / (0.005 * spot))
+                        * if is_monthly(exp) { 1.3 } else { 1.0 };
+                    contracts.push(Contract {
+                        // OCC roots carry no punctuation (BRK.B lists as BRKB).
+                        ticker: occ_ticker(&p.symbol.replace('.', ""), exp, call, k),
+                        call,
+                        strike: k,
+                        expiration: exp,
+                        dte,
+                        expiry_s,
+                        open_interest: oi,
+                        adv: weight,
+                        quiet: Vec::new(),
+                        volume: 0.0,
+                        notional: 0.0,
+                        open: 0.0,
+                        high: 0.0,
+                        low: 0.0,
+                        close: 0.0,
+                        last_trade: None,
+                    });
+                }
+            }
+        }
+        let total: f64 = contracts.iter().map(|c| c.adv).sum();
+        for c in &mut contracts {
+            c.adv *= p.option_adv / total.max(1e-9);
+        }
+        // Polygon's default order: by ticker (expiry, then type, then strike).
+        contracts.sort_by(|a, b| a.ticker.cmp(&b.ticker));
+        let snaps = contracts
+            .iter()
+            .map(|c| OptionSnapshot {
+                details: Some(OptionDetails {
+                    contract_type: Some(if c.call { "call" } else { "put" }.to_string()),
+                    expiration_date: Some(c.expiration),
+                    strike_price: Some(c.strike),
+                    ticker: Some(c.ticker.clone()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .collect();
+        let n = contracts.len();
+        Chain {
+            penny_all: p.penny_all,
+            atm_vol,
+            contracts,
+            priced: Vec::with_capacity(n),
+            snaps,
+            fresh: vec![false; n],
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.contracts.len()
+    }
+
+    /// Fair value, quote and greeks of contract `i` with the underlying at
+    /// `spot`, `t` seconds after the bell. Spreads widen away from the money
+    /// and for cheap contracts (a tick is a large fraction of their price).
+    pub fn price(&self, i: usize, spot: f64, t: f64) -> Priced {
+        let c = &self.contracts[i];
+        let t_years = (c.expiry_s - t) / SECONDS_PER_YEAR;
+        let iv = smile_iv(self.atm_vol, spot, c.strike, t_years);
+        let bs = black_scholes(c.call, spot, c.strike, iv, t_years);
+        let tick = tick_size(bs.price, self.penny_all);
+        let m = ((c.strike / spot).ln() / (iv * t_years.max(1e-6).sqrt())).abs().min(6.0);
+        let rel = if self.penny_all { 0.004 } else { 0.012 } * (1.0 + 0.5 * m);
+        let half = (bs.price * rel).max(0.5 * tick);
+        let bid = floor_to(bs.price - half, tick).max(0.0);
+        let mut ask = ceil_to(bs.price + half, tick);
+        if ask <= bid {
+            ask = cents(bid + tick);
+        }
+        Priced { iv, bs, bid, ask, tick }
+    }
+
+    /// Prices every contract at second `t` (kept for the trades and the
+    /// snapshot of the same moment).
+    pub fn price_all(&mut self, spot: f64, t: u32) {
+        self.priced.clear();
+        for i in 0..self.contracts.len() {
+            let p = self.price(i, spot, f64::from(t));
+            self.priced.push(p);
+        }
+        self.fresh.iter_mut().for_each(|f| *f = false);
+    }
+
+    pub fn priced(&self, i: usize) -> Option<&Priced> {
+        self.priced.get(i)
+    }
+
+    /// Background trading in (from, to]: each contract trades a Poisson
+    /// number of small prints in proportion to its daily volume and the
+    /// time of day, at the bid, the ask or between, at the quote of `to`.
+    /// Contracts in a quiet window are left alone.
+    pub fn background(&mut self, day: &Day, from: u32, to: u32, weights: &[f64], rng: &mut Rng) {
+        if to <= from {
+            return;
+        }
+        // The share of the day's volume that trades in this interval.
+        let share: f64 = (from..to).map(|s| weights.get((s / 60) as usize).copied().unwrap_or(0.0) / 60.0).sum();
+        const MEAN_SIZE: f64 = 3.5;
+        for i in 0..self.contracts.len() {
+            let lambda = self.contracts[i].adv * share / MEAN_SIZE;
+            let n = rng.poisson(lambda);
+            if n == 0 || self.contracts[i].is_quiet(from, to) {
+                continue;
+            }
+            let Some(q) = self.priced.get(i).copied() else { continue };
+            for _ in 0..n {
+                let s = from + 1 + rng.below(u64::from(to - from)) as u32;
+                let ns = rng.below(1_000_000_000) as i64;
+                let u = rng.f64();
+                let price = if u < 0.4 {
+                    q.ask
+                } else if u < 0.75 {
+                    q.bid
+                } else {
+                    q.mid()
+                };
+                if price <= 0.0 {
+                    continue;
+                }
+                let mut size = (1.0 + rng.exp(MEAN_SIZE - 1.0)).floor();
+                if rng.chance(0.015) {
+                    size = (size * 10.0).min(200.0);
+                }
+                let c = rng.f64();
+                let condition = if c < 0.08 {
+                    COND_ISO
+                } else if c < 0.14 {
+                    COND_AUCTION
+                } else if c < 0.22 {
+                    COND_MULTI_LEG
+                } else {
+                    COND_REGULAR
+                };
+                let exchange = OPTION_EXCHANGES[rng.below(OPTION_EXCHANGES.len() as u64) as usize];
+                let at_ns = day.ns(s, ns);
+                self.fill(i, price, size, at_ns, exchange, vec![condition]);
+            }
+        }
+    }
+
+    /// Books one print on contract `i`. The last trade is the latest by
+    /// timestamp (background prints are drawn out of order).
+    fn fill(&mut self, i: usize, price: f64, size: f64, at_ns: i64, exchange: i32, conditions: Vec<i32>) {
+        let c = &mut self.contracts[i];
+        if c.volume == 0.0 {
+            c.open = price;
+            c.high = price;
+            c.low = price;
+        }
+        c.volume += size;
+        c.notional += price * size;
+        c.high = c.high.max(price);
+        c.low = c.low.min(price);
+        let later = c.last_trade.as_ref().and_then(|t| t.sip_timestamp).is_none_or(|t| at_ns >= t);
+        if later {
+            c.close = price;
+            c.last_trade = Some(OptionTrade {
+                conditions: Some(conditions),
+                exchange: Some(exchange),
+                price: Some(price),
+                sip_timestamp: Some(at_ns),
+                size: Some(size),
+                ..Default::default()
+            });
+        }
+    }
+
+    /// Books the planner's prints on contract `i` just before the snapshot at
+    /// second `t`, refreshes its quote time, and returns them as the trades
+    /// endpoint would list them.
+    pub fn execute(&mut self, day: &Day, i: usize, t: u32, prints: &[Print]) -> Vec<crate::polygon::Trade> {
+        let mut out = Vec::with_capacity(prints.len());
+        let mut sequence = 1_000 + i as i64 * 10_000;
+        for p in prints {
+            let at_ns = day.ns(t, -p.before_ns);
+            self.fill(i, p.price, p.size, at_ns, p.exchange, p.conditions.clone());
+            sequence += 1;
+            out.push(crate::polygon::Trade {
+                conditions: Some(p.conditions.clone()),
+                exchange: Some(p.exchange),
+                participant_timestamp: Some(at_ns - 20_000),
+                price: p.price,
+                sequence_number: Some(sequence),
+                sip_timestamp: at_ns,
+                size: p.size,
+                ..Default::default()
+            });
+        }
+        if let Some(f) = self.fresh.get_mut(i) {
+            *f = true;
+        }
+        out
+    }
+
+    /// The chain snapshot at second `t` with the underlying at `spot`, in the
+    /// API's shape (absent fields left out). Call [`Chain::restore`] with the
+    /// vector afterwards so the next snapshot reuses its allocations.
+    pub fn snapshot(&mut self, day: &Day, t: u32, spot: f64) -> Vec<OptionSnapshot> {
+        let t_ns = day.ns(t, 0);
+        let mut snaps = std::mem::take(&mut self.snaps);
+        for (i, s) in snaps.iter_mut().enumerate() {
+            let (Some(c), Some(q)) = (self.contracts.get(i), self.priced.get(i)) else { continue };
+            s.day = c.vwap().map(|vwap| OptionDay {
+                close: Some(c.close),
+                high: Some(c.high),
+                low: Some(c.low),
+                open: Some(c.open),
+                volume: Some(c.volume),
+                vwap: Some(vwap),
+                ..Default::default()
+            });
+            // A quote feed never shows a delta of exactly 0 or ±1 for a
+            // contract with a bid/ask, and the sign says call or put.
+            let delta = if c.call {
+                round_sig(q.bs.delta, 4).clamp(1e-4, 1.0)
+            } else {
+                round_sig(q.bs.delta, 4).clamp(-1.0, -1e-4)
+            };
+            s.greeks = Some(Greeks {
+                delta: Some(delta),
+                gamma: Some(round_sig(q.bs.gamma, 4)),
+                theta: Some(round_sig(q.bs.theta, 4)),
+                vega: Some(round_sig(q.bs.vega, 4)),
+            });
+            s.implied_volatility = Some(round_dp(q.iv, 4).max(1e-4));
+            // Market makers requote constantly; the quote's age is a
+            // deterministic sub-second-to-1.5 s jitter, and zero for a
+            // contract an injected print just refreshed.
+            let age_ns = if self.fresh.get(i).copied().unwrap_or(false) {
+                0
+            } else {
+                ((i as i64 * 7_919 + i64::from(t) * 104_729) % 1_500) * 1_000_000
+            };
+            s.last_quote = Some(OptionQuote {
+                ask: Some(q.ask),
+                bid: Some(q.bid),
+                last_updated: Some(t_ns - age_ns),
+                ..Default::default()
+            });
+            s.last_trade = c.last_trade.clone();
+            s.open_interest = Some(c.open_interest);
+            s.underlying_asset = Some(UnderlyingAsset { price: Some(spot), ..Default::default() });
+        }
+        snaps
+    }
+
+    /// Takes back a snapshot vector handed out by [`Chain::snapshot`].
+    pub fn restore(&mut self, snaps: Vec<OptionSnapshot>) {
+        if snaps.len() == self.contracts.len() {
+            self.snaps = snaps;
+        }
+    }
+
+    /// Share of each minute in the day's option volume (the same U as stocks).
+    pub fn weights(day: &Day) -> Vec<f64> {
+        intraday_weights(day.minutes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::simulate::market::profile;
+
+    fn date(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn expiration_sets() {
+        // Monday 2026-03-09. SPY: five dailies, then Fridays, monthlies...
+        let spy = expirations(date("2026-03-09"), true);
+        assert_eq!(
+            &spy[..5],
+            &[date("2026-03-09"), date("2026-03-10"), date("2026-03-11"), date("2026-03-12"), date("2026-03-13")]
+        );
+        assert!(
+            spy.contains(&date("2026-04-17")) && spy.contains(&date("2027-01-15")) && spy.contains(&date("2028-01-21"))
+        );
+        // Single names: Wednesday and Friday for two weeks.
+        let aapl = expirations(date("2026-03-09"), false);
+        assert_eq!(&aapl[..4], &[date("2026-03-11"), date("2026-03-13"), date("2026-03-18"), date("2026-03-20")]);
+        // Good Friday 2026-04-03: the weekly moves to Thursday.
+        let around = expirations(date("2026-03-30"), false);
+        assert!(around.contains(&date("2026-04-02")) && !around.contains(&date("2026-04-03")));
+        // From any weekday a 1–5 DTE expiry exists (Bullseye needs one).
+        for d in ["2026-03-09", "2026-03-10", "2026-03-11", "2026-03-12", "2026-03-13"] {
+            let d = date(d);
+            assert!(expirations(d, false).iter().any(|e| (1..=5).contains(&(*e - d).num_days())), "{d}");
+        }
+    }
+
+    #[test]
+    fn chain_is_sized_and_sorted_and_prices_are_coherent() {
+        let day = Day::new(date("2026-03-09")).unwrap();
+        let p = profile("CSCO");
+        let mut chain = Chain::build(&p, &day, p.spot, 1.0, &mut Rng::new(1));
+        assert!((300..=900).contains(&chain.len()), "{}", chain.len());
+        assert!(chain.contracts.windows(2).all(|w| w[0].ticker < w[1].ticker));
+        assert!(chain.contracts.iter().all(|c| c.open_interest >= 0.0 && c.strike > 0.0));
+        chain.price_all(p.spot, 3600);
+        for i in 0..chain.len() {
+            let q = chain.priced(i).unwrap();
+            assert!(0.0 <= q.bid && q.bid < q.ask && q.iv > 0.0, "{q:?}");
+        }
+    }
+}

@@ -1,0 +1,1045 @@
+//! The unusual events injected into a simulated day, the truth file that
+//! lists them, and the oracle that decides which bots each one should fire.
+//!
+//! Every event is built the way detection sees it (SPEC §5): new volume ΔV
+//! between two chain snapshots, priced at the quote of that moment (at the
+//! ask for a buyer, at the midpoint for a score near-miss), with a fresh
+//! quote, on a contract kept free of background trading around the event so
+//! the ΔV the bots measure is exactly the injected one. Near-misses are the
+//! same events sized just under one threshold.
+//!
+//! Which bots an event fires is not assumed: after the event has printed,
+//! the oracle applies each rule of SPEC §6 (with its default thresholds) to
+//! what the tape actually shows — premium, DTE, strike distance, P(ITM),
+//! vol/OI, side, ISO prints, the underlying's 5-minute bars and RSI, its
+//! momentum — and lists the bots whose rule holds. So an event that happens
+//! to satisfy a second family (a golden sweep is also a sweep) says so.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::chain::{COND_ISO, COND_REGULAR, Chain, OPTION_EXCHANGES, Priced, Print};
+use super::market::{
+    DailyBar, Day, InjectedPrint, OPEN_ET_SECONDS, Ohlc, Story, StoryFacts, StoryKind, aggregate, rsi_wilder,
+    strat_trigger,
+};
+use super::rng::Rng;
+use crate::alert::ContractType;
+use crate::flow::prob_itm;
+use crate::job::Bot;
+
+/// One line of the truth file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TruthEvent {
+    pub id: String,
+    pub at: DateTime<Utc>,
+    pub kind: String,
+    pub symbol: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contract: Option<String>,
+    pub expected_bots: Vec<String>,
+    pub near_miss: bool,
+    /// The bots this event was sized to narrowly miss.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub near_miss_bots: Vec<String>,
+    pub why: String,
+}
+
+/// The default thresholds of SPEC §6 the oracle applies.
+mod rule {
+    pub const FLOW_MIN_PREMIUM: f64 = 10_000.0;
+    pub const FLOW_DTE: (i64, i64) = (1, 45);
+    pub const FLOW_REPEATS: usize = 3;
+    pub const FLOW_WINDOW_S: u32 = 30 * 60;
+    pub const FLOW_MIN_ITM: f64 = 0.5;
+    pub const SWEEPS_MIN_PREMIUM: f64 = 50_000.0;
+    pub const SWEEPS_DTE: (i64, i64) = (1, 90);
+    pub const SWEEPS_MIN_SCORE: f64 = 60.0;
+    pub const GOLDEN_MIN_PREMIUM: f64 = 1_000_000.0;
+    pub const GOLDEN_DTE: (i64, i64) = (1, 180);
+    pub const GOLDEN_MAX_DISTANCE: f64 = 0.05;
+    pub const BULLSEYE_MIN_PREMIUM: f64 = 5_000.0;
+    pub const BULLSEYE_DTE: (i64, i64) = (1, 5);
+    pub const BULLSEYE_DELTA: (f64, f64) = (0.4, 0.6);
+    pub const BULLSEYE_MIN_VOI: f64 = 3.0;
+    pub const BULLSEYE_EOD_ET_S: u32 = 15 * 3600;
+    pub const BULLSEYE_MOMENTUM_S: u32 = 30 * 60;
+    pub const SCALPS_MIN_PREMIUM: f64 = 2_000.0;
+    pub const SCALPS_DTE: (i64, i64) = (0, 7);
+    pub const SCALPS_MAX_DISTANCE: f64 = 0.03;
+    pub const DARKPOOL_MIN_SIZE: f64 = 10_000.0;
+    pub const DARKPOOL_EXCLUDED: [i32; 19] = [2, 7, 10, 12, 13, 15, 16, 20, 21, 22, 29, 30, 31, 32, 33, 35, 37, 52, 53];
+    pub const BREAKOUT_SURGE: f64 = 1.5;
+    pub const MAX_SPREAD_PCT: f64 = 0.25;
+}
+
+/// Where an injected option trade prints against the quote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fill {
+    Ask,
+    Mid,
+}
+
+/// An option event ready to print at chain time `at`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OptionPlan {
+    pub kind: &'static str,
+    pub near_miss_of: Vec<Bot>,
+    pub sym: usize,
+    /// Chain time (seconds since the bell) whose snapshot reveals it.
+    pub at: u32,
+    pub contract: usize,
+    pub fill: Fill,
+    pub prints: Vec<Print>,
+    /// Members of one repeat cluster share a group; the truth line is
+    /// written at the last member.
+    pub group: Option<(usize, usize)>,
+    pub why: String,
+}
+
+impl OptionPlan {
+    pub fn volume(&self) -> f64 {
+        self.prints.iter().map(|p| p.size).sum()
+    }
+
+    pub fn premium(&self) -> f64 {
+        self.prints.iter().map(|p| p.size * p.price * 100.0).sum()
+    }
+
+    pub fn iso(&self) -> bool {
+        self.prints.iter().any(|p| p.conditions.contains(&COND_ISO))
+    }
+}
+
+/// A dark-pool print to place in a symbol's stock trades.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DarkPlan {
+    pub sym: usize,
+    pub print: InjectedPrint,
+}
+
+/// Everything injected into one day.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub options: Vec<OptionPlan>,
+    pub dark: Vec<DarkPlan>,
+    /// Truth lines decided from the bars alone (Strat, breakouts, dark pool).
+    pub truth: Vec<TruthEvent>,
+}
+
+/// The day as the planner and the oracle see it.
+pub struct World<'a> {
+    pub day: &'a Day,
+    pub start_s: u32,
+    pub end_s: u32,
+    pub interval: u32,
+    pub symbols: &'a [String],
+    pub paths: &'a [Vec<f64>],
+    pub minutes: &'a [Vec<Ohlc>],
+    pub history: &'a [Vec<DailyBar>],
+    pub facts: &'a [Option<StoryFacts>],
+}
+
+impl World<'_> {
+    fn spot(&self, sym: usize, t: u32) -> f64 {
+        self.paths[sym].get(t as usize).copied().unwrap_or(0.0)
+    }
+
+    /// The first chain time at or after `t`.
+    fn chain_time_at_or_after(&self, t: u32) -> u32 {
+        let k = t.saturating_sub(self.start_s).div_ceil(self.interval.max(1));
+        self.start_s + k * self.interval.max(1)
+    }
+
+    /// The first chain time from which an event can be seen: the bots need a
+    /// baseline snapshot (and a minute of history) before it.
+    fn earliest_event(&self) -> u32 {
+        self.chain_time_at_or_after(self.start_s + 2 * self.interval + 60)
+    }
+
+    fn latest_event(&self) -> u32 {
+        self.end_s.saturating_sub(30)
+    }
+}
+
+/// Places the stories on symbols: Bull on the second symbol, Fake on the
+/// third, Bear on the fourth (wrapping, one story per symbol), each in the
+/// trigger hour whose events best fit the recorded window.
+pub fn place_stories(n: usize, day: &Day, start_s: u32, end_s: u32, interval: u32) -> Vec<Option<Story>> {
+    let mut out = vec![None; n];
+    let kinds =
+        [(1, StoryKind::Bull, [13, 12, 14]), (2, StoryKind::Fake, [12, 13, 14]), (3, StoryKind::Bear, [14, 12, 13])];
+    for (slot, kind, hours) in kinds {
+        if n == 0 {
+            break;
+        }
+        let sym = slot % n;
+        if out[sym].is_some() {
+            continue;
+        }
+        let mut best: Option<(usize, Story)> = None;
+        for c_hour in hours {
+            let story = Story { kind, c_hour };
+            if !story.fits(day.session_s) {
+                continue;
+            }
+            let score = story_times(story)
+                .into_iter()
+                .filter(|&(t, need_before)| {
+                    t >= i64::from(start_s + 2 * interval + 60 + need_before) && t + 70 <= i64::from(end_s)
+                })
+                .count();
+            if score > 0 && best.is_none_or(|(b, _)| score > b) {
+                best = Some((score, story));
+            }
+        }
+        out[sym] = best.map(|(_, s)| s);
+    }
+    out
+}
+
+/// The moments a story's events are seen (seconds since the bell), each with
+/// how much earlier the bots must already be watching (Bullseye's momentum
+/// needs 30 minutes of its own observations).
+fn story_times(story: Story) -> Vec<(i64, u32)> {
+    let c0 = story.c_start_s();
+    let x0 = story.cross_hour_start_s();
+    match story.kind {
+        StoryKind::Fake => vec![(c0 + 3600, 0), (x0 + 35 * 60, 0)],
+        _ => vec![
+            (c0 + 25 * 60 + 15, 0),
+            (x0 + 35 * 60, 0),
+            (c0 + 52 * 60, rule::BULLSEYE_MOMENTUM_S + 60),
+            (c0 + 3600, 0),
+        ],
+    }
+}
+
+/// What the planner asks of a contract.
+struct Want {
+    call: bool,
+    dte: (i64, i64),
+    prefer_dte: i64,
+    /// Target strike as a multiple of spot.
+    moneyness: f64,
+}
+
+/// The best unused contract for `want` at second `t`, among those whose
+/// quote passes `accept`: nearest the preferred DTE first, then the strike.
+fn pick(
+    chain: &Chain,
+    used: &BTreeSet<(usize, usize)>,
+    sym: usize,
+    want: &Want,
+    spot: f64,
+    t: u32,
+    accept: &dyn Fn(&Priced, usize) -> bool,
+) -> Option<usize> {
+    let mut best: Option<(f64, usize)> = None;
+    for (i, c) in chain.contracts.iter().enumerate() {
+        if c.call != want.call || c.dte < want.dte.0 || c.dte > want.dte.1 || used.contains(&(sym, i)) {
+            continue;
+        }
+        let q = chain.price(i, spot, f64::from(t));
+        if !accept(&q, i) {
+            continue;
+        }
+        let cost = (c.dte - want.prefer_dte).abs() as f64 * 0.01 + (c.strike / spot - want.moneyness).abs();
+        if best.is_none_or(|(b, _)| cost < b) {
+            best = Some((cost, i));
+        }
+    }
+    best.map(|(_, i)| i)
+}
+
+fn spread_ok(q: &Priced, max_pct: f64) -> bool {
+    let mid = (q.bid + q.ask) / 2.0;
+    q.bid > 0.0 && mid > 0.0 && (q.ask - q.bid) / mid <= max_pct
+}
+
+/// Splits `volume` contracts into prints at `price`: an intermarket sweep
+/// across `iso` distinct exchanges within a few milliseconds, or one or two
+/// ordinary fills. All land in the last 100 ms before the snapshot, so any
+/// earlier poll (which saw the previous snapshot) asks for trades from a
+/// moment before them.
+fn prints(volume: f64, price: f64, iso: usize, rng: &mut Rng) -> Vec<Print> {
+    let parts = if iso > 0 { iso } else { 1 + usize::from(volume >= 4.0 && rng.chance(0.5)) };
+    let parts = parts.clamp(1, (volume as usize).max(1));
+    let mut exchanges: Vec<i32> = OPTION_EXCHANGES.to_vec();
+    let mut out = Vec::with_capacity(parts);
+    let base = (volume / parts as f64).floor();
+    let mut left = volume;
+    for k in 0..parts {
+        // Distinct exchanges while there are any left (a sweep hits each
+        // venue once); more parts than venues reuse them in order.
+        let exchange = if exchanges.is_empty() {
+            OPTION_EXCHANGES[k % OPTION_EXCHANGES.len()]
+        } else {
+            exchanges.remove(rng.below(exchanges.len() as u64) as usize)
+        };
+        let size = if k + 1 == parts { left } else { base };
+        left -= size;
+        out.push(Print {
+            before_ns: 90_000_000 - k as i64 * 9_000_000 - rng.below(1_000_000) as i64,
+            size,
+            price,
+            exchange,
+            conditions: vec![if iso > 0 { COND_ISO } else { COND_REGULAR }],
+        });
+    }
+    out
+}
+
+/// How an injected option trade is sized.
+#[derive(Debug, Clone, Copy)]
+enum Size {
+    /// Premium in dollars: at least it (a hit) or at most it (a near-miss).
+    Premium { usd: f64, below: bool },
+    /// Contracts.
+    Contracts(f64),
+}
+
+fn contracts_for(size: Size, price: f64) -> f64 {
+    match size {
+        Size::Premium { usd, below: false } => (usd / (price * 100.0)).ceil().max(1.0),
+        Size::Premium { usd, below: true } => (usd / (price * 100.0)).floor().max(1.0),
+        Size::Contracts(n) => n.max(1.0),
+    }
+}
+
+/// The prints of an event on contract `i` at `t`, priced from the quote of
+/// that moment. The contract is kept quiet over `quiet` so the bots' ΔV is
+/// the injected volume alone.
+#[allow(clippy::too_many_arguments)]
+fn prints_for(
+    chain: &mut Chain,
+    i: usize,
+    t: u32,
+    spot: f64,
+    fill: Fill,
+    size: Size,
+    iso: usize,
+    quiet: (u32, u32),
+    rng: &mut Rng,
+) -> Vec<Print> {
+    let q = chain.price(i, spot, f64::from(t));
+    let price = match fill {
+        Fill::Ask => q.ask,
+        Fill::Mid => q.mid(),
+    };
+    chain.contracts[i].quiet.push(quiet);
+    prints(contracts_for(size, price), price, iso, rng)
+}
+
+/// Background trading stops this long before an event: longer than a bot's
+/// cooldown, so no background alert on the contract holds one back.
+const QUIET_BEFORE_S: u32 = 16 * 60;
+/// Background trading resumes this long after an event: past the time a
+/// 5-minute setup stays among the last three closed bars, so any alert on
+/// the contract in the quarter hour after an event is the event's own.
+const QUIET_AFTER_S: u32 = 16 * 60;
+
+/// How an event contract's open interest is set.
+#[derive(Debug, Clone, Copy)]
+enum OiRule {
+    /// OI = ΔV / ratio.
+    Ratio(f64),
+    /// OI such that the Sweeps score of the event is exactly this.
+    SweepScore(f64),
+}
+
+/// One single-print flow event of the day.
+struct FlowSpec {
+    kind: &'static str,
+    near_miss_of: Option<Bot>,
+    /// Symbol index, modulo the number of symbols.
+    slot: usize,
+    /// Where in the window, 0 to 1.
+    frac: f64,
+    want: Want,
+    fill: Fill,
+    /// Premium range in dollars; `below` sizes down (a near-miss).
+    usd: (f64, f64),
+    below: bool,
+    /// Exchanges swept with ISO prints (0: ordinary fills).
+    iso: usize,
+    oi: Option<OiRule>,
+    why: &'static str,
+}
+
+fn flow_specs() -> [FlowSpec; 5] {
+    let want = |call, dte, prefer_dte, moneyness| Want { call, dte, prefer_dte, moneyness };
+    [
+        FlowSpec {
+            kind: "golden_sweep",
+            near_miss_of: None,
+            slot: 0,
+            frac: 0.30,
+            want: want(true, (14, 60), 30, 1.005),
+            fill: Fill::Ask,
+            usd: (1_440_000.0, 2_240_000.0),
+            below: false,
+            iso: 4,
+            oi: None,
+            why: "ISO sweep of calls at the ask near the money, premium above GOLDEN_MIN_PREMIUM ($1M)",
+        },
+        FlowSpec {
+            kind: "golden_sweep",
+            near_miss_of: Some(Bot::GoldenSweeps),
+            slot: 1,
+            frac: 0.55,
+            want: want(false, (14, 60), 30, 0.995),
+            fill: Fill::Ask,
+            usd: (900_000.0, 960_000.0),
+            below: true,
+            iso: 3,
+            oi: None,
+            why: "ISO sweep of puts at the ask near the money, premium just under GOLDEN_MIN_PREMIUM ($1M)",
+        },
+        FlowSpec {
+            kind: "sweep",
+            near_miss_of: None,
+            slot: 2,
+            frac: 0.20,
+            want: want(true, (7, 60), 21, 1.03),
+            fill: Fill::Ask,
+            usd: (120_000.0, 250_000.0),
+            below: false,
+            iso: 3,
+            oi: Some(OiRule::Ratio(0.5)),
+            why: "ISO sweep of OTM calls at the ask above SWEEPS_MIN_PREMIUM ($50k)",
+        },
+        FlowSpec {
+            kind: "sweep",
+            near_miss_of: Some(Bot::Sweeps),
+            slot: 3,
+            frac: 0.45,
+            want: want(false, (7, 60), 21, 0.97),
+            fill: Fill::Ask,
+            usd: (44_000.0, 48_000.0),
+            below: true,
+            iso: 2,
+            oi: None,
+            why: "ISO sweep of OTM puts at the ask just under SWEEPS_MIN_PREMIUM ($50k)",
+        },
+        // Premium passes; the score lands at 57: premium 30 + Δvol/OI 19 + mid 8.
+        FlowSpec {
+            kind: "sweep",
+            near_miss_of: Some(Bot::Sweeps),
+            slot: 4,
+            frac: 0.65,
+            want: want(true, (7, 60), 28, 1.01),
+            fill: Fill::Mid,
+            usd: (195_000.0, 205_000.0),
+            below: false,
+            iso: 0,
+            oi: Some(OiRule::SweepScore(57.0)),
+            why: "calls bought at the midpoint without ISO prints: premium passes, score 57 is under MIN_SWEEP_SCORE (60)",
+        },
+    ]
+}
+
+/// A cluster of buys on one ITM contract for ORAKL Flow's repeat rule.
+struct RepeatSpec {
+    slot: usize,
+    call: bool,
+    frac: f64,
+    hits: usize,
+    gap_s: u32,
+}
+
+/// Three buys five minutes apart (the threshold), and a near-miss of two.
+const REPEATS: [RepeatSpec; 2] = [
+    RepeatSpec { slot: 5, call: true, frac: 0.35, hits: 3, gap_s: 300 },
+    RepeatSpec { slot: 0, call: false, frac: 0.60, hits: 2, gap_s: 360 },
+];
+
+/// Dark-pool prints: (slot, where in the window, shares, conditions, why).
+const DARK: [(usize, f64, f64, &[i32], &str); 3] = [
+    (1, 0.40, 50_000.0, &[], "50,000-share off-exchange (TRF) print"),
+    (2, 0.50, 9_000.0, &[], "9,000-share TRF print, under DARKPOOL_MIN_SIZE (10,000)"),
+    (3, 0.70, 25_000.0, &[2], "25,000-share TRF print with condition 2 (average price), which is excluded"),
+];
+
+/// Plans the day's injected events. Option events and dark prints are
+/// spread over the window; story events sit where their story put them.
+pub fn plan(w: &World, chains: &mut [Chain], rng: &mut Rng) -> Plan {
+    let mut plan = Plan::default();
+    let n = w.symbols.len();
+    if n == 0 || chains.len() != n {
+        return plan;
+    }
+    let mut used: BTreeSet<(usize, usize)> = BTreeSet::new();
+    let (e0, e1) = (w.earliest_event(), w.latest_event());
+    let span = e1.saturating_sub(e0);
+    let at = |frac: f64| w.chain_time_at_or_after(e0 + (f64::from(span) * frac) as u32).min(e1);
+    if e1 > e0 {
+        for spec in flow_specs() {
+            let t = at(spec.frac);
+            if let Some(p) = flow_event(w, chains, &mut used, &spec, t, rng) {
+                plan.options.push(p);
+            }
+        }
+        for (group, spec) in REPEATS.iter().enumerate() {
+            repeat_events(w, chains, &mut used, group, spec, at(spec.frac), &mut plan, rng);
+        }
+        for (slot, frac, size, conditions, why) in DARK {
+            let sym = slot % n;
+            // A few seconds into a minute, so the print sits inside its bar.
+            let second = (e0 + (f64::from(span) * frac) as u32).min(e1) / 60 * 60 + 17;
+            if second >= w.end_s.saturating_sub(60) {
+                continue;
+            }
+            let expected =
+                conditions.iter().all(|c| !rule::DARKPOOL_EXCLUDED.contains(c)) && size >= rule::DARKPOOL_MIN_SIZE;
+            let near = size < rule::DARKPOOL_MIN_SIZE || !conditions.is_empty();
+            let darkpool = || vec![Bot::Darkpool.as_str().to_string()];
+            plan.truth.push(TruthEvent {
+                id: String::new(),
+                at: w.day.at(second),
+                kind: "darkpool".to_string(),
+                symbol: w.symbols[sym].clone(),
+                contract: None,
+                expected_bots: if expected { darkpool() } else { vec![] },
+                near_miss: near && !expected,
+                near_miss_bots: if near { darkpool() } else { vec![] },
+                why: why.to_string(),
+            });
+            plan.dark.push(DarkPlan { sym, print: InjectedPrint { second, size, conditions: conditions.to_vec() } });
+        }
+    }
+    for sym in 0..n {
+        let Some(facts) = w.facts[sym] else { continue };
+        story_events(w, chains, &mut used, sym, &facts, &mut plan, rng);
+    }
+    plan
+}
+
+/// Picks a contract for `spec` at `t`, prices the event and sets the
+/// contract's open interest if the spec asks; `None` when nothing fits.
+fn flow_event(
+    w: &World,
+    chains: &mut [Chain],
+    used: &mut BTreeSet<(usize, usize)>,
+    spec: &FlowSpec,
+    t: u32,
+    rng: &mut Rng,
+) -> Option<OptionPlan> {
+    let sym = spec.slot % w.symbols.len();
+    let spot = w.spot(sym, t);
+    // A tight, liquid quote; a midpoint fill needs a spread of two ticks or
+    // more to land strictly inside it.
+    let accept = |q: &Priced, _: usize| {
+        spread_ok(q, 0.15) && q.ask >= 0.5 && (spec.fill != Fill::Mid || q.ask - q.bid >= 2.0 * q.tick - 1e-9)
+    };
+    let i = pick(&chains[sym], used, sym, &spec.want, spot, t, &accept)?;
+    used.insert((sym, i));
+    let size = Size::Premium { usd: rng.range(spec.usd.0, spec.usd.1), below: spec.below };
+    let quiet = (t.saturating_sub(QUIET_BEFORE_S), t + QUIET_AFTER_S);
+    let prints = prints_for(&mut chains[sym], i, t, spot, spec.fill, size, spec.iso, quiet, rng);
+    let volume: f64 = prints.iter().map(|p| p.size).sum();
+    let premium: f64 = prints.iter().map(|p| p.size * p.price * 100.0).sum();
+    let contract = &mut chains[sym].contracts[i];
+    match spec.oi {
+        Some(OiRule::Ratio(r)) => contract.open_interest = (volume / r).round().max(1.0),
+        Some(OiRule::SweepScore(target)) => {
+            let side = if spec.fill == Fill::Mid { 8.0 } else { 20.0 };
+            let part = (target - sweeps_premium_part(premium) - side).clamp(0.5, 24.5);
+            contract.open_interest = (volume * 25.0 / part).round().max(1.0);
+        }
+        None => {}
+    }
+    Some(OptionPlan {
+        kind: spec.kind,
+        near_miss_of: spec.near_miss_of.into_iter().collect(),
+        sym,
+        at: t,
+        contract: i,
+        fill: spec.fill,
+        prints,
+        group: None,
+        why: spec.why.to_string(),
+    })
+}
+
+/// The buys of one repeat cluster: one ITM contract (P(ITM) ≥ 0.6 at the
+/// first buy), $15k–$30k each at the ask, quiet from 35 minutes before the
+/// first to after the last so no background flow adds a qualifying event.
+#[allow(clippy::too_many_arguments)]
+fn repeat_events(
+    w: &World,
+    chains: &mut [Chain],
+    used: &mut BTreeSet<(usize, usize)>,
+    group: usize,
+    spec: &RepeatSpec,
+    t1: u32,
+    plan: &mut Plan,
+    rng: &mut Rng,
+) {
+    let sym = spec.slot % w.symbols.len();
+    let times: Vec<u32> = (0..spec.hits as u32).map(|k| w.chain_time_at_or_after(t1 + k * spec.gap_s)).collect();
+    let Some(&last) = times.last().filter(|&&t| t <= w.latest_event()) else { return };
+    let call = spec.call;
+    let want = Want { call, dte: (8, 40), prefer_dte: 21, moneyness: if call { 0.965 } else { 1.035 } };
+    let spot = w.spot(sym, t1);
+    let ct = if call { ContractType::Call } else { ContractType::Put };
+    let accept = |q: &Priced, i: usize| {
+        let c = &chains[sym].contracts[i];
+        let itm = prob_itm(ct, Some(spot), c.strike, Some(q.iv), Some(q.bs.delta), c.dte).unwrap_or(0.0);
+        // Cheap enough that $15k buys several contracts.
+        spread_ok(q, 0.15) && itm >= 0.6 && q.ask * 100.0 < 15_000.0
+    };
+    let Some(i) = pick(&chains[sym], used, sym, &want, spot, t1, &accept) else { return };
+    used.insert((sym, i));
+    let quiet = (t1.saturating_sub(35 * 60), last + QUIET_AFTER_S);
+    let near = spec.hits < rule::FLOW_REPEATS;
+    let (kind, hits) = (if call { "call" } else { "put" }, spec.hits);
+    for (k, &t) in times.iter().enumerate() {
+        let size = Size::Premium { usd: rng.range(15_000.0, 30_000.0), below: false };
+        let prints = prints_for(&mut chains[sym], i, t, w.spot(sym, t), Fill::Ask, size, 0, quiet, rng);
+        plan.options.push(OptionPlan {
+            kind: "orakl_flow_repeat",
+            near_miss_of: if near { vec![Bot::OraklFlow] } else { vec![] },
+            sym,
+            at: t,
+            contract: i,
+            fill: Fill::Ask,
+            prints,
+            group: Some((group, spec.hits - 1 - k)),
+            why: if near {
+                format!("{hits} buys of an ITM {kind} at the ask within 30 minutes, one short of REPEAT_SIGNAL_THRESHOLD (3)")
+            } else {
+                format!("{hits} buys of an ITM {kind} at the ask within 30 minutes (REPEAT_SIGNAL_THRESHOLD 3)")
+            },
+        });
+    }
+}
+
+fn sweeps_premium_part(premium: f64) -> f64 {
+    (10.0 + 10.0 * (premium / rule::SWEEPS_MIN_PREMIUM).log2()).min(40.0)
+}
+
+/// The Sweeps score of SPEC §6 (premium, Δvol/OI, side, ISO).
+pub fn sweeps_score(premium: f64, volume_delta: f64, oi: f64, fill: Fill, iso: bool) -> f64 {
+    let voi = if oi > 0.0 { (25.0 * volume_delta / oi).min(25.0) } else { 25.0 };
+    let side = if fill == Fill::Ask { 20.0 } else { 8.0 };
+    sweeps_premium_part(premium) + voi + side + if iso { 15.0 } else { 0.0 }
+}
+
+/// Options events of a story: after the break a Bullseye and its
+/// near-miss, at the 5-minute setup a scalp and its near-miss; and the truth
+/// lines of its Strat trigger and its breakout, read from the bars.
+fn story_events(
+    w: &World,
+    chains: &mut [Chain],
+    used: &mut BTreeSet<(usize, usize)>,
+    sym: usize,
+    facts: &StoryFacts,
+    plan: &mut Plan,
+    rng: &mut Rng,
+) {
+    let story = facts.story;
+    let window = w.earliest_event()..=w.latest_event();
+    if story.kind != StoryKind::Fake {
+        let call = story.kind == StoryKind::Bull;
+        let dir = story.kind.dir();
+        let (kind, side, way) = if call { ("calls", "high", "up") } else { ("puts", "low", "down") };
+        // Bullseye first (its contract is the scarcer): after the break, a
+        // 1–5 DTE contract near 0.5 delta whose day volume is 3.6× its OI
+        // (quiet all day before it); the near-miss 2.6×.
+        let t = w.chain_time_at_or_after((story.c_start_s() + 52 * 60) as u32);
+        if window.contains(&t) {
+            let spot = w.spot(sym, t);
+            for (k, near) in [false, true].into_iter().enumerate() {
+                let want = Want { call, dte: (1, 5), prefer_dte: 3, moneyness: 1.0 + dir * 0.004 * k as f64 };
+                let accept = |q: &Priced, _: usize| spread_ok(q, 0.15) && (0.41..=0.59).contains(&q.bs.delta.abs());
+                let Some(i) = pick(&chains[sym], used, sym, &want, spot, t, &accept) else { continue };
+                used.insert((sym, i));
+                let q = chains[sym].price(i, spot, f64::from(t));
+                let ratio = if near { 2.6 } else { 3.6 };
+                // Enough OI that the buy clears BULLSEYE_MIN_PREMIUM either way.
+                let oi = 150f64.max((7_500.0 / (ratio * q.ask * 100.0)).ceil());
+                chains[sym].contracts[i].open_interest = oi;
+                let size = Size::Contracts(if near { (ratio * oi).floor() } else { (ratio * oi).ceil() });
+                let prints = prints_for(&mut chains[sym], i, t, spot, Fill::Ask, size, 0, (0, t + QUIET_AFTER_S), rng);
+                let under = if near { ", under BULLSEYE_MIN_VOI_RATIO (3.0)" } else { "" };
+                plan.options.push(OptionPlan {
+                    kind: "bullseye",
+                    near_miss_of: if near { vec![Bot::Bullseye] } else { vec![] },
+                    sym,
+                    at: t,
+                    contract: i,
+                    fill: Fill::Ask,
+                    prints,
+                    group: None,
+                    why: format!(
+                        "{kind} near 0.5 delta at the ask after the break of the 20-day {side}, day volume {ratio}x OI{under}"
+                    ),
+                });
+            }
+        }
+        // Scalp: a cheap OTM contract of the nearest expiry right after the
+        // 5-minute 3-1-2 triggers; the near-miss pays just under $2k.
+        let t = w.chain_time_at_or_after(story.setup_close_s() as u32 + 15);
+        if window.contains(&t) {
+            let spot = w.spot(sym, t);
+            for (k, near) in [false, true].into_iter().enumerate() {
+                let moneyness = 1.0 + dir * (0.008 + 0.006 * k as f64);
+                let want = Want { call, dte: (0, 7), prefer_dte: 0, moneyness };
+                // Out of Bullseye's delta band, so the scalp is only a scalp.
+                let accept = |q: &Priced, _: usize| {
+                    spread_ok(q, 0.2) && (0.05..=6.0).contains(&q.ask) && q.bs.delta.abs() <= 0.38
+                };
+                let Some(i) = pick(&chains[sym], used, sym, &want, spot, t, &accept) else { continue };
+                used.insert((sym, i));
+                let size = if near {
+                    Size::Premium { usd: rng.range(1_600.0, 1_900.0), below: true }
+                } else {
+                    Size::Premium { usd: rng.range(5_000.0, 9_000.0), below: false }
+                };
+                let quiet = (t.saturating_sub(QUIET_BEFORE_S), t + QUIET_AFTER_S);
+                let prints = prints_for(&mut chains[sym], i, t, spot, Fill::Ask, size, 0, quiet, rng);
+                plan.options.push(OptionPlan {
+                    kind: "scalp",
+                    near_miss_of: if near { vec![Bot::Scalps] } else { vec![] },
+                    sym,
+                    at: t,
+                    contract: i,
+                    fill: Fill::Ask,
+                    prints,
+                    group: None,
+                    why: if near {
+                        format!("{kind} at the ask on the 5-minute 3-1-2 trigger, premium just under SCALPS_MIN_PREMIUM ($2k)")
+                    } else {
+                        format!("{kind} at the ask right after a 5-minute 3-1-2 {way} trigger, RSI {:.1}", facts.setup_rsi)
+                    },
+                });
+            }
+        }
+    }
+    if let Some(t) = strat_truth(w, sym, facts) {
+        plan.truth.push(t);
+    }
+    if let Some(t) = breakout_truth(w, sym, facts) {
+        plan.truth.push(t);
+    }
+}
+
+/// The Strat line of a story: the hourly 3-1-2 (or its near-miss) at the
+/// close of hour C, as the strat job sees it at HH:01:10.
+fn strat_truth(w: &World, sym: usize, facts: &StoryFacts) -> Option<TruthEvent> {
+    let story = facts.story;
+    let c_end = story.c_start_s() + 3600;
+    if c_end < i64::from(w.start_s) || c_end + 70 > i64::from(w.end_s) {
+        return None;
+    }
+    let hours = aggregate(&w.minutes[sym], w.day.open_epoch_minute(), 60);
+    let ci = hours.iter().position(|b| b.end_s == c_end)?;
+    let found = strat_trigger(&hours, ci);
+    let bullish = story.kind != StoryKind::Bear;
+    let hit = found == Some(("3-1-2", bullish));
+    let near = story.kind == StoryKind::Fake;
+    let strat = || vec![Bot::Strat.as_str().to_string()];
+    Some(TruthEvent {
+        id: String::new(),
+        at: w.day.at(c_end as u32),
+        kind: "strat".to_string(),
+        symbol: w.symbols[sym].clone(),
+        contract: None,
+        expected_bots: if found.is_some() { strat() } else { vec![] },
+        near_miss: near && found.is_none(),
+        near_miss_bots: if near { strat() } else { vec![] },
+        why: if near {
+            "60m bars 3-1 then a bar whose high only equals the inside bar's high (equal is not a break): no 3-1-2"
+                .to_string()
+        } else if hit {
+            format!(
+                "60m 3-1-2 {} (outside, inside, break {})",
+                if bullish { "bullish" } else { "bearish" },
+                if bullish { "up" } else { "down" }
+            )
+        } else {
+            format!("planned 60m 3-1-2 came out as {found:?}")
+        },
+    })
+}
+
+/// The breakout line of a story: the first breakouts firing (every five
+/// minutes at :45) that sees the last price beyond the 20-day extreme and,
+/// for a hit, today's volume at 1.5× the 20-day pace.
+fn breakout_truth(w: &World, sym: usize, facts: &StoryFacts) -> Option<TruthEvent> {
+    let dir = facts.story.kind.dir();
+    let minutes = &w.minutes[sym];
+    let hist = &w.history[sym];
+    let recent = &hist[hist.len().saturating_sub(20)..];
+    let avg = recent.iter().map(|b| b.v).sum::<f64>() / recent.len().max(1) as f64;
+    let session = f64::from(w.day.session_s);
+    let mut first_beyond: Option<u32> = None;
+    let mut first_hit: Option<(u32, f64)> = None;
+    let mut s = 45;
+    while s <= w.end_s {
+        if s >= w.start_s {
+            let closed = (s / 60) as usize;
+            if let Some(last) = closed.checked_sub(1).and_then(|k| minutes.get(k)) {
+                let beyond = if dir > 0.0 { last.c > facts.level } else { last.c < facts.level };
+                let volume: f64 = minutes[..closed].iter().map(|b| b.v).sum();
+                let pace = volume / (avg * f64::from(s) / session);
+                if beyond {
+                    first_beyond.get_or_insert(s);
+                    if pace >= rule::BREAKOUT_SURGE && first_hit.is_none() {
+                        first_hit = Some((s, pace));
+                    }
+                }
+            }
+        }
+        s += 300;
+    }
+    let near = facts.story.kind == StoryKind::Fake;
+    let at = first_hit.map(|(s, _)| s).or(first_beyond)?;
+    let name = if dir > 0.0 { "high" } else { "low" };
+    let breakouts = || vec![Bot::Breakouts.as_str().to_string()];
+    Some(TruthEvent {
+        id: String::new(),
+        at: w.day.at(at),
+        kind: "breakout".to_string(),
+        symbol: w.symbols[sym].clone(),
+        contract: None,
+        expected_bots: if first_hit.is_some() { breakouts() } else { vec![] },
+        near_miss: near && first_hit.is_none(),
+        near_miss_bots: if near { breakouts() } else { vec![] },
+        why: match first_hit {
+            Some((_, pace)) => format!(
+                "last price beyond the 20-day {name} {:.2} with volume at {pace:.2}x the 20-day pace",
+                facts.level
+            ),
+            None => format!(
+                "last price beyond the 20-day {name} {:.2} on ordinary volume, under BREAKOUT_MIN_VOLUME_SURGE (1.5x pace)",
+                facts.level
+            ),
+        },
+    })
+}
+
+/// What the tape shows about an injected option event once it has printed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observed {
+    pub call: bool,
+    pub fill: Fill,
+    pub premium: f64,
+    pub volume_delta: f64,
+    pub day_volume: f64,
+    pub open_interest: f64,
+    pub dte: i64,
+    pub strike: f64,
+    pub spot: f64,
+    pub iv: f64,
+    pub delta: f64,
+    pub bid: f64,
+    pub ask: f64,
+    pub iso: bool,
+    /// Seconds since the bell.
+    pub at: u32,
+    /// Qualifying ORAKL Flow events on this contract in the last 30 minutes,
+    /// this one included.
+    pub repeats: usize,
+}
+
+/// The bots whose default rule holds for an observed option event.
+pub fn expected_bots(w: &World, sym: usize, o: &Observed) -> Vec<Bot> {
+    let mut out = Vec::new();
+    let mid = (o.bid + o.ask) / 2.0;
+    if !(o.bid > 0.0 && mid > 0.0 && (o.ask - o.bid) / mid <= rule::MAX_SPREAD_PCT) {
+        return out;
+    }
+    let in_dte = |(lo, hi): (i64, i64)| (lo..=hi).contains(&o.dte);
+    let distance = (o.strike - o.spot).abs() / o.spot;
+    if qualifies_for_flow(o) && o.repeats >= rule::FLOW_REPEATS {
+        out.push(Bot::OraklFlow);
+    }
+    let score = sweeps_score(o.premium, o.volume_delta, o.open_interest, o.fill, o.iso);
+    if o.premium >= rule::SWEEPS_MIN_PREMIUM && in_dte(rule::SWEEPS_DTE) && score >= rule::SWEEPS_MIN_SCORE {
+        out.push(Bot::Sweeps);
+    }
+    if o.premium >= rule::GOLDEN_MIN_PREMIUM && in_dte(rule::GOLDEN_DTE) && distance <= rule::GOLDEN_MAX_DISTANCE {
+        out.push(Bot::GoldenSweeps);
+    }
+    // Direction exists only for a trade at the ask (the injected ones are
+    // buys): calls bullish, puts bearish.
+    let bullish = o.call;
+    let directional = o.fill == Fill::Ask;
+    let et = OPEN_ET_SECONDS + o.at;
+    if o.premium >= rule::BULLSEYE_MIN_PREMIUM
+        && in_dte(rule::BULLSEYE_DTE)
+        && (rule::BULLSEYE_DELTA.0..=rule::BULLSEYE_DELTA.1).contains(&o.delta.abs())
+        && o.open_interest >= 1.0
+        && o.day_volume / o.open_interest >= rule::BULLSEYE_MIN_VOI
+        && et < rule::BULLSEYE_EOD_ET_S
+        && directional
+        && momentum_agrees(w, sym, o.at, bullish)
+    {
+        out.push(Bot::Bullseye);
+    }
+    if o.premium >= rule::SCALPS_MIN_PREMIUM
+        && in_dte(rule::SCALPS_DTE)
+        && distance <= rule::SCALPS_MAX_DISTANCE
+        && directional
+        && scalps_setup(w, sym, o.at, bullish)
+    {
+        out.push(Bot::Scalps);
+    }
+    out
+}
+
+/// Whether an event counts toward ORAKL Flow's repeats.
+pub fn qualifies_for_flow(o: &Observed) -> bool {
+    let ct = if o.call { ContractType::Call } else { ContractType::Put };
+    let itm = prob_itm(ct, Some(o.spot), o.strike, Some(o.iv), Some(o.delta), o.dte).unwrap_or(0.0);
+    o.premium >= rule::FLOW_MIN_PREMIUM
+        && (rule::FLOW_DTE.0..=rule::FLOW_DTE.1).contains(&o.dte)
+        && itm >= rule::FLOW_MIN_ITM
+}
+
+/// The repeat window, for counting qualifying events.
+pub const FLOW_WINDOW_S: u32 = rule::FLOW_WINDOW_S;
+
+/// Bullseye's momentum from the bot's own observations: whichever snapshot
+/// 30 or more minutes old it compares with, spot now is beyond it. The bot
+/// starts observing when the recording starts.
+fn momentum_agrees(w: &World, sym: usize, t: u32, bullish: bool) -> bool {
+    let Some(last_old) = t.checked_sub(rule::BULLSEYE_MOMENTUM_S) else { return false };
+    if last_old < w.start_s {
+        return false;
+    }
+    let now = w.spot(sym, t);
+    let old = &w.paths[sym][w.start_s as usize..=last_old as usize];
+    if bullish { old.iter().all(|&x| now > x) } else { old.iter().all(|&x| now < x) }
+}
+
+/// A Strat trigger in the trade's direction among the last three closed
+/// 5-minute bars, and RSI(14) of their closes in 50–70 (calls) or 30–50 (puts).
+fn scalps_setup(w: &World, sym: usize, t: u32, bullish: bool) -> bool {
+    let fives = aggregate(&w.minutes[sym], w.day.open_epoch_minute(), 5);
+    let closed: Vec<Ohlc> = fives.into_iter().filter(|b| b.end_s <= i64::from(t)).collect();
+    let n = closed.len();
+    let trigger = (n.saturating_sub(3)..n).any(|i| strat_trigger(&closed, i).is_some_and(|(_, b)| b == bullish));
+    let closes: Vec<f64> = closed.iter().map(|b| b.c).collect();
+    let rsi_ok = rsi_wilder(&closes, 14)
+        .is_some_and(|r| if bullish { (50.0..=70.0).contains(&r) } else { (30.0..=50.0).contains(&r) });
+    trigger && rsi_ok
+}
+
+/// The truth line of an injected option event (or of a repeat cluster, at
+/// its last member).
+pub fn option_truth(w: &World, plan: &OptionPlan, chain: &Chain, o: &Observed, members: &[(u32, f64)]) -> TruthEvent {
+    let bots = expected_bots(w, plan.sym, o);
+    let expected: Vec<String> = bots.iter().map(|b| b.as_str().to_string()).collect();
+    let near_bots: Vec<String> = plan.near_miss_of.iter().map(|b| b.as_str().to_string()).collect();
+    let missed = plan.near_miss_of.iter().all(|b| !bots.contains(b));
+    let c = &chain.contracts[plan.contract];
+    let mut why = format!(
+        "{}; {} x {} at {:.2} = ${:.0} premium, {} DTE, strike {} vs spot {:.2}, OI {}",
+        plan.why,
+        o.volume_delta,
+        if c.call { "call" } else { "put" },
+        plan.prints.first().map_or(0.0, |p| p.price),
+        o.premium,
+        o.dte,
+        c.strike,
+        o.spot,
+        o.open_interest
+    );
+    if o.iso {
+        let exchanges: BTreeSet<i32> = plan.prints.iter().map(|p| p.exchange).collect();
+        why.push_str(&format!(", {} ISO prints on {} exchanges", plan.prints.len(), exchanges.len()));
+    }
+    if members.len() > 1 {
+        let list: Vec<String> = members
+            .iter()
+            .map(|(t, p)| {
+                format!("{} ${p:.0}", w.day.at(*t).with_timezone(&crate::calendar::MARKET_TZ).format("%H:%M:%S"))
+            })
+            .collect();
+        why.push_str(&format!("; hits at {}", list.join(", ")));
+    }
+    TruthEvent {
+        id: String::new(),
+        at: w.day.at(plan.at),
+        kind: plan.kind.to_string(),
+        symbol: w.symbols[plan.sym].clone(),
+        contract: Some(c.ticker.clone()),
+        expected_bots: expected,
+        near_miss: !plan.near_miss_of.is_empty() && missed,
+        near_miss_bots: near_bots,
+        why,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn day(s: &str) -> Day {
+        Day::new(s.parse::<NaiveDate>().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn stories_go_to_the_second_third_and_fourth_symbols_in_hours_that_fit() {
+        let full = day("2026-03-09");
+        let bull = |h| Some(Story { kind: StoryKind::Bull, c_hour: h });
+        let fake = |h| Some(Story { kind: StoryKind::Fake, c_hour: h });
+        let bear = |h| Some(Story { kind: StoryKind::Bear, c_hour: h });
+        // (symbols, window start, window end, stories)
+        let cases = [
+            (6, 0, 23_400, vec![None, bull(13), fake(12), bear(14), None, None]),
+            (2, 0, 23_400, vec![fake(12), bull(13)]),
+            (1, 0, 23_400, vec![bull(13)]),
+            // 12:30–14:10: the Fake moves to hour 12 so its break (13:35) is seen.
+            (2, 10_800, 16_800, vec![fake(12), bull(13)]),
+            // Thirty minutes after the open: nothing a story needs is inside.
+            (2, 0, 1_800, vec![None, None]),
+        ];
+        for (n, start, end, want) in cases {
+            assert_eq!(place_stories(n, &full, start, end, 30), want, "{n} symbols {start}..{end}");
+        }
+        // An early close (13:00): only the Bull fits, in hour 12 (the Fake
+        // needs an hour after its trigger hour).
+        let short = day("2026-11-27");
+        assert_eq!(place_stories(2, &short, 0, short.session_s, 30), vec![None, bull(12)]);
+    }
+
+    #[test]
+    fn sweeps_score_and_sizing() {
+        // (premium, ΔV, OI, fill, ISO, score)
+        let cases = [
+            (50_000.0, 10.0, 1000.0, Fill::Ask, false, 10.0 + 0.25 + 20.0),
+            (200_000.0, 100.0, 100.0, Fill::Ask, true, 30.0 + 25.0 + 20.0 + 15.0),
+            (1_600_000.0, 10.0, 0.0, Fill::Mid, false, 40.0 + 25.0 + 8.0),
+            (200_000.0, 76.0, 100.0, Fill::Mid, false, 30.0 + 19.0 + 8.0),
+        ];
+        for (premium, dv, oi, fill, iso, want) in cases {
+            let got = sweeps_score(premium, dv, oi, fill, iso);
+            assert!((got - want).abs() < 1e-9, "{premium} {dv} {oi}: {got} != {want}");
+        }
+        // A hit rounds its contracts up past the target, a near-miss down under it.
+        assert_eq!(contracts_for(Size::Premium { usd: 1_000_000.0, below: false }, 3.33), 3004.0);
+        assert_eq!(contracts_for(Size::Premium { usd: 1_000_000.0, below: true }, 3.33), 3003.0);
+        assert_eq!(contracts_for(Size::Contracts(0.0), 1.0), 1.0);
+    }
+
+    #[test]
+    fn sweeps_are_split_across_distinct_exchanges_just_before_the_snapshot() {
+        let mut rng = Rng::new(3);
+        let p = prints(1001.0, 2.5, 4, &mut rng);
+        assert_eq!(p.len(), 4);
+        assert_eq!(p.iter().map(|x| x.size).sum::<f64>(), 1001.0);
+        let exchanges: BTreeSet<i32> = p.iter().map(|x| x.exchange).collect();
+        assert_eq!(exchanges.len(), 4);
+        assert!(p.iter().all(|x| x.conditions == [COND_ISO] && (0..100_000_000).contains(&x.before_ns)));
+        assert!(p.windows(2).all(|w| w[0].before_ns > w[1].before_ns), "in time order");
+        let plain = prints(3.0, 1.0, 0, &mut rng);
+        assert!(!plain.is_empty() && plain.iter().all(|x| x.conditions == [COND_REGULAR]));
+    }
+}

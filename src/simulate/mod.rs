@@ -1,0 +1,501 @@
+//! `orakl simulate`: a realistic synthetic market day written as a tape
+//! (SPEC §9), with unusual events of every alert family injected at known
+//! times and, optionally, a truth file listing them with the bots each one
+//! should fire.
+//!
+//! The day, in the order it is built:
+//!
+//! 1. each symbol's price second by second (`market`): a random walk, or a
+//!    planned story (Strat setups, a 20-day break) on a few symbols;
+//! 2. minute volume, minute bars and 30 sessions of daily history built to
+//!    fit the day (the 20-day extremes sit where the stories need them);
+//! 3. each symbol's option chain (`chain`), Black–Scholes with a smile;
+//! 4. the injected events (`events`), planned against 1–3;
+//! 5. the tape, in time order: history at the start, then every minute the
+//!    minute bar, a sample of stock prints and a stock snapshot, and every
+//!    `chain_interval_seconds` each chain (after its background trading and
+//!    any injected prints, which are also recorded as the option's trades).
+//!
+//! Determinism: one seed feeds one generator ([`rng`]); every collection
+//! that reaches the output is a `Vec` or a `BTreeMap`; nothing reads the
+//! clock. The same options give the same bytes.
+
+mod chain;
+mod events;
+mod market;
+mod pricing;
+pub mod rng;
+
+pub use events::TruthEvent;
+pub use market::DEFAULT_SYMBOLS;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use chrono::{NaiveDate, NaiveTime};
+use serde_json::Value;
+
+use crate::polygon::{OptionSnapshot, Trade};
+use crate::tape::{Header, Payload, Record, TapeError, TapeWriter};
+use chain::Chain;
+use events::{Observed, Plan, World};
+use market::{Day, InjectedPrint, PrintIds, StoryKind};
+use rng::Rng;
+
+/// What to simulate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimOptions {
+    /// The one seed every random draw comes from.
+    pub seed: u64,
+    /// A trading day (NYSE session).
+    pub date: NaiveDate,
+    /// Underlyings, in order (stories go to the 2nd, 3rd and 4th).
+    pub symbols: Vec<String>,
+    /// First recorded moment, ET, inside the regular session.
+    pub start: NaiveTime,
+    /// Minutes recorded from `start` (cut at the closing bell).
+    pub minutes: u32,
+    /// Seconds between chain snapshots. The options bots fire every 15 s
+    /// but share one chain fetch per symbol for `CHAIN_CACHE_TTL_SECONDS`
+    /// (30, exclusive), so a symbol's chain is fetched every 30 s: snapshots
+    /// every 30 s give the same alerts as every 15 s at half the tape. Use 15
+    /// (or less) to replay with a shorter chain-cache TTL.
+    pub chain_interval_seconds: u32,
+    /// Contracts per chain relative to the default (1.0: about 15–17
+    /// expirations of 26–34 contracts, 420–510 contracts a symbol).
+    pub chain_scale: f64,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        SimOptions {
+            seed: 0,
+            // A Monday: a Wednesday and a Friday weekly are 2 and 4 days out.
+            date: NaiveDate::from_ymd_opt(2026, 3, 9).unwrap_or_default(),
+            symbols: market::DEFAULT_SYMBOLS.iter().map(|s| s.to_string()).collect(),
+            start: NaiveTime::from_hms_opt(9, 30, 0).unwrap_or_default(),
+            minutes: 390,
+            chain_interval_seconds: 30,
+            chain_scale: 1.0,
+        }
+    }
+}
+
+/// What was written, for the CLI to print.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimSummary {
+    /// Records after the header.
+    pub records: u64,
+    pub contracts_per_symbol: BTreeMap<String, usize>,
+    /// Lines of the truth file (written or not).
+    pub events_injected: usize,
+    /// Size of the tape file.
+    pub bytes: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("{date} is not a trading day (the NYSE is closed)")]
+    NotATradingDay { date: NaiveDate },
+    #[error("start {start} ET is outside the regular session of {date} (09:30 to {close} ET)")]
+    StartOutsideSession { date: NaiveDate, start: NaiveTime, close: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Tape(#[from] TapeError),
+    #[error("{path}: {message}")]
+    Io { path: String, message: String },
+}
+
+/// Pre-start background trading is simulated in steps this long (no
+/// snapshot is written, so a coarse step costs nothing in realism).
+const PRESTART_STEP_S: u32 = 300;
+
+fn validate(opts: &SimOptions) -> Result<(Vec<String>, Day, u32, u32), SimError> {
+    if opts.symbols.is_empty() {
+        return Err(SimError::Invalid("no symbols to simulate".to_string()));
+    }
+    let mut symbols: Vec<String> = Vec::new();
+    for s in &opts.symbols {
+        let s = s.trim().to_ascii_uppercase();
+        // An OCC option root is at most six characters.
+        let ok = (1..=6).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '.');
+        if !ok {
+            return Err(SimError::Invalid(format!("symbol `{s}`: expected 1 to 6 letters, digits or dots")));
+        }
+        if !symbols.contains(&s) {
+            symbols.push(s);
+        }
+    }
+    if opts.minutes == 0 {
+        return Err(SimError::Invalid("minutes must be at least 1".to_string()));
+    }
+    if !(1..=3600).contains(&opts.chain_interval_seconds) {
+        return Err(SimError::Invalid(format!(
+            "chain_interval_seconds={} outside 1..=3600",
+            opts.chain_interval_seconds
+        )));
+    }
+    if !(opts.chain_scale.is_finite() && (0.05..=10.0).contains(&opts.chain_scale)) {
+        return Err(SimError::Invalid(format!("chain_scale={} outside 0.05..=10", opts.chain_scale)));
+    }
+    let day = Day::new(opts.date).ok_or(SimError::NotATradingDay { date: opts.date })?;
+    let since_open = opts.start.signed_duration_since(NaiveTime::from_hms_opt(9, 30, 0).unwrap_or_default());
+    let start_s = u32::try_from(since_open.num_seconds()).ok().filter(|s| *s < day.session_s).ok_or_else(|| {
+        let close = day.at(day.session_s).with_timezone(&crate::calendar::MARKET_TZ).format("%H:%M").to_string();
+        SimError::StartOutsideSession { date: opts.date, start: opts.start, close }
+    })?;
+    let end_s = (u64::from(start_s) + u64::from(opts.minutes) * 60).min(u64::from(day.session_s)) as u32;
+    Ok((symbols, day, start_s, end_s))
+}
+
+/// What the recording loop keeps per symbol besides the planned day: the
+/// generators of its prints and its background option trading, and the
+/// state of its print stream.
+struct SymbolTape {
+    profile: market::Profile,
+    print_rng: Rng,
+    bg_rng: Rng,
+    ids: PrintIds,
+    last_print: Option<Trade>,
+}
+
+/// Simulates the day described by `opts` into the tape `out` (gzip when it
+/// ends in `.gz`) and, when asked, the truth file `truth` (JSON Lines).
+pub fn simulate(opts: &SimOptions, out: &Path, truth: Option<&Path>) -> Result<SimSummary, SimError> {
+    let (symbols, day, start_s, end_s) = validate(opts)?;
+    let interval = opts.chain_interval_seconds;
+    let mut root = Rng::new(opts.seed);
+    let stories = events::place_stories(symbols.len(), &day, start_s, end_s, interval);
+
+    let n = symbols.len();
+    let (mut paths, mut minutes, mut history, mut facts) =
+        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    let mut tapes: Vec<SymbolTape> = Vec::with_capacity(n);
+    let mut chains: Vec<Chain> = Vec::with_capacity(n);
+    for (i, symbol) in symbols.iter().enumerate() {
+        let mut rng = root.fork();
+        let profile = market::profile(symbol);
+        let story = stories[i];
+        let (path, story_facts) = market::generate_path(&profile, &day, story, &mut rng);
+        // Story symbols trade heavily (Bull, Bear: a breakout's volume surge,
+        // heavier still in the trigger hour) or plainly (Fake: its break
+        // must not find the surge).
+        let mut vol_rng = rng.fork();
+        let everyday = vol_rng.range(0.8, 1.15);
+        let mult = move |m: u32| match story {
+            Some(s) if s.kind == StoryKind::Fake => 0.9,
+            Some(s) => {
+                let c0 = s.c_start_s() / 60;
+                if (c0..c0 + 60).contains(&i64::from(m)) { 3.3 } else { 2.2 }
+            }
+            None => everyday,
+        };
+        let volumes = market::minute_volumes(&profile, &day, &mult, &mut vol_rng);
+        minutes.push(market::minute_bars(&path, &volumes));
+        history.push(market::daily_history(&profile, &day, &path, story_facts.as_ref(), &mut rng));
+        let mut chain_rng = rng.fork();
+        chains.push(Chain::build(&profile, &day, path[0], opts.chain_scale, &mut chain_rng));
+        paths.push(path);
+        facts.push(story_facts);
+        let (print_rng, bg_rng) = (rng.fork(), rng.fork());
+        tapes.push(SymbolTape { profile, print_rng, bg_rng, ids: PrintIds::default(), last_print: None });
+    }
+    let world = World {
+        day: &day,
+        start_s,
+        end_s,
+        interval,
+        symbols: &symbols,
+        paths: &paths,
+        minutes: &minutes,
+        history: &history,
+        facts: &facts,
+    };
+    let mut plan_rng = root.fork();
+    let plan = events::plan(&world, &mut chains, &mut plan_rng);
+
+    let mut meta = BTreeMap::new();
+    meta.insert("source".to_string(), Value::from("simulate"));
+    meta.insert("seed".to_string(), Value::from(opts.seed));
+    meta.insert("date".to_string(), Value::from(opts.date.to_string()));
+    meta.insert("symbols".to_string(), Value::from(symbols.clone()));
+    let start_et = day.at(start_s).with_timezone(&crate::calendar::MARKET_TZ).format("%H:%M:%S").to_string();
+    meta.insert("start".to_string(), Value::from(start_et));
+    meta.insert("minutes".to_string(), Value::from((end_s - start_s) / 60));
+    meta.insert("chain_interval_seconds".to_string(), Value::from(interval));
+    meta.insert("chain_scale".to_string(), Value::from(opts.chain_scale));
+    let writer = TapeWriter::create(out, &Header::new(meta))?;
+
+    let mut rec = Recording::new(&world, &plan, writer, tapes, chains);
+    // Trading before the first recorded moment still builds the day's volume.
+    rec.trade_until(start_s);
+    // Every chain time and every minute close, in order.
+    let mut times: BTreeSet<u32> = (0..).map(|k| start_s + k * interval).take_while(|t| *t <= end_s).collect();
+    times.extend((start_s / 60 + 1..=end_s / 60).map(|m| m * 60));
+    for t in times {
+        if t == start_s {
+            rec.history(t)?;
+        }
+        if t > start_s && t % 60 == 0 {
+            rec.minute(t / 60 - 1)?;
+        }
+        if t == start_s || t % 60 == 0 {
+            rec.stock_snapshots(t)?;
+        }
+        if (t - start_s) % interval == 0 {
+            rec.chains(t)?;
+        }
+    }
+    let (records, chains, mut truth_lines) = rec.finish()?;
+
+    truth_lines.sort_by(|a, b| (a.at, &a.kind, &a.symbol, &a.contract).cmp(&(b.at, &b.kind, &b.symbol, &b.contract)));
+    for (k, line) in truth_lines.iter_mut().enumerate() {
+        line.id = format!("e{:02}", k + 1);
+    }
+    if let Some(path) = truth {
+        write_truth(path, &truth_lines)?;
+    }
+    let bytes = std::fs::metadata(out).map_err(|e| io_err(out, e))?.len();
+    Ok(SimSummary {
+        records,
+        contracts_per_symbol: symbols.iter().cloned().zip(chains.iter().map(Chain::len)).collect(),
+        events_injected: truth_lines.len(),
+        bytes,
+    })
+}
+
+/// The recording loop's state: the tape being written, each symbol's day
+/// and chain as they advance, and the truth lines of what has printed.
+struct Recording<'w> {
+    world: &'w World<'w>,
+    plan: &'w Plan,
+    writer: TapeWriter,
+    tapes: Vec<SymbolTape>,
+    chains: Vec<Chain>,
+    /// The last second each chain's background trading reached.
+    traded_to: Vec<u32>,
+    weights: Vec<f64>,
+    /// Planned option events by (chain time, symbol).
+    by_time: BTreeMap<(u32, usize), Vec<usize>>,
+    /// Planned dark prints by (symbol, minute).
+    dark: BTreeMap<(usize, u32), Vec<&'w InjectedPrint>>,
+    truth: Vec<TruthEvent>,
+    /// Times of the qualifying ORAKL Flow events per (symbol, contract).
+    qualifying: BTreeMap<(usize, usize), Vec<u32>>,
+    /// (time, premium) of the members of each repeat cluster so far.
+    members: BTreeMap<usize, Vec<(u32, f64)>>,
+}
+
+impl<'w> Recording<'w> {
+    fn new(
+        world: &'w World<'w>,
+        plan: &'w Plan,
+        writer: TapeWriter,
+        tapes: Vec<SymbolTape>,
+        chains: Vec<Chain>,
+    ) -> Self {
+        let mut by_time: BTreeMap<(u32, usize), Vec<usize>> = BTreeMap::new();
+        for (k, p) in plan.options.iter().enumerate() {
+            by_time.entry((p.at, p.sym)).or_default().push(k);
+        }
+        let mut dark: BTreeMap<(usize, u32), Vec<&InjectedPrint>> = BTreeMap::new();
+        for d in &plan.dark {
+            dark.entry((d.sym, d.print.second / 60)).or_default().push(&d.print);
+        }
+        let n = chains.len();
+        Recording {
+            world,
+            plan,
+            writer,
+            tapes,
+            chains,
+            traded_to: vec![0; n],
+            weights: Chain::weights(world.day),
+            by_time,
+            dark,
+            truth: plan.truth.clone(),
+            qualifying: BTreeMap::new(),
+            members: BTreeMap::new(),
+        }
+    }
+
+    fn write(&mut self, t: u32, payload: Payload) -> Result<(), SimError> {
+        Ok(self.writer.write(&Record { at: self.world.day.at(t), payload })?)
+    }
+
+    /// Background option trading up to (not including) `until`, in coarse
+    /// steps: nothing is written, so nothing finer is needed.
+    fn trade_until(&mut self, until: u32) {
+        let day = self.world.day;
+        for (i, chain) in self.chains.iter_mut().enumerate() {
+            let (path, d) = (&self.world.paths[i], &mut self.tapes[i]);
+            while self.traded_to[i] + PRESTART_STEP_S < until {
+                let t = self.traded_to[i] + PRESTART_STEP_S;
+                chain.price_all(path[t as usize], t);
+                chain.background(day, self.traded_to[i], t, &self.weights, &mut d.bg_rng);
+                self.traded_to[i] = t;
+            }
+        }
+    }
+
+    /// At the first moment: the daily history, and the minute bars already
+    /// closed when the recording starts later than the bell.
+    fn history(&mut self, t: u32) -> Result<(), SimError> {
+        let (day, w) = (self.world.day, self.world);
+        for i in 0..self.tapes.len() {
+            let d = &mut self.tapes[i];
+            d.last_print = Some(market::opening_print(&d.profile, day, t, w.paths[i][t as usize]));
+            let bars = w.history[i].iter().map(|b| b.to_bar()).collect();
+            let earlier: Vec<_> =
+                w.minutes[i].iter().filter(|b| b.end_s <= i64::from(t)).map(|b| b.to_bar(day)).collect();
+            let symbol = &self.world.symbols[i];
+            self.write(t, aggs(symbol, "day", bars))?;
+            if !earlier.is_empty() {
+                self.write(t, aggs(symbol, "minute", earlier))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// At the close of minute `m`: its bar and a sample of its prints.
+    fn minute(&mut self, m: u32) -> Result<(), SimError> {
+        let (day, w, t) = (self.world.day, self.world, (m + 1) * 60);
+        for i in 0..self.tapes.len() {
+            let injected = self.dark.get(&(i, m)).cloned().unwrap_or_default();
+            let d = &mut self.tapes[i];
+            let bar = w.minutes[i].get(m as usize).map(|b| b.to_bar(day));
+            let prints = market::stock_prints(&d.profile, day, m, &w.paths[i], &injected, &mut d.ids, &mut d.print_rng);
+            d.last_print = prints.last().cloned().or(d.last_print.take());
+            let symbol = self.world.symbols[i].clone();
+            if let Some(bar) = bar {
+                self.write(t, aggs(&symbol, "minute", vec![bar]))?;
+            }
+            self.write(t, Payload::Trades { ticker: symbol, results: prints })?;
+        }
+        Ok(())
+    }
+
+    fn stock_snapshots(&mut self, t: u32) -> Result<(), SimError> {
+        let (day, w) = (self.world.day, self.world);
+        for i in 0..self.tapes.len() {
+            let d = &self.tapes[i];
+            let spot = w.paths[i][t as usize];
+            let snap = market::stock_snapshot(
+                &d.profile,
+                day,
+                t,
+                &w.minutes[i],
+                w.history[i].last(),
+                d.last_print.as_ref(),
+                spot,
+            );
+            let ticker = self.world.symbols[i].clone();
+            self.write(t, Payload::StockSnapshot { ticker, results: Box::new(snap) })?;
+        }
+        Ok(())
+    }
+
+    /// At chain time `t`, for each symbol: background trading since the last
+    /// snapshot, the planned prints (also written as the option's trades),
+    /// the truth of each, and the chain snapshot.
+    fn chains(&mut self, t: u32) -> Result<(), SimError> {
+        let day = self.world.day;
+        for i in 0..self.chains.len() {
+            let spot = self.world.paths[i][t as usize];
+            let chain = &mut self.chains[i];
+            chain.price_all(spot, t);
+            chain.background(day, self.traded_to[i], t, &self.weights, &mut self.tapes[i].bg_rng);
+            self.traded_to[i] = t;
+            let planned = self.by_time.get(&(t, i)).cloned().unwrap_or_default();
+            for &k in &planned {
+                let p = &self.plan.options[k];
+                let trades = self.chains[i].execute(day, p.contract, t, &p.prints);
+                let ticker = self.chains[i].contracts[p.contract].ticker.clone();
+                self.write(t, Payload::Trades { ticker, results: trades })?;
+            }
+            let snaps = self.chains[i].snapshot(day, t, spot);
+            for &k in &planned {
+                self.observe(i, k, t, spot, &snaps);
+            }
+            let underlying = self.world.symbols[i].clone();
+            let record = Record { at: day.at(t), payload: Payload::OptionChain { underlying, results: snaps } };
+            self.writer.write(&record)?;
+            if let Payload::OptionChain { results, .. } = record.payload {
+                self.chains[i].restore(results);
+            }
+        }
+        Ok(())
+    }
+
+    /// The truth line of planned event `k` of symbol `i`, from what the
+    /// snapshot at `t` shows (a repeat cluster's at its last member).
+    fn observe(&mut self, i: usize, k: usize, t: u32, spot: f64, snaps: &[OptionSnapshot]) {
+        let p = &self.plan.options[k];
+        let chain = &self.chains[i];
+        let (Some(snap), Some(c), Some(q)) =
+            (snaps.get(p.contract), chain.contracts.get(p.contract), chain.priced(p.contract))
+        else {
+            return;
+        };
+        let mut o = Observed {
+            call: c.call,
+            fill: p.fill,
+            premium: p.premium(),
+            volume_delta: p.volume(),
+            day_volume: c.volume,
+            open_interest: c.open_interest,
+            dte: c.dte,
+            strike: c.strike,
+            spot,
+            iv: snap.implied_volatility.unwrap_or(0.0),
+            delta: snap.greeks.as_ref().and_then(|g| g.delta).unwrap_or(0.0),
+            bid: q.bid,
+            ask: q.ask,
+            iso: p.iso(),
+            at: t,
+            repeats: 0,
+        };
+        let hits = self.qualifying.entry((i, p.contract)).or_default();
+        if events::qualifies_for_flow(&o) {
+            hits.push(t);
+        }
+        o.repeats = hits.iter().filter(|&&h| h + events::FLOW_WINDOW_S > t).count();
+        match p.group {
+            Some((g, remaining)) => {
+                let list = self.members.entry(g).or_default();
+                list.push((t, o.premium));
+                if remaining == 0 {
+                    self.truth.push(events::option_truth(self.world, p, chain, &o, list));
+                }
+            }
+            None => self.truth.push(events::option_truth(self.world, p, chain, &o, &[])),
+        }
+    }
+
+    /// Closes the tape: records written, the chains, the truth lines.
+    fn finish(self) -> Result<(u64, Vec<Chain>, Vec<TruthEvent>), SimError> {
+        let records = self.writer.finish()?;
+        Ok((records, self.chains, self.truth))
+    }
+}
+
+fn aggs(ticker: &str, timespan: &str, results: Vec<crate::polygon::Bar>) -> Payload {
+    Payload::Aggs { ticker: ticker.to_string(), multiplier: 1, timespan: timespan.to_string(), results }
+}
+
+fn io_err(path: &Path, e: impl std::fmt::Display) -> SimError {
+    SimError::Io { path: path.display().to_string(), message: e.to_string() }
+}
+
+fn write_truth(path: &Path, lines: &[TruthEvent]) -> Result<(), SimError> {
+    let file = File::create(path).map_err(|e| io_err(path, e))?;
+    let mut w = BufWriter::new(file);
+    for line in lines {
+        let text = serde_json::to_string(line).map_err(|e| io_err(path, e))?;
+        writeln!(w, "{text}").map_err(|e| io_err(path, e))?;
+    }
+    w.flush().map_err(|e| io_err(path, e))
+}

@@ -1,0 +1,334 @@
+//! `orakl simulate`: determinism, a tape that reads back in Polygon's shapes,
+//! internally coherent chains, a truth file covering every family, and
+//! injected events that flow detection really sees.
+//!
+//! Days here are small (two symbols, a thin chain, a short window) so the
+//! whole file runs in a few seconds of debug build.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use orakl::cache::VolumeCache;
+use orakl::flow::{self, FlowEvent};
+use orakl::job::Bot;
+use orakl::polygon::OptionSnapshot;
+use orakl::scan::observation;
+use orakl::simulate::{SimError, SimOptions, SimSummary, simulate};
+use orakl::tape::{Payload, Record, TapeReader};
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// Two symbols for thirty minutes after the open, a thin chain every 60 s.
+fn small(seed: u64) -> SimOptions {
+    SimOptions {
+        seed,
+        symbols: vec!["SPY".to_string(), "CSCO".to_string()],
+        minutes: 30,
+        chain_interval_seconds: 60,
+        chain_scale: 0.3,
+        ..SimOptions::default()
+    }
+}
+
+/// Two symbols over 12:30–14:10 ET, long enough for every family: the
+/// stories' hourly bars close at 13:00 and 14:00 and Bullseye needs 30
+/// minutes of its own observations.
+fn families(seed: u64) -> SimOptions {
+    SimOptions {
+        seed,
+        symbols: vec!["SPY".to_string(), "CSCO".to_string()],
+        start: NaiveTime::from_hms_opt(12, 30, 0).unwrap(),
+        minutes: 100,
+        chain_interval_seconds: 60,
+        chain_scale: 0.5,
+        ..SimOptions::default()
+    }
+}
+
+/// Simulates into `dir`: a plain tape (the gzip path is exercised once, in
+/// the read-back test) and a truth file.
+fn run(dir: &TempDir, name: &str, opts: &SimOptions) -> (PathBuf, PathBuf, SimSummary) {
+    let tape = dir.path().join(format!("{name}.jsonl"));
+    let truth = dir.path().join(format!("{name}.truth.jsonl"));
+    let summary = simulate(opts, &tape, Some(&truth)).unwrap();
+    (tape, truth, summary)
+}
+
+/// The families day, simulated once for the tests that read it: its
+/// records, its truth lines and its summary.
+fn families_day() -> &'static (Vec<Record>, Vec<Value>, SimSummary) {
+    static DAY: OnceLock<(Vec<Record>, Vec<Value>, SimSummary)> = OnceLock::new();
+    DAY.get_or_init(|| {
+        let dir = TempDir::new().unwrap();
+        let (tape, truth, summary) = run(&dir, "families", &families(11));
+        (read(&tape).1, truth_lines(&truth), summary)
+    })
+}
+
+fn read(tape: &Path) -> (BTreeMap<String, Value>, Vec<Record>) {
+    let reader = TapeReader::open(tape).unwrap();
+    let meta = reader.header().meta.clone();
+    let records = reader.collect::<Result<Vec<_>, _>>().unwrap();
+    (meta, records)
+}
+
+fn truth_lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn same_seed_same_bytes_and_another_seed_differs() {
+    let dir = TempDir::new().unwrap();
+    let (a, ta, sa) = run(&dir, "a", &small(7));
+    let (b, tb, sb) = run(&dir, "b", &small(7));
+    let (c, _, _) = run(&dir, "c", &small(8));
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap(), "same seed, same tape bytes");
+    assert_eq!(std::fs::read(&ta).unwrap(), std::fs::read(&tb).unwrap(), "same seed, same truth bytes");
+    assert_eq!(sa, sb);
+    assert_ne!(std::fs::read(&a).unwrap(), std::fs::read(&c).unwrap(), "another seed, another day");
+    assert_eq!(sa.bytes, std::fs::metadata(&a).unwrap().len());
+    assert_eq!(sa.contracts_per_symbol.keys().collect::<Vec<_>>(), ["CSCO", "SPY"]);
+    assert!(sa.contracts_per_symbol.values().all(|n| (100..=400).contains(n)), "{:?}", sa.contracts_per_symbol);
+}
+
+#[test]
+fn the_tape_reads_back_with_coherent_chains_bars_and_prints() {
+    let dir = TempDir::new().unwrap();
+    let tape = dir.path().join("t.jsonl.gz");
+    let opts = SimOptions { chain_interval_seconds: 30, ..small(3) };
+    let summary = simulate(&opts, &tape, None).unwrap();
+    let (meta, records) = read(&tape);
+    assert_eq!(meta["source"], "simulate");
+    assert_eq!(meta["seed"], 3);
+    assert_eq!(meta["date"], "2026-03-09");
+    assert_eq!(meta["symbols"], serde_json::json!(["SPY", "CSCO"]));
+    assert_eq!(records.len() as u64, summary.records);
+    let open: DateTime<Utc> = "2026-03-09T13:30:00Z".parse().unwrap();
+    let end: DateTime<Utc> = "2026-03-09T14:00:00Z".parse().unwrap();
+    assert!(records.iter().all(|r| r.at >= open && r.at <= end));
+
+    let mut last_volume: BTreeMap<String, f64> = BTreeMap::new();
+    let (mut chains, mut minute_bars, mut daily, mut dark, mut snapshots) = (0, 0, 0, 0, 0);
+    for r in &records {
+        match &r.payload {
+            Payload::OptionChain { underlying, results } => {
+                chains += 1;
+                assert!(!results.is_empty());
+                for s in results {
+                    check_contract(underlying, s, &mut last_volume);
+                }
+            }
+            Payload::Aggs { timespan, multiplier, results, .. } if timespan == "minute" => {
+                assert_eq!(*multiplier, 1);
+                for b in results {
+                    minute_bars += 1;
+                    assert!(b.low <= b.open.min(b.close) && b.high >= b.open.max(b.close), "{b:?}");
+                    // A minute bar is recorded once it has closed.
+                    assert!(b.start_ms + 60_000 <= r.at.timestamp_millis());
+                }
+            }
+            Payload::Aggs { timespan, results, .. } => {
+                assert_eq!(timespan, "day");
+                assert_eq!(results.len(), 30, "30 sessions of history");
+                assert!(results.windows(2).all(|w| w[0].start_ms < w[1].start_ms));
+                assert!(results.iter().all(|b| b.start_ms < open.timestamp_millis()));
+                daily += 1;
+            }
+            Payload::Trades { ticker, results } if !ticker.starts_with("O:") => {
+                assert!(results.windows(2).all(|w| w[0].sip_timestamp <= w[1].sip_timestamp));
+                dark += results.iter().filter(|t| t.exchange == Some(4) && t.trf_id.is_some()).count();
+            }
+            Payload::StockSnapshot { results, .. } => {
+                snapshots += 1;
+                assert!(results.last_price().is_some_and(|p| p > 0.0));
+            }
+            _ => {}
+        }
+    }
+    // 30 minutes of two symbols: chains every 30 s, a bar and a snapshot a minute.
+    assert_eq!(chains, 2 * 61);
+    assert_eq!(minute_bars, 2 * 30);
+    assert_eq!(daily, 2);
+    assert_eq!(snapshots, 2 * 31);
+    assert!(dark > 20, "off-exchange prints in the sample: {dark}");
+}
+
+/// One contract of a chain snapshot: quotes, greeks and the day's trading
+/// hang together, and day volume never goes down.
+fn check_contract(underlying: &str, s: &OptionSnapshot, last_volume: &mut BTreeMap<String, f64>) {
+    let ticker = s.ticker().unwrap().to_string();
+    assert!(ticker.starts_with(&format!("O:{underlying}")), "{ticker}");
+    let call = s.details.as_ref().unwrap().contract_type.as_deref() == Some("call");
+    // The type letter sits after the six-digit date, whatever the root holds.
+    let letter = ticker.chars().nth(2 + underlying.len() + 6).unwrap();
+    assert_eq!(letter, if call { 'C' } else { 'P' }, "{ticker}");
+    let q = s.last_quote.as_ref().unwrap();
+    let (bid, ask) = (q.bid.unwrap(), q.ask.unwrap());
+    assert!(0.0 <= bid && bid <= ask, "{ticker}: {bid} {ask}");
+    assert!(s.implied_volatility.unwrap() > 0.0);
+    let delta = s.greeks.as_ref().unwrap().delta.unwrap();
+    assert!(delta.abs() <= 1.0);
+    assert!(if call { delta > 0.0 } else { delta < 0.0 }, "{ticker}: delta {delta}");
+    assert!(s.open_interest.unwrap() >= 0.0);
+    assert!(s.spot().unwrap() > 0.0);
+    let volume = s.day_volume();
+    let before = last_volume.insert(ticker.clone(), volume).unwrap_or(0.0);
+    assert!(volume >= before, "{ticker}: volume went from {before} to {volume}");
+    if let Some(day) = &s.day {
+        let (lo, hi, vwap) = (day.low.unwrap(), day.high.unwrap(), day.vwap.unwrap());
+        assert!(lo <= vwap && vwap <= hi, "{ticker}: vwap {vwap} outside {lo}..{hi}");
+        let t = s.last_trade.as_ref().unwrap();
+        assert!(t.sip_timestamp.is_some() && t.price.is_some_and(|p| lo <= p && p <= hi));
+    }
+}
+
+#[test]
+fn truth_lists_a_hit_and_a_near_miss_of_every_family() {
+    let (_, lines, summary) = families_day();
+    assert_eq!(lines.len(), summary.events_injected);
+    let bots = |l: &Value, key: &str| -> Vec<String> {
+        l[key].as_array().map(|a| a.iter().map(|b| b.as_str().unwrap().to_string()).collect()).unwrap_or_default()
+    };
+    for bot in Bot::ALL {
+        let name = bot.as_str();
+        let hit = lines.iter().any(|l| l["near_miss"] == false && bots(l, "expected_bots").iter().any(|b| b == name));
+        let miss = lines.iter().any(|l| {
+            l["near_miss"] == true
+                && bots(l, "near_miss_bots").iter().any(|b| b == name)
+                && !bots(l, "expected_bots").iter().any(|b| b == name)
+        });
+        assert!(hit, "no clear hit for {name}: {lines:#?}");
+        assert!(miss, "no near-miss for {name}: {lines:#?}");
+    }
+    // Ids in time order, times inside the window, options events name their contract.
+    for (k, l) in lines.iter().enumerate() {
+        assert_eq!(l["id"], format!("e{:02}", k + 1));
+        let at: DateTime<Utc> = l["at"].as_str().unwrap().parse().unwrap();
+        assert!(at >= "2026-03-09T16:30:00Z".parse::<DateTime<Utc>>().unwrap());
+        assert!(at <= "2026-03-09T18:10:00Z".parse::<DateTime<Utc>>().unwrap());
+        assert!(!l["why"].as_str().unwrap().is_empty());
+        let options = ["golden_sweep", "sweep", "orakl_flow_repeat", "bullseye", "scalp"];
+        assert_eq!(l["contract"].is_string(), options.contains(&l["kind"].as_str().unwrap()), "{l}");
+    }
+}
+
+/// Flow events of one underlying's consecutive chain snapshots, keyed by
+/// snapshot time, as the options scan computes them.
+fn flow_events(records: &[Record], symbol: &str) -> BTreeMap<DateTime<Utc>, Vec<FlowEvent>> {
+    let mut cache = VolumeCache::new(900);
+    let mut out = BTreeMap::new();
+    for r in records {
+        if let Payload::OptionChain { underlying, results } = &r.payload
+            && underlying == symbol
+        {
+            let obs: Vec<_> = results.iter().filter_map(|s| observation(s, underlying)).collect();
+            let day = r.at.with_timezone(&orakl::calendar::MARKET_TZ).date_naive();
+            out.insert(r.at, flow::detect(&mut cache, &obs, r.at, day));
+        }
+    }
+    out
+}
+
+#[test]
+fn flow_detection_sees_the_golden_sweep_and_not_the_near_miss() {
+    let (records, lines, _) = families_day();
+    let golden: Vec<&Value> = lines.iter().filter(|l| l["kind"] == "golden_sweep").collect();
+    assert_eq!(golden.len(), 2, "{golden:#?}");
+    for line in &golden {
+        let symbol = line["symbol"].as_str().unwrap();
+        let contract = line["contract"].as_str().unwrap();
+        let at: DateTime<Utc> = line["at"].as_str().unwrap().parse().unwrap();
+        let events = flow_events(records, symbol);
+        let at_time = &events[&at];
+        let ev = at_time.iter().find(|e| e.contract == contract).unwrap_or_else(|| panic!("no flow on {contract}"));
+        assert_eq!(ev.side, orakl::alert::Side::Ask, "bought at the ask on a fresh quote");
+        if line["near_miss"] == true {
+            assert!((850_000.0..1_000_000.0).contains(&ev.premium), "near-miss premium {}", ev.premium);
+            assert!(!line["expected_bots"].as_array().unwrap().contains(&Value::from("golden_sweeps")));
+        } else {
+            assert!(ev.premium >= 1_000_000.0, "golden premium {}", ev.premium);
+            assert!(ev.strike_distance.unwrap() <= 0.05 && (1..=180).contains(&ev.dte));
+            assert!(line["expected_bots"].as_array().unwrap().contains(&Value::from("golden_sweeps")));
+        }
+        // Nothing in the background of the whole window reaches a golden sweep.
+        let others = events.values().flatten().filter(|e| e.contract != contract && e.premium >= 1_000_000.0);
+        assert_eq!(others.count(), 0);
+        // The sweep's own prints are on the tape for the confirmation request.
+        let iso: Vec<_> = records
+            .iter()
+            .filter_map(|r| match &r.payload {
+                Payload::Trades { ticker, results } if ticker == contract && r.at == at => Some(results),
+                _ => None,
+            })
+            .flatten()
+            .filter(|t| t.conditions.as_ref().is_some_and(|c| c.contains(&219)))
+            .collect();
+        let exchanges: std::collections::BTreeSet<_> = iso.iter().map(|t| t.exchange).collect();
+        assert!(iso.len() >= 2 && exchanges.len() >= 2, "{iso:?}");
+    }
+}
+
+#[test]
+fn bad_options_are_errors_that_say_what_is_wrong() {
+    let dir = TempDir::new().unwrap();
+    let out = dir.path().join("x.jsonl");
+    let date = |s: &str| s.parse::<NaiveDate>().unwrap();
+    let cases: Vec<(SimOptions, &str)> = vec![
+        (SimOptions { date: date("2026-03-07"), ..small(1) }, "2026-03-07 is not a trading day (the NYSE is closed)"),
+        (SimOptions { date: date("2026-04-03"), ..small(1) }, "2026-04-03 is not a trading day (the NYSE is closed)"),
+        (
+            SimOptions { start: NaiveTime::from_hms_opt(8, 0, 0).unwrap(), ..small(1) },
+            "start 08:00:00 ET is outside the regular session of 2026-03-09 (09:30 to 16:00 ET)",
+        ),
+        (
+            SimOptions { date: date("2026-11-27"), start: NaiveTime::from_hms_opt(13, 0, 0).unwrap(), ..small(1) },
+            "start 13:00:00 ET is outside the regular session of 2026-11-27 (09:30 to 13:00 ET)",
+        ),
+        (SimOptions { symbols: vec![], ..small(1) }, "no symbols to simulate"),
+        (
+            SimOptions { symbols: vec!["TOOLONGX".to_string()], ..small(1) },
+            "symbol `TOOLONGX`: expected 1 to 6 letters, digits or dots",
+        ),
+        (SimOptions { minutes: 0, ..small(1) }, "minutes must be at least 1"),
+        (SimOptions { chain_interval_seconds: 0, ..small(1) }, "chain_interval_seconds=0 outside 1..=3600"),
+        (SimOptions { chain_scale: f64::NAN, ..small(1) }, "chain_scale=NaN outside 0.05..=10"),
+    ];
+    for (opts, want) in cases {
+        let err = simulate(&opts, &out, None).unwrap_err();
+        assert_eq!(err.to_string(), want);
+    }
+    let unwritable = dir.path().join("missing-dir").join("t.jsonl");
+    assert!(matches!(simulate(&small(1), &unwritable, None), Err(SimError::Tape(_))));
+}
+
+#[test]
+fn an_early_close_ends_at_one_and_unknown_symbols_get_a_stable_profile() {
+    let dir = TempDir::new().unwrap();
+    let opts = SimOptions {
+        date: "2026-11-27".parse().unwrap(),
+        start: NaiveTime::from_hms_opt(12, 45, 0).unwrap(),
+        minutes: 390,
+        symbols: vec!["ZZZQ".to_string()],
+        chain_scale: 0.2,
+        ..SimOptions::default()
+    };
+    let (tape, _, _) = run(&dir, "e", &opts);
+    let (meta, records) = read(&tape);
+    assert_eq!(meta["minutes"], 15, "cut at the 13:00 bell");
+    let last = records.last().unwrap().at;
+    assert_eq!(last, "2026-11-27T18:00:00Z".parse::<DateTime<Utc>>().unwrap());
+    let first_spot = records.iter().find_map(|r| match &r.payload {
+        Payload::OptionChain { results, .. } => results[0].spot(),
+        _ => None,
+    });
+    let (tape2, _, _) = run(&dir, "e2", &SimOptions { seed: 99, ..opts });
+    let (_, again) = read(&tape2);
+    let spot2 = again.iter().find_map(|r| match &r.payload {
+        Payload::OptionChain { results, .. } => results[0].spot(),
+        _ => None,
+    });
+    let (a, b) = (first_spot.unwrap(), spot2.unwrap());
+    assert!((a / b - 1.0).abs() < 0.2, "the name's price level comes from its name, not the seed: {a} {b}");
+}
