@@ -5,6 +5,7 @@ mod cli;
 mod discord;
 mod invariants;
 mod polygon;
+mod recall;
 mod replay;
 mod roundtrip;
 mod run_loop;
