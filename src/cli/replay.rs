@@ -4,7 +4,7 @@
 //! options; the wall time goes to stderr.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -113,8 +113,27 @@ pub(super) fn run_replay(
     let mut svc = Service::with_client(config, clock.clone(), store, delivery, Notifier::disabled(), Some(client))
         .map_err(Failure::config)?;
 
+    // A progress line on a terminal only, on stderr: stdout stays the
+    // byte-identical record of the replay.
+    let terminal = std::io::stderr().is_terminal();
+    if terminal {
+        let span_s = (end - start).num_seconds().max(1);
+        let mut shown = start;
+        svc.set_progress(Box::new(move |t| {
+            if t - shown < chrono::Duration::seconds(60) {
+                return;
+            }
+            shown = t;
+            let done = ((t - start).num_seconds() * 100 / span_s).clamp(0, 100) as usize;
+            let bar = format!("{}{}", "#".repeat(done / 5), " ".repeat(20 - done / 5));
+            eprint!("\r  replay {} [{bar}] {done:>3}%", t.with_timezone(&New_York).format("%H:%M %Z"));
+        }));
+    }
     let wall = SystemClock::new(Shutdown::new());
     svc.run(timetable);
+    if terminal {
+        eprint!("\r\x1b[K");
+    }
     let wall_elapsed = wall.elapsed();
     if let Some(e) = market.error() {
         return Err(Failure::config(e));

@@ -150,6 +150,7 @@ pub struct Service {
     repeats: crate::bots::orakl_flow::RepeatTracker,
     /// Bullseye's own spot observations per underlying (momentum).
     spots: crate::bots::bullseye::SpotHistory,
+    progress: Option<Box<dyn FnMut(DateTime<Utc>)>>,
 }
 
 /// `STRAT_TIMEFRAMES`, or the default when unset.
@@ -225,6 +226,7 @@ impl Service {
             daily_cache: BTreeMap::new(),
             repeats,
             spots: crate::bots::bullseye::SpotHistory::default(),
+            progress: None,
             strat_config,
         })
     }
@@ -407,11 +409,27 @@ impl Jobs for Service {
 
     fn between(&mut self) {
         self.deliver_outbox();
+        let now = self.now();
+        if let Some(p) = &mut self.progress {
+            p(now);
+        }
     }
 }
 
 fn request_count(stats: &crate::polygon::Stats) -> u64 {
     stats.endpoints.values().flat_map(|e| e.requests.values()).sum()
+}
+
+impl Service {
+    /// (requests, pages) made so far, for the per-scan deltas in the logs.
+    pub(super) fn api_counts(&self) -> (u64, u64) {
+        self.polygon.as_ref().map(|c| c.stats()).map_or((0, 0), |s| (request_count(&s), s.pages_total()))
+    }
+
+    /// Called between jobs with the current time (a replay's progress line).
+    pub fn set_progress(&mut self, f: Box<dyn FnMut(DateTime<Utc>)>) {
+        self.progress = Some(f);
+    }
 }
 
 /// The alert's identifying fields as `key=value` for its log line.

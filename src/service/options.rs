@@ -71,7 +71,7 @@ impl Service {
 
     pub(super) fn options_scan(&mut self, bot: Bot, line: &Line) -> JobResult {
         let t0 = self.clock.elapsed();
-        let before = self.polygon.as_ref().map(|c| request_count(&c.stats())).unwrap_or(0);
+        let before = self.api_counts();
         let now = self.now();
         self.sweep_volume_cache(now);
         let batch = line.batch.unwrap_or(self.config.int("OPTIONS_BATCH") as usize);
@@ -105,10 +105,11 @@ impl Service {
                 }
             }
         }
-        let requests = self.polygon.as_ref().map(|c| request_count(&c.stats())).unwrap_or(0) - before;
+        let after = self.api_counts();
+        let (requests, pages) = (after.0 - before.0, after.1 - before.1);
         let ms = (self.clock.elapsed() - t0).as_millis();
         log::info!(
-            "event=scan bot={bot} symbols={} requests={requests} events={events} alerts={alerts} failures={failures} ms={ms}",
+            "event=scan bot={bot} symbols={} requests={requests} pages={pages} events={events} alerts={alerts} failures={failures} ms={ms}",
             symbols.len()
         );
         let detail = format!("symbols={} events={events} alerts={alerts} failures={failures}", symbols.len());

@@ -64,7 +64,7 @@ impl Service {
         mut scan: impl FnMut(&mut Service, &str, DateTime<Utc>) -> Result<usize, PolygonError>,
     ) -> JobResult {
         let t0 = self.clock.elapsed();
-        let before = self.polygon.as_ref().map(|c| request_count(&c.stats())).unwrap_or(0);
+        let before = self.api_counts();
         let batch = line.batch.unwrap_or(self.config.int("OPTIONS_BATCH") as usize);
         let symbols = self.round_robin.next(line.line, &self.config.watchlist, batch);
         let (mut alerts, mut failures) = (0usize, 0usize);
@@ -81,10 +81,11 @@ impl Service {
                 }
             }
         }
-        let requests = self.polygon.as_ref().map(|c| request_count(&c.stats())).unwrap_or(0) - before;
+        let after = self.api_counts();
+        let (requests, pages) = (after.0 - before.0, after.1 - before.1);
         let ms = (self.clock.elapsed() - t0).as_millis();
         log::info!(
-            "event=scan bot={bot} symbols={} requests={requests} alerts={alerts} failures={failures} ms={ms}",
+            "event=scan bot={bot} symbols={} requests={requests} pages={pages} alerts={alerts} failures={failures} ms={ms}",
             symbols.len()
         );
         let detail = format!("symbols={} alerts={alerts} failures={failures}", symbols.len());
