@@ -21,14 +21,14 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::chain::{COND_ISO, COND_REGULAR, Chain, OPTION_EXCHANGES, Priced, Print};
-use super::market::{
-    DailyBar, Day, InjectedPrint, OPEN_ET_SECONDS, Ohlc, Story, StoryFacts, StoryKind, aggregate, rsi_wilder,
-    strat_trigger,
-};
+use super::market::{DailyBar, Day, InjectedPrint, OPEN_ET_SECONDS, Ohlc, Story, StoryFacts, StoryKind, market_bars};
 use super::rng::Rng;
 use crate::alert::ContractType;
+use crate::bars;
 use crate::flow::prob_itm;
+use crate::indicators::rsi_wilder;
 use crate::job::Bot;
+use crate::strat;
 
 /// One line of the truth file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,6 +45,26 @@ pub struct TruthEvent {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub near_miss_bots: Vec<String>,
     pub why: String,
+}
+
+impl TruthEvent {
+    /// A line about one bot, decided from the bars or the prints alone: it
+    /// expects `bot` when `expected`; `near` marks an event built to narrowly
+    /// miss it, which is a near-miss only if the bot does not fire after all.
+    fn about(at: DateTime<Utc>, kind: &str, symbol: &str, bot: Bot, expected: bool, near: bool, why: String) -> Self {
+        let bots = || vec![bot.as_str().to_string()];
+        TruthEvent {
+            id: String::new(),
+            at,
+            kind: kind.to_string(),
+            symbol: symbol.to_string(),
+            contract: None,
+            expected_bots: if expected { bots() } else { vec![] },
+            near_miss: near && !expected,
+            near_miss_bots: if near { bots() } else { vec![] },
+            why,
+        }
+    }
 }
 
 /// The default thresholds of SPEC §6 the oracle applies.
@@ -228,9 +248,11 @@ struct Want {
 
 /// The best unused contract for `want` at second `t`, among those whose
 /// quote passes `accept`: nearest the preferred DTE first, then the strike.
-fn pick(
+/// It is marked used, so no two events share a contract (each event's ΔV
+/// must be its own).
+fn claim(
     chain: &Chain,
-    used: &BTreeSet<(usize, usize)>,
+    used: &mut BTreeSet<(usize, usize)>,
     sym: usize,
     want: &Want,
     spot: f64,
@@ -251,12 +273,16 @@ fn pick(
             best = Some((cost, i));
         }
     }
-    best.map(|(_, i)| i)
+    let (_, i) = best?;
+    used.insert((sym, i));
+    Some(i)
 }
 
-fn spread_ok(q: &Priced, max_pct: f64) -> bool {
-    let mid = (q.bid + q.ask) / 2.0;
-    q.bid > 0.0 && mid > 0.0 && (q.ask - q.bid) / mid <= max_pct
+/// Whether a quote is two-sided with a spread of at most `max_pct` of its
+/// midpoint (the planner's liquidity filters and the bots' spread rule).
+fn spread_ok(bid: f64, ask: f64, max_pct: f64) -> bool {
+    let mid = (bid + ask) / 2.0;
+    bid > 0.0 && mid > 0.0 && (ask - bid) / mid <= max_pct
 }
 
 /// Splits `volume` contracts into prints at `price`: an intermarket sweep
@@ -309,28 +335,52 @@ fn contracts_for(size: Size, price: f64) -> f64 {
     }
 }
 
-/// The prints of an event on contract `i` at `t`, priced from the quote of
-/// that moment. The contract is kept quiet over `quiet` so the bots' ΔV is
-/// the injected volume alone.
-#[allow(clippy::too_many_arguments)]
-fn prints_for(
-    chain: &mut Chain,
-    i: usize,
-    t: u32,
+/// One injected buy: contract `contract` of symbol `sym` at chain time `at`.
+struct Buy {
+    sym: usize,
+    contract: usize,
+    at: u32,
     spot: f64,
     fill: Fill,
     size: Size,
+    /// Exchanges swept with ISO prints (0: ordinary fills).
     iso: usize,
+    /// The contract has no background trading over this span, so the bots'
+    /// ΔV is the injected volume alone.
     quiet: (u32, u32),
-    rng: &mut Rng,
-) -> Vec<Print> {
-    let q = chain.price(i, spot, f64::from(t));
-    let price = match fill {
-        Fill::Ask => q.ask,
-        Fill::Mid => q.mid(),
-    };
-    chain.contracts[i].quiet.push(quiet);
-    prints(contracts_for(size, price), price, iso, rng)
+}
+
+impl Buy {
+    /// The buy's plan (outside any repeat cluster), its prints priced from
+    /// the quote of that moment; `near_miss_of` is the bot it is sized to
+    /// narrowly miss.
+    fn plan(
+        self,
+        chains: &mut [Chain],
+        kind: &'static str,
+        near_miss_of: Option<Bot>,
+        why: String,
+        rng: &mut Rng,
+    ) -> OptionPlan {
+        let chain = &mut chains[self.sym];
+        let q = chain.price(self.contract, self.spot, f64::from(self.at));
+        let price = match self.fill {
+            Fill::Ask => q.ask,
+            Fill::Mid => q.mid(),
+        };
+        chain.contracts[self.contract].quiet.push(self.quiet);
+        OptionPlan {
+            kind,
+            near_miss_of: near_miss_of.into_iter().collect(),
+            sym: self.sym,
+            at: self.at,
+            contract: self.contract,
+            fill: self.fill,
+            prints: prints(contracts_for(self.size, price), price, self.iso, rng),
+            group: None,
+            why,
+        }
+    }
 }
 
 /// Background trading stops this long before an event: longer than a bot's
@@ -340,6 +390,11 @@ const QUIET_BEFORE_S: u32 = 16 * 60;
 /// 5-minute setup stays among the last three closed bars, so any alert on
 /// the contract in the quarter hour after an event is the event's own.
 const QUIET_AFTER_S: u32 = 16 * 60;
+
+/// The quiet span around an event at `t`.
+fn quiet_around(t: u32) -> (u32, u32) {
+    (t.saturating_sub(QUIET_BEFORE_S), t + QUIET_AFTER_S)
+}
 
 /// How an event contract's open interest is set.
 #[derive(Debug, Clone, Copy)]
@@ -495,18 +550,8 @@ pub fn plan(w: &World, chains: &mut [Chain], rng: &mut Rng) -> Plan {
             let expected =
                 conditions.iter().all(|c| !rule::DARKPOOL_EXCLUDED.contains(c)) && size >= rule::DARKPOOL_MIN_SIZE;
             let near = size < rule::DARKPOOL_MIN_SIZE || !conditions.is_empty();
-            let darkpool = || vec![Bot::Darkpool.as_str().to_string()];
-            plan.truth.push(TruthEvent {
-                id: String::new(),
-                at: w.day.at(second),
-                kind: "darkpool".to_string(),
-                symbol: w.symbols[sym].clone(),
-                contract: None,
-                expected_bots: if expected { darkpool() } else { vec![] },
-                near_miss: near && !expected,
-                near_miss_bots: if near { darkpool() } else { vec![] },
-                why: why.to_string(),
-            });
+            let (at, symbol) = (w.day.at(second), &w.symbols[sym]);
+            plan.truth.push(TruthEvent::about(at, "darkpool", symbol, Bot::Darkpool, expected, near, why.into()));
             plan.dark.push(DarkPlan { sym, print: InjectedPrint { second, size, conditions: conditions.to_vec() } });
         }
     }
@@ -532,15 +577,15 @@ fn flow_event(
     // A tight, liquid quote; a midpoint fill needs a spread of two ticks or
     // more to land strictly inside it.
     let accept = |q: &Priced, _: usize| {
-        spread_ok(q, 0.15) && q.ask >= 0.5 && (spec.fill != Fill::Mid || q.ask - q.bid >= 2.0 * q.tick - 1e-9)
+        spread_ok(q.bid, q.ask, 0.15)
+            && q.ask >= 0.5
+            && (spec.fill != Fill::Mid || q.ask - q.bid >= 2.0 * q.tick - 1e-9)
     };
-    let i = pick(&chains[sym], used, sym, &spec.want, spot, t, &accept)?;
-    used.insert((sym, i));
+    let i = claim(&chains[sym], used, sym, &spec.want, spot, t, &accept)?;
     let size = Size::Premium { usd: rng.range(spec.usd.0, spec.usd.1), below: spec.below };
-    let quiet = (t.saturating_sub(QUIET_BEFORE_S), t + QUIET_AFTER_S);
-    let prints = prints_for(&mut chains[sym], i, t, spot, spec.fill, size, spec.iso, quiet, rng);
-    let volume: f64 = prints.iter().map(|p| p.size).sum();
-    let premium: f64 = prints.iter().map(|p| p.size * p.price * 100.0).sum();
+    let buy = Buy { sym, contract: i, at: t, spot, fill: spec.fill, size, iso: spec.iso, quiet: quiet_around(t) };
+    let plan = buy.plan(chains, spec.kind, spec.near_miss_of, spec.why.to_string(), rng);
+    let (volume, premium) = (plan.volume(), plan.premium());
     let contract = &mut chains[sym].contracts[i];
     match spec.oi {
         Some(OiRule::Ratio(r)) => contract.open_interest = (volume / r).round().max(1.0),
@@ -551,17 +596,7 @@ fn flow_event(
         }
         None => {}
     }
-    Some(OptionPlan {
-        kind: spec.kind,
-        near_miss_of: spec.near_miss_of.into_iter().collect(),
-        sym,
-        at: t,
-        contract: i,
-        fill: spec.fill,
-        prints,
-        group: None,
-        why: spec.why.to_string(),
-    })
+    Some(plan)
 }
 
 /// The buys of one repeat cluster: one ITM contract (P(ITM) ≥ 0.6 at the
@@ -589,31 +624,22 @@ fn repeat_events(
         let c = &chains[sym].contracts[i];
         let itm = prob_itm(ct, Some(spot), c.strike, Some(q.iv), Some(q.bs.delta), c.dte).unwrap_or(0.0);
         // Cheap enough that $15k buys several contracts.
-        spread_ok(q, 0.15) && itm >= 0.6 && q.ask * 100.0 < 15_000.0
+        spread_ok(q.bid, q.ask, 0.15) && itm >= 0.6 && q.ask * 100.0 < 15_000.0
     };
-    let Some(i) = pick(&chains[sym], used, sym, &want, spot, t1, &accept) else { return };
-    used.insert((sym, i));
+    let Some(i) = claim(&chains[sym], used, sym, &want, spot, t1, &accept) else { return };
     let quiet = (t1.saturating_sub(35 * 60), last + QUIET_AFTER_S);
     let near = spec.hits < rule::FLOW_REPEATS;
     let (kind, hits) = (if call { "call" } else { "put" }, spec.hits);
+    let why = if near {
+        format!("{hits} buys of an ITM {kind} at the ask within 30 minutes, one short of REPEAT_SIGNAL_THRESHOLD (3)")
+    } else {
+        format!("{hits} buys of an ITM {kind} at the ask within 30 minutes (REPEAT_SIGNAL_THRESHOLD 3)")
+    };
     for (k, &t) in times.iter().enumerate() {
         let size = Size::Premium { usd: rng.range(15_000.0, 30_000.0), below: false };
-        let prints = prints_for(&mut chains[sym], i, t, w.spot(sym, t), Fill::Ask, size, 0, quiet, rng);
-        plan.options.push(OptionPlan {
-            kind: "orakl_flow_repeat",
-            near_miss_of: if near { vec![Bot::OraklFlow] } else { vec![] },
-            sym,
-            at: t,
-            contract: i,
-            fill: Fill::Ask,
-            prints,
-            group: Some((group, spec.hits - 1 - k)),
-            why: if near {
-                format!("{hits} buys of an ITM {kind} at the ask within 30 minutes, one short of REPEAT_SIGNAL_THRESHOLD (3)")
-            } else {
-                format!("{hits} buys of an ITM {kind} at the ask within 30 minutes (REPEAT_SIGNAL_THRESHOLD 3)")
-            },
-        });
+        let buy = Buy { sym, contract: i, at: t, spot: w.spot(sym, t), fill: Fill::Ask, size, iso: 0, quiet };
+        let member = buy.plan(chains, "orakl_flow_repeat", near.then_some(Bot::OraklFlow), why.clone(), rng);
+        plan.options.push(OptionPlan { group: Some((group, spec.hits - 1 - k)), ..member });
     }
 }
 
@@ -654,30 +680,22 @@ fn story_events(
             let spot = w.spot(sym, t);
             for (k, near) in [false, true].into_iter().enumerate() {
                 let want = Want { call, dte: (1, 5), prefer_dte: 3, moneyness: 1.0 + dir * 0.004 * k as f64 };
-                let accept = |q: &Priced, _: usize| spread_ok(q, 0.15) && (0.41..=0.59).contains(&q.bs.delta.abs());
-                let Some(i) = pick(&chains[sym], used, sym, &want, spot, t, &accept) else { continue };
-                used.insert((sym, i));
+                let accept =
+                    |q: &Priced, _: usize| spread_ok(q.bid, q.ask, 0.15) && (0.41..=0.59).contains(&q.bs.delta.abs());
+                let Some(i) = claim(&chains[sym], used, sym, &want, spot, t, &accept) else { continue };
                 let q = chains[sym].price(i, spot, f64::from(t));
                 let ratio = if near { 2.6 } else { 3.6 };
                 // Enough OI that the buy clears BULLSEYE_MIN_PREMIUM either way.
                 let oi = 150f64.max((7_500.0 / (ratio * q.ask * 100.0)).ceil());
                 chains[sym].contracts[i].open_interest = oi;
                 let size = Size::Contracts(if near { (ratio * oi).floor() } else { (ratio * oi).ceil() });
-                let prints = prints_for(&mut chains[sym], i, t, spot, Fill::Ask, size, 0, (0, t + QUIET_AFTER_S), rng);
+                let quiet = (0, t + QUIET_AFTER_S);
+                let buy = Buy { sym, contract: i, at: t, spot, fill: Fill::Ask, size, iso: 0, quiet };
                 let under = if near { ", under BULLSEYE_MIN_VOI_RATIO (3.0)" } else { "" };
-                plan.options.push(OptionPlan {
-                    kind: "bullseye",
-                    near_miss_of: if near { vec![Bot::Bullseye] } else { vec![] },
-                    sym,
-                    at: t,
-                    contract: i,
-                    fill: Fill::Ask,
-                    prints,
-                    group: None,
-                    why: format!(
-                        "{kind} near 0.5 delta at the ask after the break of the 20-day {side}, day volume {ratio}x OI{under}"
-                    ),
-                });
+                let why = format!(
+                    "{kind} near 0.5 delta at the ask after the break of the 20-day {side}, day volume {ratio}x OI{under}"
+                );
+                plan.options.push(buy.plan(chains, "bullseye", near.then_some(Bot::Bullseye), why, rng));
             }
         }
         // Scalp: a cheap OTM contract of the nearest expiry right after the
@@ -690,32 +708,23 @@ fn story_events(
                 let want = Want { call, dte: (0, 7), prefer_dte: 0, moneyness };
                 // Out of Bullseye's delta band, so the scalp is only a scalp.
                 let accept = |q: &Priced, _: usize| {
-                    spread_ok(q, 0.2) && (0.05..=6.0).contains(&q.ask) && q.bs.delta.abs() <= 0.38
+                    spread_ok(q.bid, q.ask, 0.2) && (0.05..=6.0).contains(&q.ask) && q.bs.delta.abs() <= 0.38
                 };
-                let Some(i) = pick(&chains[sym], used, sym, &want, spot, t, &accept) else { continue };
-                used.insert((sym, i));
+                let Some(i) = claim(&chains[sym], used, sym, &want, spot, t, &accept) else { continue };
                 let size = if near {
                     Size::Premium { usd: rng.range(1_600.0, 1_900.0), below: true }
                 } else {
                     Size::Premium { usd: rng.range(5_000.0, 9_000.0), below: false }
                 };
-                let quiet = (t.saturating_sub(QUIET_BEFORE_S), t + QUIET_AFTER_S);
-                let prints = prints_for(&mut chains[sym], i, t, spot, Fill::Ask, size, 0, quiet, rng);
-                plan.options.push(OptionPlan {
-                    kind: "scalp",
-                    near_miss_of: if near { vec![Bot::Scalps] } else { vec![] },
-                    sym,
-                    at: t,
-                    contract: i,
-                    fill: Fill::Ask,
-                    prints,
-                    group: None,
-                    why: if near {
-                        format!("{kind} at the ask on the 5-minute 3-1-2 trigger, premium just under SCALPS_MIN_PREMIUM ($2k)")
-                    } else {
-                        format!("{kind} at the ask right after a 5-minute 3-1-2 {way} trigger, RSI {:.1}", facts.setup_rsi)
-                    },
-                });
+                let buy = Buy { sym, contract: i, at: t, spot, fill: Fill::Ask, size, iso: 0, quiet: quiet_around(t) };
+                let why = if near {
+                    format!(
+                        "{kind} at the ask on the 5-minute 3-1-2 trigger, premium just under SCALPS_MIN_PREMIUM ($2k)"
+                    )
+                } else {
+                    format!("{kind} at the ask right after a 5-minute 3-1-2 {way} trigger, RSI {:.1}", facts.setup_rsi)
+                };
+                plan.options.push(buy.plan(chains, "scalp", near.then_some(Bot::Scalps), why, rng));
             }
         }
     }
@@ -735,35 +744,30 @@ fn strat_truth(w: &World, sym: usize, facts: &StoryFacts) -> Option<TruthEvent> 
     if c_end < i64::from(w.start_s) || c_end + 70 > i64::from(w.end_s) {
         return None;
     }
-    let hours = aggregate(&w.minutes[sym], w.day.open_epoch_minute(), 60);
-    let ci = hours.iter().position(|b| b.end_s == c_end)?;
-    let found = strat_trigger(&hours, ci);
+    // What the Strat bot detects once hour C has closed: its last closed
+    // 60m bar must be hour C itself.
+    let c_close = w.day.instant(c_end);
+    let hours = market_bars(&w.minutes[sym], w.day, bars::Frame::Min60, c_close);
+    if hours.last()?.end != c_close {
+        return None;
+    }
+    let found = strat::detect(&hours).map(|s| (s.pattern, s.bullish));
     let bullish = story.kind != StoryKind::Bear;
     let hit = found == Some(("3-1-2", bullish));
     let near = story.kind == StoryKind::Fake;
-    let strat = || vec![Bot::Strat.as_str().to_string()];
-    Some(TruthEvent {
-        id: String::new(),
-        at: w.day.at(c_end as u32),
-        kind: "strat".to_string(),
-        symbol: w.symbols[sym].clone(),
-        contract: None,
-        expected_bots: if found.is_some() { strat() } else { vec![] },
-        near_miss: near && found.is_none(),
-        near_miss_bots: if near { strat() } else { vec![] },
-        why: if near {
-            "60m bars 3-1 then a bar whose high only equals the inside bar's high (equal is not a break): no 3-1-2"
-                .to_string()
-        } else if hit {
-            format!(
-                "60m 3-1-2 {} (outside, inside, break {})",
-                if bullish { "bullish" } else { "bearish" },
-                if bullish { "up" } else { "down" }
-            )
-        } else {
-            format!("planned 60m 3-1-2 came out as {found:?}")
-        },
-    })
+    let why = if near {
+        "60m bars 3-1 then a bar whose high only equals the inside bar's high (equal is not a break): no 3-1-2"
+            .to_string()
+    } else if hit {
+        format!(
+            "60m 3-1-2 {} (outside, inside, break {})",
+            if bullish { "bullish" } else { "bearish" },
+            if bullish { "up" } else { "down" }
+        )
+    } else {
+        format!("planned 60m 3-1-2 came out as {found:?}")
+    };
+    Some(TruthEvent::about(c_close, "strat", &w.symbols[sym], Bot::Strat, found.is_some(), near, why))
 }
 
 /// The breakout line of a story: the first breakouts firing (every five
@@ -799,27 +803,17 @@ fn breakout_truth(w: &World, sym: usize, facts: &StoryFacts) -> Option<TruthEven
     let near = facts.story.kind == StoryKind::Fake;
     let at = first_hit.map(|(s, _)| s).or(first_beyond)?;
     let name = if dir > 0.0 { "high" } else { "low" };
-    let breakouts = || vec![Bot::Breakouts.as_str().to_string()];
-    Some(TruthEvent {
-        id: String::new(),
-        at: w.day.at(at),
-        kind: "breakout".to_string(),
-        symbol: w.symbols[sym].clone(),
-        contract: None,
-        expected_bots: if first_hit.is_some() { breakouts() } else { vec![] },
-        near_miss: near && first_hit.is_none(),
-        near_miss_bots: if near { breakouts() } else { vec![] },
-        why: match first_hit {
-            Some((_, pace)) => format!(
-                "last price beyond the 20-day {name} {:.2} with volume at {pace:.2}x the 20-day pace",
-                facts.level
-            ),
-            None => format!(
-                "last price beyond the 20-day {name} {:.2} on ordinary volume, under BREAKOUT_MIN_VOLUME_SURGE (1.5x pace)",
-                facts.level
-            ),
-        },
-    })
+    let why = match first_hit {
+        Some((_, pace)) => {
+            format!("last price beyond the 20-day {name} {:.2} with volume at {pace:.2}x the 20-day pace", facts.level)
+        }
+        None => format!(
+            "last price beyond the 20-day {name} {:.2} on ordinary volume, under BREAKOUT_MIN_VOLUME_SURGE (1.5x pace)",
+            facts.level
+        ),
+    };
+    let hit = first_hit.is_some();
+    Some(TruthEvent::about(w.day.at(at), "breakout", &w.symbols[sym], Bot::Breakouts, hit, near, why))
 }
 
 /// What the tape shows about an injected option event once it has printed.
@@ -849,8 +843,7 @@ pub struct Observed {
 /// The bots whose default rule holds for an observed option event.
 pub fn expected_bots(w: &World, sym: usize, o: &Observed) -> Vec<Bot> {
     let mut out = Vec::new();
-    let mid = (o.bid + o.ask) / 2.0;
-    if !(o.bid > 0.0 && mid > 0.0 && (o.ask - o.bid) / mid <= rule::MAX_SPREAD_PCT) {
+    if !spread_ok(o.bid, o.ask, rule::MAX_SPREAD_PCT) {
         return out;
     }
     let in_dte = |(lo, hi): (i64, i64)| (lo..=hi).contains(&o.dte);
@@ -918,13 +911,12 @@ fn momentum_agrees(w: &World, sym: usize, t: u32, bullish: bool) -> bool {
 }
 
 /// A Strat trigger in the trade's direction among the last three closed
-/// 5-minute bars, and RSI(14) of their closes in 50–70 (calls) or 30–50 (puts).
+/// 5-minute bars, and RSI(14) of their closes in 50–70 (calls) or 30–50 (puts):
+/// the inputs the Scalps bot reads, computed by the same functions.
 fn scalps_setup(w: &World, sym: usize, t: u32, bullish: bool) -> bool {
-    let fives = aggregate(&w.minutes[sym], w.day.open_epoch_minute(), 5);
-    let closed: Vec<Ohlc> = fives.into_iter().filter(|b| b.end_s <= i64::from(t)).collect();
-    let n = closed.len();
-    let trigger = (n.saturating_sub(3)..n).any(|i| strat_trigger(&closed, i).is_some_and(|(_, b)| b == bullish));
-    let closes: Vec<f64> = closed.iter().map(|b| b.c).collect();
+    let closed = market_bars(&w.minutes[sym], w.day, bars::Frame::Min5, w.day.at(t));
+    let trigger = strat::recent_trigger(&closed, 3, bullish).is_some();
+    let closes: Vec<f64> = closed.iter().map(|b| b.close).collect();
     let rsi_ok = rsi_wilder(&closes, 14)
         .is_some_and(|r| if bullish { (50.0..=70.0).contains(&r) } else { (30.0..=50.0).contains(&r) });
     trigger && rsi_ok

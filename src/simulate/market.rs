@@ -14,8 +14,11 @@ use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 
 use super::pricing::{cents, round_dp};
 use super::rng::Rng;
+use crate::bars;
 use crate::calendar::{self, MARKET_TZ};
+use crate::indicators::rsi_wilder;
 use crate::polygon::models::{Bar, MinuteBar, SnapshotBar, SnapshotQuote, SnapshotTrade, TickerSnapshot, Trade};
+use crate::strat::BarType;
 
 /// Seconds from midnight ET to the 09:30 bell.
 pub const OPEN_ET_SECONDS: u32 = 9 * 3600 + 1800;
@@ -128,7 +131,14 @@ impl Day {
     }
 
     pub fn at(&self, s: u32) -> DateTime<Utc> {
-        self.open + Duration::seconds(i64::from(s))
+        self.instant(i64::from(s))
+    }
+
+    /// The instant `s` seconds after the bell (before it when negative).
+    /// Simulator times are within hours of the bell, so the fallback to the
+    /// bell itself is never taken; it only keeps this free of a panic path.
+    pub fn instant(&self, s: i64) -> DateTime<Utc> {
+        Duration::try_seconds(s).and_then(|d| self.open.checked_add_signed(d)).unwrap_or(self.open)
     }
 
     /// Nanoseconds since the epoch of second `s` plus `ns`.
@@ -139,11 +149,6 @@ impl Day {
     /// Minutes in the regular session.
     pub fn minutes(&self) -> u32 {
         self.session_s / 60
-    }
-
-    /// Epoch minute of the opening bell (for aligning multi-minute bars).
-    pub fn open_epoch_minute(&self) -> i64 {
-        self.open.timestamp() / 60
     }
 }
 
@@ -525,20 +530,26 @@ fn verify_story(prices: &[f64], day: &Day, story: Story, level: f64) -> StoryFac
     let beyond = |x: f64| if dir > 0.0 { x > level } else { x < level };
     let cross_s = prices.iter().position(|&x| beyond(x)).unwrap_or(prices.len()) as u32;
     let minutes = minute_bars(prices, &vec![1.0; day.minutes() as usize]);
-    let hours = aggregate(&minutes, day.open_epoch_minute(), 60);
-    let fives = aggregate(&minutes, day.open_epoch_minute(), 5);
+    // Built and classified by the crate's own code, so a story is verified
+    // on the bars the bots will build and by the rule they apply.
+    let close = day.at(day.session_s);
+    let hours = market_bars(&minutes, day, bars::Frame::Min60, close);
+    let fives = market_bars(&minutes, day, bars::Frame::Min5, close);
     let c0 = story.c_start_s();
-    let up = if dir > 0.0 { BarType::TwoUp } else { BarType::TwoDown };
+    let up = if dir > 0.0 { BarType::Up } else { BarType::Down };
     let mut ok = true;
     // Hours P, A, B, C: A is outside P, B inside A, and C breaks B (or, for
     // a Fake, stays inside with exactly B's extreme).
-    match hours.iter().position(|b| b.start_s == c0 - 7200).filter(|&i| i >= 1 && i + 2 < hours.len()) {
+    let a_start = day.instant(c0 - 7200);
+    match hours.iter().position(|b| b.start == a_start).filter(|&i| i >= 1 && i + 2 < hours.len()) {
         Some(ai) => {
-            let t = |i: usize| bar_type(&hours[i - 1], &hours[i]);
-            ok &= t(ai) == BarType::Three && t(ai + 1) == BarType::One;
+            let t = |i: usize| BarType::classify(&hours[i - 1], &hours[i]);
+            ok &= t(ai) == BarType::Outside && t(ai + 1) == BarType::Inside;
             let (b, c) = (&hours[ai + 1], &hours[ai + 2]);
             ok &= match story.kind {
-                StoryKind::Fake => t(ai + 2) == BarType::One && if dir > 0.0 { c.h == b.h } else { c.l == b.l },
+                StoryKind::Fake => {
+                    t(ai + 2) == BarType::Inside && if dir > 0.0 { c.high == b.high } else { c.low == b.low }
+                }
                 _ => t(ai + 2) == up,
             };
         }
@@ -546,12 +557,12 @@ fn verify_story(prices: &[f64], day: &Day, story: Story, level: f64) -> StoryFac
     }
     // The 5-minute setup: bars 2, 3, 4 of the crossing hour are 3, 1, 2-up.
     let cross_start = story.cross_hour_start_s();
-    let setup_end = cross_start + 25 * 60;
+    let setup_end = day.instant(cross_start + 25 * 60);
     let mut rsi = f64::NAN;
-    if let Some(k4) = fives.iter().position(|b| b.end_s == setup_end).filter(|&k| k >= 3) {
-        let t = |i: usize| bar_type(&fives[i - 1], &fives[i]);
-        ok &= t(k4 - 2) == BarType::Three && t(k4 - 1) == BarType::One && t(k4) == up;
-        let closes: Vec<f64> = fives[..=k4].iter().map(|b| b.c).collect();
+    if let Some(k4) = fives.iter().position(|b| b.end == setup_end).filter(|&k| k >= 3) {
+        let t = |i: usize| BarType::classify(&fives[i - 1], &fives[i]);
+        ok &= t(k4 - 2) == BarType::Outside && t(k4 - 1) == BarType::Inside && t(k4) == up;
+        let closes: Vec<f64> = fives[..=k4].iter().map(|b| b.close).collect();
         rsi = rsi_wilder(&closes, 14).unwrap_or(f64::NAN);
     } else {
         ok = false;
@@ -565,75 +576,6 @@ fn verify_story(prices: &[f64], day: &Day, story: Story, level: f64) -> StoryFac
         ok &= band.contains(&rsi);
     }
     StoryFacts { story, level, cross_s, setup_rsi: rsi, verified: ok }
-}
-
-/// Strat bar types, strict inequalities: equal is not a break.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BarType {
-    One,
-    TwoUp,
-    TwoDown,
-    Three,
-}
-
-pub fn bar_type(prev: &Ohlc, cur: &Ohlc) -> BarType {
-    match (cur.h > prev.h, cur.l < prev.l) {
-        (true, true) => BarType::Three,
-        (true, false) => BarType::TwoUp,
-        (false, true) => BarType::TwoDown,
-        (false, false) => BarType::One,
-    }
-}
-
-/// The Strat pattern (most specific first) whose trigger is bar `i`, and
-/// whether it is bullish: 3-1-2, 2-1-2, 3-2-2, 1-2-2 (RevStrat), 2-2 reversal.
-pub fn strat_trigger(bars: &[Ohlc], i: usize) -> Option<(&'static str, bool)> {
-    if i < 2 || i >= bars.len() {
-        return None;
-    }
-    let t = |k: usize| bar_type(&bars[k - 1], &bars[k]);
-    let two = |b: BarType| matches!(b, BarType::TwoUp | BarType::TwoDown);
-    let (t2, t1) = (t(i), t(i - 1));
-    if !two(t2) {
-        return None;
-    }
-    let bullish = t2 == BarType::TwoUp;
-    let t0 = if i >= 3 { Some(t(i - 2)) } else { None };
-    if t1 == BarType::One {
-        return match t0 {
-            Some(BarType::Three) => Some(("3-1-2", bullish)),
-            Some(b) if two(b) => Some(("2-1-2", bullish)),
-            _ => None,
-        };
-    }
-    if two(t1) && t1 != t2 {
-        return match t0 {
-            Some(BarType::Three) => Some(("3-2-2", bullish)),
-            Some(BarType::One) => Some(("1-2-2", bullish)),
-            _ => Some(("2-2", bullish)),
-        };
-    }
-    None
-}
-
-/// RSI with Wilder's smoothing: the first average is the mean of the first
-/// `period` changes, then avg = (avg·(period−1) + x)/period.
-pub fn rsi_wilder(closes: &[f64], period: usize) -> Option<f64> {
-    if period == 0 || closes.len() <= period {
-        return None;
-    }
-    let changes: Vec<f64> = closes.windows(2).map(|w| w[1] - w[0]).collect();
-    let n = period as f64;
-    let mut gain = changes[..period].iter().map(|d| d.max(0.0)).sum::<f64>() / n;
-    let mut loss = changes[..period].iter().map(|d| (-d).max(0.0)).sum::<f64>() / n;
-    for d in &changes[period..] {
-        gain = (gain * (n - 1.0) + d.max(0.0)) / n;
-        loss = (loss * (n - 1.0) + (-d).max(0.0)) / n;
-    }
-    if loss == 0.0 {
-        return Some(if gain == 0.0 { 50.0 } else { 100.0 });
-    }
-    Some(100.0 - 100.0 / (1.0 + gain / loss))
 }
 
 /// Relative volume of each minute: the familiar U, heavy at the open and
@@ -692,32 +634,16 @@ pub fn minute_bars(prices: &[f64], volumes: &[f64]) -> Vec<Ohlc> {
         .collect()
 }
 
-/// Bars of `span_min` minutes aligned to multiples of the span since the
-/// epoch, as the API builds them (an hour bar is 10:00–11:00, and the 9:00
-/// bar holds only 9:30–9:59).
-pub fn aggregate(minutes: &[Ohlc], open_epoch_minute: i64, span_min: i64) -> Vec<Ohlc> {
-    let mut out: Vec<Ohlc> = Vec::new();
-    let mut notional = 0.0;
-    for m in minutes {
-        let epoch_min = open_epoch_minute + m.start_s / 60;
-        let bucket_start_s = (epoch_min.div_euclid(span_min) * span_min - open_epoch_minute) * 60;
-        match out.last_mut() {
-            Some(b) if b.start_s == bucket_start_s => {
-                b.h = b.h.max(m.h);
-                b.l = b.l.min(m.l);
-                b.c = m.c;
-                b.v += m.v;
-                b.n += m.n;
-                notional += m.vw * m.v;
-                b.vw = if b.v > 0.0 { round_dp(notional / b.v, 4).clamp(b.l, b.h) } else { b.c };
-            }
-            _ => {
-                notional = m.vw * m.v;
-                out.push(Ohlc { start_s: bucket_start_s, end_s: bucket_start_s + span_min * 60, ..*m });
-            }
-        }
-    }
-    out
+/// The day's `frame` bars (5m or 60m) closed by `now`, built as the Strat
+/// and Scalps bots build theirs from the tape: each recorded 1-minute
+/// aggregate ([`Ohlc::to_bar`]) through `bars::Bar::from_polygon`, then
+/// `bars::aggregate` on the extended-session grid, where 60m bars fall on
+/// the clock hour (the 9:00 bar holds 9:30–9:59). A minute that conversion
+/// rejects would be invisible to the bots too; no simulated minute is one.
+pub fn market_bars(minutes: &[Ohlc], day: &Day, frame: bars::Frame, now: DateTime<Utc>) -> Vec<bars::Bar> {
+    let minutes: Vec<bars::Bar> =
+        minutes.iter().filter_map(|m| bars::Bar::from_polygon(&m.to_bar(day), Duration::minutes(1))).collect();
+    bars::aggregate(&minutes, frame, bars::Session::Extended, now)
 }
 
 /// One daily bar of the history before the simulated day.
@@ -1059,59 +985,28 @@ mod tests {
         Day::new(NaiveDate::from_ymd_opt(2026, 3, 9).unwrap()).unwrap()
     }
 
-    fn bar(h: f64, l: f64) -> Ohlc {
-        Ohlc { start_s: 0, end_s: 60, o: l, h, l, c: h, v: 1.0, vw: l, n: 1.0 }
-    }
-
     #[test]
-    fn strat_types_and_patterns() {
-        let a = bar(10.0, 5.0);
-        assert_eq!(bar_type(&a, &bar(11.0, 4.0)), BarType::Three);
-        assert_eq!(bar_type(&a, &bar(10.0, 5.0)), BarType::One, "equal is not a break");
-        assert_eq!(bar_type(&a, &bar(10.5, 5.0)), BarType::TwoUp);
-        assert_eq!(bar_type(&a, &bar(9.0, 4.5)), BarType::TwoDown);
-        // (bars, pattern at the last bar)
-        type Case = (Vec<(f64, f64)>, Option<(&'static str, bool)>);
-        let cases: Vec<Case> = vec![
-            (vec![(10.0, 5.0), (11.0, 4.0), (10.0, 5.0), (10.5, 5.5)], Some(("3-1-2", true))),
-            (vec![(10.0, 5.0), (11.0, 6.0), (10.0, 7.0), (9.0, 6.5)], Some(("2-1-2", false))),
-            (vec![(10.0, 5.0), (11.0, 4.0), (10.0, 3.0), (10.5, 3.5)], Some(("3-2-2", true))),
-            (vec![(10.0, 5.0), (9.0, 6.0), (8.0, 5.5), (8.5, 6.0)], Some(("1-2-2", true))),
-            (vec![(10.0, 5.0), (11.0, 6.0), (10.0, 6.0), (10.0, 5.5)], Some(("2-1-2", false))),
-            (vec![(10.0, 5.0), (11.0, 4.0), (10.0, 5.0), (10.0, 5.5)], None),
-        ];
-        for (spec, want) in cases {
-            let bars: Vec<Ohlc> = spec.iter().map(|&(h, l)| bar(h, l)).collect();
-            assert_eq!(strat_trigger(&bars, bars.len() - 1), want, "{spec:?}");
-        }
-    }
-
-    #[test]
-    fn rsi_known_values() {
-        assert_eq!(rsi_wilder(&[1.0, 2.0], 14), None);
-        let up: Vec<f64> = (0..20).map(f64::from).collect();
-        assert_eq!(rsi_wilder(&up, 14), Some(100.0));
-        // Alternating +2, −1: average gain twice the average loss.
-        let mut zig = vec![100.0];
-        for i in 0..30 {
-            let last = zig[zig.len() - 1];
-            zig.push(if i % 2 == 0 { last + 2.0 } else { last - 1.0 });
-        }
-        let r = rsi_wilder(&zig, 14).unwrap();
-        assert!((r - 66.67).abs() < 2.0, "{r}");
-    }
-
-    #[test]
-    fn aggregation_aligns_to_the_clock() {
+    fn the_bots_bars_fall_on_the_clock_hour() {
         let d = day();
         let prices: Vec<f64> = (0..=d.session_s).map(|s| 100.0 + f64::from(s % 600) / 100.0).collect();
         let minutes = minute_bars(&prices, &vec![100.0; d.minutes() as usize]);
-        let hours = aggregate(&minutes, d.open_epoch_minute(), 60);
+        let close = d.at(d.session_s);
+        // Stories are drawn on clock hours: the bots' 60m bars must be those
+        // hours, the first holding only the half hour after the bell.
+        let hours = market_bars(&minutes, &d, bars::Frame::Min60, close);
         assert_eq!(hours.len(), 7, "9:00 (half), 10:00 ... 15:00");
-        assert_eq!((hours[0].start_s, hours[0].end_s, hours[0].v), (-1800, 1800, 3000.0));
-        let fives = aggregate(&minutes, d.open_epoch_minute(), 5);
+        assert_eq!((hours[0].start, hours[0].end, hours[0].volume), (d.instant(-1800), d.at(1800), 3000.0));
+        assert_eq!(hours[1].start, d.instant(since_open_of_hour(10)));
+        let first = &minutes[..30];
+        let (high, low) = first.iter().fold((f64::MIN, f64::MAX), |(h, l), m| (h.max(m.h), l.min(m.l)));
+        assert_eq!((hours[0].open, hours[0].high, hours[0].low, hours[0].close), (first[0].o, high, low, first[29].c));
+        let fives = market_bars(&minutes, &d, bars::Frame::Min5, close);
         assert_eq!(fives.len(), 78);
-        assert!(fives.iter().all(|b| b.l <= b.vw && b.vw <= b.h));
+        assert!(fives.iter().all(|b| b.end - b.start == Duration::minutes(5)));
+        // At 10:02 only what has closed: the 9:00 hour and six 5-minute bars.
+        let now = d.at(1920);
+        assert_eq!(market_bars(&minutes, &d, bars::Frame::Min60, now).len(), 1);
+        assert_eq!(market_bars(&minutes, &d, bars::Frame::Min5, now).len(), 6);
     }
 
     #[test]
