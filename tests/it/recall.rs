@@ -13,9 +13,15 @@ use orakl::simulate::{SimOptions, TruthEvent, simulate};
 use serde_json::Value;
 
 /// How long after an injected event its alert may come: the options bots
-/// see a chain within 30 s, the stock bots run every 5 minutes, STRAT once
-/// an hour after the trigger bar closes.
-const MATCH_WINDOW_MINUTES: i64 = 65;
+/// see the chain that carries it within 30 s (later flow on the same
+/// contract is another event), the stock bots run every 5 minutes, STRAT
+/// once an hour after the trigger bar closes.
+fn match_window(bot: &str) -> chrono::Duration {
+    match bot {
+        "orakl_flow" | "sweeps" | "golden_sweeps" | "bullseye" | "scalps" => chrono::Duration::minutes(2),
+        _ => chrono::Duration::minutes(65),
+    }
+}
 
 fn replay(dir: &Path, tape: &Path) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_orakl"))
@@ -41,7 +47,7 @@ fn matches(a: &AlertKey, t: &TruthEvent, bot: &str) -> bool {
         Some(c) => a.contract.as_deref() == Some(c.as_str()),
         None => a.ticker == t.symbol,
     };
-    a.bot == bot && same_instrument && a.at >= t.at && a.at <= t.at + chrono::Duration::minutes(MATCH_WINDOW_MINUTES)
+    a.bot == bot && same_instrument && a.at >= t.at && a.at <= t.at + match_window(bot)
 }
 
 #[test]
