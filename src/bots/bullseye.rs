@@ -32,7 +32,7 @@ use std::collections::{BTreeMap, VecDeque};
 use chrono::{DateTime, Duration, Timelike, Utc};
 
 use crate::alert::{Alert, ContractType, Plan};
-use crate::bots::{Suppressed, flow_alert_id};
+use crate::bots::{Suppressed, check_dte, check_premium, flow_alert_id};
 use crate::calendar::MARKET_TZ;
 use crate::flow::FlowEvent;
 use crate::job::Bot;
@@ -216,12 +216,8 @@ pub fn screen(
     now: DateTime<Utc>,
     history: &SpotHistory,
 ) -> Result<Setup, Suppressed> {
-    if ev.premium.is_nan() || ev.premium < cfg.min_premium {
-        return Err(Suppressed::new(format!("premium={:.0} below min_premium={:.0}", ev.premium, cfg.min_premium)));
-    }
-    if ev.dte < cfg.min_dte || ev.dte > cfg.max_dte {
-        return Err(Suppressed::new(format!("dte={} outside {}..={}", ev.dte, cfg.min_dte, cfg.max_dte)));
-    }
+    check_premium(ev, cfg.min_premium)?;
+    check_dte(ev, cfg.min_dte, cfg.max_dte)?;
     let Some(delta) = ev.delta else {
         return Err(Suppressed::new("delta unknown"));
     };

@@ -6,7 +6,9 @@
 //! The outcome plan in premium terms is added by the outcomes feature.
 
 use crate::alert::Alert;
-use crate::bots::{Confirmation, Suppressed, confirmation_label, flow_alert_id};
+use crate::bots::{
+    Confirmation, Suppressed, check_dte, check_premium, check_strike_distance, confirmation_label, flow_alert_id,
+};
 use crate::flow::FlowEvent;
 use crate::job::Bot;
 
@@ -36,10 +38,6 @@ pub struct GoldenHit {
     pub score_parts: Vec<(String, f64)>,
 }
 
-/// Slack for the inclusive strike-distance edge: |K − S|/S is a quotient of
-/// decimal prices and may land a rounding step above a boundary it equals.
-const DISTANCE_EPSILON: f64 = 1e-12;
-
 impl GoldenConfig {
     /// The `GOLDEN_*` settings (SPEC §6).
     pub fn from_config(c: &crate::config::Config) -> Self {
@@ -55,21 +53,9 @@ impl GoldenConfig {
 /// Whether `ev` is a Golden Sweep, and its score; otherwise the first rule it
 /// failed.
 pub fn evaluate(cfg: &GoldenConfig, ev: &FlowEvent) -> Result<GoldenHit, Suppressed> {
-    if ev.premium.is_nan() || ev.premium < cfg.min_premium {
-        return Err(Suppressed::new(format!("premium={:.0} below min_premium={:.0}", ev.premium, cfg.min_premium)));
-    }
-    if ev.dte < cfg.min_dte || ev.dte > cfg.max_dte {
-        return Err(Suppressed::new(format!("dte={} outside {}..={}", ev.dte, cfg.min_dte, cfg.max_dte)));
-    }
-    let Some(distance) = ev.strike_distance else {
-        return Err(Suppressed::new("strike_distance unknown (no spot)"));
-    };
-    if distance.is_nan() || distance > cfg.max_strike_distance + DISTANCE_EPSILON {
-        return Err(Suppressed::new(format!(
-            "strike_distance={distance:.4} above max_strike_distance={}",
-            cfg.max_strike_distance
-        )));
-    }
+    check_premium(ev, cfg.min_premium)?;
+    check_dte(ev, cfg.min_dte, cfg.max_dte)?;
+    check_strike_distance(ev, cfg.max_strike_distance)?;
     Ok(score(ev.premium))
 }
 

@@ -63,6 +63,37 @@ pub fn flow_alert_id(bot: Bot, ev: &FlowEvent) -> String {
     alert_id(bot, &ev.contract, &time_key(ev.observed_at))
 }
 
+/// A computed strike distance of exactly the limit (5% as 33.6/672) may
+/// land a hair above it in floating point; that still counts as inside.
+const DISTANCE_EPSILON: f64 = 1e-12;
+
+/// The options rules' shared checks, with the messages the logs show.
+pub fn check_premium(ev: &FlowEvent, min_premium: f64) -> Result<(), Suppressed> {
+    if ev.premium.is_nan() || ev.premium < min_premium {
+        return Err(Suppressed::new(format!("premium={:.0} below min_premium={:.0}", ev.premium, min_premium)));
+    }
+    Ok(())
+}
+
+/// DTE within `min..=max`, both inclusive.
+pub fn check_dte(ev: &FlowEvent, min_dte: i64, max_dte: i64) -> Result<(), Suppressed> {
+    if ev.dte < min_dte || ev.dte > max_dte {
+        return Err(Suppressed::new(format!("dte={} outside {min_dte}..={max_dte}", ev.dte)));
+    }
+    Ok(())
+}
+
+/// Strike distance known and at most `max` (inclusive); returns it.
+pub fn check_strike_distance(ev: &FlowEvent, max: f64) -> Result<f64, Suppressed> {
+    let Some(distance) = ev.strike_distance else {
+        return Err(Suppressed::new("strike_distance unknown (no spot)"));
+    };
+    if distance.is_nan() || distance > max + DISTANCE_EPSILON {
+        return Err(Suppressed::new(format!("strike_distance={distance:.4} above max_strike_distance={max}")));
+    }
+    Ok(distance)
+}
+
 /// Why a candidate did not become an alert; logged at `debug` so a threshold
 /// can be tuned from the logs.
 #[derive(Debug, Clone, PartialEq, Eq)]

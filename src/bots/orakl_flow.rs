@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::alert::{Alert, fmt_money};
-use crate::bots::{Suppressed, flow_alert_id};
+use crate::bots::{Suppressed, check_dte, check_premium, flow_alert_id};
 use crate::flow::{FlowEvent, UNCONFIRMED_LABEL};
 use crate::job::Bot;
 
@@ -179,12 +179,8 @@ pub struct OraklFlowHit {
 /// The parts of the rule that need no memory: premium, DTE and P(ITM).
 /// Only events that pass these count toward repeats.
 pub fn qualifies(cfg: &OraklFlowConfig, ev: &FlowEvent) -> Result<(), Suppressed> {
-    if ev.premium.is_nan() || ev.premium < cfg.min_premium {
-        return Err(Suppressed::new(format!("premium={:.0} below min_premium={:.0}", ev.premium, cfg.min_premium)));
-    }
-    if ev.dte < cfg.min_dte || ev.dte > cfg.max_dte {
-        return Err(Suppressed::new(format!("dte={} outside {}..={}", ev.dte, cfg.min_dte, cfg.max_dte)));
-    }
+    check_premium(ev, cfg.min_premium)?;
+    check_dte(ev, cfg.min_dte, cfg.max_dte)?;
     let Some(p) = ev.prob_itm else {
         return Err(Suppressed::new("prob_itm unknown (no iv or delta)"));
     };

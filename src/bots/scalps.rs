@@ -19,7 +19,7 @@
 //! SPEC §6 defines no score for this bot, so its alerts carry none.
 
 use crate::alert::{Alert, Plan, Sentiment};
-use crate::bots::{Suppressed, flow_alert_id};
+use crate::bots::{Suppressed, check_dte, check_premium, check_strike_distance, flow_alert_id};
 use crate::flow::FlowEvent;
 use crate::job::Bot;
 
@@ -65,10 +65,6 @@ pub const PATTERNS: [&str; 4] = ["2-1-2", "3-1-2", "1-2-2", "2-2"];
 pub const CALL_RSI: (f64, f64) = (50.0, 70.0);
 /// RSI band for puts, inclusive.
 pub const PUT_RSI: (f64, f64) = (30.0, 50.0);
-
-/// Slack for the inclusive strike-distance edge: |K − S|/S is a quotient of
-/// decimal prices and may land a rounding step above a boundary it equals.
-const DISTANCE_EPSILON: f64 = 1e-12;
 
 /// A Strat trigger the detector found among the last 3 closed 5-minute bars,
 /// with its levels in underlying terms.
@@ -118,21 +114,9 @@ pub fn pattern_shape(pattern: &str) -> String {
 
 /// The parts of the rule that need no bars: premium, DTE, strike distance.
 pub fn screen(cfg: &ScalpsConfig, ev: &FlowEvent) -> Result<(), Suppressed> {
-    if ev.premium.is_nan() || ev.premium < cfg.min_premium {
-        return Err(Suppressed::new(format!("premium={:.0} below min_premium={:.0}", ev.premium, cfg.min_premium)));
-    }
-    if ev.dte < cfg.min_dte || ev.dte > cfg.max_dte {
-        return Err(Suppressed::new(format!("dte={} outside {}..={}", ev.dte, cfg.min_dte, cfg.max_dte)));
-    }
-    let Some(distance) = ev.strike_distance else {
-        return Err(Suppressed::new("strike_distance unknown (no spot)"));
-    };
-    if distance.is_nan() || distance > cfg.max_strike_distance + DISTANCE_EPSILON {
-        return Err(Suppressed::new(format!(
-            "strike_distance={distance:.4} above max_strike_distance={}",
-            cfg.max_strike_distance
-        )));
-    }
+    check_premium(ev, cfg.min_premium)?;
+    check_dte(ev, cfg.min_dte, cfg.max_dte)?;
+    check_strike_distance(ev, cfg.max_strike_distance)?;
     Ok(())
 }
 

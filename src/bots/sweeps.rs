@@ -20,7 +20,7 @@
 //! event; [`evaluate`] uses it.
 
 use crate::alert::{Alert, Side};
-use crate::bots::{Confirmation, Suppressed, confirmation_label, flow_alert_id};
+use crate::bots::{Confirmation, Suppressed, check_dte, check_premium, confirmation_label, flow_alert_id};
 use crate::flow::FlowEvent;
 use crate::job::Bot;
 
@@ -132,12 +132,8 @@ pub fn score(ev: &FlowEvent, confirmation: Option<Confirmation>) -> SweepsHit {
 
 /// The parts of the rule that need no trades: premium and DTE.
 pub fn screen(cfg: &SweepsConfig, ev: &FlowEvent) -> Result<(), Suppressed> {
-    if ev.premium.is_nan() || ev.premium < cfg.min_premium {
-        return Err(Suppressed::new(format!("premium={:.0} below min_premium={:.0}", ev.premium, cfg.min_premium)));
-    }
-    if ev.dte < cfg.min_dte || ev.dte > cfg.max_dte {
-        return Err(Suppressed::new(format!("dte={} outside {}..={}", ev.dte, cfg.min_dte, cfg.max_dte)));
-    }
+    check_premium(ev, cfg.min_premium)?;
+    check_dte(ev, cfg.min_dte, cfg.max_dte)?;
     Ok(())
 }
 
