@@ -7,13 +7,16 @@
 //! - `schedule` — `schedule.cron`: parsing, session gating, next firings across DST.
 //! - `flow`, `cache` — flow detection between chain snapshots; the volume and chain caches.
 //! - `bots` — one module per alert family's rule.
+//! - `bars`, `indicators`, `strat` — ET bar aggregation, RSI/ATR (Wilder), Strat patterns.
 //! - `discord` — embeds within Discord's limits; the webhook sender.
+//! - `outcomes` — how an alert's plan turned out, from minute bars after it; the report.
 //! - `polygon` — typed models and the rate-limited, retrying REST client.
 //! - `store` — the SQLite state: outbox, cooldowns, cursors, runs, errors (the only SQL).
 //! - `config` — environment, `.env`, credentials; validation and redaction.
 //! - `runner` — the deterministic main loop that walks the timetable.
 //! - `scan`, `service` — the options scan, the jobs, the outbox delivery pass.
 //! - `logging` — one event per line, text or JSON.
+//! - `tape`, `replay`, `record`, `simulate` — market tapes: format, replay, recording, synthetic days.
 //! - `clock` — the only place that reads the OS clock or sleeps.
 //! - `http` — the only place that names `ureq`.
 //! - `notify` — systemd READY/WATCHDOG/STOPPING.
@@ -34,6 +37,7 @@ pub mod indicators;
 pub mod job;
 pub mod logging;
 pub mod notify;
+pub mod outcomes;
 pub mod polygon;
 pub mod record;
 pub mod replay;
