@@ -277,3 +277,26 @@ fn timeouts_longer_than_half_the_watchdog_are_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn a_malformed_tape_stops_replay_with_tape_line_and_78() {
+    let dir = workdir(HEARTBEAT_ONLY);
+    let header = r#"{"tape":"orakl-market-tape","version":1}"#;
+    let good = r#"{"at":"2026-03-09T14:30:00Z","endpoint":"trades","ticker":"SPY","results":[]}"#;
+    let cases = [
+        (
+            format!("{header}\n{good}\n{{\"at\":\"2026-03-09T14:31:00Z\",\"endpoint\":\"trades\"\n"),
+            "day.tape:3: bad record",
+        ),
+        ("not json\n".to_string(), "day.tape:1: not a tape header"),
+        (format!("{header}\n"), "the tape has no records"),
+    ];
+    for (text, want) in cases {
+        std::fs::write(dir.path().join("day.tape"), text).unwrap();
+        let (code, out, err) = run(dir.path(), &[], &["replay", "day.tape"]);
+        assert_eq!(code, 78, "{err}");
+        assert!(err.contains(want), "expected `{want}` in {err}");
+        assert!(out.is_empty(), "{out}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
