@@ -251,6 +251,11 @@ fn ratio(given: Option<f64>, volume: Option<f64>, oi: Option<f64>, compute: bool
         (Some(v), Some(o)) if compute && o > 0.0 => Some(v / o),
         _ => None,
     })?;
+    // Two decimals would show a small but real ratio as "0×"; keep two
+    // significant digits below 0.1 instead.
+    if r > 0.0 && r < 0.1 {
+        return Some(format!("{}×", format!("{r:.1e}").parse::<f64>().map(|x| x.to_string()).unwrap_or_default()));
+    }
     Some(format!("{}×", fmt_num(r)))
 }
 
@@ -510,6 +515,8 @@ mod tests {
         assert_eq!(ratio(None, Some(10.0), Some(0.0), false), Some("vol > OI".into()));
         assert_eq!(ratio(Some(f64::INFINITY), None, None, false), Some("vol > OI".into()));
         assert_eq!(ratio(None, Some(50.0), Some(200.0), true), Some("0.25×".into()));
+        assert_eq!(ratio(Some(0.0012410797), None, Some(5000.0), false), Some("0.0012×".into()));
+        assert_eq!(ratio(Some(0.0), None, Some(5000.0), false), Some("0×".into()));
         assert_eq!(ratio(None, Some(50.0), Some(200.0), false), None);
         assert_eq!(ratio(Some(f64::NAN), None, None, true), None);
     }
