@@ -6,6 +6,15 @@
 //!
 //! Quotes and greeks are a pure function of (contract, spot, time), so the
 //! planner can know in advance what an injected trade will pay.
+//!
+//! Every fill is also booked into the contract's minute (by its timestamp),
+//! so the chain can hand out the 1-minute bars the aggregates endpoint would
+//! return for each option (a bar only for a minute the contract traded in):
+//! the same prints build the snapshot's day volume, VWAP and last trade and
+//! the bars, so the two always agree. A print booked into the snapshot at
+//! second `t` is always timestamped before `t`.
+
+use std::collections::BTreeMap;
 
 use chrono::{Datelike, Duration, NaiveDate, Weekday};
 
@@ -15,6 +24,7 @@ use super::pricing::{
 };
 use super::rng::Rng;
 use crate::calendar;
+use crate::polygon::Bar;
 use crate::polygon::models::{
     Greeks, OptionDay, OptionDetails, OptionQuote, OptionSnapshot, OptionTrade, UnderlyingAsset,
 };
@@ -45,11 +55,19 @@ pub struct Contract {
     pub adv: f64,
     /// Windows `[from, to]` (seconds since the bell) without background
     /// trading: around an injected event, so that the volume the bots see
-    /// between two snapshots is exactly the injected volume.
+    /// between two snapshots is exactly the injected volume. (Follow-on
+    /// trading is not background: it starts after the event's snapshot.)
     pub quiet: Vec<(u32, u32)>,
+    /// After an injected event: the second from which the contract trades
+    /// a little every minute (the follow-on interest the event drew).
+    pub follow_from: Option<u32>,
+    /// After an injected event: how its implied volatility moves.
+    pub drift: Option<Drift>,
     pub volume: f64,
     pub notional: f64,
+    /// The day's first print (by timestamp, like the close).
     pub open: f64,
+    pub open_ns: i64,
     pub high: f64,
     pub low: f64,
     pub close: f64,
@@ -66,6 +84,45 @@ impl Contract {
     pub fn vwap(&self) -> Option<f64> {
         (self.volume > 0.0).then(|| round_dp(self.notional / self.volume, 4).clamp(self.low, self.high))
     }
+}
+
+/// The implied-volatility path of a contract after an injected event: the
+/// smile's level times a factor that eases from 1 at `from_s` to
+/// `exp(log_mult)` at `to_s` and stays there. Buying pressure (or its
+/// fading) re-prices the one contract, so its premium runs or bleeds on top
+/// of what the underlying does.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Drift {
+    pub from_s: u32,
+    pub to_s: u32,
+    pub log_mult: f64,
+}
+
+impl Drift {
+    /// The volatility factor at second `t` (1 up to `from_s`).
+    pub fn factor(&self, t: f64) -> f64 {
+        let from = f64::from(self.from_s);
+        if t <= from {
+            return 1.0;
+        }
+        let span = f64::from(self.to_s.saturating_sub(self.from_s).max(1));
+        let x = ((t - from) / span).min(1.0);
+        (self.log_mult * x * x * (3.0 - 2.0 * x)).exp()
+    }
+}
+
+/// One contract's trading in one minute, as its prints arrive (out of order).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct MinuteAcc {
+    first_ns: i64,
+    open: f64,
+    last_ns: i64,
+    close: f64,
+    high: f64,
+    low: f64,
+    volume: f64,
+    notional: f64,
+    n: u32,
 }
 
 /// Fair value, quote and greeks of a contract at one moment.
@@ -107,6 +164,12 @@ pub struct Chain {
     /// Contracts whose quote was refreshed by an injected event at the
     /// snapshot time being built.
     fresh: Vec<bool>,
+    /// The bell, nanoseconds since the epoch.
+    open_ns: i64,
+    /// Trading per (minute since the bell, contract) not yet handed out.
+    minutes: BTreeMap<(u32, usize), MinuteAcc>,
+    /// (spot, second) of the last [`Chain::price_all`].
+    priced_at: (f64, u32),
 }
 
 /// Expirations listed on `date`: every session for a week (index ETFs) or
@@ -278,9 +341,12 @@ impl Chain {
                         open_interest: oi,
                         adv: weight,
                         quiet: Vec::new(),
+                        follow_from: None,
+                        drift: None,
                         volume: 0.0,
                         notional: 0.0,
                         open: 0.0,
+                        open_ns: 0,
                         high: 0.0,
                         low: 0.0,
                         close: 0.0,
@@ -316,6 +382,9 @@ impl Chain {
             priced: Vec::with_capacity(n),
             snaps,
             fresh: vec![false; n],
+            open_ns: day.ns(0, 0),
+            minutes: BTreeMap::new(),
+            priced_at: (spot, 0),
         }
     }
 
@@ -327,9 +396,16 @@ impl Chain {
     /// `spot`, `t` seconds after the bell. Spreads widen away from the money
     /// and for cheap contracts (a tick is a large fraction of their price).
     pub fn price(&self, i: usize, spot: f64, t: f64) -> Priced {
+        let drift = self.contracts[i].drift.map_or(1.0, |d| d.factor(t));
+        self.price_with(i, spot, t, drift)
+    }
+
+    /// [`Chain::price`] with the smile's volatility times `vol_mult` in
+    /// place of the contract's drift.
+    fn price_with(&self, i: usize, spot: f64, t: f64, vol_mult: f64) -> Priced {
         let c = &self.contracts[i];
         let t_years = (c.expiry_s - t) / SECONDS_PER_YEAR;
-        let iv = smile_iv(self.atm_vol, spot, c.strike, t_years);
+        let iv = smile_iv(self.atm_vol, spot, c.strike, t_years) * vol_mult;
         let bs = black_scholes(c.call, spot, c.strike, iv, t_years);
         let tick = tick_size(bs.price, self.penny_all);
         let m = ((c.strike / spot).ln() / (iv * t_years.max(1e-6).sqrt())).abs().min(6.0);
@@ -343,9 +419,17 @@ impl Chain {
         Priced { iv, bs, bid, ask, tick }
     }
 
+    /// Fair value of contract `i` at `spot`, second `t`, with its smile
+    /// volatility times `vol_mult` (its drift ignored): what the planner
+    /// solves a drift's size with.
+    pub fn fair_with(&self, i: usize, spot: f64, t: f64, vol_mult: f64) -> f64 {
+        self.price_with(i, spot, t, vol_mult).bs.price
+    }
+
     /// Prices every contract at second `t` (kept for the trades and the
     /// snapshot of the same moment).
     pub fn price_all(&mut self, spot: f64, t: u32) {
+        self.priced_at = (spot, t);
         self.priced.clear();
         for i in 0..self.contracts.len() {
             let p = self.price(i, spot, f64::from(t));
@@ -358,7 +442,7 @@ impl Chain {
         self.priced.get(i)
     }
 
-    /// Background trading in (from, to]: each contract trades a Poisson
+    /// Background trading in [from, to): each contract trades a Poisson
     /// number of small prints in proportion to its daily volume and the
     /// time of day, at the bid, the ask or between, at the quote of `to`.
     /// Contracts in a quiet window are left alone.
@@ -376,20 +460,32 @@ impl Chain {
                 continue;
             }
             let Some(q) = self.priced.get(i).copied() else { continue };
-            for _ in 0..n {
-                let s = from + 1 + rng.below(u64::from(to - from)) as u32;
-                let ns = rng.below(1_000_000_000) as i64;
-                let u = rng.f64();
-                let price = if u < 0.4 {
+            // The quote without the contract's drift decides which draws are
+            // made, so the stream is the same whatever a drift does.
+            let plain = match self.contracts[i].drift {
+                Some(d) if d.factor(f64::from(self.priced_at.1)) != 1.0 => {
+                    self.price_with(i, self.priced_at.0, f64::from(self.priced_at.1), 1.0)
+                }
+                _ => q,
+            };
+            let side = |q: &Priced, u: f64| {
+                if u < 0.4 {
                     q.ask
                 } else if u < 0.75 {
                     q.bid
                 } else {
                     q.mid()
-                };
-                if price <= 0.0 {
+                }
+            };
+            for _ in 0..n {
+                // Before `to`: the snapshot at `to` never shows a later print.
+                let s = from + rng.below(u64::from(to - from)) as u32;
+                let ns = rng.below(1_000_000_000) as i64;
+                let u = rng.f64();
+                if side(&plain, u) <= 0.0 {
                     continue;
                 }
+                let price = side(&q, u);
                 let mut size = (1.0 + rng.exp(MEAN_SIZE - 1.0)).floor();
                 if rng.chance(0.015) {
                     size = (size * 10.0).min(200.0);
@@ -405,20 +501,94 @@ impl Chain {
                     COND_REGULAR
                 };
                 let exchange = OPTION_EXCHANGES[rng.below(OPTION_EXCHANGES.len() as u64) as usize];
+                if price <= 0.0 {
+                    continue;
+                }
                 let at_ns = day.ns(s, ns);
                 self.fill(i, price, size, at_ns, exchange, vec![condition]);
             }
         }
     }
 
-    /// Books one print on contract `i`. The last trade is the latest by
-    /// timestamp (background prints are drawn out of order).
+    /// Follow-on trading in [from, to) on the contracts of injected events
+    /// (from their event on): one or two prints in every minute the span
+    /// touches, at the bid, the ask or the midpoint of the quote of `to`, of
+    /// at most about $800 of premium per minute and span (one contract when
+    /// that costs more), so that between two snapshots none of it reaches
+    /// any options bot's minimum (unless one contract has come to cost $20
+    /// or more: Scalps' $2,000). It has its own generator: the background's
+    /// stream is the same with or without it.
+    pub fn follow_on(&mut self, day: &Day, from: u32, to: u32, rng: &mut Rng) {
+        for i in 0..self.contracts.len() {
+            let Some(start) = self.contracts[i].follow_from else { continue };
+            let Some(q) = self.priced.get(i).copied() else { continue };
+            let mut a = from.max(start);
+            while a < to {
+                let b = ((a / 60 + 1) * 60).min(to);
+                let per_contract = q.ask * 100.0;
+                let most = if per_contract > 0.0 { (800.0 / per_contract).floor().clamp(1.0, 20.0) } else { 1.0 };
+                let volume = 1.0 + rng.below(most as u64) as f64;
+                let parts = if volume >= 2.0 && rng.chance(0.4) { 2 } else { 1 };
+                let mut left = volume;
+                for k in 0..parts {
+                    let size = if k + 1 == parts { left } else { (volume / 2.0).floor() };
+                    left -= size;
+                    let s = a + rng.below(u64::from(b - a)) as u32;
+                    let ns = rng.below(1_000_000_000) as i64;
+                    let u = rng.f64();
+                    let mut price = if u < 0.45 {
+                        q.ask
+                    } else if u < 0.8 {
+                        q.bid
+                    } else {
+                        q.mid()
+                    };
+                    if price <= 0.0 {
+                        price = q.ask;
+                    }
+                    let exchange = OPTION_EXCHANGES[rng.below(OPTION_EXCHANGES.len() as u64) as usize];
+                    self.fill(i, price, size, day.ns(s, ns), exchange, vec![COND_REGULAR]);
+                }
+                a = b;
+            }
+        }
+    }
+
+    /// Books one print on contract `i`, into its day and its minute. The last
+    /// trade is the latest by timestamp (background prints are drawn out of
+    /// order).
     fn fill(&mut self, i: usize, price: f64, size: f64, at_ns: i64, exchange: i32, conditions: Vec<i32>) {
+        if let Ok(m) = u32::try_from((at_ns - self.open_ns).div_euclid(60_000_000_000)) {
+            let acc = self.minutes.entry((m, i)).or_insert(MinuteAcc {
+                first_ns: at_ns,
+                open: price,
+                last_ns: at_ns,
+                close: price,
+                high: price,
+                low: price,
+                volume: 0.0,
+                notional: 0.0,
+                n: 0,
+            });
+            if at_ns < acc.first_ns {
+                (acc.first_ns, acc.open) = (at_ns, price);
+            }
+            if at_ns >= acc.last_ns {
+                (acc.last_ns, acc.close) = (at_ns, price);
+            }
+            acc.high = acc.high.max(price);
+            acc.low = acc.low.min(price);
+            acc.volume += size;
+            acc.notional += price * size;
+            acc.n += 1;
+        }
         let c = &mut self.contracts[i];
         if c.volume == 0.0 {
-            c.open = price;
             c.high = price;
             c.low = price;
+        }
+        if c.volume == 0.0 || at_ns < c.open_ns {
+            (c.open, c.open_ns) = (price, at_ns);
         }
         c.volume += size;
         c.notional += price * size;
@@ -517,6 +687,33 @@ impl Chain {
         snaps
     }
 
+    /// The 1-minute bars of every minute that has closed by second `t`
+    /// (start + 60 s ≤ t) and not been handed out before, per contract (in
+    /// chain order), oldest first. Call it at a snapshot time: every print
+    /// before `t` has been booked by then.
+    pub fn take_bars(&mut self, t: u32) -> Vec<(usize, Vec<Bar>)> {
+        let open_ms = self.open_ns.div_euclid(1_000_000);
+        let later = self.minutes.split_off(&(t / 60, 0));
+        let closed = std::mem::replace(&mut self.minutes, later);
+        let mut by_contract: BTreeMap<usize, Vec<Bar>> = BTreeMap::new();
+        for ((m, i), a) in closed {
+            let vwap = round_dp(a.notional / a.volume.max(1e-9), 4).clamp(a.low, a.high);
+            by_contract.entry(i).or_default().push(Bar {
+                start_ms: open_ms + i64::from(m) * 60_000,
+                open: a.open,
+                high: a.high,
+                low: a.low,
+                close: a.close,
+                volume: a.volume,
+                vwap: Some(vwap),
+                transactions: Some(f64::from(a.n)),
+                ticker: None,
+                otc: None,
+            });
+        }
+        by_contract.into_iter().collect()
+    }
+
     /// Takes back a snapshot vector handed out by [`Chain::snapshot`].
     pub fn restore(&mut self, snaps: Vec<OptionSnapshot>) {
         if snaps.len() == self.contracts.len() {
@@ -561,6 +758,44 @@ mod tests {
             let d = date(d);
             assert!(expirations(d, false).iter().any(|e| (1..=5).contains(&(*e - d).num_days())), "{d}");
         }
+    }
+
+    #[test]
+    fn a_drift_eases_from_one_to_its_level_and_stays() {
+        let d = Drift { from_s: 1000, to_s: 2000, log_mult: 0.7 };
+        assert_eq!(d.factor(0.0), 1.0);
+        assert_eq!(d.factor(1000.0), 1.0);
+        assert!((d.factor(1500.0) - 0.35f64.exp()).abs() < 1e-12, "halfway in the log");
+        assert!((d.factor(2000.0) - 0.7f64.exp()).abs() < 1e-12);
+        assert_eq!(d.factor(9000.0), d.factor(2000.0));
+        let steps: Vec<f64> = (1000..=2000).step_by(50).map(|t| d.factor(f64::from(t))).collect();
+        assert!(steps.windows(2).all(|w| w[0] <= w[1]));
+    }
+
+    #[test]
+    fn minute_bars_come_from_the_prints_by_timestamp_once_closed() {
+        let day = Day::new(date("2026-03-09")).unwrap();
+        let p = profile("CSCO");
+        let mut chain = Chain::build(&p, &day, p.spot, 0.3, &mut Rng::new(1));
+        // Out of order, as background prints arrive: (second, price, size).
+        for (s, price, size) in [(70, 1.2, 3.0), (61, 1.1, 1.0), (119, 1.0, 2.0), (90, 1.4, 4.0), (125, 1.3, 5.0)] {
+            chain.fill(0, price, size, day.ns(s, 0), 300, vec![COND_REGULAR]);
+        }
+        assert!(chain.take_bars(119).is_empty(), "minute 1 has not closed at 119 s");
+        let bars = chain.take_bars(120);
+        assert_eq!(bars.len(), 1);
+        let (i, list) = &bars[0];
+        assert_eq!((*i, list.len()), (0, 1));
+        let b = &list[0];
+        assert_eq!(b.start_ms, (day.open.timestamp() + 60) * 1000);
+        assert_eq!((b.open, b.high, b.low, b.close, b.volume), (1.1, 1.4, 1.0, 1.0, 10.0));
+        assert_eq!((b.vwap, b.transactions), (Some(1.23), Some(4.0)));
+        assert!(chain.take_bars(120).is_empty(), "handed out once");
+        let later = chain.take_bars(180);
+        assert_eq!(later[0].1[0].volume, 5.0);
+        // The day: open is the earliest print, close the latest.
+        let c = &chain.contracts[0];
+        assert_eq!((c.open, c.close, c.volume), (1.1, 1.3, 15.0));
     }
 
     #[test]

@@ -14,20 +14,30 @@
 //! vol/OI, side, ISO prints, the underlying's 5-minute bars and RSI, its
 //! momentum — and lists the bots whose rule holds. So an event that happens
 //! to satisfy a second family (a golden sweep is also a sweep) says so.
+//!
+//! After an option event its contract keeps trading (a little every minute,
+//! so it has a minute bar in every minute to the end of the recording) and
+//! its implied volatility drifts ([`plan_after`]): the events take turns to
+//! run toward +100%, fade toward −50%, pop past +50% or drift sideways, on
+//! top of what the underlying does. The truth line's `after` says what the
+//! contract's minute bars then show ([`after_event`], the rules of SPEC §8):
+//! an outcomes feature replayed on the tape can be checked against it.
 
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::chain::{COND_ISO, COND_REGULAR, Chain, OPTION_EXCHANGES, Priced, Print};
+use super::chain::{COND_ISO, COND_REGULAR, Chain, Drift, OPTION_EXCHANGES, Priced, Print};
 use super::market::{DailyBar, Day, InjectedPrint, OPEN_ET_SECONDS, Ohlc, Story, StoryFacts, StoryKind, market_bars};
+use super::pricing::round_dp;
 use super::rng::Rng;
 use crate::alert::ContractType;
 use crate::bars;
 use crate::flow::prob_itm;
 use crate::indicators::rsi_wilder;
 use crate::job::Bot;
+use crate::polygon::Bar;
 use crate::strat;
 
 /// One line of the truth file.
@@ -45,6 +55,76 @@ pub struct TruthEvent {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub near_miss_bots: Vec<String>,
     pub why: String,
+    /// Option events: what the contract's minute bars show after the event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<After>,
+}
+
+/// What an option event's contract did after it, read from its recorded
+/// 1-minute bars the way SPEC §8 resolves an options alert: entry is the
+/// ask in the snapshot that reveals the event (what an alert at that moment
+/// enters at); only bars that start after the event's minute count (never
+/// the event minute itself); T1 is +50%, T2 +100%, the stop −50%; the first
+/// bar to touch a level decides, a bar touching both the stop and T1 counts
+/// as stopped, and T2 upgrades a T1 when a bar reaches it before any bar
+/// touches the stop. Levels are compared with a 1e-9 slack (a bar at
+/// exactly +50% is a touch).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct After {
+    pub entry: f64,
+    /// Bars after the event's minute (to the end of the recording).
+    pub bars: usize,
+    /// Highest high and lowest low over those bars, percent from entry
+    /// (2 decimals); absent without bars.
+    pub max_pct: Option<f64>,
+    pub min_pct: Option<f64>,
+    /// `t1`, `stop` or `none`.
+    pub first: String,
+    pub t2: bool,
+}
+
+/// SPEC §8's default option levels (`OUTCOME_T1_PCT`, `OUTCOME_T2_PCT`,
+/// `OUTCOME_STOP_PCT`).
+pub const AFTER_T1: f64 = 0.5;
+pub const AFTER_T2: f64 = 1.0;
+pub const AFTER_STOP: f64 = 0.5;
+
+/// [`After`] from `entry` and the bars after the event's minute, in time
+/// order.
+pub fn after_event(entry: f64, bars: &[Bar]) -> After {
+    const SLACK: f64 = 1e-9;
+    let t1 = entry * (1.0 + AFTER_T1) - SLACK;
+    let t2 = entry * (1.0 + AFTER_T2) - SLACK;
+    let stop = entry * (1.0 - AFTER_STOP) + SLACK;
+    let mut first = "none";
+    let mut upgraded = false;
+    for b in bars {
+        let stopped = b.low <= stop;
+        match first {
+            "none" if stopped => first = "stop",
+            "none" if b.high >= t1 => {
+                first = "t1";
+                upgraded = b.high >= t2;
+            }
+            "t1" if stopped => break,
+            "t1" if b.high >= t2 => upgraded = true,
+            _ => {}
+        }
+        if first == "stop" || upgraded {
+            break;
+        }
+    }
+    let pct = |x: f64| round_dp((x / entry - 1.0) * 100.0, 2);
+    let high = bars.iter().map(|b| b.high).reduce(f64::max);
+    let low = bars.iter().map(|b| b.low).reduce(f64::min);
+    After {
+        entry,
+        bars: bars.len(),
+        max_pct: high.map(pct),
+        min_pct: low.map(pct),
+        first: first.to_string(),
+        t2: upgraded,
+    }
 }
 
 impl TruthEvent {
@@ -63,6 +143,7 @@ impl TruthEvent {
             near_miss: near && !expected,
             near_miss_bots: if near { bots() } else { vec![] },
             why,
+            after: None,
         }
     }
 }
@@ -562,6 +643,61 @@ pub fn plan(w: &World, chains: &mut [Chain], rng: &mut Rng) -> Plan {
     plan
 }
 
+/// Whether an option plan writes a truth line: a single event, or the last
+/// member of a repeat cluster.
+pub fn writes_truth(p: &OptionPlan) -> bool {
+    p.group.is_none_or(|(_, remaining)| remaining == 0)
+}
+
+/// What the contract of each option event does after it (set once every
+/// event is planned, so no planned price changes): it trades a little every
+/// minute from the event on, and its implied volatility drifts over 15 to 75
+/// minutes to the level that puts its fair value at a target multiple of the
+/// event's ask, given where the underlying will be by then. Targets take
+/// turns by event (in plan order, from a drawn start): a run (×2.2–2.6, past
+/// T2), a fade (×0.34–0.44, past the stop), a pop (×1.6–1.85, past T1 only)
+/// and a drift (×0.85–1.2). The volatility factor stays within 0.3–3, so a
+/// deep in-the-money contract (mostly intrinsic value) cannot reach every
+/// target; the truth's `after` reports what the bars show, not the target.
+pub fn plan_after(w: &World, chains: &mut [Chain], plan: &Plan, rng: &mut Rng) {
+    const TARGETS: [(f64, f64); 4] = [(2.2, 2.6), (0.34, 0.44), (1.6, 1.85), (0.85, 1.2)];
+    let offset = rng.below(TARGETS.len() as u64) as usize;
+    for (k, p) in plan.options.iter().filter(|p| writes_truth(p)).enumerate() {
+        let Some(chain) = chains.get_mut(p.sym) else { continue };
+        let (lo, hi) = TARGETS[(k + offset) % TARGETS.len()];
+        let factor = rng.range(lo, hi);
+        let minutes = rng.range(15.0, 75.0);
+        let ask = chain.price(p.contract, w.spot(p.sym, p.at), f64::from(p.at)).ask;
+        let to_s = (p.at + (minutes * 60.0) as u32).min(w.end_s);
+        let c = &mut chain.contracts[p.contract];
+        c.follow_from = Some(p.at);
+        c.drift = None;
+        if to_s < p.at + 120 {
+            continue;
+        }
+        let (spot, t) = (w.spot(p.sym, to_s), f64::from(to_s));
+        let target = factor * ask;
+        let fair = |m: f64| chain.fair_with(p.contract, spot, t, m);
+        // The fair value rises with volatility: bisect its log.
+        let (mut a, mut b) = (0.3f64.ln(), 3.0f64.ln());
+        if fair(b.exp()) <= target {
+            a = b;
+        } else if fair(a.exp()) >= target {
+            b = a;
+        }
+        for _ in 0..50 {
+            let mid = 0.5 * (a + b);
+            if fair(mid.exp()) < target {
+                a = mid;
+            } else {
+                b = mid;
+            }
+        }
+        let log_mult = 0.5 * (a + b);
+        chain.contracts[p.contract].drift = Some(Drift { from_s: p.at, to_s, log_mult });
+    }
+}
+
 /// Picks a contract for `spec` at `t`, prices the event and sets the
 /// contract's open interest if the spec asks; `None` when nothing fits.
 fn flow_event(
@@ -965,6 +1101,7 @@ pub fn option_truth(w: &World, plan: &OptionPlan, chain: &Chain, o: &Observed, m
         near_miss: !plan.near_miss_of.is_empty() && missed,
         near_miss_bots: near_bots,
         why,
+        after: None,
     }
 }
 
@@ -1019,6 +1156,46 @@ mod tests {
         assert_eq!(contracts_for(Size::Premium { usd: 1_000_000.0, below: false }, 3.33), 3004.0);
         assert_eq!(contracts_for(Size::Premium { usd: 1_000_000.0, below: true }, 3.33), 3003.0);
         assert_eq!(contracts_for(Size::Contracts(0.0), 1.0), 1.0);
+    }
+
+    fn bar(high: f64, low: f64) -> Bar {
+        Bar {
+            start_ms: 0,
+            open: low,
+            high,
+            low,
+            close: high,
+            volume: 1.0,
+            vwap: None,
+            transactions: None,
+            ticker: None,
+            otc: None,
+        }
+    }
+
+    #[test]
+    fn after_follows_the_outcome_rules() {
+        // (bars as (high, low), first, t2, max %, min %) from an entry of 2.00
+        type Case = (&'static [(f64, f64)], &'static str, bool, Option<f64>, Option<f64>);
+        let cases: [Case; 7] = [
+            (&[], "none", false, None, None),
+            (&[(2.5, 1.5), (2.9, 1.2)], "none", false, Some(45.0), Some(-40.0)),
+            (&[(2.2, 1.9), (3.0, 2.1), (3.5, 2.5)], "t1", false, Some(75.0), Some(-5.0)),
+            (&[(3.1, 2.0), (4.2, 3.0)], "t1", true, Some(110.0), Some(0.0)),
+            // A stop after T1 ends it: a later +100% does not upgrade.
+            (&[(3.2, 2.0), (2.0, 0.9), (4.4, 1.0)], "t1", false, Some(120.0), Some(-55.0)),
+            // One bar touching both the stop and T1 counts as stopped.
+            (&[(3.0, 1.0), (5.0, 3.0)], "stop", false, Some(150.0), Some(-50.0)),
+            (&[(2.1, 1.7), (1.8, 0.98)], "stop", false, Some(5.0), Some(-51.0)),
+        ];
+        for (bars, first, t2, max_pct, min_pct) in cases {
+            let bars: Vec<Bar> = bars.iter().map(|&(h, l)| bar(h, l)).collect();
+            let a = after_event(2.0, &bars);
+            assert_eq!((a.first.as_str(), a.t2, a.max_pct, a.min_pct), (first, t2, max_pct, min_pct), "{bars:?}");
+            assert_eq!((a.entry, a.bars), (2.0, bars.len()));
+        }
+        // Exactly +50% from an entry whose 1.5x is not exact in binary.
+        assert_eq!(after_event(1.1, &[bar(1.65, 1.1)]).first, "t1");
     }
 
     #[test]

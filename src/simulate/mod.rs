@@ -10,11 +10,29 @@
 //! 2. minute volume, minute bars and 30 sessions of daily history built to
 //!    fit the day (the 20-day extremes sit where the stories need them);
 //! 3. each symbol's option chain (`chain`), Black–Scholes with a smile;
-//! 4. the injected events (`events`), planned against 1–3;
+//! 4. the injected events (`events`), planned against 1–3, and what each
+//!    event's contract does after it (follow-on trading, a drift of its
+//!    implied volatility: runs, fades, pops, sideways);
 //! 5. the tape, in time order: history at the start, then every minute the
 //!    minute bar, a sample of stock prints and a stock snapshot, and every
 //!    `chain_interval_seconds` each chain (after its background trading and
-//!    any injected prints, which are also recorded as the option's trades).
+//!    any injected prints, which are also recorded as the option's trades),
+//!    followed by the 1-minute bars of its options.
+//!
+//! Option minute bars: every contract of every chain, one `aggs` record
+//! (`O:...`, multiplier 1, `minute`) per contract and minute it traded in,
+//! built from the very prints that move the snapshots' day volume, VWAP and
+//! last trade (so a minute's `v` is the day volume's growth over it, its `c`
+//! the last trade of the minute). A bar is recorded at the first snapshot
+//! time at or after its close: at the close itself when the chain interval
+//! divides a minute (the default 30 s); minutes that closed before the
+//! recording starts come in one record per contract at the first moment,
+//! as the stocks' earlier minutes do. There is no subset: on the default day
+//! (seed 7) the option bars are some 70,000 small records, about 2% of the
+//! gzip tape (121.3 → 123.3 MB). Trading after the last
+//! snapshot is not simulated, so its minute has no bar. Each injected
+//! event's contract trades in every minute from its event to the end, and
+//! its truth line carries `after`: what those bars show (SPEC §8 levels).
 //!
 //! Determinism: one seed feeds one generator ([`rng`]); every collection
 //! that reaches the output is a `Vec` or a `BTreeMap`; nothing reads the
@@ -37,7 +55,7 @@ use std::path::Path;
 use chrono::{NaiveDate, NaiveTime};
 use serde_json::Value;
 
-use crate::polygon::{OptionSnapshot, Trade};
+use crate::polygon::{Bar, OptionSnapshot, Trade};
 use crate::tape::{Header, Payload, Record, TapeError, TapeWriter};
 use chain::Chain;
 use events::{Observed, Plan, World};
@@ -216,6 +234,10 @@ pub fn simulate(opts: &SimOptions, out: &Path, truth: Option<&Path>) -> Result<S
     };
     let mut plan_rng = root.fork();
     let plan = events::plan(&world, &mut chains, &mut plan_rng);
+    // Forked after everything above, so the streams before are unchanged.
+    let mut after_rng = root.fork();
+    events::plan_after(&world, &mut chains, &plan, &mut after_rng.fork());
+    let follow: Vec<Rng> = (0..n).map(|_| after_rng.fork()).collect();
 
     let mut meta = BTreeMap::new();
     meta.insert("source".to_string(), Value::from("simulate"));
@@ -229,7 +251,7 @@ pub fn simulate(opts: &SimOptions, out: &Path, truth: Option<&Path>) -> Result<S
     meta.insert("chain_scale".to_string(), Value::from(opts.chain_scale));
     let writer = TapeWriter::create(out, &Header::new(meta))?;
 
-    let mut rec = Recording::new(&world, &plan, writer, tapes, chains);
+    let mut rec = Recording::new(&world, &plan, writer, tapes, chains, follow);
     // Trading before the first recorded moment still builds the day's volume.
     rec.trade_until(start_s);
     // Every chain time and every minute close, in order.
@@ -275,6 +297,8 @@ struct Recording<'w> {
     writer: TapeWriter,
     tapes: Vec<SymbolTape>,
     chains: Vec<Chain>,
+    /// Each symbol's generator of follow-on trading on event contracts.
+    follow: Vec<Rng>,
     /// The last second each chain's background trading reached.
     traded_to: Vec<u32>,
     weights: Vec<f64>,
@@ -287,6 +311,12 @@ struct Recording<'w> {
     qualifying: BTreeMap<(usize, usize), Vec<u32>>,
     /// (time, premium) of the members of each repeat cluster so far.
     members: BTreeMap<usize, Vec<(u32, f64)>>,
+    /// The minute bars recorded for the contracts of option events, by
+    /// (symbol, contract).
+    event_bars: BTreeMap<(usize, usize), Vec<Bar>>,
+    /// Option truth lines awaiting `after`: (line, symbol, contract, entry,
+    /// event second).
+    pending_after: Vec<(usize, usize, usize, f64, u32)>,
 }
 
 impl<'w> Recording<'w> {
@@ -296,6 +326,7 @@ impl<'w> Recording<'w> {
         writer: TapeWriter,
         tapes: Vec<SymbolTape>,
         chains: Vec<Chain>,
+        follow: Vec<Rng>,
     ) -> Self {
         let mut by_time: BTreeMap<(u32, usize), Vec<usize>> = BTreeMap::new();
         for (k, p) in plan.options.iter().enumerate() {
@@ -312,6 +343,7 @@ impl<'w> Recording<'w> {
             writer,
             tapes,
             chains,
+            follow,
             traded_to: vec![0; n],
             weights: Chain::weights(world.day),
             by_time,
@@ -319,6 +351,8 @@ impl<'w> Recording<'w> {
             truth: plan.truth.clone(),
             qualifying: BTreeMap::new(),
             members: BTreeMap::new(),
+            event_bars: BTreeMap::new(),
+            pending_after: Vec::new(),
         }
     }
 
@@ -398,16 +432,19 @@ impl<'w> Recording<'w> {
         Ok(())
     }
 
-    /// At chain time `t`, for each symbol: background trading since the last
-    /// snapshot, the planned prints (also written as the option's trades),
-    /// the truth of each, and the chain snapshot.
+    /// At chain time `t`, for each symbol: background and follow-on trading
+    /// since the last snapshot, the planned prints (also written as the
+    /// option's trades), the truth of each, the chain snapshot, and the
+    /// option minute bars closed by then.
     fn chains(&mut self, t: u32) -> Result<(), SimError> {
         let day = self.world.day;
         for i in 0..self.chains.len() {
             let spot = self.world.paths[i][t as usize];
             let chain = &mut self.chains[i];
+            let from = self.traded_to[i];
             chain.price_all(spot, t);
-            chain.background(day, self.traded_to[i], t, &self.weights, &mut self.tapes[i].bg_rng);
+            chain.background(day, from, t, &self.weights, &mut self.tapes[i].bg_rng);
+            chain.follow_on(day, from, t, &mut self.follow[i]);
             self.traded_to[i] = t;
             let planned = self.by_time.get(&(t, i)).cloned().unwrap_or_default();
             for &k in &planned {
@@ -425,6 +462,14 @@ impl<'w> Recording<'w> {
             self.writer.write(&record)?;
             if let Payload::OptionChain { results, .. } = record.payload {
                 self.chains[i].restore(results);
+            }
+            for (c, bars) in self.chains[i].take_bars(t) {
+                let contract = &self.chains[i].contracts[c];
+                let ticker = contract.ticker.clone();
+                if contract.follow_from.is_some() {
+                    self.event_bars.entry((i, c)).or_default().extend(bars.iter().cloned());
+                }
+                self.write(t, aggs(&ticker, "minute", bars))?;
             }
         }
         Ok(())
@@ -458,6 +503,7 @@ impl<'w> Recording<'w> {
             at: t,
             repeats: 0,
         };
+        let entry = q.ask;
         let hits = self.qualifying.entry((i, p.contract)).or_default();
         if events::qualifies_for_flow(&o) {
             hits.push(t);
@@ -473,11 +519,27 @@ impl<'w> Recording<'w> {
             }
             None => self.truth.push(events::option_truth(self.world, p, chain, &o, &[])),
         }
+        if events::writes_truth(p) {
+            self.pending_after.push((self.truth.len() - 1, i, p.contract, entry, t));
+        }
     }
 
-    /// Closes the tape: records written, the chains, the truth lines.
-    fn finish(self) -> Result<(u64, Vec<Chain>, Vec<TruthEvent>), SimError> {
+    /// Closes the tape: records written, the chains, the truth lines (each
+    /// option event's with what its contract's bars show after it).
+    fn finish(mut self) -> Result<(u64, Vec<Chain>, Vec<TruthEvent>), SimError> {
         let records = self.writer.finish()?;
+        let open_ms = self.world.day.open.timestamp_millis();
+        for &(line, sym, contract, entry, t) in &self.pending_after {
+            let from_ms = open_ms + i64::from(t / 60 + 1) * 60_000;
+            let bars: Vec<Bar> = self
+                .event_bars
+                .get(&(sym, contract))
+                .map(|b| b.iter().filter(|b| b.start_ms >= from_ms).cloned().collect())
+                .unwrap_or_default();
+            if let Some(l) = self.truth.get_mut(line) {
+                l.after = Some(events::after_event(entry, &bars));
+            }
+        }
         Ok((records, self.chains, self.truth))
     }
 }

@@ -13,7 +13,7 @@ use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use orakl::cache::VolumeCache;
 use orakl::flow::{self, FlowEvent};
 use orakl::job::Bot;
-use orakl::polygon::OptionSnapshot;
+use orakl::polygon::{Bar, OptionSnapshot};
 use orakl::scan::observation;
 use orakl::simulate::{SimError, SimOptions, SimSummary, simulate};
 use orakl::tape::{Payload, Record, TapeReader};
@@ -120,10 +120,10 @@ fn the_tape_reads_back_with_coherent_chains_bars_and_prints() {
                     check_contract(underlying, s, &mut last_volume);
                 }
             }
-            Payload::Aggs { timespan, multiplier, results, .. } if timespan == "minute" => {
+            Payload::Aggs { ticker, timespan, multiplier, results } if timespan == "minute" => {
                 assert_eq!(*multiplier, 1);
                 for b in results {
-                    minute_bars += 1;
+                    minute_bars += usize::from(!ticker.starts_with("O:"));
                     assert!(b.low <= b.open.min(b.close) && b.high >= b.open.max(b.close), "{b:?}");
                     // A minute bar is recorded once it has closed.
                     assert!(b.start_ms + 60_000 <= r.at.timestamp_millis());
@@ -147,7 +147,8 @@ fn the_tape_reads_back_with_coherent_chains_bars_and_prints() {
             _ => {}
         }
     }
-    // 30 minutes of two symbols: chains every 30 s, a bar and a snapshot a minute.
+    // 30 minutes of two symbols: chains every 30 s, a stock bar and a
+    // snapshot a minute.
     assert_eq!(chains, 2 * 61);
     assert_eq!(minute_bars, 2 * 30);
     assert_eq!(daily, 2);
@@ -331,4 +332,148 @@ fn an_early_close_ends_at_one_and_unknown_symbols_get_a_stable_profile() {
     });
     let (a, b) = (first_spot.unwrap(), spot2.unwrap());
     assert!((a / b - 1.0).abs() < 0.2, "the name's price level comes from its name, not the seed: {a} {b}");
+}
+
+/// The option minute bars of a tape by contract, each with the time it was
+/// recorded, in tape order.
+fn option_bars(records: &[Record]) -> BTreeMap<String, Vec<(DateTime<Utc>, Bar)>> {
+    let mut out: BTreeMap<String, Vec<(DateTime<Utc>, Bar)>> = BTreeMap::new();
+    for r in records {
+        if let Payload::Aggs { ticker, multiplier, timespan, results } = &r.payload
+            && ticker.starts_with("O:")
+        {
+            assert_eq!((*multiplier, timespan.as_str()), (1, "minute"));
+            out.entry(ticker.clone()).or_default().extend(results.iter().map(|b| (r.at, b.clone())));
+        }
+    }
+    out
+}
+
+/// Volume of `bars` starting in [from, to) (ms).
+fn volume_in(bars: Option<&Vec<(DateTime<Utc>, Bar)>>, from: i64, to: i64) -> f64 {
+    bars.map_or(0.0, |b| b.iter().filter(|(_, b)| (from..to).contains(&b.start_ms)).map(|(_, b)| b.volume).sum())
+}
+
+#[test]
+fn option_minute_bars_are_well_formed_and_add_up_to_the_snapshots() {
+    let (records, _, _) = families_day();
+    let bars = option_bars(records);
+    assert!(bars.len() > 100, "bars for many contracts: {}", bars.len());
+    for (ticker, list) in &bars {
+        let mut starts = std::collections::BTreeSet::new();
+        for (at, b) in list {
+            assert!(at.timestamp_millis() >= b.start_ms + 60_000, "{ticker}: bar {} recorded at {at}", b.start_ms);
+            assert_eq!(b.start_ms % 60_000, 0, "{ticker}");
+            assert!(b.high >= b.open.max(b.close) && b.low <= b.open.min(b.close) && b.low > 0.0, "{ticker}: {b:?}");
+            let vw = b.vwap.unwrap();
+            assert!(b.low <= vw && vw <= b.high, "{ticker}: {b:?}");
+            assert!(b.volume >= 1.0 && b.transactions.unwrap() >= 1.0, "{ticker}: {b:?}");
+            assert!(starts.insert(b.start_ms), "{ticker}: two bars start at {}", b.start_ms);
+        }
+    }
+    // Between two snapshots (a minute apart here), each contract's day
+    // volume grows by the volume of its bars in that minute; the last trade
+    // is the close of its minute's bar; the bars' VWAP is the day's.
+    let mut previous: BTreeMap<&str, (i64, f64)> = BTreeMap::new();
+    let (mut windows, mut traded) = (0, 0);
+    for r in records {
+        let Payload::OptionChain { results, .. } = &r.payload else { continue };
+        let now = r.at.timestamp_millis();
+        for s in results {
+            let ticker = s.ticker().unwrap();
+            let list = bars.get(ticker);
+            let volume = s.day_volume();
+            if let Some((then, before)) = previous.insert(ticker, (now, volume)) {
+                let grown = volume - before;
+                assert_eq!(grown, volume_in(list, then, now), "{ticker}: day volume growth {then}..{now}");
+                windows += 1;
+                traded += usize::from(grown > 0.0);
+            }
+            assert_eq!(volume, volume_in(list, i64::MIN, now), "{ticker}: day volume at {now} is all its bars so far");
+            if let Some(t) = &s.last_trade {
+                let sip_ms = t.sip_timestamp.unwrap().div_euclid(1_000_000);
+                assert!(sip_ms < now, "{ticker}: a print after the snapshot");
+                let minute = sip_ms - sip_ms.rem_euclid(60_000);
+                let bar = &list.unwrap().iter().find(|(_, b)| b.start_ms == minute).unwrap().1;
+                assert_eq!(t.price, Some(bar.close), "{ticker}: last trade vs its minute's close");
+                let day = s.day.as_ref().unwrap();
+                let upto: Vec<&Bar> =
+                    list.unwrap().iter().map(|(_, b)| b).filter(|b| b.start_ms + 60_000 <= now).collect();
+                let notional: f64 = upto.iter().map(|b| b.volume * b.vwap.unwrap()).sum();
+                let vwap = day.vwap.unwrap();
+                assert!(
+                    (notional / volume - vwap).abs() <= 2e-4,
+                    "{ticker}: bars' VWAP {} vs day {vwap}",
+                    notional / volume
+                );
+                let high = upto.iter().map(|b| b.high).fold(f64::MIN, f64::max);
+                let low = upto.iter().map(|b| b.low).fold(f64::MAX, f64::min);
+                assert_eq!((day.high, day.low, day.open), (Some(high), Some(low), Some(upto[0].open)), "{ticker}");
+            }
+        }
+    }
+    assert!(windows > 10_000 && traded > 1_000, "{windows} windows, {traded} with trading");
+}
+
+/// SPEC §8 on the bars after an event, written independently of the
+/// simulator: (first, t2).
+fn resolve(entry: f64, bars: &[&Bar]) -> (&'static str, bool) {
+    let (t1, t2, stop) = (entry * 1.5 - 1e-9, entry * 2.0 - 1e-9, entry * 0.5 + 1e-9);
+    let Some(k) = bars.iter().position(|b| b.low <= stop || b.high >= t1) else { return ("none", false) };
+    if bars[k].low <= stop {
+        return ("stop", false);
+    }
+    let until = bars[k..].iter().position(|b| b.low <= stop).map_or(bars.len(), |j| k + j);
+    ("t1", bars[k..until].iter().any(|b| b.high >= t2))
+}
+
+#[test]
+fn event_contracts_trade_every_minute_after_the_event_and_the_truth_says_how_they_went() {
+    let (records, lines, _) = families_day();
+    let bars = option_bars(records);
+    let end_ms = "2026-03-09T18:10:00Z".parse::<DateTime<Utc>>().unwrap().timestamp_millis();
+    let mut firsts = std::collections::BTreeSet::new();
+    let mut options = 0;
+    for line in lines.iter().filter(|l| l["contract"].is_string()) {
+        options += 1;
+        let contract = line["contract"].as_str().unwrap();
+        let at: DateTime<Utc> = line["at"].as_str().unwrap().parse().unwrap();
+        let at_ms = at.timestamp_millis();
+        let list = &bars[contract];
+        // A bar in every minute from the one with the event's prints (just
+        // before `at`) to the last of the recording.
+        let first_minute = (at_ms - 1).div_euclid(60_000) * 60_000;
+        for minute in (first_minute..end_ms).step_by(60_000) {
+            assert!(list.iter().any(|(_, b)| b.start_ms == minute), "{contract}: no bar at {minute} (event {at})");
+        }
+        // `after` agrees with the bars that start after the event's minute,
+        // from the ask of the snapshot that revealed it.
+        let after = &line["after"];
+        let entry = after["entry"].as_f64().unwrap();
+        let ask = records
+            .iter()
+            .find_map(|r| match &r.payload {
+                Payload::OptionChain { results, .. } if r.at == at => {
+                    results.iter().find(|s| s.ticker() == Some(contract)).map(|s| s.last_quote.as_ref()?.ask)
+                }
+                _ => None,
+            })
+            .flatten();
+        assert_eq!(ask, Some(entry), "{contract}: entry is the ask at the event");
+        let from = at_ms.div_euclid(60_000) * 60_000 + 60_000;
+        let later: Vec<&Bar> = list.iter().map(|(_, b)| b).filter(|b| b.start_ms >= from).collect();
+        assert_eq!(after["bars"].as_u64().unwrap() as usize, later.len(), "{contract}");
+        let pct = |x: f64| ((x / entry - 1.0) * 10_000.0).round() / 100.0;
+        let high = later.iter().map(|b| b.high).fold(f64::MIN, f64::max);
+        let low = later.iter().map(|b| b.low).fold(f64::MAX, f64::min);
+        assert_eq!(after["max_pct"].as_f64(), Some(pct(high)), "{contract}");
+        assert_eq!(after["min_pct"].as_f64(), Some(pct(low)), "{contract}");
+        let (first, t2) = resolve(entry, &later);
+        assert_eq!((after["first"].as_str().unwrap(), after["t2"].as_bool().unwrap()), (first, t2), "{contract}");
+        firsts.insert(first);
+    }
+    assert!(options >= 8, "{options} option events");
+    assert!(firsts.contains("t1") && firsts.contains("stop"), "outcomes vary: {firsts:?}");
+    // Stock events carry no `after`.
+    assert!(lines.iter().filter(|l| !l["contract"].is_string()).all(|l| l.get("after").is_none()));
 }
