@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::America::New_York;
 
 use crate::alert::Alert;
-use crate::bots::golden_sweeps::{self, GoldenConfig};
+use crate::bots::golden_sweeps;
 use crate::bots::{self, Confirmation, Cooldown};
 use crate::cache::{ChainCache, VolumeCache};
 use crate::calendar;
@@ -151,6 +151,34 @@ pub struct Service {
     /// Bullseye's own spot observations per underlying (momentum).
     spots: crate::bots::bullseye::SpotHistory,
     progress: Option<Box<dyn FnMut(DateTime<Utc>)>>,
+    /// Every bot's thresholds, read from the configuration once: the options
+    /// rules run for every flow event of every scan.
+    rules: Rules,
+}
+
+/// The bots' settings, resolved once at start-up.
+struct Rules {
+    golden: crate::bots::golden_sweeps::GoldenConfig,
+    sweeps: crate::bots::sweeps::SweepsConfig,
+    orakl_flow: crate::bots::orakl_flow::OraklFlowConfig,
+    bullseye: crate::bots::bullseye::BullseyeConfig,
+    scalps: crate::bots::scalps::ScalpsConfig,
+    darkpool: crate::bots::darkpool::DarkpoolConfig,
+    breakouts: crate::bots::breakouts::BreakoutConfig,
+}
+
+impl Rules {
+    fn from_config(c: &Config) -> Rules {
+        Rules {
+            golden: crate::bots::golden_sweeps::GoldenConfig::from_config(c),
+            sweeps: crate::bots::sweeps::SweepsConfig::from_config(c),
+            orakl_flow: crate::bots::orakl_flow::OraklFlowConfig::from_config(c),
+            bullseye: crate::bots::bullseye::BullseyeConfig::from_config(c),
+            scalps: crate::bots::scalps::ScalpsConfig::from_config(c),
+            darkpool: crate::bots::darkpool::DarkpoolConfig::from_config(c),
+            breakouts: crate::bots::breakouts::BreakoutConfig::from_config(c),
+        }
+    }
 }
 
 /// `STRAT_TIMEFRAMES`, or the default when unset.
@@ -203,9 +231,8 @@ impl Service {
         let retired_webhooks =
             store.retired_webhooks()?.into_iter().filter_map(|d| d.name.parse::<u64>().ok()).collect();
         let strat_config = strat_config(&config)?;
-        let repeats = crate::bots::orakl_flow::RepeatTracker::new(
-            crate::bots::orakl_flow::OraklFlowConfig::from_config(&config).window(),
-        );
+        let rules = Rules::from_config(&config);
+        let repeats = crate::bots::orakl_flow::RepeatTracker::new(rules.orakl_flow.window());
         Ok(Service {
             volume: VolumeCache::new(config.int("VOLUME_CACHE_TTL_SECONDS") as u64),
             chains: ChainCache::new(config.int("CHAIN_CACHE_TTL_SECONDS") as u64),
@@ -227,6 +254,7 @@ impl Service {
             repeats,
             spots: crate::bots::bullseye::SpotHistory::default(),
             progress: None,
+            rules,
             strat_config,
         })
     }

@@ -7,10 +7,10 @@ use chrono::{DateTime, Utc};
 
 use super::*;
 use crate::alert::Sentiment;
-use crate::bots::bullseye::{self, BullseyeConfig};
-use crate::bots::orakl_flow::{self, OraklFlowConfig};
+use crate::bots::bullseye;
+use crate::bots::orakl_flow;
 use crate::bots::scalps::{self, ScalpContext, ScalpsConfig, Trigger};
-use crate::bots::sweeps::{self, SweepsConfig};
+use crate::bots::sweeps;
 use crate::{indicators, strat};
 
 impl Service {
@@ -139,19 +139,17 @@ impl Service {
     fn consider(&mut self, bot: Bot, symbol: &str, ev: &FlowEvent, scalp: &mut Option<ScalpInputs>) -> bool {
         let now = self.now();
         let screened = match bot {
-            Bot::GoldenSweeps => {
-                golden_sweeps::evaluate(&GoldenConfig::from_config(&self.config), ev).map(Screened::Golden)
-            }
-            Bot::Sweeps => sweeps::screen(&SweepsConfig::from_config(&self.config), ev).map(|_| Screened::Later),
+            Bot::GoldenSweeps => golden_sweeps::evaluate(&self.rules.golden, ev).map(Screened::Golden),
+            Bot::Sweeps => sweeps::screen(&self.rules.sweeps, ev).map(|_| Screened::Later),
             Bot::OraklFlow => {
-                let cfg = OraklFlowConfig::from_config(&self.config);
+                let cfg = self.rules.orakl_flow;
                 orakl_flow::evaluate(&cfg, ev, &mut self.repeats).map(Screened::Flow)
             }
             Bot::Bullseye => {
-                let cfg = BullseyeConfig::from_config(&self.config);
+                let cfg = self.rules.bullseye;
                 bullseye::screen(&cfg, ev, now, &self.spots).map(|_| Screened::Later)
             }
-            Bot::Scalps => scalps::screen(&ScalpsConfig::from_config(&self.config), ev).map(|_| Screened::Later),
+            Bot::Scalps => scalps::screen(&self.rules.scalps, ev).map(|_| Screened::Later),
             Bot::Darkpool | Bot::Breakouts | Bot::Strat => return false,
         };
         let screened = match screened {
@@ -167,12 +165,12 @@ impl Service {
             (_, Screened::Golden(hit)) => Ok(golden_sweeps::build_alert(&hit, ev, self.confirm_sweep(ev))),
             (_, Screened::Flow(hit)) => Ok(orakl_flow::build_alert(&hit, ev)),
             (Bot::Sweeps, _) => {
-                let cfg = SweepsConfig::from_config(&self.config);
+                let cfg = self.rules.sweeps;
                 let confirmation = if cfg.confirm_with_trades { self.confirm_sweep(ev) } else { None };
                 sweeps::evaluate(&cfg, ev, confirmation).map(|hit| sweeps::build_alert(&hit, ev))
             }
             (Bot::Bullseye, _) => {
-                let cfg = BullseyeConfig::from_config(&self.config);
+                let cfg = self.rules.bullseye;
                 let atr = self.daily_atr(symbol, ev.trading_date).unwrap_or_else(|e| {
                     self.scan_failed(bot, symbol, &e);
                     None
@@ -180,7 +178,7 @@ impl Service {
                 bullseye::evaluate(&cfg, ev, now, &self.spots, atr).map(|hit| bullseye::build_alert(&hit, ev))
             }
             (Bot::Scalps, _) => {
-                let cfg = ScalpsConfig::from_config(&self.config);
+                let cfg = self.rules.scalps;
                 let inputs = match scalp {
                     Some(i) => i.clone(),
                     None => {

@@ -93,7 +93,7 @@ impl Service {
     }
 
     pub(super) fn darkpool_firing(&mut self, line: &Line) -> JobResult {
-        let cfg = DarkpoolConfig::from_config(&self.config);
+        let cfg = self.rules.darkpool;
         self.stock_firing(Bot::Darkpool, line, |svc, symbol, now| svc.darkpool_symbol(&cfg, symbol, now))
     }
 
@@ -146,7 +146,7 @@ impl Service {
     }
 
     pub(super) fn breakouts_firing(&mut self, line: &Line) -> JobResult {
-        let cfg = BreakoutConfig::from_config(&self.config);
+        let cfg = self.rules.breakouts;
         self.stock_firing(Bot::Breakouts, line, |svc, symbol, now| svc.breakouts_symbol(&cfg, symbol, now))
     }
 
