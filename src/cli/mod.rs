@@ -22,7 +22,9 @@ use crate::service::{self, OutputFormat, Settings};
 use crate::store::Store;
 use crate::tape::Header;
 
+mod ops;
 mod replay;
+mod reports;
 mod simulate;
 
 pub const EXIT_OK: i32 = 0;
@@ -85,6 +87,10 @@ pub enum Command {
         to: Option<DateTime<Utc>>,
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         format: OutputFormat,
+        /// Also post the alerts to the configured Discord webhooks (a test
+        /// channel), through the outbox as the live service does.
+        #[arg(long)]
+        post: bool,
     },
     /// Run the service in dry-run mode and record every API response into a
     /// tape that `replay` accepts.
@@ -119,6 +125,31 @@ pub enum Command {
     Backup {
         /// Destination file.
         path: PathBuf,
+    },
+    /// Print the state of the service: jobs, alerts today, outbox, API
+    /// usage, caches, disabled features, retired webhooks, recent errors.
+    Status,
+    /// Print the health score as JSON; exit 0 healthy, 1 degraded, 2 unhealthy.
+    Health,
+    /// Print the performance report of the alerts of the last N days.
+    Report {
+        /// How many days back (alerts at or after now − N days).
+        #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=3650))]
+        days: u32,
+    },
+    /// Write alerts joined with their outcomes as CSV or JSON.
+    Export {
+        #[arg(long, value_enum, default_value_t = reports::ExportFormat::Csv)]
+        format: reports::ExportFormat,
+        /// Only alerts on or after this date (YYYY-MM-DD, ET trading date).
+        #[arg(long)]
+        since: Option<NaiveDate>,
+        /// Only this bot's alerts (e.g. sweeps).
+        #[arg(long)]
+        bot: Option<String>,
+        /// Write to this file instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -187,8 +218,14 @@ fn run_command(cli: Cli) -> Result<(), Failure> {
         Command::Check => check(&cli),
         Command::Run { dry_run, once, format, record } => run(&cli, *dry_run, *once, *format, record.as_deref()),
         Command::Record { tape } => run(&cli, true, false, OutputFormat::Text, Some(tape)),
-        Command::Replay { tape, from, to, format } => replay::replay(&cli, tape, *from, *to, *format),
+        Command::Replay { tape, from, to, format, post } => replay::replay(&cli, tape, *from, *to, *format, *post),
         Command::Backup { path } => backup(&cli, path),
+        Command::Status => ops::status(&cli),
+        Command::Health => ops::health(&cli),
+        Command::Report { days } => reports::report(&cli, *days),
+        Command::Export { format, since, bot, out } => {
+            reports::export(&cli, *format, *since, bot.as_deref(), out.as_deref())
+        }
         Command::Simulate { seed, date, symbols, minutes, out, truth } => {
             simulate::run_simulate(&simulate::SimulateArgs {
                 seed: *seed,

@@ -1,5 +1,6 @@
 //! `orakl replay`: the real scheduler, bots, store and outbox on a
-//! simulated clock, answered from a tape; alerts printed, never posted.
+//! simulated clock, answered from a tape; alerts printed, and posted to the
+//! configured webhooks only with `--post`.
 //! stdout (alerts, then the summary) is byte-identical for the same tape and
 //! options; the wall time goes to stderr.
 
@@ -42,6 +43,8 @@ pub(super) struct ReplayOptions {
     pub format: OutputFormat,
     /// `--state`, else a fresh temporary database.
     pub state: Option<PathBuf>,
+    /// `--post`: deliver through the Discord sender instead of printing.
+    pub post: bool,
 }
 
 pub(super) fn replay(
@@ -50,10 +53,11 @@ pub(super) fn replay(
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
     format: OutputFormat,
+    post: bool,
 ) -> Result<(), Failure> {
     let sources = Sources::load(cli.env_file.as_deref())?;
     let timetable = timetable(cli)?;
-    let opts = ReplayOptions { from, to, format, state: cli.state.clone() };
+    let opts = ReplayOptions { from, to, format, state: cli.state.clone(), post };
     let mut out = std::io::stdout().lock();
     run_replay(sources, &timetable, tape, &opts, &mut out)
 }
@@ -91,7 +95,7 @@ pub(super) fn run_replay(
     for w in &sources.warnings {
         log::warn!("{w}");
     }
-    Settings::validate(&config, timetable, true)?;
+    let settings = Settings::validate(&config, timetable, !opts.post)?;
 
     let start = opts.from.unwrap_or(first);
     let end = opts.to.unwrap_or(last);
@@ -109,7 +113,13 @@ pub(super) fn run_replay(
     let pc = service::polygon_config(&config, "replay");
     let client = Client::with_transport(pc, clock.clone(), Box::new(market.clone())).map_err(Failure::config)?;
     let buffer = SharedOut::default();
-    let delivery = Delivery::print(opts.format, Box::new(buffer.clone()));
+    let delivery = if opts.post {
+        // Retry-After and rate-limit waits pass on the simulated clock, so a
+        // replay posts as fast as the webhook answers.
+        Delivery::discord(&config, &settings, clock.clone(), Notifier::disabled())
+    } else {
+        Delivery::print(opts.format, Box::new(buffer.clone()))
+    };
     let mut svc = Service::with_client(config, clock.clone(), store, delivery, Notifier::disabled(), Some(client))
         .map_err(Failure::config)?;
 

@@ -93,7 +93,7 @@ pub(super) fn demo() -> Result<(), Failure> {
     let head = describe(DEMO_SEED, &opts, &summary, Path::new("(temporary tape)"));
     out.write_all(head.as_bytes()).and_then(|_| out.write_all(b"\n")).map_err(Failure::runtime)?;
     let timetable = Timetable::parse("(built-in schedule.cron)", BUILTIN_TIMETABLE).map_err(Failure::config)?;
-    let ropts = ReplayOptions { from: None, to: None, format: OutputFormat::Text, state: None };
+    let ropts = ReplayOptions { from: None, to: None, format: OutputFormat::Text, state: None, post: false };
     run_replay(Sources::default(), &timetable, &tape, &ropts, &mut out)
 }
 

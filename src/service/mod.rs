@@ -34,6 +34,7 @@ use crate::scan::{self, ChainScan, RoundRobin};
 use crate::schedule::{Line, Timetable};
 use crate::store::{CooldownSet, RunRecord, RunResult, Store};
 
+mod heartbeat;
 mod options;
 mod outbox;
 mod stock;
@@ -370,34 +371,6 @@ impl Service {
                 false
             }
         }
-    }
-
-    fn heartbeat(&mut self) -> JobResult {
-        let now = self.now();
-        self.sweep_volume_cache(now);
-        let outbox = self.store.outbox_counts().unwrap_or_default();
-        let vc = self.volume.stats();
-        let cc = self.chains.stats();
-        let (requests, disabled, open) = match &self.polygon {
-            Some(c) => (request_count(&c.stats()), c.disabled_features().join(","), c.open_circuits().join(",")),
-            None => (0, String::new(), String::new()),
-        };
-        let uptime = (self.clock.elapsed() - self.started).as_secs();
-        let detail = format!(
-            "uptime_s={uptime} outbox_pending={} outbox_sent={} outbox_failed={} outbox_expired={} \
-             volume_cache_entries={} volume_cache_hit_rate={:.3} chain_cache_hit_rate={:.3} requests={requests} \
-             disabled_features=\"{disabled}\" open_circuits=\"{open}\" retired_webhooks={}",
-            outbox.pending,
-            outbox.sent,
-            outbox.failed,
-            outbox.expired,
-            self.volume.len(),
-            vc.hit_rate(),
-            cc.hit_rate(),
-            self.retired_webhooks.len(),
-        );
-        log::info!("event=heartbeat {detail}");
-        JobResult::Ok(detail)
     }
 
     fn record_run(&mut self, line: &Line, scheduled: DateTime<Utc>, started_at: DateTime<Utc>, result: &JobResult) {
