@@ -31,6 +31,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod discord;
+pub mod export;
 pub mod flow;
 pub mod http;
 pub mod indicators;

@@ -651,12 +651,19 @@ resolve at the contract's expiration; bullseye, scalps, breakouts and strat are 
 underlying at their published levels for OUTCOME_MAX_DAYS sessions. Rates are of resolved
 outcomes (T1 rate includes T2). MFE/MAE: largest move for/against the plan, as a percentage of
 the entry, averaged over resolved outcomes. Opened: opening confirmed (change in open interest
-at least half the alerted volume) of the alerts checked.
+at least half the alerted volume) of the alerts checked. Darkpool prints publish no plan and
+count as alerts only.
 ";
 
 /// The report as plain text: per bot, per score band, flagged symbols and
 /// the method. Deterministic: every group is a `BTreeMap`.
 pub fn render_report(report: &Report, title: &str, days: u32) -> String {
+    format!("{}\n{METHOD}", render_tables(report, title, days))
+}
+
+/// The report without its method footer (Discord shows the method in the
+/// embed's footer).
+pub fn render_tables(report: &Report, title: &str, days: u32) -> String {
     let plural = if days == 1 { "" } else { "s" };
     let mut out = format!("{title}: last {days} day{plural}\n");
 
@@ -685,8 +692,6 @@ pub fn render_report(report: &Report, title: &str, days: u32) -> String {
     for f in &report.flagged {
         out.push_str(&format!("  {:<10} resolved {:>4}  T1 rate {}\n", f.symbol, f.resolved, pct(f.t1_rate)));
     }
-    out.push('\n');
-    out.push_str(METHOD);
     out
 }
 

@@ -370,16 +370,25 @@ fn run(cli: &Cli, dry_run: bool, once: bool, format: OutputFormat, record: Optio
     Ok(())
 }
 
-fn backup(cli: &Cli, dest: &Path) -> Result<(), Failure> {
+/// The configuration and the existing state database, for the commands
+/// that read what a service wrote (a missing file is a configuration error,
+/// not an empty answer).
+fn open_existing_state(cli: &Cli) -> Result<(Config, Store), Failure> {
     let sources = Sources::load(cli.env_file.as_deref())?;
     let config = Config::from_vars(&sources.vars)?;
+    crate::logging::init(config.log_format);
     let state = state_path(cli, &config, false);
     if !state.is_file() {
         return Err(Failure::config(anyhow::anyhow!("state: {} does not exist", state.display())));
     }
     let store = Store::open(&state).map_err(|e| Failure::config(anyhow::anyhow!("state: {e}")))?;
+    Ok((config, store))
+}
+
+fn backup(cli: &Cli, dest: &Path) -> Result<(), Failure> {
+    let (_, store) = open_existing_state(cli)?;
     store.backup_to(dest).map_err(Failure::runtime)?;
-    print_out(&format!("backed up {} to {}\n", state.display(), dest.display()))
+    print_out(&format!("backed up {} to {}\n", store.path().display(), dest.display()))
 }
 
 /// SIGTERM and SIGINT request a shutdown: the loop finishes the current

@@ -151,7 +151,16 @@ pub(super) fn run_replay(
 
     out.write_all(&buffer.take()).map_err(Failure::runtime)?;
     let summary = summarize(&svc, start, end).map_err(Failure::runtime)?;
-    out.write_all(summary.as_bytes()).and_then(|_| out.flush()).map_err(Failure::runtime)?;
+    // The outcomes as the last `outcomes` firing of the replay left them.
+    let days = u32::try_from((end - start).num_days() + 1).unwrap_or(u32::MAX);
+    let report = service::build_report(svc.store(), svc.config(), end, days).map_err(Failure::runtime)?;
+    service::warn_flagged(&report);
+    let report = crate::outcomes::render_report(&report, "report", days);
+    out.write_all(summary.as_bytes())
+        .and_then(|_| out.write_all(b"\n"))
+        .and_then(|_| out.write_all(report.as_bytes()))
+        .and_then(|_| out.flush())
+        .map_err(Failure::runtime)?;
     let span = (end - start).num_milliseconds().max(0) as f64 / 1000.0;
     let wall_s = wall_elapsed.as_secs_f64();
     let ratio = if wall_s > 0.0 { span / wall_s } else { f64::INFINITY };

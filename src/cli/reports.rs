@@ -3,9 +3,13 @@
 
 use std::path::Path;
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, TimeZone, Utc};
 
-use super::{Cli, Failure};
+use super::{Cli, EXIT_USAGE, Failure};
+use crate::calendar::MARKET_TZ;
+use crate::clock::{Clock, Shutdown, SystemClock};
+use crate::job::Bot;
+use crate::{export, outcomes, service};
 
 /// `orakl export --format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -16,16 +20,58 @@ pub enum ExportFormat {
     Json,
 }
 
-pub(super) fn report(_cli: &Cli, _days: u32) -> Result<(), Failure> {
-    Err(Failure::runtime(anyhow::anyhow!("report: not built yet")))
+/// Prints the report of the last `days` days, as the `weekly_report` job
+/// posts it.
+pub(super) fn report(cli: &Cli, days: u32) -> Result<(), Failure> {
+    let (config, store) = super::open_existing_state(cli)?;
+    let now = SystemClock::new(Shutdown::new()).now();
+    let report = service::build_report(&store, &config, now, days).map_err(Failure::runtime)?;
+    service::warn_flagged(&report);
+    super::print_out(&outcomes::render_report(&report, "orakl report", days))
 }
 
+/// Writes the alerts (on or after `since`, of `bot`) with their outcomes.
 pub(super) fn export(
-    _cli: &Cli,
-    _format: ExportFormat,
-    _since: Option<NaiveDate>,
-    _bot: Option<&str>,
-    _out: Option<&Path>,
+    cli: &Cli,
+    format: ExportFormat,
+    since: Option<NaiveDate>,
+    bot: Option<&str>,
+    out: Option<&Path>,
 ) -> Result<(), Failure> {
-    Err(Failure::runtime(anyhow::anyhow!("export: not built yet")))
+    let bot = bot
+        .map(|b| {
+            b.parse::<Bot>().map_err(|e| {
+                let known: Vec<&str> = Bot::ALL.iter().map(|b| b.as_str()).collect();
+                Failure { code: EXIT_USAGE, error: anyhow::anyhow!("--bot: {e}; one of {}", known.join(", ")) }
+            })
+        })
+        .transpose()?;
+    // A date is a trading date in ET: from its midnight in New York.
+    let since = match since {
+        None => chrono::DateTime::<Utc>::MIN_UTC,
+        Some(d) => MARKET_TZ
+            .from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default())
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+            .ok_or_else(|| Failure { code: EXIT_USAGE, error: anyhow::anyhow!("--since {d}: no such time in ET") })?,
+    };
+    let (_, store) = super::open_existing_state(cli)?;
+    let items = store.alerts_with_outcomes(since, bot).map_err(Failure::runtime)?;
+    let text = match format {
+        ExportFormat::Csv => export::to_csv(&items),
+        ExportFormat::Json => export::to_json(&items),
+    };
+    match out {
+        None => super::print_out(&text),
+        Some(path) => write_atomically(path, text.as_bytes())
+            .map_err(|e| Failure::runtime(anyhow::anyhow!("--out {}: {e}", path.display()))),
+    }
+}
+
+/// Writes beside `path` and renames, so a reader never sees half a file.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut partial = path.as_os_str().to_os_string();
+    partial.push(".partial");
+    std::fs::write(&partial, bytes)?;
+    std::fs::rename(&partial, path)
 }

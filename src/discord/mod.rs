@@ -7,9 +7,11 @@
 //! [`crate::clock::Clock`]; rendering is a pure function of the alert.
 
 pub mod embed;
+pub mod report;
 pub mod sender;
 pub mod webhook;
 
 pub use embed::{check_limits, render, render_text};
+pub use report::report_payload;
 pub use sender::{Delivery, Sender};
 pub use webhook::{Webhook, WebhookError};

@@ -37,19 +37,16 @@ use crate::store::{CooldownSet, RunRecord, RunResult, Store};
 mod heartbeat;
 mod options;
 mod outbox;
+mod outcomes;
 mod stock;
+
+pub use outcomes::{build_report, opening_confirmed, warn_flagged};
 
 /// How `--dry-run` prints alerts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {
     Text,
     Jsonl,
-}
-
-/// The jobs this build runs. A timetable may name the others (the names
-/// are reserved), but their lines are reported and ignored.
-pub fn is_available(job: JobName) -> bool {
-    matches!(job, JobName::Bot(_) | JobName::Heartbeat)
 }
 
 /// What the timetable needs from the configuration, validated up front so
@@ -107,7 +104,7 @@ impl Settings {
 
 /// Where alerts go.
 pub enum Delivery {
-    Discord { sender: Box<Sender>, webhooks: BTreeMap<Bot, Webhook> },
+    Discord { sender: Box<Sender>, webhooks: BTreeMap<Bot, Webhook>, reports: Option<Webhook> },
     Print { format: OutputFormat, out: Box<dyn Write> },
 }
 
@@ -115,7 +112,11 @@ impl Delivery {
     pub fn discord(config: &Config, settings: &Settings, clock: Arc<dyn Clock>, notifier: Notifier) -> Delivery {
         let http = Http::new(config.seconds("DISCORD_TIMEOUT_SECONDS"), notifier);
         let sender = Sender::new(http, clock).with_max_attempts(config.int("DISCORD_MAX_ATTEMPTS") as u32);
-        Delivery::Discord { sender: Box::new(sender), webhooks: settings.webhooks.clone() }
+        Delivery::Discord {
+            sender: Box::new(sender),
+            webhooks: settings.webhooks.clone(),
+            reports: settings.reports_webhook.clone(),
+        }
     }
 
     pub fn print(format: OutputFormat, out: Box<dyn Write>) -> Delivery {
@@ -166,6 +167,7 @@ struct Rules {
     scalps: crate::bots::scalps::ScalpsConfig,
     darkpool: crate::bots::darkpool::DarkpoolConfig,
     breakouts: crate::bots::breakouts::BreakoutConfig,
+    outcomes: crate::outcomes::OutcomeParams,
 }
 
 impl Rules {
@@ -178,6 +180,7 @@ impl Rules {
             scalps: crate::bots::scalps::ScalpsConfig::from_config(c),
             darkpool: crate::bots::darkpool::DarkpoolConfig::from_config(c),
             breakouts: crate::bots::breakouts::BreakoutConfig::from_config(c),
+            outcomes: crate::outcomes::OutcomeParams::from_config(c),
         }
     }
 }
@@ -274,6 +277,10 @@ impl Service {
         &self.store
     }
 
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// One cheap request at start-up so a rejected key stops the service
     /// with exit 78 instead of logging 401s all day. Other failures (the
     /// network, a 5xx) only warn: the loop retries on its own schedule.
@@ -318,19 +325,6 @@ impl Service {
             .filter_map(|j| if let JobName::Bot(b) = j { Some(b) } else { None })
             .filter(|b| b.is_options())
             .collect();
-        self.warn_unavailable(timetable);
-    }
-
-    fn warn_unavailable(&self, timetable: &Timetable) {
-        for line in &timetable.lines {
-            if !is_available(line.job) {
-                log::warn!(
-                    "event=job_unavailable job={} line={} reason=\"not available in this build; line ignored\"",
-                    line.job,
-                    line.line
-                );
-            }
-        }
     }
 
     fn now(&self) -> DateTime<Utc> {
@@ -351,16 +345,21 @@ impl Service {
         }
     }
 
-    /// Commits the alert and its cooldown together; a duplicate id (the same
-    /// event seen again) commits nothing.
-    fn commit(&mut self, bot: Bot, alert: &Alert, key: &str, premium: Option<f64>) -> bool {
+    /// Commits the alert, its cooldown and the outcome of its plan together;
+    /// a duplicate id (the same event seen again) commits nothing. `quote`
+    /// is the option's (bid, ask) at the alert, the entry of a premium plan.
+    fn commit(&mut self, bot: Bot, alert: &Alert, key: &str, premium: Option<f64>, quote: Option<(f64, f64)>) -> bool {
         let now = self.now();
         let cooldown = CooldownSet {
             key: key.to_string(),
             until: now + chrono::Duration::seconds(self.config.cooldown_seconds(bot)),
             premium,
         };
-        match self.store.commit_alert(alert, Some(&cooldown), now) {
+        let plan = crate::outcomes::plan_for(alert, quote, &self.rules.outcomes);
+        if plan.is_none() && crate::outcomes::Kind::of(bot).is_some() {
+            log::debug!("event=no_outcome id={} reason=\"the alert's levels cannot be measured\"", alert.id);
+        }
+        match self.store.commit_alert(alert, Some(&cooldown), plan.as_ref(), now) {
             Ok(true) => {
                 log::info!("event=alert bot={bot} id={} {}", alert.id, alert_fields(alert));
                 true
@@ -396,13 +395,15 @@ impl Jobs for Service {
     fn run(&mut self, line: &Line, scheduled: DateTime<Utc>) -> JobResult {
         let started_at = self.now();
         let result = match line.job {
-            JobName::Bot(bot) if bot.is_options() => self.options_scan(bot, line),
             JobName::Bot(Bot::Darkpool) => self.darkpool_firing(line),
             JobName::Bot(Bot::Breakouts) => self.breakouts_firing(line),
             JobName::Bot(Bot::Strat) => self.strat_firing(line),
+            // The five options bots.
+            JobName::Bot(bot) => self.options_scan(bot, line),
             JobName::Heartbeat => self.heartbeat(),
-            // Reported once at start-up; nothing to record per firing.
-            _ => return JobResult::Ok("not available".into()),
+            JobName::Outcomes => self.outcomes_job(line),
+            JobName::OiConfirm => self.oi_confirm_job(),
+            JobName::WeeklyReport => self.weekly_report_job(),
         };
         self.record_run(line, scheduled, started_at, &result);
         result
@@ -457,10 +458,6 @@ pub fn describe_timetable(timetable: &Timetable, now: DateTime<Utc>, n: usize) -
         let mut head = format!("  line {}: {} session={}", line.line, line.job, line.session.as_str());
         if let Some(b) = line.batch {
             head.push_str(&format!(" batch={b}"));
-        }
-        if !is_available(line.job) {
-            out.push_str(&format!("{head}: not available in this build; the line is ignored\n"));
-            continue;
         }
         let mut times = Vec::new();
         let mut t = now;

@@ -199,7 +199,7 @@ impl Service {
             _ => return false,
         };
         match alert {
-            Ok(alert) => self.commit(bot, &alert, &ev.contract, Some(ev.premium)),
+            Ok(alert) => self.commit(bot, &alert, &ev.contract, Some(ev.premium), ev.quote.map(|q| (q.bid, q.ask))),
             Err(s) => suppressed(bot, ev, &s.to_string()),
         }
     }

@@ -48,7 +48,7 @@ impl Service {
                         }
                     }
                 }
-                Delivery::Discord { sender, webhooks } => {
+                Delivery::Discord { sender, webhooks, .. } => {
                     let Some(webhook) = webhooks.get(&alert.bot) else {
                         let r = format!("no webhook configured for {}", alert.bot.webhook_var());
                         log::error!("event=delivery_failed id={} reason=\"{r}\"", alert.id);

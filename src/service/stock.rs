@@ -132,7 +132,7 @@ impl Service {
         let scan = darkpool::scan(cfg, symbol, cursor.as_ref(), &trades, day, now);
         let mut committed = 0;
         for alert in &scan.alerts {
-            if self.commit(Bot::Darkpool, alert, symbol, alert.notional) {
+            if self.commit(Bot::Darkpool, alert, symbol, alert.notional, None) {
                 committed += 1;
             }
         }
@@ -172,7 +172,7 @@ impl Service {
             Ok(hit) => {
                 let alert = breakouts::build_alert(&hit, &input);
                 let key = format!("{symbol}:{}", hit.direction.as_str());
-                Ok(usize::from(self.commit(Bot::Breakouts, &alert, &key, None)))
+                Ok(usize::from(self.commit(Bot::Breakouts, &alert, &key, None, None)))
             }
             Err(s) => {
                 log::debug!("event=suppressed bot=breakouts ticker={symbol} reason=\"{s}\"");
@@ -199,7 +199,7 @@ impl Service {
             if let Some(hit) = strat_bot::evaluate(*frame, &frame_bars, now) {
                 let alert = strat_bot::build_alert(symbol, &hit, spot, now);
                 let key = format!("{symbol}:{}", frame.as_str());
-                if self.commit(Bot::Strat, &alert, &key, None) {
+                if self.commit(Bot::Strat, &alert, &key, None, None) {
                     committed += 1;
                 }
             }

@@ -12,6 +12,7 @@
 
 mod migrations;
 mod outbox;
+mod outcomes;
 mod records;
 
 use std::fs;
@@ -26,6 +27,7 @@ use rusqlite::{Connection, ErrorCode};
 
 pub use migrations::SCHEMA_VERSION;
 pub use outbox::{AlertStatus, Cooldown, CooldownSet, OutboxCounts, OutboxEntry};
+pub use outcomes::{AlertOutcome, OutcomeRecord};
 pub use records::{Disabled, ProcessingError, RunRecord, RunResult};
 
 /// Where the state lives unless `STATE_DB_PATH` says otherwise.

@@ -15,6 +15,7 @@ use rusqlite::{OptionalExtension, Params, TransactionBehavior, params};
 use super::{Store, StoreError, Ts, bounded, sql_error, ts};
 use crate::alert::Alert;
 use crate::job::Bot;
+use crate::outcomes::Plan;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum AlertStatus {
@@ -107,12 +108,17 @@ pub struct OutboxCounts {
     pub expired: u64,
 }
 
-const ENTRY_COLUMNS: &str =
+/// The columns [`RawEntry::from_row`] reads, in its order; a query may
+/// select more after them.
+pub(super) const ENTRY_COLUMNS: &str =
     "id, payload, status, created_at, attempts, last_attempt_at, last_error, message_id, sent_at";
+
+/// How many columns [`ENTRY_COLUMNS`] holds.
+pub(super) const ENTRY_COLUMN_COUNT: usize = 9;
 
 /// A row before its JSON payload is decoded, which needs a [`StoreError`]
 /// naming the alert rather than a column-conversion error.
-struct RawEntry {
+pub(super) struct RawEntry {
     id: String,
     payload: String,
     status: AlertStatus,
@@ -125,7 +131,7 @@ struct RawEntry {
 }
 
 impl RawEntry {
-    fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawEntry> {
+    pub(super) fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawEntry> {
         Ok(RawEntry {
             id: r.get(0)?,
             payload: r.get(1)?,
@@ -141,14 +147,16 @@ impl RawEntry {
 }
 
 impl Store {
-    /// Writes `alert` as `pending` and sets its cooldown (for the alert's
-    /// bot) in one transaction. Returns false, changing nothing, when an
-    /// alert with the same id already exists: the same event never fires
-    /// twice, and the first alert's cooldown stands.
+    /// Writes `alert` as `pending`, sets its cooldown (for the alert's bot)
+    /// and opens the outcome of its `plan`, in one transaction. Returns
+    /// false, changing nothing, when an alert with the same id already
+    /// exists: the same event never fires twice, and the first alert's
+    /// cooldown and outcome stand.
     pub fn commit_alert(
         &mut self,
         alert: &Alert,
         cooldown: Option<&CooldownSet>,
+        plan: Option<&Plan>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let payload = serde_json::to_string(alert).map_err(|cause| StoreError::Payload {
@@ -177,6 +185,9 @@ impl Store {
                 params![alert.bot.as_str(), c.key, ts(c.until), c.premium, alert.id],
             )
             .map_err(&fail)?;
+        }
+        if let Some(p) = plan {
+            super::outcomes::insert_plan(&tx, &alert.id, p).map_err(&fail)?;
         }
         tx.commit().map_err(&fail)?;
         Ok(true)
@@ -334,23 +345,27 @@ impl Store {
         let rows = stmt.query_map(params, RawEntry::from_row).map_err(&fail)?;
         let mut entries = Vec::new();
         for row in rows {
-            let raw = row.map_err(&fail)?;
-            let alert = serde_json::from_str(&raw.payload).map_err(|cause| StoreError::Payload {
-                path: self.path.clone(),
-                id: raw.id.clone(),
-                cause,
-            })?;
-            entries.push(OutboxEntry {
-                alert,
-                status: raw.status,
-                created_at: raw.created_at.0,
-                attempts: raw.attempts,
-                last_attempt_at: raw.last_attempt_at.map(|t| t.0),
-                last_error: raw.last_error,
-                message_id: raw.message_id,
-                sent_at: raw.sent_at.map(|t| t.0),
-            });
+            entries.push(self.decode(row.map_err(&fail)?)?);
         }
         Ok(entries)
+    }
+
+    /// The entry of a row read with [`ENTRY_COLUMNS`] first.
+    pub(super) fn decode(&self, raw: RawEntry) -> Result<OutboxEntry, StoreError> {
+        let alert = serde_json::from_str(&raw.payload).map_err(|cause| StoreError::Payload {
+            path: self.path.clone(),
+            id: raw.id.clone(),
+            cause,
+        })?;
+        Ok(OutboxEntry {
+            alert,
+            status: raw.status,
+            created_at: raw.created_at.0,
+            attempts: raw.attempts,
+            last_attempt_at: raw.last_attempt_at.map(|t| t.0),
+            last_error: raw.last_error,
+            message_id: raw.message_id,
+            sent_at: raw.sent_at.map(|t| t.0),
+        })
     }
 }

@@ -99,7 +99,9 @@ fn reopening_keeps_the_data_and_the_version() {
     let (_dir, path, mut store) = fresh();
     let now = t("2025-10-22T14:30:06Z");
     let a = alert("sweeps:O:SPY251121C00670000:1", Bot::Sweeps, "2025-10-22T14:30:05Z");
-    assert!(store.commit_alert(&a, Some(&cooldown_set("SPY:C", "2025-10-22T15:00:00Z", Some(1e5))), now).unwrap());
+    assert!(
+        store.commit_alert(&a, Some(&cooldown_set("SPY:C", "2025-10-22T15:00:00Z", Some(1e5))), None, now).unwrap()
+    );
     store.set_cursor("darkpool:SPY", "1761143405000000000", now).unwrap();
     drop(store);
 
@@ -158,7 +160,7 @@ fn commit_alert_writes_the_alert_and_its_cooldown_together() {
     let now = t("2025-10-22T14:30:06.250Z");
     let a = alert("golden_sweeps:O:SPY251121C00670000:7", Bot::GoldenSweeps, "2025-10-22T14:30:05Z");
     let set = cooldown_set("O:SPY251121C00670000", "2025-10-22T15:30:05Z", Some(1_250_000.0));
-    assert!(store.commit_alert(&a, Some(&set), now).unwrap());
+    assert!(store.commit_alert(&a, Some(&set), None, now).unwrap());
 
     assert_eq!(
         store.cooldown(Bot::GoldenSweeps, "O:SPY251121C00670000").unwrap(),
@@ -183,7 +185,7 @@ fn commit_alert_writes_the_alert_and_its_cooldown_together() {
 
     // Without a cooldown the alert alone is written.
     let b = alert("golden_sweeps:O:SPY251121P00600000:1", Bot::GoldenSweeps, "2025-10-22T14:31:00Z");
-    assert!(store.commit_alert(&b, None, now).unwrap());
+    assert!(store.commit_alert(&b, None, None, now).unwrap());
     assert_eq!(store.outbox_counts().unwrap().pending, 2);
 }
 
@@ -192,12 +194,12 @@ fn a_duplicate_alert_id_changes_nothing_and_the_first_cooldown_stands() {
     let (_dir, _path, mut store) = fresh();
     let first = alert("sweeps:O:SPY251121C00670000:1", Bot::Sweeps, "2025-10-22T14:30:05Z");
     let first_cd = cooldown_set("SPY:C", "2025-10-22T15:00:00Z", Some(100_000.0));
-    assert!(store.commit_alert(&first, Some(&first_cd), t("2025-10-22T14:30:06Z")).unwrap());
+    assert!(store.commit_alert(&first, Some(&first_cd), None, t("2025-10-22T14:30:06Z")).unwrap());
 
     let mut again = first.clone();
     again.premium = Some(9_999_999.0);
     let again_cd = cooldown_set("SPY:C", "2025-10-22T18:00:00Z", Some(9_999_999.0));
-    assert!(!store.commit_alert(&again, Some(&again_cd), t("2025-10-22T14:45:00Z")).unwrap());
+    assert!(!store.commit_alert(&again, Some(&again_cd), None, t("2025-10-22T14:45:00Z")).unwrap());
 
     assert_eq!(
         store.cooldown(Bot::Sweeps, "SPY:C").unwrap(),
@@ -211,7 +213,7 @@ fn a_duplicate_alert_id_changes_nothing_and_the_first_cooldown_stands() {
     // A new alert on the same key takes the cooldown over.
     let next = alert("sweeps:O:SPY251121C00670000:2", Bot::Sweeps, "2025-10-22T15:10:00Z");
     let next_cd = cooldown_set("SPY:C", "2025-10-22T15:40:00Z", None);
-    assert!(store.commit_alert(&next, Some(&next_cd), t("2025-10-22T15:10:01Z")).unwrap());
+    assert!(store.commit_alert(&next, Some(&next_cd), None, t("2025-10-22T15:10:01Z")).unwrap());
     assert_eq!(
         store.cooldown(Bot::Sweeps, "SPY:C").unwrap(),
         Some(Cooldown { until: next_cd.until, premium: None, alert_id: next.id.clone() })
@@ -229,7 +231,7 @@ fn commit_alert_writes_nothing_when_the_cooldown_cannot_be_written() {
         .unwrap();
     let a = alert("scalps:SPY:1", Bot::Scalps, "2025-10-22T14:30:05Z");
     let err = store
-        .commit_alert(&a, Some(&cooldown_set("SPY", "2025-10-22T14:45:00Z", None)), t("2025-10-22T14:30:06Z"))
+        .commit_alert(&a, Some(&cooldown_set("SPY", "2025-10-22T14:45:00Z", None)), None, t("2025-10-22T14:30:06Z"))
         .unwrap_err();
     assert!(matches!(err, StoreError::Sql { op: "commit alert", .. }), "{err:?}");
     assert!(err.to_string().contains("commit alert"), "{err}");
@@ -251,7 +253,7 @@ enum Step {
 fn transitions(steps: &[Step]) -> String {
     let (_dir, _path, mut store) = fresh();
     let a = alert("bullseye:SPY:1", Bot::Bullseye, "2025-10-22T14:30:05Z");
-    store.commit_alert(&a, None, t("2025-10-22T14:30:05Z")).unwrap();
+    store.commit_alert(&a, None, None, t("2025-10-22T14:30:05Z")).unwrap();
     let mut refused = None;
     for (i, step) in steps.iter().enumerate() {
         let now = t("2025-10-22T14:31:00Z") + chrono::Duration::seconds(i as i64);
@@ -355,7 +357,7 @@ fn pending_alerts_come_oldest_first_and_counts_follow_the_status() {
     let ids = ["sweeps:C", "sweeps:A", "sweeps:B", "sweeps:D"];
     for (i, id) in ids.iter().enumerate() {
         let now = t("2025-10-22T14:30:00Z") + chrono::Duration::seconds(10 * i as i64);
-        store.commit_alert(&alert(id, Bot::Sweeps, "2025-10-22T14:00:00Z"), None, now).unwrap();
+        store.commit_alert(&alert(id, Bot::Sweeps, "2025-10-22T14:00:00Z"), None, None, now).unwrap();
     }
     let order: Vec<String> = store.pending_alerts().unwrap().into_iter().map(|e| e.alert.id).collect();
     assert_eq!(order, ids);
@@ -396,7 +398,7 @@ fn expiry_touches_only_pending_alerts_committed_before_the_cutoff() {
         ("young", "2025-10-22T14:20:00Z", None),
     ];
     for (id, committed, settled) in rows {
-        store.commit_alert(&alert(id, Bot::OraklFlow, committed), None, t(committed)).unwrap();
+        store.commit_alert(&alert(id, Bot::OraklFlow, committed), None, None, t(committed)).unwrap();
         match settled {
             Some(AlertStatus::Sent) => store.mark_sent(id, Some("9"), t(committed)).unwrap(),
             Some(AlertStatus::Failed) => store.mark_failed(id, "400", t(committed)).unwrap(),
@@ -427,7 +429,7 @@ fn alerts_since_filters_on_the_alert_time_and_carries_the_status() {
     let (_dir, _path, mut store) = fresh();
     let now = t("2025-10-24T12:00:00Z");
     for (id, at) in [("a", "2025-10-20T14:00:00Z"), ("b", "2025-10-22T14:00:00Z"), ("c", "2025-10-21T14:00:00Z")] {
-        store.commit_alert(&alert(id, Bot::Strat, at), None, now).unwrap();
+        store.commit_alert(&alert(id, Bot::Strat, at), None, None, now).unwrap();
     }
     store.mark_sent("b", None, now).unwrap();
     let got: Vec<(String, AlertStatus)> =
@@ -542,11 +544,11 @@ fn pruning_drops_old_history_but_keeps_alerts_and_each_jobs_latest_run() {
     let (_dir, _path, mut store) = fresh();
     let a = alert("sweeps:1", Bot::Sweeps, "2025-09-01T14:00:00Z");
     store
-        .commit_alert(&a, Some(&cooldown_set("SPY", "2025-09-01T15:00:00Z", None)), t("2025-09-01T14:00:00Z"))
+        .commit_alert(&a, Some(&cooldown_set("SPY", "2025-09-01T15:00:00Z", None)), None, t("2025-09-01T14:00:00Z"))
         .unwrap();
     let b = alert("sweeps:2", Bot::Sweeps, "2025-10-22T14:00:00Z");
     store
-        .commit_alert(&b, Some(&cooldown_set("QQQ", "2025-10-22T15:00:00Z", None)), t("2025-10-22T14:00:00Z"))
+        .commit_alert(&b, Some(&cooldown_set("QQQ", "2025-10-22T15:00:00Z", None)), None, t("2025-10-22T14:00:00Z"))
         .unwrap();
     let runs = [
         run("sweeps", "2025-09-01T14:00:00Z", RunResult::Ok, ""),
@@ -576,7 +578,9 @@ fn populate(store: &mut Store) {
     let now = t("2025-10-22T14:30:06Z");
     for i in 0..20 {
         let a = alert(&format!("orakl_flow:O:SPY251121C00670000:{i}"), Bot::OraklFlow, "2025-10-22T14:30:05Z");
-        store.commit_alert(&a, Some(&cooldown_set(&format!("k{i}"), "2025-10-22T15:00:00Z", Some(5e5))), now).unwrap();
+        store
+            .commit_alert(&a, Some(&cooldown_set(&format!("k{i}"), "2025-10-22T15:00:00Z", Some(5e5))), None, now)
+            .unwrap();
     }
     store.mark_sent("orakl_flow:O:SPY251121C00670000:0", Some("1"), now).unwrap();
     store.set_cursor("darkpool:SPY", "42", now).unwrap();
@@ -668,7 +672,7 @@ fn committed_alerts_survive_a_crash_at_any_instant() {
     populate(&mut store);
     let now = t("2025-10-22T14:40:00Z");
     let last = alert("sweeps:last", Bot::Sweeps, "2025-10-22T14:40:00Z");
-    store.commit_alert(&last, Some(&cooldown_set("SPY", "2025-10-22T15:10:00Z", None)), now).unwrap();
+    store.commit_alert(&last, Some(&cooldown_set("SPY", "2025-10-22T15:10:00Z", None)), None, now).unwrap();
 
     // A second connection sees every commit while the store is open.
     let other = raw(&path);

@@ -1,0 +1,370 @@
+//! The jobs that measure alerts after the fact (SPEC §8): `outcomes`
+//! resolves open plans from minute bars, `oi_confirm` checks the morning
+//! after whether flow opened positions, `weekly_report` posts the numbers.
+//!
+//! The decisions are pure ([`crate::outcomes`]); this shell fetches bars and
+//! open interest through the shared client (so through the token bucket)
+//! and stores what changed.
+
+use std::collections::BTreeMap;
+
+use super::*;
+use crate::outcomes::{self, Kind, Outcome, Plan, Report, ReportParams, Row, Status};
+use crate::polygon::AggBound;
+use crate::store::{AlertOutcome, StoreError};
+
+/// One instrument's open outcomes: fetched once, advanced together.
+struct Watch {
+    /// The Polygon ticker whose minute bars decide (`O:…` or the stock).
+    ticker: String,
+    /// The underlying, for error records.
+    symbol: String,
+    items: Vec<(AlertOutcome, Plan)>,
+}
+
+impl Watch {
+    /// The first instant whose bars are still needed by some member.
+    fn from(&self) -> DateTime<Utc> {
+        self.items
+            .iter()
+            .map(|(a, p)| a.outcome.as_ref().and_then(|o| o.last_checked_at).unwrap_or(p.opened_at))
+            .min()
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
+    }
+
+    /// No bar ending after this matters to any member.
+    fn until(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        self.items.iter().map(|(_, p)| p.expires_at).max().unwrap_or(now).min(now)
+    }
+}
+
+/// Counts of one `outcomes` pass, for its log line and run record.
+#[derive(Debug, Default)]
+struct Pass {
+    instruments: usize,
+    watched: usize,
+    resolved: usize,
+    failures: usize,
+}
+
+impl Service {
+    /// The `outcomes` job: every open outcome moved forward by the minute
+    /// bars since it was last looked at. A line's `batch=N` bounds the
+    /// instruments fetched per firing; the least recently checked go first,
+    /// so a backlog is worked through across firings.
+    pub(super) fn outcomes_job(&mut self, line: &Line) -> JobResult {
+        let t0 = self.clock.elapsed();
+        let (req0, pages0) = self.api_counts();
+        let now = self.now();
+        let mut watches = match self.watches(now) {
+            Ok(w) => w,
+            Err(e) => return self.store_failed("open_outcomes", &e),
+        };
+        watches.sort_by_key(|w| (w.from(), w.ticker.clone()));
+        if let Some(n) = line.batch {
+            watches.truncate(n);
+        }
+        let mut pass = Pass { instruments: watches.len(), ..Pass::default() };
+        for watch in watches {
+            if self.clock.shutdown().is_requested() {
+                break;
+            }
+            self.advance_watch(&watch, now, &mut pass);
+        }
+        let (req1, pages1) = self.api_counts();
+        let detail = format!(
+            "instruments={} watched={} resolved={} failures={} requests={} pages={} ms={}",
+            pass.instruments,
+            pass.watched,
+            pass.resolved,
+            pass.failures,
+            req1 - req0,
+            pages1 - pages0,
+            (self.clock.elapsed() - t0).as_millis()
+        );
+        log::info!("event=outcomes {detail}");
+        if pass.failures > 0 && pass.failures == pass.instruments {
+            JobResult::Error(detail)
+        } else {
+            JobResult::Ok(detail)
+        }
+    }
+
+    /// The open outcomes grouped by the instrument that decides them.
+    fn watches(&self, now: DateTime<Utc>) -> Result<Vec<Watch>, StoreError> {
+        let mut by_ticker: BTreeMap<String, Watch> = BTreeMap::new();
+        for item in self.store.open_outcomes()? {
+            let Some(record) = &item.outcome else { continue };
+            let alert = &item.entry.alert;
+            let ticker = match record.kind {
+                Kind::Premium => match &alert.contract {
+                    Some(c) => c.clone(),
+                    None => continue,
+                },
+                Kind::Underlying => flow::polygon_underlying(&alert.ticker),
+            };
+            // An expiry the settings can no longer compute (a contract with
+            // no date) ends the watch now rather than never.
+            let expires_at = outcomes::expiry(alert, &self.rules.outcomes).unwrap_or(now);
+            let plan = record.plan(expires_at);
+            let symbol = alert.ticker.clone();
+            by_ticker
+                .entry(ticker.clone())
+                .or_insert_with(|| Watch { ticker, symbol, items: Vec::new() })
+                .items
+                .push((item, plan));
+        }
+        Ok(by_ticker.into_values().collect())
+    }
+
+    /// Fetches the bars one instrument's outcomes still need and stores what
+    /// they change. A failed fetch changes nothing: the next pass asks again
+    /// from the same point.
+    fn advance_watch(&mut self, watch: &Watch, now: DateTime<Utc>, pass: &mut Pass) {
+        let (from, until) = (watch.from(), watch.until(now));
+        let bars = if from < until {
+            let client = match self.client() {
+                Ok(c) => c,
+                Err(e) => {
+                    pass.failures += 1;
+                    return self.outcome_fetch_failed(watch, &e);
+                }
+            };
+            // Inclusive bounds on bar starts: the last bar that can close by
+            // `until` starts a minute before it.
+            let (from_ms, to_ms) = (from.timestamp_millis(), until.timestamp_millis() - 60_000);
+            match client.aggs(
+                &watch.ticker,
+                1,
+                "minute",
+                AggBound::Millis(from_ms),
+                AggBound::Millis(to_ms.max(from_ms)),
+            ) {
+                Ok(raw) => raw
+                    .iter()
+                    .filter_map(|b| crate::bars::Bar::from_polygon(b, chrono::Duration::minutes(1)))
+                    .collect::<Vec<_>>(),
+                Err(e) => {
+                    pass.failures += 1;
+                    return self.outcome_fetch_failed(watch, &e);
+                }
+            }
+        } else {
+            Vec::new()
+        };
+        for (item, plan) in &watch.items {
+            let Some(record) = &item.outcome else { continue };
+            let alert = &item.entry.alert;
+            let before = record.state();
+            let after = outcomes::advance(plan, &before, &bars, now);
+            pass.watched += 1;
+            if after == before {
+                continue;
+            }
+            if after.is_final() {
+                pass.resolved += 1;
+            }
+            if after.status != before.status || after.is_final() {
+                log_outcome(alert, &after);
+            }
+            if let Err(e) = self.store.update_outcome(&alert.id, &after, now) {
+                log::error!("event=store_error op=update_outcome id={} error=\"{e}\"", alert.id);
+            }
+        }
+    }
+
+    fn outcome_fetch_failed(&mut self, watch: &Watch, e: &PolygonError) {
+        if matches!(e, PolygonError::Shutdown { .. }) {
+            return;
+        }
+        log::warn!("event=outcome_bars_failed ticker={} instrument={} error=\"{e}\"", watch.symbol, watch.ticker);
+        self.record_error("outcomes", Some(&watch.symbol), &e.to_string());
+    }
+
+    /// The `oi_confirm` job, the morning after: for each options alert of
+    /// the previous session not checked yet, the contract's open interest
+    /// now against the open interest the alert showed; "opening confirmed"
+    /// when it grew by at least half the alerted volume. One request per
+    /// contract. A contract that has expired (Polygon no longer knows it)
+    /// stays unchecked.
+    pub(super) fn oi_confirm_job(&mut self) -> JobResult {
+        let now = self.now();
+        let today = calendar::trading_date(now);
+        let Some(previous) = calendar::previous_trading_day(today) else {
+            return JobResult::Ok("no previous session".into());
+        };
+        let since = calendar::extended_hours(previous).map_or(now - chrono::Duration::days(4), |(open, _)| open);
+        let items = match self.store.alerts_with_outcomes(since, None) {
+            Ok(items) => items,
+            Err(e) => return self.store_failed("alerts_with_outcomes", &e),
+        };
+        let mut by_contract: BTreeMap<(String, String), Vec<AlertOutcome>> = BTreeMap::new();
+        for item in items {
+            let a = &item.entry.alert;
+            let unchecked = item.outcome.as_ref().is_some_and(|o| o.opening_confirmed.is_none());
+            if a.bot.is_options() && unchecked && calendar::trading_date(a.at) == previous {
+                if let Some(c) = &a.contract {
+                    by_contract.entry((a.ticker.clone(), c.clone())).or_default().push(item);
+                }
+            }
+        }
+        let (mut checked, mut confirmed, mut unknown, mut failures) = (0, 0, 0, 0);
+        for ((symbol, contract), items) in &by_contract {
+            if self.clock.shutdown().is_requested() {
+                break;
+            }
+            let snapshot =
+                match self.client().and_then(|c| c.option_contract(&flow::polygon_underlying(symbol), contract)) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        failures += 1;
+                        if !matches!(e, PolygonError::Shutdown { .. }) {
+                            log::warn!("event=oi_confirm_failed ticker={symbol} contract={contract} error=\"{e}\"");
+                            self.record_error("oi_confirm", Some(symbol), &e.to_string());
+                        }
+                        continue;
+                    }
+                };
+            let Some(oi) = snapshot.and_then(|s| s.open_interest).filter(|x| x.is_finite() && *x >= 0.0) else {
+                unknown += items.len();
+                log::info!(
+                    "event=oi_unknown ticker={symbol} contract={contract} reason=\"no open interest (expired?)\""
+                );
+                continue;
+            };
+            if let Err(e) = self.store.record_open_interest(contract, today, oi, now) {
+                log::error!("event=store_error op=record_open_interest error=\"{e}\"");
+            }
+            for item in items {
+                let a = &item.entry.alert;
+                let (Some(before), Some(volume)) = (a.open_interest, a.volume_delta) else {
+                    unknown += 1;
+                    continue;
+                };
+                let opened = opening_confirmed(before, oi, volume);
+                checked += 1;
+                confirmed += usize::from(opened);
+                log::info!(
+                    "event=oi_confirm id={} contract={contract} oi_before={before} oi_now={oi} volume={volume} confirmed={opened}",
+                    a.id
+                );
+                if let Err(e) = self.store.set_opening_confirmed(&a.id, opened, oi) {
+                    log::error!("event=store_error op=set_opening_confirmed error=\"{e}\"");
+                }
+            }
+        }
+        let detail = format!(
+            "session={previous} contracts={} checked={checked} confirmed={confirmed} unknown={unknown} failures={failures}",
+            by_contract.len()
+        );
+        log::info!("event=oi_confirm_pass {detail}");
+        if failures > 0 && failures == by_contract.len() { JobResult::Error(detail) } else { JobResult::Ok(detail) }
+    }
+
+    /// The `weekly_report` job: the last seven days' report, posted to
+    /// `REPORTS_WEBHOOK` (printed in a dry run). Flagged symbols also get a
+    /// warn line each.
+    pub(super) fn weekly_report_job(&mut self) -> JobResult {
+        const DAYS: u32 = 7;
+        let now = self.now();
+        let report = match build_report(&self.store, &self.config, now, DAYS) {
+            Ok(r) => r,
+            Err(e) => return self.store_failed("report", &e),
+        };
+        warn_flagged(&report);
+        let title = "orakl weekly report";
+        let detail = format!(
+            "alerts={} resolved={} flagged={}",
+            report.total.alerts,
+            report.total.resolved,
+            report.flagged.len()
+        );
+        match &mut self.delivery {
+            Delivery::Print { out, .. } => {
+                let text = outcomes::render_report(&report, title, DAYS);
+                if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+                    return JobResult::Error(format!("printing the report failed: {e}"));
+                }
+            }
+            Delivery::Discord { sender, reports, .. } => {
+                let Some(webhook) = reports.clone() else {
+                    return JobResult::Error("REPORTS_WEBHOOK is not set".into());
+                };
+                let body = outcomes::render_tables(&report, title, DAYS);
+                let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                let payload = discord::report_payload(title, &body, outcomes::METHOD, &stamp);
+                match sender.post(&webhook, &payload) {
+                    discord::Delivery::Sent { .. } => log::info!("event=report_sent webhook={}", webhook.id()),
+                    other => {
+                        let message = format!("the weekly report was not delivered: {other:?}");
+                        log::error!("event=report_failed webhook={} error=\"{message}\"", webhook.id());
+                        self.record_error("weekly_report", None, &message);
+                        return JobResult::Error(message);
+                    }
+                }
+            }
+        }
+        log::info!("event=weekly_report {detail}");
+        JobResult::Ok(detail)
+    }
+
+    fn store_failed(&mut self, op: &str, e: &StoreError) -> JobResult {
+        log::error!("event=store_error op={op} error=\"{e}\"");
+        JobResult::Error(format!("{op}: {e}"))
+    }
+}
+
+/// SPEC §8: the position opened when open interest grew by at least half
+/// the alerted volume.
+pub fn opening_confirmed(oi_before: f64, oi_now: f64, volume: f64) -> bool {
+    oi_now - oi_before >= 0.5 * volume
+}
+
+fn log_outcome(alert: &Alert, o: &Outcome) {
+    let status = if o.status == Status::T1 && o.is_final() { "t1_then_stopped" } else { o.status.as_str() };
+    log::info!(
+        "event=outcome id={} bot={} ticker={} status={status} final={} mfe={:.4} mae={:.4}",
+        alert.id,
+        alert.bot,
+        alert.ticker,
+        o.is_final(),
+        o.mfe,
+        o.mae
+    );
+}
+
+/// The report of the alerts of the last `days` days as of `now`.
+pub fn build_report(store: &Store, config: &Config, now: DateTime<Utc>, days: u32) -> Result<Report, StoreError> {
+    let since = now - chrono::Duration::days(i64::from(days));
+    let rows: Vec<Row> = store.alerts_with_outcomes(since, None)?.iter().map(report_row).collect();
+    Ok(outcomes::summarize(&rows, &ReportParams::from_config(config)))
+}
+
+/// One warn line per flagged symbol (SPEC §8: listed, never removed).
+pub fn warn_flagged(report: &Report) {
+    for f in &report.flagged {
+        log::warn!(
+            "event=symbol_flagged ticker={} resolved={} t1_rate={:.3} min_win={} action=\"review; the symbol stays on the watchlist\"",
+            f.symbol,
+            f.resolved,
+            f.t1_rate,
+            report.params.min_win
+        );
+    }
+}
+
+/// The report's view of an alert: an alert without a plan (darkpool) is an
+/// alert that never resolves.
+fn report_row(item: &AlertOutcome) -> Row {
+    let a = &item.entry.alert;
+    let o = item.outcome.as_ref();
+    Row {
+        bot: a.bot,
+        score: a.score,
+        symbol: a.ticker.clone(),
+        status: o.map_or(Status::Open, |o| o.status),
+        mfe: o.and_then(|o| o.mfe),
+        mae: o.and_then(|o| o.mae),
+        opening_confirmed: o.and_then(|o| o.opening_confirmed),
+    }
+}
