@@ -145,7 +145,7 @@ fn request_schema() -> &'static Value {
     s
 }
 
-fn schema_errors(payload: &Value) -> Vec<String> {
+pub fn schema_errors(payload: &Value) -> Vec<String> {
     Validator::new(schema_doc()).strict().validate(request_schema(), payload)
 }
 

@@ -4,6 +4,7 @@
 mod cli;
 mod discord;
 mod invariants;
+mod outcomes;
 mod polygon;
 mod recall;
 mod replay;

@@ -5,12 +5,12 @@
 //! precision are printed (`--nocapture`).
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::Command;
 
-use chrono::{DateTime, NaiveTime, Utc};
-use orakl::simulate::{SimOptions, TruthEvent, simulate};
+use chrono::{DateTime, Utc};
+use orakl::simulate::TruthEvent;
 use serde_json::Value;
+
+use crate::support::sim_day;
 
 /// How long after an injected event its alert may come: the options bots
 /// see the chain that carries it within 30 s (later flow on the same
@@ -23,26 +23,16 @@ fn match_window(bot: &str) -> chrono::Duration {
     }
 }
 
-fn replay(dir: &Path, tape: &Path) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_orakl"))
-        .current_dir(dir)
-        .env_clear()
-        .args(["replay", "--format", "jsonl"])
-        .arg(tape)
-        .output()
-        .expect("run orakl replay");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
+/// What identifies an alert when matching it to an injected event.
+pub struct AlertKey {
+    pub bot: String,
+    pub ticker: String,
+    pub contract: Option<String>,
+    pub at: DateTime<Utc>,
 }
 
-struct AlertKey {
-    bot: String,
-    ticker: String,
-    contract: Option<String>,
-    at: DateTime<Utc>,
-}
-
-fn matches(a: &AlertKey, t: &TruthEvent, bot: &str) -> bool {
+/// Whether alert `a` of `bot` answers the injected event `t`.
+pub fn matches(a: &AlertKey, t: &TruthEvent, bot: &str) -> bool {
     let same_instrument = match &t.contract {
         Some(c) => a.contract.as_deref() == Some(c.as_str()),
         None => a.ticker == t.symbol,
@@ -52,23 +42,10 @@ fn matches(a: &AlertKey, t: &TruthEvent, bot: &str) -> bool {
 
 #[test]
 fn every_injected_hit_fires_its_bots_and_no_near_miss_does() {
-    let dir = tempfile::tempdir().unwrap();
-    let tape = dir.path().join("day.jsonl");
-    let truth_path = dir.path().join("truth.jsonl");
-    // Two symbols over 12:30–14:10 ET: every family has a hit and a near-miss.
-    let opts = SimOptions {
-        seed: 11,
-        symbols: vec!["SPY".into(), "CSCO".into()],
-        start: NaiveTime::from_hms_opt(12, 30, 0).unwrap(),
-        minutes: 100,
-        ..SimOptions::default()
-    };
-    simulate(&opts, &tape, Some(&truth_path)).unwrap();
-    let truth: Vec<TruthEvent> =
-        std::fs::read_to_string(&truth_path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-
-    let stdout = replay(dir.path(), &tape);
-    assert_eq!(replay(dir.path(), &tape), stdout, "the same tape replays to byte-identical stdout");
+    let day = sim_day::demo_slice();
+    let (truth, stdout) = (&day.truth, &day.stdout);
+    let again = sim_day::replay(&day.dir, &day.tape, &day.schedule, None);
+    assert_eq!(&again, stdout, "the same tape replays to byte-identical stdout");
 
     let alerts: Vec<AlertKey> = stdout
         .lines()
@@ -87,7 +64,7 @@ fn every_injected_hit_fires_its_bots_and_no_near_miss_does() {
     // (bot) → (expected, found, near-misses, near-misses that fired)
     let mut per_bot: BTreeMap<String, [usize; 4]> = BTreeMap::new();
     let mut failures = Vec::new();
-    for t in &truth {
+    for t in truth {
         if !t.near_miss {
             for bot in &t.expected_bots {
                 let found = alerts.iter().any(|a| matches(a, t, bot));

@@ -712,3 +712,78 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     s.push(suffix);
     PathBuf::from(s)
 }
+
+// ---------------------------------------------------------------- outcomes
+
+fn premium_plan(at: &str) -> orakl::outcomes::Plan {
+    use orakl::outcomes::{Direction, Kind, Plan};
+    Plan {
+        kind: Kind::Premium,
+        direction: Direction::Long,
+        entry: 2.0,
+        stop: 1.0,
+        t1: 3.0,
+        t2: Some(4.0),
+        opened_at: t(at),
+        expires_at: t("2025-11-21T21:00:00Z"),
+    }
+}
+
+#[test]
+fn an_outcome_is_opened_with_its_alert_and_only_once() {
+    use orakl::outcomes::Status;
+    let (_dir, _path, mut store) = fresh();
+    let a = alert("a", Bot::Sweeps, "2025-10-22T14:30:05Z");
+    let plan = premium_plan("2025-10-22T14:30:05Z");
+    assert!(store.commit_alert(&a, None, Some(&plan), t("2025-10-22T14:30:06Z")).unwrap());
+    // The same event again: nothing changes, the first plan stands.
+    let mut other = plan;
+    other.entry = 9.0;
+    assert!(!store.commit_alert(&a, None, Some(&other), t("2025-10-22T14:31:00Z")).unwrap());
+    let open = store.open_outcomes().unwrap();
+    assert_eq!(open.len(), 1);
+    let o = open[0].outcome.as_ref().unwrap();
+    assert_eq!(o.plan(plan.expires_at), plan);
+    assert_eq!((o.status, o.mfe, o.resolved_at, o.opening_confirmed), (Status::Open, None, None, None));
+    // An alert without a plan has no outcome row.
+    store
+        .commit_alert(&alert("b", Bot::Darkpool, "2025-10-22T14:40:00Z"), None, None, t("2025-10-22T14:40:00Z"))
+        .unwrap();
+    let all = store.alerts_with_outcomes(t("2025-10-22T00:00:00Z"), None).unwrap();
+    assert_eq!(
+        all.iter().map(|i| (i.entry.alert.id.as_str(), i.outcome.is_some())).collect::<Vec<_>>(),
+        [("a", true), ("b", false)]
+    );
+    let only = store.alerts_with_outcomes(t("2025-10-22T00:00:00Z"), Some(Bot::Darkpool)).unwrap();
+    assert_eq!(only.len(), 1);
+}
+
+#[test]
+fn a_final_outcome_stays_final() {
+    use orakl::outcomes::{Outcome, Status};
+    let (_dir, _path, mut store) = fresh();
+    let a = alert("a", Bot::Sweeps, "2025-10-22T14:30:05Z");
+    store.commit_alert(&a, None, Some(&premium_plan("2025-10-22T14:30:05Z")), t("2025-10-22T14:30:06Z")).unwrap();
+    let watched = Outcome {
+        status: Status::T1,
+        mfe: 0.6,
+        mae: 0.1,
+        resolved_at: None,
+        last_bar_end: Some(t("2025-10-22T15:00:00Z")),
+    };
+    store.update_outcome("a", &watched, t("2025-10-22T15:00:00Z")).unwrap();
+    assert_eq!(store.open_outcomes().unwrap().len(), 1, "a T1 still watched for T2 stays open");
+    let done = Outcome { status: Status::T2, resolved_at: Some(t("2025-10-22T15:30:00Z")), ..watched };
+    store.update_outcome("a", &done, t("2025-10-22T15:30:00Z")).unwrap();
+    assert!(store.open_outcomes().unwrap().is_empty());
+    let late = Outcome { status: Status::Stopped, resolved_at: Some(t("2025-10-22T16:00:00Z")), ..watched };
+    store.update_outcome("a", &late, t("2025-10-22T16:00:00Z")).unwrap();
+    let row = store.alerts_with_outcomes(t("2025-10-22T00:00:00Z"), None).unwrap().remove(0).outcome.unwrap();
+    assert_eq!((row.status, row.mfe, row.mae), (Status::T2, Some(0.6), Some(0.1)));
+
+    store.set_opening_confirmed("a", true, 1500.0).unwrap();
+    let row = store.alerts_with_outcomes(t("2025-10-22T00:00:00Z"), None).unwrap().remove(0).outcome.unwrap();
+    assert_eq!((row.opening_confirmed, row.oi_seen), (Some(true), Some(1500.0)));
+    assert!(matches!(store.set_opening_confirmed("nope", true, 1.0), Err(StoreError::UnknownAlert { .. })));
+    assert!(store.integrity_check().unwrap().is_empty());
+}

@@ -6,3 +6,4 @@ pub mod fake_http;
 pub mod fake_polygon;
 pub mod json_schema;
 pub mod logcap;
+pub mod sim_day;
