@@ -165,10 +165,13 @@ impl Alert {
         }
     }
 
+    /// Publishes `plan` on the alert, its levels rounded to the price tick
+    /// a trader would enter (the outcome is then measured at exactly the
+    /// published levels).
     pub fn with_plan(mut self, plan: &Plan) -> Self {
-        self.entry = Some(plan.entry);
-        self.stop = Some(plan.stop);
-        self.targets = Some(plan.targets.clone());
+        self.entry = Some(tick(plan.entry));
+        self.stop = Some(tick(plan.stop));
+        self.targets = Some(plan.targets.iter().map(|t| tick(*t)).collect());
         self
     }
 
@@ -202,6 +205,13 @@ impl Alert {
 }
 
 /// A number without trailing zeros: 450 → "450", 452.5 → "452.5".
+/// A stock price rounded to its tick: cents from $1 up, hundredths of a
+/// cent below (SEC Rule 612's sub-penny allowance).
+pub fn tick(price: f64) -> f64 {
+    let per_dollar = if price.abs() >= 1.0 { 100.0 } else { 10_000.0 };
+    (price * per_dollar).round() / per_dollar
+}
+
 pub fn fmt_num(x: f64) -> String {
     let s = format!("{x:.2}");
     s.trim_end_matches('0').trim_end_matches('.').to_string()
