@@ -10,8 +10,10 @@
 //! - `bars`, `indicators`, `strat` — ET bar aggregation, RSI/ATR (Wilder), Strat patterns.
 //! - `discord` — embeds within Discord's limits; the webhook sender.
 //! - `outcomes` — how an alert's plan turned out, from minute bars after it; the report.
+//! - `export` — alerts with their outcomes as RFC 4180 CSV or JSON.
+//! - `health`, `metrics` — the 0–100 health score; the Prometheus textfile.
 //! - `polygon` — typed models and the rate-limited, retrying REST client.
-//! - `store` — the SQLite state: outbox, cooldowns, cursors, runs, errors (the only SQL).
+//! - `store` — the SQLite state: outbox, cooldowns, outcomes, cursors, runs, errors (the only SQL).
 //! - `config` — environment, `.env`, credentials; validation and redaction.
 //! - `runner` — the deterministic main loop that walks the timetable.
 //! - `scan`, `service` — the options scan, the jobs, the outbox delivery pass.
@@ -33,10 +35,12 @@ pub mod config;
 pub mod discord;
 pub mod export;
 pub mod flow;
+pub mod health;
 pub mod http;
 pub mod indicators;
 pub mod job;
 pub mod logging;
+pub mod metrics;
 pub mod notify;
 pub mod outcomes;
 pub mod polygon;

@@ -1,12 +1,366 @@
 //! `orakl status` and `orakl health`: what an operator asks a running (or
-//! stopped) service, answered from the state database.
+//! stopped) service, answered from the state database. Both are separate
+//! processes from the service: what only the service knows (API usage,
+//! caches, open circuits) comes from the snapshot its heartbeat keeps in the
+//! database; the rest (runs, outbox, errors) is read live.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
 
 use super::{Cli, Failure};
+use crate::calendar::{self, MARKET_TZ};
+use crate::clock::{Clock, Shutdown, SystemClock};
+use crate::config::{Config, Sources};
+use crate::health::{self, ApiWindow, Freshness, Health, Inputs};
+use crate::job::JobName;
+use crate::metrics::Snapshot;
+use crate::schedule::{Line, Timetable};
+use crate::store::Store;
 
-pub(super) fn status(_cli: &Cli) -> Result<(), Failure> {
-    Err(Failure::runtime(anyhow::anyhow!("status: not built yet")))
+/// Recent processing errors shown by `status`.
+const RECENT_ERRORS: usize = 10;
+/// A run's detail is cut to this many characters in the jobs table.
+const DETAIL_CHARS: usize = 70;
+
+pub(super) fn status(cli: &Cli) -> Result<(), Failure> {
+    let ctx = Context::open(cli)?;
+    let now = SystemClock::new(Shutdown::new()).now();
+    let text = render_status(&ctx, now).map_err(Failure::runtime)?;
+    super::print_out(&text)
 }
 
-pub(super) fn health(_cli: &Cli) -> Result<(), Failure> {
-    Err(Failure::runtime(anyhow::anyhow!("health: not built yet")))
+pub(super) fn health(cli: &Cli) -> Result<(), Failure> {
+    let ctx = Context::open(cli)?;
+    let now = SystemClock::new(Shutdown::new()).now();
+    let report = assess(&ctx, now).map_err(Failure::runtime)?;
+    let mut text = serde_json::to_string_pretty(&report.to_json(&ctx, now)).map_err(Failure::runtime)?;
+    text.push('\n');
+    super::print_out(&text)?;
+    match report.health.status {
+        health::Status::Healthy => Ok(()),
+        status => Err(Failure {
+            code: status.exit_code(),
+            error: anyhow::anyhow!("health: {} (score {})", status.as_str(), report.health.score),
+        }),
+    }
+}
+
+/// The state database and the timetable, opened for reading.
+struct Context {
+    store: Store,
+    state: PathBuf,
+    timetable: Timetable,
+    snapshot: Option<Snapshot>,
+}
+
+impl Context {
+    fn open(cli: &Cli) -> Result<Context, Failure> {
+        let sources = Sources::load(cli.env_file.as_deref())?;
+        let config = Config::from_vars(&sources.vars)?;
+        crate::logging::init(config.log_format);
+        let timetable = super::replay::timetable(cli)?;
+        let state = super::state_path(cli, &config, false);
+        if !state.is_file() {
+            // Opening would create an empty database and report on nothing.
+            return Err(Failure::config(anyhow::anyhow!(
+                "state: {} does not exist (has the service run? --state or STATE_DB_PATH names the file)",
+                state.display()
+            )));
+        }
+        let store = Store::open(&state).map_err(|e| Failure::config(anyhow::anyhow!("state: {e}")))?;
+        let snapshot = match store.snapshot().map_err(Failure::runtime)? {
+            Some((_, json)) => match serde_json::from_str::<Snapshot>(&json) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    log::warn!("event=snapshot_unreadable error=\"{e}\"");
+                    None
+                }
+            },
+            None => None,
+        };
+        Ok(Context { store, state, timetable, snapshot })
+    }
+
+    /// Each job's lines, in timetable order of first appearance.
+    fn lines_by_job(&self) -> BTreeMap<JobName, Vec<&Line>> {
+        let mut by_job: BTreeMap<JobName, Vec<&Line>> = BTreeMap::new();
+        for line in &self.timetable.lines {
+            by_job.entry(line.job).or_default().push(line);
+        }
+        by_job
+    }
+}
+
+/// The health score with what it was computed from.
+struct Report {
+    health: Health,
+    inputs: Inputs,
+    heartbeat_at: Option<DateTime<Utc>>,
+}
+
+impl Report {
+    fn to_json(&self, ctx: &Context, now: DateTime<Utc>) -> serde_json::Value {
+        let i = &self.inputs;
+        let freshness = |f: &Freshness| {
+            json!({
+                "job": f.job,
+                "last_success": f.last_ok.map(rfc3339),
+                "missed_firings": f.missed,
+                "missed_since": f.missed_since.map(rfc3339),
+                "stale": f.is_stale(),
+            })
+        };
+        json!({
+            "score": self.health.score,
+            "status": self.health.status.as_str(),
+            "at": rfc3339(now),
+            "state": ctx.state.display().to_string(),
+            "timetable": ctx.timetable.path,
+            "components": self.health.components,
+            "api": {
+                "window_requests": i.api.requests,
+                "window_failed": i.api.failed,
+                "error_rate": i.api.error_rate(),
+            },
+            "bots": i.bots.iter().map(freshness).collect::<Vec<_>>(),
+            "heartbeat": {
+                "last": self.heartbeat_at.map(rfc3339),
+                "age_s": self.heartbeat_at.map(|t| (now - t).num_seconds()),
+                "stale": i.heartbeat.as_ref().map(Freshness::is_stale),
+            },
+            "outbox": { "pending": i.pending, "oldest_pending_age_s": i.oldest_pending_age_s },
+            "open_circuits": i.open_circuits,
+            "retired_webhooks": i.retired_webhooks,
+            "disabled_features": i.disabled_features,
+        })
+    }
+}
+
+/// The score as seen from outside the service: staleness from the
+/// timetable (firings that should have run since each bot's last success,
+/// in session) and from the heartbeat (a silent heartbeat means a stopped
+/// service); the API window and open circuits from the last heartbeat; the
+/// outbox, webhooks and features from the database now.
+fn assess(ctx: &Context, now: DateTime<Utc>) -> anyhow::Result<Report> {
+    let last_ok = ctx.store.last_successes()?;
+    let lookback = now - Duration::hours(health::STALE_LOOKBACK_HOURS);
+    // Firings from before the service started are not its bots' fault.
+    let bot_floor = ctx.snapshot.as_ref().map_or(lookback, |s| s.started_at);
+    let mut bots = Vec::new();
+    let mut heartbeat = None;
+    for (job, lines) in ctx.lines_by_job() {
+        let name = job.as_str();
+        match job {
+            JobName::Bot(_) => bots.push(health::freshness(name, &lines, last_ok.get(name).copied(), bot_floor, now)),
+            JobName::Heartbeat => {
+                heartbeat = Some(health::freshness(name, &lines, last_ok.get(name).copied(), lookback, now))
+            }
+            _ => {}
+        }
+    }
+    let oldest = ctx.store.oldest_pending()?;
+    let counts = ctx.store.outbox_counts()?;
+    let mut disabled: BTreeSet<String> = ctx.store.disabled_features()?.into_iter().map(|d| d.name).collect();
+    let (api, open_circuits) = match &ctx.snapshot {
+        Some(s) => {
+            disabled.extend(s.disabled_features.iter().cloned());
+            (s.window, s.open_circuits.clone())
+        }
+        None => (ApiWindow::default(), Vec::new()),
+    };
+    let inputs = Inputs {
+        api,
+        bots,
+        heartbeat,
+        pending: counts.pending,
+        oldest_pending_age_s: oldest.map(|t| (now - t).num_seconds().max(0)),
+        open_circuits,
+        retired_webhooks: ctx.store.retired_webhooks()?.into_iter().map(|d| d.name).collect(),
+        disabled_features: disabled.into_iter().collect(),
+    };
+    Ok(Report { health: health::assess(&inputs), inputs, heartbeat_at: ctx.snapshot.as_ref().map(|s| s.at) })
+}
+
+fn et(t: DateTime<Utc>) -> String {
+    t.with_timezone(&MARKET_TZ).format("%Y-%m-%d %H:%M:%S %Z").to_string()
+}
+
+fn cut(s: &str, n: usize) -> String {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+fn render_status(ctx: &Context, now: DateTime<Utc>) -> anyhow::Result<String> {
+    let mut s = String::new();
+    let report = assess(ctx, now)?;
+    s.push_str(&format!("orakl status at {} — state {}\n", et(now), display(&ctx.state)));
+    s.push_str(&format!("health: {} {} (details: orakl health)\n", report.health.score, report.health.status.as_str()));
+    for (name, c) in report.health.components.iter().filter(|(_, c)| c.penalty > 0) {
+        s.push_str(&format!("  -{} {name}: {}\n", c.penalty, c.detail));
+    }
+
+    // Jobs: every job of the timetable, and any job that ran but is no longer in it.
+    s.push_str(&format!("\njobs (timetable {})\n", ctx.timetable.path));
+    let runs: BTreeMap<String, crate::store::RunRecord> =
+        ctx.store.last_runs()?.into_iter().map(|r| (r.job.clone(), r)).collect();
+    let by_job = ctx.lines_by_job();
+    let mut jobs: Vec<String> = by_job.keys().map(|j| j.as_str().to_string()).collect();
+    jobs.extend(runs.keys().filter(|j| !jobs.contains(j)).cloned().collect::<Vec<_>>());
+    let mut rows = vec![[
+        "job".to_string(),
+        "last run".to_string(),
+        "result".to_string(),
+        "next run".to_string(),
+        "detail".to_string(),
+    ]];
+    for job in &jobs {
+        let run = runs.get(job);
+        let next = job
+            .parse::<JobName>()
+            .ok()
+            .and_then(|j| by_job.get(&j))
+            .and_then(|lines| lines.iter().filter_map(|l| l.next_gated_after(now)).min());
+        rows.push([
+            job.clone(),
+            run.map_or("never".into(), |r| et(r.started_at)),
+            run.map_or("-".into(), |r| r.result.to_string()),
+            match next {
+                Some(t) => et(t),
+                None if by_job.keys().any(|j| j.as_str() == job) => "none in 15 days".into(),
+                None => "not in the timetable".into(),
+            },
+            run.map_or(String::new(), |r| cut(&r.detail, DETAIL_CHARS)),
+        ]);
+    }
+    s.push_str(&table(&rows));
+
+    let today = calendar::trading_date(now);
+    let midnight = today
+        .and_hms_opt(0, 0, 0)
+        .and_then(|d| d.and_local_timezone(MARKET_TZ).earliest())
+        .map_or(now - Duration::days(1), |d| d.with_timezone(&Utc));
+    let today_counts = ctx.store.alert_counts_by_bot(Some(midnight))?;
+    s.push_str(&format!("\nalerts today ({today} ET)\n"));
+    let mut rows = vec![["bot".to_string(), "alerts".to_string()]];
+    for bot in crate::job::Bot::ALL {
+        rows.push([bot.as_str().to_string(), today_counts.get(bot.as_str()).copied().unwrap_or(0).to_string()]);
+    }
+    s.push_str(&table(&rows));
+
+    let c = ctx.store.outbox_counts()?;
+    s.push_str(&format!(
+        "\noutbox\n  pending {}  sent {}  failed {}  expired {}",
+        c.pending, c.sent, c.failed, c.expired
+    ));
+    match report.inputs.oldest_pending_age_s {
+        Some(age) => s.push_str(&format!("  (oldest pending {age} s)\n")),
+        None => s.push('\n'),
+    }
+
+    match &ctx.snapshot {
+        None => s.push_str("\napi usage and caches: no heartbeat recorded yet\n"),
+        Some(snap) => {
+            s.push_str(&format!("\napi usage since {} (heartbeat at {})\n", et(snap.started_at), et(snap.at)));
+            let mut rows = vec![[
+                "endpoint".to_string(),
+                "requests by status".to_string(),
+                "pages".to_string(),
+                "retries".to_string(),
+            ]];
+            for (endpoint, e) in &snap.api {
+                let by_status: Vec<String> = e.requests.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                rows.push([endpoint.clone(), by_status.join(" "), e.pages.to_string(), e.retries.to_string()]);
+            }
+            if rows.len() == 1 {
+                s.push_str("  no requests\n");
+            } else {
+                s.push_str(&table(&rows));
+            }
+            s.push_str("\ncaches\n");
+            let mut rows = vec![[
+                "cache".to_string(),
+                "hit rate".to_string(),
+                "hits".to_string(),
+                "misses".to_string(),
+                "entries".to_string(),
+            ]];
+            for (name, c) in &snap.caches {
+                rows.push([
+                    name.clone(),
+                    format!("{:.3}", c.hit_rate()),
+                    c.hits.to_string(),
+                    c.misses.to_string(),
+                    c.entries.to_string(),
+                ]);
+            }
+            s.push_str(&table(&rows));
+            if !snap.open_circuits.is_empty() {
+                s.push_str(&format!("\nopen circuits: {}\n", snap.open_circuits.join(", ")));
+            }
+        }
+    }
+
+    s.push_str("\ndisabled features (403)\n");
+    let disabled = ctx.store.disabled_features()?;
+    if disabled.is_empty() {
+        s.push_str("  none\n");
+    }
+    for d in disabled {
+        s.push_str(&format!("  {} since {}: {}\n", d.name, et(d.at), d.reason));
+    }
+    s.push_str("\nretired webhooks (404)\n");
+    let retired = ctx.store.retired_webhooks()?;
+    if retired.is_empty() {
+        s.push_str("  none\n");
+    }
+    for d in retired {
+        s.push_str(&format!("  webhook {} since {}: {}\n", d.name, et(d.at), d.reason));
+    }
+    s.push_str(&format!("\nrecent processing errors (newest first, at most {RECENT_ERRORS})\n"));
+    let errors = ctx.store.recent_errors(RECENT_ERRORS)?;
+    if errors.is_empty() {
+        s.push_str("  none\n");
+    }
+    for e in errors {
+        let symbol = e.symbol.map(|s| format!(" {s}")).unwrap_or_default();
+        s.push_str(&format!("  {} {}{symbol}: {}\n", et(e.at), e.component, cut(&e.message, 200)));
+    }
+    Ok(s)
+}
+
+fn display(p: &Path) -> String {
+    p.display().to_string()
+}
+
+/// Left-aligned columns, two spaces apart, indented by two.
+fn table<const N: usize>(rows: &[[String; N]]) -> String {
+    let mut widths = [0usize; N];
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::from(" ");
+        for (i, (cell, w)) in row.iter().zip(widths).enumerate() {
+            line.push(' ');
+            line.push_str(cell);
+            if i + 1 < N {
+                line.push_str(&" ".repeat(w - cell.chars().count() + 1));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }

@@ -1,34 +1,209 @@
-//! The heartbeat job: one log line with the service's health and counters.
+//! The heartbeat job: computes the health score, keeps a snapshot of the
+//! counters in the state database (for `orakl status` and `orakl health`,
+//! which run as other processes), refreshes `METRICS_FILE`, and logs one
+//! line with the health and the counters.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Service, request_count};
+use crate::health::{self, ApiWindow, Freshness, Inputs};
+use crate::metrics::{self, CacheUsage, EndpointUsage, OutboxUsage, Snapshot};
 use crate::runner::JobResult;
+
+/// Failed runs older than this no longer count toward a bot's staleness.
+const STREAK_LOOKBACK_HOURS: i64 = health::STALE_LOOKBACK_HOURS;
 
 impl Service {
     pub(super) fn heartbeat(&mut self) -> JobResult {
         let now = self.now();
         self.sweep_volume_cache(now);
-        let outbox = self.store.outbox_counts().unwrap_or_default();
-        let vc = self.volume.stats();
-        let cc = self.chains.stats();
-        let (requests, disabled, open) = match &self.polygon {
-            Some(c) => (request_count(&c.stats()), c.disabled_features().join(","), c.open_circuits().join(",")),
-            None => (0, String::new(), String::new()),
-        };
-        let uptime = (self.clock.elapsed() - self.started).as_secs();
+        let snapshot = self.take_snapshot(now);
+        match serde_json::to_string(&snapshot) {
+            Ok(json) => {
+                if let Err(e) = self.store.save_snapshot(now, &json) {
+                    log::error!("event=store_error op=save_snapshot error=\"{e}\"");
+                }
+            }
+            Err(e) => log::error!("event=snapshot_encode_failed error=\"{e}\""),
+        }
+        if let Some(path) = &self.config.metrics_file {
+            if let Err(e) = metrics::write_atomic(path, &metrics::render(&snapshot)) {
+                log::warn!("event=metrics_write_failed path={} error=\"{e}\"", path.display());
+            }
+        }
+
+        let o = &snapshot.outbox;
+        let cache_rate = |name: &str| snapshot.caches.get(name).map_or(0.0, CacheUsage::hit_rate);
+        let requests = self.polygon.as_ref().map_or(0, |c| request_count(&c.stats()));
+        let h = &snapshot.health;
+        let penalties: Vec<String> = h
+            .components
+            .iter()
+            .filter(|(_, c)| c.penalty > 0)
+            .map(|(name, c)| format!("{name}:{}", c.penalty))
+            .collect();
         let detail = format!(
-            "uptime_s={uptime} outbox_pending={} outbox_sent={} outbox_failed={} outbox_expired={} \
-             volume_cache_entries={} volume_cache_hit_rate={:.3} chain_cache_hit_rate={:.3} requests={requests} \
-             disabled_features=\"{disabled}\" open_circuits=\"{open}\" retired_webhooks={}",
-            outbox.pending,
-            outbox.sent,
-            outbox.failed,
-            outbox.expired,
+            "health={} status={} penalties=\"{}\" uptime_s={} outbox_pending={} outbox_sent={} outbox_failed={} \
+             outbox_expired={} volume_cache_entries={} volume_cache_hit_rate={:.3} chain_cache_hit_rate={:.3} \
+             requests={requests} window_requests={} window_failed={} disabled_features=\"{}\" open_circuits=\"{}\" \
+             retired_webhooks={}",
+            h.score,
+            h.status.as_str(),
+            penalties.join(","),
+            snapshot.uptime_s(),
+            o.pending,
+            o.sent,
+            o.failed,
+            o.expired,
             self.volume.len(),
-            vc.hit_rate(),
-            cc.hit_rate(),
-            self.retired_webhooks.len(),
+            cache_rate("volume"),
+            cache_rate("chain"),
+            snapshot.window.requests,
+            snapshot.window.failed,
+            snapshot.disabled_features.join(","),
+            snapshot.open_circuits.join(","),
+            snapshot.retired_webhooks.len(),
         );
-        log::info!("event=heartbeat {detail}");
+        match h.status {
+            health::Status::Healthy => log::info!("event=heartbeat {detail}"),
+            _ => log::warn!("event=heartbeat {detail}"),
+        }
         JobResult::Ok(detail)
+    }
+
+    /// Everything the heartbeat reports, read from the client, the caches
+    /// and the store. A store read that fails leaves its part empty (and is
+    /// logged): the heartbeat must not fail for want of one number.
+    fn take_snapshot(&self, now: chrono::DateTime<chrono::Utc>) -> Snapshot {
+        let uptime = self.clock.elapsed().saturating_sub(self.started);
+        let started_at = now - chrono::Duration::from_std(uptime).unwrap_or_default();
+        let logged = |op: &str, e: crate::store::StoreError| log::error!("event=store_error op={op} error=\"{e}\"");
+
+        let mut api: BTreeMap<String, EndpointUsage> = BTreeMap::new();
+        let mut open_circuits = Vec::new();
+        let mut disabled: BTreeSet<String> = BTreeSet::new();
+        if let Some(client) = &self.polygon {
+            for (endpoint, e) in client.stats().endpoints {
+                api.insert(
+                    endpoint.to_string(),
+                    EndpointUsage { requests: e.requests, pages: e.pages, retries: e.retries },
+                );
+            }
+            open_circuits = client.open_circuits().into_iter().map(str::to_string).collect();
+            disabled.extend(client.disabled_features().into_iter().map(str::to_string));
+        }
+        match self.store.disabled_features() {
+            Ok(d) => disabled.extend(d.into_iter().map(|d| d.name)),
+            Err(e) => logged("disabled_features", e),
+        }
+
+        let previous = self.store.snapshot().ok().flatten().and_then(|(_, json)| serde_json::from_str(&json).ok());
+        let window = api_window(&api, started_at, previous.as_ref());
+
+        let counts = self.store.outbox_counts().unwrap_or_else(|e| {
+            logged("outbox_counts", e);
+            Default::default()
+        });
+        let oldest = self.store.oldest_pending().unwrap_or_else(|e| {
+            logged("oldest_pending", e);
+            None
+        });
+        let outbox = OutboxUsage {
+            pending: counts.pending,
+            sent: counts.sent,
+            failed: counts.failed,
+            expired: counts.expired,
+            oldest_pending_age_s: oldest.map(|t| (now - t).num_seconds().max(0)),
+        };
+        let mut alerts_by_bot: BTreeMap<String, u64> =
+            crate::job::Bot::ALL.iter().map(|b| (b.as_str().to_string(), 0)).collect();
+        match self.store.alert_counts_by_bot(None) {
+            Ok(c) => alerts_by_bot.extend(c),
+            Err(e) => logged("alert_counts_by_bot", e),
+        }
+        let last_success = self.store.last_successes().unwrap_or_else(|e| {
+            logged("last_successes", e);
+            BTreeMap::new()
+        });
+
+        // Inside the service the loop is alive (this job is running), so a
+        // bot can only fall behind by failing: its firings since the last
+        // success are its failed runs. `orakl health` from outside also
+        // counts firings that never ran, from the timetable.
+        let streaks =
+            self.store.failing_streaks(now - chrono::Duration::hours(STREAK_LOOKBACK_HOURS)).unwrap_or_else(|e| {
+                logged("failing_streaks", e);
+                BTreeMap::new()
+            });
+        let mut bot_names: BTreeSet<String> = self.options_bots.iter().map(|b| b.as_str().to_string()).collect();
+        bot_names.extend(
+            last_success.keys().chain(streaks.keys()).filter(|j| j.parse::<crate::job::Bot>().is_ok()).cloned(),
+        );
+        let bots: Vec<Freshness> = bot_names
+            .into_iter()
+            .map(|job| {
+                let (missed, since) = streaks.get(&job).map_or((0, None), |(n, t)| (*n, Some(*t)));
+                Freshness { last_ok: last_success.get(&job).copied(), missed, missed_since: since, job }
+            })
+            .collect();
+
+        let mut caches = BTreeMap::new();
+        let (v, c) = (self.volume.stats(), self.chains.stats());
+        caches.insert(
+            "volume".to_string(),
+            CacheUsage { entries: self.volume.len() as u64, hits: v.hits, misses: v.misses },
+        );
+        caches.insert(
+            "chain".to_string(),
+            CacheUsage { entries: self.chains.len() as u64, hits: c.hits, misses: c.misses },
+        );
+
+        let retired_webhooks: Vec<String> = self.retired_webhooks.iter().map(u64::to_string).collect();
+        let disabled_features: Vec<String> = disabled.into_iter().collect();
+        let inputs = Inputs {
+            api: window,
+            bots,
+            heartbeat: None,
+            pending: outbox.pending,
+            oldest_pending_age_s: outbox.oldest_pending_age_s,
+            open_circuits: open_circuits.clone(),
+            retired_webhooks: retired_webhooks.clone(),
+            disabled_features: disabled_features.clone(),
+        };
+        Snapshot {
+            at: now,
+            started_at,
+            api,
+            window,
+            caches,
+            outbox,
+            alerts_by_bot,
+            last_success,
+            open_circuits,
+            disabled_features,
+            retired_webhooks,
+            health: health::assess(&inputs),
+        }
+    }
+}
+
+/// The requests since the previous heartbeat of this process, or since start
+/// when the previous snapshot is from another process (its start differs, or
+/// a counter went down).
+fn api_window(
+    api: &BTreeMap<String, EndpointUsage>,
+    started_at: chrono::DateTime<chrono::Utc>,
+    previous: Option<&Snapshot>,
+) -> ApiWindow {
+    let now = metrics::api_totals(api);
+    let Some(prev) = previous else { return now };
+    // The start is derived from wall time, which may have been stepped, so
+    // allow some play; a restart within a minute is caught by the counters.
+    let same_process = (prev.started_at - started_at).num_seconds().abs() <= 60;
+    let before = prev.api_totals();
+    if same_process && before.requests <= now.requests && before.failed <= now.failed {
+        ApiWindow { requests: now.requests - before.requests, failed: now.failed - before.failed }
+    } else {
+        now
     }
 }

@@ -11,7 +11,7 @@ use super::StoreError;
 /// The schema version this build writes and understands.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// Every table is STRICT so a wrongly typed value is an error at the write,
 /// not a surprise at a later read. Times are RFC 3339 UTC text (see the
@@ -112,6 +112,18 @@ CREATE TABLE features_disabled (
     at     TEXT NOT NULL,
     reason TEXT NOT NULL
 ) STRICT, WITHOUT ROWID;
+";
+
+/// The heartbeat's latest view of the service (API usage, caches, health),
+/// one row, for `orakl status` and `orakl health` in other processes; and
+/// an index for "each job's last successful run" (health's staleness).
+const V2: &str = "
+CREATE TABLE heartbeat_snapshot (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),
+    at      TEXT NOT NULL,
+    payload TEXT NOT NULL
+) STRICT;
+CREATE INDEX runs_by_job_result ON runs (job, result, scheduled_for);
 ";
 
 /// Refuses a file whose version this build does not know, rather than

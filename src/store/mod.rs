@@ -11,6 +11,7 @@
 //! Reads take `&self`, writes take `&mut self`.
 
 mod migrations;
+mod ops;
 mod outbox;
 mod outcomes;
 mod records;

@@ -2,8 +2,11 @@
 //! live in `support`.
 
 mod cli;
+mod crash;
 mod discord;
+mod faults;
 mod invariants;
+mod ops;
 mod outcomes;
 mod polygon;
 mod recall;

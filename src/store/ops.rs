@@ -1,0 +1,93 @@
+//! What operations asks of the store: the heartbeat's snapshot, each job's
+//! last successful run, the outbox backlog's age and alert counts per bot.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, params};
+
+use super::{Store, StoreError, Ts, sql_error, ts};
+
+impl Store {
+    /// Replaces the heartbeat's snapshot (a JSON document the store does not
+    /// interpret).
+    pub fn save_snapshot(&mut self, at: DateTime<Utc>, payload: &str) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO heartbeat_snapshot (id, at, payload) VALUES (1, ?1, ?2)
+                 ON CONFLICT (id) DO UPDATE SET at = excluded.at, payload = excluded.payload",
+            )
+            .and_then(|mut stmt| stmt.execute(params![ts(at), payload]))
+            .map(drop)
+            .map_err(sql_error(&self.path, "save heartbeat snapshot"))
+    }
+
+    /// The latest heartbeat snapshot and when it was taken.
+    pub fn snapshot(&self) -> Result<Option<(DateTime<Utc>, String)>, StoreError> {
+        let fail = sql_error(&self.path, "read heartbeat snapshot");
+        self.conn
+            .prepare_cached("SELECT at, payload FROM heartbeat_snapshot WHERE id = 1")
+            .map_err(&fail)?
+            .query_row([], |r| Ok((r.get::<_, Ts>(0)?.0, r.get(1)?)))
+            .optional()
+            .map_err(&fail)
+    }
+
+    /// Per job, the firing (its scheduled instant) of its latest successful run.
+    pub fn last_successes(&self) -> Result<BTreeMap<String, DateTime<Utc>>, StoreError> {
+        let fail = sql_error(&self.path, "read last successful runs");
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT job, max(scheduled_for) FROM runs WHERE result = 'ok' GROUP BY job ORDER BY job")
+            .map_err(&fail)?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Ts>(1)?.0))).map_err(&fail)?;
+        rows.collect::<Result<_, _>>().map_err(&fail)
+    }
+
+    /// When the oldest pending alert was committed.
+    pub fn oldest_pending(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let fail = sql_error(&self.path, "read oldest pending alert");
+        self.conn
+            .prepare_cached("SELECT min(created_at) FROM alerts WHERE status = 'pending'")
+            .map_err(&fail)?
+            .query_row([], |r| r.get::<_, Option<Ts>>(0))
+            .map(|t| t.map(|t| t.0))
+            .map_err(&fail)
+    }
+
+    /// Alerts per bot whose own time is at or after `since` (every alert
+    /// when `since` is `None`).
+    pub fn alert_counts_by_bot(&self, since: Option<DateTime<Utc>>) -> Result<BTreeMap<String, u64>, StoreError> {
+        let fail = sql_error(&self.path, "count alerts by bot");
+        let since = since.map_or_else(String::new, ts);
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT bot, count(*) FROM alerts WHERE at >= ?1 GROUP BY bot ORDER BY bot")
+            .map_err(&fail)?;
+        let rows = stmt.query_map([since], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?))).map_err(&fail)?;
+        rows.collect::<Result<_, _>>().map_err(&fail)
+    }
+}
+
+impl Store {
+    /// Per job that has failed since its last successful run (or, never
+    /// having succeeded, since `since`): how many runs failed and the firing
+    /// of the first of them. Only runs scheduled at or after `since` count.
+    pub fn failing_streaks(&self, since: DateTime<Utc>) -> Result<BTreeMap<String, (u32, DateTime<Utc>)>, StoreError> {
+        let fail = sql_error(&self.path, "read failing runs");
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT job, count(*), min(scheduled_for) FROM runs AS r
+                 WHERE result = 'error' AND scheduled_for >= ?1
+                   AND scheduled_for > coalesce(
+                       (SELECT max(scheduled_for) FROM runs WHERE job = r.job AND result = 'ok'), '')
+                 GROUP BY job ORDER BY job",
+            )
+            .map_err(&fail)?;
+        let rows = stmt
+            .query_map([ts(since)], |r| Ok((r.get::<_, String>(0)?, (r.get::<_, u32>(1)?, r.get::<_, Ts>(2)?.0))))
+            .map_err(&fail)?;
+        rows.collect::<Result<_, _>>().map_err(&fail)
+    }
+}

@@ -1,0 +1,193 @@
+//! `orakl status` and `orakl health`, the real binary against a state file
+//! written through the store: what the tables say and the exit codes.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use chrono::{DateTime, Duration, Utc};
+use orakl::alert::Alert;
+use orakl::health::{self, ApiWindow, Inputs};
+use orakl::job::Bot;
+use orakl::metrics::{CacheUsage, EndpointUsage, OutboxUsage, Snapshot};
+use orakl::store::{CooldownSet, RunRecord, RunResult, Store};
+use serde_json::Value;
+
+/// Every job fires at any hour, so whether a bot is stale does not depend
+/// on when the test runs.
+const TIMETABLE: &str = "\
+*/15 * * * * * sweeps    session=any
+0    * * * * * heartbeat session=any
+";
+
+fn orakl(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_orakl"))
+        .current_dir(dir)
+        .env_clear()
+        .args(["--schedule", "schedule.cron", "--state", "state.db"])
+        .args(args)
+        .output()
+        .expect("run orakl");
+    (out.status.code().unwrap_or(-1), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+}
+
+fn run(job: &str, at: DateTime<Utc>, result: RunResult) -> RunRecord {
+    RunRecord {
+        job: job.into(),
+        scheduled_for: at,
+        started_at: at,
+        finished_at: at,
+        result,
+        detail: format!("{job} detail"),
+    }
+}
+
+fn snapshot(now: DateTime<Utc>, open_circuits: &[&str], window: ApiWindow) -> Snapshot {
+    let open: Vec<String> = open_circuits.iter().map(|s| s.to_string()).collect();
+    Snapshot {
+        at: now,
+        started_at: now - Duration::hours(1),
+        api: BTreeMap::from([(
+            "option_chain".to_string(),
+            EndpointUsage {
+                requests: BTreeMap::from([("200".to_string(), 10), ("429".to_string(), 2)]),
+                pages: 10,
+                retries: 2,
+            },
+        )]),
+        window,
+        caches: BTreeMap::from([("chain".to_string(), CacheUsage { entries: 1, hits: 3, misses: 1 })]),
+        outbox: OutboxUsage::default(),
+        alerts_by_bot: BTreeMap::new(),
+        last_success: BTreeMap::new(),
+        open_circuits: open.clone(),
+        disabled_features: vec![],
+        retired_webhooks: vec![],
+        health: health::assess(&Inputs { open_circuits: open, ..Default::default() }),
+    }
+}
+
+/// A state file where the service looks alive: the heartbeat and sweeps
+/// ran moments ago.
+fn workdir(snap: Option<Snapshot>, runs: &[RunRecord]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("schedule.cron"), TIMETABLE).unwrap();
+    let mut store = Store::open(&dir.path().join("state.db")).unwrap();
+    for r in runs {
+        store.record_run(r).unwrap();
+    }
+    if let Some(s) = snap {
+        store.save_snapshot(s.at, &serde_json::to_string(&s).unwrap()).unwrap();
+    }
+    dir
+}
+
+fn alive(now: DateTime<Utc>) -> Vec<RunRecord> {
+    vec![
+        run("heartbeat", now - Duration::seconds(10), RunResult::Ok),
+        run("sweeps", now - Duration::seconds(5), RunResult::Ok),
+    ]
+}
+
+#[test]
+fn health_prints_the_score_as_json_and_exits_by_status() {
+    let now = Utc::now();
+    let quiet = ApiWindow { requests: 40, failed: 0 };
+    let failing = ApiWindow { requests: 40, failed: 40 };
+    // (case, snapshot, runs, exit code, score, the components that cost)
+    type Case = (&'static str, Option<Snapshot>, Vec<RunRecord>, i32, u64, &'static str);
+    let cases: Vec<Case> = vec![
+        ("all well", Some(snapshot(now, &[], quiet)), alive(now), 0, 100, ""),
+        ("an open circuit", Some(snapshot(now, &["option_chain"], quiet)), alive(now), 1, 75, "circuits"),
+        ("every request failing", Some(snapshot(now, &[], failing)), alive(now), 1, 60, "api_errors"),
+        (
+            "sweeps failing for five minutes",
+            Some(snapshot(now, &[], quiet)),
+            vec![
+                run("heartbeat", now - Duration::seconds(10), RunResult::Ok),
+                run("sweeps", now - Duration::minutes(5), RunResult::Ok),
+                run("sweeps", now - Duration::minutes(1), RunResult::Error),
+            ],
+            1,
+            75,
+            "staleness",
+        ),
+        (
+            "the service stopped an hour ago",
+            Some(snapshot(now - Duration::hours(1), &[], quiet)),
+            vec![
+                run("heartbeat", now - Duration::hours(1), RunResult::Ok),
+                run("sweeps", now - Duration::hours(1), RunResult::Ok),
+            ],
+            2,
+            15,
+            "heartbeat staleness",
+        ),
+        ("the service never ran", None, vec![], 2, 15, "heartbeat staleness"),
+    ];
+    for (name, snap, runs, code, score, costly) in cases {
+        let dir = workdir(snap, &runs);
+        let (got, stdout, stderr) = orakl(dir.path(), &["health"]);
+        let v: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{name}: {e}\n{stdout}\n{stderr}"));
+        assert_eq!((got, v["score"].as_u64()), (code, Some(score)), "{name}:\n{stdout}\n{stderr}");
+        let status = ["healthy", "degraded", "unhealthy"][code as usize];
+        assert_eq!(v["status"], status, "{name}");
+        if code > 0 {
+            assert!(stderr.contains(&format!("health: {status} (score {score})")), "{name}: {stderr}");
+        }
+        for (component, c) in v["components"].as_object().unwrap() {
+            let penalty = c["penalty"].as_u64().unwrap();
+            assert_eq!(penalty > 0, costly.split(' ').any(|c| c == component), "{name}: {component} {c}");
+        }
+    }
+}
+
+#[test]
+fn status_prints_jobs_alerts_outbox_usage_caches_and_problems() {
+    let now = Utc::now();
+    let dir = workdir(Some(snapshot(now, &[], ApiWindow::default())), &alive(now));
+    let mut store = Store::open(&dir.path().join("state.db")).unwrap();
+    let mut a = Alert::new(format!("sweeps:O:SPY260320C00600000:{}", now.timestamp()), Bot::Sweeps, now, "SPY");
+    a.contract = Some("O:SPY260320C00600000".into());
+    let cd = CooldownSet { key: "O:SPY260320C00600000".into(), until: now + Duration::minutes(15), premium: Some(1e5) };
+    assert!(store.commit_alert(&a, Some(&cd), None, now).unwrap());
+    store.record_error(now, "golden_sweeps", Some("SPY"), "option_chain SPY: HTTP 502").unwrap();
+    store.retire_webhook("123456789012345678", "discord answered 404", now).unwrap();
+    store.disable_feature("trades", "HTTP 403: plan does not include trades", now).unwrap();
+    drop(store);
+
+    let (code, out, err) = orakl(dir.path(), &["status"]);
+    assert_eq!(code, 0, "{err}");
+    for want in [
+        "health: 65 degraded",
+        "-10 features: disabled (403): trades",
+        "-25 webhooks: retired (404): 123456789012345678",
+        "jobs (timetable schedule.cron)",
+        "sweeps detail",
+        "alerts today",
+        "pending 1  sent 0  failed 0  expired 0",
+        "option_chain  200=10 429=2        10     2",
+        "chain  0.750     3     1       1",
+        "trades since",
+        "webhook 123456789012345678 since",
+        "golden_sweeps SPY: option_chain SPY: HTTP 502",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in\n{out}");
+    }
+    let sweeps_today = out.lines().find(|l| l.trim_start().starts_with("sweeps ") && l.trim_end().ends_with(" 1"));
+    assert!(sweeps_today.is_some(), "one sweeps alert today:\n{out}");
+    let heartbeat_row = out.lines().find(|l| l.trim_start().starts_with("heartbeat ")).unwrap();
+    assert!(heartbeat_row.contains(" ok "), "{heartbeat_row}");
+}
+
+#[test]
+fn status_and_health_refuse_a_state_file_that_does_not_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("schedule.cron"), TIMETABLE).unwrap();
+    for cmd in ["status", "health"] {
+        let (code, _, err) = orakl(dir.path(), &[cmd]);
+        assert_eq!(code, 78, "{cmd}: {err}");
+        assert!(err.contains("state.db does not exist"), "{cmd}: {err}");
+        assert!(!dir.path().join("state.db").exists(), "{cmd} must not create the file");
+    }
+}
