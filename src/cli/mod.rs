@@ -379,7 +379,11 @@ fn open_existing_state(cli: &Cli) -> Result<(Config, Store), Failure> {
     crate::logging::init(config.log_format);
     let state = state_path(cli, &config, false);
     if !state.is_file() {
-        return Err(Failure::config(anyhow::anyhow!("state: {} does not exist", state.display())));
+        // Opening would create an empty database and report on nothing.
+        return Err(Failure::config(anyhow::anyhow!(
+            "state: {} does not exist (has the service run? --state or STATE_DB_PATH names the file)",
+            state.display()
+        )));
     }
     let store = Store::open(&state).map_err(|e| Failure::config(anyhow::anyhow!("state: {e}")))?;
     Ok((config, store))

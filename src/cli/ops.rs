@@ -13,7 +13,6 @@ use serde_json::json;
 use super::{Cli, Failure};
 use crate::calendar::{self, MARKET_TZ};
 use crate::clock::{Clock, Shutdown, SystemClock};
-use crate::config::{Config, Sources};
 use crate::health::{self, ApiWindow, Freshness, Health, Inputs};
 use crate::job::JobName;
 use crate::metrics::Snapshot;
@@ -58,19 +57,9 @@ struct Context {
 
 impl Context {
     fn open(cli: &Cli) -> Result<Context, Failure> {
-        let sources = Sources::load(cli.env_file.as_deref())?;
-        let config = Config::from_vars(&sources.vars)?;
-        crate::logging::init(config.log_format);
+        let (_, store) = super::open_existing_state(cli)?;
         let timetable = super::replay::timetable(cli)?;
-        let state = super::state_path(cli, &config, false);
-        if !state.is_file() {
-            // Opening would create an empty database and report on nothing.
-            return Err(Failure::config(anyhow::anyhow!(
-                "state: {} does not exist (has the service run? --state or STATE_DB_PATH names the file)",
-                state.display()
-            )));
-        }
-        let store = Store::open(&state).map_err(|e| Failure::config(anyhow::anyhow!("state: {e}")))?;
+        let state = store.path().to_path_buf();
         let snapshot = match store.snapshot().map_err(Failure::runtime)? {
             Some((_, json)) => match serde_json::from_str::<Snapshot>(&json) {
                 Ok(s) => Some(s),

@@ -10,9 +10,6 @@ use crate::health::{self, ApiWindow, Freshness, Inputs};
 use crate::metrics::{self, CacheUsage, EndpointUsage, OutboxUsage, Snapshot};
 use crate::runner::JobResult;
 
-/// Failed runs older than this no longer count toward a bot's staleness.
-const STREAK_LOOKBACK_HOURS: i64 = health::STALE_LOOKBACK_HOURS;
-
 impl Service {
     pub(super) fn heartbeat(&mut self) -> JobResult {
         let now = self.now();
@@ -126,25 +123,18 @@ impl Service {
             BTreeMap::new()
         });
 
-        // Inside the service the loop is alive (this job is running), so a
-        // bot can only fall behind by failing: its firings since the last
-        // success are its failed runs. `orakl health` from outside also
-        // counts firings that never ran, from the timetable.
-        let streaks =
-            self.store.failing_streaks(now - chrono::Duration::hours(STREAK_LOOKBACK_HOURS)).unwrap_or_else(|e| {
-                logged("failing_streaks", e);
-                BTreeMap::new()
-            });
-        let mut bot_names: BTreeSet<String> = self.options_bots.iter().map(|b| b.as_str().to_string()).collect();
-        bot_names.extend(
-            last_success.keys().chain(streaks.keys()).filter(|j| j.parse::<crate::job::Bot>().is_ok()).cloned(),
-        );
-        let bots: Vec<Freshness> = bot_names
-            .into_iter()
-            .map(|job| {
-                let (missed, since) = streaks.get(&job).map_or((0, None), |(n, t)| (*n, Some(*t)));
-                Freshness { last_ok: last_success.get(&job).copied(), missed, missed_since: since, job }
-            })
+        // A bot is stale when firings its timetable lines say were due since
+        // its last success (and since this process started) came and went:
+        // the same rule `orakl health` applies from outside.
+        let mut lines: BTreeMap<&str, Vec<&crate::schedule::Line>> = BTreeMap::new();
+        for line in self.timetable.iter().flat_map(|t| &t.lines) {
+            if let crate::job::JobName::Bot(b) = line.job {
+                lines.entry(b.as_str()).or_default().push(line);
+            }
+        }
+        let bots: Vec<Freshness> = lines
+            .iter()
+            .map(|(job, lines)| health::freshness(job, lines, last_success.get(*job).copied(), started_at, now))
             .collect();
 
         let mut caches = BTreeMap::new();

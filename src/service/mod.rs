@@ -156,6 +156,8 @@ pub struct Service {
     /// Every bot's thresholds, read from the configuration once: the options
     /// rules run for every flow event of every scan.
     rules: Rules,
+    /// The timetable being run: the heartbeat judges each bot against it.
+    timetable: Option<Timetable>,
 }
 
 /// The bots' settings, resolved once at start-up.
@@ -260,6 +262,7 @@ impl Service {
             progress: None,
             rules,
             strat_config,
+            timetable: None,
         })
     }
 
@@ -319,6 +322,7 @@ impl Service {
     }
 
     fn prepare(&mut self, timetable: &Timetable) {
+        self.timetable = Some(timetable.clone());
         self.options_bots = timetable
             .job_names()
             .into_iter()

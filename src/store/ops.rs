@@ -68,26 +68,3 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(&fail)
     }
 }
-
-impl Store {
-    /// Per job that has failed since its last successful run (or, never
-    /// having succeeded, since `since`): how many runs failed and the firing
-    /// of the first of them. Only runs scheduled at or after `since` count.
-    pub fn failing_streaks(&self, since: DateTime<Utc>) -> Result<BTreeMap<String, (u32, DateTime<Utc>)>, StoreError> {
-        let fail = sql_error(&self.path, "read failing runs");
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT job, count(*), min(scheduled_for) FROM runs AS r
-                 WHERE result = 'error' AND scheduled_for >= ?1
-                   AND scheduled_for > coalesce(
-                       (SELECT max(scheduled_for) FROM runs WHERE job = r.job AND result = 'ok'), '')
-                 GROUP BY job ORDER BY job",
-            )
-            .map_err(&fail)?;
-        let rows = stmt
-            .query_map([ts(since)], |r| Ok((r.get::<_, String>(0)?, (r.get::<_, u32>(1)?, r.get::<_, Ts>(2)?.0))))
-            .map_err(&fail)?;
-        rows.collect::<Result<_, _>>().map_err(&fail)
-    }
-}
