@@ -61,9 +61,24 @@ pub fn option_prints(trades: &[Trade]) -> Vec<OptionPrint> {
 
 /// Per-line cursors over the watchlist: each firing takes the next `batch`
 /// symbols, wrapping around, so a long watchlist is covered in turn.
+///
+/// [`RoundRobin::next_shared`] is the walk for lines that share chain
+/// fetches (the options bots): one walk they all follow, so the five bots
+/// firing within one chain-cache TTL ask for the same symbols.
 #[derive(Debug, Default)]
 pub struct RoundRobin {
     cursors: BTreeMap<usize, usize>,
+    shared: SharedWalk,
+}
+
+/// The walk of [`RoundRobin::next_shared`]: the batch now open (`epoch`,
+/// from `start`, `stride` symbols long) and the last epoch each line took.
+#[derive(Debug, Default)]
+struct SharedWalk {
+    epoch: u64,
+    start: usize,
+    stride: usize,
+    taken: BTreeMap<usize, u64>,
 }
 
 impl RoundRobin {
@@ -76,6 +91,33 @@ impl RoundRobin {
         let start = self.cursors.get(&line).copied().unwrap_or(0) % watchlist.len();
         self.cursors.insert(line, (start + n) % watchlist.len());
         (0..n).map(|k| watchlist[(start + k) % watchlist.len()].clone()).collect()
+    }
+
+    /// The next `batch` symbols for `line` on the walk shared by every line
+    /// that calls this: a line that has not yet taken the open batch takes
+    /// it; a line that has opens the next one. Per-line cursors drift apart
+    /// as soon as one bot's firing is skipped (late), and then the five
+    /// options bots ask for different symbols, each paying its own chain
+    /// fetch: on a 200-symbol day that doubled the pages per pass and, the
+    /// token bucket full, made more firings late. On the shared walk a
+    /// skipped or late firing only misses that batch; the next bot to fire
+    /// moves the walk on.
+    pub fn next_shared(&mut self, line: usize, watchlist: &[String], batch: usize) -> Vec<String> {
+        if watchlist.is_empty() {
+            return Vec::new();
+        }
+        let len = watchlist.len();
+        let n = batch.clamp(1, len);
+        let w = &mut self.shared;
+        let taken = w.taken.get(&line).copied().unwrap_or(0);
+        if w.epoch == 0 || taken >= w.epoch {
+            w.start = if w.epoch == 0 { 0 } else { (w.start + w.stride) % len };
+            w.stride = n;
+            w.epoch += 1;
+        }
+        w.taken.insert(line, w.epoch);
+        let start = w.start % len;
+        (0..n).map(|k| watchlist[(start + k) % len].clone()).collect()
     }
 }
 
@@ -99,6 +141,32 @@ mod tests {
             assert_eq!(rr.next(*line, &w, *batch), *want, "line {line} batch {batch}");
         }
         assert!(rr.next(1, &[], 3).is_empty());
+    }
+
+    #[test]
+    fn the_shared_walk_gives_every_line_the_open_batch_once() {
+        let w: Vec<String> = ["A", "B", "C", "D", "E"].iter().map(|s| s.to_string()).collect();
+        let mut rr = RoundRobin::default();
+        // (line, batch, symbols): lines 1-3 fire in turn; line 2 misses a
+        // round (a skipped firing) and rejoins the open batch; line 3's own
+        // batch size applies when it follows.
+        let cases: &[(usize, usize, &[&str])] = &[
+            (1, 2, &["A", "B"]),
+            (2, 2, &["A", "B"]),
+            (3, 3, &["A", "B", "C"]),
+            (1, 2, &["C", "D"]),
+            (3, 2, &["C", "D"]),
+            (1, 2, &["E", "A"]),
+            (2, 2, &["E", "A"]),
+            (2, 2, &["B", "C"]),
+            (1, 2, &["B", "C"]),
+        ];
+        for (k, (line, batch, want)) in cases.iter().enumerate() {
+            assert_eq!(rr.next_shared(*line, &w, *batch), *want, "step {k}: line {line} batch {batch}");
+        }
+        assert!(rr.next_shared(1, &[], 3).is_empty());
+        // The per-line cursors are separate from the shared walk.
+        assert_eq!(rr.next(1, &w, 2), ["A", "B"]);
     }
 
     #[test]

@@ -93,11 +93,152 @@ impl Payload {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Record {
     pub at: DateTime<Utc>,
     #[serde(flatten)]
     pub payload: Payload,
+}
+
+// Hand-written: the derived form of a flattened, internally tagged enum
+// first buffers the whole record into serde's generic `Content` tree and
+// then copies it into the models, which made reading a chain record several
+// times slower than parsing its JSON and held a second copy of it in
+// memory. Tapes put `endpoint` before `results` (the writer does, and the
+// SPEC's examples do), so `results` goes straight into its type; a tape
+// with `results` first still reads, through a `serde_json::Value`.
+impl<'de> Deserialize<'de> for Record {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(RecordVisitor)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "snake_case")]
+enum Field {
+    At,
+    Endpoint,
+    Underlying,
+    Contract,
+    Ticker,
+    Multiplier,
+    Timespan,
+    Results,
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Endpoint {
+    OptionChain,
+    OptionContract,
+    Aggs,
+    Trades,
+    StockSnapshot,
+}
+
+enum Results {
+    Chain(Vec<OptionSnapshot>),
+    Contract(Box<OptionSnapshot>),
+    Bars(Vec<Bar>),
+    Trades(Vec<Trade>),
+    Stock(Box<TickerSnapshot>),
+    /// `results` met before `endpoint`.
+    Later(Value),
+}
+
+struct RecordVisitor;
+
+impl<'de> serde::de::Visitor<'de> for RecordVisitor {
+    type Value = Record;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a tape record")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Record, A::Error> {
+        use serde::de::Error;
+        let (mut at, mut endpoint, mut results) = (None, None, None);
+        let (mut underlying, mut contract, mut ticker, mut multiplier, mut timespan) = (None, None, None, None, None);
+        while let Some(key) = map.next_key::<Field>()? {
+            match key {
+                Field::At => at = Some(map.next_value::<DateTime<Utc>>()?),
+                Field::Endpoint => endpoint = Some(map.next_value::<Endpoint>()?),
+                Field::Underlying => underlying = Some(map.next_value::<String>()?),
+                Field::Contract => contract = Some(map.next_value::<String>()?),
+                Field::Ticker => ticker = Some(map.next_value::<String>()?),
+                Field::Multiplier => multiplier = Some(map.next_value::<u32>()?),
+                Field::Timespan => timespan = Some(map.next_value::<String>()?),
+                Field::Results => {
+                    results = Some(match endpoint {
+                        Some(Endpoint::OptionChain) => Results::Chain(map.next_value()?),
+                        Some(Endpoint::OptionContract) => Results::Contract(map.next_value()?),
+                        Some(Endpoint::Aggs) => Results::Bars(map.next_value()?),
+                        Some(Endpoint::Trades) => Results::Trades(map.next_value()?),
+                        Some(Endpoint::StockSnapshot) => Results::Stock(map.next_value()?),
+                        None => Results::Later(map.next_value()?),
+                    })
+                }
+                Field::Other => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        let at = at.ok_or_else(|| A::Error::missing_field("at"))?;
+        let endpoint = endpoint.ok_or_else(|| A::Error::missing_field("endpoint"))?;
+        let results = results.ok_or_else(|| A::Error::missing_field("results"))?;
+        fn later<T: serde::de::DeserializeOwned, E: Error>(v: Value) -> Result<T, E> {
+            serde_json::from_value(v).map_err(E::custom)
+        }
+        let need = |v: Option<String>, name: &'static str| v.ok_or_else(|| A::Error::missing_field(name));
+        let payload = match (endpoint, results) {
+            (Endpoint::OptionChain, r) => Payload::OptionChain {
+                underlying: need(underlying, "underlying")?,
+                results: match r {
+                    Results::Chain(v) => v,
+                    Results::Later(v) => later(v)?,
+                    _ => return Err(A::Error::custom("results do not match the endpoint")),
+                },
+            },
+            (Endpoint::OptionContract, r) => Payload::OptionContract {
+                underlying: need(underlying, "underlying")?,
+                contract: need(contract, "contract")?,
+                results: match r {
+                    Results::Contract(v) => v,
+                    Results::Later(v) => later(v)?,
+                    _ => return Err(A::Error::custom("results do not match the endpoint")),
+                },
+            },
+            (Endpoint::Aggs, r) => Payload::Aggs {
+                ticker: need(ticker, "ticker")?,
+                multiplier: multiplier.ok_or_else(|| A::Error::missing_field("multiplier"))?,
+                timespan: need(timespan, "timespan")?,
+                results: match r {
+                    Results::Bars(v) => v,
+                    Results::Later(v) => later(v)?,
+                    _ => return Err(A::Error::custom("results do not match the endpoint")),
+                },
+            },
+            (Endpoint::Trades, r) => Payload::Trades {
+                ticker: need(ticker, "ticker")?,
+                results: match r {
+                    Results::Trades(v) => v,
+                    Results::Later(v) => later(v)?,
+                    _ => return Err(A::Error::custom("results do not match the endpoint")),
+                },
+            },
+            (Endpoint::StockSnapshot, r) => Payload::StockSnapshot {
+                ticker: need(ticker, "ticker")?,
+                results: match r {
+                    Results::Stock(v) => v,
+                    Results::Later(v) => later(v)?,
+                    _ => return Err(A::Error::custom("results do not match the endpoint")),
+                },
+            },
+        };
+        Ok(Record { at, payload })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -340,6 +481,11 @@ mod tests {
         let bad = format!("{h}\n\n{{\"at\":\"2025-10-22T14:30:05Z\",\"endpoint\":\"nope\"}}\n");
         let e = read_all(&bad).unwrap_err().to_string();
         assert!(e.starts_with("TAPE:3: bad record: unknown variant `nope`"), "{e}");
+        // `results` before `endpoint` still reads (the slow way).
+        let swapped = format!(
+            "{h}\n{{\"results\":[{{\"t\":1761143400000,\"o\":1,\"h\":2,\"l\":0.5,\"c\":1.5,\"v\":100}}],\"at\":\"2025-10-22T14:30:05Z\",\"ticker\":\"SPY\",\"multiplier\":1,\"timespan\":\"minute\",\"endpoint\":\"aggs\",\"extra\":{{\"x\":[1]}}}}\n"
+        );
+        assert_eq!(read_all(&swapped).unwrap(), sample()[1..]);
         let order = format!(
             "{h}\n{{\"at\":\"2025-10-22T14:31:00Z\",\"endpoint\":\"trades\",\"ticker\":\"SPY\",\"results\":[]}}\n{{\"at\":\"2025-10-22T14:30:00Z\",\"endpoint\":\"trades\",\"ticker\":\"SPY\",\"results\":[]}}\n"
         );

@@ -75,7 +75,9 @@ impl Service {
         let now = self.now();
         self.sweep_volume_cache(now);
         let batch = line.batch.unwrap_or(self.config.int("OPTIONS_BATCH") as usize);
-        let symbols = self.round_robin.next(line.line, &self.config.watchlist, batch);
+        // One walk for all options bots, so their firings within the chain
+        // cache's TTL share each symbol's fetch.
+        let symbols = self.round_robin.next_shared(line.line, &self.config.watchlist, batch);
         let (mut events, mut alerts, mut failures) = (0usize, 0usize, 0usize);
         for symbol in &symbols {
             if self.clock.shutdown().is_requested() {

@@ -43,9 +43,11 @@ mod events;
 mod market;
 mod pricing;
 pub mod rng;
+mod sample;
 
 pub use events::TruthEvent;
 pub use market::DEFAULT_SYMBOLS;
+pub use sample::{benchmark_watchlist, chain_sizes, chain_snapshots};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
@@ -84,6 +86,12 @@ pub struct SimOptions {
     /// Contracts per chain relative to the default (1.0: about 15–17
     /// expirations of 26–34 contracts, 420–510 contracts a symbol).
     pub chain_scale: f64,
+    /// Per-symbol sizes (keyed by the symbol in upper case) that override
+    /// `chain_scale`, see [`benchmark_watchlist`]: a few chains of
+    /// 5,000–8,000 contracts and many of hundreds. Empty by default, and
+    /// then left out of the header, so the default day's bytes do not
+    /// depend on it.
+    pub chain_scales: BTreeMap<String, f64>,
 }
 
 impl Default for SimOptions {
@@ -97,6 +105,7 @@ impl Default for SimOptions {
             minutes: 390,
             chain_interval_seconds: 30,
             chain_scale: 1.0,
+            chain_scales: BTreeMap::new(),
         }
     }
 }
@@ -127,6 +136,12 @@ pub enum SimError {
     Io { path: String, message: String },
 }
 
+/// The range of a per-symbol scale (`chain_scales`): from a handful of
+/// contracts a symbol to about 8,000 (SPY near 16). The global
+/// `chain_scale` stays within 0.05..=10.
+pub const MIN_CHAIN_SCALE: f64 = 0.05;
+pub const MAX_CHAIN_SCALE: f64 = 16.0;
+
 /// Pre-start background trading is simulated in steps this long (no
 /// snapshot is written, so a coarse step costs nothing in realism).
 const PRESTART_STEP_S: u32 = 300;
@@ -156,8 +171,15 @@ fn validate(opts: &SimOptions) -> Result<(Vec<String>, Day, u32, u32), SimError>
             opts.chain_interval_seconds
         )));
     }
-    if !(opts.chain_scale.is_finite() && (0.05..=10.0).contains(&opts.chain_scale)) {
+    if !(opts.chain_scale.is_finite() && (MIN_CHAIN_SCALE..=10.0).contains(&opts.chain_scale)) {
         return Err(SimError::Invalid(format!("chain_scale={} outside 0.05..=10", opts.chain_scale)));
+    }
+    for (symbol, scale) in &opts.chain_scales {
+        if !(scale.is_finite() && (MIN_CHAIN_SCALE..=MAX_CHAIN_SCALE).contains(scale)) {
+            return Err(SimError::Invalid(format!(
+                "chain_scale of {symbol}={scale} outside {MIN_CHAIN_SCALE}..={MAX_CHAIN_SCALE}"
+            )));
+        }
     }
     let day = Day::new(opts.date).ok_or(SimError::NotATradingDay { date: opts.date })?;
     let since_open = opts.start.signed_duration_since(NaiveTime::from_hms_opt(9, 30, 0).unwrap_or_default());
@@ -215,7 +237,8 @@ pub fn simulate(opts: &SimOptions, out: &Path, truth: Option<&Path>) -> Result<S
         minutes.push(market::minute_bars(&path, &volumes));
         history.push(market::daily_history(&profile, &day, &path, story_facts.as_ref(), &mut rng));
         let mut chain_rng = rng.fork();
-        chains.push(Chain::build(&profile, &day, path[0], opts.chain_scale, &mut chain_rng));
+        let scale = opts.chain_scales.get(symbol).copied().unwrap_or(opts.chain_scale);
+        chains.push(Chain::build(&profile, &day, path[0], scale, &mut chain_rng));
         paths.push(path);
         facts.push(story_facts);
         let (print_rng, bg_rng) = (rng.fork(), rng.fork());
@@ -249,6 +272,11 @@ pub fn simulate(opts: &SimOptions, out: &Path, truth: Option<&Path>) -> Result<S
     meta.insert("minutes".to_string(), Value::from((end_s - start_s) / 60));
     meta.insert("chain_interval_seconds".to_string(), Value::from(interval));
     meta.insert("chain_scale".to_string(), Value::from(opts.chain_scale));
+    if !opts.chain_scales.is_empty() {
+        let scales: serde_json::Map<String, Value> =
+            opts.chain_scales.iter().map(|(s, v)| (s.clone(), Value::from(*v))).collect();
+        meta.insert("chain_scales".to_string(), Value::Object(scales));
+    }
     let writer = TapeWriter::create(out, &Header::new(meta))?;
 
     let mut rec = Recording::new(&world, &plan, writer, tapes, chains, follow);

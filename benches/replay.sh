@@ -1,0 +1,33 @@
+#!/bin/sh
+# The whole-process measurement of SPEC §13: a simulated full session
+# (09:30–16:00 ET) with a 200-symbol watchlist replayed through the real
+# service; prints the simulated/wall ratio, peak RSS and the API summary.
+#
+#   benches/replay.sh [DIR]     # DIR keeps the tape between runs (default target/bench)
+#
+# The tape (made once, ~2.5 minutes, ~720 MB) is the benchmark watchlist of
+# `orakl::simulate::benchmark_watchlist`: SPY, QQQ, TSLA and NVDA at
+# 5,000–8,000 contracts, AAPL 3,500, 20 names at 2,000–3,500, the rest at
+# 200–1,500 (188,000 contracts), seed 7, each chain recorded every 300 s:
+# the cadence at which the default timetable (five options bots every 15 s,
+# OPTIONS_BATCH=10) reaches each of 200 symbols. The replay uses the
+# built-in timetable and POLYGON_RATE_LIMIT (default 5; try 50).
+set -eu
+cd "$(dirname "$0")/.."
+dir=${1:-target/bench}
+mkdir -p "$dir"
+tape="$dir/day200.tape.gz"
+cargo build --release --quiet
+if [ ! -s "$tape" ]; then
+    cargo bench --quiet --bench perf -- tape "$tape" 300
+fi
+bin=${CARGO_TARGET_DIR:-target}/release/orakl
+# Run from the tape's directory: no schedule.cron there, so the built-in
+# timetable applies, and no .env is read.
+abs_bin=$(cd "$(dirname "$bin")" && pwd)/orakl
+cd "$dir"
+RUST_LOG=warn /usr/bin/time -v "$abs_bin" replay day200.tape.gz >replay.out 2>replay.err
+grep -E 'wall time' replay.err
+grep -E 'Maximum resident set size|Elapsed \(wall' replay.err
+printf 'skipped firings: %s\n' "$(grep -c firing_skipped replay.err || true)"
+sed -n '/^summary/,/^  cache/p' replay.out
