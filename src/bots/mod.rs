@@ -67,6 +67,33 @@ pub fn flow_alert_id(bot: Bot, ev: &FlowEvent) -> String {
 /// land a hair above it in floating point; that still counts as inside.
 const DISTANCE_EPSILON: f64 = 1e-12;
 
+/// Where a triggered setup can still be entered, given the spot at the
+/// alert: its own trigger level while the spot has not reached it, else the
+/// spot (the trigger fired earlier; a trader acting on the alert can only
+/// buy or sell at the market now, and measuring from the old trigger would
+/// credit the alert with a move that happened before it). A spot already at
+/// the target or the stop leaves no trade. Returns the entry and, when the
+/// spot replaced it, the passed trigger level.
+pub fn market_entry(
+    bullish: bool,
+    spot: Option<f64>,
+    trigger: f64,
+    stop: f64,
+    target: f64,
+) -> Result<(f64, Option<f64>), Suppressed> {
+    let Some(spot) = spot.filter(|s| s.is_finite() && *s > 0.0) else {
+        return Ok((trigger, None));
+    };
+    let s = if bullish { 1.0 } else { -1.0 };
+    if s * (spot - target) >= 0.0 {
+        return Err(Suppressed::new(format!("target {target} already reached (spot {spot})")));
+    }
+    if s * (spot - stop) <= 0.0 {
+        return Err(Suppressed::new(format!("stop {stop} already hit (spot {spot})")));
+    }
+    Ok(if s * (spot - trigger) > 0.0 { (spot, Some(trigger)) } else { (trigger, None) })
+}
+
 /// The options rules' shared checks, with the messages the logs show.
 pub fn check_premium(ev: &FlowEvent, min_premium: f64) -> Result<(), Suppressed> {
     if ev.premium.is_nan() || ev.premium < min_premium {

@@ -14,12 +14,15 @@
 //! The bars, the Strat detector and the RSI live elsewhere; the caller fills
 //! a [`ScalpContext`] from them, after [`screen`] has passed (the bars cost a
 //! request). The plan is the setup's own, in underlying terms: entry at the
-//! trigger level, stop at the setup bar's other extreme, target 2:1.
+//! trigger level, stop at the setup bar's other extreme, target 2:1 — except
+//! that a spot already past the trigger is the entry (the trade can only be
+//! taken at the market now), and a spot already at the target or the stop
+//! is no scalp.
 //!
 //! SPEC §6 defines no score for this bot, so its alerts carry none.
 
 use crate::alert::{Alert, Plan, Sentiment};
-use crate::bots::{Suppressed, check_dte, check_premium, check_strike_distance, flow_alert_id};
+use crate::bots::{Suppressed, check_dte, check_premium, check_strike_distance, flow_alert_id, market_entry};
 use crate::flow::FlowEvent;
 use crate::job::Bot;
 
@@ -100,6 +103,9 @@ pub struct ScalpsHit {
     pub rsi: f64,
     /// Underlying terms: entry, stop, targets [target].
     pub plan: Plan,
+    /// The trigger level the setup named, when the spot had already passed
+    /// it and the plan enters at the spot instead.
+    pub passed_trigger: Option<f64>,
 }
 
 /// The pattern's bar sequence without direction letters or commentary:
@@ -169,11 +175,13 @@ pub fn evaluate(cfg: &ScalpsConfig, ev: &FlowEvent, ctx: &ScalpContext) -> Resul
     if rsi.is_nan() || rsi < rsi_lo || rsi > rsi_hi {
         return Err(Suppressed::new(format!("rsi={rsi:.2} outside {rsi_lo}..={rsi_hi} for a {kind}")));
     }
+    let (entry, passed_trigger) = market_entry(t.bullish, ev.spot, t.entry, t.stop, t.target)?;
     Ok(ScalpsHit {
         pattern: t.pattern.clone(),
         bullish: t.bullish,
         rsi,
-        plan: Plan { entry: t.entry, stop: t.stop, targets: vec![t.target] },
+        plan: Plan { entry, stop: t.stop, targets: vec![t.target] },
+        passed_trigger,
     })
 }
 
@@ -189,11 +197,14 @@ pub fn build_alert(hit: &ScalpsHit, ev: &FlowEvent) -> Alert {
         format!("{} {} on 5m bars, RSI {:.1}", hit.pattern, direction(hit.bullish), hit.rsi),
     ));
     let (through, target) = (if hit.bullish { "above" } else { "below" }, hit.plan.targets.first().copied());
+    let entry = match hit.passed_trigger {
+        Some(trigger) => format!("entry at the market {:.2} (trigger {trigger:.2} already passed)", hit.plan.entry),
+        None => format!("entry {through} {:.2}", hit.plan.entry),
+    };
     a.details.notes.push((
         "plan".to_string(),
         format!(
-            "underlying: entry {through} {:.2}, stop {:.2}, target {}",
-            hit.plan.entry,
+            "underlying: {entry}, stop {:.2}, target {}",
             hit.plan.stop,
             target.map_or_else(|| "none".to_string(), |t| format!("{t:.2}"))
         ),
@@ -223,6 +234,8 @@ mod tests {
         ev.contract = "O:SPY251024P00655000".to_string();
         ev.contract_type = ContractType::Put;
         ev.sentiment = Sentiment::Bearish;
+        // Between the bearish trigger's stop (660) and its entry (658.5).
+        ev.spot = Some(659.0);
         ev
     }
 
@@ -262,6 +275,18 @@ mod tests {
         let ok = ctx(Some(60.0), bull("2-1-2"));
         let cases: Vec<(FlowEvent, ScalpContext, Want)> = vec![
             (call(), ok.clone(), long),
+            // The spot against the trigger's levels: past the trigger the
+            // plan enters at the spot; at the target or the stop, no trade.
+            (with(call(), |e| e.spot = Some(662.5)), ok.clone(), Ok((662.5, 659.8, 664.0))),
+            (with(call(), |e| e.spot = Some(664.0)), ok.clone(), Err("target 664 already reached (spot 664)")),
+            (with(call(), |e| e.spot = Some(659.8)), ok.clone(), Err("stop 659.8 already hit (spot 659.8)")),
+            (with(call(), |e| e.spot = None), ok.clone(), long),
+            (with(put(), |e| e.spot = Some(657.0)), ctx(Some(40.0), bear("2-1-2")), Ok((657.0, 660.0, 655.5))),
+            (
+                with(put(), |e| e.spot = Some(655.5)),
+                ctx(Some(40.0), bear("2-1-2")),
+                Err("target 655.5 already reached (spot 655.5)"),
+            ),
             // Premium.
             (with(call(), |e| e.premium = 2_000.0), ok.clone(), long),
             (with(call(), |e| e.premium = 1_999.0), ok.clone(), Err("premium=1999 below min_premium=2000")),
@@ -290,7 +315,7 @@ mod tests {
                 Err("trigger 2-1-2 is bullish, a bearish trade needs bearish"),
             ),
             (
-                with(call(), |e| (e.side, e.sentiment) = (Side::Bid, Sentiment::Bearish)),
+                with(call(), |e| (e.side, e.sentiment, e.spot) = (Side::Bid, Sentiment::Bearish, Some(659.0))),
                 ctx(Some(40.0), bear("2-1-2")),
                 short,
             ),

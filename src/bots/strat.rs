@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 
 use crate::alert::{Alert, Plan, Sentiment, Side};
 use crate::bars::{self, Bar, Frame, Session};
-use crate::bots::{alert_id, time_key};
+use crate::bots::{Suppressed, alert_id, market_entry, time_key};
 use crate::calendar::MARKET_TZ;
 use crate::job::Bot;
 use crate::strat::{self, Setup};
@@ -91,9 +91,13 @@ pub fn evaluate(frame: Frame, bars: &[Bar], now: DateTime<Utc>) -> Option<StratH
 ///
 /// The sentiment is the pattern's own direction (a 2U trigger is bullish by
 /// definition), unlike dark prints; there is no option trade, so the side is
-/// unknown and there is no score.
-pub fn build_alert(symbol: &str, hit: &StratHit, spot: Option<f64>, at: DateTime<Utc>) -> Alert {
+/// unknown and there is no score. The trigger bar has broken the setup's
+/// level by the time the alert goes out, so the plan enters at the spot
+/// when it is past the level, and a spot already at the target or the stop
+/// is no alert ([`market_entry`]).
+pub fn build_alert(symbol: &str, hit: &StratHit, spot: Option<f64>, at: DateTime<Utc>) -> Result<Alert, Suppressed> {
     let StratHit { frame, setup } = *hit;
+    let (entry, passed) = market_entry(setup.bullish, spot, setup.entry, setup.stop, setup.target)?;
     let event = format!("{frame}:{}", time_key(setup.trigger_start));
     let mut a = Alert::new(alert_id(Bot::Strat, symbol, &event), Bot::Strat, at, symbol);
     a.spot = spot;
@@ -105,7 +109,12 @@ pub fn build_alert(symbol: &str, hit: &StratHit, spot: Option<f64>, at: DateTime
     a.pattern = Some(format!("{} {direction} {frame}", setup.pattern));
     let trigger_et = setup.trigger_start.with_timezone(&MARKET_TZ).format("%Y-%m-%d %H:%M ET");
     a.details.notes.push(("trigger bar".to_string(), format!("{frame} bar from {trigger_et}")));
-    a.with_plan(&Plan { entry: setup.entry, stop: setup.stop, targets: vec![setup.target] })
+    if let Some(level) = passed {
+        a.details
+            .notes
+            .push(("entry".to_string(), format!("at the market; the setup's level {level:.2} already broke")));
+    }
+    Ok(a.with_plan(&Plan { entry, stop: setup.stop, targets: vec![setup.target] }))
 }
 
 #[cfg(test)]
@@ -167,18 +176,32 @@ mod tests {
         let bars = hourly();
         let at: DateTime<Utc> = "2025-07-15T17:31:10Z".parse().expect("test instant");
         let bull = evaluate(Frame::Hour4, &bars, at).expect("2-1-2 bull");
-        let a = build_alert("AAPL", &bull, Some(99.5), at);
+        let a = build_alert("AAPL", &bull, Some(99.5), at).expect("a plan");
         assert_eq!(a.id, "strat:AAPL:4h:20250715T163000Z");
         assert_eq!((a.bot, a.at, a.ticker.as_str(), a.spot), (Bot::Strat, at, "AAPL", Some(99.5)));
         assert_eq!((a.side, a.sentiment, a.score), (Side::Unknown, Sentiment::Bullish, None));
         assert_eq!((a.label.as_str(), a.pattern.as_deref()), ("STRAT 2-1-2 (4h)", Some("2-1-2 bull 4h")));
-        assert_eq!((a.entry, a.stop, a.targets), (Some(98.0), Some(90.0), Some(vec![114.0])));
-        assert_eq!(a.details.notes, vec![("trigger bar".to_string(), "4h bar from 2025-07-15 12:30 ET".to_string())]);
+        // The spot (99.5) is past the setup's level (98): the plan enters there.
+        assert_eq!((a.entry, a.stop, a.targets), (Some(99.5), Some(90.0), Some(vec![114.0])));
+        assert_eq!(
+            a.details.notes,
+            vec![
+                ("trigger bar".to_string(), "4h bar from 2025-07-15 12:30 ET".to_string()),
+                ("entry".to_string(), "at the market; the setup's level 98.00 already broke".to_string())
+            ]
+        );
+        let below = build_alert("AAPL", &bull, Some(97.0), at).expect("a plan");
+        assert_eq!(below.entry, Some(98.0), "a spot short of the level keeps the level");
+        assert_eq!(
+            build_alert("AAPL", &bull, Some(114.0), at).unwrap_err().reason,
+            "target 114 already reached (spot 114)"
+        );
+        assert_eq!(build_alert("AAPL", &bull, Some(90.0), at).unwrap_err().reason, "stop 90 already hit (spot 90)");
         assert_eq!((a.contract, a.premium), (None, None));
 
         let later: DateTime<Utc> = "2025-07-15T18:31:10Z".parse().expect("test instant");
         let bear = evaluate(Frame::Day, &bars, later).expect("1-2-2 bear");
-        let a = build_alert("AAPL", &bear, None, later);
+        let a = build_alert("AAPL", &bear, None, later).expect("a plan");
         assert_eq!(a.id, "strat:AAPL:1d:20250715T173000Z");
         assert_eq!(
             (a.sentiment, a.label.as_str(), a.pattern.as_deref()),
@@ -189,9 +212,10 @@ mod tests {
         // The same trigger found again an hour later has the same id, so the
         // outbox posts it once; another frame is another alert.
         let again =
-            build_alert("AAPL", &evaluate(Frame::Day, &bars, later + Duration::hours(1)).expect("same"), None, at);
+            build_alert("AAPL", &evaluate(Frame::Day, &bars, later + Duration::hours(1)).expect("same"), None, at)
+                .expect("a plan");
         assert_eq!(again.id, a.id);
-        let hourly_id = build_alert("AAPL", &StratHit { frame: Frame::Min60, ..bear }, None, later).id;
+        let hourly_id = build_alert("AAPL", &StratHit { frame: Frame::Min60, ..bear }, None, later).expect("a plan").id;
         assert_eq!(hourly_id, "strat:AAPL:60m:20250715T173000Z");
     }
 
@@ -253,7 +277,7 @@ mod tests {
             (hit.setup.pattern, hit.setup.bullish, hit.setup.entry, hit.setup.stop),
             ("2-1-2", true, 98.0, 90.0)
         );
-        assert_eq!(build_alert("SPY", &hit, None, end_of_day).id, "strat:SPY:4h:20250715T200000Z");
+        assert_eq!(build_alert("SPY", &hit, None, end_of_day).expect("a plan").id, "strat:SPY:4h:20250715T200000Z");
         // One minute earlier the 16:00 bar is still open: no 4h trigger yet.
         let before = end_of_day - Duration::minutes(1);
         assert_eq!(evaluate(Frame::Hour4, &frame_bars(Frame::Hour4, &minutes, before), before), None);

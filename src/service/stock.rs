@@ -197,7 +197,13 @@ impl Service {
         for frame in &cfg.timeframes {
             let frame_bars = strat_bot::frame_bars(*frame, &minutes, now);
             if let Some(hit) = strat_bot::evaluate(*frame, &frame_bars, now) {
-                let alert = strat_bot::build_alert(symbol, &hit, spot, now);
+                let alert = match strat_bot::build_alert(symbol, &hit, spot, now) {
+                    Ok(a) => a,
+                    Err(s) => {
+                        log::debug!("event=suppressed bot=strat ticker={symbol} frame={frame} reason=\"{}\"", s.reason);
+                        continue;
+                    }
+                };
                 let key = format!("{symbol}:{}", frame.as_str());
                 if self.commit(Bot::Strat, &alert, &key, None, None) {
                     committed += 1;
