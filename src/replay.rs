@@ -42,7 +42,7 @@ use crate::calendar::MARKET_TZ;
 use crate::clock::Clock;
 use crate::http::{HttpError, Response};
 use crate::polygon::{Bar, OptionSnapshot, TickerSnapshot, Trade, Transport};
-use crate::tape::{Header, Payload, Record, TapeError, TapeReader};
+use crate::tape::{Header, Payload, RawChain, RawContract, ReplayPayload, ReplayRecord, TapeError, TapeReader};
 
 /// Records parsed ahead of the simulated time, waiting in the channel.
 pub const READ_AHEAD: usize = 16;
@@ -75,11 +75,13 @@ pub fn tape_symbols(path: &Path) -> Result<TapeSpan, TapeError> {
     let mut reader = TapeReader::open(path)?;
     let mut symbols = BTreeSet::new();
     let mut span: Option<(DateTime<Utc>, DateTime<Utc>)> = None;
-    while let Some(rec) = reader.next_record()? {
-        span = Some(span.map_or((rec.at, rec.at), |(first, _)| (first, rec.at)));
-        let symbol = rec.payload.symbol();
-        if !symbol.starts_with("O:") && !symbols.contains(symbol) {
-            symbols.insert(symbol.to_string());
+    // Only each record's time and symbol: its results are skipped, not
+    // read (a bad value inside them stops the replay when it reaches that
+    // line instead).
+    while let Some((at, symbol)) = reader.next_head()? {
+        span = Some(span.map_or((at, at), |(first, _)| (first, at)));
+        if !symbol.starts_with("O:") && !symbols.contains(&symbol) {
+            symbols.insert(symbol);
         }
     }
     let Some((first, last)) = span else {
@@ -165,7 +167,7 @@ fn copy_error(e: &TapeError) -> TapeError {
 enum Feed {
     Header(Header),
     /// A record and its line number, which also names the snapshot.
-    Record(Box<Record>, usize),
+    Record(Box<ReplayRecord>, usize),
     Failed(TapeError),
     End,
 }
@@ -199,7 +201,7 @@ fn read_tape(path: &Path, tx: &SyncSender<Feed>) {
         return;
     }
     loop {
-        let msg = match reader.next_record() {
+        let msg = match reader.next_replay_record() {
             Ok(Some(rec)) => Feed::Record(Box::new(rec), reader.line()),
             Ok(None) => Feed::End,
             Err(e) => Feed::Failed(e),
@@ -218,7 +220,7 @@ fn read_tape(path: &Path, tx: &SyncSender<Feed>) {
 struct Chain {
     line: usize,
     at: DateTime<Utc>,
-    contracts: Vec<OptionSnapshot>,
+    contracts: RawChain,
 }
 
 /// How a trade is recognised when several records carry it: Polygon's id
@@ -267,14 +269,14 @@ struct Market {
     /// None once the tape has ended or failed.
     feed: Option<Receiver<Feed>>,
     /// The next record, read but not yet due.
-    ahead: Option<(Box<Record>, usize)>,
+    ahead: Option<(Box<ReplayRecord>, usize)>,
     error: Option<TapeError>,
     applied: u64,
     chains: BTreeMap<String, Arc<Chain>>,
     pinned: BTreeMap<usize, Arc<Chain>>,
     contracts: BTreeMap<(String, String), (DateTime<Utc>, OptionSnapshot)>,
     stocks: BTreeMap<String, TickerSnapshot>,
-    bars: BTreeMap<SeriesKey, BTreeMap<i64, Bar>>,
+    bars: BTreeMap<SeriesKey, Series>,
     trades: BTreeMap<String, TradeBook>,
 }
 
@@ -339,12 +341,20 @@ impl Market {
         }
     }
 
-    fn apply(&mut self, rec: Record, line: usize) {
+    fn apply(&mut self, rec: ReplayRecord, line: usize) {
         self.applied += 1;
         let at = rec.at;
-        match rec.payload {
-            Payload::OptionChain { underlying, results } => {
+        let payload = match rec.payload {
+            ReplayPayload::OptionChain { underlying, results } => {
                 self.chains.insert(underlying, Arc::new(Chain { line, at, contracts: results }));
+                return;
+            }
+            ReplayPayload::Other(payload) => payload,
+        };
+        match payload {
+            Payload::OptionChain { underlying, .. } => {
+                // Not produced by `next_replay_record`; an empty chain if it were.
+                self.chains.insert(underlying, Arc::new(Chain { line, at, contracts: RawChain::default() }));
             }
             Payload::OptionContract { underlying, contract, results } => {
                 self.contracts.insert((underlying, contract), (at, *results));
@@ -352,7 +362,7 @@ impl Market {
             Payload::Aggs { ticker, multiplier, timespan, results } => {
                 let series = self.bars.entry((ticker, multiplier, timespan)).or_default();
                 for bar in results {
-                    series.insert(bar.start_ms, bar);
+                    series.insert(bar);
                 }
             }
             Payload::Trades { ticker, results } => self.trades.entry(ticker).or_default().add(nanos(at), results),
@@ -396,12 +406,12 @@ impl Market {
             }
             None => match self.chains.get(underlying) {
                 Some(chain) => (chain.clone(), 0),
-                None => return Ok(page_reply::<OptionSnapshot>(Vec::new(), None)),
+                None => return Ok(raw_page_reply(std::iter::empty(), None)),
             },
         };
-        let matching: Vec<&OptionSnapshot> = chain.contracts.iter().filter(|c| filter.accepts(c)).collect();
+        let matching: Vec<&RawContract> = chain.contracts.contracts().iter().filter(|c| filter.accepts(c)).collect();
         let end = offset.saturating_add(limit).min(matching.len());
-        let page: Vec<&OptionSnapshot> = matching.get(offset..end).unwrap_or_default().to_vec();
+        let page = matching.get(offset..end).unwrap_or_default().iter().map(|c| chain.contracts.text(c));
         let next = if end < matching.len() {
             if !self.pinned.contains_key(&chain.line) {
                 if self.pinned.len() >= PINNED_MAX {
@@ -414,7 +424,7 @@ impl Market {
             self.pinned.remove(&chain.line);
             None
         };
-        Ok(page_reply(page, next))
+        Ok(raw_page_reply(page, next))
     }
 
     // -- single contract ---------------------------------------------------
@@ -423,17 +433,17 @@ impl Market {
     /// chain (both are the same snapshot data in the API); 404 if neither.
     fn contract(&self, underlying: &str, contract: &str) -> Response {
         let own = self.contracts.get(&(underlying.to_string(), contract.to_string())).map(|(at, s)| (*at, s));
-        let in_chain = self
-            .chains
-            .get(underlying)
-            .and_then(|chain| chain.contracts.iter().find(|s| s.ticker() == Some(contract)).map(|s| (chain.at, s)));
-        let best = match (own, in_chain) {
-            (Some(own), Some(chain)) => Some(if chain.0 > own.0 { chain } else { own }),
-            (own, chain) => own.or(chain),
-        };
-        match best {
-            Some((_, snapshot)) => reply(200, &One { status: "OK", request_id: REQUEST_ID, results: snapshot }),
-            None => reply(404, &Status { status: "NOT_FOUND", request_id: REQUEST_ID, message: "contract not found" }),
+        let in_chain =
+            self.chains.get(underlying).and_then(|chain| chain.contracts.find(contract).map(|text| (chain.at, text)));
+        match (own, in_chain) {
+            (Some(own), Some(chain)) if chain.0 <= own.0 => {
+                reply(200, &One { status: "OK", request_id: REQUEST_ID, results: own.1 })
+            }
+            (_, Some((_, text))) => raw_one_reply(text),
+            (Some((_, snapshot)), None) => reply(200, &One { status: "OK", request_id: REQUEST_ID, results: snapshot }),
+            (None, None) => {
+                reply(404, &Status { status: "NOT_FOUND", request_id: REQUEST_ID, message: "contract not found" })
+            }
         }
     }
 
@@ -480,11 +490,9 @@ impl Market {
         let mut bars: Vec<Bar> = if from_ms > to_ms {
             Vec::new()
         } else if let Some(series) = self.bars.get(&(ticker.to_string(), mult, timespan.to_string())) {
-            series
-                .range(from_ms..=to_ms)
-                .filter(|(start, _)| bar_end_ms(**start, mult, span).is_some_and(|end| end <= t_ms))
-                .map(|(_, bar)| bar.clone())
-                .collect()
+            let mut bars = series.within(from_ms, to_ms);
+            bars.retain(|bar| bar_end_ms(bar.start_ms, mult, span).is_some_and(|end| end <= t_ms));
+            bars
         } else if let Some(minutes) = self.bars.get(&(ticker.to_string(), 1, "minute".to_string())) {
             match span {
                 Span::Minute => build_fixed(minutes, i64::from(mult) * MINUTE_MS, from_ms, to_ms, t_ms),
@@ -748,10 +756,10 @@ impl ChainFilter {
         })
     }
 
-    fn accepts(&self, c: &OptionSnapshot) -> bool {
-        let kind = c.details.as_ref().and_then(|d| d.contract_type.as_deref());
-        self.expiration.accepts(c.expiration())
-            && self.strike.accepts(c.strike())
+    fn accepts(&self, c: &RawContract) -> bool {
+        let kind = c.kind.as_str();
+        self.expiration.accepts(c.expiration)
+            && self.strike.accepts(c.strike)
             && self.contract_type.as_deref().is_none_or(|want| kind.is_some_and(|k| k.eq_ignore_ascii_case(want)))
     }
 }
@@ -885,7 +893,7 @@ fn merge_bars(start_ms: i64, bars: &[&Bar]) -> Option<Bar> {
 /// Minute or hour bars of `bucket_ms`, aligned to multiples of it since the
 /// epoch, from the 1-minute bars; only buckets that start in `[from, to]`
 /// and had closed by `t`.
-fn build_fixed(minutes: &BTreeMap<i64, Bar>, bucket_ms: i64, from: i64, to: i64, t_ms: i64) -> Vec<Bar> {
+fn build_fixed(minutes: &Series, bucket_ms: i64, from: i64, to: i64, t_ms: i64) -> Vec<Bar> {
     // Checked: a bound near i64::MIN would overflow when rounded down.
     let align = |ms: i64| ms.div_euclid(bucket_ms).checked_mul(bucket_ms);
     let lo = align(from).unwrap_or(i64::MIN);
@@ -893,9 +901,10 @@ fn build_fixed(minutes: &BTreeMap<i64, Bar>, bucket_ms: i64, from: i64, to: i64,
     if lo >= hi {
         return Vec::new();
     }
+    let in_range = minutes.within(lo, hi - 1);
     let mut groups: BTreeMap<i64, Vec<&Bar>> = BTreeMap::new();
-    for (start, bar) in minutes.range(lo..hi) {
-        if let Some(bucket) = align(*start) {
+    for bar in &in_range {
+        if let Some(bucket) = align(bar.start_ms) {
             groups.entry(bucket).or_default().push(bar);
         }
     }
@@ -909,16 +918,17 @@ fn build_fixed(minutes: &BTreeMap<i64, Bar>, bucket_ms: i64, from: i64, to: i64,
 /// Day bars from all the 1-minute bars of each ET date, stamped at the
 /// date's ET midnight; only days that start in `[from, to]` and had ended
 /// by `t`.
-fn build_days(minutes: &BTreeMap<i64, Bar>, from: i64, to: i64, t_ms: i64) -> Vec<Bar> {
+fn build_days(minutes: &Series, from: i64, to: i64, t_ms: i64) -> Vec<Bar> {
     // Bounds beyond chrono's calendar mean "from the start" / "to the end".
     let lo = et_date_of_ms(from).and_then(et_midnight_ms).unwrap_or(i64::MIN);
     let hi = et_date_of_ms(to).and_then(|d| d.succ_opt()).and_then(et_midnight_ms).unwrap_or(i64::MAX);
     if lo >= hi {
         return Vec::new();
     }
+    let in_range = minutes.within(lo, hi - 1);
     let mut days: BTreeMap<NaiveDate, Vec<&Bar>> = BTreeMap::new();
-    for (start, bar) in minutes.range(lo..hi) {
-        if let Some(d) = et_date_of_ms(*start) {
+    for bar in &in_range {
+        if let Some(d) = et_date_of_ms(bar.start_ms) {
             days.entry(d).or_default().push(bar);
         }
     }
@@ -929,6 +939,145 @@ fn build_days(minutes: &BTreeMap<i64, Bar>, from: i64, to: i64, t_ms: i64) -> Ve
             (start >= from && start <= to && end <= t_ms).then(|| merge_bars(start, &bars)).flatten()
         })
         .collect()
+}
+
+/// Prices kept as integer ten-thousandths when that gives back the very
+/// same `f64`: what every simulated or quoted price is.
+const PRICE_SCALE: f64 = 10_000.0;
+/// `vwap`/`n` absent in a [`PackedBar`].
+const NO_PRICE: i32 = i32::MIN;
+const NO_COUNT: u32 = u32::MAX;
+
+/// A bar in 40 bytes instead of [`Bar`]'s 112 (a day of option minute bars
+/// for a big watchlist is over a million bars). Only built when every field
+/// unpacks to the identical `f64`, so answers are unchanged.
+#[derive(Debug, Clone, Copy)]
+struct PackedBar {
+    start_ms: i64,
+    open: i32,
+    high: i32,
+    low: i32,
+    close: i32,
+    vwap: i32,
+    volume: u32,
+    transactions: u32,
+}
+
+fn pack_price(v: f64) -> Option<i32> {
+    let scaled = (v * PRICE_SCALE).round();
+    // NO_PRICE itself is excluded: it marks an absent value.
+    if !(scaled > f64::from(i32::MIN) && scaled <= f64::from(i32::MAX)) {
+        return None;
+    }
+    let packed = scaled as i32;
+    (unpack_price(packed).to_bits() == v.to_bits()).then_some(packed)
+}
+
+fn unpack_price(p: i32) -> f64 {
+    f64::from(p) / PRICE_SCALE
+}
+
+fn pack_count(v: f64) -> Option<u32> {
+    // NO_COUNT excluded as above; -0.0 fails the bit check.
+    if !(v >= 0.0 && v < f64::from(NO_COUNT)) {
+        return None;
+    }
+    let packed = v as u32;
+    (f64::from(packed).to_bits() == v.to_bits()).then_some(packed)
+}
+
+impl PackedBar {
+    fn pack(b: &Bar) -> Option<PackedBar> {
+        if b.ticker.is_some() || b.otc.is_some() {
+            return None;
+        }
+        Some(PackedBar {
+            start_ms: b.start_ms,
+            open: pack_price(b.open)?,
+            high: pack_price(b.high)?,
+            low: pack_price(b.low)?,
+            close: pack_price(b.close)?,
+            vwap: match b.vwap {
+                None => NO_PRICE,
+                Some(v) => pack_price(v)?,
+            },
+            volume: pack_count(b.volume)?,
+            transactions: match b.transactions {
+                None => NO_COUNT,
+                Some(n) => pack_count(n)?,
+            },
+        })
+    }
+
+    fn unpack(&self) -> Bar {
+        Bar {
+            start_ms: self.start_ms,
+            open: unpack_price(self.open),
+            high: unpack_price(self.high),
+            low: unpack_price(self.low),
+            close: unpack_price(self.close),
+            volume: f64::from(self.volume),
+            vwap: (self.vwap != NO_PRICE).then(|| unpack_price(self.vwap)),
+            transactions: (self.transactions != NO_COUNT).then(|| f64::from(self.transactions)),
+            ticker: None,
+            otc: None,
+        }
+    }
+}
+
+/// One series' bars by start time, one bar per start (a later record's bar
+/// replaces an earlier one's). Records bring bars in time order, so adding
+/// is almost always a push; ranges are binary searches.
+enum Series {
+    Packed(Vec<PackedBar>),
+    /// Once any bar does not pack exactly.
+    Plain(Vec<Bar>),
+}
+
+impl Default for Series {
+    fn default() -> Series {
+        Series::Packed(Vec::new())
+    }
+}
+
+/// Puts `item` at its place by `key`, replacing one with the same key.
+fn insert_sorted<T>(v: &mut Vec<T>, item: T, key: impl Fn(&T) -> i64) {
+    let k = key(&item);
+    if v.last().is_none_or(|last| key(last) < k) {
+        v.push(item);
+        return;
+    }
+    match v.binary_search_by_key(&k, &key) {
+        Ok(i) => v[i] = item,
+        Err(i) => v.insert(i, item),
+    }
+}
+
+impl Series {
+    fn insert(&mut self, bar: Bar) {
+        if let Series::Packed(packed) = self {
+            match PackedBar::pack(&bar) {
+                Some(p) => return insert_sorted(packed, p, |b| b.start_ms),
+                None => *self = Series::Plain(packed.iter().map(PackedBar::unpack).collect()),
+            }
+        }
+        if let Series::Plain(plain) = self {
+            insert_sorted(plain, bar, |b| b.start_ms);
+        }
+    }
+
+    /// The bars that start in `[lo, hi]`, in time order.
+    fn within(&self, lo: i64, hi: i64) -> Vec<Bar> {
+        fn span<T>(v: &[T], lo: i64, hi: i64, key: impl Fn(&T) -> i64) -> &[T] {
+            let start = v.partition_point(|b| key(b) < lo);
+            let end = v.partition_point(|b| key(b) <= hi).max(start);
+            &v[start..end]
+        }
+        match self {
+            Series::Packed(v) => span(v, lo, hi, |b| b.start_ms).iter().map(PackedBar::unpack).collect(),
+            Series::Plain(v) => span(v, lo, hi, |b| b.start_ms).to_vec(),
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -968,6 +1117,43 @@ fn page_reply<T: Serialize>(results: Vec<&T>, next_url: Option<String>) -> Respo
     reply(200, &Page { status: "OK", request_id: REQUEST_ID, results, next_url })
 }
 
+const OK_PREFIX: &str = concat!(r#"{"status":"OK","request_id":""#, "replay", r#"","results":"#);
+
+fn json_response(status: u16, body: Vec<u8>) -> Response {
+    Response { status, headers: vec![("content-type".to_string(), "application/json".to_string())], body }
+}
+
+/// A page whose items are JSON text already (a chain's contracts as on the
+/// tape): the envelope [`Page`] writes, with the items copied in.
+fn raw_page_reply<'a>(items: impl Iterator<Item = &'a str>, next_url: Option<String>) -> Response {
+    let mut body = Vec::with_capacity(1 << 16);
+    body.extend_from_slice(OK_PREFIX.as_bytes());
+    body.push(b'[');
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(item.as_bytes());
+    }
+    body.push(b']');
+    if let Some(url) = next_url {
+        body.extend_from_slice(br#","next_url":"#);
+        // A String always serialises.
+        let _ = serde_json::to_writer(&mut body, &url);
+    }
+    body.push(b'}');
+    json_response(200, body)
+}
+
+/// [`One`] around a contract that is JSON text already.
+fn raw_one_reply(item: &str) -> Response {
+    let mut body = Vec::with_capacity(OK_PREFIX.len() + item.len() + 1);
+    body.extend_from_slice(OK_PREFIX.as_bytes());
+    body.extend_from_slice(item.as_bytes());
+    body.push(b'}');
+    json_response(200, body)
+}
+
 fn reply<T: Serialize>(status: u16, body: &T) -> Response {
     let headers = vec![("content-type".to_string(), "application/json".to_string())];
     match serde_json::to_vec(body) {
@@ -1003,12 +1189,54 @@ mod tests {
 
     #[test]
     fn extreme_ranges_are_empty_not_a_panic() {
-        let minutes = BTreeMap::from([(0, bar(0, 1.0, 1.0, 1.0, 1.0, 1.0, None))]);
+        let mut minutes = Series::default();
+        minutes.insert(bar(0, 1.0, 1.0, 1.0, 1.0, 1.0, None));
         assert_eq!(build_fixed(&minutes, 5 * MINUTE_MS, i64::MIN, i64::MAX, i64::MAX).len(), 1);
         assert_eq!(build_fixed(&minutes, 5 * MINUTE_MS, i64::MAX, i64::MIN, i64::MAX), []);
         assert_eq!(build_days(&minutes, i64::MIN, i64::MAX, i64::MAX).len(), 1);
         assert_eq!(build_days(&minutes, i64::MAX, i64::MIN, i64::MAX), []);
         assert_eq!(bar_end_ms(i64::MAX, u32::MAX, Span::Hour), None);
+    }
+
+    #[test]
+    fn raw_replies_are_the_serialised_envelopes() {
+        let items = [r#"{"open_interest":5.0}"#, r#"{"details":{"ticker":"O:X"}}"#];
+        let values: Vec<serde_json::Value> = items.iter().map(|t| serde_json::from_str(t).unwrap()).collect();
+        for next in [None, Some("https://api.polygon.io/v3/x?cursor=1-2&a=\"b\"".to_string())] {
+            let raw = raw_page_reply(items.iter().copied(), next.clone());
+            assert_eq!(raw.body, page_reply(values.iter().collect(), next).body);
+        }
+        assert_eq!(raw_page_reply(std::iter::empty(), None).body, page_reply::<Trade>(Vec::new(), None).body);
+        let one = One { status: "OK", request_id: REQUEST_ID, results: &values[0] };
+        assert_eq!(raw_one_reply(items[0]).body, reply(200, &one).body);
+    }
+
+    #[test]
+    fn bars_pack_only_when_they_read_back_identically() {
+        let plain = bar(60_000, 2.7, 2.74, 2.66, 2.7, 12.0, Some(2.6867));
+        let packed = PackedBar::pack(&plain).unwrap();
+        assert_eq!(packed.unpack(), plain);
+        let counted = Bar { transactions: Some(5.0), ..plain.clone() };
+        assert_eq!(PackedBar::pack(&counted).unwrap().unpack(), counted);
+        for odd in [0.1 + 0.2, -0.0, 1e300, 2.5e-5, f64::from(i32::MAX)] {
+            assert!(PackedBar::pack(&bar(0, odd, 1.0, 1.0, 1.0, 1.0, None)).is_none(), "{odd}");
+        }
+        assert!(PackedBar::pack(&bar(0, 1.0, 1.0, 1.0, 1.0, 0.5, None)).is_none());
+        assert!(PackedBar::pack(&Bar { otc: Some(true), ..plain.clone() }).is_none());
+
+        // A bar that does not pack turns the series plain, keeping order and
+        // replacing a bar with the same start.
+        let mut series = Series::default();
+        series.insert(bar(120_000, 1.0, 1.0, 1.0, 1.0, 1.0, None));
+        series.insert(plain.clone());
+        series.insert(bar(0, 0.1 + 0.2, 1.0, 0.1, 1.0, 1.0, None));
+        series.insert(bar(120_000, 3.0, 3.0, 3.0, 3.0, 3.0, None));
+        assert!(matches!(series, Series::Plain(_)));
+        let all = series.within(i64::MIN, i64::MAX);
+        assert_eq!(all.iter().map(|b| b.start_ms).collect::<Vec<_>>(), [0, 60_000, 120_000]);
+        assert_eq!((all[0].open, all[1].clone(), all[2].open), (0.1 + 0.2, plain, 3.0));
+        assert_eq!(series.within(60_000, 60_000).len(), 1);
+        assert_eq!(series.within(1, 59_999), []);
     }
 
     #[test]

@@ -13,11 +13,14 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::polygon::{Bar, OptionSnapshot, TickerSnapshot, Trade};
 
@@ -109,8 +112,347 @@ pub struct Record {
 // with `results` first still reads, through a `serde_json::Value`.
 impl<'de> Deserialize<'de> for Record {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_map(RecordVisitor)
+        let (at, parts) = d.deserialize_map(RecordVisitor::<Vec<OptionSnapshot>>(PhantomData))?;
+        let payload = match parts {
+            Parts::Chain { underlying, results } => Payload::OptionChain { underlying, results },
+            Parts::Other(p) => p,
+        };
+        Ok(Record { at, payload })
     }
+}
+
+/// A record as the replay keeps it: a chain's contracts stay the tape's
+/// JSON text ([`RawChain`]); every other payload is read into its models.
+#[derive(Debug)]
+pub struct ReplayRecord {
+    pub at: DateTime<Utc>,
+    pub payload: ReplayPayload,
+}
+
+#[derive(Debug)]
+pub enum ReplayPayload {
+    OptionChain { underlying: String, results: RawChain },
+    Other(Payload),
+}
+
+impl ReplayPayload {
+    /// The symbol the record is about, as [`Payload::symbol`].
+    pub fn symbol(&self) -> &str {
+        match self {
+            ReplayPayload::OptionChain { underlying, .. } => underlying,
+            ReplayPayload::Other(p) => p.symbol(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ReplayRecord {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (at, parts) = d.deserialize_map(RecordVisitor::<RawChain>(PhantomData))?;
+        let payload = match parts {
+            Parts::Chain { underlying, results } => ReplayPayload::OptionChain { underlying, results },
+            Parts::Other(p) => ReplayPayload::Other(p),
+        };
+        Ok(ReplayRecord { at, payload })
+    }
+}
+
+/// A chain's contracts, back to back as the tape wrote them, with what the
+/// chain endpoint filters on. Answering a page from this is copying text:
+/// no contract is ever parsed into an [`OptionSnapshot`] or serialised
+/// again, and the text is the tape's own, so the client reads the same
+/// numbers from it as from the tape.
+#[derive(Debug, Default)]
+pub struct RawChain {
+    text: String,
+    contracts: Vec<RawContract>,
+}
+
+/// One contract of a [`RawChain`]: where its JSON is, and its `details`
+/// fields that the chain endpoint's query parameters test.
+#[derive(Debug)]
+pub struct RawContract {
+    start: usize,
+    end: usize,
+    pub expiration: Option<NaiveDate>,
+    pub strike: Option<f64>,
+    pub kind: ContractKind,
+}
+
+/// `details.contract_type`, kept without an allocation for the usual two.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContractKind {
+    Absent,
+    Call,
+    Put,
+    Other(Box<str>),
+}
+
+impl ContractKind {
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            ContractKind::Absent => None,
+            ContractKind::Call => Some("call"),
+            ContractKind::Put => Some("put"),
+            ContractKind::Other(s) => Some(s),
+        }
+    }
+}
+
+impl RawChain {
+    pub fn len(&self) -> usize {
+        self.contracts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.contracts.is_empty()
+    }
+
+    pub fn contracts(&self) -> &[RawContract] {
+        &self.contracts
+    }
+
+    /// The JSON object of one contract, exactly as on the tape.
+    pub fn text(&self, c: &RawContract) -> &str {
+        &self.text[c.start..c.end]
+    }
+
+    /// The contract whose `details.ticker` is `ticker`, as JSON text. The
+    /// text search only narrows the candidates; the ticker itself is read.
+    pub fn find(&self, ticker: &str) -> Option<&str> {
+        #[derive(Deserialize)]
+        struct Only {
+            #[serde(default)]
+            details: Option<OnlyDetails>,
+        }
+        #[derive(Deserialize)]
+        struct OnlyDetails {
+            #[serde(default)]
+            ticker: Option<String>,
+        }
+        self.contracts.iter().map(|c| self.text(c)).filter(|text| text.contains(ticker)).find(|text| {
+            serde_json::from_str::<Only>(text).ok().and_then(|o| o.details?.ticker).is_some_and(|t| t == ticker)
+        })
+    }
+}
+
+/// What the chain endpoint filters on, read from a contract's text; every
+/// other field is skipped without being converted. Named as the model so
+/// that a contract that is not an object reads as the model's error would.
+#[derive(Deserialize)]
+#[serde(rename = "OptionSnapshot")]
+struct ContractIndex {
+    #[serde(default)]
+    details: Option<IndexDetails>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename = "OptionDetails")]
+struct IndexDetails {
+    #[serde(default)]
+    contract_type: Option<String>,
+    #[serde(default)]
+    expiration_date: Option<NaiveDate>,
+    #[serde(default)]
+    strike_price: Option<f64>,
+}
+
+impl RawChain {
+    /// Adds one contract's JSON, with the numbers `rewrite` names written as
+    /// the models would have written them.
+    fn push(&mut self, json: &str, rewrite: Rewrite) -> serde_json::Result<()> {
+        let index: ContractIndex = serde_json::from_str(json)?;
+        let details =
+            index.details.unwrap_or(IndexDetails { contract_type: None, expiration_date: None, strike_price: None });
+        let kind = match details.contract_type {
+            None => ContractKind::Absent,
+            Some(k) if k == "call" => ContractKind::Call,
+            Some(k) if k == "put" => ContractKind::Put,
+            Some(k) => ContractKind::Other(k.into_boxed_str()),
+        };
+        let start = self.text.len();
+        write_numbers_as_models(json, rewrite, &mut self.text);
+        self.contracts.push(RawContract {
+            start,
+            end: self.text.len(),
+            expiration: details.expiration_date,
+            strike: details.strike_price,
+            kind,
+        });
+        Ok(())
+    }
+}
+
+/// Which number tokens [`write_numbers_as_models`] rewrites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rewrite {
+    /// Any that the client might not read as the models' value written back.
+    Inexact,
+    /// Only long integers (the text is a `Value`'s, whose floats are
+    /// written back already).
+    LongIntegers,
+}
+
+/// The integer fields of a contract snapshot that can be long: their text
+/// is read as an integer, never through an `f64`.
+const INTEGER_KEYS: [&str; 2] = ["last_updated", "sip_timestamp"];
+
+/// Copies a contract's JSON to `out`, writing the numbers that could read
+/// differently from before as the models wrote them back.
+///
+/// Before, a contract was read into its model (serde_json's float reading,
+/// which is exact only for up to 15 digits and small powers of ten), and
+/// the page the client read was that model written back (shortest
+/// round-trip digits). For a number with at most 15 significant digits, at
+/// most 15 of them after the point and no exponent, both readings are
+/// exact, so the tape's text gives the client the same `f64`. Anything else
+/// (`7.159999999999996e-280`, 17-digit greeks) is read here once and
+/// written as the model would have written it: the client then reads what
+/// it read before. Long integers in integer fields are left alone.
+fn write_numbers_as_models(json: &str, rewrite: Rewrite, out: &mut String) {
+    let b = json.as_bytes();
+    let mut copied = 0;
+    let mut i = 0;
+    // The last string met: the key of a number that follows it.
+    let mut key: (usize, usize) = (0, 0);
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                let start = i + 1;
+                i += 1;
+                while i < b.len() && b[i] != b'"' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+                key = (start, i.min(b.len()));
+                i += 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                let (mut digits, mut after_point, mut leading, mut point, mut exponent) = (0, 0, true, false, false);
+                while i < b.len() && matches!(b[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9') {
+                    match b[i] {
+                        b'.' => point = true,
+                        b'e' | b'E' => exponent = true,
+                        b'0'..=b'9' if !exponent => {
+                            // Leading zeros are not significant digits.
+                            if b[i] != b'0' || !leading {
+                                leading = false;
+                                digits += 1;
+                            }
+                            if point {
+                                after_point += 1;
+                            }
+                        }
+                        _ => {}
+                    }
+                    i += 1;
+                }
+                let integer = !point && !exponent;
+                let long = digits > 15 || after_point > 15 || exponent;
+                let rewrite_it = match rewrite {
+                    Rewrite::Inexact => long,
+                    Rewrite::LongIntegers => integer && long,
+                } && !(integer && INTEGER_KEYS.contains(&&json[key.0..key.1]));
+                let read = if rewrite_it { serde_json::from_str::<f64>(&json[start..i]).ok() } else { None };
+                if let Some(v) = read {
+                    out.push_str(&json[copied..start]);
+                    // A finite f64 always serialises.
+                    out.push_str(&serde_json::to_string(&v).unwrap_or_else(|_| json[start..i].to_string()));
+                    copied = i;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    out.push_str(&json[copied..]);
+}
+
+impl<'de> Deserialize<'de> for RawChain {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawChain;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a sequence")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<RawChain, A::Error> {
+                use serde::de::Error;
+                let mut chain = RawChain::default();
+                // Borrowed from the line being read: one copy, into `text`.
+                while let Some(raw) = seq.next_element::<&'de RawValue>()? {
+                    chain.push(raw.get(), Rewrite::Inexact).map_err(A::Error::custom)?;
+                }
+                chain.text.shrink_to_fit();
+                Ok(chain)
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+/// How a chain's `results` met before `endpoint` (held as a [`Value`]) is
+/// turned into the chain's form.
+trait ChainResults: DeserializeOwned {
+    fn from_value(v: Value) -> serde_json::Result<Self>;
+}
+
+impl ChainResults for Vec<OptionSnapshot> {
+    fn from_value(v: Value) -> serde_json::Result<Self> {
+        serde_json::from_value(v)
+    }
+}
+
+impl ChainResults for RawChain {
+    // Text is needed; the value's own JSON is what the models would have
+    // written back.
+    fn from_value(v: Value) -> serde_json::Result<Self> {
+        use serde::de::Error;
+        let Value::Array(items) = v else {
+            return Err(serde_json::Error::custom(format!("invalid type: {v}, expected a sequence")));
+        };
+        let mut chain = RawChain::default();
+        for item in items {
+            chain.push(&item.to_string(), Rewrite::LongIntegers)?;
+        }
+        Ok(chain)
+    }
+}
+
+/// A record's time and symbol, for [`TapeReader::next_head`].
+struct Head {
+    at: DateTime<Utc>,
+    symbol: String,
+}
+
+impl<'de> Deserialize<'de> for Head {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        // `results` is required as in a record, and skipped.
+        #[derive(Deserialize)]
+        struct Fields {
+            at: DateTime<Utc>,
+            endpoint: Endpoint,
+            underlying: Option<String>,
+            ticker: Option<String>,
+            #[allow(dead_code)]
+            results: serde::de::IgnoredAny,
+        }
+        let f = Fields::deserialize(d)?;
+        let symbol = match f.endpoint {
+            Endpoint::OptionChain | Endpoint::OptionContract => {
+                f.underlying.ok_or_else(|| D::Error::missing_field("underlying"))?
+            }
+            Endpoint::Aggs | Endpoint::Trades | Endpoint::StockSnapshot => {
+                f.ticker.ok_or_else(|| D::Error::missing_field("ticker"))?
+            }
+        };
+        Ok(Head { at: f.at, symbol })
+    }
+}
+
+/// A record as read: a chain's contracts as `C`, anything else a payload.
+enum Parts<C> {
+    Chain { underlying: String, results: C },
+    Other(Payload),
 }
 
 #[derive(Deserialize)]
@@ -138,8 +480,8 @@ enum Endpoint {
     StockSnapshot,
 }
 
-enum Results {
-    Chain(Vec<OptionSnapshot>),
+enum Results<C> {
+    Chain(C),
     Contract(Box<OptionSnapshot>),
     Bars(Vec<Bar>),
     Trades(Vec<Trade>),
@@ -148,16 +490,16 @@ enum Results {
     Later(Value),
 }
 
-struct RecordVisitor;
+struct RecordVisitor<C>(PhantomData<C>);
 
-impl<'de> serde::de::Visitor<'de> for RecordVisitor {
-    type Value = Record;
+impl<'de, C: ChainResults> serde::de::Visitor<'de> for RecordVisitor<C> {
+    type Value = (DateTime<Utc>, Parts<C>);
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("a tape record")
     }
 
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Record, A::Error> {
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         use serde::de::Error;
         let (mut at, mut endpoint, mut results) = (None, None, None);
         let (mut underlying, mut contract, mut ticker, mut multiplier, mut timespan) = (None, None, None, None, None);
@@ -193,14 +535,19 @@ impl<'de> serde::de::Visitor<'de> for RecordVisitor {
         }
         let need = |v: Option<String>, name: &'static str| v.ok_or_else(|| A::Error::missing_field(name));
         let payload = match (endpoint, results) {
-            (Endpoint::OptionChain, r) => Payload::OptionChain {
-                underlying: need(underlying, "underlying")?,
-                results: match r {
-                    Results::Chain(v) => v,
-                    Results::Later(v) => later(v)?,
-                    _ => return Err(A::Error::custom("results do not match the endpoint")),
-                },
-            },
+            (Endpoint::OptionChain, r) => {
+                return Ok((
+                    at,
+                    Parts::Chain {
+                        underlying: need(underlying, "underlying")?,
+                        results: match r {
+                            Results::Chain(v) => v,
+                            Results::Later(v) => C::from_value(v).map_err(A::Error::custom)?,
+                            _ => return Err(A::Error::custom("results do not match the endpoint")),
+                        },
+                    },
+                ));
+            }
             (Endpoint::OptionContract, r) => Payload::OptionContract {
                 underlying: need(underlying, "underlying")?,
                 contract: need(contract, "contract")?,
@@ -237,7 +584,7 @@ impl<'de> serde::de::Visitor<'de> for RecordVisitor {
                 },
             },
         };
-        Ok(Record { at, payload })
+        Ok((at, Parts::Other(payload)))
     }
 }
 
@@ -314,27 +661,55 @@ impl TapeReader {
 
     /// The next non-blank line, or None at the end.
     fn next_line(&mut self) -> Result<Option<String>, TapeError> {
+        Ok(if self.next_line_in_buf()? { Some(std::mem::take(&mut self.buf)) } else { None })
+    }
+
+    /// Reads the next non-blank line into `buf`, whose capacity is kept from
+    /// line to line (a chain line is megabytes); false at the end.
+    fn next_line_in_buf(&mut self) -> Result<bool, TapeError> {
         loop {
             self.buf.clear();
             self.line += 1;
             let n = self.lines.read_line(&mut self.buf).map_err(|e| self.err(format!("cannot read: {e}")))?;
             if n == 0 {
-                return Ok(None);
+                return Ok(false);
             }
             if !self.buf.trim().is_empty() {
-                return Ok(Some(std::mem::take(&mut self.buf)));
+                return Ok(true);
             }
         }
     }
 
     /// The next record; records must come in `at` order.
     pub fn next_record(&mut self) -> Result<Option<Record>, TapeError> {
-        let Some(text) = self.next_line()? else { return Ok(None) };
-        let rec: Record = serde_json::from_str(&text).map_err(|e| self.err(format!("bad record: {e}")))?;
-        if self.last_at.is_some_and(|last| rec.at < last) {
-            return Err(self.err(format!("record at {} is earlier than the one before it", rec.at.to_rfc3339())));
+        self.next_parsed(|r: &Record| r.at)
+    }
+
+    /// The next record's time and symbol (as [`Payload::symbol`]), its
+    /// `results` checked as JSON but not read: a pass over a tape for its
+    /// span and symbols.
+    pub fn next_head(&mut self) -> Result<Option<(DateTime<Utc>, String)>, TapeError> {
+        let head = self.next_parsed(|h: &Head| h.at)?;
+        Ok(head.map(|h| (h.at, h.symbol)))
+    }
+
+    /// The next record with a chain's contracts left as text (see
+    /// [`RawChain`]): what the replay keeps, read without converting a
+    /// chain's numbers.
+    pub fn next_replay_record(&mut self) -> Result<Option<ReplayRecord>, TapeError> {
+        self.next_parsed(|r: &ReplayRecord| r.at)
+    }
+
+    fn next_parsed<T: DeserializeOwned>(&mut self, at: impl Fn(&T) -> DateTime<Utc>) -> Result<Option<T>, TapeError> {
+        if !self.next_line_in_buf()? {
+            return Ok(None);
         }
-        self.last_at = Some(rec.at);
+        let rec: T = serde_json::from_str(&self.buf).map_err(|e| self.err(format!("bad record: {e}")))?;
+        let rec_at = at(&rec);
+        if self.last_at.is_some_and(|last| rec_at < last) {
+            return Err(self.err(format!("record at {} is earlier than the one before it", rec_at.to_rfc3339())));
+        }
+        self.last_at = Some(rec_at);
         Ok(Some(rec))
     }
 }
@@ -457,6 +832,38 @@ mod tests {
             "{second}"
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_raw_chain_reads_as_the_models_written_back() {
+        let text = r#"[{"details":{"contract_type":"call","expiration_date":"2025-11-21","strike_price":670,"ticker":"O:SPY251121C00670000"},"greeks":{"gamma":7.159999999999996e-280,"theta":-2.0550000000000002e-55,"vega":0.0123},"day":{"volume":12,"last_updated":1773062999581000000},"last_quote":{"ask":12345678901234567,"bid":2.70}},{"details":{"contract_type":"CALL"}},{}]"#;
+        let chain: RawChain = serde_json::from_str(text).unwrap();
+        assert_eq!(chain.len(), 3);
+        let models: Vec<OptionSnapshot> = serde_json::from_str(text).unwrap();
+        for (c, model) in chain.contracts().iter().zip(&models) {
+            // What the client reads from the kept text is, bit for bit, what
+            // it read from the model written back.
+            let written = serde_json::to_string(model).unwrap();
+            let from_raw: Value = serde_json::from_str(chain.text(c)).unwrap();
+            let from_model: Value = serde_json::from_str(&written).unwrap();
+            let a: OptionSnapshot = serde_json::from_value(from_raw).unwrap();
+            let b: OptionSnapshot = serde_json::from_value(from_model).unwrap();
+            assert_eq!(serde_json::to_string(&a).unwrap(), serde_json::to_string(&b).unwrap());
+        }
+        let first = &chain.contracts()[0];
+        assert!(chain.text(first).contains(r#""last_updated":1773062999581000000"#), "{}", chain.text(first));
+        assert!(chain.text(first).contains(r#""bid":2.70"#), "short numbers stay the tape's text");
+        assert_eq!((first.strike, first.kind.as_str()), (Some(670.0), Some("call")));
+        assert_eq!(first.expiration, NaiveDate::from_ymd_opt(2025, 11, 21));
+        assert_eq!(chain.contracts()[1].kind, ContractKind::Other("CALL".into()));
+        assert_eq!((chain.contracts()[2].kind.as_str(), chain.contracts()[2].strike), (None, None));
+        assert_eq!(chain.find("O:SPY251121C00670000"), Some(chain.text(first)));
+        assert_eq!(chain.find("O:SPY251121C0067"), None);
+
+        let later = RawChain::from_value(serde_json::from_str(text).unwrap()).unwrap();
+        assert_eq!(later.len(), 3);
+        assert!(serde_json::from_str::<RawChain>(r#"[{"details":{"strike_price":"x"}}]"#).is_err());
+        assert!(serde_json::from_str::<RawChain>("null").is_err());
     }
 
     fn read_all(text: &str) -> Result<Vec<Record>, TapeError> {
