@@ -70,6 +70,9 @@ pub(super) fn run_replay(
     opts: &ReplayOptions,
     out: &mut dyn Write,
 ) -> Result<(), Failure> {
+    // The wall time covers the whole replay, the pass over the tape that
+    // finds its symbols and span included.
+    let wall = SystemClock::new(Shutdown::new());
     let shown = tape.display().to_string();
     let (_header, symbols, first, last) = tape_symbols(tape).map_err(Failure::config)?;
 
@@ -139,7 +142,6 @@ pub(super) fn run_replay(
             eprint!("\r  replay {} [{bar}] {done:>3}%", t.with_timezone(&New_York).format("%H:%M %Z"));
         }));
     }
-    let wall = SystemClock::new(Shutdown::new());
     svc.run(timetable);
     if terminal {
         eprint!("\r\x1b[K");
