@@ -14,6 +14,7 @@ impl Service {
     pub(super) fn heartbeat(&mut self) -> JobResult {
         let now = self.now();
         self.sweep_volume_cache(now);
+        self.retry_weekly_report();
         let snapshot = self.take_snapshot(now);
         match serde_json::to_string(&snapshot) {
             Ok(json) => {

@@ -13,6 +13,9 @@ use crate::outcomes::{self, Kind, Outcome, Plan, Report, ReportParams, Row, Stat
 use crate::polygon::AggBound;
 use crate::store::{AlertOutcome, StoreError};
 
+/// The cursor that remembers a weekly report still to be delivered.
+const REPORT_DUE: &str = "weekly_report_due";
+
 /// One instrument's open outcomes: fetched once, advanced together.
 struct Watch {
     /// The Polygon ticker whose minute bars decide (`O:…` or the stock).
@@ -263,14 +266,55 @@ impl Service {
 
     /// The `weekly_report` job: the last seven days' report, posted to
     /// `REPORTS_WEBHOOK` (printed in a dry run). Flagged symbols also get a
-    /// warn line each.
+    /// warn line each. A report Discord did not take is remembered in the
+    /// state and tried again by each heartbeat until it goes through.
     pub(super) fn weekly_report_job(&mut self) -> JobResult {
-        const DAYS: u32 = 7;
         let now = self.now();
-        let report = match build_report(&self.store, &self.config, now, DAYS) {
-            Ok(r) => r,
-            Err(e) => return self.store_failed("report", &e),
+        let result = self.post_weekly_report(now);
+        // Only a report that may go through later is remembered: one Discord
+        // refused (4xx) or a deleted webhook would fail the same way again.
+        let remembered = match &result {
+            Err((_, true)) => self.store.set_cursor(REPORT_DUE, &now.to_rfc3339(), now),
+            _ => self.store.clear_cursor(REPORT_DUE),
         };
+        if let Err(e) = remembered {
+            log::error!("event=store_error op=report_due error=\"{e}\"");
+        }
+        match result {
+            Ok(detail) => JobResult::Ok(detail),
+            Err((message, _)) => {
+                self.record_error("weekly_report", None, &message);
+                JobResult::Error(message)
+            }
+        }
+    }
+
+    /// Called by the heartbeat: posts a weekly report that failed earlier
+    /// (as of now, so it covers the seven days before the retry).
+    pub(super) fn retry_weekly_report(&mut self) {
+        match self.store.cursor(REPORT_DUE) {
+            Ok(Some(due)) => {
+                log::info!("event=report_retry due={due}");
+                let now = self.now();
+                if !matches!(self.post_weekly_report(now), Err((_, true))) {
+                    if let Err(e) = self.store.clear_cursor(REPORT_DUE) {
+                        log::error!("event=store_error op=report_due error=\"{e}\"");
+                    }
+                }
+            }
+            Ok(None) => {}
+            Err(e) => log::error!("event=store_error op=report_due error=\"{e}\""),
+        }
+    }
+
+    /// Builds the report as of `now` and delivers it: the run detail, or why
+    /// it was not delivered and whether a later try may succeed.
+    fn post_weekly_report(&mut self, now: DateTime<Utc>) -> Result<String, (String, bool)> {
+        const DAYS: u32 = 7;
+        let report = build_report(&self.store, &self.config, now, DAYS).map_err(|e| {
+            log::error!("event=store_error op=report error=\"{e}\"");
+            (format!("report: {e}"), true)
+        })?;
         warn_flagged(&report);
         let title = "orakl weekly report";
         let detail = format!(
@@ -282,13 +326,13 @@ impl Service {
         match &mut self.delivery {
             Delivery::Print { out, .. } => {
                 let text = outcomes::render_report(&report, title, DAYS);
-                if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-                    return JobResult::Error(format!("printing the report failed: {e}"));
-                }
+                out.write_all(text.as_bytes())
+                    .and_then(|_| out.flush())
+                    .map_err(|e| (format!("printing the report failed: {e}"), false))?;
             }
             Delivery::Discord { sender, reports, .. } => {
                 let Some(webhook) = reports.clone() else {
-                    return JobResult::Error("REPORTS_WEBHOOK is not set".into());
+                    return Err(("REPORTS_WEBHOOK is not set".into(), false));
                 };
                 let body = outcomes::render_tables(&report, title, DAYS);
                 let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
@@ -296,16 +340,16 @@ impl Service {
                 match sender.post(&webhook, &payload) {
                     discord::Delivery::Sent { .. } => log::info!("event=report_sent webhook={}", webhook.id()),
                     other => {
+                        let retry = matches!(other, discord::Delivery::RetryLater { .. });
                         let message = format!("the weekly report was not delivered: {other:?}");
-                        log::error!("event=report_failed webhook={} error=\"{message}\"", webhook.id());
-                        self.record_error("weekly_report", None, &message);
-                        return JobResult::Error(message);
+                        log::error!("event=report_failed webhook={} retry={retry} error=\"{message}\"", webhook.id());
+                        return Err((message, retry));
                     }
                 }
             }
         }
         log::info!("event=weekly_report {detail}");
-        JobResult::Ok(detail)
+        Ok(detail)
     }
 
     fn store_failed(&mut self, op: &str, e: &StoreError) -> JobResult {

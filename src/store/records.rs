@@ -109,6 +109,15 @@ impl Store {
             .map_err(sql_error(&self.path, "set cursor"))
     }
 
+    /// Forgets a cursor; forgetting one that is not set is not an error.
+    pub fn clear_cursor(&mut self, name: &str) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("DELETE FROM cursors WHERE name = ?1")
+            .and_then(|mut stmt| stmt.execute([name]))
+            .map(drop)
+            .map_err(sql_error(&self.path, "clear cursor"))
+    }
+
     /// Records the open interest of `contract` as published for `date`; a
     /// second reading for the same day replaces the first.
     pub fn record_open_interest(

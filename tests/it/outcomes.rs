@@ -502,3 +502,49 @@ fn report_prints_the_tables_and_the_method_and_needs_an_existing_state() {
     assert_eq!(missing.status.code(), Some(78));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("does not exist"));
 }
+
+#[test]
+fn a_weekly_report_discord_could_not_take_is_posted_by_a_later_heartbeat_and_a_refused_one_is_not() {
+    // (Discord's answers in order, requests expected, whether the report is still due)
+    let cases: [(&[u16], usize, bool); 3] = [
+        // Down for the job's two attempts, up for the next heartbeat's.
+        (&[503, 503, 200], 3, false),
+        // Refused: the same payload would be refused again.
+        (&[400], 1, false),
+        // Down all along: the job and the heartbeats at 08:00, 08:05, 08:10
+        // and 08:15 each try twice; still due after the run.
+        (&[503; 20], 10, true),
+    ];
+    for (answers, want_requests, still_due) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("state.db");
+        let mut store = Store::open(&db).unwrap();
+        commit(&mut store, &option_alert("a", Bot::Sweeps, et(11, 0, 0) - chrono::Duration::days(3), OPTION), None);
+        drop(store);
+        let n = Arc::new(Mutex::new(0usize));
+        let seen = n.clone();
+        let script = answers.to_vec();
+        let discord = FakeServer::start(move |_req: &Recorded| {
+            let mut k = seen.lock().unwrap();
+            let status = script.get(*k).copied().unwrap_or(200);
+            *k += 1;
+            match status {
+                200 => Reply::json(200, r#"{"id":"1","channel_id":"2"}"#),
+                400 => Reply::json(400, r#"{"code":50006,"message":"Cannot send an empty message"}"#),
+                s => Reply::status(s),
+            }
+        });
+        let reports = format!("{}/api/webhooks/222222222222222222/reports-token", discord.url());
+        let clock = Arc::new(SimClock::new(et(7, 59, 50)));
+        let cfg = config_with(
+            "http://127.0.0.1:9",
+            &[("REPORTS_WEBHOOK", reports), ("DISCORD_MAX_ATTEMPTS", "2".to_string())],
+        );
+        let timetable = "0 0 8 * * Mon weekly_report session=any\n0 */5 * * * * heartbeat session=any\n";
+        // Through the 08:05, 08:10 and 08:15 heartbeats.
+        run(cfg, &db, &clock, timetable, Duration::from_secs(16 * 60), false);
+        assert_eq!(*n.lock().unwrap(), want_requests, "{answers:?}");
+        let due = Store::open(&db).unwrap().cursor("weekly_report_due").unwrap();
+        assert_eq!(due.is_some(), still_due, "{answers:?}");
+    }
+}
