@@ -176,8 +176,9 @@ fn spawn(s: &Setup, db: &Path, webhook: &str, log: &Path) -> Child {
         .expect("start orakl replay")
 }
 
-/// Rows that must survive: alerts (id, bot, status) and cooldowns.
-fn dump(db: &Path) -> (BTreeMap<String, String>, BTreeSet<String>) {
+/// Rows that must survive: alerts (id, bot, status) and cooldowns (what they
+/// hold, and when they end).
+fn dump(db: &Path) -> (BTreeMap<String, String>, BTreeMap<String, chrono::DateTime<chrono::Utc>>) {
     let conn = rusqlite::Connection::open(db).unwrap();
     let mut stmt = conn.prepare("SELECT id, status FROM alerts ORDER BY id").unwrap();
     let alerts = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect();
@@ -186,14 +187,14 @@ fn dump(db: &Path) -> (BTreeMap<String, String>, BTreeSet<String>) {
         .unwrap();
     let cooldowns = stmt
         .query_map([], |r| {
-            Ok(format!(
-                "{} {} until {} premium {} by {}",
+            let what = format!(
+                "{} {} premium {} by {}",
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
                 r.get::<_, f64>(3)?,
                 r.get::<_, String>(4)?
-            ))
+            );
+            Ok((what, r.get::<_, String>(2)?.parse().unwrap()))
         })
         .unwrap()
         .map(Result::unwrap)
@@ -259,7 +260,7 @@ fn kill_9_at_random_instants_loses_nothing_and_duplicates_only_in_the_commit_win
     let mut kills_on_post = 0;
     let mut finished_early = 0;
     while runs.iter().filter(|r| r.killed).count() < KILLS {
-        assert!(finished_early <= KILLS, "runs keep finishing before their kill");
+        assert!(finished_early <= 10 * KILLS, "runs keep finishing before their kill");
         let k = runs.iter().filter(|r| r.killed).count() as u64;
         let at = Duration::from_millis(span_ms * k / KILLS as u64 + rng.below(span_ms / KILLS as u64 + 1));
         let on_post = rng.below(3) == 0;
@@ -298,7 +299,9 @@ fn kill_9_at_random_instants_loses_nothing_and_duplicates_only_in_the_commit_win
             finished_early += 1;
             // The machine is slower or faster than the estimate said: a
             // run is never longer than one that just finished.
-            span_ms = span_ms.min(started.elapsed().as_millis() as u64 * 9 / 10).max(KILLS as u64);
+            // No floor near a run's length: late runs have little left to
+            // do and may take less than 100 ms.
+            span_ms = span_ms.min(started.elapsed().as_millis() as u64 * 9 / 10).max(1);
         }
         assert_sound(&db, &format!("after run {} (killed: {killed})", runs.len() + 1));
         runs.push(Run { killed, posted: Vec::new() });
@@ -359,7 +362,19 @@ fn kill_9_at_random_instants_loses_nothing_and_duplicates_only_in_the_commit_win
     assert!(unsent.is_empty(), "alerts left unsent: {unsent:?}");
     assert!(never_posted.is_empty(), "committed alerts never posted: {never_posted:?}");
     assert!(unexplained.is_empty(), "duplicates outside the commit window: {unexplained:?}");
-    assert_eq!(cooldowns, ref_cooldowns, "every cooldown of the reference run, and only those");
+    assert_eq!(
+        cooldowns.keys().collect::<Vec<_>>(),
+        ref_cooldowns.keys().collect::<Vec<_>>(),
+        "every cooldown of the reference run, and only those"
+    );
+    // A restarted replay skips requests its earlier runs already answered
+    // for (a sweep confirmation behind an existing cooldown), so its
+    // simulated clock can reach the same commit a few token waits earlier:
+    // the same cooldown, ending up to that much sooner or later.
+    for (what, until) in &cooldowns {
+        let drift = (*until - ref_cooldowns[what]).num_milliseconds().abs();
+        assert!(drift <= 2_000, "{what}: ends {until}, the reference's {} ({drift} ms apart)", ref_cooldowns[what]);
+    }
 
     // The canary webhook token reached no log, no state and no metrics.
     for file in [log, s.dir.join("crash.db-wal"), db, s.dir.join("orakl.prom")] {
