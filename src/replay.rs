@@ -23,13 +23,15 @@
 //!   last page is served; at most [`PINNED_MAX`]);
 //! - every bar of every `(ticker, multiplier, timespan)` seen: a day of
 //!   1-minute bars is ~960 per ticker;
-//! - every trade seen, per ticker, with a dedup key. This is the one part
+//! - every trade seen, per ticker, deduplicated: its JSON (written once, on
+//!   the reader thread) and two timestamps in a sorted vector, ~250 bytes a
+//!   trade with the map that finds repeats by id. This is the one part
 //!   that grows with the tape: a tape holds only the trades the bots asked
 //!   for (dark-pool windows, sweep confirmations), which for a watchlist of
 //!   a few symbols is fine for a day, but a multi-day tape of busy tickers
 //!   keeps every print in memory until the replay ends.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -88,6 +90,19 @@ pub fn tape_symbols(path: &Path) -> Result<TapeSpan, TapeError> {
         return Err(TapeError::File { path: path.display().to_string(), message: "the tape has no records".into() });
     };
     Ok((reader.header().clone(), symbols, first, last))
+}
+
+/// What [`tape_symbols`] would find, read from the header when the tape's
+/// writer stated it there ([`Header::contents`]), so that a replay does not
+/// inflate and scan the whole tape once before replaying it; else the pass.
+pub fn tape_span(path: &Path) -> Result<TapeSpan, TapeError> {
+    let header = TapeReader::open(path)?.header().clone();
+    match header.contents() {
+        Some(c) => {
+            Ok((header, c.symbols.into_iter().filter(|s| !s.starts_with("O:")).collect(), c.first_at, c.last_at))
+        }
+        None => tape_symbols(path),
+    }
 }
 
 /// The market as a tape saw it, answering requests at `clock.now()`.
@@ -167,7 +182,7 @@ fn copy_error(e: &TapeError) -> TapeError {
 enum Feed {
     Header(Header),
     /// A record and its line number, which also names the snapshot.
-    Record(Box<ReplayRecord>, usize),
+    Record(Box<Arrival>, usize),
     Failed(TapeError),
     End,
 }
@@ -202,7 +217,7 @@ fn read_tape(path: &Path, tx: &SyncSender<Feed>) {
     }
     loop {
         let msg = match reader.next_replay_record() {
-            Ok(Some(rec)) => Feed::Record(Box::new(rec), reader.line()),
+            Ok(Some(rec)) => Feed::Record(Box::new(Arrival::of(rec)), reader.line()),
             Ok(None) => Feed::End,
             Err(e) => Feed::Failed(e),
         };
@@ -223,9 +238,52 @@ struct Chain {
     contracts: RawChain,
 }
 
+/// A record as the reader thread hands it over: trades already in the form
+/// the [`TradeBook`] keeps, so that writing their JSON is done on that
+/// thread, not on the one the service runs on.
+enum Arrival {
+    Record(ReplayRecord),
+    Trades { at: DateTime<Utc>, ticker: String, trades: Vec<ArrivingTrade> },
+}
+
+impl Arrival {
+    fn of(rec: ReplayRecord) -> Arrival {
+        match rec.payload {
+            ReplayPayload::Other(Payload::Trades { ticker, results }) => {
+                Arrival::Trades { at: rec.at, ticker, trades: results.iter().map(ArrivingTrade::of).collect() }
+            }
+            payload => Arrival::Record(ReplayRecord { at: rec.at, payload }),
+        }
+    }
+
+    fn at(&self) -> DateTime<Utc> {
+        match self {
+            Arrival::Record(rec) => rec.at,
+            Arrival::Trades { at, .. } => *at,
+        }
+    }
+}
+
+/// One trade of a record, with its dedup key and its JSON as the trades
+/// endpoint writes it.
+struct ArrivingTrade {
+    key: TradeKey,
+    sip_ns: i64,
+    json: Box<str>,
+}
+
+impl ArrivingTrade {
+    fn of(t: &Trade) -> ArrivingTrade {
+        // Serialising a `Trade` cannot fail: it has no maps and serde_json
+        // writes non-finite floats as null.
+        let json = serde_json::to_string(t).unwrap_or_default().into_boxed_str();
+        ArrivingTrade { key: TradeKey::of(t), sip_ns: t.sip_timestamp, json }
+    }
+}
+
 /// How a trade is recognised when several records carry it: Polygon's id
 /// is unique per ticker, exchange and TRF; without an id, the print itself.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum TradeKey {
     Id { id: String, exchange: Option<i32>, trf_id: Option<i32> },
     Print { sip_ns: i64, price_bits: u64, size_bits: u64 },
@@ -240,26 +298,125 @@ impl TradeKey {
             }
         }
     }
+
+    /// A fixed hash (the same in every run), for [`TradeBook::ids`].
+    fn hash64(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::hash::DefaultHasher::new();
+        self.hash(&mut h);
+        h.finish()
+    }
+
+    /// True when `kept` is the trade this key names. Its key fields are read
+    /// back from its JSON; a price or size is compared as the text serde_json
+    /// writes for it, which differs for any two finite `f64`s, so no float is
+    /// read back.
+    fn names(&self, kept: &KeptTrade) -> bool {
+        #[derive(serde::Deserialize)]
+        struct Fields<'a> {
+            #[serde(default)]
+            exchange: Option<i32>,
+            #[serde(default)]
+            id: Option<String>,
+            #[serde(default)]
+            trf_id: Option<i32>,
+            #[serde(borrow)]
+            price: &'a serde_json::value::RawValue,
+            #[serde(borrow)]
+            size: &'a serde_json::value::RawValue,
+        }
+        let Ok(f) = serde_json::from_str::<Fields>(&kept.json) else { return false };
+        let text = |bits: u64| serde_json::to_string(&f64::from_bits(bits)).unwrap_or_default();
+        match self {
+            TradeKey::Id { id, exchange, trf_id } => {
+                f.id.as_deref() == Some(id.as_str()) && f.exchange == *exchange && f.trf_id == *trf_id
+            }
+            TradeKey::Print { sip_ns, price_bits, size_bits } => {
+                f.id.is_none()
+                    && kept.sip_ns == *sip_ns
+                    && f.price.get() == text(*price_bits)
+                    && f.size.get() == text(*size_bits)
+            }
+        }
+    }
 }
 
-/// The union of the trade records of one ticker.
+/// One kept trade: its SIP time, when the record that brought it became
+/// known (both ns), and its JSON, written once when it arrived.
+struct KeptTrade {
+    sip_ns: i64,
+    known_ns: i64,
+    json: Box<str>,
+}
+
+/// The union of the trade records of one ticker: a day of a busy watchlist
+/// is over a million trades, so each is its JSON and two numbers in one
+/// sorted vector (a window is two binary searches), not a model in a tree.
 #[derive(Default)]
 struct TradeBook {
-    seen: BTreeSet<TradeKey>,
-    /// `(sip_timestamp, arrival)` → (`at` of the record that brought it, in
-    /// ns; the trade). Arrival order breaks ties between equal timestamps.
-    by_time: BTreeMap<(i64, u64), (i64, Trade)>,
-    arrivals: u64,
+    /// By `sip_ns`; equal timestamps in arrival order.
+    trades: Vec<KeptTrade>,
+    /// For the trades with an id: the hash of the key → the `sip_ns` of the
+    /// first trade kept with that hash, where a repeat of it is looked for.
+    ids: HashMap<u64, i64>,
 }
 
 impl TradeBook {
-    fn add(&mut self, known_ns: i64, trades: Vec<Trade>) {
-        for t in trades {
-            if self.seen.insert(TradeKey::of(&t)) {
-                self.by_time.insert((t.sip_timestamp, self.arrivals), (known_ns, t));
-                self.arrivals += 1;
+    fn add(&mut self, known_ns: i64, arriving: Vec<ArrivingTrade>) {
+        let mut fresh: Vec<KeptTrade> = Vec::with_capacity(arriving.len());
+        let mut fresh_keys: HashSet<TradeKey> = HashSet::with_capacity(arriving.len());
+        for a in arriving {
+            if fresh_keys.contains(&a.key) || self.holds(&a.key) {
+                continue;
             }
+            if matches!(a.key, TradeKey::Id { .. }) {
+                self.ids.entry(a.key.hash64()).or_insert(a.sip_ns);
+            }
+            fresh_keys.insert(a.key);
+            fresh.push(KeptTrade { sip_ns: a.sip_ns, known_ns, json: a.json });
         }
+        // Stable: equal timestamps keep their arrival order, after the ones
+        // kept before.
+        fresh.sort_by_key(|k| k.sip_ns);
+        let Some(first) = fresh.first() else { return };
+        let from = self.trades.partition_point(|k| k.sip_ns <= first.sip_ns);
+        if from == self.trades.len() {
+            self.trades.append(&mut fresh);
+            return;
+        }
+        let tail = self.trades.split_off(from);
+        self.trades.reserve(tail.len() + fresh.len());
+        let (mut old, mut new) = (tail.into_iter().peekable(), fresh.into_iter().peekable());
+        while let (Some(o), Some(n)) = (old.peek(), new.peek()) {
+            let next = if o.sip_ns <= n.sip_ns { old.next() } else { new.next() };
+            self.trades.extend(next);
+        }
+        self.trades.extend(old);
+        self.trades.extend(new);
+    }
+
+    /// The kept trades with `sip_ns` in `[lo, hi]`, in time order.
+    fn within(&self, lo: i64, hi: i64) -> &[KeptTrade] {
+        let start = self.trades.partition_point(|k| k.sip_ns < lo);
+        let end = self.trades.partition_point(|k| k.sip_ns <= hi).max(start);
+        &self.trades[start..end]
+    }
+
+    /// True when a trade with this key is kept already.
+    fn holds(&self, key: &TradeKey) -> bool {
+        let at = match key {
+            TradeKey::Print { sip_ns, .. } => *sip_ns,
+            TradeKey::Id { .. } => match self.ids.get(&key.hash64()) {
+                Some(sip_ns) => *sip_ns,
+                None => return false,
+            },
+        };
+        if self.within(at, at).iter().any(|k| key.names(k)) {
+            return true;
+        }
+        // Two id keys with one hash: the map names only the first, so the
+        // other is looked for everywhere. Practically never reached.
+        matches!(key, TradeKey::Id { .. }) && self.trades.iter().any(|k| key.names(k))
     }
 }
 
@@ -269,7 +426,7 @@ struct Market {
     /// None once the tape has ended or failed.
     feed: Option<Receiver<Feed>>,
     /// The next record, read but not yet due.
-    ahead: Option<(Box<ReplayRecord>, usize)>,
+    ahead: Option<(Box<Arrival>, usize)>,
     error: Option<TapeError>,
     applied: u64,
     chains: BTreeMap<String, Arc<Chain>>,
@@ -332,7 +489,7 @@ impl Market {
                 }
             }
             match self.ahead.take() {
-                Some((rec, line)) if rec.at <= t => self.apply(*rec, line),
+                Some((rec, line)) if rec.at() <= t => self.apply(*rec, line),
                 later => {
                     self.ahead = later;
                     return;
@@ -341,8 +498,15 @@ impl Market {
         }
     }
 
-    fn apply(&mut self, rec: ReplayRecord, line: usize) {
+    fn apply(&mut self, arrival: Arrival, line: usize) {
         self.applied += 1;
+        let rec = match arrival {
+            Arrival::Record(rec) => rec,
+            Arrival::Trades { at, ticker, trades } => {
+                self.trades.entry(ticker).or_default().add(nanos(at), trades);
+                return;
+            }
+        };
         let at = rec.at;
         let payload = match rec.payload {
             ReplayPayload::OptionChain { underlying, results } => {
@@ -365,7 +529,11 @@ impl Market {
                     series.insert(bar);
                 }
             }
-            Payload::Trades { ticker, results } => self.trades.entry(ticker).or_default().add(nanos(at), results),
+            Payload::Trades { ticker, results } => {
+                // Not left by `Arrival::of`; kept the same way if it were.
+                let arriving = results.iter().map(ArrivingTrade::of).collect();
+                self.trades.entry(ticker).or_default().add(nanos(at), arriving);
+            }
             Payload::StockSnapshot { ticker, results } => {
                 self.stocks.insert(ticker, *results);
             }
@@ -557,21 +725,17 @@ impl Market {
         let cap_ns = i64::try_from(cap_ns).unwrap_or(i64::MAX);
         let hi = hi.min(cap_ns);
         let Some(book) = self.trades.get(ticker).filter(|_| lo <= hi) else {
-            return Ok(page_reply::<Trade>(Vec::new(), None));
+            return Ok(raw_page_reply(std::iter::empty(), None));
         };
-        let mut matching: Vec<&Trade> = book
-            .by_time
-            .range((lo, 0)..=(hi, u64::MAX))
-            .filter(|(_, (known_ns, _))| *known_ns <= cap_ns)
-            .map(|(_, (_, trade))| trade)
-            .collect();
+        let mut matching: Vec<&str> =
+            book.within(lo, hi).iter().filter(|k| k.known_ns <= cap_ns).map(|k| &*k.json).collect();
         if desc {
             matching.reverse();
         }
         let end = offset.saturating_add(limit).min(matching.len());
-        let page = matching.get(offset..end).unwrap_or_default().to_vec();
+        let page = matching.get(offset..end).unwrap_or_default().iter().copied();
         let next = (end < matching.len()).then(|| q.next_url(&format!("{cap_ns}-{end}")));
-        Ok(page_reply(page, next))
+        Ok(raw_page_reply(page, next))
     }
 }
 
@@ -1104,6 +1268,9 @@ struct One<'a, T> {
     results: &'a T,
 }
 
+/// The envelope of a page of models; pages are written from JSON text
+/// ([`raw_page_reply`]), and tests check that the two agree.
+#[cfg(test)]
 #[derive(Serialize)]
 struct Page<'a, T> {
     status: &'static str,
@@ -1113,6 +1280,7 @@ struct Page<'a, T> {
     next_url: Option<String>,
 }
 
+#[cfg(test)]
 fn page_reply<T: Serialize>(results: Vec<&T>, next_url: Option<String>) -> Response {
     reply(200, &Page { status: "OK", request_id: REQUEST_ID, results, next_url })
 }
@@ -1124,7 +1292,9 @@ fn json_response(status: u16, body: Vec<u8>) -> Response {
 }
 
 /// A page whose items are JSON text already (a chain's contracts as on the
-/// tape): the envelope [`Page`] writes, with the items copied in.
+/// tape, trades as written when they arrived): the envelope serde writes
+/// for a page of models (`status`, `request_id`, `results`, then
+/// `next_url` if any), with the items copied in.
 fn raw_page_reply<'a>(items: impl Iterator<Item = &'a str>, next_url: Option<String>) -> Response {
     let mut body = Vec::with_capacity(1 << 16);
     body.extend_from_slice(OK_PREFIX.as_bytes());
@@ -1270,6 +1440,80 @@ mod tests {
         assert!(Route::parse(&Target::parse("/v1/other").segments).is_none());
         assert_eq!(parse_cursor("7-250"), Some((7, 250)));
         assert_eq!(parse_cursor("7"), None);
+    }
+
+    fn trade(id: Option<&str>, sip_ns: i64, price: f64, size: f64, exchange: Option<i32>) -> Trade {
+        Trade { id: id.map(str::to_string), sip_timestamp: sip_ns, price, size, exchange, ..Trade::default() }
+    }
+
+    /// The trades a window holds as the book before this one kept them: a
+    /// set of keys and a tree by (timestamp, arrival).
+    #[derive(Default)]
+    struct TreeBook {
+        seen: HashSet<TradeKey>,
+        by_time: BTreeMap<(i64, u64), (i64, Trade)>,
+        arrivals: u64,
+    }
+
+    impl TreeBook {
+        fn add(&mut self, known_ns: i64, trades: &[Trade]) {
+            for t in trades {
+                let key = TradeKey::of(t);
+                if self.seen.insert(key) {
+                    self.by_time.insert((t.sip_timestamp, self.arrivals), (known_ns, t.clone()));
+                    self.arrivals += 1;
+                }
+            }
+        }
+
+        fn within(&self, lo: i64, hi: i64, cap_ns: i64) -> Vec<String> {
+            if lo > hi {
+                return Vec::new();
+            }
+            self.by_time
+                .range((lo, 0)..=(hi, u64::MAX))
+                .filter(|(_, (known, _))| *known <= cap_ns)
+                .map(|(_, (_, t))| serde_json::to_string(t).unwrap())
+                .collect()
+        }
+    }
+
+    #[test]
+    fn the_trade_book_keeps_what_the_tree_kept() {
+        let records: Vec<(i64, Vec<Trade>)> = vec![
+            (10, vec![trade(Some("1"), 100, 1.5, 10.0, Some(4)), trade(Some("2"), 100, 1.6, 5.0, Some(4))]),
+            // A repeat by id (even at another time), one on another exchange,
+            // a print without an id and its repeat in the same record.
+            (
+                20,
+                vec![
+                    trade(Some("1"), 105, 9.9, 1.0, Some(4)),
+                    trade(Some("1"), 100, 1.5, 10.0, Some(7)),
+                    trade(None, 90, 0.1 + 0.2, 3.0, None),
+                    trade(None, 90, 0.1 + 0.2, 3.0, None),
+                    trade(None, 90, 0.30000000000000004, 3.0, None),
+                    trade(None, 90, 0.3, 3.0, None),
+                ],
+            ),
+            // Out of order, descending, ties with kept trades.
+            (30, vec![trade(Some("9"), 120, 2.0, 1.0, None), trade(Some("8"), 100, 2.0, 1.0, None)]),
+            (30, vec![trade(Some("7"), 50, 2.0, 1.0, None), trade(None, 90, 0.3, 3.0, None)]),
+            (40, vec![]),
+        ];
+        let (mut book, mut tree) = (TradeBook::default(), TreeBook::default());
+        for (known, trades) in &records {
+            book.add(*known, trades.iter().map(ArrivingTrade::of).collect());
+            tree.add(*known, trades);
+            for (lo, hi) in [(i64::MIN, i64::MAX), (90, 100), (100, 100), (101, 119), (121, 10)] {
+                for cap in [0, 10, 20, 30, i64::MAX] {
+                    let kept: Vec<String> =
+                        book.within(lo, hi).iter().filter(|k| k.known_ns <= cap).map(|k| k.json.to_string()).collect();
+                    assert_eq!(kept, tree.within(lo, hi, cap), "window {lo}..={hi} known by {cap}");
+                }
+            }
+        }
+        let order: Vec<i64> = book.trades.iter().map(|k| k.sip_ns).collect();
+        assert_eq!(order, [50, 90, 90, 100, 100, 100, 100, 120]);
     }
 
     #[test]

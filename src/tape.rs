@@ -10,7 +10,7 @@
 //! Reading streams (a day's tape does not fit in the memory budget) and
 //! every error names `TAPE:LINE`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::marker::PhantomData;
@@ -41,6 +41,48 @@ impl Header {
     pub fn new(meta: BTreeMap<String, Value>) -> Header {
         Header { tape: MAGIC.to_string(), version: VERSION, meta }
     }
+
+    /// States what the records hold, under [`CONTENTS_KEY`]. Only a writer
+    /// that knows it before writing the first record can say it (the
+    /// simulator plans the whole day first; a live recording cannot know
+    /// its end).
+    pub fn set_contents(&mut self, contents: &Contents) {
+        let at = |t: DateTime<Utc>| serde_json::to_value(t).unwrap_or(Value::Null);
+        let symbols: Vec<Value> = contents.symbols.iter().map(|s| Value::from(s.as_str())).collect();
+        let object = serde_json::Map::from_iter([
+            ("first_at".to_string(), at(contents.first_at)),
+            ("last_at".to_string(), at(contents.last_at)),
+            ("symbols".to_string(), Value::Array(symbols)),
+        ]);
+        self.meta.insert(CONTENTS_KEY.to_string(), Value::Object(object));
+    }
+
+    /// What the header says the records hold; None when it does not say,
+    /// or says it in a shape this build does not read (then a pass over the
+    /// records finds it).
+    pub fn contents(&self) -> Option<Contents> {
+        let object = self.meta.get(CONTENTS_KEY)?.as_object()?;
+        let at = |key: &str| serde_json::from_value::<DateTime<Utc>>(object.get(key)?.clone()).ok();
+        let (first_at, last_at) = (at("first_at")?, at("last_at")?);
+        let mut symbols = BTreeSet::new();
+        for s in object.get("symbols")?.as_array()? {
+            symbols.insert(s.as_str()?.to_string());
+        }
+        (first_at <= last_at).then_some(Contents { symbols, first_at, last_at })
+    }
+}
+
+/// The header key of [`Contents`].
+pub const CONTENTS_KEY: &str = "records";
+
+/// What a pass over a tape's records finds: the symbols they are about (as
+/// [`Payload::symbol`], option tickers such as `O:SPY251121C00670000` left
+/// out) and the `at` of the first and of the last record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contents {
+    pub symbols: BTreeSet<String>,
+    pub first_at: DateTime<Utc>,
+    pub last_at: DateTime<Utc>,
 }
 
 /// One recorded response, keyed by the request that produced it.
@@ -864,6 +906,33 @@ mod tests {
         assert_eq!(later.len(), 3);
         assert!(serde_json::from_str::<RawChain>(r#"[{"details":{"strike_price":"x"}}]"#).is_err());
         assert!(serde_json::from_str::<RawChain>("null").is_err());
+    }
+
+    #[test]
+    fn the_header_states_the_contents_or_says_nothing() {
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let contents = Contents {
+            symbols: BTreeSet::from(["SPY".to_string(), "QQQ".to_string()]),
+            first_at: at("2026-03-09T13:30:00Z"),
+            last_at: at("2026-03-09T20:00:00Z"),
+        };
+        let mut header = Header::new(BTreeMap::new());
+        assert_eq!(header.contents(), None);
+        header.set_contents(&contents);
+        let text = serde_json::to_string(&header).unwrap();
+        assert_eq!(
+            text,
+            r#"{"tape":"orakl-market-tape","version":1,"records":{"first_at":"2026-03-09T13:30:00Z","last_at":"2026-03-09T20:00:00Z","symbols":["QQQ","SPY"]}}"#
+        );
+        assert_eq!(serde_json::from_str::<Header>(&text).unwrap().contents(), Some(contents));
+        for odd in [
+            r#"{"tape":"orakl-market-tape","version":1,"records":7}"#,
+            r#"{"tape":"orakl-market-tape","version":1,"records":{"first_at":"2026-03-09T13:30:00Z","symbols":[]}}"#,
+            r#"{"tape":"orakl-market-tape","version":1,"records":{"first_at":"2026-03-09T20:00:00Z","last_at":"2026-03-09T13:30:00Z","symbols":[]}}"#,
+            r#"{"tape":"orakl-market-tape","version":1,"records":{"first_at":"2026-03-09T13:30:00Z","last_at":"2026-03-09T13:30:00Z","symbols":[1]}}"#,
+        ] {
+            assert_eq!(serde_json::from_str::<Header>(odd).unwrap().contents(), None, "{odd}");
+        }
     }
 
     fn read_all(text: &str) -> Result<Vec<Record>, TapeError> {

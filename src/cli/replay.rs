@@ -18,7 +18,7 @@ use crate::config::{Config, Sources};
 use crate::job::Bot;
 use crate::notify::Notifier;
 use crate::polygon::Client;
-use crate::replay::{TapeMarket, tape_symbols};
+use crate::replay::{TapeMarket, tape_span};
 use crate::schedule::Timetable;
 use crate::service::{self, Delivery, OutputFormat, Service, Settings};
 use crate::store::Store;
@@ -70,11 +70,11 @@ pub(super) fn run_replay(
     opts: &ReplayOptions,
     out: &mut dyn Write,
 ) -> Result<(), Failure> {
-    // The wall time covers the whole replay, the pass over the tape that
-    // finds its symbols and span included.
+    // The wall time covers the whole replay, reading the tape's symbols and
+    // span included (from its header, or a pass over its records).
     let wall = SystemClock::new(Shutdown::new());
     let shown = tape.display().to_string();
-    let (_header, symbols, first, last) = tape_symbols(tape).map_err(Failure::config)?;
+    let (_header, symbols, first, last) = tape_span(tape).map_err(Failure::config)?;
 
     // A replay needs no key and reaches no network: the transport is the
     // tape. The watchlist defaults to the tape's symbols; WATCHLIST narrows.

@@ -58,7 +58,7 @@ use chrono::{NaiveDate, NaiveTime};
 use serde_json::Value;
 
 use crate::polygon::{Bar, OptionSnapshot, Trade};
-use crate::tape::{Header, Payload, Record, TapeError, TapeWriter};
+use crate::tape::{Contents, Header, Payload, Record, TapeError, TapeWriter};
 use chain::Chain;
 use events::{Observed, Plan, World};
 use market::{Day, InjectedPrint, PrintIds, StoryKind};
@@ -277,14 +277,24 @@ pub fn simulate(opts: &SimOptions, out: &Path, truth: Option<&Path>) -> Result<S
             opts.chain_scales.iter().map(|(s, v)| (s.clone(), Value::from(*v))).collect();
         meta.insert("chain_scales".to_string(), Value::Object(scales));
     }
-    let writer = TapeWriter::create(out, &Header::new(meta))?;
+    // Every chain time and every minute close, in order.
+    let mut times: BTreeSet<u32> = (0..).map(|k| start_s + k * interval).take_while(|t| *t <= end_s).collect();
+    times.extend((start_s / 60 + 1..=end_s / 60).map(|m| m * 60));
+    let mut header = Header::new(meta);
+    // Known before the first record, so a replay need not scan the tape for
+    // it: the history is written at `start_s`, and every time below writes a
+    // stock snapshot or a chain for each symbol, the last one included.
+    // Option tickers, whose trades and bars are also written, are not symbols.
+    header.set_contents(&Contents {
+        symbols: symbols.iter().cloned().collect(),
+        first_at: day.at(start_s),
+        last_at: day.at(times.last().copied().unwrap_or(start_s)),
+    });
+    let writer = TapeWriter::create(out, &header)?;
 
     let mut rec = Recording::new(&world, &plan, writer, tapes, chains, follow);
     // Trading before the first recorded moment still builds the day's volume.
     rec.trade_until(start_s);
-    // Every chain time and every minute close, in order.
-    let mut times: BTreeSet<u32> = (0..).map(|k| start_s + k * interval).take_while(|t| *t <= end_s).collect();
-    times.extend((start_s / 60 + 1..=end_s / 60).map(|m| m * 60));
     for t in times {
         if t == start_s {
             rec.history(t)?;
@@ -588,4 +598,40 @@ fn write_truth(path: &Path, lines: &[TruthEvent]) -> Result<(), SimError> {
         writeln!(w, "{text}").map_err(|e| io_err(path, e))?;
     }
     w.flush().map_err(|e| io_err(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_header_states_what_a_pass_over_the_records_finds() {
+        let dir = std::env::temp_dir().join(format!("orakl-sim-contents-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let time = |h, m, s| NaiveTime::from_hms_opt(h, m, s).unwrap();
+        let cases = [
+            ("2026-03-09", time(9, 30, 0), 2, 45),
+            ("2026-03-09", time(10, 0, 20), 3, 50),
+            // Cut at the 13:00 bell of an early close, off the minute grid.
+            ("2026-11-27", time(12, 58, 30), 5, 40),
+        ];
+        for (k, (date, start, minutes, interval)) in cases.into_iter().enumerate() {
+            let opts = SimOptions {
+                seed: 11,
+                date: date.parse().unwrap(),
+                symbols: vec!["spy".to_string(), "ZZZQ".to_string()],
+                start,
+                minutes,
+                chain_interval_seconds: interval,
+                chain_scale: MIN_CHAIN_SCALE,
+                ..SimOptions::default()
+            };
+            let out = dir.join(format!("{k}.jsonl"));
+            simulate(&opts, &out, None).unwrap();
+            let (header, symbols, first, last) = crate::replay::tape_symbols(&out).unwrap();
+            let stated = header.contents().unwrap();
+            assert_eq!((stated.symbols, stated.first_at, stated.last_at), (symbols, first, last), "case {k}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
