@@ -4,7 +4,6 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::alert::ContractType;
 use crate::store::AlertOutcome;
 
 /// The columns, in order: the alert, its delivery, its outcome.
@@ -47,23 +46,18 @@ pub fn cells(item: &AlertOutcome) -> [Value; 28] {
     let time = |t: chrono::DateTime<chrono::Utc>| json!(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
     let num = |x: Option<f64>| x.filter(|x| x.is_finite()).map_or(Value::Null, |x| json!(x));
     let text = |s: Option<&str>| s.map_or(Value::Null, |s| json!(s));
-    let lower = |d: &dyn std::fmt::Debug| json!(format!("{d:?}").to_lowercase());
     [
         json!(a.id),
         json!(a.bot.as_str()),
         time(a.at),
         json!(a.ticker),
         text(a.contract.as_deref()),
-        a.contract_type.map_or(Value::Null, |c| {
-            json!(match c {
-                ContractType::Call => "call",
-                ContractType::Put => "put",
-            })
-        }),
+        // The enums' own serde names, as in the JSONL alert lines.
+        json!(a.contract_type),
         num(a.strike),
         a.expiration.map_or(Value::Null, |d| json!(d.to_string())),
-        lower(&a.side),
-        lower(&a.sentiment),
+        json!(a.side),
+        json!(a.sentiment),
         num(a.score),
         num(a.premium.or(a.notional)),
         num(a.volume_delta.or(a.size)),

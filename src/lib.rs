@@ -11,6 +11,7 @@
 //! - `discord` — embeds within Discord's limits; the webhook sender.
 //! - `outcomes` — how an alert's plan turned out, from minute bars after it; the report.
 //! - `export` — alerts with their outcomes as RFC 4180 CSV or JSON.
+//! - `atomic_file` — files replaced whole (the metrics file, exports).
 //! - `health`, `metrics` — the 0–100 health score; the Prometheus textfile.
 //! - `polygon` — typed models and the rate-limited, retrying REST client.
 //! - `store` — the SQLite state: outbox, cooldowns, outcomes, cursors, runs, errors (the only SQL).
@@ -25,6 +26,7 @@
 //! - `cli` — the commands behind `main`.
 
 pub mod alert;
+pub mod atomic_file;
 pub mod bars;
 pub mod bots;
 pub mod cache;

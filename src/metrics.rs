@@ -2,15 +2,13 @@
 //! `orakl health` (separate processes), and rendered as the Prometheus
 //! textfile (`METRICS_FILE`, for node_exporter's textfile collector).
 //!
-//! The rendering is pure; [`write_atomic`] is the one piece of IO, so a
-//! scraper never reads a half-written file. [`check_exposition`] holds the
+//! The rendering is pure; the heartbeat writes it with
+//! [`crate::atomic_file::write`], so a scraper never reads a half-written file. [`check_exposition`] holds the
 //! text format's rules (the ones `promtool check metrics` enforces) so tests
 //! can hold every rendering to them without promtool installed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -218,31 +216,6 @@ pub fn escape_label(v: &str) -> String {
 /// HELP text escapes backslash and newline (a quote stays as it is).
 fn escape_help(v: &str) -> String {
     v.replace('\\', "\\\\").replace('\n', "\\n")
-}
-
-/// Writes `text` to `path` so that a reader sees the old file or the new one,
-/// never a mix: a temporary file in the same directory (a rename across file
-/// systems is not atomic), synced, then renamed over the target.
-pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "metrics".into());
-    // A leading dot keeps the textfile collector (which reads `*.prom`) off
-    // the temporary file.
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        // The temporary file is worthless; failing to remove it changes nothing.
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 /// Problems with `text` as a Prometheus text exposition, by line: the
@@ -583,17 +556,5 @@ mod tests {
                 assert!(problems.iter().any(|p| p.contains(want)), "{name}: want {want:?}, got {problems:?}");
             }
         }
-    }
-
-    #[test]
-    fn write_atomic_replaces_the_file_and_leaves_no_temporary() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("orakl.prom");
-        write_atomic(&path, "one\n").unwrap();
-        write_atomic(&path, "two\n").unwrap();
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "two\n");
-        let names: Vec<String> =
-            std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
-        assert_eq!(names, ["orakl.prom"]);
     }
 }

@@ -63,15 +63,7 @@ pub(super) fn export(
     };
     match out {
         None => super::print_out(&text),
-        Some(path) => write_atomically(path, text.as_bytes())
+        Some(path) => crate::atomic_file::write(path, text.as_bytes())
             .map_err(|e| Failure::runtime(anyhow::anyhow!("--out {}: {e}", path.display()))),
     }
-}
-
-/// Writes beside `path` and renames, so a reader never sees half a file.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut partial = path.as_os_str().to_os_string();
-    partial.push(".partial");
-    std::fs::write(&partial, bytes)?;
-    std::fs::rename(&partial, path)
 }

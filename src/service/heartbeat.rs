@@ -25,7 +25,7 @@ impl Service {
             Err(e) => log::error!("event=snapshot_encode_failed error=\"{e}\""),
         }
         if let Some(path) = &self.config.metrics_file {
-            if let Err(e) = metrics::write_atomic(path, &metrics::render(&snapshot)) {
+            if let Err(e) = crate::atomic_file::write(path, metrics::render(&snapshot).as_bytes()) {
                 log::warn!("event=metrics_write_failed path={} error=\"{e}\"", path.display());
             }
         }

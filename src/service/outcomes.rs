@@ -63,7 +63,7 @@ impl Service {
             Ok(w) => w,
             Err(e) => return self.store_failed("open_outcomes", &e),
         };
-        watches.sort_by_key(|w| (w.from(), w.ticker.clone()));
+        watches.sort_by_cached_key(|w| (w.from(), w.ticker.clone()));
         if let Some(n) = line.batch {
             watches.truncate(n);
         }
@@ -170,7 +170,7 @@ impl Service {
             if after.status != before.status || after.is_final() {
                 log_outcome(alert, &after);
             }
-            if let Err(e) = self.store.update_outcome(&alert.id, &after, now) {
+            if let Err(e) = self.store.update_outcome(&alert.id, &after) {
                 log::error!("event=store_error op=update_outcome id={} error=\"{e}\"", alert.id);
             }
         }

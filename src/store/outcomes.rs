@@ -110,7 +110,7 @@ impl Store {
 
     /// Moves an outcome forward. The guard on `resolved_at` keeps a final
     /// outcome final even if two passes race.
-    pub fn update_outcome(&mut self, alert_id: &str, o: &Outcome, now: DateTime<Utc>) -> Result<(), StoreError> {
+    pub fn update_outcome(&mut self, alert_id: &str, o: &Outcome) -> Result<(), StoreError> {
         let fail = sql_error(&self.path, "update outcome");
         let changed = self
             .conn
@@ -130,7 +130,7 @@ impl Store {
             })
             .map_err(&fail)?;
         if changed == 0 {
-            log::debug!("event=outcome_unchanged id={alert_id} reason=\"no open outcome\" now={}", ts(now));
+            log::debug!("event=outcome_unchanged id={alert_id} reason=\"no open outcome\"");
         }
         Ok(())
     }

@@ -346,7 +346,7 @@ fn the_weekly_report_is_posted_to_the_reports_webhook_and_flags_weak_symbols() {
             resolved_at: Some(friday + chrono::Duration::hours(1)),
             last_bar_end: Some(friday + chrono::Duration::hours(1)),
         };
-        store.update_outcome(&a.id, &stopped, friday).unwrap();
+        store.update_outcome(&a.id, &stopped).unwrap();
     }
     commit(&mut store, &option_alert("spy", Bot::Sweeps, friday, OPTION), Some((1.9, 2.0)));
     drop(store);
@@ -409,7 +409,7 @@ fn export_fixture(db: &std::path::Path) {
         resolved_at: Some(et(11, 0, 0)),
         last_bar_end: Some(et(11, 0, 0)),
     };
-    store.update_outcome("a1", &t1, et(11, 30, 0)).unwrap();
+    store.update_outcome("a1", &t1).unwrap();
     let mut d = Alert::new("d1".into(), Bot::Darkpool, et(10, 5, 0), "SPY");
     d.label = "dark pool print\nsecond line".into();
     (d.size, d.price, d.notional) = (Some(50_000.0), Some(600.0), Some(3e7));

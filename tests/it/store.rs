@@ -772,13 +772,13 @@ fn a_final_outcome_stays_final() {
         resolved_at: None,
         last_bar_end: Some(t("2025-10-22T15:00:00Z")),
     };
-    store.update_outcome("a", &watched, t("2025-10-22T15:00:00Z")).unwrap();
+    store.update_outcome("a", &watched).unwrap();
     assert_eq!(store.open_outcomes().unwrap().len(), 1, "a T1 still watched for T2 stays open");
     let done = Outcome { status: Status::T2, resolved_at: Some(t("2025-10-22T15:30:00Z")), ..watched };
-    store.update_outcome("a", &done, t("2025-10-22T15:30:00Z")).unwrap();
+    store.update_outcome("a", &done).unwrap();
     assert!(store.open_outcomes().unwrap().is_empty());
     let late = Outcome { status: Status::Stopped, resolved_at: Some(t("2025-10-22T16:00:00Z")), ..watched };
-    store.update_outcome("a", &late, t("2025-10-22T16:00:00Z")).unwrap();
+    store.update_outcome("a", &late).unwrap();
     let row = store.alerts_with_outcomes(t("2025-10-22T00:00:00Z"), None).unwrap().remove(0).outcome.unwrap();
     assert_eq!((row.status, row.mfe, row.mae), (Status::T2, Some(0.6), Some(0.1)));
 
