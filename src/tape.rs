@@ -38,6 +38,18 @@ pub struct Header {
 }
 
 impl Header {
+    /// Reads and checks a tape's first line.
+    pub fn parse(line: &str) -> Result<Header, String> {
+        let header: Header = serde_json::from_str(line).map_err(|e| format!("not a tape header: {e}"))?;
+        if header.tape != MAGIC {
+            return Err(format!("not an orakl market tape (`tape` is `{}`)", header.tape));
+        }
+        if header.version != VERSION {
+            return Err(format!("tape version {} is not supported (this build reads {VERSION})", header.version));
+        }
+        Ok(header)
+    }
+
     pub fn new(meta: BTreeMap<String, Value>) -> Header {
         Header { tape: MAGIC.to_string(), version: VERSION, meta }
     }
@@ -187,6 +199,18 @@ impl ReplayPayload {
     }
 }
 
+impl ReplayRecord {
+    /// Reads one record's line. A chain's contracts are located in `line`
+    /// (see [`RawChain::text`]); the caller keeps where the line is.
+    pub fn parse(line: &str) -> serde_json::Result<ReplayRecord> {
+        let mut rec: ReplayRecord = serde_json::from_str(line)?;
+        if let ReplayPayload::OptionChain { results, .. } = &mut rec.payload {
+            results.anchor(line);
+        }
+        Ok(rec)
+    }
+}
+
 impl<'de> Deserialize<'de> for ReplayRecord {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let (at, parts) = d.deserialize_map(RecordVisitor::<RawChain>(PhantomData))?;
@@ -198,46 +222,31 @@ impl<'de> Deserialize<'de> for ReplayRecord {
     }
 }
 
-/// A chain's contracts, back to back as the tape wrote them, with what the
-/// chain endpoint filters on. Answering a page from this is copying text:
-/// no contract is ever parsed into an [`OptionSnapshot`] or serialised
-/// again, and the text is the tape's own, so the client reads the same
-/// numbers from it as from the tape.
+/// A chain's contracts as the tape holds them: where each one's JSON is in
+/// the record's line, and its expiration, which the chain endpoint filters
+/// on. The text itself is not kept: the replay reads the line again from
+/// the tape when the chain is asked for, so a day's chains need not fit in
+/// memory, and a page is the tape's own text copied, never a model written
+/// back.
 #[derive(Debug, Default)]
 pub struct RawChain {
-    text: String,
+    /// The contracts' text when it is not the line's own: `results` came
+    /// before `endpoint`, was read as a [`Value`], and is written here.
+    owned: Option<Box<str>>,
+    /// True once `start`s are offsets into the line (or `owned`); while
+    /// deserialising they are addresses into the text being read.
+    anchored: bool,
     contracts: Vec<RawContract>,
 }
 
-/// One contract of a [`RawChain`]: where its JSON is, and its `details`
-/// fields that the chain endpoint's query parameters test.
-#[derive(Debug)]
+/// One contract of a [`RawChain`]: where its JSON is, and its
+/// `details.expiration_date`. The other fields the endpoint can filter on
+/// (strike, type) are read from the text when a query asks for them.
+#[derive(Debug, Clone, Copy)]
 pub struct RawContract {
     start: usize,
-    end: usize,
+    len: u32,
     pub expiration: Option<NaiveDate>,
-    pub strike: Option<f64>,
-    pub kind: ContractKind,
-}
-
-/// `details.contract_type`, kept without an allocation for the usual two.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ContractKind {
-    Absent,
-    Call,
-    Put,
-    Other(Box<str>),
-}
-
-impl ContractKind {
-    pub fn as_str(&self) -> Option<&str> {
-        match self {
-            ContractKind::Absent => None,
-            ContractKind::Call => Some("call"),
-            ContractKind::Put => Some("put"),
-            ContractKind::Other(s) => Some(s),
-        }
-    }
 }
 
 impl RawChain {
@@ -253,14 +262,16 @@ impl RawChain {
         &self.contracts
     }
 
-    /// The JSON object of one contract, exactly as on the tape.
-    pub fn text(&self, c: &RawContract) -> &str {
-        &self.text[c.start..c.end]
+    /// The JSON object of one contract, exactly as on the tape; `line` is
+    /// the record's line the chain was read from.
+    pub fn text<'a>(&'a self, line: &'a str, c: &RawContract) -> &'a str {
+        let source = self.owned.as_deref().unwrap_or(line);
+        source.get(c.start..c.start + c.len as usize).unwrap_or("{}")
     }
 
     /// The contract whose `details.ticker` is `ticker`, as JSON text. The
     /// text search only narrows the candidates; the ticker itself is read.
-    pub fn find(&self, ticker: &str) -> Option<&str> {
+    pub fn find<'a>(&'a self, line: &'a str, ticker: &str) -> Option<&'a str> {
         #[derive(Deserialize)]
         struct Only {
             #[serde(default)]
@@ -271,18 +282,37 @@ impl RawChain {
             #[serde(default)]
             ticker: Option<String>,
         }
-        self.contracts.iter().map(|c| self.text(c)).filter(|text| text.contains(ticker)).find(|text| {
+        self.contracts.iter().map(|c| self.text(line, c)).filter(|text| text.contains(ticker)).find(|text| {
             serde_json::from_str::<Only>(text).ok().and_then(|o| o.details?.ticker).is_some_and(|t| t == ticker)
         })
     }
+
+    /// Turns the addresses taken while reading `line` into offsets in it.
+    /// Every contract was borrowed from `line`, so each lies inside it.
+    fn anchor(&mut self, line: &str) {
+        if !self.anchored {
+            let base = line.as_ptr() as usize;
+            for c in &mut self.contracts {
+                c.start -= base;
+            }
+            self.anchored = true;
+        }
+    }
+
+    fn push(&mut self, start: usize, json: &str) -> serde_json::Result<()> {
+        let len = u32::try_from(json.len()).map_err(|_| serde::de::Error::custom("a contract over 4 GiB"))?;
+        self.contracts.push(RawContract { start, len, expiration: expiration_of(json)? });
+        Ok(())
+    }
 }
 
-/// What the chain endpoint filters on, read from a contract's text; every
-/// other field is skipped without being converted. Named as the model so
-/// that a contract that is not an object reads as the model's error would.
+/// The fields a chain query can filter on, read from a contract's text
+/// when the fast path of [`expiration_of`] cannot be taken, or when a query
+/// filters on strike or type. Named as the model so that a contract that is
+/// not an object reads as the model's error would.
 #[derive(Deserialize)]
 #[serde(rename = "OptionSnapshot")]
-struct ContractIndex {
+pub struct ContractIndex {
     #[serde(default)]
     details: Option<IndexDetails>,
 }
@@ -298,114 +328,47 @@ struct IndexDetails {
     strike_price: Option<f64>,
 }
 
-impl RawChain {
-    /// Adds one contract's JSON, with the numbers `rewrite` names written as
-    /// the models would have written them.
-    fn push(&mut self, json: &str, rewrite: Rewrite) -> serde_json::Result<()> {
-        let index: ContractIndex = serde_json::from_str(json)?;
-        let details =
-            index.details.unwrap_or(IndexDetails { contract_type: None, expiration_date: None, strike_price: None });
-        let kind = match details.contract_type {
-            None => ContractKind::Absent,
-            Some(k) if k == "call" => ContractKind::Call,
-            Some(k) if k == "put" => ContractKind::Put,
-            Some(k) => ContractKind::Other(k.into_boxed_str()),
-        };
-        let start = self.text.len();
-        write_numbers_as_models(json, rewrite, &mut self.text);
-        self.contracts.push(RawContract {
-            start,
-            end: self.text.len(),
-            expiration: details.expiration_date,
-            strike: details.strike_price,
-            kind,
-        });
-        Ok(())
-    }
-}
-
-/// Which number tokens [`write_numbers_as_models`] rewrites.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Rewrite {
-    /// Any that the client might not read as the models' value written back.
-    Inexact,
-    /// Only long integers (the text is a `Value`'s, whose floats are
-    /// written back already).
-    LongIntegers,
-}
-
-/// The integer fields of a contract snapshot that can be long: their text
-/// is read as an integer, never through an `f64`.
-const INTEGER_KEYS: [&str; 2] = ["last_updated", "sip_timestamp"];
-
-/// Copies a contract's JSON to `out`, writing the numbers that could read
-/// differently from before as the models wrote them back.
-///
-/// Before, a contract was read into its model (serde_json's float reading,
-/// which is exact only for up to 15 digits and small powers of ten), and
-/// the page the client read was that model written back (shortest
-/// round-trip digits). For a number with at most 15 significant digits, at
-/// most 15 of them after the point and no exponent, both readings are
-/// exact, so the tape's text gives the client the same `f64`. Anything else
-/// (`7.159999999999996e-280`, 17-digit greeks) is read here once and
-/// written as the model would have written it: the client then reads what
-/// it read before. Long integers in integer fields are left alone.
-fn write_numbers_as_models(json: &str, rewrite: Rewrite, out: &mut String) {
-    let b = json.as_bytes();
-    let mut copied = 0;
-    let mut i = 0;
-    // The last string met: the key of a number that follows it.
-    let mut key: (usize, usize) = (0, 0);
-    while i < b.len() {
-        match b[i] {
-            b'"' => {
-                let start = i + 1;
-                i += 1;
-                while i < b.len() && b[i] != b'"' {
-                    i += if b[i] == b'\\' { 2 } else { 1 };
-                }
-                key = (start, i.min(b.len()));
-                i += 1;
-            }
-            b'-' | b'0'..=b'9' => {
-                let start = i;
-                let (mut digits, mut after_point, mut leading, mut point, mut exponent) = (0, 0, true, false, false);
-                while i < b.len() && matches!(b[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9') {
-                    match b[i] {
-                        b'.' => point = true,
-                        b'e' | b'E' => exponent = true,
-                        b'0'..=b'9' if !exponent => {
-                            // Leading zeros are not significant digits.
-                            if b[i] != b'0' || !leading {
-                                leading = false;
-                                digits += 1;
-                            }
-                            if point {
-                                after_point += 1;
-                            }
-                        }
-                        _ => {}
-                    }
-                    i += 1;
-                }
-                let integer = !point && !exponent;
-                let long = digits > 15 || after_point > 15 || exponent;
-                let rewrite_it = match rewrite {
-                    Rewrite::Inexact => long,
-                    Rewrite::LongIntegers => integer && long,
-                } && !(integer && INTEGER_KEYS.contains(&&json[key.0..key.1]));
-                let read = if rewrite_it { serde_json::from_str::<f64>(&json[start..i]).ok() } else { None };
-                if let Some(v) = read {
-                    out.push_str(&json[copied..start]);
-                    // A finite f64 always serialises.
-                    out.push_str(&serde_json::to_string(&v).unwrap_or_else(|_| json[start..i].to_string()));
-                    copied = i;
-                }
-            }
-            _ => i += 1,
+impl ContractIndex {
+    /// `details.strike_price` and `details.contract_type` of a contract's
+    /// JSON; both `None` when it has no `details` or cannot be read.
+    pub fn strike_and_type(json: &str) -> (Option<f64>, Option<String>) {
+        match serde_json::from_str::<ContractIndex>(json).ok().and_then(|i| i.details) {
+            Some(d) => (d.strike_price, d.contract_type),
+            None => (None, None),
         }
     }
-    out.push_str(&json[copied..]);
+}
+
+/// `details.expiration_date` of a contract's JSON (already checked to be
+/// valid JSON). A chain has thousands of contracts, so the key is looked
+/// for as text first: `"expiration_date":"` can only be a key followed by a
+/// string (inside a JSON string its quotes would be escaped), and Polygon's
+/// snapshot has it in `details` alone. When it is absent, repeated or not a
+/// plain date, the contract is read properly instead.
+fn expiration_of(json: &str) -> serde_json::Result<Option<NaiveDate>> {
+    const KEY: &[u8] = b"\"expiration_date\":\"";
+    let b = json.as_bytes();
+    if let Some(i) = memchr::memmem::find(b, KEY) {
+        let rest = &b[i + KEY.len()..];
+        if rest.len() > 10 && rest[10] == b'"' && memchr::memmem::find(&rest[10..], KEY).is_none() {
+            if let Some(d) = plain_date(&rest[..10]) {
+                return Ok(Some(d));
+            }
+        }
+    }
+    let index: ContractIndex = serde_json::from_str(json)?;
+    Ok(index.details.and_then(|d| d.expiration_date))
+}
+
+/// `YYYY-MM-DD` with ASCII digits, as a date; None for anything else.
+fn plain_date(s: &[u8]) -> Option<NaiveDate> {
+    let digits = |r: std::ops::Range<usize>| {
+        s[r].iter().try_fold(0u32, |n, &c| c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0')))
+    };
+    if s.len() != 10 || s[4] != b'-' || s[7] != b'-' {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(i32::try_from(digits(0..4)?).ok()?, digits(5..7)?, digits(8..10)?)
 }
 
 impl<'de> Deserialize<'de> for RawChain {
@@ -419,11 +382,13 @@ impl<'de> Deserialize<'de> for RawChain {
             fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<RawChain, A::Error> {
                 use serde::de::Error;
                 let mut chain = RawChain::default();
-                // Borrowed from the line being read: one copy, into `text`.
+                // Borrowed from the line being read: its address is kept
+                // until `anchor` makes it an offset into that line.
                 while let Some(raw) = seq.next_element::<&'de RawValue>()? {
-                    chain.push(raw.get(), Rewrite::Inexact).map_err(A::Error::custom)?;
+                    let json = raw.get();
+                    chain.push(json.as_ptr() as usize, json).map_err(A::Error::custom)?;
                 }
-                chain.text.shrink_to_fit();
+                chain.contracts.shrink_to_fit();
                 Ok(chain)
             }
         }
@@ -444,17 +409,21 @@ impl ChainResults for Vec<OptionSnapshot> {
 }
 
 impl ChainResults for RawChain {
-    // Text is needed; the value's own JSON is what the models would have
-    // written back.
+    // The line's text of each contract is not at hand: the value's own JSON
+    // is kept instead, and the offsets point into it.
     fn from_value(v: Value) -> serde_json::Result<Self> {
         use serde::de::Error;
         let Value::Array(items) = v else {
             return Err(serde_json::Error::custom(format!("invalid type: {v}, expected a sequence")));
         };
-        let mut chain = RawChain::default();
+        let mut text = String::new();
+        let mut chain = RawChain { anchored: true, ..RawChain::default() };
         for item in items {
-            chain.push(&item.to_string(), Rewrite::LongIntegers)?;
+            let json = item.to_string();
+            chain.push(text.len(), &json)?;
+            text.push_str(&json);
         }
+        chain.owned = Some(text.into_boxed_str());
         Ok(chain)
     }
 }
@@ -677,14 +646,7 @@ impl TapeReader {
         let Some(first) = r.next_line()? else {
             return Err(r.err("empty tape: the first line must be the header".into()));
         };
-        let header: Header = serde_json::from_str(&first).map_err(|e| r.err(format!("not a tape header: {e}")))?;
-        if header.tape != MAGIC {
-            return Err(r.err(format!("not an orakl market tape (`tape` is `{}`)", header.tape)));
-        }
-        if header.version != VERSION {
-            return Err(r.err(format!("tape version {} is not supported (this build reads {VERSION})", header.version)));
-        }
-        r.header = header;
+        r.header = Header::parse(&first).map_err(|m| r.err(m))?;
         Ok(r)
     }
 
@@ -735,13 +697,6 @@ impl TapeReader {
         Ok(head.map(|h| (h.at, h.symbol)))
     }
 
-    /// The next record with a chain's contracts left as text (see
-    /// [`RawChain`]): what the replay keeps, read without converting a
-    /// chain's numbers.
-    pub fn next_replay_record(&mut self) -> Result<Option<ReplayRecord>, TapeError> {
-        self.next_parsed(|r: &ReplayRecord| r.at)
-    }
-
     fn next_parsed<T: DeserializeOwned>(&mut self, at: impl Fn(&T) -> DateTime<Utc>) -> Result<Option<T>, TapeError> {
         if !self.next_line_in_buf()? {
             return Ok(None);
@@ -763,10 +718,23 @@ impl Iterator for TapeReader {
     }
 }
 
+/// Lines a gzip tape puts in one gzip member, unless one line is longer.
+pub const BLOCK_BYTES: usize = 64 * 1024;
+
 /// A tape being written. Records must be written in `at` order.
+///
+/// A `.gz` tape is written as a series of gzip members (RFC 1952 allows any
+/// number; `zcat` and every gzip reader read them as one stream), each
+/// holding whole lines: up to [`BLOCK_BYTES`] of them, or one longer line
+/// (a chain) alone. A reader can then come back to a record later by the
+/// offset of its member and inflate just that member, which is how the
+/// replay answers from a tape larger than its memory.
 pub struct TapeWriter {
     path: PathBuf,
-    out: Box<dyn Write>,
+    out: BufWriter<File>,
+    gzip: bool,
+    /// The lines of the member being gathered (gzip only).
+    block: Vec<u8>,
     last_at: Option<DateTime<Utc>>,
     records: u64,
 }
@@ -775,12 +743,14 @@ impl TapeWriter {
     pub fn create(path: &Path, header: &Header) -> Result<TapeWriter, TapeError> {
         let shown = path.display().to_string();
         let file = File::create(path).map_err(|e| TapeError::File { path: shown, message: e.to_string() })?;
-        let out: Box<dyn Write> = if is_gzip(path) {
-            Box::new(BufWriter::new(flate2::write::GzEncoder::new(file, flate2::Compression::default())))
-        } else {
-            Box::new(BufWriter::new(file))
+        let mut w = TapeWriter {
+            path: path.to_path_buf(),
+            out: BufWriter::with_capacity(1 << 16, file),
+            gzip: is_gzip(path),
+            block: Vec::new(),
+            last_at: None,
+            records: 0,
         };
-        let mut w = TapeWriter { path: path.to_path_buf(), out, last_at: None, records: 0 };
         // The struct itself, not a `Value`: a `Value` sorts its keys, and the
         // header must start with `tape` and `version`.
         w.write_json(header)?;
@@ -794,7 +764,29 @@ impl TapeWriter {
     fn write_json<T: Serialize>(&mut self, v: &T) -> Result<(), TapeError> {
         let mut line = serde_json::to_vec(v).map_err(|e| self.io_err(e.to_string()))?;
         line.push(b'\n');
-        self.out.write_all(&line).map_err(|e| self.io_err(e.to_string()))
+        if !self.gzip {
+            return self.out.write_all(&line).map_err(|e| self.io_err(e.to_string()));
+        }
+        if !self.block.is_empty() && self.block.len() + line.len() > BLOCK_BYTES {
+            self.flush_block()?;
+        }
+        if self.block.is_empty() && line.len() >= BLOCK_BYTES {
+            self.block = line;
+            return self.flush_block();
+        }
+        self.block.extend_from_slice(&line);
+        Ok(())
+    }
+
+    /// Writes the gathered lines as one gzip member.
+    fn flush_block(&mut self) -> Result<(), TapeError> {
+        if self.block.is_empty() {
+            return Ok(());
+        }
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        let member = gz.write_all(&self.block).and_then(|()| gz.finish()).map_err(|e| self.io_err(e.to_string()))?;
+        self.block.clear();
+        self.out.write_all(&member).map_err(|e| self.io_err(e.to_string()))
     }
 
     pub fn write(&mut self, rec: &Record) -> Result<(), TapeError> {
@@ -810,12 +802,19 @@ impl TapeWriter {
         self.records
     }
 
-    /// Flushes and closes (the gzip trailer is written on drop of the encoder).
+    /// Writes the last member and flushes.
     pub fn finish(mut self) -> Result<u64, TapeError> {
+        self.flush_block()?;
         self.out.flush().map_err(|e| self.io_err(e.to_string()))?;
-        let n = self.records;
-        drop(self.out);
-        Ok(n)
+        Ok(self.records)
+    }
+}
+
+impl Drop for TapeWriter {
+    // As the gzip encoder did when dropped: what was written is not lost
+    // for want of `finish` (errors have nowhere to go here).
+    fn drop(&mut self) {
+        let _ = self.flush_block();
     }
 }
 
@@ -877,34 +876,44 @@ mod tests {
     }
 
     #[test]
-    fn a_raw_chain_reads_as_the_models_written_back() {
-        let text = r#"[{"details":{"contract_type":"call","expiration_date":"2025-11-21","strike_price":670,"ticker":"O:SPY251121C00670000"},"greeks":{"gamma":7.159999999999996e-280,"theta":-2.0550000000000002e-55,"vega":0.0123},"day":{"volume":12,"last_updated":1773062999581000000},"last_quote":{"ask":12345678901234567,"bid":2.70}},{"details":{"contract_type":"CALL"}},{}]"#;
-        let chain: RawChain = serde_json::from_str(text).unwrap();
-        assert_eq!(chain.len(), 3);
-        let models: Vec<OptionSnapshot> = serde_json::from_str(text).unwrap();
-        for (c, model) in chain.contracts().iter().zip(&models) {
-            // What the client reads from the kept text is, bit for bit, what
-            // it read from the model written back.
-            let written = serde_json::to_string(model).unwrap();
-            let from_raw: Value = serde_json::from_str(chain.text(c)).unwrap();
-            let from_model: Value = serde_json::from_str(&written).unwrap();
-            let a: OptionSnapshot = serde_json::from_value(from_raw).unwrap();
-            let b: OptionSnapshot = serde_json::from_value(from_model).unwrap();
-            assert_eq!(serde_json::to_string(&a).unwrap(), serde_json::to_string(&b).unwrap());
+    fn a_raw_chain_locates_each_contract_in_its_line() {
+        let results = r#"[{"details":{"contract_type":"call","expiration_date":"2025-11-21","strike_price":670,"ticker":"O:SPY251121C00670000"},"greeks":{"gamma":7.159999999999996e-280},"day":{"volume":12,"last_updated":1773062999581000000},"last_quote":{"ask":12345678901234567,"bid":2.70}},{"details":{"contract_type":"CALL","expiration_date":"2025-11-2"}},{"details":{"expiration_date":"2026-01-16"},"note":"\"expiration_date\":\"1999-01-01\""},{}]"#;
+        let line = format!(
+            r#"{{"at":"2025-10-22T14:30:05Z","endpoint":"option_chain","underlying":"SPY","results":{results}}}"#
+        );
+        let rec = ReplayRecord::parse(&line).unwrap();
+        let ReplayPayload::OptionChain { underlying, results: chain } = rec.payload else { panic!("not a chain") };
+        assert_eq!((underlying.as_str(), chain.len()), ("SPY", 4));
+        let items: Vec<&RawValue> = serde_json::from_str(results).unwrap();
+        for (c, item) in chain.contracts().iter().zip(&items) {
+            // The tape's own text, byte for byte: numbers are not rewritten.
+            assert_eq!(chain.text(&line, c), item.get());
         }
-        let first = &chain.contracts()[0];
-        assert!(chain.text(first).contains(r#""last_updated":1773062999581000000"#), "{}", chain.text(first));
-        assert!(chain.text(first).contains(r#""bid":2.70"#), "short numbers stay the tape's text");
-        assert_eq!((first.strike, first.kind.as_str()), (Some(670.0), Some("call")));
-        assert_eq!(first.expiration, NaiveDate::from_ymd_opt(2025, 11, 21));
-        assert_eq!(chain.contracts()[1].kind, ContractKind::Other("CALL".into()));
-        assert_eq!((chain.contracts()[2].kind.as_str(), chain.contracts()[2].strike), (None, None));
-        assert_eq!(chain.find("O:SPY251121C00670000"), Some(chain.text(first)));
-        assert_eq!(chain.find("O:SPY251121C0067"), None);
+        let dates: Vec<Option<NaiveDate>> = chain.contracts().iter().map(|c| c.expiration).collect();
+        // The second date is not a plain `YYYY-MM-DD`: read properly (and
+        // refused by the model's date type, so absent is not what it reads
+        // as — see below); the third's key also appears inside a string.
+        assert_eq!(dates[0], NaiveDate::from_ymd_opt(2025, 11, 21));
+        assert_eq!(dates[2], NaiveDate::from_ymd_opt(2026, 1, 16));
+        assert_eq!(dates[3], None);
+        assert_eq!(
+            ContractIndex::strike_and_type(chain.text(&line, &chain.contracts()[0])),
+            (Some(670.0), Some("call".to_string()))
+        );
+        let first = chain.text(&line, &chain.contracts()[0]);
+        assert_eq!(chain.find(&line, "O:SPY251121C00670000"), Some(first));
+        assert_eq!(chain.find(&line, "O:SPY251121C0067"), None);
 
-        let later = RawChain::from_value(serde_json::from_str(text).unwrap()).unwrap();
-        assert_eq!(later.len(), 3);
-        assert!(serde_json::from_str::<RawChain>(r#"[{"details":{"strike_price":"x"}}]"#).is_err());
+        // `results` before `endpoint`: the contracts' text is kept.
+        let later = format!(
+            r#"{{"results":{results},"at":"2025-10-22T14:30:05Z","underlying":"SPY","endpoint":"option_chain"}}"#
+        );
+        let ReplayPayload::OptionChain { results: kept, .. } = ReplayRecord::parse(&later).unwrap().payload else {
+            panic!("not a chain")
+        };
+        assert_eq!(kept.len(), 4);
+        assert_eq!(kept.contracts()[2].expiration, NaiveDate::from_ymd_opt(2026, 1, 16));
+        assert!(kept.text("", &kept.contracts()[0]).contains("O:SPY251121C00670000"));
         assert!(serde_json::from_str::<RawChain>("null").is_err());
     }
 

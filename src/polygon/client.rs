@@ -262,6 +262,20 @@ impl Client {
     /// The whole chain of `underlying`, every page merged. All or nothing: if
     /// any page fails, the error comes back and none of the chain.
     pub fn option_chain(&self, underlying: &str, query: &ChainQuery) -> Result<Vec<OptionSnapshot>, PolygonError> {
+        self.option_chain_map(underlying, query, Some).map(|(all, _)| all)
+    }
+
+    /// As [`Client::option_chain`], with each contract turned into what the
+    /// caller keeps (or dropped) as its page arrives, so that a chain of
+    /// thousands of contracts is never held whole as models; also returns
+    /// how many contracts were read. Still all or nothing: a failed page
+    /// fails the call.
+    pub fn option_chain_map<U>(
+        &self,
+        underlying: &str,
+        query: &ChainQuery,
+        keep: impl FnMut(OptionSnapshot) -> Option<U>,
+    ) -> Result<(Vec<U>, usize), PolygonError> {
         let call = Call::new(Endpoint::OptionChain, underlying, None);
         self.run(&call, || {
             non_empty(&call, underlying)?;
@@ -288,7 +302,7 @@ impl Client {
                     target.push_str(&format!("&{name}={v}"));
                 }
             }
-            self.paginate(&call, target, None)
+            self.paginate_map(&call, target, None, keep)
         })
     }
 
@@ -464,8 +478,21 @@ impl Client {
         first: String,
         page_cap: Option<usize>,
     ) -> Result<Vec<T>, PolygonError> {
+        self.paginate_map(call, first, page_cap, Some).map(|(all, _)| all)
+    }
+
+    /// Follows `next_url` from `first`, passing each result to `keep` as its
+    /// page arrives; the kept ones and how many results were read.
+    fn paginate_map<T: DeserializeOwned, U>(
+        &self,
+        call: &Call,
+        first: String,
+        page_cap: Option<usize>,
+        mut keep: impl FnMut(T) -> Option<U>,
+    ) -> Result<(Vec<U>, usize), PolygonError> {
         let max_pages = self.config.max_pages;
         let mut out = Vec::new();
+        let mut read = 0usize;
         let mut seen = BTreeSet::new();
         let mut target = first;
         let mut pages = 0usize;
@@ -486,17 +513,19 @@ impl Client {
             pages += 1;
             self.stats.borrow_mut().endpoint(call.kind).pages += 1;
             if let Some(results) = page.results {
-                out.extend(results.into_vec());
+                let results = results.into_vec();
+                read += results.len();
+                out.extend(results.into_iter().filter_map(&mut keep));
             }
-            let Some(next) = page.next_url.filter(|n| !n.trim().is_empty()) else { return Ok(out) };
+            let Some(next) = page.next_url.filter(|n| !n.trim().is_empty()) else { return Ok((out, read)) };
             if page_cap.is_some_and(|cap| pages >= cap) {
                 log::info!(
                     "event=polygon_page_cap endpoint={} ticker={} pages={pages} results={} action=return_prefix",
                     call.kind.as_str(),
                     call.ticker,
-                    out.len()
+                    read
                 );
-                return Ok(out);
+                return Ok((out, read));
             }
             if pages >= max_pages {
                 return Err(PolygonError::TooManyPages { endpoint: call.label.clone(), max: max_pages });

@@ -30,8 +30,10 @@ impl Service {
             ..ChainQuery::default()
         };
         let underlying = flow::polygon_underlying(symbol);
-        let snapshots = client.option_chain(&underlying, &query)?;
-        let observations: Vec<_> = snapshots.iter().filter_map(|s| scan::observation(s, &underlying)).collect();
+        // Each page becomes observations as it arrives: the models of a
+        // chain of thousands of contracts are never all held at once.
+        let (observations, contracts) =
+            client.option_chain_map(&underlying, &query, |s| scan::observation(&s, &underlying))?;
         // Bullseye's momentum compares against the bot's own earlier
         // observations of the underlying, recorded at every fetch.
         if let Some(spot) = observations.iter().find_map(|o| o.spot) {
@@ -50,7 +52,7 @@ impl Service {
         self.scan_seq += 1;
         let scan = Arc::new(ChainScan {
             seq: self.scan_seq,
-            contracts: snapshots.len(),
+            contracts,
             events: detection.events,
             baselines: detection.baselines,
         });

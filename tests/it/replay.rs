@@ -689,3 +689,116 @@ fn the_recorder_writes_complete_fetches_only_and_never_breaks_the_live_call() {
     let (_, symbols, _, _) = tape_symbols(&path).unwrap();
     assert_eq!(symbols.into_iter().collect::<Vec<_>>(), ["SPY"]);
 }
+
+/// A tape of two hours: every minute a chain of 60 contracts (and a
+/// 700-contract chain every 20 minutes, a line longer than a block), the
+/// minute bars of 20 option contracts and of the stock, trades that repeat
+/// the last minute's, and a stock snapshot — 1.5 MB of lines.
+fn busy_tape() -> Vec<Record> {
+    let mut records = Vec::new();
+    for m in 0..120i64 {
+        let at = secs(60 * m);
+        let n = if m % 20 == 0 { 700 } else { 60 };
+        let contracts = (0..n)
+            .map(|i| {
+                let exp = ["2025-10-24", "2025-11-21", "2026-06-18"][i % 3];
+                let kind = if i % 2 == 0 { "call" } else { "put" };
+                option(&format!("O:SPY{i:05}{m:03}"), kind, 600.0 + i as f64, exp, (m * 10 + i as i64) as f64)
+            })
+            .collect();
+        records.push(chain(at, "SPY", contracts));
+        for c in 0..20 {
+            let bar = minute(at - chrono::Duration::minutes(1), (m + c) as f64);
+            records.push(aggs(at, &format!("O:SPY{c:05}"), 1, "minute", vec![bar]));
+        }
+        records.push(aggs(at, "SPY", 1, "minute", vec![minute(at - chrono::Duration::minutes(1), m as f64)]));
+        let prints =
+            [m - 1, m].iter().map(|k| trade(Some(&format!("t{k}")), secs(60 * k - 30), 600.0, *k as f64)).collect();
+        records.push(trades(at, "SPY", prints));
+        records.push(stock(at, "SPY", 600.0 + m as f64));
+    }
+    records
+}
+
+/// What a run of requests through the transport answers, at set times.
+fn answers(path: &Path) -> Vec<String> {
+    let (clock, _client, market) = replay(path, secs(-1));
+    let mut out = Vec::new();
+    let mut ask = |target: &str| {
+        let resp = market.get(&format!("{PROD}{target}"), &[]).unwrap();
+        out.push(format!("{} {target} {}", resp.status, String::from_utf8(resp.body).unwrap()));
+    };
+    for m in [0i64, 7, 20, 21, 59, 60, 61, 119, 130] {
+        move_to(&clock, secs(60 * m + 5));
+        ask("/v3/snapshot/options/SPY?limit=250&expiration_date.lte=2025-11-21");
+        ask(&format!("/v3/snapshot/options/SPY?limit=250&cursor={}-250", 2 + 24 * m.min(119)));
+        ask("/v3/snapshot/options/SPY?limit=5&contract_type=put&strike_price.gte=610");
+        // Option bars: first asked at minute 59 (read back from the tape),
+        // then kept; one series is asked only at the end.
+        if m >= 59 {
+            ask("/v2/aggs/ticker/O:SPY00003/range/1/minute/2025-10-22/2025-10-22");
+        }
+        ask("/v2/aggs/ticker/SPY/range/5/minute/2025-10-22/2025-10-22?sort=desc&limit=3");
+        ask(&format!("/v3/trades/SPY?timestamp.gt={}&limit=3", ns(secs(60 * m - 200))));
+        ask(&format!("/v3/snapshot/options/SPY/O:SPY00001{:03}", m.min(119)));
+        ask("/v2/snapshot/locale/us/markets/stocks/tickers/SPY");
+    }
+    ask("/v2/aggs/ticker/O:SPY00017/range/1/minute/2025-10-22/2025-10-22?limit=2");
+    assert!(market.exhausted() && market.error().is_none());
+    out
+}
+
+#[test]
+fn a_plain_a_blocked_gzip_and_a_one_member_gzip_tape_answer_alike() {
+    use std::io::{BufRead, Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let records = busy_tape();
+    let plain = write_tape(dir.path(), "t.jsonl", &records);
+    let blocked = write_tape(dir.path(), "t.gz", &records);
+    let text = std::fs::read(&plain).unwrap();
+    assert!(text.len() > 1_500_000, "{}", text.len());
+
+    // The writer's gzip is members of whole lines, 64 KiB at most unless
+    // one line is longer; any gzip reader sees the plain file.
+    let gz = std::fs::read(&blocked).unwrap();
+    let mut input = std::io::BufReader::new(gz.as_slice());
+    let (mut members, mut joined) = (0, Vec::new());
+    while !input.fill_buf().unwrap().is_empty() {
+        let mut member = Vec::new();
+        flate2::bufread::GzDecoder::new(&mut input).read_to_end(&mut member).unwrap();
+        assert!(member.ends_with(b"\n"), "member {members} ends inside a line");
+        let lines = member.iter().filter(|&&b| b == b'\n').count();
+        assert!(member.len() <= 64 * 1024 || lines == 1, "member {members}: {} bytes, {lines} lines", member.len());
+        joined.extend_from_slice(&member);
+        members += 1;
+    }
+    assert_eq!(joined, text);
+    assert!(members > 20, "{members}");
+    let mut zcat = Vec::new();
+    flate2::read::MultiGzDecoder::new(gz.as_slice()).read_to_end(&mut zcat).unwrap();
+    assert_eq!(zcat, text);
+
+    // A gzip of the whole file in one member (as `gzip t.jsonl` makes):
+    // its lines cannot be found again in it, so they are spilled.
+    let single = dir.path().join("one.jsonl.gz");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(&text).unwrap();
+    std::fs::write(&single, enc.finish().unwrap()).unwrap();
+
+    let want = answers(&plain);
+    assert_eq!(want.len(), 9 * 7 + 5 + 1, "{}", want.len());
+    assert!(want.iter().all(|a| a.starts_with("200 ")), "{:#?}", want.iter().find(|a| !a.starts_with("200 ")));
+    // Spot checks of what the answers say.
+    let bars_late = want.iter().find(|a| a.contains("O:SPY00003/range") && a.contains("\"count\":60")).is_some();
+    assert!(bars_late, "the series first asked at minute 59 has the 60 bars closed by then");
+    assert!(want.last().unwrap().contains("\"count\":2"), "{}", want.last().unwrap());
+    assert_eq!(answers(&blocked), want);
+    let spill_prefix = format!("orakl-replay-{}-", std::process::id());
+    assert_eq!(answers(&single), want);
+    let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&spill_prefix))
+        .collect();
+    assert!(left.is_empty(), "the spill file is unlinked at once: {left:?}");
+}

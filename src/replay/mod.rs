@@ -8,32 +8,33 @@
 //! tape cannot answer gets an empty result, never an error; only an unknown
 //! path is a 404, and only a malformed tape is a transport error.
 //!
-//! The tape is streamed, never loaded: a helper thread parses ahead by at
-//! most [`READ_AHEAD`] records (the tape reader is not `Send`, so it lives
-//! on that thread), and a request at time `t` applies the records with
-//! `at <= t` to the state below, in order. A record later in the tape can
-//! therefore never change an answer before its time.
+//! The tape is streamed, never loaded: a helper thread ([`feed`]) reads
+//! ahead by at most [`READ_AHEAD`] records, and a request at time `t`
+//! applies the records with `at <= t` to the state below, in order. A
+//! record later in the tape can therefore never change an answer before
+//! its time.
 //!
-//! What the state keeps, and how it grows over a day:
+//! What the state keeps in memory is an index, not the market: a day of
+//! 200 symbols is gigabytes of JSON. Records are read again from the tape
+//! when asked for ([`shelf`]):
 //!
-//! - the latest chain per underlying, the latest contract snapshot per
-//!   contract and the latest stock snapshot per ticker: replaced, not
-//!   accumulated, so bounded by the number of symbols and contracts;
-//! - chains still being paged through (a cursor pins its snapshot until its
-//!   last page is served; at most [`PINNED_MAX`]);
-//! - every bar of every `(ticker, multiplier, timespan)` seen: a day of
-//!   1-minute bars is ~960 per ticker;
-//! - every trade seen, per ticker, deduplicated: its JSON (written once, on
-//!   the reader thread) and two timestamps in a sorted vector, ~250 bytes a
-//!   trade with the map that finds repeats by id. This is the one part
-//!   that grows with the tape: a tape holds only the trades the bots asked
-//!   for (dark-pool windows, sweep confirmations), which for a watchlist of
-//!   a few symbols is fine for a day, but a multi-day tape of busy tickers
-//!   keeps every print in memory until the replay ends.
+//! - the latest chain per underlying: where its line is, and each
+//!   contract's place in it and expiration (12 bytes a contract); a page is
+//!   the line read back and its contracts' text copied;
+//! - the latest contract snapshot per contract and stock snapshot per
+//!   ticker, as models (one each, replaced);
+//! - bars: every series that has been asked for, packed in memory and kept
+//!   up to date as records arrive; any other series only as an entry in
+//!   the index of its block, read back the first time it is asked for;
+//! - trades: only that index (and each block's range of trade times); a
+//!   trades request reads the matching records back and merges them.
+//!
+mod feed;
+mod shelf;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, sync_channel};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 
@@ -44,10 +45,17 @@ use crate::calendar::MARKET_TZ;
 use crate::clock::Clock;
 use crate::http::{HttpError, Response};
 use crate::polygon::{Bar, OptionSnapshot, TickerSnapshot, Trade, Transport};
-use crate::tape::{Header, Payload, RawChain, RawContract, ReplayPayload, ReplayRecord, TapeError, TapeReader};
+use crate::tape::{
+    ContractIndex, Header, Payload, RawChain, RawContract, ReplayPayload, ReplayRecord, TapeError, TapeReader,
+};
 
-/// Records parsed ahead of the simulated time, waiting in the channel.
-pub const READ_AHEAD: usize = 16;
+use feed::{Arrival, Feed, Loc, What};
+use shelf::{Shelf, key_hash};
+
+/// Records parsed ahead of the simulated time, waiting in the channel: the
+/// reader thread works while the service does. A record in the channel is
+/// small (a chain is its index, trades their time range).
+pub const READ_AHEAD: usize = 256;
 /// Chains pinned by outstanding cursors. A client pages through one chain
 /// at a time, so more than a few means abandoned paginations.
 pub const PINNED_MAX: usize = 16;
@@ -123,7 +131,9 @@ impl TapeMarket {
     /// time reaches them.
     pub fn open(path: &Path, clock: Arc<dyn Clock>) -> Result<TapeMarket, TapeError> {
         let (header, feed) = spawn_reader(path.to_path_buf())?;
-        Ok(TapeMarket { clock, header: Arc::new(header), market: Arc::new(Mutex::new(Market::new(feed))) })
+        let shelf = Shelf::open(path)
+            .map_err(|e| TapeError::File { path: path.display().to_string(), message: e.to_string() })?;
+        Ok(TapeMarket { clock, header: Arc::new(header), market: Arc::new(Mutex::new(Market::new(feed, shelf))) })
     }
 
     pub fn header(&self) -> &Header {
@@ -163,7 +173,12 @@ impl Transport for TapeMarket {
         if let Some(e) = &market.error {
             return Err(HttpError::Protocol(e.to_string()));
         }
-        Ok(market.answer(url, t))
+        let response = market.answer(url, t);
+        match &market.error {
+            // The tape could not be read back.
+            Some(e) => Err(HttpError::Protocol(e.to_string())),
+            None => Ok(response),
+        }
     }
 }
 
@@ -179,52 +194,18 @@ fn copy_error(e: &TapeError) -> TapeError {
 // ---------------------------------------------------------------------------
 // The reader thread.
 
-enum Feed {
-    Header(Header),
-    /// A record and its line number, which also names the snapshot.
-    Record(Box<Arrival>, usize),
-    Failed(TapeError),
-    End,
-}
-
 fn spawn_reader(path: PathBuf) -> Result<(Header, Receiver<Feed>), TapeError> {
     let shown = path.display().to_string();
     let stopped = |what: &str| TapeError::File { path: shown.clone(), message: format!("the tape reader {what}") };
     let (tx, rx) = sync_channel(READ_AHEAD);
     thread::Builder::new()
         .name("orakl-tape-reader".into())
-        .spawn(move || read_tape(&path, &tx))
+        .spawn(move || feed::read_tape(&path, &tx))
         .map_err(|e| stopped(&format!("could not start: {e}")))?;
     match rx.recv() {
         Ok(Feed::Header(h)) => Ok((h, rx)),
         Ok(Feed::Failed(e)) => Err(e),
         _ => Err(stopped("stopped unexpectedly")),
-    }
-}
-
-/// Runs on the reader thread until the tape ends, a line is bad, or the
-/// market is dropped (the send fails).
-fn read_tape(path: &Path, tx: &SyncSender<Feed>) {
-    let mut reader = match TapeReader::open(path) {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = tx.send(Feed::Failed(e));
-            return;
-        }
-    };
-    if tx.send(Feed::Header(reader.header().clone())).is_err() {
-        return;
-    }
-    loop {
-        let msg = match reader.next_replay_record() {
-            Ok(Some(rec)) => Feed::Record(Box::new(Arrival::of(rec)), reader.line()),
-            Ok(None) => Feed::End,
-            Err(e) => Feed::Failed(e),
-        };
-        let last = !matches!(msg, Feed::Record(..));
-        if tx.send(msg).is_err() || last {
-            return;
-        }
     }
 }
 
@@ -235,33 +216,8 @@ fn read_tape(path: &Path, tx: &SyncSender<Feed>) {
 struct Chain {
     line: usize,
     at: DateTime<Utc>,
+    loc: Loc,
     contracts: RawChain,
-}
-
-/// A record as the reader thread hands it over: trades already in the form
-/// the [`TradeBook`] keeps, so that writing their JSON is done on that
-/// thread, not on the one the service runs on.
-enum Arrival {
-    Record(ReplayRecord),
-    Trades { at: DateTime<Utc>, ticker: String, trades: Vec<ArrivingTrade> },
-}
-
-impl Arrival {
-    fn of(rec: ReplayRecord) -> Arrival {
-        match rec.payload {
-            ReplayPayload::Other(Payload::Trades { ticker, results }) => {
-                Arrival::Trades { at: rec.at, ticker, trades: results.iter().map(ArrivingTrade::of).collect() }
-            }
-            payload => Arrival::Record(ReplayRecord { at: rec.at, payload }),
-        }
-    }
-
-    fn at(&self) -> DateTime<Utc> {
-        match self {
-            Arrival::Record(rec) => rec.at,
-            Arrival::Trades { at, .. } => *at,
-        }
-    }
 }
 
 /// One trade of a record, with its dedup key and its JSON as the trades
@@ -426,15 +382,19 @@ struct Market {
     /// None once the tape has ended or failed.
     feed: Option<Receiver<Feed>>,
     /// The next record, read but not yet due.
-    ahead: Option<(Box<Arrival>, usize)>,
+    ahead: Option<Box<Arrival>>,
     error: Option<TapeError>,
     applied: u64,
+    shelf: Shelf,
     chains: BTreeMap<String, Arc<Chain>>,
     pinned: BTreeMap<usize, Arc<Chain>>,
     contracts: BTreeMap<(String, String), (DateTime<Utc>, OptionSnapshot)>,
     stocks: BTreeMap<String, TickerSnapshot>,
+    /// The series asked for so far, kept up to date as records arrive.
     bars: BTreeMap<SeriesKey, Series>,
-    trades: BTreeMap<String, TradeBook>,
+    /// The hash of every series with a record so far: whether a series
+    /// exists or must be built from minutes is known without reading it.
+    series: HashSet<u64>,
 }
 
 fn nanos(t: DateTime<Utc>) -> i64 {
@@ -442,19 +402,33 @@ fn nanos(t: DateTime<Utc>) -> i64 {
     t.timestamp_nanos_opt().unwrap_or(if t.timestamp() < 0 { i64::MIN } else { i64::MAX })
 }
 
+/// What a request could not be answered with: a bad request (400), or a
+/// record the tape no longer gives back, which stops the replay.
+enum Refusal {
+    BadRequest(String),
+    Tape(TapeError),
+}
+
+impl From<String> for Refusal {
+    fn from(message: String) -> Refusal {
+        Refusal::BadRequest(message)
+    }
+}
+
 impl Market {
-    fn new(feed: Receiver<Feed>) -> Market {
+    fn new(feed: Receiver<Feed>, shelf: Shelf) -> Market {
         Market {
             feed: Some(feed),
             ahead: None,
             error: None,
             applied: 0,
+            shelf,
             chains: BTreeMap::new(),
             pinned: BTreeMap::new(),
             contracts: BTreeMap::new(),
             stocks: BTreeMap::new(),
             bars: BTreeMap::new(),
-            trades: BTreeMap::new(),
+            series: HashSet::new(),
         }
     }
 
@@ -468,7 +442,8 @@ impl Market {
                     None => return,
                 };
                 match msg {
-                    Ok(Feed::Record(rec, line)) => self.ahead = Some((rec, line)),
+                    Ok(Feed::Record(rec)) => self.ahead = Some(rec),
+                    Ok(Feed::Spill(file)) => self.shelf.set_spill(file),
                     Ok(Feed::End) => {
                         self.feed = None;
                         return;
@@ -487,9 +462,10 @@ impl Market {
                         return;
                     }
                 }
+                continue;
             }
             match self.ahead.take() {
-                Some((rec, line)) if rec.at() <= t => self.apply(*rec, line),
+                Some(rec) if rec.at <= t => self.apply(*rec),
                 later => {
                     self.ahead = later;
                     return;
@@ -498,46 +474,41 @@ impl Market {
         }
     }
 
-    fn apply(&mut self, arrival: Arrival, line: usize) {
+    fn apply(&mut self, arrival: Arrival) {
         self.applied += 1;
-        let rec = match arrival {
-            Arrival::Record(rec) => rec,
-            Arrival::Trades { at, ticker, trades } => {
-                self.trades.entry(ticker).or_default().add(nanos(at), trades);
-                return;
+        let Arrival { at, line, loc, what } = arrival;
+        match what {
+            What::Chain { underlying, contracts } => {
+                self.chains.insert(underlying, Arc::new(Chain { line, at, loc, contracts }));
             }
-        };
-        let at = rec.at;
-        let payload = match rec.payload {
-            ReplayPayload::OptionChain { underlying, results } => {
-                self.chains.insert(underlying, Arc::new(Chain { line, at, contracts: results }));
-                return;
+            What::Contract { underlying, contract, snapshot } => {
+                self.contracts.insert((underlying, contract), (at, *snapshot));
             }
-            ReplayPayload::Other(payload) => payload,
-        };
-        match payload {
-            Payload::OptionChain { underlying, .. } => {
-                // Not produced by `next_replay_record`; an empty chain if it were.
-                self.chains.insert(underlying, Arc::new(Chain { line, at, contracts: RawChain::default() }));
+            What::Stock { ticker, snapshot } => {
+                self.stocks.insert(ticker, *snapshot);
             }
-            Payload::OptionContract { underlying, contract, results } => {
-                self.contracts.insert((underlying, contract), (at, *results));
-            }
-            Payload::Aggs { ticker, multiplier, timespan, results } => {
-                let series = self.bars.entry((ticker, multiplier, timespan)).or_default();
-                for bar in results {
-                    series.insert(bar);
+            What::Bars { ticker, multiplier, timespan, bars } => {
+                let key = (ticker, multiplier, timespan);
+                let hash = key_hash(&key);
+                self.series.insert(hash);
+                self.shelf.note(loc, hash, None);
+                if let Some(series) = self.bars.get_mut(&key) {
+                    for bar in bars {
+                        series.insert(bar);
+                    }
                 }
             }
-            Payload::Trades { ticker, results } => {
-                // Not left by `Arrival::of`; kept the same way if it were.
-                let arriving = results.iter().map(ArrivingTrade::of).collect();
-                self.trades.entry(ticker).or_default().add(nanos(at), arriving);
-            }
-            Payload::StockSnapshot { ticker, results } => {
-                self.stocks.insert(ticker, *results);
-            }
+            What::Trades { ticker, lo, hi } => self.shelf.note(loc, key_hash(&ticker), Some((lo, hi))),
         }
+    }
+
+    /// Records the tape failing to give back a record: the replay stops.
+    fn tape_failed(&self, line: Option<usize>, message: String) -> Refusal {
+        let path = String::from("the tape");
+        Refusal::Tape(match line {
+            Some(line) => TapeError::Line { path, line, message },
+            None => TapeError::File { path, message },
+        })
     }
 
     fn answer(&mut self, url: &str, t: DateTime<Utc>) -> Response {
@@ -547,21 +518,34 @@ impl Market {
         };
         let result = match &route {
             Route::Chain { underlying } => self.chain(underlying, &target),
-            Route::Contract { underlying, contract } => Ok(self.contract(underlying, contract)),
+            Route::Contract { underlying, contract } => self.contract(underlying, contract),
             Route::Aggs { ticker, multiplier, timespan, from, to } => {
                 self.aggs(ticker, multiplier, timespan, from, to, &target, t)
             }
             Route::Trades { ticker } => self.trades(ticker, &target, t),
             Route::StockSnapshot { ticker } => Ok(self.stock(ticker)),
         };
-        result.unwrap_or_else(|message| {
-            reply(400, &ErrorBody { status: "ERROR", request_id: REQUEST_ID, error: message })
-        })
+        match result {
+            Ok(response) => response,
+            Err(Refusal::BadRequest(message)) => {
+                reply(400, &ErrorBody { status: "ERROR", request_id: REQUEST_ID, error: message })
+            }
+            Err(Refusal::Tape(e)) => {
+                let response = reply(500, &ErrorBody { status: "ERROR", request_id: REQUEST_ID, error: e.to_string() });
+                self.error = Some(e);
+                response
+            }
+        }
+    }
+
+    /// A chain's line, read back from the tape.
+    fn chain_line(&mut self, chain: &Chain) -> Result<(Arc<String>, std::ops::Range<usize>), Refusal> {
+        self.shelf.line(chain.loc).map_err(|m| self.tape_failed(Some(chain.line), m))
     }
 
     // -- option chain ------------------------------------------------------
 
-    fn chain(&mut self, underlying: &str, q: &Target) -> Result<Response, String> {
+    fn chain(&mut self, underlying: &str, q: &Target) -> Result<Response, Refusal> {
         let limit = q.limit(CHAIN_LIMIT_DEFAULT, CHAIN_LIMIT_MAX)?;
         let filter = ChainFilter::parse(q)?;
         let (chain, offset) = match q.get("cursor") {
@@ -577,9 +561,12 @@ impl Market {
                 None => return Ok(raw_page_reply(std::iter::empty(), None)),
             },
         };
-        let matching: Vec<&RawContract> = chain.contracts.contracts().iter().filter(|c| filter.accepts(c)).collect();
+        let (text, range) = self.chain_line(&chain)?;
+        let line = &text[range];
+        let matching: Vec<&RawContract> =
+            chain.contracts.contracts().iter().filter(|c| filter.accepts(c, chain.contracts.text(line, c))).collect();
         let end = offset.saturating_add(limit).min(matching.len());
-        let page = matching.get(offset..end).unwrap_or_default().iter().map(|c| chain.contracts.text(c));
+        let page = matching.get(offset..end).unwrap_or_default().iter().map(|c| chain.contracts.text(line, c));
         let next = if end < matching.len() {
             if !self.pinned.contains_key(&chain.line) {
                 if self.pinned.len() >= PINNED_MAX {
@@ -599,11 +586,17 @@ impl Market {
 
     /// The later of the contract's own record and its entry in the latest
     /// chain (both are the same snapshot data in the API); 404 if neither.
-    fn contract(&self, underlying: &str, contract: &str) -> Response {
+    fn contract(&mut self, underlying: &str, contract: &str) -> Result<Response, Refusal> {
+        let chain = self.chains.get(underlying).cloned();
+        let line = match &chain {
+            Some(chain) => Some(self.chain_line(chain)?),
+            None => None,
+        };
+        let in_chain = chain.as_ref().zip(line.as_ref()).and_then(|(chain, (text, range))| {
+            chain.contracts.find(&text[range.clone()], contract).map(|json| (chain.at, json))
+        });
         let own = self.contracts.get(&(underlying.to_string(), contract.to_string())).map(|(at, s)| (*at, s));
-        let in_chain =
-            self.chains.get(underlying).and_then(|chain| chain.contracts.find(contract).map(|text| (chain.at, text)));
-        match (own, in_chain) {
+        Ok(match (own, in_chain) {
             (Some(own), Some(chain)) if chain.0 <= own.0 => {
                 reply(200, &One { status: "OK", request_id: REQUEST_ID, results: own.1 })
             }
@@ -612,7 +605,7 @@ impl Market {
             (None, None) => {
                 reply(404, &Status { status: "NOT_FOUND", request_id: REQUEST_ID, message: "contract not found" })
             }
-        }
+        })
     }
 
     // -- stock snapshot ----------------------------------------------------
@@ -632,9 +625,32 @@ impl Market {
 
     // -- aggregates --------------------------------------------------------
 
+    /// The series, read back from the tape the first time it is asked for
+    /// and kept from then on (records that arrive later are added as they
+    /// come). Empty when the tape has no record of it yet.
+    fn series(&mut self, key: &SeriesKey) -> Result<&Series, Refusal> {
+        if !self.bars.contains_key(key) {
+            let mut series = Series::default();
+            for (block, start) in self.shelf.lookup(key_hash(key), None) {
+                let (text, range) = self.shelf.line_at(block, start).map_err(|m| self.tape_failed(None, m))?;
+                let rec = ReplayRecord::parse(&text[range])
+                    .map_err(|e| self.tape_failed(None, format!("a record read back is not the one read: {e}")))?;
+                if let ReplayPayload::Other(Payload::Aggs { ticker, multiplier, timespan, results }) = rec.payload
+                    && (&ticker, multiplier, &timespan) == (&key.0, key.1, &key.2)
+                {
+                    for bar in results {
+                        series.insert(bar);
+                    }
+                }
+            }
+            self.bars.insert(key.clone(), series);
+        }
+        self.bars.get(key).ok_or_else(|| self.tape_failed(None, "a series vanished".into()))
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn aggs(
-        &self,
+        &mut self,
         ticker: &str,
         multiplier: &str,
         timespan: &str,
@@ -642,7 +658,7 @@ impl Market {
         to: &str,
         q: &Target,
         t: DateTime<Utc>,
-    ) -> Result<Response, String> {
+    ) -> Result<Response, Refusal> {
         let mult: u32 =
             multiplier.parse().ok().filter(|m| *m >= 1).ok_or_else(|| format!("invalid multiplier {multiplier:?}"))?;
         let span = Span::parse(timespan).ok_or_else(|| format!("invalid timespan {timespan:?}"))?;
@@ -651,17 +667,20 @@ impl Market {
         let desc = match q.get("sort") {
             None | Some("asc") => false,
             Some("desc") => true,
-            Some(other) => return Err(format!("invalid sort {other:?}")),
+            Some(other) => return Err(format!("invalid sort {other:?}").into()),
         };
         let limit = q.limit(AGGS_LIMIT_DEFAULT, AGGS_LIMIT_MAX)?;
         let t_ms = t.timestamp_millis();
+        let own: SeriesKey = (ticker.to_string(), mult, timespan.to_string());
+        let minutes: SeriesKey = (ticker.to_string(), 1, "minute".to_string());
         let mut bars: Vec<Bar> = if from_ms > to_ms {
             Vec::new()
-        } else if let Some(series) = self.bars.get(&(ticker.to_string(), mult, timespan.to_string())) {
-            let mut bars = series.within(from_ms, to_ms);
+        } else if self.series.contains(&key_hash(&own)) {
+            let mut bars = self.series(&own)?.within(from_ms, to_ms);
             bars.retain(|bar| bar_end_ms(bar.start_ms, mult, span).is_some_and(|end| end <= t_ms));
             bars
-        } else if let Some(minutes) = self.bars.get(&(ticker.to_string(), 1, "minute".to_string())) {
+        } else if self.series.contains(&key_hash(&minutes)) {
+            let minutes = self.series(&minutes)?;
             match span {
                 Span::Minute => build_fixed(minutes, i64::from(mult) * MINUTE_MS, from_ms, to_ms, t_ms),
                 Span::Hour => build_fixed(minutes, i64::from(mult) * HOUR_MS, from_ms, to_ms, t_ms),
@@ -708,12 +727,12 @@ impl Market {
 
     // -- trades ------------------------------------------------------------
 
-    fn trades(&self, ticker: &str, q: &Target, t: DateTime<Utc>) -> Result<Response, String> {
+    fn trades(&mut self, ticker: &str, q: &Target, t: DateTime<Utc>) -> Result<Response, Refusal> {
         let limit = q.limit(TRADES_LIMIT_DEFAULT, TRADES_LIMIT_MAX)?;
         let desc = match q.get("order") {
             None | Some("asc") => false,
             Some("desc") => true,
-            Some(other) => return Err(format!("invalid order {other:?}")),
+            Some(other) => return Err(format!("invalid order {other:?}").into()),
         };
         let (lo, hi) = trade_window(q)?;
         // A cursor pins the time of its first page, so later pages neither
@@ -724,9 +743,23 @@ impl Market {
         };
         let cap_ns = i64::try_from(cap_ns).unwrap_or(i64::MAX);
         let hi = hi.min(cap_ns);
-        let Some(book) = self.trades.get(ticker).filter(|_| lo <= hi) else {
+        if lo > hi {
             return Ok(raw_page_reply(std::iter::empty(), None));
-        };
+        }
+        // The union of the ticker's records that reach into the window,
+        // merged in tape order as they arrived.
+        let mut book = TradeBook::default();
+        for (block, start) in self.shelf.lookup(key_hash(&ticker.to_string()), Some((lo, hi))) {
+            let (text, range) = self.shelf.line_at(block, start).map_err(|m| self.tape_failed(None, m))?;
+            let rec = ReplayRecord::parse(&text[range])
+                .map_err(|e| self.tape_failed(None, format!("a record read back is not the one read: {e}")))?;
+            if let ReplayPayload::Other(Payload::Trades { ticker: of, results }) = rec.payload
+                && of == ticker
+            {
+                let arriving = results.iter().filter(|t| (lo..=hi).contains(&t.sip_timestamp)).map(ArrivingTrade::of);
+                book.add(nanos(rec.at), arriving.collect());
+            }
+        }
         let mut matching: Vec<&str> =
             book.within(lo, hi).iter().filter(|k| k.known_ns <= cap_ns).map(|k| &*k.json).collect();
         if desc {
@@ -891,6 +924,11 @@ impl<T: PartialOrd + Copy> Bounds<T> {
 
     /// A value passes every bound set; a missing value passes only when no
     /// bound is set.
+    /// True when no bound is set.
+    fn is_open(&self) -> bool {
+        [self.eq, self.gt, self.gte, self.lt, self.lte].iter().all(Option::is_none)
+    }
+
     fn accepts(&self, v: Option<T>) -> bool {
         let bounds = [self.eq, self.gt, self.gte, self.lt, self.lte];
         if bounds.iter().all(Option::is_none) {
@@ -920,10 +958,17 @@ impl ChainFilter {
         })
     }
 
-    fn accepts(&self, c: &RawContract) -> bool {
-        let kind = c.kind.as_str();
-        self.expiration.accepts(c.expiration)
-            && self.strike.accepts(c.strike)
+    /// `json` is the contract's text: its strike and type are read only
+    /// when the query filters on them.
+    fn accepts(&self, c: &RawContract, json: &str) -> bool {
+        if !self.expiration.accepts(c.expiration) {
+            return false;
+        }
+        if self.strike.is_open() && self.contract_type.is_none() {
+            return true;
+        }
+        let (strike, kind) = ContractIndex::strike_and_type(json);
+        self.strike.accepts(strike)
             && self.contract_type.as_deref().is_none_or(|want| kind.is_some_and(|k| k.eq_ignore_ascii_case(want)))
     }
 }

@@ -1,0 +1,472 @@
+//! The replay's reader thread: reads the tape once, in order, and hands
+//! each record over with where its line is ([`Loc`]), so that the market
+//! can keep an index instead of the data and read a line again when a
+//! request needs it.
+//!
+//! Where a line can be found again:
+//!
+//! - a `.gz` tape written by orakl is a series of gzip members of whole
+//!   lines ([`crate::tape::TapeWriter`]): the member's offset in the file
+//!   and the line's place in what it inflates to;
+//! - a plain tape: the line's offset in the file;
+//! - any other gzip (one member for the whole day, say, or members that
+//!   split lines): there is no cheap way back, so the lines of such members
+//!   are copied into a spill file that was unlinked as soon as it was
+//!   created (nothing is left behind, even after a kill), and found there.
+//!
+//! Records go out a block at a time, once the block they are in is
+//! complete: a member when it ends, in a plain file or the spill file up to
+//! [`BLOCK_BYTES`] of lines (a longer line alone).
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::SyncSender;
+
+use chrono::{DateTime, Utc};
+
+use crate::polygon::{Bar, OptionSnapshot, TickerSnapshot};
+use crate::tape::{BLOCK_BYTES, Header, Payload, RawChain, ReplayPayload, ReplayRecord, TapeError};
+
+/// A member larger than this with more than one line is not a block of an
+/// orakl tape: its lines go to the spill file.
+const MEMBER_MAX: u64 = 1 << 20;
+
+/// The file a block is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) enum Source {
+    /// A gzip member of the tape: inflate it.
+    TapeMember,
+    /// A byte range of a plain tape.
+    Tape,
+    /// A byte range of the spill file.
+    Spill,
+}
+
+/// A block: what is read back in one go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) struct Block {
+    pub source: Source,
+    pub offset: u64,
+    /// Bytes in the file (compressed, for a member).
+    pub len: u64,
+}
+
+/// Where a record's line is: `len` bytes at `start` of its block's
+/// contents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Loc {
+    pub block: Block,
+    pub start: u32,
+    pub len: u32,
+}
+
+/// A record as the market takes it: what it keeps in memory, with where
+/// the rest is.
+pub(super) struct Arrival {
+    pub at: DateTime<Utc>,
+    /// The record's line number, which also names a chain snapshot.
+    pub line: usize,
+    pub loc: Loc,
+    pub what: What,
+}
+
+pub(super) enum What {
+    /// A chain's contracts located in the line, with their expirations.
+    Chain {
+        underlying: String,
+        contracts: RawChain,
+    },
+    Contract {
+        underlying: String,
+        contract: String,
+        snapshot: Box<OptionSnapshot>,
+    },
+    Stock {
+        ticker: String,
+        snapshot: Box<TickerSnapshot>,
+    },
+    /// The bars themselves: kept when the series is being asked for.
+    Bars {
+        ticker: String,
+        multiplier: u32,
+        timespan: String,
+        bars: Vec<Bar>,
+    },
+    /// Only the range of `sip_timestamp`s: trades are read back when asked
+    /// for (`lo > hi` when the record has none).
+    Trades {
+        ticker: String,
+        lo: i64,
+        hi: i64,
+    },
+}
+
+impl What {
+    fn of(payload: ReplayPayload) -> What {
+        match payload {
+            ReplayPayload::OptionChain { underlying, results } => What::Chain { underlying, contracts: results },
+            ReplayPayload::Other(Payload::OptionChain { underlying, .. }) => {
+                // Not produced by `ReplayRecord`; an empty chain if it were.
+                What::Chain { underlying, contracts: RawChain::default() }
+            }
+            ReplayPayload::Other(Payload::OptionContract { underlying, contract, results }) => {
+                What::Contract { underlying, contract, snapshot: results }
+            }
+            ReplayPayload::Other(Payload::StockSnapshot { ticker, results }) => {
+                What::Stock { ticker, snapshot: results }
+            }
+            ReplayPayload::Other(Payload::Aggs { ticker, multiplier, timespan, results }) => {
+                What::Bars { ticker, multiplier, timespan, bars: results }
+            }
+            ReplayPayload::Other(Payload::Trades { ticker, results }) => {
+                let lo = results.iter().map(|t| t.sip_timestamp).min().unwrap_or(i64::MAX);
+                let hi = results.iter().map(|t| t.sip_timestamp).max().unwrap_or(i64::MIN);
+                What::Trades { ticker, lo, hi }
+            }
+        }
+    }
+}
+
+pub(super) enum Feed {
+    Header(Header),
+    /// The spill file, sent before the first record that is in it.
+    Spill(Arc<File>),
+    Record(Box<Arrival>),
+    Failed(TapeError),
+    End,
+}
+
+fn is_gzip(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "gz")
+}
+
+/// Runs on the reader thread until the tape ends, a line is bad, or the
+/// market is dropped (a send fails).
+pub(super) fn read_tape(path: &Path, tx: &SyncSender<Feed>) {
+    let mut reader = Reader::new(path, tx);
+    let outcome = match File::open(path) {
+        Err(e) => Err(reader.file_err(e.to_string())),
+        Ok(file) if is_gzip(path) => reader.read_members(file),
+        Ok(file) => reader.read_plain(file),
+    };
+    let last = match outcome {
+        Ok(()) if reader.header.is_none() => {
+            Feed::Failed(reader.line_err("empty tape: the first line must be the header".into()))
+        }
+        Ok(()) => Feed::End,
+        Err(Stop::Failed(e)) => Feed::Failed(e),
+        Err(Stop::Gone) => return,
+    };
+    let _ = tx.send(last);
+}
+
+/// Why reading stopped early.
+enum Stop {
+    Failed(TapeError),
+    /// The market was dropped.
+    Gone,
+}
+
+/// A record read, waiting for its block to be complete.
+struct Pending {
+    at: DateTime<Utc>,
+    line: usize,
+    start: u64,
+    len: u64,
+    what: What,
+}
+
+/// Lines gathered into one block of a plain file (the tape or the spill).
+struct Gathering {
+    source: Source,
+    offset: u64,
+    len: u64,
+    pending: Vec<Pending>,
+}
+
+struct Reader<'a> {
+    path: PathBuf,
+    tx: &'a SyncSender<Feed>,
+    header: Option<Header>,
+    line: usize,
+    last_at: Option<DateTime<Utc>>,
+    buf: Vec<u8>,
+    spill: Option<(Arc<File>, u64)>,
+    spilled: Option<Gathering>,
+}
+
+impl<'a> Reader<'a> {
+    fn new(path: &Path, tx: &'a SyncSender<Feed>) -> Reader<'a> {
+        Reader {
+            path: path.to_path_buf(),
+            tx,
+            header: None,
+            line: 0,
+            last_at: None,
+            buf: Vec::with_capacity(1 << 16),
+            spill: None,
+            spilled: None,
+        }
+    }
+
+    fn shown(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn file_err(&self, message: String) -> Stop {
+        Stop::Failed(TapeError::File { path: self.shown(), message })
+    }
+
+    fn line_err(&self, message: String) -> TapeError {
+        TapeError::Line { path: self.shown(), line: self.line, message }
+    }
+
+    fn send(&self, feed: Feed) -> Result<(), Stop> {
+        self.tx.send(feed).map_err(|_| Stop::Gone)
+    }
+
+    /// Reads the line in `buf` (numbered `self.line`): the header first,
+    /// then records. None for the header and blank lines.
+    fn parse(&mut self) -> Result<Option<(DateTime<Utc>, What)>, Stop> {
+        let text =
+            std::str::from_utf8(&self.buf).map_err(|e| Stop::Failed(self.line_err(format!("not UTF-8: {e}"))))?;
+        if text.trim().is_empty() {
+            return Ok(None);
+        }
+        if self.header.is_none() {
+            let header = Header::parse(text).map_err(|m| Stop::Failed(self.line_err(m)))?;
+            self.send(Feed::Header(header.clone()))?;
+            self.header = Some(header);
+            return Ok(None);
+        }
+        let rec = ReplayRecord::parse(text).map_err(|e| Stop::Failed(self.line_err(format!("bad record: {e}"))))?;
+        if self.last_at.is_some_and(|last| rec.at < last) {
+            let message = format!("record at {} is earlier than the one before it", rec.at.to_rfc3339());
+            return Err(Stop::Failed(self.line_err(message)));
+        }
+        self.last_at = Some(rec.at);
+        Ok(Some((rec.at, What::of(rec.payload))))
+    }
+
+    fn read_line(&mut self, input: &mut impl BufRead) -> Result<u64, Stop> {
+        self.buf.clear();
+        let n = input
+            .read_until(b'\n', &mut self.buf)
+            .map_err(|e| Stop::Failed(self.line_err(format!("cannot read: {e}"))))?;
+        if n > 0 {
+            self.line += 1;
+        }
+        Ok(n as u64)
+    }
+
+    fn release(&self, block: Block, pending: Vec<Pending>) -> Result<(), Stop> {
+        for p in pending {
+            // A block is at most MEMBER_MAX or one line, and a line over
+            // 4 GiB is refused when it is read: both fit.
+            let loc = Loc { block, start: p.start as u32, len: p.len as u32 };
+            self.send(Feed::Record(Box::new(Arrival { at: p.at, line: p.line, loc, what: p.what })))?;
+        }
+        Ok(())
+    }
+
+    fn check_len(&self, n: u64) -> Result<(), Stop> {
+        if n > u64::from(u32::MAX) {
+            return Err(Stop::Failed(self.line_err("a line over 4 GiB".into())));
+        }
+        Ok(())
+    }
+
+    // -- a plain tape ------------------------------------------------------
+
+    fn read_plain(&mut self, file: File) -> Result<(), Stop> {
+        let mut input = BufReader::with_capacity(1 << 16, file);
+        let mut block = Gathering::new(Source::Tape, 0);
+        loop {
+            let read = self.read_line(&mut input).and_then(|n| self.check_len(n).map(|()| n));
+            let parsed = read.and_then(|n| Ok((n, self.parse()?)));
+            let (n, parsed) = match parsed {
+                Ok((0, _)) => break,
+                Ok(ok) => ok,
+                Err(stop) => {
+                    // The records before the bad line still count.
+                    self.close(block)?;
+                    return Err(stop);
+                }
+            };
+            let record = parsed.map(|(at, what)| Pending { at, line: self.line, start: 0, len: n, what });
+            block = self.gather(block, n, record)?;
+        }
+        self.close(block)
+    }
+
+    /// Adds a line of `n` bytes (and its record, if any) to `block`,
+    /// closing the block first when the line would make it too long;
+    /// returns the block to go on with.
+    fn gather(&self, mut block: Gathering, n: u64, record: Option<Pending>) -> Result<Gathering, Stop> {
+        if block.len > 0 && block.len + n > BLOCK_BYTES as u64 {
+            let next = Gathering::new(block.source, block.offset + block.len);
+            self.close(std::mem::replace(&mut block, next))?;
+        }
+        if let Some(mut p) = record {
+            p.start = block.len;
+            block.pending.push(p);
+        }
+        block.len += n;
+        Ok(block)
+    }
+
+    fn close(&self, block: Gathering) -> Result<(), Stop> {
+        let b = Block { source: block.source, offset: block.offset, len: block.len };
+        self.release(b, block.pending)
+    }
+
+    // -- a gzip tape -------------------------------------------------------
+
+    fn read_members(&mut self, file: File) -> Result<(), Stop> {
+        let mut input = BufReader::with_capacity(1 << 16, Counted { inner: file, read: 0 });
+        let mut open_line = false;
+        loop {
+            let start = input.get_ref().read - input.buffer().len() as u64;
+            let more = input.fill_buf().map_err(|e| Stop::Failed(self.line_err(format!("cannot read: {e}"))))?;
+            if more.is_empty() {
+                break;
+            }
+            if open_line {
+                return Err(Stop::Failed(self.line_err(
+                    "the line goes on in the next gzip member; replay the tape decompressed (gunzip) instead".into(),
+                )));
+            }
+            let member = self.read_member(&mut input)?;
+            open_line = member.open_line;
+            if let Some(pending) = member.pending {
+                let end = input.get_ref().read - input.buffer().len() as u64;
+                self.release(Block { source: Source::TapeMember, offset: start, len: end - start }, pending)?;
+            }
+        }
+        match self.spilled.take() {
+            Some(block) => self.close(block),
+            None => Ok(()),
+        }
+    }
+
+    /// Reads one member's lines. Its records wait for the member's end,
+    /// when its length is known; a member that turns out not to be a block
+    /// (too long, or a line that does not end in it) goes to the spill file
+    /// instead, and `pending` is None.
+    fn read_member(&mut self, input: &mut impl BufRead) -> Result<Member, Stop> {
+        let mut member = BufReader::with_capacity(1 << 16, flate2::bufread::GzDecoder::new(input));
+        // The member's lines so far with their records, kept while they may
+        // still have to be spilled (a chain's line is moved, not copied).
+        let mut lines: Vec<(Vec<u8>, Option<Pending>)> = Vec::new();
+        let mut size = 0u64;
+        let mut spilling = false;
+        let mut open_line = false;
+        loop {
+            let read = self.read_line(&mut member).and_then(|n| self.check_len(n).map(|()| n));
+            let parsed = read.and_then(|n| Ok((n, self.parse()?)));
+            let (n, parsed) = match parsed {
+                Ok((0, _)) => break,
+                Ok(ok) => ok,
+                Err(stop) => {
+                    // The records before the bad line still count; their
+                    // member cannot be read back whole, so they are spilled.
+                    for (text, record) in std::mem::take(&mut lines) {
+                        self.spill_line(&text, record)?;
+                    }
+                    if let Some(block) = self.spilled.take() {
+                        self.close(block)?;
+                    }
+                    return Err(stop);
+                }
+            };
+            open_line = self.buf.last() != Some(&b'\n');
+            let record = parsed.map(|(at, what)| Pending { at, line: self.line, start: 0, len: n, what });
+            if !spilling && !lines.is_empty() && size + n > MEMBER_MAX {
+                spilling = true;
+                for (text, record) in std::mem::take(&mut lines) {
+                    self.spill_line(&text, record)?;
+                }
+            }
+            let text = if n as usize >= BLOCK_BYTES { std::mem::take(&mut self.buf) } else { self.buf.clone() };
+            if spilling {
+                self.spill_line(&text, record)?;
+            } else {
+                lines.push((text, record));
+                size += n;
+            }
+        }
+        let pending = (!spilling).then(|| {
+            let mut start = 0u64;
+            let mut out = Vec::with_capacity(lines.len());
+            for (text, record) in lines {
+                if let Some(mut p) = record {
+                    p.start = start;
+                    out.push(p);
+                }
+                start += text.len() as u64;
+            }
+            out
+        });
+        Ok(Member { pending, open_line })
+    }
+
+    /// Appends one line to the spill file, with its record if it has one.
+    fn spill_line(&mut self, text: &[u8], record: Option<Pending>) -> Result<(), Stop> {
+        if self.spill.is_none() {
+            let file = create_spill().map_err(|e| self.file_err(format!("cannot create a spill file: {e}")))?;
+            let file = Arc::new(file);
+            self.send(Feed::Spill(file.clone()))?;
+            self.spill = Some((file, 0));
+            self.spilled = Some(Gathering::new(Source::Spill, 0));
+        }
+        let Some((file, end)) = self.spill.as_mut() else { return Err(Stop::Gone) };
+        let written = file.write_all_at(text, *end);
+        *end += text.len() as u64;
+        written.map_err(|e| self.file_err(format!("cannot write the spill file: {e}")))?;
+        let block = self.spilled.take().ok_or(Stop::Gone)?;
+        self.spilled = Some(self.gather(block, text.len() as u64, record)?);
+        Ok(())
+    }
+}
+
+/// What [`Reader::read_member`] read.
+struct Member {
+    pending: Option<Vec<Pending>>,
+    /// The last line did not end in a newline.
+    open_line: bool,
+}
+
+impl Gathering {
+    fn new(source: Source, offset: u64) -> Gathering {
+        Gathering { source, offset, len: 0, pending: Vec::new() }
+    }
+}
+
+/// Creates the spill file and unlinks it at once: it lives as long as the
+/// open handles, and a killed replay leaves nothing on the disk.
+fn create_spill() -> std::io::Result<File> {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let name = format!("orakl-replay-{}-{}.spill", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+    let path = std::env::temp_dir().join(name);
+    let file = OpenOptions::new().read(true).write(true).create_new(true).open(&path)?;
+    std::fs::remove_file(&path)?;
+    Ok(file)
+}
+
+/// Counts the bytes read from the file, so that a member's offset is known.
+struct Counted {
+    inner: File,
+    read: u64,
+}
+
+impl Read for Counted {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        Ok(n)
+    }
+}
