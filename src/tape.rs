@@ -718,15 +718,21 @@ impl Iterator for TapeReader {
     }
 }
 
-/// Lines a gzip tape puts in one gzip member, unless one line is longer.
+/// Lines a gzip tape puts in one gzip member.
 pub const BLOCK_BYTES: usize = 64 * 1024;
+
+/// A line at least this long is a gzip member of its own: reading it back
+/// then inflates that line alone, not the 64 KiB around it, and a line
+/// this long compresses well enough by itself (a chain; a minute of a
+/// stock's trades, read back by the replay an hour's worth at a time).
+pub const LONE_BYTES: usize = 1024;
 
 /// A tape being written. Records must be written in `at` order.
 ///
 /// A `.gz` tape is written as a series of gzip members (RFC 1952 allows any
 /// number; `zcat` and every gzip reader read them as one stream), each
-/// holding whole lines: up to [`BLOCK_BYTES`] of them, or one longer line
-/// (a chain) alone. A reader can then come back to a record later by the
+/// holding whole lines: up to [`BLOCK_BYTES`] of short ones, or one line of
+/// [`LONE_BYTES`] or more alone. A reader can then come back to a record later by the
 /// offset of its member and inflate just that member, which is how the
 /// replay answers from a tape larger than its memory.
 pub struct TapeWriter {
@@ -770,7 +776,8 @@ impl TapeWriter {
         if !self.block.is_empty() && self.block.len() + line.len() > BLOCK_BYTES {
             self.flush_block()?;
         }
-        if self.block.is_empty() && line.len() >= BLOCK_BYTES {
+        if line.len() >= LONE_BYTES {
+            self.flush_block()?;
             self.block = line;
             return self.flush_block();
         }

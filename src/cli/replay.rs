@@ -108,6 +108,9 @@ pub(super) fn run_replay(
     let temp = TempDb::new();
     let state = opts.state.clone().unwrap_or_else(|| temp.path.clone());
     let store = Store::open(&state).map_err(|e| Failure::config(anyhow::anyhow!("state: {e}")))?;
+    if opts.state.is_none() {
+        store.scratch().map_err(|e| Failure::config(anyhow::anyhow!("state: {e}")))?;
+    }
 
     let sim = Arc::new(SimClock::new(start));
     sim.shutdown_after((end - start).to_std().unwrap_or_default());

@@ -22,14 +22,21 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::SyncSender;
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Condvar, Mutex};
 
 use chrono::{DateTime, Utc};
 
 use crate::polygon::{Bar, OptionSnapshot, TickerSnapshot};
-use crate::tape::{BLOCK_BYTES, Header, Payload, RawChain, ReplayPayload, ReplayRecord, TapeError};
+use crate::tape::{BLOCK_BYTES, Header, Payload, RawChain, RawContract, ReplayPayload, ReplayRecord, TapeError};
+
+/// What the records read ahead of the simulated time may weigh in memory
+/// (roughly: their models and chain indexes). Ahead is what lets the reader
+/// work while the service does; a tape whose chains were all recorded at
+/// one instant needs that whole burst read before the service can go on,
+/// which for 200 symbols is ~3 MB of chain index.
+pub(super) const READ_AHEAD_BYTES: usize = 4 << 20;
 
 /// A member larger than this with more than one line is not a block of an
 /// orakl tape: its lines go to the spill file.
@@ -52,7 +59,7 @@ pub(super) struct Block {
     pub source: Source,
     pub offset: u64,
     /// Bytes in the file (compressed, for a member).
-    pub len: u64,
+    pub len: u32,
 }
 
 /// Where a record's line is: `len` bytes at `start` of its block's
@@ -135,9 +142,58 @@ pub(super) enum Feed {
     Header(Header),
     /// The spill file, sent before the first record that is in it.
     Spill(Arc<File>),
-    Record(Box<Arrival>),
+    /// The records of one block, in tape order (one message per block, not
+    /// per record), and their weight against [`READ_AHEAD_BYTES`].
+    Records(Vec<Arrival>, usize),
     Failed(TapeError),
     End,
+}
+
+/// The records in flight between the threads, against
+/// [`READ_AHEAD_BYTES`]: the reader waits while over it, the market gives
+/// back what it takes, and closes it when it goes (the reader then stops).
+#[derive(Default)]
+pub(super) struct Budget {
+    /// Bytes in flight, and whether the market is gone.
+    state: Mutex<(usize, bool)>,
+    freed: Condvar,
+}
+
+impl Budget {
+    /// Waits for room for `weight` (always granted when nothing is in
+    /// flight); false once the market is gone.
+    fn take(&self, weight: usize) -> bool {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        while !state.1 && state.0 > 0 && state.0 + weight > READ_AHEAD_BYTES {
+            state = self.freed.wait(state).unwrap_or_else(|p| p.into_inner());
+        }
+        state.0 += weight;
+        !state.1
+    }
+
+    pub fn give_back(&self, weight: usize) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.0 = state.0.saturating_sub(weight);
+        self.freed.notify_all();
+    }
+
+    pub fn close(&self) {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).1 = true;
+        self.freed.notify_all();
+    }
+}
+
+/// Roughly what an arrival holds in memory.
+fn weight(a: &Arrival) -> usize {
+    use std::mem::size_of;
+    size_of::<Arrival>()
+        + match &a.what {
+            What::Chain { underlying, contracts } => underlying.len() + contracts.len() * size_of::<RawContract>(),
+            What::Contract { .. } => size_of::<OptionSnapshot>() + 64,
+            What::Stock { .. } => size_of::<TickerSnapshot>() + 64,
+            What::Bars { ticker, timespan, bars, .. } => ticker.len() + timespan.len() + bars.len() * size_of::<Bar>(),
+            What::Trades { ticker, .. } => ticker.len(),
+        }
 }
 
 fn is_gzip(path: &Path) -> bool {
@@ -146,8 +202,8 @@ fn is_gzip(path: &Path) -> bool {
 
 /// Runs on the reader thread until the tape ends, a line is bad, or the
 /// market is dropped (a send fails).
-pub(super) fn read_tape(path: &Path, tx: &SyncSender<Feed>) {
-    let mut reader = Reader::new(path, tx);
+pub(super) fn read_tape(path: &Path, tx: &Sender<Feed>, budget: &Budget) {
+    let mut reader = Reader::new(path, tx, budget);
     let outcome = match File::open(path) {
         Err(e) => Err(reader.file_err(e.to_string())),
         Ok(file) if is_gzip(path) => reader.read_members(file),
@@ -190,7 +246,8 @@ struct Gathering {
 
 struct Reader<'a> {
     path: PathBuf,
-    tx: &'a SyncSender<Feed>,
+    tx: &'a Sender<Feed>,
+    budget: &'a Budget,
     header: Option<Header>,
     line: usize,
     last_at: Option<DateTime<Utc>>,
@@ -200,10 +257,11 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    fn new(path: &Path, tx: &'a SyncSender<Feed>) -> Reader<'a> {
+    fn new(path: &Path, tx: &'a Sender<Feed>, budget: &'a Budget) -> Reader<'a> {
         Reader {
             path: path.to_path_buf(),
             tx,
+            budget,
             header: None,
             line: 0,
             last_at: None,
@@ -264,13 +322,29 @@ impl<'a> Reader<'a> {
     }
 
     fn release(&self, block: Block, pending: Vec<Pending>) -> Result<(), Stop> {
-        for p in pending {
-            // A block is at most MEMBER_MAX or one line, and a line over
-            // 4 GiB is refused when it is read: both fit.
-            let loc = Loc { block, start: p.start as u32, len: p.len as u32 };
-            self.send(Feed::Record(Box::new(Arrival { at: p.at, line: p.line, loc, what: p.what })))?;
+        if pending.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        let records: Vec<Arrival> = pending
+            .into_iter()
+            .map(|p| {
+                // A block is at most MEMBER_MAX or one line, and a line over
+                // 4 GiB is refused when it is read: both fit.
+                let loc = Loc { block, start: p.start as u32, len: p.len as u32 };
+                Arrival { at: p.at, line: p.line, loc, what: p.what }
+            })
+            .collect();
+        let weight = records.iter().map(weight).sum();
+        if !self.budget.take(weight) {
+            return Err(Stop::Gone);
+        }
+        self.send(Feed::Records(records, weight))
+    }
+
+    /// A block is at most [`MEMBER_MAX`] or one line, which `check_len`
+    /// keeps under 4 GiB.
+    fn block_len(&self, n: u64) -> Result<u32, Stop> {
+        u32::try_from(n).map_err(|_| Stop::Failed(self.line_err("a block over 4 GiB".into())))
     }
 
     fn check_len(&self, n: u64) -> Result<(), Stop> {
@@ -320,7 +394,7 @@ impl<'a> Reader<'a> {
     }
 
     fn close(&self, block: Gathering) -> Result<(), Stop> {
-        let b = Block { source: block.source, offset: block.offset, len: block.len };
+        let b = Block { source: block.source, offset: block.offset, len: self.block_len(block.len)? };
         self.release(b, block.pending)
     }
 
@@ -344,7 +418,8 @@ impl<'a> Reader<'a> {
             open_line = member.open_line;
             if let Some(pending) = member.pending {
                 let end = input.get_ref().read - input.buffer().len() as u64;
-                self.release(Block { source: Source::TapeMember, offset: start, len: end - start }, pending)?;
+                let len = self.block_len(end - start)?;
+                self.release(Block { source: Source::TapeMember, offset: start, len }, pending)?;
             }
         }
         match self.spilled.take() {
@@ -450,7 +525,7 @@ impl Gathering {
 /// open handles, and a killed replay leaves nothing on the disk.
 fn create_spill() -> std::io::Result<File> {
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    let name = format!("orakl-replay-{}-{}.spill", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+    let name = format!("orakl-spill-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
     let path = std::env::temp_dir().join(name);
     let file = OpenOptions::new().read(true).write(true).create_new(true).open(&path)?;
     std::fs::remove_file(&path)?;

@@ -9,7 +9,7 @@
 //! path is a 404, and only a malformed tape is a transport error.
 //!
 //! The tape is streamed, never loaded: a helper thread ([`feed`]) reads
-//! ahead by at most [`READ_AHEAD`] records, and a request at time `t`
+//! ahead by at most [`feed::READ_AHEAD_BYTES`] of records, and a request at time `t`
 //! applies the records with `at <= t` to the state below, in order. A
 //! record later in the tape can therefore never change an answer before
 //! its time.
@@ -26,15 +26,16 @@
 //! - bars: every series that has been asked for, packed in memory and kept
 //!   up to date as records arrive; any other series only as an entry in
 //!   the index of its block, read back the first time it is asked for;
-//! - trades: only that index (and each block's range of trade times); a
-//!   trades request reads the matching records back and merges them.
+//! - trades: per ticker, where each record is and the range of its trades'
+//!   times; a trades request reads back the records that reach into its
+//!   window and merges them.
 //!
 mod feed;
 mod shelf;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, sync_channel};
+use std::sync::mpsc::{Receiver, channel};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 
@@ -49,13 +50,9 @@ use crate::tape::{
     ContractIndex, Header, Payload, RawChain, RawContract, ReplayPayload, ReplayRecord, TapeError, TapeReader,
 };
 
-use feed::{Arrival, Feed, Loc, What};
+use feed::{Arrival, Budget, Feed, Loc, What};
 use shelf::{Shelf, key_hash};
 
-/// Records parsed ahead of the simulated time, waiting in the channel: the
-/// reader thread works while the service does. A record in the channel is
-/// small (a chain is its index, trades their time range).
-pub const READ_AHEAD: usize = 256;
 /// Chains pinned by outstanding cursors. A client pages through one chain
 /// at a time, so more than a few means abandoned paginations.
 pub const PINNED_MAX: usize = 16;
@@ -130,10 +127,11 @@ impl TapeMarket {
     /// Opens the tape and checks its header; records are read as simulated
     /// time reaches them.
     pub fn open(path: &Path, clock: Arc<dyn Clock>) -> Result<TapeMarket, TapeError> {
-        let (header, feed) = spawn_reader(path.to_path_buf())?;
+        let (header, feed, budget) = spawn_reader(path.to_path_buf())?;
         let shelf = Shelf::open(path)
             .map_err(|e| TapeError::File { path: path.display().to_string(), message: e.to_string() })?;
-        Ok(TapeMarket { clock, header: Arc::new(header), market: Arc::new(Mutex::new(Market::new(feed, shelf))) })
+        let market = Market::new(feed, budget, shelf);
+        Ok(TapeMarket { clock, header: Arc::new(header), market: Arc::new(Mutex::new(market)) })
     }
 
     pub fn header(&self) -> &Header {
@@ -155,7 +153,7 @@ impl TapeMarket {
     /// True once the whole tape has been read and applied.
     pub fn exhausted(&self) -> bool {
         let m = self.lock();
-        m.feed.is_none() && m.ahead.is_none()
+        m.feed.is_none() && m.ahead.is_empty()
     }
 
     fn lock(&self) -> MutexGuard<'_, Market> {
@@ -194,16 +192,18 @@ fn copy_error(e: &TapeError) -> TapeError {
 // ---------------------------------------------------------------------------
 // The reader thread.
 
-fn spawn_reader(path: PathBuf) -> Result<(Header, Receiver<Feed>), TapeError> {
+fn spawn_reader(path: PathBuf) -> Result<(Header, Receiver<Feed>, Arc<Budget>), TapeError> {
     let shown = path.display().to_string();
     let stopped = |what: &str| TapeError::File { path: shown.clone(), message: format!("the tape reader {what}") };
-    let (tx, rx) = sync_channel(READ_AHEAD);
+    let (tx, rx) = channel();
+    let budget = Arc::new(Budget::default());
+    let reader_budget = budget.clone();
     thread::Builder::new()
         .name("orakl-tape-reader".into())
-        .spawn(move || feed::read_tape(&path, &tx))
+        .spawn(move || feed::read_tape(&path, &tx, &reader_budget))
         .map_err(|e| stopped(&format!("could not start: {e}")))?;
     match rx.recv() {
-        Ok(Feed::Header(h)) => Ok((h, rx)),
+        Ok(Feed::Header(h)) => Ok((h, rx, budget)),
         Ok(Feed::Failed(e)) => Err(e),
         _ => Err(stopped("stopped unexpectedly")),
     }
@@ -381,8 +381,9 @@ type SeriesKey = (String, u32, String);
 struct Market {
     /// None once the tape has ended or failed.
     feed: Option<Receiver<Feed>>,
-    /// The next record, read but not yet due.
-    ahead: Option<Box<Arrival>>,
+    budget: Arc<Budget>,
+    /// Records read but not yet due, in tape order.
+    ahead: VecDeque<Arrival>,
     error: Option<TapeError>,
     applied: u64,
     shelf: Shelf,
@@ -395,6 +396,18 @@ struct Market {
     /// The hash of every series with a record so far: whether a series
     /// exists or must be built from minutes is known without reading it.
     series: HashSet<u64>,
+    /// The underlying whose chain was asked for last, and for each
+    /// underlying the one asked for after it: a service walks its watchlist
+    /// in order, so the next chain can be inflated while this one is read.
+    last_chain: Option<String>,
+    next_chain: HashMap<String, String>,
+}
+
+impl Drop for Market {
+    // The reader thread may be waiting for room: let it stop.
+    fn drop(&mut self) {
+        self.budget.close();
+    }
 }
 
 fn nanos(t: DateTime<Utc>) -> i64 {
@@ -416,10 +429,11 @@ impl From<String> for Refusal {
 }
 
 impl Market {
-    fn new(feed: Receiver<Feed>, shelf: Shelf) -> Market {
+    fn new(feed: Receiver<Feed>, budget: Arc<Budget>, shelf: Shelf) -> Market {
         Market {
             feed: Some(feed),
-            ahead: None,
+            budget,
+            ahead: VecDeque::new(),
             error: None,
             applied: 0,
             shelf,
@@ -429,6 +443,8 @@ impl Market {
             stocks: BTreeMap::new(),
             bars: BTreeMap::new(),
             series: HashSet::new(),
+            last_chain: None,
+            next_chain: HashMap::new(),
         }
     }
 
@@ -436,13 +452,16 @@ impl Market {
     /// first record after `t`.
     fn advance(&mut self, t: DateTime<Utc>) {
         loop {
-            if self.ahead.is_none() {
+            if self.ahead.is_empty() {
                 let msg = match &self.feed {
                     Some(feed) => feed.recv(),
                     None => return,
                 };
                 match msg {
-                    Ok(Feed::Record(rec)) => self.ahead = Some(rec),
+                    Ok(Feed::Records(records, weight)) => {
+                        self.budget.give_back(weight);
+                        self.ahead = records.into();
+                    }
                     Ok(Feed::Spill(file)) => self.shelf.set_spill(file),
                     Ok(Feed::End) => {
                         self.feed = None;
@@ -464,12 +483,11 @@ impl Market {
                 }
                 continue;
             }
-            match self.ahead.take() {
-                Some(rec) if rec.at <= t => self.apply(*rec),
-                later => {
-                    self.ahead = later;
-                    return;
-                }
+            if self.ahead.front().is_some_and(|rec| rec.at > t) {
+                return;
+            }
+            if let Some(rec) = self.ahead.pop_front() {
+                self.apply(rec);
             }
         }
     }
@@ -491,14 +509,14 @@ impl Market {
                 let key = (ticker, multiplier, timespan);
                 let hash = key_hash(&key);
                 self.series.insert(hash);
-                self.shelf.note(loc, hash, None);
+                self.shelf.note_bars(loc, hash);
                 if let Some(series) = self.bars.get_mut(&key) {
                     for bar in bars {
                         series.insert(bar);
                     }
                 }
             }
-            What::Trades { ticker, lo, hi } => self.shelf.note(loc, key_hash(&ticker), Some((lo, hi))),
+            What::Trades { ticker, lo, hi } => self.shelf.note_trades(ticker, loc, lo, hi),
         }
     }
 
@@ -556,10 +574,17 @@ impl Market {
                 let chain = current.or_else(|| self.pinned.get(&line)).cloned();
                 (chain.ok_or_else(|| format!("cursor {cursor:?} has expired"))?, offset)
             }
-            None => match self.chains.get(underlying) {
-                Some(chain) => (chain.clone(), 0),
-                None => return Ok(raw_page_reply(std::iter::empty(), None)),
-            },
+            None => {
+                if let Some(before) = self.last_chain.replace(underlying.to_string())
+                    && before != underlying
+                {
+                    self.next_chain.insert(before, underlying.to_string());
+                }
+                match self.chains.get(underlying) {
+                    Some(chain) => (chain.clone(), 0),
+                    None => return Ok(raw_page_reply(std::iter::empty(), None)),
+                }
+            }
         };
         let (text, range) = self.chain_line(&chain)?;
         let line = &text[range];
@@ -577,6 +602,10 @@ impl Market {
             Some(q.next_url(&format!("{}-{end}", chain.line)))
         } else {
             self.pinned.remove(&chain.line);
+            let next_chain = self.next_chain.get(underlying).and_then(|u| self.chains.get(u));
+            if let Some(block) = next_chain.map(|c| c.loc.block) {
+                self.shelf.prefetch(block);
+            }
             None
         };
         Ok(raw_page_reply(page, next))
@@ -631,7 +660,7 @@ impl Market {
     fn series(&mut self, key: &SeriesKey) -> Result<&Series, Refusal> {
         if !self.bars.contains_key(key) {
             let mut series = Series::default();
-            for (block, start) in self.shelf.lookup(key_hash(key), None) {
+            for (block, start) in self.shelf.bars_of(key_hash(key)) {
                 let (text, range) = self.shelf.line_at(block, start).map_err(|m| self.tape_failed(None, m))?;
                 let rec = ReplayRecord::parse(&text[range])
                     .map_err(|e| self.tape_failed(None, format!("a record read back is not the one read: {e}")))?;
@@ -749,8 +778,8 @@ impl Market {
         // The union of the ticker's records that reach into the window,
         // merged in tape order as they arrived.
         let mut book = TradeBook::default();
-        for (block, start) in self.shelf.lookup(key_hash(&ticker.to_string()), Some((lo, hi))) {
-            let (text, range) = self.shelf.line_at(block, start).map_err(|m| self.tape_failed(None, m))?;
+        for loc in self.shelf.trades_of(ticker, lo, hi) {
+            let (text, range) = self.shelf.line(loc).map_err(|m| self.tape_failed(None, m))?;
             let rec = ReplayRecord::parse(&text[range])
                 .map_err(|e| self.tape_failed(None, format!("a record read back is not the one read: {e}")))?;
             if let ReplayPayload::Other(Payload::Trades { ticker: of, results }) = rec.payload

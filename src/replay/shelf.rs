@@ -1,15 +1,16 @@
 //! Where the replay finds a record's line again: blocks read back from the
-//! tape (or the spill file) through a small cache, and an index of the
+//! tape (or the spill file) through a small cache, and the indexes of the
 //! bars and trades records, which are looked up by ticker when asked for
 //! rather than kept.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::hash::{Hash, Hasher};
 use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 
 use super::feed::{Block, Loc, Source};
 
@@ -26,55 +27,94 @@ pub(super) fn key_hash(key: &impl Hash) -> u64 {
     h.finish()
 }
 
-/// The bars and trades records of one block: for each, the low half of its
-/// key's hash and where its line starts. A lookup reads the lines whose
-/// hash matches and checks the key itself.
-struct Indexed {
-    block: Block,
-    records: Vec<(u32, u32)>,
-    /// The range of the block's trades' `sip_timestamp`s (lo > hi: none).
-    sip: (i64, i64),
+/// One bars record: the low half of its series' hash, its block (an index
+/// into `blocks`) and where its line starts there. A lookup reads the lines
+/// whose hash matches and checks the key itself. (Hundreds of thousands of
+/// option series have a record or two each: an entry per series would cost
+/// more than the records' 12 bytes.)
+struct BarsRef {
+    hash: u32,
+    block: u32,
+    start: u32,
+}
+
+/// One trades record: where it is and its trades' `sip_timestamp` range.
+struct TradesRef {
+    loc: Loc,
+    lo: i64,
+    hi: i64,
 }
 
 pub(super) struct Shelf {
     tape: File,
+    ahead: Prefetch,
     spill: Option<Arc<File>>,
     cache: VecDeque<(Block, Arc<String>)>,
     cached: usize,
-    index: Vec<Indexed>,
+    /// The blocks that hold bars records, in tape order.
+    blocks: Vec<Block>,
+    bars: Vec<BarsRef>,
+    /// Per ticker, in tape order: a trades request reads back the records
+    /// that reach into its window.
+    trades: HashMap<String, Vec<TradesRef>>,
 }
 
 impl Shelf {
     pub fn open(tape: &Path) -> std::io::Result<Shelf> {
-        Ok(Shelf { tape: File::open(tape)?, spill: None, cache: VecDeque::new(), cached: 0, index: Vec::new() })
+        let file = File::open(tape)?;
+        Ok(Shelf {
+            ahead: Prefetch::start(file.try_clone()?),
+            tape: file,
+            spill: None,
+            cache: VecDeque::new(),
+            cached: 0,
+            blocks: Vec::new(),
+            bars: Vec::new(),
+            trades: HashMap::new(),
+        })
     }
 
     pub fn set_spill(&mut self, spill: Arc<File>) {
         self.spill = Some(spill);
     }
 
-    /// Indexes a bars or trades record (`sip`: its trades' range).
-    pub fn note(&mut self, loc: Loc, hash: u64, sip: Option<(i64, i64)>) {
-        if self.index.last().is_none_or(|i| i.block != loc.block) {
-            self.index.push(Indexed { block: loc.block, records: Vec::new(), sip: (i64::MAX, i64::MIN) });
+    /// Indexes a bars record by its series' hash.
+    pub fn note_bars(&mut self, loc: Loc, hash: u64) {
+        if self.blocks.last() != Some(&loc.block) {
+            self.blocks.push(loc.block);
         }
-        if let Some(last) = self.index.last_mut() {
-            last.records.push((hash as u32, loc.start));
-            if let Some((lo, hi)) = sip {
-                last.sip = (last.sip.0.min(lo), last.sip.1.max(hi));
-            }
+        let block = u32::try_from(self.blocks.len() - 1).unwrap_or(u32::MAX);
+        self.bars.push(BarsRef { hash: hash as u32, block, start: loc.start });
+    }
+
+    /// The bars records whose series hashes to `hash`, in tape order.
+    pub fn bars_of(&self, hash: u64) -> Vec<(Block, u32)> {
+        let low = hash as u32;
+        let found = self.bars.iter().filter(|r| r.hash == low);
+        found.filter_map(|r| Some((*self.blocks.get(r.block as usize)?, r.start))).collect()
+    }
+
+    /// Indexes a trades record (`lo > hi`: it has no trades).
+    pub fn note_trades(&mut self, ticker: String, loc: Loc, lo: i64, hi: i64) {
+        if lo <= hi {
+            self.trades.entry(ticker).or_default().push(TradesRef { loc, lo, hi });
         }
     }
 
-    /// The indexed records whose key hashes to `hash`, in tape order; with
-    /// `sip`, only in blocks whose trades reach into that window.
-    pub fn lookup(&self, hash: u64, sip: Option<(i64, i64)>) -> Vec<(Block, u32)> {
-        let low = hash as u32;
-        self.index
-            .iter()
-            .filter(|i| sip.is_none_or(|(lo, hi)| i.sip.0 <= hi && i.sip.1 >= lo))
-            .flat_map(|i| i.records.iter().filter(|(h, _)| *h == low).map(|(_, start)| (i.block, *start)))
-            .collect()
+    /// The trades records of `ticker` with trades in `[lo, hi]`, in tape
+    /// order.
+    pub fn trades_of(&self, ticker: &str, lo: i64, hi: i64) -> Vec<Loc> {
+        let refs = self.trades.get(ticker).map(Vec::as_slice).unwrap_or_default();
+        refs.iter().filter(|r| r.lo <= hi && r.hi >= lo).map(|r| r.loc).collect()
+    }
+
+    /// Starts inflating a member that is likely to be asked for next (the
+    /// chain the service asked for after this one last time), on the
+    /// prefetch thread, while the service parses what it has.
+    pub fn prefetch(&mut self, block: Block) {
+        if block.source == Source::TapeMember && !self.cache.iter().any(|(b, _)| *b == block) {
+            self.ahead.ask(block);
+        }
     }
 
     /// A block's contents, read (and inflated) once while it stays cached.
@@ -84,7 +124,12 @@ impl Shelf {
             self.cache.push_back((block, hit.clone()));
             return Ok(hit);
         }
-        let text = Arc::new(self.load(block)?);
+        // What the prefetch thread made of it, if it was asked to; a failed
+        // prefetch is read here again, and fails here if it must.
+        let text = match self.ahead.take(block) {
+            Some(text) => Arc::new(text),
+            None => Arc::new(self.load(block)?),
+        };
         self.cached += text.len();
         self.cache.push_back((block, text.clone()));
         while self.cached > CACHE_BYTES && self.cache.len() > 1 {
@@ -124,22 +169,96 @@ impl Shelf {
             Source::TapeMember | Source::Tape => &self.tape,
             Source::Spill => self.spill.as_deref().ok_or("the spill file is not open")?,
         };
-        let len = usize::try_from(block.len).map_err(|_| "a block too large".to_string())?;
-        let mut raw = vec![0u8; len];
-        file.read_exact_at(&mut raw, block.offset).map_err(|e| format!("cannot read the tape again: {e}"))?;
-        let bytes = match block.source {
-            Source::TapeMember => {
-                // The member's last four bytes are its inflated size (mod
-                // 2^32): room for exactly that, no doubling.
-                let size = raw.get(len.saturating_sub(4)..).and_then(|t| t.try_into().ok()).map(u32::from_le_bytes);
-                let mut out = Vec::with_capacity(size.unwrap_or(0) as usize);
-                flate2::read::GzDecoder::new(raw.as_slice())
-                    .read_to_end(&mut out)
-                    .map_err(|e| format!("cannot inflate the tape again: {e}"))?;
-                out
+        load(file, block)
+    }
+}
+
+/// Reads a block from `file` (a member of the tape, or a byte range of the
+/// tape or the spill file) and inflates it if it is a member.
+fn load(file: &File, block: Block) -> Result<String, String> {
+    let len = usize::try_from(block.len).map_err(|_| "a block too large".to_string())?;
+    let mut raw = vec![0u8; len];
+    file.read_exact_at(&mut raw, block.offset).map_err(|e| format!("cannot read the tape again: {e}"))?;
+    let bytes = match block.source {
+        Source::TapeMember => {
+            // The member's last four bytes are its inflated size (mod 2^32):
+            // room for exactly that, no doubling.
+            let size = raw.get(len.saturating_sub(4)..).and_then(|t| t.try_into().ok()).map(u32::from_le_bytes);
+            let mut out = Vec::with_capacity(size.unwrap_or(0) as usize);
+            flate2::read::GzDecoder::new(raw.as_slice())
+                .read_to_end(&mut out)
+                .map_err(|e| format!("cannot inflate the tape again: {e}"))?;
+            out
+        }
+        Source::Tape | Source::Spill => raw,
+    };
+    String::from_utf8(bytes).map_err(|e| format!("the tape changed while replayed: {e}"))
+}
+
+/// A thread that inflates one member ahead of being asked for. Only the
+/// time it takes changes: what a request gets is the member's text either
+/// way, so a replay stays byte-identical whatever the thread's timing.
+struct Prefetch {
+    /// None if the thread could not start: everything is read in line.
+    asks: Option<Sender<Block>>,
+    done: Option<Receiver<(Block, Result<String, String>)>>,
+    /// Asked for and not yet taken; the thread works on one at a time.
+    pending: Option<Block>,
+}
+
+impl Prefetch {
+    fn start(tape: File) -> Prefetch {
+        let (asks, inbox) = channel::<Block>();
+        let (outbox, done) = channel();
+        let spawned = std::thread::Builder::new().name("orakl-tape-prefetch".into()).spawn(move || {
+            // Ends when the shelf (and with it `asks`) is dropped.
+            for block in inbox {
+                if outbox.send((block, load(&tape, block))).is_err() {
+                    return;
+                }
             }
-            Source::Tape | Source::Spill => raw,
+        });
+        match spawned {
+            Ok(_) => Prefetch { asks: Some(asks), done: Some(done), pending: None },
+            Err(_) => Prefetch { asks: None, done: None, pending: None },
+        }
+    }
+
+    fn ask(&mut self, block: Block) {
+        self.collect(false);
+        if self.pending.is_some() {
+            return;
+        }
+        if let Some(asks) = &self.asks
+            && asks.send(block).is_ok()
+        {
+            self.pending = Some(block);
+        }
+    }
+
+    /// The block's text if it was asked for (waiting for the thread to
+    /// finish it); a different pending block is left to finish.
+    fn take(&mut self, block: Block) -> Option<String> {
+        if self.pending != Some(block) {
+            return None;
+        }
+        self.collect(true).filter(|(b, _)| *b == block).and_then(|(_, text)| text.ok())
+    }
+
+    /// The pending block's result, waiting for it when `wait`.
+    fn collect(&mut self, wait: bool) -> Option<(Block, Result<String, String>)> {
+        self.pending?;
+        let done = self.done.as_ref()?;
+        let got = if wait {
+            done.recv().ok()
+        } else {
+            match done.try_recv() {
+                Ok(got) => Some(got),
+                Err(TryRecvError::Empty) => return None,
+                Err(TryRecvError::Disconnected) => None,
+            }
         };
-        String::from_utf8(bytes).map_err(|e| format!("the tape changed while replayed: {e}"))
+        self.pending = None;
+        got
     }
 }

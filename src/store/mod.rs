@@ -132,6 +132,13 @@ impl Store {
         Ok(Store { conn, path: path.to_path_buf() })
     }
 
+    /// For a state nobody keeps (a replay's temporary file): commits are
+    /// not synced to the disk. A replay commits thousands of times in
+    /// seconds of wall time; syncing each would be most of its time.
+    pub fn scratch(&self) -> Result<(), StoreError> {
+        self.conn.pragma_update(None, "synchronous", "OFF").map_err(|cause| StoreError::opening(&self.path, cause))
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

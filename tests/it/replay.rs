@@ -793,7 +793,7 @@ fn a_plain_a_blocked_gzip_and_a_one_member_gzip_tape_answer_alike() {
     assert!(bars_late, "the series first asked at minute 59 has the 60 bars closed by then");
     assert!(want.last().unwrap().contains("\"count\":2"), "{}", want.last().unwrap());
     assert_eq!(answers(&blocked), want);
-    let spill_prefix = format!("orakl-replay-{}-", std::process::id());
+    let spill_prefix = format!("orakl-spill-{}-", std::process::id());
     assert_eq!(answers(&single), want);
     let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
         .unwrap()
