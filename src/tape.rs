@@ -347,10 +347,13 @@ impl ContractIndex {
 /// plain date, the contract is read properly instead.
 fn expiration_of(json: &str) -> serde_json::Result<Option<NaiveDate>> {
     const KEY: &[u8] = b"\"expiration_date\":\"";
+    // Built once: building a searcher costs more than one contract's search.
+    static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(KEY));
     let b = json.as_bytes();
-    if let Some(i) = memchr::memmem::find(b, KEY) {
+    if let Some(i) = FINDER.find(b) {
         let rest = &b[i + KEY.len()..];
-        if rest.len() > 10 && rest[10] == b'"' && memchr::memmem::find(&rest[10..], KEY).is_none() {
+        if rest.len() > 10 && rest[10] == b'"' && FINDER.find(&rest[10..]).is_none() {
             if let Some(d) = plain_date(&rest[..10]) {
                 return Ok(Some(d));
             }
