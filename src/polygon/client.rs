@@ -11,6 +11,7 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,9 +24,7 @@ use crate::http::{Http, HttpError, Response};
 use crate::notify::Notifier;
 
 use super::breaker::{Admission, Breaker, Transition};
-use super::models::{
-    Bar, ContractResponse, Envelope, OneOrMany, OptionSnapshot, StockSnapshotResponse, TickerSnapshot, Trade,
-};
+use super::models::{Bar, ContractResponse, OptionSnapshot, PageSeed, StockSnapshotResponse, TickerSnapshot, Trade};
 use super::rate::{GateError, RateGate};
 use super::stats::Stats;
 use super::{Endpoint, PolygonError, retry, url};
@@ -507,16 +506,12 @@ impl Client {
                 attempts: 1,
                 detail: None,
             })?;
-            let page: Envelope<OneOrMany<T>> = self.parse(call, &body)?;
+            let seed = PageSeed { keep: &mut keep, out: &mut out, read: &mut read, item: PhantomData::<T> };
+            let page = self.parse_seed(call, &body, seed)?;
             drop(body);
             self.check_status(call, page.status.as_deref(), page.error.as_deref().or(page.message.as_deref()))?;
             pages += 1;
             self.stats.borrow_mut().endpoint(call.kind).pages += 1;
-            if let Some(results) = page.results {
-                let results = results.into_vec();
-                read += results.len();
-                out.extend(results.into_iter().filter_map(&mut keep));
-            }
             let Some(next) = page.next_url.filter(|n| !n.trim().is_empty()) else { return Ok((out, read)) };
             if page_cap.is_some_and(|cap| pages >= cap) {
                 log::info!(
@@ -661,7 +656,17 @@ impl Client {
     }
 
     fn parse<T: DeserializeOwned>(&self, call: &Call, body: &[u8]) -> Result<T, PolygonError> {
-        serde_json::from_slice(body).map_err(|e| PolygonError::BadBody {
+        self.parse_seed(call, body, PhantomData::<T>)
+    }
+
+    fn parse_seed<'de, S: serde::de::DeserializeSeed<'de>>(
+        &self,
+        call: &Call,
+        body: &'de [u8],
+        seed: S,
+    ) -> Result<S::Value, PolygonError> {
+        let mut de = serde_json::Deserializer::from_slice(body);
+        seed.deserialize(&mut de).and_then(|v| de.end().map(|()| v)).map_err(|e| PolygonError::BadBody {
             endpoint: call.label.clone(),
             detail: format!("{e}; body starts {}", self.excerpt(body)),
         })

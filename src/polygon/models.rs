@@ -140,6 +140,105 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for OneOrMany<T> {
     }
 }
 
+/// What a paginated list response says besides its results.
+#[derive(Debug, Default)]
+pub struct PageMeta {
+    pub status: Option<String>,
+    pub next_url: Option<String>,
+    pub error: Option<String>,
+    pub message: Option<String>,
+}
+
+/// Reads an [`Envelope`] of [`OneOrMany`] results, handing each result to
+/// `keep` as soon as it is read and pushing what it returns onto `out`:
+/// a page of 250 contracts is never held as models (816 bytes each), only as
+/// what the caller keeps of them. `read` counts the results.
+pub struct PageSeed<'a, T, U, F> {
+    pub keep: &'a mut F,
+    pub out: &'a mut Vec<U>,
+    pub read: &'a mut usize,
+    pub item: PhantomData<T>,
+}
+
+impl<'de, T: DeserializeOwned, U, F: FnMut(T) -> Option<U>> de::DeserializeSeed<'de> for PageSeed<'_, T, U, F> {
+    type Value = PageMeta;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<PageMeta, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, T: DeserializeOwned, U, F: FnMut(T) -> Option<U>> Visitor<'de> for PageSeed<'_, T, U, F> {
+    type Value = PageMeta;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a response object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<PageMeta, A::Error> {
+        let mut meta = PageMeta::default();
+        let mut items = Some(self);
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "status" => meta.status = map.next_value()?,
+                "next_url" => meta.next_url = map.next_value()?,
+                "error" => meta.error = map.next_value()?,
+                "message" => meta.message = map.next_value()?,
+                "results" => match items.take() {
+                    Some(seed) => map.next_value_seed(Results(seed))?,
+                    None => return Err(de::Error::duplicate_field("results")),
+                },
+                _ => {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(meta)
+    }
+}
+
+/// The `results` value of a [`PageSeed`]: a list, one object, or null.
+struct Results<'a, T, U, F>(PageSeed<'a, T, U, F>);
+
+impl<'de, T: DeserializeOwned, U, F: FnMut(T) -> Option<U>> de::DeserializeSeed<'de> for Results<'_, T, U, F> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, T: DeserializeOwned, U, F: FnMut(T) -> Option<U>> Visitor<'de> for Results<'_, T, U, F> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array or an object")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let PageSeed { keep, out, read, .. } = self.0;
+        while let Some(item) = seq.next_element::<T>()? {
+            *read += 1;
+            out.extend(keep(item));
+        }
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        let PageSeed { keep, out, read, .. } = self.0;
+        let item = T::deserialize(de::value::MapAccessDeserializer::new(map))?;
+        *read += 1;
+        out.extend(keep(item));
+        Ok(())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+}
+
 /// One option contract in a chain or single-contract snapshot.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 pub struct OptionSnapshot {
@@ -770,6 +869,35 @@ mod tests {
         assert_eq!(one.results.unwrap().into_vec().len(), 1);
         let many: ChainPage = serde_json::from_str(r#"{"results":[{},{}]}"#).unwrap();
         assert_eq!(many.results.unwrap().into_vec().len(), 2);
+    }
+
+    #[test]
+    fn a_page_seed_reads_what_the_envelope_reads_keeping_as_it_goes() {
+        use serde::de::DeserializeSeed;
+        // Keeps the open interest of contracts that have one.
+        let read_page = |json: &str| {
+            let (mut out, mut read) = (Vec::new(), 0);
+            let mut keep = |s: OptionSnapshot| s.open_interest;
+            let seed = PageSeed { keep: &mut keep, out: &mut out, read: &mut read, item: PhantomData };
+            let mut de = serde_json::Deserializer::from_str(json);
+            seed.deserialize(&mut de).and_then(|meta| de.end().map(|()| (meta, out, read)))
+        };
+        let (meta, out, read) =
+            read_page(r#"{"status":"OK","request_id":"r","results":[{"open_interest":3},{},{"open_interest":5}],"next_url":"https://x/2","count":3}"#)
+                .unwrap();
+        assert_eq!((meta.status.as_deref(), meta.next_url.as_deref()), (Some("OK"), Some("https://x/2")));
+        assert_eq!((out, read), (vec![3.0, 5.0], 3));
+        let (_, out, read) = read_page(r#"{"results":{"open_interest":7}}"#).unwrap();
+        assert_eq!((out, read), (vec![7.0], 1));
+        for empty in [r#"{"status":"OK","results":null}"#, r#"{"status":"DELAYED"}"#] {
+            assert_eq!(read_page(empty).map(|(_, out, read)| (out.len(), read)).unwrap(), (0, 0));
+        }
+        let (meta, ..) = read_page(r#"{"status":"ERROR","error":"bad key","message":"m"}"#).unwrap();
+        assert_eq!((meta.error.as_deref(), meta.message.as_deref()), (Some("bad key"), Some("m")));
+        let bad = read_page(r#"{"results":[{"open_interest":"many"}]}"#).unwrap_err();
+        assert!(bad.to_string().contains("invalid type"), "{bad}");
+        assert!(read_page(r#"{"results":[],"results":[]}"#).is_err(), "a second results key");
+        assert!(read_page(r#"{"results":[]} trailing"#).is_err());
     }
 
     #[test]

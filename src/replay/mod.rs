@@ -587,6 +587,14 @@ impl Market {
             }
         };
         let (text, range) = self.chain_line(&chain)?;
+        if q.get("cursor").is_none() {
+            // The next chain is inflated while this one is paged through and
+            // parsed.
+            let next_chain = self.next_chain.get(underlying).and_then(|u| self.chains.get(u));
+            if let Some(block) = next_chain.map(|c| c.loc.block) {
+                self.shelf.prefetch(block);
+            }
+        }
         let line = &text[range];
         let matching: Vec<&RawContract> =
             chain.contracts.contracts().iter().filter(|c| filter.accepts(c, chain.contracts.text(line, c))).collect();
@@ -602,10 +610,6 @@ impl Market {
             Some(q.next_url(&format!("{}-{end}", chain.line)))
         } else {
             self.pinned.remove(&chain.line);
-            let next_chain = self.next_chain.get(underlying).and_then(|u| self.chains.get(u));
-            if let Some(block) = next_chain.map(|c| c.loc.block) {
-                self.shelf.prefetch(block);
-            }
             None
         };
         Ok(raw_page_reply(page, next))

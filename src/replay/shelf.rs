@@ -202,8 +202,10 @@ struct Prefetch {
     /// None if the thread could not start: everything is read in line.
     asks: Option<Sender<Block>>,
     done: Option<Receiver<(Block, Result<String, String>)>>,
-    /// Asked for and not yet taken; the thread works on one at a time.
+    /// Asked for and not yet back; the thread works on one at a time.
     pending: Option<Block>,
+    /// Back and not yet taken.
+    ready: Option<(Block, Result<String, String>)>,
 }
 
 impl Prefetch {
@@ -219,14 +221,15 @@ impl Prefetch {
             }
         });
         match spawned {
-            Ok(_) => Prefetch { asks: Some(asks), done: Some(done), pending: None },
-            Err(_) => Prefetch { asks: None, done: None, pending: None },
+            Ok(_) => Prefetch { asks: Some(asks), done: Some(done), pending: None, ready: None },
+            Err(_) => Prefetch { asks: None, done: None, pending: None, ready: None },
         }
     }
 
     fn ask(&mut self, block: Block) {
         self.collect(false);
-        if self.pending.is_some() {
+        let known = |b: Option<Block>| b == Some(block);
+        if self.pending.is_some() || known(self.ready.as_ref().map(|(b, _)| *b)) {
             return;
         }
         if let Some(asks) = &self.asks
@@ -237,28 +240,39 @@ impl Prefetch {
     }
 
     /// The block's text if it was asked for (waiting for the thread to
-    /// finish it); a different pending block is left to finish.
+    /// finish it). A failed prefetch gives None: the caller reads it.
     fn take(&mut self, block: Block) -> Option<String> {
-        if self.pending != Some(block) {
-            return None;
+        if self.pending == Some(block) {
+            self.collect(true);
         }
-        self.collect(true).filter(|(b, _)| *b == block).and_then(|(_, text)| text.ok())
+        match self.ready.take() {
+            Some((b, text)) if b == block => text.ok(),
+            other => {
+                self.ready = other;
+                None
+            }
+        }
     }
 
-    /// The pending block's result, waiting for it when `wait`.
-    fn collect(&mut self, wait: bool) -> Option<(Block, Result<String, String>)> {
-        self.pending?;
-        let done = self.done.as_ref()?;
+    /// Moves the pending block's result to `ready` (replacing one never
+    /// taken), waiting for it when `wait`.
+    fn collect(&mut self, wait: bool) {
+        if self.pending.is_none() {
+            return;
+        }
+        let Some(done) = self.done.as_ref() else { return };
         let got = if wait {
             done.recv().ok()
         } else {
             match done.try_recv() {
                 Ok(got) => Some(got),
-                Err(TryRecvError::Empty) => return None,
+                Err(TryRecvError::Empty) => return,
                 Err(TryRecvError::Disconnected) => None,
             }
         };
         self.pending = None;
-        got
+        if got.is_some() {
+            self.ready = got;
+        }
     }
 }
