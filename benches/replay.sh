@@ -5,7 +5,7 @@
 #
 #   benches/replay.sh [DIR]     # DIR keeps the tape between runs (default target/bench)
 #
-# The tape (made once, ~2.5 minutes, ~770 MB) is the benchmark watchlist of
+# The tape (made once, ~1.5 minutes, ~800 MB) is the benchmark watchlist of
 # `orakl::simulate::benchmark_watchlist`: SPY, QQQ, TSLA and NVDA at
 # 5,000–8,000 contracts, AAPL 3,500, 20 names at 2,000–3,500, the rest at
 # 200–1,500 (188,000 contracts), seed 7, each chain recorded every 300 s:

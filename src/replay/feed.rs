@@ -310,6 +310,18 @@ impl<'a> Reader<'a> {
         Ok(Some((rec.at, What::of(rec.payload))))
     }
 
+    /// Reads and parses the next line: None at the end, else its length and
+    /// its record (None for the header and blank lines).
+    fn next_line(&mut self, input: &mut impl BufRead) -> Result<Option<(u64, Option<Pending>)>, Stop> {
+        let n = self.read_line(input)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        self.check_len(n)?;
+        let record = self.parse()?.map(|(at, what)| Pending { at, line: self.line, start: 0, len: n, what });
+        Ok(Some((n, record)))
+    }
+
     fn read_line(&mut self, input: &mut impl BufRead) -> Result<u64, Stop> {
         self.buf.clear();
         let n = input
@@ -360,18 +372,15 @@ impl<'a> Reader<'a> {
         let mut input = BufReader::with_capacity(1 << 16, file);
         let mut block = Gathering::new(Source::Tape, 0);
         loop {
-            let read = self.read_line(&mut input).and_then(|n| self.check_len(n).map(|()| n));
-            let parsed = read.and_then(|n| Ok((n, self.parse()?)));
-            let (n, parsed) = match parsed {
-                Ok((0, _)) => break,
-                Ok(ok) => ok,
+            let (n, record) = match self.next_line(&mut input) {
+                Ok(Some(line)) => line,
+                Ok(None) => break,
                 Err(stop) => {
                     // The records before the bad line still count.
                     self.close(block)?;
                     return Err(stop);
                 }
             };
-            let record = parsed.map(|(at, what)| Pending { at, line: self.line, start: 0, len: n, what });
             block = self.gather(block, n, record)?;
         }
         self.close(block)
@@ -441,11 +450,9 @@ impl<'a> Reader<'a> {
         let mut spilling = false;
         let mut open_line = false;
         loop {
-            let read = self.read_line(&mut member).and_then(|n| self.check_len(n).map(|()| n));
-            let parsed = read.and_then(|n| Ok((n, self.parse()?)));
-            let (n, parsed) = match parsed {
-                Ok((0, _)) => break,
-                Ok(ok) => ok,
+            let (n, record) = match self.next_line(&mut member) {
+                Ok(Some(line)) => line,
+                Ok(None) => break,
                 Err(stop) => {
                     // The records before the bad line still count; their
                     // member cannot be read back whole, so they are spilled.
@@ -459,7 +466,6 @@ impl<'a> Reader<'a> {
                 }
             };
             open_line = self.buf.last() != Some(&b'\n');
-            let record = parsed.map(|(at, what)| Pending { at, line: self.line, start: 0, len: n, what });
             if !spilling && !lines.is_empty() && size + n > MEMBER_MAX {
                 spilling = true;
                 for (text, record) in std::mem::take(&mut lines) {
