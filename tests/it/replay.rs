@@ -809,3 +809,23 @@ fn a_plain_a_blocked_gzip_and_a_one_member_gzip_tape_answer_alike() {
         .collect();
     assert!(left.is_empty(), "the spill file is unlinked at once: {left:?}");
 }
+
+#[test]
+fn a_gzip_tape_cut_short_answers_up_to_the_cut_then_names_where_it_ends() {
+    // A recording killed mid-write: the last member is incomplete.
+    let dir = tempfile::tempdir().unwrap();
+    let records = busy_tape();
+    let path = write_tape(dir.path(), "t.gz", &records);
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() - 100]).unwrap();
+    let (clock, _client, market) = replay(&path, secs(-1));
+    let chain = |m: &TapeMarket| m.get(&format!("{PROD}/v3/snapshot/options/QQQ?limit=250"), &[]);
+    move_to(&clock, secs(60 * 60 + 5));
+    let early = chain(&market).unwrap();
+    assert_eq!(early.status, 200);
+    assert!(String::from_utf8(early.body).unwrap().contains("O:QQQ00000060"), "the chain of minute 60");
+    move_to(&clock, secs(60 * 130));
+    let err = chain(&market).unwrap_err().to_string();
+    assert!(err.contains(&format!("{}:", path.display())), "{err}");
+    assert!(market.error().is_some());
+}
