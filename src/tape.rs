@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use crate::polygon::models::plain_date;
 use crate::polygon::{Bar, OptionSnapshot, TickerSnapshot, Trade};
 
 pub const MAGIC: &str = "orakl-market-tape";
@@ -361,17 +362,6 @@ fn expiration_of(json: &str) -> serde_json::Result<Option<NaiveDate>> {
     }
     let index: ContractIndex = serde_json::from_str(json)?;
     Ok(index.details.and_then(|d| d.expiration_date))
-}
-
-/// `YYYY-MM-DD` with ASCII digits, as a date; None for anything else.
-fn plain_date(s: &[u8]) -> Option<NaiveDate> {
-    let digits = |r: std::ops::Range<usize>| {
-        s[r].iter().try_fold(0u32, |n, &c| c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0')))
-    };
-    if s.len() != 10 || s[4] != b'-' || s[7] != b'-' {
-        return None;
-    }
-    NaiveDate::from_ymd_opt(i32::try_from(digits(0..4)?).ok()?, digits(5..7)?, digits(8..10)?)
 }
 
 impl<'de> Deserialize<'de> for RawChain {

@@ -310,7 +310,7 @@ pub struct OptionDetails {
     pub contract_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exercise_style: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "iso_date", skip_serializing_if = "Option::is_none")]
     pub expiration_date: Option<NaiveDate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shares_per_contract: Option<f64>,
@@ -321,6 +321,46 @@ pub struct OptionDetails {
     /// Only in the universal snapshot, which has no `ticker` here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub underlying_ticker: Option<String>,
+}
+
+/// `YYYY-MM-DD` with ASCII digits, as a date; None for anything else.
+pub(crate) fn plain_date(s: &[u8]) -> Option<NaiveDate> {
+    let digits = |r: std::ops::Range<usize>| {
+        s[r].iter().try_fold(0u32, |n, &c| c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0')))
+    };
+    if s.len() != 10 || s[4] != b'-' || s[7] != b'-' {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(i32::try_from(digits(0..4)?).ok()?, digits(5..7)?, digits(8..10)?)
+}
+
+/// An optional date as chrono reads it, with the usual `YYYY-MM-DD` read
+/// without chrono's general parser: every contract of every chain has one,
+/// and the general parser was a tenth of reading a chain.
+fn iso_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Option<NaiveDate>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a date")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            match plain_date(v.as_bytes()) {
+                Some(date) => Ok(Some(date)),
+                None => v.parse::<NaiveDate>().map(Some).map_err(E::custom),
+            }
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_str(self)
+        }
+    }
+    d.deserialize_option(V)
 }
 
 impl OptionDetails {
@@ -898,6 +938,24 @@ mod tests {
         assert!(bad.to_string().contains("invalid type"), "{bad}");
         assert!(read_page(r#"{"results":[],"results":[]}"#).is_err(), "a second results key");
         assert!(read_page(r#"{"results":[]} trailing"#).is_err());
+    }
+
+    #[test]
+    fn expiration_dates_read_as_chrono_reads_them() {
+        let read = |json: &str| serde_json::from_str::<OptionDetails>(json).map(|d| d.expiration_date);
+        for text in ["2025-11-21", "2025-1-2", "2025-11-21x", "2025-02-30", "21-11-2025", ""] {
+            let json = format!(r#"{{"expiration_date":"{text}"}}"#);
+            let chrono = text.parse::<NaiveDate>();
+            match read(&json) {
+                Ok(got) => assert_eq!(got, Some(chrono.unwrap()), "{text}"),
+                Err(e) => {
+                    assert!(chrono.is_err() && e.to_string().contains(&chrono.unwrap_err().to_string()), "{text}")
+                }
+            }
+        }
+        assert_eq!(read(r#"{"expiration_date":null}"#).unwrap(), None);
+        assert_eq!(read("{}").unwrap(), None);
+        assert!(read(r#"{"expiration_date":20251121}"#).is_err());
     }
 
     #[test]
