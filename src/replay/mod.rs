@@ -19,7 +19,7 @@
 //! when asked for ([`shelf`]):
 //!
 //! - the latest chain per underlying: where its line is, and each
-//!   contract's place in it and expiration (12 bytes a contract); a page is
+//!   contract's place in it and expiration (16 bytes a contract); a page is
 //!   the line read back and its contracts' text copied;
 //! - the latest contract snapshot per contract and stock snapshot per
 //!   ticker, as models (one each, replaced);
