@@ -11,6 +11,8 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use chrono_tz::America::New_York;
 
+use crate::clock::unix_nanos;
+
 /// `VOLUME_CACHE_TTL_SECONDS`'s default.
 pub const DEFAULT_VOLUME_TTL_SECONDS: u64 = 900;
 
@@ -99,19 +101,13 @@ struct Stored {
 
 impl Stored {
     fn of(e: &VolumeEntry) -> Stored {
-        Stored { volume: e.volume, vwap: e.vwap.unwrap_or(f64::NAN), at_ns: nanos(e.at) }
+        Stored { volume: e.volume, vwap: e.vwap.unwrap_or(f64::NAN), at_ns: unix_nanos(e.at) }
     }
 
     fn entry(&self) -> VolumeEntry {
         let vwap = (!self.vwap.is_nan()).then_some(self.vwap);
         VolumeEntry { volume: self.volume, vwap, at: DateTime::from_timestamp_nanos(self.at_ns) }
     }
-}
-
-/// Nanoseconds since the epoch; outside 1677..2262 (never a market time)
-/// saturated.
-fn nanos(t: DateTime<Utc>) -> i64 {
-    t.timestamp_nanos_opt().unwrap_or(if t.timestamp() < 0 { i64::MIN } else { i64::MAX })
 }
 
 impl Default for VolumeCache {
@@ -157,7 +153,7 @@ impl VolumeCache {
             None => self.long.get(contract).copied(),
         };
         match found {
-            Some(e) if !self.expired(&e, nanos(now)) => {
+            Some(e) if !self.expired(&e, unix_nanos(now)) => {
                 self.stats.hits += 1;
                 Some(e.entry())
             }
@@ -198,7 +194,7 @@ impl VolumeCache {
     /// or outside the DTE window) do not stay in memory all day.
     pub fn sweep(&mut self, now: DateTime<Utc>) -> usize {
         let before = self.len();
-        let (now, ttl) = (nanos(now), self.ttl_nanos());
+        let (now, ttl) = (unix_nanos(now), self.ttl_nanos());
         self.entries.retain(|_, e| !is_older(e.at_ns, now, ttl));
         self.long.retain(|_, e| !is_older(e.at_ns, now, ttl));
         let n = before - self.len();

@@ -21,6 +21,12 @@ pub enum Waited {
 
 /// Time as the service sees it: wall time for the timetable, monotonic time
 /// for rate limits and timeouts, and a wait that a shutdown interrupts.
+/// Nanoseconds since the Unix epoch, as Polygon stamps times; outside
+/// 1677..2262 (never a market time) saturated rather than failed.
+pub fn unix_nanos(t: DateTime<Utc>) -> i64 {
+    t.timestamp_nanos_opt().unwrap_or(if t.timestamp() < 0 { i64::MIN } else { i64::MAX })
+}
+
 pub trait Clock: Send + Sync {
     /// Wall-clock time. May jump (NTP, suspend); callers must tolerate that.
     fn now(&self) -> DateTime<Utc>;

@@ -610,7 +610,8 @@ pub struct TapeReader {
     buf: String,
 }
 
-fn is_gzip(path: &Path) -> bool {
+/// A `.gz` name: the tape is gzip.
+pub(crate) fn is_gzip(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "gz")
 }
 

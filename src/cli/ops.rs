@@ -294,32 +294,31 @@ fn render_status(ctx: &Context, now: DateTime<Utc>) -> anyhow::Result<String> {
         }
     }
 
-    s.push_str("\ndisabled features (403)\n");
     let disabled = ctx.store.disabled_features()?;
-    if disabled.is_empty() {
-        s.push_str("  none\n");
-    }
-    for d in disabled {
-        s.push_str(&format!("  {} since {}: {}\n", d.name, et(d.at), d.reason));
-    }
-    s.push_str("\nretired webhooks (404)\n");
+    let lines = disabled.iter().map(|d| format!("{} since {}: {}", d.name, et(d.at), d.reason));
+    section(&mut s, "disabled features (403)", lines);
     let retired = ctx.store.retired_webhooks()?;
-    if retired.is_empty() {
-        s.push_str("  none\n");
-    }
-    for d in retired {
-        s.push_str(&format!("  webhook {} since {}: {}\n", d.name, et(d.at), d.reason));
-    }
-    s.push_str(&format!("\nrecent processing errors (newest first, at most {RECENT_ERRORS})\n"));
+    let lines = retired.iter().map(|d| format!("webhook {} since {}: {}", d.name, et(d.at), d.reason));
+    section(&mut s, "retired webhooks (404)", lines);
     let errors = ctx.store.recent_errors(RECENT_ERRORS)?;
-    if errors.is_empty() {
+    let lines = errors.iter().map(|e| {
+        let symbol = e.symbol.as_ref().map(|s| format!(" {s}")).unwrap_or_default();
+        format!("{} {}{symbol}: {}", et(e.at), e.component, cut(&e.message, 200))
+    });
+    section(&mut s, &format!("recent processing errors (newest first, at most {RECENT_ERRORS})"), lines);
+    Ok(s)
+}
+
+/// A titled list of lines, indented by two, or `none`.
+fn section(s: &mut String, title: &str, lines: impl Iterator<Item = String>) {
+    s.push_str(&format!("\n{title}\n"));
+    let before = s.len();
+    for line in lines {
+        s.push_str(&format!("  {line}\n"));
+    }
+    if s.len() == before {
         s.push_str("  none\n");
     }
-    for e in errors {
-        let symbol = e.symbol.map(|s| format!(" {s}")).unwrap_or_default();
-        s.push_str(&format!("  {} {}{symbol}: {}\n", et(e.at), e.component, cut(&e.message, 200)));
-    }
-    Ok(s)
 }
 
 fn display(p: &Path) -> String {

@@ -29,7 +29,9 @@ use std::sync::{Arc, Condvar, Mutex};
 use chrono::{DateTime, Utc};
 
 use crate::polygon::{Bar, OptionSnapshot, TickerSnapshot};
-use crate::tape::{BLOCK_BYTES, Header, Payload, RawChain, RawContract, ReplayPayload, ReplayRecord, TapeError};
+use crate::tape::{
+    BLOCK_BYTES, Header, Payload, RawChain, RawContract, ReplayPayload, ReplayRecord, TapeError, is_gzip,
+};
 
 /// What the records read ahead of the simulated time may weigh in memory
 /// (roughly: their models and chain indexes). Ahead is what lets the reader
@@ -194,10 +196,6 @@ fn weight(a: &Arrival) -> usize {
             What::Bars { ticker, timespan, bars, .. } => ticker.len() + timespan.len() + bars.len() * size_of::<Bar>(),
             What::Trades { ticker, .. } => ticker.len(),
         }
-}
-
-fn is_gzip(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e == "gz")
 }
 
 /// Runs on the reader thread until the tape ends, a line is bad, or the

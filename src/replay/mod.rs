@@ -43,7 +43,7 @@ use chrono::{DateTime, Days, Months, NaiveDate, TimeZone, Utc};
 use serde::Serialize;
 
 use crate::calendar::MARKET_TZ;
-use crate::clock::Clock;
+use crate::clock::{Clock, unix_nanos};
 use crate::http::{HttpError, Response};
 use crate::polygon::{Bar, OptionSnapshot, TickerSnapshot, Trade, Transport};
 use crate::tape::{
@@ -130,7 +130,7 @@ impl TapeMarket {
         let (header, feed, budget) = spawn_reader(path.to_path_buf())?;
         let shelf = Shelf::open(path)
             .map_err(|e| TapeError::File { path: path.display().to_string(), message: e.to_string() })?;
-        let market = Market::new(feed, budget, shelf);
+        let market = Market::new(path.display().to_string(), feed, budget, shelf);
         Ok(TapeMarket { clock, header: Arc::new(header), market: Arc::new(Mutex::new(market)) })
     }
 
@@ -298,16 +298,16 @@ impl TradeKey {
 }
 
 /// One kept trade: its SIP time, when the record that brought it became
-/// known (both ns), and its JSON, written once when it arrived.
+/// known (both ns), and its JSON as the trades endpoint writes it.
 struct KeptTrade {
     sip_ns: i64,
     known_ns: i64,
     json: Box<str>,
 }
 
-/// The union of the trade records of one ticker: a day of a busy watchlist
-/// is over a million trades, so each is its JSON and two numbers in one
-/// sorted vector (a window is two binary searches), not a model in a tree.
+/// The union of the trade records a trades request reads back, one ticker's:
+/// each trade is its JSON and two numbers in one sorted vector (a window is
+/// two binary searches), repeats across records dropped.
 #[derive(Default)]
 struct TradeBook {
     /// By `sip_ns`; equal timestamps in arrival order.
@@ -379,6 +379,8 @@ impl TradeBook {
 type SeriesKey = (String, u32, String);
 
 struct Market {
+    /// The tape, as errors name it.
+    path: String,
     /// None once the tape has ended or failed.
     feed: Option<Receiver<Feed>>,
     budget: Arc<Budget>,
@@ -410,11 +412,6 @@ impl Drop for Market {
     }
 }
 
-fn nanos(t: DateTime<Utc>) -> i64 {
-    // Outside 1677..2262 only; saturate rather than fail.
-    t.timestamp_nanos_opt().unwrap_or(if t.timestamp() < 0 { i64::MIN } else { i64::MAX })
-}
-
 /// What a request could not be answered with: a bad request (400), or a
 /// record the tape no longer gives back, which stops the replay.
 enum Refusal {
@@ -429,8 +426,9 @@ impl From<String> for Refusal {
 }
 
 impl Market {
-    fn new(feed: Receiver<Feed>, budget: Arc<Budget>, shelf: Shelf) -> Market {
+    fn new(path: String, feed: Receiver<Feed>, budget: Arc<Budget>, shelf: Shelf) -> Market {
         Market {
+            path,
             feed: Some(feed),
             budget,
             ahead: VecDeque::new(),
@@ -474,7 +472,7 @@ impl Market {
                     }
                     Ok(Feed::Header(_)) | Err(_) => {
                         self.error = Some(TapeError::File {
-                            path: String::new(),
+                            path: self.path.clone(),
                             message: "the tape reader stopped unexpectedly".into(),
                         });
                         self.feed = None;
@@ -522,7 +520,7 @@ impl Market {
 
     /// Records the tape failing to give back a record: the replay stops.
     fn tape_failed(&self, line: Option<usize>, message: String) -> Refusal {
-        let path = String::from("the tape");
+        let path = self.path.clone();
         Refusal::Tape(match line {
             Some(line) => TapeError::Line { path, line, message },
             None => TapeError::File { path, message },
@@ -620,24 +618,19 @@ impl Market {
     /// The later of the contract's own record and its entry in the latest
     /// chain (both are the same snapshot data in the API); 404 if neither.
     fn contract(&mut self, underlying: &str, contract: &str) -> Result<Response, Refusal> {
-        let chain = self.chains.get(underlying).cloned();
-        let line = match &chain {
-            Some(chain) => Some(self.chain_line(chain)?),
-            None => None,
-        };
-        let in_chain = chain.as_ref().zip(line.as_ref()).and_then(|(chain, (text, range))| {
-            chain.contracts.find(&text[range.clone()], contract).map(|json| (chain.at, json))
-        });
-        let own = self.contracts.get(&(underlying.to_string(), contract.to_string())).map(|(at, s)| (*at, s));
-        Ok(match (own, in_chain) {
-            (Some(own), Some(chain)) if chain.0 <= own.0 => {
-                reply(200, &One { status: "OK", request_id: REQUEST_ID, results: own.1 })
+        let own = self.contracts.get(&(underlying.to_string(), contract.to_string())).cloned();
+        // The chain is read back only when it is newer than the contract's
+        // own record (or there is none).
+        let chain = self.chains.get(underlying).filter(|c| own.as_ref().is_none_or(|(at, _)| c.at > *at)).cloned();
+        if let Some(chain) = chain {
+            let (text, range) = self.chain_line(&chain)?;
+            if let Some(json) = chain.contracts.find(&text[range], contract) {
+                return Ok(raw_one_reply(json));
             }
-            (_, Some((_, text))) => raw_one_reply(text),
-            (Some((_, snapshot)), None) => reply(200, &One { status: "OK", request_id: REQUEST_ID, results: snapshot }),
-            (None, None) => {
-                reply(404, &Status { status: "NOT_FOUND", request_id: REQUEST_ID, message: "contract not found" })
-            }
+        }
+        Ok(match own {
+            Some((_, snapshot)) => reply(200, &One { status: "OK", request_id: REQUEST_ID, results: &snapshot }),
+            None => reply(404, &Status { status: "NOT_FOUND", request_id: REQUEST_ID, message: "contract not found" }),
         })
     }
 
@@ -772,7 +765,7 @@ impl Market {
         // gain trades that arrived since nor shift under the offset.
         let (cap_ns, offset) = match q.get("cursor") {
             Some(cursor) => parse_cursor(cursor).ok_or_else(|| format!("invalid cursor {cursor:?}"))?,
-            None => (nanos(t).max(0) as u64, 0),
+            None => (unix_nanos(t).max(0) as u64, 0),
         };
         let cap_ns = i64::try_from(cap_ns).unwrap_or(i64::MAX);
         let hi = hi.min(cap_ns);
@@ -790,7 +783,7 @@ impl Market {
                 && of == ticker
             {
                 let arriving = results.iter().filter(|t| (lo..=hi).contains(&t.sip_timestamp)).map(ArrivingTrade::of);
-                book.add(nanos(rec.at), arriving.collect());
+                book.add(unix_nanos(rec.at), arriving.collect());
             }
         }
         let mut matching: Vec<&str> =
