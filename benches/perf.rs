@@ -410,8 +410,8 @@ fn cache() {
     let open: DateTime<Utc> = calendar::session(date()).map(|s| s.open).unwrap_or_default();
     println!("\n== cache: volume cache of {} symbols, {n} contracts in scope", tickers.len());
     println!(
-        "  sizes: an entry is its ticker inline (24 bytes) and volume, VWAP and time (24 bytes); \
-         VolumeEntry as handed out {} bytes; (for scale: OptionSnapshot {} bytes + strings)",
+        "  sizes: an entry is its ticker as a number within its root's table (8 bytes) and volume, VWAP and \
+         time (24 bytes); VolumeEntry as handed out {} bytes; (for scale: OptionSnapshot {} bytes + strings)",
         std::mem::size_of::<VolumeEntry>(),
         std::mem::size_of::<OptionSnapshot>()
     );

@@ -6,12 +6,14 @@
 //!   bots scanning one symbol within `CHAIN_CACHE_TTL_SECONDS` share one fetch
 //!   and one detection pass (SPEC §4).
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use chrono_tz::America::New_York;
 
 use crate::clock::unix_nanos;
+use crate::polygon::models::ascii_number;
 
 /// `VOLUME_CACHE_TTL_SECONDS`'s default.
 pub const DEFAULT_VOLUME_TTL_SECONDS: u64 = 900;
@@ -48,46 +50,78 @@ pub struct VolumeEntry {
 
 /// Previous observations keyed by contract ticker.
 ///
-/// A plain `HashMap` (the design card's choice): it is only ever looked up by
-/// key, never iterated into output, so its order cannot leak. Memory stays
-/// bounded because expired entries are removed when met and by [`sweep`], and
-/// everything goes when the trading date changes.
+/// Plain `HashMap`s (the design card's choice): they are only ever looked up
+/// by key, never iterated into output, so their order cannot leak. Memory
+/// stays bounded because expired entries are removed when met and by
+/// [`sweep`], and everything goes when the trading date changes.
 ///
 /// It is the hottest lookup of a scan (every contract of every chain, about
-/// 150,000 for a 200-symbol watchlist), so an entry is kept small and in one
-/// place: the ticker inline in the key (an OCC ticker is at most 21 bytes),
-/// the time as nanoseconds. A lookup then touches the table and nothing
-/// else, and an entry costs 48 bytes (plus the table's spare room) instead
-/// of ~135 with a `String` key.
+/// 150,000 for a 200-symbol watchlist), so:
+///
+/// - there is one table per ticker root (`O:SPY` of `O:SPY251121C00670000`):
+///   a chain's lookups stay in its own table, a few hundred kilobytes that
+///   stay in the CPU's cache, where one table of every contract (13 MB) made
+///   nearly every lookup a trip to memory;
+/// - an entry is small and in one place: within its root's table the rest
+///   of the ticker is a number (expiry, type, strike), the time is in
+///   nanoseconds; 32 bytes plus the table's spare room, where a `String`
+///   key made it ~135;
+/// - [`observe`] reads and replaces a baseline with one lookup.
 ///
 /// [`sweep`]: VolumeCache::sweep
+/// [`observe`]: VolumeCache::observe
 #[derive(Debug, Clone)]
 pub struct VolumeCache {
-    entries: HashMap<InlineKey, Stored>,
-    /// Keys too long to hold inline (not an OCC ticker; kept all the same).
-    long: HashMap<String, Stored>,
+    roots: HashMap<String, Table>,
+    /// Tickers not in the OCC shape (kept all the same).
+    other: HashMap<String, Stored>,
     ttl: TimeDelta,
     trading_date: Option<NaiveDate>,
     stats: CacheStats,
 }
 
-/// The longest ticker held inline.
-const INLINE: usize = 23;
+/// One root's entries, keyed by [`occ_key`].
+type Table = HashMap<u64, Stored>;
 
-/// A ticker of at most [`INLINE`] bytes, zero-padded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct InlineKey {
-    len: u8,
-    bytes: [u8; INLINE],
+/// Where a ticker's entry lives: its root's table under its [`occ_key`],
+/// or, for a ticker not in the OCC shape, the map of whole tickers.
+enum Slot<'a> {
+    Occ(&'a str, u64),
+    Other,
 }
 
-impl InlineKey {
-    fn of(ticker: &str) -> Option<InlineKey> {
-        let b = ticker.as_bytes();
-        let mut bytes = [0u8; INLINE];
-        bytes.get_mut(..b.len())?.copy_from_slice(b);
-        Some(InlineKey { len: b.len() as u8, bytes })
+impl Slot<'_> {
+    fn of(ticker: &str) -> Slot<'_> {
+        let root = root(ticker);
+        match occ_key(&ticker.as_bytes()[root.len()..]) {
+            Some(key) => Slot::Occ(root, key),
+            None => Slot::Other,
+        }
     }
+}
+
+/// The table a ticker's entry lives in: the ticker up to its first digit,
+/// i.e. `O:` and the OCC root, which is the same for every contract of one
+/// chain.
+fn root(ticker: &str) -> &str {
+    // An ASCII digit is a char boundary.
+    &ticker[..ticker.bytes().position(|b| b.is_ascii_digit()).unwrap_or(ticker.len())]
+}
+
+/// The rest of an OCC ticker after its root, `YYMMDD`, `C` or `P` and the
+/// strike in thousandths as 8 digits (`251121C00670000`), as one number;
+/// None for anything else. Distinct suffixes give distinct numbers: it is
+/// the digits in order with the type as one more binary digit.
+fn occ_key(suffix: &[u8]) -> Option<u64> {
+    if suffix.len() != 15 {
+        return None;
+    }
+    let put = match suffix[6] {
+        b'C' => 0,
+        b'P' => 1,
+        _ => return None,
+    };
+    Some((ascii_number(&suffix[..6])? * 2 + put) * 100_000_000 + ascii_number(&suffix[7..])?)
 }
 
 /// A [`VolumeEntry`] as kept (24 bytes): no VWAP as NaN (a VWAP read from
@@ -119,8 +153,8 @@ impl Default for VolumeCache {
 impl VolumeCache {
     pub fn new(ttl_seconds: u64) -> Self {
         VolumeCache {
-            entries: HashMap::new(),
-            long: HashMap::new(),
+            roots: HashMap::new(),
+            other: HashMap::new(),
             ttl: seconds(ttl_seconds),
             trading_date: None,
             stats: CacheStats::default(),
@@ -138,8 +172,8 @@ impl VolumeCache {
         let n = self.len();
         // Dropped, not cleared: a cleared map keeps its table (10 MB for a
         // 200-symbol watchlist) through the night.
-        self.entries = HashMap::new();
-        self.long = HashMap::new();
+        self.roots = HashMap::new();
+        self.other = HashMap::new();
         self.stats.evictions += n as u64;
         n
     }
@@ -147,21 +181,57 @@ impl VolumeCache {
     /// The baseline of `contract` if it is no older than the TTL. An expired
     /// entry is removed (an eviction) and counts as a miss.
     pub fn get(&mut self, contract: &str, now: DateTime<Utc>) -> Option<VolumeEntry> {
-        let key = InlineKey::of(contract);
-        let found = match &key {
-            Some(k) => self.entries.get(k).copied(),
-            None => self.long.get(contract).copied(),
+        let now_ns = unix_nanos(now);
+        let ttl = self.ttl_nanos();
+        let found = match Slot::of(contract) {
+            Slot::Occ(root, key) => self.roots.get_mut(root).and_then(|table| take_expired(table, &key, now_ns, ttl)),
+            Slot::Other => take_expired(&mut self.other, contract, now_ns, ttl),
         };
+        self.count(found, now_ns).map(|e| e.entry())
+    }
+
+    pub fn set(&mut self, contract: &str, entry: VolumeEntry) {
+        self.stats.sets += 1;
+        let stored = Stored::of(&entry);
+        match Slot::of(contract) {
+            Slot::Occ(root, key) => {
+                self.table(root).insert(key, stored);
+            }
+            Slot::Other => match self.other.get_mut(contract) {
+                Some(e) => *e = stored,
+                None => {
+                    self.other.insert(contract.to_string(), stored);
+                }
+            },
+        }
+    }
+
+    /// What [`get`](Self::get) at `entry.at` returns, and `entry` stored as
+    /// the new baseline unless its volume is below that baseline's: a lagging
+    /// replica's lower count never replaces a higher one, so the next
+    /// snapshot counts only the volume above the highest seen. One lookup.
+    pub fn observe(&mut self, contract: &str, entry: VolumeEntry) -> Option<VolumeEntry> {
+        let new = Stored::of(&entry);
+        let ttl = self.ttl_nanos();
+        let (found, replaced) = match Slot::of(contract) {
+            Slot::Occ(root, key) => replace(self.table(root).entry(key), new, ttl),
+            Slot::Other => replace(self.other.entry(contract.to_string()), new, ttl),
+        };
+        if replaced {
+            self.stats.sets += 1;
+        }
+        self.count(found, new.at_ns).map(|e| e.entry())
+    }
+
+    /// Counts a lookup that found `found` at `now_ns`: a hit, or a miss
+    /// (an eviction too when it had expired). The baseline, if valid.
+    fn count(&mut self, found: Option<Stored>, now_ns: i64) -> Option<Stored> {
         match found {
-            Some(e) if !self.expired(&e, unix_nanos(now)) => {
+            Some(e) if !is_older(e.at_ns, now_ns, self.ttl_nanos()) => {
                 self.stats.hits += 1;
-                Some(e.entry())
+                Some(e)
             }
             Some(_) => {
-                match key {
-                    Some(k) => self.entries.remove(&k),
-                    None => self.long.remove(contract),
-                };
                 self.stats.evictions += 1;
                 self.stats.misses += 1;
                 None
@@ -173,20 +243,12 @@ impl VolumeCache {
         }
     }
 
-    pub fn set(&mut self, contract: &str, entry: VolumeEntry) {
-        self.stats.sets += 1;
-        let stored = Stored::of(&entry);
-        match InlineKey::of(contract) {
-            Some(k) => {
-                self.entries.insert(k, stored);
-            }
-            None => match self.long.get_mut(contract) {
-                Some(e) => *e = stored,
-                None => {
-                    self.long.insert(contract.to_string(), stored);
-                }
-            },
+    /// The table of `root`, made when first needed.
+    fn table(&mut self, root: &str) -> &mut Table {
+        if !self.roots.contains_key(root) {
+            self.roots.insert(root.to_string(), Table::new());
         }
+        self.roots.get_mut(root).expect("inserted above")
     }
 
     /// Removes every expired entry; returns how many. The shell calls it once
@@ -195,14 +257,17 @@ impl VolumeCache {
     pub fn sweep(&mut self, now: DateTime<Utc>) -> usize {
         let before = self.len();
         let (now, ttl) = (unix_nanos(now), self.ttl_nanos());
-        self.entries.retain(|_, e| !is_older(e.at_ns, now, ttl));
-        self.long.retain(|_, e| !is_older(e.at_ns, now, ttl));
-        let n = before - self.len();
-        // A watchlist that shrank leaves a table sized for the old one; give
-        // it back once it is mostly empty.
-        if self.entries.capacity() > 4 * self.entries.len().max(1024) {
-            self.entries.shrink_to_fit();
+        for table in self.roots.values_mut() {
+            table.retain(|_, e| !is_older(e.at_ns, now, ttl));
+            // A chain that shrank leaves a table sized for the old one; give
+            // it back once it is mostly empty.
+            if table.capacity() > 4 * table.len().max(64) {
+                table.shrink_to_fit();
+            }
         }
+        self.roots.retain(|_, table| !table.is_empty());
+        self.other.retain(|_, e| !is_older(e.at_ns, now, ttl));
+        let n = before - self.len();
         self.stats.evictions += n as u64;
         n
     }
@@ -212,7 +277,7 @@ impl VolumeCache {
     }
 
     pub fn len(&self) -> usize {
-        self.entries.len() + self.long.len()
+        self.roots.values().map(HashMap::len).sum::<usize>() + self.other.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -226,9 +291,38 @@ impl VolumeCache {
     fn ttl_nanos(&self) -> i64 {
         self.ttl.num_nanoseconds().unwrap_or(i64::MAX)
     }
+}
 
-    fn expired(&self, e: &Stored, now_ns: i64) -> bool {
-        is_older(e.at_ns, now_ns, self.ttl_nanos())
+/// The entry of `key` in `map`, removed from it when older than `ttl` at
+/// `now_ns` (the caller counts it as an eviction).
+fn take_expired<K, Q>(map: &mut HashMap<K, Stored>, key: &Q, now_ns: i64, ttl: i64) -> Option<Stored>
+where
+    K: std::borrow::Borrow<Q> + std::hash::Hash + Eq,
+    Q: std::hash::Hash + Eq + ?Sized,
+{
+    let found = map.get(key).copied();
+    if found.is_some_and(|e| is_older(e.at_ns, now_ns, ttl)) {
+        map.remove(key);
+    }
+    found
+}
+
+/// The entry in `slot`, and whether `new` took its place: it does unless
+/// the old entry is still valid and has the higher volume.
+fn replace<K>(slot: Entry<'_, K, Stored>, new: Stored, ttl: i64) -> (Option<Stored>, bool) {
+    match slot {
+        Entry::Vacant(v) => {
+            v.insert(new);
+            (None, true)
+        }
+        Entry::Occupied(mut o) => {
+            let old = *o.get();
+            let keep = !is_older(old.at_ns, new.at_ns, ttl) && new.volume < old.volume;
+            if !keep {
+                o.insert(new);
+            }
+            (Some(old), !keep)
+        }
     }
 }
 
@@ -353,6 +447,8 @@ mod tests {
         Date(&'static str),
         Set(&'static str, f64, &'static str),
         Get(&'static str, &'static str, Option<f64>),
+        /// `observe(key, volume at time)` and the baseline it returns.
+        Observe(&'static str, f64, &'static str, Option<f64>),
         Sweep(&'static str, usize),
     }
 
@@ -365,6 +461,7 @@ mod tests {
                 }
                 Op::Set(k, v, t) => c.set(k, entry(*v, t)),
                 Op::Get(k, t, want) => assert_eq!(c.get(k, at(t)).map(|e| e.volume), *want, "op {i}"),
+                Op::Observe(k, v, t, want) => assert_eq!(c.observe(k, entry(*v, t)).map(|e| e.volume), *want, "op {i}"),
                 Op::Sweep(t, want) => assert_eq!(c.sweep(at(t)), *want, "op {i}"),
             }
         }
@@ -406,6 +503,95 @@ mod tests {
                     Get("B", "2025-10-22T14:45:01Z", Some(5.0)),
                 ],
                 [1, 0, 2, 1],
+                1,
+            ),
+        ];
+        for (ops, stats, len) in cases {
+            check_volume(&ops, stats, len);
+        }
+    }
+
+    #[test]
+    fn occ_keys() {
+        let key = |t: &str| match Slot::of(t) {
+            Slot::Occ(root, key) => Some((root.to_string(), key)),
+            Slot::Other => None,
+        };
+        let cases = [
+            ("O:SPY251121C00670000", Some(("O:SPY", 251121, 0, 670000))),
+            ("O:SPY251121P00670000", Some(("O:SPY", 251121, 1, 670000))),
+            ("O:SPXW251121C06700000", Some(("O:SPXW", 251121, 0, 6700000))),
+            ("SPY991231P99999999", Some(("SPY", 991231, 1, 99999999))),
+            ("O:SPY251121X00670000", None),
+            ("O:SPY251121C0067000", None),
+            ("O:SPY251121C006700000", None),
+            ("O:SPY25112AC00670000", None),
+            ("O:SPY251121C0067000A", None),
+            ("O:AAPL1251121C00150000", None),
+            ("O:SPY", None),
+            ("", None),
+        ];
+        for (ticker, want) in cases {
+            // (root, YYMMDD, 1 for a put, strike in thousandths)
+            let want = want.map(|(root, date, put, strike): (&str, u64, u64, u64)| {
+                (root.to_string(), (date * 2 + put) * 100_000_000 + strike)
+            });
+            assert_eq!(key(ticker), want, "{ticker}");
+        }
+    }
+
+    /// `observe` is `get` then `set` unless the baseline is higher, in one
+    /// lookup, and the tables per ticker root keep tickers apart.
+    #[test]
+    fn observe_table() {
+        use Op::*;
+        const T0: &str = "2025-10-22T14:30:00Z";
+        const T1: &str = "2025-10-22T14:35:00Z";
+        const LATE: &str = "2025-10-22T14:50:00Z";
+        const SPY: &str = "O:SPY251121C00670000";
+        const SPY_P: &str = "O:SPY251121P00670000";
+        const SPX: &str = "O:SPXW251121C06700000";
+        const LONG: &str = "O:NOT-AN-OCC-TICKER-AT-ALL";
+        let cases: Vec<(Vec<Op>, [u64; 4], usize)> = vec![
+            // First sight: a miss and a set.
+            (vec![Observe(SPY, 5.0, T0, None), Get(SPY, T0, Some(5.0))], [1, 1, 1, 0], 1),
+            // Higher volume replaces; the old baseline is returned.
+            (
+                vec![Observe(SPY, 5.0, T0, None), Observe(SPY, 7.0, T1, Some(5.0)), Get(SPY, T1, Some(7.0))],
+                [2, 1, 2, 0],
+                1,
+            ),
+            // Equal volume replaces too (its time is newer).
+            (vec![Observe(SPY, 5.0, T0, None), Observe(SPY, 5.0, T1, Some(5.0))], [1, 1, 2, 0], 1),
+            // Lower volume (a lagging replica) keeps the higher baseline.
+            (
+                vec![Observe(SPY, 5.0, T0, None), Observe(SPY, 3.0, T1, Some(5.0)), Get(SPY, T1, Some(5.0))],
+                [2, 1, 1, 0],
+                1,
+            ),
+            // An expired baseline is an eviction and a miss, and is replaced even by a lower volume.
+            (
+                vec![Observe(SPY, 5.0, T0, None), Observe(SPY, 3.0, LATE, None), Get(SPY, LATE, Some(3.0))],
+                [1, 2, 2, 1],
+                1,
+            ),
+            // Same root, different contracts; different roots; a ticker not in the OCC shape.
+            (
+                vec![
+                    Observe(SPY, 5.0, T0, None),
+                    Observe(SPY_P, 6.0, T0, None),
+                    Observe(SPX, 7.0, T0, None),
+                    Observe(LONG, 8.0, T0, None),
+                    Observe(LONG, 9.0, T1, Some(8.0)),
+                    Get(SPY, T1, Some(5.0)),
+                    Get(SPY_P, T1, Some(6.0)),
+                    Get(SPX, T1, Some(7.0)),
+                    Get(LONG, T1, Some(9.0)),
+                    Get("O:QQQ251121C00600000", T1, None),
+                    Sweep(LATE, 3),
+                    Get(LONG, LATE, Some(9.0)),
+                ],
+                [6, 5, 5, 3],
                 1,
             ),
         ];

@@ -287,18 +287,17 @@ pub fn detect_with(
             continue;
         }
         let entry = VolumeEntry { volume: obs.volume, vwap: obs.vwap, at: now };
-        let Some(prev) = cache.get(&obs.contract, now) else {
-            cache.set(&obs.contract, entry);
+        // The cache keeps the higher of the two as the baseline.
+        let Some(prev) = cache.observe(&obs.contract, entry) else {
             out.baselines += 1;
             continue;
         };
         if obs.volume < prev.volume {
-            // A lagging replica: keep the higher baseline so that the next
+            // A lagging replica: the higher baseline stays, so the next
             // snapshot counts only the volume above it.
             out.lagging += 1;
             continue;
         }
-        cache.set(&obs.contract, entry);
         let volume_delta = obs.volume - prev.volume;
         if volume_delta <= 0.0 {
             continue;

@@ -323,11 +323,17 @@ pub struct OptionDetails {
     pub underlying_ticker: Option<String>,
 }
 
+/// ASCII digits (at most 19) as a number; None if any byte is not a digit.
+pub(crate) fn ascii_number(digits: &[u8]) -> Option<u64> {
+    if digits.len() > 19 {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &c| c.is_ascii_digit().then(|| n * 10 + u64::from(c - b'0')))
+}
+
 /// `YYYY-MM-DD` with ASCII digits, as a date; None for anything else.
 pub(crate) fn plain_date(s: &[u8]) -> Option<NaiveDate> {
-    let digits = |r: std::ops::Range<usize>| {
-        s[r].iter().try_fold(0u32, |n, &c| c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0')))
-    };
+    let digits = |r: std::ops::Range<usize>| ascii_number(&s[r]).and_then(|n| u32::try_from(n).ok());
     if s.len() != 10 || s[4] != b'-' || s[7] != b'-' {
         return None;
     }
