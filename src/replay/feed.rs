@@ -7,7 +7,10 @@
 //!
 //! - a `.gz` tape written by orakl is a series of gzip members of whole
 //!   lines ([`crate::tape::TapeWriter`]): the member's offset in the file
-//!   and the line's place in what it inflates to;
+//!   and the line's place in what it inflates to. A chain record's member
+//!   says in its header what it holds ([`ChainLabel`]), and is stepped
+//!   over, not inflated: its line is read, and its JSON checked, when the
+//!   chain is first asked for;
 //! - a plain tape: the line's offset in the file;
 //! - any other gzip (one member for the whole day, say, or members that
 //!   split lines): there is no cheap way back, so the lines of such members
@@ -19,7 +22,7 @@
 //! [`BLOCK_BYTES`] of lines (a longer line alone).
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,7 +33,7 @@ use chrono::{DateTime, Utc};
 
 use crate::polygon::{Bar, OptionSnapshot, TickerSnapshot};
 use crate::tape::{
-    BLOCK_BYTES, Header, Payload, RawChain, RawContract, ReplayPayload, ReplayRecord, TapeError, is_gzip,
+    BLOCK_BYTES, ChainLabel, Header, Payload, RawChain, RawContract, ReplayPayload, ReplayRecord, TapeError, is_gzip,
 };
 
 /// What the records read ahead of the simulated time may weigh in memory
@@ -84,10 +87,12 @@ pub(super) struct Arrival {
 }
 
 pub(super) enum What {
-    /// A chain's contracts located in the line, with their expirations.
+    /// A chain's contracts located in the line, with their expirations;
+    /// None when the reader stepped over a labelled member (the line is
+    /// indexed when the chain is first asked for).
     Chain {
         underlying: String,
-        contracts: RawChain,
+        contracts: Option<RawChain>,
     },
     Contract {
         underlying: String,
@@ -117,10 +122,12 @@ pub(super) enum What {
 impl What {
     fn of(payload: ReplayPayload) -> What {
         match payload {
-            ReplayPayload::OptionChain { underlying, results } => What::Chain { underlying, contracts: results },
+            ReplayPayload::OptionChain { underlying, results } => {
+                What::Chain { underlying, contracts: Some(results) }
+            }
             ReplayPayload::Other(Payload::OptionChain { underlying, .. }) => {
                 // Not produced by `ReplayRecord`; an empty chain if it were.
-                What::Chain { underlying, contracts: RawChain::default() }
+                What::Chain { underlying, contracts: Some(RawChain::default()) }
             }
             ReplayPayload::Other(Payload::OptionContract { underlying, contract, results }) => {
                 What::Contract { underlying, contract, snapshot: results }
@@ -190,7 +197,9 @@ fn weight(a: &Arrival) -> usize {
     use std::mem::size_of;
     size_of::<Arrival>()
         + match &a.what {
-            What::Chain { underlying, contracts } => underlying.len() + contracts.len() * size_of::<RawContract>(),
+            What::Chain { underlying, contracts } => {
+                underlying.len() + contracts.as_ref().map_or(0, RawChain::len) * size_of::<RawContract>()
+            }
             What::Contract { .. } => size_of::<OptionSnapshot>() + 64,
             What::Stock { .. } => size_of::<TickerSnapshot>() + 64,
             What::Bars { ticker, timespan, bars, .. } => ticker.len() + timespan.len() + bars.len() * size_of::<Bar>(),
@@ -408,7 +417,8 @@ impl<'a> Reader<'a> {
     // -- a gzip tape -------------------------------------------------------
 
     fn read_members(&mut self, file: File) -> Result<(), Stop> {
-        let mut input = BufReader::with_capacity(1 << 16, Counted { inner: file, read: 0 });
+        let len = file.metadata().map_err(|e| self.file_err(e.to_string()))?.len();
+        let mut input = BufReader::with_capacity(1 << 16, Counted { inner: file, read: 0, len });
         let mut open_line = false;
         loop {
             let start = input.get_ref().read - input.buffer().len() as u64;
@@ -420,6 +430,12 @@ impl<'a> Reader<'a> {
                 return Err(Stop::Failed(self.line_err(
                     "the line goes on in the next gzip member; replay the tape decompressed (gunzip) instead".into(),
                 )));
+            }
+            if self.header.is_some()
+                && let Some(label) = ChainLabel::read(more)
+            {
+                self.step_over(&mut input, start, label)?;
+                continue;
             }
             let member = self.read_member(&mut input)?;
             open_line = member.open_line;
@@ -433,6 +449,33 @@ impl<'a> Reader<'a> {
             Some(block) => self.close(block),
             None => Ok(()),
         }
+    }
+
+    /// Passes a labelled chain member (at `start` of the file) without
+    /// inflating it: the label says what the market needs until the chain
+    /// is asked for. A label that does not fit the file stops the replay
+    /// here; one that lies about the line is found when the line is read.
+    fn step_over(&mut self, input: &mut BufReader<Counted>, start: u64, label: ChainLabel) -> Result<(), Stop> {
+        self.line += 1;
+        let end = start + u64::from(label.member_len);
+        if end > input.get_ref().len {
+            return Err(Stop::Failed(self.line_err(format!(
+                "the gzip member at byte {start} says it is {} bytes long; the tape is cut short or damaged",
+                label.member_len
+            ))));
+        }
+        if self.last_at.is_some_and(|last| label.at < last) {
+            let message = format!("record at {} is earlier than the one before it", label.at.to_rfc3339());
+            return Err(Stop::Failed(self.line_err(message)));
+        }
+        self.last_at = Some(label.at);
+        input
+            .seek_relative(i64::from(label.member_len))
+            .map_err(|e| Stop::Failed(self.line_err(format!("cannot read: {e}"))))?;
+        let what = What::Chain { underlying: label.underlying, contracts: None };
+        let record = Pending { at: label.at, line: self.line, start: 0, len: u64::from(label.line_len), what };
+        let block = Block { source: Source::TapeMember, offset: start, len: label.member_len };
+        self.release(block, vec![record])
     }
 
     /// Reads one member's lines. Its records wait for the member's end,
@@ -539,7 +582,17 @@ fn create_spill() -> std::io::Result<File> {
 /// Counts the bytes read from the file, so that a member's offset is known.
 struct Counted {
     inner: File,
+    /// The position in the file.
     read: u64,
+    /// The file's length when opened.
+    len: u64,
+}
+
+impl Seek for Counted {
+    fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
+        self.read = self.inner.seek(pos)?;
+        Ok(self.read)
+    }
 }
 
 impl Read for Counted {

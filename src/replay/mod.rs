@@ -36,7 +36,7 @@ mod shelf;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, channel};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::thread;
 
 use chrono::{DateTime, Days, Months, NaiveDate, TimeZone, Utc};
@@ -216,8 +216,11 @@ fn spawn_reader(path: PathBuf) -> Result<(Header, Receiver<Feed>, Arc<Budget>), 
 struct Chain {
     line: usize,
     at: DateTime<Utc>,
+    underlying: String,
     loc: Loc,
-    contracts: RawChain,
+    /// Set when the reader read the line, else when the chain is first
+    /// asked for ([`Market::contracts_of`]).
+    contracts: OnceLock<RawChain>,
 }
 
 /// One trade of a record, with its dedup key and its JSON as the trades
@@ -495,7 +498,9 @@ impl Market {
         let Arrival { at, line, loc, what } = arrival;
         match what {
             What::Chain { underlying, contracts } => {
-                self.chains.insert(underlying, Arc::new(Chain { line, at, loc, contracts }));
+                let contracts = contracts.map(OnceLock::from).unwrap_or_default();
+                let chain = Chain { line, at, underlying: underlying.clone(), loc, contracts };
+                self.chains.insert(underlying, Arc::new(chain));
             }
             What::Contract { underlying, contract, snapshot } => {
                 self.contracts.insert((underlying, contract), (at, *snapshot));
@@ -559,6 +564,28 @@ impl Market {
         self.shelf.line(chain.loc).map_err(|m| self.tape_failed(Some(chain.line), m))
     }
 
+    /// The chain's contract index, made from its `line` the first time it
+    /// is needed when the reader stepped over the record (by the prefetch
+    /// thread, if it read this chain ahead). The line must be the record
+    /// its member's label announced.
+    fn contracts_of<'c>(&mut self, chain: &'c Chain, line: &str) -> Result<&'c RawChain, Refusal> {
+        if let Some(contracts) = chain.contracts.get() {
+            return Ok(contracts);
+        }
+        let index = self.shelf.chain_index(chain.loc.block, line).map_err(|m| self.tape_failed(Some(chain.line), m))?;
+        if index.at != chain.at || index.underlying != chain.underlying {
+            let message = format!(
+                "the line is a chain of {} at {}, but its gzip member's label says {} at {}",
+                index.underlying,
+                index.at.to_rfc3339(),
+                chain.underlying,
+                chain.at.to_rfc3339()
+            );
+            return Err(self.tape_failed(Some(chain.line), message));
+        }
+        Ok(chain.contracts.get_or_init(|| index.contracts))
+    }
+
     // -- option chain ------------------------------------------------------
 
     fn chain(&mut self, underlying: &str, q: &Target) -> Result<Response, Refusal> {
@@ -585,19 +612,20 @@ impl Market {
             }
         };
         let (text, range) = self.chain_line(&chain)?;
+        let line = &text[range];
+        let contracts = self.contracts_of(&chain, line)?;
         if q.get("cursor").is_none() {
-            // The next chain is inflated while this one is paged through and
-            // parsed.
+            // The next chain is inflated (and indexed) while this one is
+            // paged through and parsed.
             let next_chain = self.next_chain.get(underlying).and_then(|u| self.chains.get(u));
-            if let Some(block) = next_chain.map(|c| c.loc.block) {
-                self.shelf.prefetch(block);
+            if let Some(next) = next_chain {
+                self.shelf.prefetch(next.loc.block, next.contracts.get().is_none());
             }
         }
-        let line = &text[range];
         let matching: Vec<&RawContract> =
-            chain.contracts.contracts().iter().filter(|c| filter.accepts(c, chain.contracts.text(line, c))).collect();
+            contracts.contracts().iter().filter(|c| filter.accepts(c, contracts.text(line, c))).collect();
         let end = offset.saturating_add(limit).min(matching.len());
-        let page = matching.get(offset..end).unwrap_or_default().iter().map(|c| chain.contracts.text(line, c));
+        let page = matching.get(offset..end).unwrap_or_default().iter().map(|c| contracts.text(line, c));
         let next = if end < matching.len() {
             if !self.pinned.contains_key(&chain.line) {
                 if self.pinned.len() >= PINNED_MAX {
@@ -624,7 +652,8 @@ impl Market {
         let chain = self.chains.get(underlying).filter(|c| own.as_ref().is_none_or(|(at, _)| c.at > *at)).cloned();
         if let Some(chain) = chain {
             let (text, range) = self.chain_line(&chain)?;
-            if let Some(json) = chain.contracts.find(&text[range], contract) {
+            let line = &text[range];
+            if let Some(json) = self.contracts_of(&chain, line)?.find(line, contract) {
                 return Ok(raw_one_reply(json));
             }
         }

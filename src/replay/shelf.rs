@@ -12,7 +12,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 
+use chrono::{DateTime, Utc};
+
 use super::feed::{Block, Loc, Source};
+use crate::tape::{RawChain, ReplayPayload, ReplayRecord};
 
 /// Inflated blocks kept for the next request: the chain being paged
 /// through (the newest block stays whatever its size), and the bars and
@@ -57,6 +60,9 @@ pub(super) struct Shelf {
     /// Per ticker, in tape order: a trades request reads back the records
     /// that reach into its window.
     trades: HashMap<String, Vec<TradesRef>>,
+    /// The chain index the prefetch thread made with the block it read
+    /// last, until the market takes it.
+    indexed: Option<(Block, Result<ChainIndex, String>)>,
 }
 
 impl Shelf {
@@ -71,6 +77,7 @@ impl Shelf {
             blocks: Vec::new(),
             bars: Vec::new(),
             trades: HashMap::new(),
+            indexed: None,
         })
     }
 
@@ -111,9 +118,19 @@ impl Shelf {
     /// Starts inflating a member that is likely to be asked for next (the
     /// chain the service asked for after this one last time), on the
     /// prefetch thread, while the service parses what it has.
-    pub fn prefetch(&mut self, block: Block) {
+    pub fn prefetch(&mut self, block: Block, index: bool) {
         if block.source == Source::TapeMember && !self.cache.iter().any(|(b, _)| *b == block) {
-            self.ahead.ask(block);
+            self.ahead.ask(block, index);
+        }
+    }
+
+    /// The chain index of `line`, the line of a chain record in `block`:
+    /// the one the prefetch thread made when it read the block, else made
+    /// here.
+    pub fn chain_index(&mut self, block: Block, line: &str) -> Result<ChainIndex, String> {
+        match self.indexed.take() {
+            Some((b, index)) if b == block => index,
+            _ => index_chain(line),
         }
     }
 
@@ -127,7 +144,10 @@ impl Shelf {
         // What the prefetch thread made of it, if it was asked to; a failed
         // prefetch is read here again, and fails here if it must.
         let text = match self.ahead.take(block) {
-            Some(text) => Arc::new(text),
+            Some((text, index)) => {
+                self.indexed = index.map(|index| (block, index));
+                Arc::new(text)
+            }
             None => Arc::new(self.load(block)?),
         };
         self.cached += text.len();
@@ -195,27 +215,41 @@ fn load(file: &File, block: Block) -> Result<String, String> {
     String::from_utf8(bytes).map_err(|e| format!("the tape changed while replayed: {e}"))
 }
 
-/// A thread that inflates one member ahead of being asked for. Only the
-/// time it takes changes: what a request gets is the member's text either
-/// way, so a replay stays byte-identical whatever the thread's timing.
+/// A block read ahead: its text, and the chain index of its line when
+/// that was asked for too.
+struct Loaded {
+    block: Block,
+    text: Result<String, String>,
+    index: Option<Result<ChainIndex, String>>,
+}
+
+/// A thread that inflates one member ahead of being asked for (and indexes
+/// the chain in it, if asked). Only the time it takes changes: what a
+/// request gets is the member's text and the index made of it either way,
+/// so a replay stays byte-identical whatever the thread's timing.
 struct Prefetch {
     /// None if the thread could not start: everything is read in line.
-    asks: Option<Sender<Block>>,
-    done: Option<Receiver<(Block, Result<String, String>)>>,
+    asks: Option<Sender<(Block, bool)>>,
+    done: Option<Receiver<Loaded>>,
     /// Asked for and not yet back; the thread works on one at a time.
     pending: Option<Block>,
     /// Back and not yet taken.
-    ready: Option<(Block, Result<String, String>)>,
+    ready: Option<Loaded>,
 }
 
 impl Prefetch {
     fn start(tape: File) -> Prefetch {
-        let (asks, inbox) = channel::<Block>();
+        let (asks, inbox) = channel::<(Block, bool)>();
         let (outbox, done) = channel();
         let spawned = std::thread::Builder::new().name("orakl-tape-prefetch".into()).spawn(move || {
             // Ends when the shelf (and with it `asks`) is dropped.
-            for block in inbox {
-                if outbox.send((block, load(&tape, block))).is_err() {
+            for (block, index) in inbox {
+                let text = load(&tape, block);
+                let index = match (&text, index) {
+                    (Ok(text), true) => Some(index_chain(text.strip_suffix('\n').unwrap_or(text))),
+                    _ => None,
+                };
+                if outbox.send(Loaded { block, text, index }).is_err() {
                     return;
                 }
             }
@@ -226,31 +260,32 @@ impl Prefetch {
         }
     }
 
-    fn ask(&mut self, block: Block) {
+    fn ask(&mut self, block: Block, index: bool) {
         self.collect(false);
         let known = |b: Option<Block>| b == Some(block);
-        if self.pending.is_some() || known(self.ready.as_ref().map(|(b, _)| *b)) {
+        if self.pending.is_some() || known(self.ready.as_ref().map(|l| l.block)) {
             return;
         }
         if let Some(asks) = &self.asks
-            && asks.send(block).is_ok()
+            && asks.send((block, index)).is_ok()
         {
             self.pending = Some(block);
         }
     }
 
-    /// The block's text if it was asked for (waiting for the thread to
-    /// finish it). A failed prefetch gives None: the caller reads it.
-    fn take(&mut self, block: Block) -> Option<String> {
+    /// What the thread made of the block if it was asked for (waiting for
+    /// it to finish). A failed read gives None: the caller reads it again.
+    fn take(&mut self, block: Block) -> Option<(String, Option<Result<ChainIndex, String>>)> {
         if self.pending == Some(block) {
             self.collect(true);
         }
         match self.ready.take() {
-            Some((b, text)) if b == block => text.ok(),
-            other => {
-                self.ready = other;
+            Some(Loaded { block: b, text: Ok(text), index }) if b == block => Some((text, index)),
+            Some(other) if other.block != block => {
+                self.ready = Some(other);
                 None
             }
+            _ => None,
         }
     }
 
@@ -273,6 +308,25 @@ impl Prefetch {
         self.pending = None;
         if got.is_some() {
             self.ready = got;
+        }
+    }
+}
+
+/// A chain record's contract index, with what the line says it is.
+pub(super) struct ChainIndex {
+    pub at: DateTime<Utc>,
+    pub underlying: String,
+    pub contracts: RawChain,
+}
+
+/// Reads a chain record's `line` into its index.
+pub(super) fn index_chain(line: &str) -> Result<ChainIndex, String> {
+    match ReplayRecord::parse(line).map_err(|e| format!("bad record: {e}"))? {
+        ReplayRecord { at, payload: ReplayPayload::OptionChain { underlying, results } } => {
+            Ok(ChainIndex { at, underlying, contracts: results })
+        }
+        ReplayRecord { payload: ReplayPayload::Other(p), .. } => {
+            Err(format!("a {} record where the tape's label said a chain", p.endpoint()))
         }
     }
 }

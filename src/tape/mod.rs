@@ -22,6 +22,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+mod label;
+
+pub use label::ChainLabel;
+
 use crate::polygon::models::plain_date;
 use crate::polygon::{Bar, OptionSnapshot, TickerSnapshot, Trade};
 
@@ -762,6 +766,13 @@ impl TapeWriter {
     }
 
     fn write_json<T: Serialize>(&mut self, v: &T) -> Result<(), TapeError> {
+        self.write_line(v, None)
+    }
+
+    /// Writes `v` as a line; in a `.gz` tape a long line is a member of its
+    /// own, labelled with `chain` (its time and underlying) when it is a
+    /// chain record, so a replay can step over it ([`ChainLabel`]).
+    fn write_line<T: Serialize>(&mut self, v: &T, chain: Option<(DateTime<Utc>, &str)>) -> Result<(), TapeError> {
         let mut line = serde_json::to_vec(v).map_err(|e| self.io_err(e.to_string()))?;
         line.push(b'\n');
         if !self.gzip {
@@ -772,8 +783,19 @@ impl TapeWriter {
         }
         if line.len() >= LONE_BYTES {
             self.flush_block()?;
-            self.block = line;
-            return self.flush_block();
+            let labelled = match chain {
+                Some((at, underlying)) => {
+                    ChainLabel::member(at, underlying, &line).map_err(|e| self.io_err(e.to_string()))?
+                }
+                None => None,
+            };
+            return match labelled {
+                Some(member) => self.out.write_all(&member).map_err(|e| self.io_err(e.to_string())),
+                None => {
+                    self.block = line;
+                    self.flush_block()
+                }
+            };
         }
         self.block.extend_from_slice(&line);
         Ok(())
@@ -796,7 +818,11 @@ impl TapeWriter {
         }
         self.last_at = Some(rec.at);
         self.records += 1;
-        self.write_json(rec)
+        let chain = match &rec.payload {
+            Payload::OptionChain { underlying, .. } => Some((rec.at, underlying.as_str())),
+            _ => None,
+        };
+        self.write_line(rec, chain)
     }
 
     pub fn records(&self) -> u64 {
