@@ -615,11 +615,15 @@ impl Market {
         let line = &text[range];
         let contracts = self.contracts_of(&chain, line)?;
         if q.get("cursor").is_none() {
-            // The next chain is inflated (and indexed) while this one is
-            // paged through and parsed.
-            let next_chain = self.next_chain.get(underlying).and_then(|u| self.chains.get(u));
-            if let Some(next) = next_chain {
-                self.shelf.prefetch(next.loc.block, next.contracts.get().is_none());
+            // The next chains of the walk are inflated (and indexed) while
+            // this one is paged through and parsed.
+            let mut at = underlying;
+            for _ in 0..shelf::PREFETCH_DEPTH {
+                let Some(next) = self.next_chain.get(at).filter(|u| *u != underlying) else { break };
+                if let Some(chain) = self.chains.get(next) {
+                    self.shelf.prefetch(chain.loc.block, chain.contracts.get().is_none());
+                }
+                at = next;
             }
         }
         let matching: Vec<&RawContract> =

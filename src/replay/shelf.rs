@@ -223,18 +223,23 @@ struct Loaded {
     index: Option<Result<ChainIndex, String>>,
 }
 
-/// A thread that inflates one member ahead of being asked for (and indexes
-/// the chain in it, if asked). Only the time it takes changes: what a
+/// How many blocks the prefetch thread may hold or work on at once: the
+/// next few chains of the walk. One was not enough: a small chain is
+/// parsed sooner than the large one after it can be inflated and indexed.
+pub(super) const PREFETCH_DEPTH: usize = 3;
+
+/// A thread that inflates members ahead of being asked for (and indexes
+/// the chain in them, if asked). Only the time it takes changes: what a
 /// request gets is the member's text and the index made of it either way,
 /// so a replay stays byte-identical whatever the thread's timing.
 struct Prefetch {
     /// None if the thread could not start: everything is read in line.
     asks: Option<Sender<(Block, bool)>>,
     done: Option<Receiver<Loaded>>,
-    /// Asked for and not yet back; the thread works on one at a time.
-    pending: Option<Block>,
-    /// Back and not yet taken.
-    ready: Option<Loaded>,
+    /// Asked for and not yet back, in the order asked (the thread's order).
+    pending: VecDeque<Block>,
+    /// Back and not yet taken, oldest first.
+    ready: VecDeque<Loaded>,
 }
 
 impl Prefetch {
@@ -254,60 +259,68 @@ impl Prefetch {
                 }
             }
         });
-        match spawned {
-            Ok(_) => Prefetch { asks: Some(asks), done: Some(done), pending: None, ready: None },
-            Err(_) => Prefetch { asks: None, done: None, pending: None, ready: None },
-        }
+        let (asks, done) = match spawned {
+            Ok(_) => (Some(asks), Some(done)),
+            Err(_) => (None, None),
+        };
+        Prefetch { asks, done, pending: VecDeque::new(), ready: VecDeque::new() }
     }
 
     fn ask(&mut self, block: Block, index: bool) {
-        self.collect(false);
-        let known = |b: Option<Block>| b == Some(block);
-        if self.pending.is_some() || known(self.ready.as_ref().map(|l| l.block)) {
+        self.collect(None);
+        if self.pending.contains(&block) || self.ready.iter().any(|l| l.block == block) {
+            return;
+        }
+        // Guesses never taken make room for new ones.
+        while self.pending.len() + self.ready.len() >= PREFETCH_DEPTH && !self.ready.is_empty() {
+            self.ready.pop_front();
+        }
+        if self.pending.len() >= PREFETCH_DEPTH {
             return;
         }
         if let Some(asks) = &self.asks
             && asks.send((block, index)).is_ok()
         {
-            self.pending = Some(block);
+            self.pending.push_back(block);
         }
     }
 
     /// What the thread made of the block if it was asked for (waiting for
     /// it to finish). A failed read gives None: the caller reads it again.
     fn take(&mut self, block: Block) -> Option<(String, Option<Result<ChainIndex, String>>)> {
-        if self.pending == Some(block) {
-            self.collect(true);
+        if self.pending.contains(&block) {
+            self.collect(Some(block));
         }
-        match self.ready.take() {
-            Some(Loaded { block: b, text: Ok(text), index }) if b == block => Some((text, index)),
-            Some(other) if other.block != block => {
-                self.ready = Some(other);
-                None
-            }
-            _ => None,
+        let at = self.ready.iter().position(|l| l.block == block)?;
+        match self.ready.remove(at)? {
+            Loaded { text: Ok(text), index, .. } => Some((text, index)),
+            Loaded { text: Err(_), .. } => None,
         }
     }
 
-    /// Moves the pending block's result to `ready` (replacing one never
-    /// taken), waiting for it when `wait`.
-    fn collect(&mut self, wait: bool) {
-        if self.pending.is_none() {
-            return;
-        }
+    /// Moves what the thread has finished to `ready`, first waiting until
+    /// `until` is among it, if given.
+    fn collect(&mut self, until: Option<Block>) {
         let Some(done) = self.done.as_ref() else { return };
-        let got = if wait {
-            done.recv().ok()
-        } else {
-            match done.try_recv() {
-                Ok(got) => Some(got),
-                Err(TryRecvError::Empty) => return,
-                Err(TryRecvError::Disconnected) => None,
+        while let Some(&next) = self.pending.front() {
+            let got = if until.is_some_and(|b| self.pending.contains(&b)) {
+                done.recv().ok()
+            } else {
+                match done.try_recv() {
+                    Ok(got) => Some(got),
+                    Err(TryRecvError::Empty) => return,
+                    Err(TryRecvError::Disconnected) => None,
+                }
+            };
+            self.pending.pop_front();
+            match got {
+                Some(loaded) => {
+                    debug_assert_eq!(loaded.block, next);
+                    self.ready.push_back(loaded);
+                }
+                // The thread is gone: nothing more will come.
+                None => self.pending.clear(),
             }
-        };
-        self.pending = None;
-        if got.is_some() {
-            self.ready = got;
         }
     }
 }
