@@ -154,7 +154,7 @@ pub(super) fn run_replay(
         return Err(Failure::config(e));
     }
 
-    out.write_all(&buffer.take()).map_err(Failure::runtime)?;
+    buffer.release(out).map_err(Failure::runtime)?;
     let summary = summarize(&svc, start, end).map_err(Failure::runtime)?;
     // The outcomes as the last `outcomes` firing of the replay left them.
     let days = u32::try_from((end - start).num_days() + 1).unwrap_or(u32::MAX);
@@ -210,19 +210,56 @@ fn summarize(svc: &Service, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<
     Ok(s)
 }
 
-/// Collects printed alerts so they reach stdout in one piece, after the run.
-#[derive(Clone, Default)]
-struct SharedOut(Arc<std::sync::Mutex<Vec<u8>>>);
+/// Collects printed alerts so they reach stdout in one piece, after the run
+/// (a replay that fails prints none): in an unlinked temporary file, since
+/// a busy day's alerts are megabytes, or in memory when no file can be
+/// made.
+#[derive(Clone)]
+struct SharedOut(Arc<std::sync::Mutex<Withheld>>);
+
+enum Withheld {
+    File(std::io::BufWriter<std::fs::File>),
+    Memory(Vec<u8>),
+}
+
+impl Default for SharedOut {
+    fn default() -> Self {
+        let held = match tempfile::tempfile() {
+            Ok(file) => Withheld::File(std::io::BufWriter::new(file)),
+            Err(_) => Withheld::Memory(Vec::new()),
+        };
+        SharedOut(Arc::new(std::sync::Mutex::new(held)))
+    }
+}
 
 impl SharedOut {
-    fn take(&self) -> Vec<u8> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    fn lock(&self) -> std::sync::MutexGuard<'_, Withheld> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Writes what was withheld to `out`, and empties it.
+    fn release(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        use std::io::{Seek, SeekFrom};
+        match &mut *self.lock() {
+            Withheld::Memory(bytes) => out.write_all(&std::mem::take(bytes)),
+            Withheld::File(held) => {
+                held.flush()?;
+                let file = held.get_mut();
+                file.seek(SeekFrom::Start(0))?;
+                std::io::copy(file, out)?;
+                file.set_len(0)?;
+                file.seek(SeekFrom::Start(0)).map(drop)
+            }
+        }
     }
 }
 
 impl Write for SharedOut {
     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(b);
+        match &mut *self.lock() {
+            Withheld::File(held) => held.write_all(b)?,
+            Withheld::Memory(bytes) => bytes.extend_from_slice(b),
+        }
         Ok(b.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
