@@ -123,9 +123,7 @@ pub(super) enum What {
 impl What {
     fn of(payload: ReplayPayload) -> What {
         match payload {
-            ReplayPayload::OptionChain { underlying, results } => {
-                What::Chain { underlying, contracts: Some(results) }
-            }
+            ReplayPayload::OptionChain { underlying, results } => What::Chain { underlying, contracts: Some(results) },
             ReplayPayload::Other(Payload::OptionChain { underlying, .. }) => {
                 // Not produced by `ReplayRecord`; an empty chain if it were.
                 What::Chain { underlying, contracts: Some(RawChain::default()) }
@@ -542,8 +540,7 @@ impl<'a> Reader<'a> {
         if self.spill.is_none() {
             // Unlinked from the start: it lives as long as the open handles,
             // and a killed replay leaves nothing on the disk.
-            let file =
-                tempfile::tempfile().map_err(|e| self.file_err(format!("cannot create a spill file: {e}")))?;
+            let file = tempfile::tempfile().map_err(|e| self.file_err(format!("cannot create a spill file: {e}")))?;
             let file = Arc::new(file);
             self.send(Feed::Spill(file.clone()))?;
             self.spill = Some((file, 0));

@@ -499,8 +499,8 @@ impl Market {
         match what {
             What::Chain { underlying, contracts } => {
                 let contracts = contracts.map(OnceLock::from).unwrap_or_default();
-                let chain = Chain { line, at, underlying: underlying.clone(), loc, contracts };
-                self.chains.insert(underlying, Arc::new(chain));
+                let chain = Chain { line, at, underlying: underlying.as_str().into(), loc, contracts };
+                self.chains.insert(underlying.as_str().into(), Arc::new(chain));
             }
             What::Contract { underlying, contract, snapshot } => {
                 self.contracts.insert((underlying, contract), (at, *snapshot));
@@ -519,7 +519,7 @@ impl Market {
                     }
                 }
             }
-            What::Trades { ticker, lo, hi } => self.shelf.note_trades(ticker, loc, lo, hi),
+            What::Trades { ticker, lo, hi } => self.shelf.note_trades(&ticker, loc, lo, hi),
         }
     }
 
@@ -583,7 +583,10 @@ impl Market {
             );
             return Err(self.tape_failed(Some(chain.line), message));
         }
-        Ok(chain.contracts.get_or_init(|| index.contracts))
+        // Copied here: made on the prefetch thread, the index would be
+        // kept in that thread's malloc arena among the chain texts it
+        // frees, and hold their pages.
+        Ok(chain.contracts.get_or_init(|| index.contracts.clone()))
     }
 
     // -- option chain ------------------------------------------------------
@@ -621,7 +624,7 @@ impl Market {
             for _ in 0..shelf::PREFETCH_DEPTH {
                 let Some(next) = self.next_chain.get(at).filter(|u| *u != underlying) else { break };
                 if let Some(chain) = self.chains.get(next) {
-                    self.shelf.prefetch(chain.loc.block, chain.contracts.get().is_none());
+                    self.shelf.prefetch(chain.loc, chain.contracts.get().is_none());
                 }
                 at = next;
             }
@@ -808,8 +811,8 @@ impl Market {
         // The union of the ticker's records that reach into the window,
         // merged in tape order as they arrived.
         let mut book = TradeBook::default();
-        for loc in self.shelf.trades_of(ticker, lo, hi) {
-            let (text, range) = self.shelf.line(loc).map_err(|m| self.tape_failed(None, m))?;
+        for (block, start) in self.shelf.trades_of(ticker, lo, hi) {
+            let (text, range) = self.shelf.line_at(block, start).map_err(|m| self.tape_failed(None, m))?;
             let rec = ReplayRecord::parse(&text[range])
                 .map_err(|e| self.tape_failed(None, format!("a record read back is not the one read: {e}")))?;
             if let ReplayPayload::Other(Payload::Trades { ticker: of, results }) = rec.payload

@@ -41,9 +41,12 @@ struct BarsRef {
     start: u32,
 }
 
-/// One trades record: where it is and its trades' `sip_timestamp` range.
+/// One trades record: its block (an index into `blocks`), where its line
+/// starts there, and its trades' `sip_timestamp` range. 24 bytes: a
+/// 200-symbol day has ~100,000.
 struct TradesRef {
-    loc: Loc,
+    block: u32,
+    start: u32,
     lo: i64,
     hi: i64,
 }
@@ -54,7 +57,7 @@ pub(super) struct Shelf {
     spill: Option<Arc<File>>,
     cache: VecDeque<(Block, Arc<String>)>,
     cached: usize,
-    /// The blocks that hold bars records, in tape order.
+    /// The blocks that hold bars and trades records, in tape order.
     blocks: Vec<Block>,
     bars: Vec<BarsRef>,
     /// Per ticker, in tape order: a trades request reads back the records
@@ -85,12 +88,18 @@ impl Shelf {
         self.spill = Some(spill);
     }
 
+    /// `block`'s index in `blocks` (records come in tape order, so it is
+    /// the last one or a new one).
+    fn block_index(&mut self, block: Block) -> u32 {
+        if self.blocks.last() != Some(&block) {
+            self.blocks.push(block);
+        }
+        u32::try_from(self.blocks.len() - 1).unwrap_or(u32::MAX)
+    }
+
     /// Indexes a bars record by its series' hash.
     pub fn note_bars(&mut self, loc: Loc, hash: u64) {
-        if self.blocks.last() != Some(&loc.block) {
-            self.blocks.push(loc.block);
-        }
-        let block = u32::try_from(self.blocks.len() - 1).unwrap_or(u32::MAX);
+        let block = self.block_index(loc.block);
         self.bars.push(BarsRef { hash: hash as u32, block, start: loc.start });
     }
 
@@ -102,25 +111,34 @@ impl Shelf {
     }
 
     /// Indexes a trades record (`lo > hi`: it has no trades).
-    pub fn note_trades(&mut self, ticker: String, loc: Loc, lo: i64, hi: i64) {
+    pub fn note_trades(&mut self, ticker: &str, loc: Loc, lo: i64, hi: i64) {
         if lo <= hi {
-            self.trades.entry(ticker).or_default().push(TradesRef { loc, lo, hi });
+            let place = TradesRef { block: self.block_index(loc.block), start: loc.start, lo, hi };
+            match self.trades.get_mut(ticker) {
+                Some(refs) => refs.push(place),
+                None => {
+                    self.trades.insert(ticker.to_string(), vec![place]);
+                }
+            }
         }
     }
 
     /// The trades records of `ticker` with trades in `[lo, hi]`, in tape
-    /// order.
-    pub fn trades_of(&self, ticker: &str, lo: i64, hi: i64) -> Vec<Loc> {
+    /// order: their blocks and where their lines start.
+    pub fn trades_of(&self, ticker: &str, lo: i64, hi: i64) -> Vec<(Block, u32)> {
         let refs = self.trades.get(ticker).map(Vec::as_slice).unwrap_or_default();
-        refs.iter().filter(|r| r.lo <= hi && r.hi >= lo).map(|r| r.loc).collect()
+        let found = refs.iter().filter(|r| r.lo <= hi && r.hi >= lo);
+        found.filter_map(|r| Some((*self.blocks.get(r.block as usize)?, r.start))).collect()
     }
 
     /// Starts inflating a member that is likely to be asked for next (the
     /// chain the service asked for after this one last time), on the
     /// prefetch thread, while the service parses what it has.
-    pub fn prefetch(&mut self, block: Block, index: bool) {
+    pub fn prefetch(&mut self, loc: Loc, index: bool) {
+        let block = loc.block;
         if block.source == Source::TapeMember && !self.cache.iter().any(|(b, _)| *b == block) {
-            self.ahead.ask(block, index);
+            // A member of one line inflates to about the line.
+            self.ahead.ask(block, loc.len as usize, index);
         }
     }
 
@@ -219,6 +237,8 @@ fn load(file: &File, block: Block) -> Result<String, String> {
 /// that was asked for too.
 struct Loaded {
     block: Block,
+    /// What it was expected to weigh when asked for.
+    size: usize,
     text: Result<String, String>,
     index: Option<Result<ChainIndex, String>>,
 }
@@ -228,33 +248,40 @@ struct Loaded {
 /// parsed sooner than the large one after it can be inflated and indexed.
 pub(super) const PREFETCH_DEPTH: usize = 3;
 
+/// And how much text they may come to: one large chain, or several small
+/// ones.
+const PREFETCH_BYTES: usize = 4 << 20;
+
 /// A thread that inflates members ahead of being asked for (and indexes
 /// the chain in them, if asked). Only the time it takes changes: what a
 /// request gets is the member's text and the index made of it either way,
 /// so a replay stays byte-identical whatever the thread's timing.
 struct Prefetch {
     /// None if the thread could not start: everything is read in line.
-    asks: Option<Sender<(Block, bool)>>,
+    asks: Option<Sender<(Block, usize, bool)>>,
     done: Option<Receiver<Loaded>>,
-    /// Asked for and not yet back, in the order asked (the thread's order).
-    pending: VecDeque<Block>,
+    /// Asked for and not yet back with their expected sizes, in the order
+    /// asked (the thread's order).
+    pending: VecDeque<(Block, usize)>,
     /// Back and not yet taken, oldest first.
     ready: VecDeque<Loaded>,
+    /// The expected sizes of `pending` and `ready`.
+    held: usize,
 }
 
 impl Prefetch {
     fn start(tape: File) -> Prefetch {
-        let (asks, inbox) = channel::<(Block, bool)>();
+        let (asks, inbox) = channel::<(Block, usize, bool)>();
         let (outbox, done) = channel();
         let spawned = std::thread::Builder::new().name("orakl-tape-prefetch".into()).spawn(move || {
             // Ends when the shelf (and with it `asks`) is dropped.
-            for (block, index) in inbox {
+            for (block, size, index) in inbox {
                 let text = load(&tape, block);
                 let index = match (&text, index) {
                     (Ok(text), true) => Some(index_chain(text.strip_suffix('\n').unwrap_or(text))),
                     _ => None,
                 };
-                if outbox.send(Loaded { block, text, index }).is_err() {
+                if outbox.send(Loaded { block, size, text, index }).is_err() {
                     return;
                 }
             }
@@ -263,36 +290,42 @@ impl Prefetch {
             Ok(_) => (Some(asks), Some(done)),
             Err(_) => (None, None),
         };
-        Prefetch { asks, done, pending: VecDeque::new(), ready: VecDeque::new() }
+        Prefetch { asks, done, pending: VecDeque::new(), ready: VecDeque::new(), held: 0 }
     }
 
-    fn ask(&mut self, block: Block, index: bool) {
+    fn ask(&mut self, block: Block, size: usize, index: bool) {
         self.collect(None);
-        if self.pending.contains(&block) || self.ready.iter().any(|l| l.block == block) {
+        if self.pending.iter().any(|(b, _)| *b == block) || self.ready.iter().any(|l| l.block == block) {
             return;
         }
         // Guesses never taken make room for new ones.
-        while self.pending.len() + self.ready.len() >= PREFETCH_DEPTH && !self.ready.is_empty() {
-            self.ready.pop_front();
+        let full = |p: &Prefetch| p.pending.len() + p.ready.len() >= PREFETCH_DEPTH || p.held + size > PREFETCH_BYTES;
+        while full(self) {
+            let Some(old) = self.ready.pop_front() else { break };
+            self.held -= old.size;
         }
-        if self.pending.len() >= PREFETCH_DEPTH {
+        // One block is always let through, however large.
+        if full(self) && !self.pending.is_empty() {
             return;
         }
         if let Some(asks) = &self.asks
-            && asks.send((block, index)).is_ok()
+            && asks.send((block, size, index)).is_ok()
         {
-            self.pending.push_back(block);
+            self.pending.push_back((block, size));
+            self.held += size;
         }
     }
 
     /// What the thread made of the block if it was asked for (waiting for
     /// it to finish). A failed read gives None: the caller reads it again.
     fn take(&mut self, block: Block) -> Option<(String, Option<Result<ChainIndex, String>>)> {
-        if self.pending.contains(&block) {
+        if self.pending.iter().any(|(b, _)| *b == block) {
             self.collect(Some(block));
         }
         let at = self.ready.iter().position(|l| l.block == block)?;
-        match self.ready.remove(at)? {
+        let loaded = self.ready.remove(at)?;
+        self.held -= loaded.size;
+        match loaded {
             Loaded { text: Ok(text), index, .. } => Some((text, index)),
             Loaded { text: Err(_), .. } => None,
         }
@@ -302,8 +335,8 @@ impl Prefetch {
     /// `until` is among it, if given.
     fn collect(&mut self, until: Option<Block>) {
         let Some(done) = self.done.as_ref() else { return };
-        while let Some(&next) = self.pending.front() {
-            let got = if until.is_some_and(|b| self.pending.contains(&b)) {
+        while let Some(&(next, size)) = self.pending.front() {
+            let got = if until.is_some_and(|b| self.pending.iter().any(|(p, _)| *p == b)) {
                 done.recv().ok()
             } else {
                 match done.try_recv() {
@@ -319,7 +352,10 @@ impl Prefetch {
                     self.ready.push_back(loaded);
                 }
                 // The thread is gone: nothing more will come.
-                None => self.pending.clear(),
+                None => {
+                    self.held -= size;
+                    self.held -= self.pending.drain(..).map(|(_, s)| s).sum::<usize>();
+                }
             }
         }
     }

@@ -380,7 +380,8 @@ fn log_outcome(alert: &Alert, o: &Outcome) {
 /// The report of the alerts of the last `days` days as of `now`.
 pub fn build_report(store: &Store, config: &Config, now: DateTime<Utc>, days: u32) -> Result<Report, StoreError> {
     let since = now - chrono::Duration::days(i64::from(days));
-    let rows: Vec<Row> = store.alerts_with_outcomes(since, None)?.iter().map(report_row).collect();
+    let mut rows: Vec<Row> = Vec::new();
+    store.each_alert_with_outcome(since, None, |item| rows.push(report_row(&item)))?;
     Ok(outcomes::summarize(&rows, &ReportParams::from_config(config)))
 }
 

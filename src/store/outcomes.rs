@@ -100,11 +100,25 @@ impl Store {
         since: DateTime<Utc>,
         bot: Option<Bot>,
     ) -> Result<Vec<AlertOutcome>, StoreError> {
-        self.joined(
+        let mut out = Vec::new();
+        self.each_alert_with_outcome(since, bot, |item| out.push(item))?;
+        Ok(out)
+    }
+
+    /// [`alerts_with_outcomes`](Self::alerts_with_outcomes) handed to `f`
+    /// one at a time: a report over weeks of alerts never holds them all.
+    pub fn each_alert_with_outcome(
+        &self,
+        since: DateTime<Utc>,
+        bot: Option<Bot>,
+        f: impl FnMut(AlertOutcome),
+    ) -> Result<(), StoreError> {
+        self.joined_each(
             "read alerts with outcomes",
             "LEFT JOIN outcomes o ON o.alert_id = a.id WHERE a.at >= ?1 AND (?2 IS NULL OR a.bot = ?2)
              ORDER BY a.at, a.rowid",
             params![ts(since), bot.map(|b| b.as_str())],
+            f,
         )
     }
 
@@ -159,17 +173,28 @@ impl Store {
         tail: &str,
         params: impl rusqlite::Params,
     ) -> Result<Vec<AlertOutcome>, StoreError> {
+        let mut out = Vec::new();
+        self.joined_each(op, tail, params, |item| out.push(item))?;
+        Ok(out)
+    }
+
+    fn joined_each(
+        &self,
+        op: &'static str,
+        tail: &str,
+        params: impl rusqlite::Params,
+        mut f: impl FnMut(AlertOutcome),
+    ) -> Result<(), StoreError> {
         let fail = sql_error(&self.path, op);
         let columns = ENTRY_COLUMNS.split(", ").map(|c| format!("a.{c}")).collect::<Vec<_>>().join(", ");
         let sql = format!("SELECT {columns}, {OUTCOME_COLUMNS} FROM alerts a {tail}");
         let mut stmt = self.conn.prepare_cached(&sql).map_err(&fail)?;
         let rows = stmt.query_map(params, |r| Ok((RawEntry::from_row(r)?, outcome_from(r)?))).map_err(&fail)?;
-        let mut out = Vec::new();
         for row in rows {
             let (raw, outcome) = row.map_err(&fail)?;
-            out.push(AlertOutcome { entry: self.decode(raw)?, outcome });
+            f(AlertOutcome { entry: self.decode(raw)?, outcome });
         }
-        Ok(out)
+        Ok(())
     }
 }
 

@@ -127,12 +127,7 @@ mod tests {
         let label = ChainLabel::read(&member).unwrap();
         assert_eq!(
             label,
-            ChainLabel {
-                at,
-                underlying: "I:SPX".into(),
-                member_len: member.len() as u32,
-                line_len: line.len() as u32
-            }
+            ChainLabel { at, underlying: "I:SPX".into(), member_len: member.len() as u32, line_len: line.len() as u32 }
         );
         // Any gzip reader sees the line, and only the line.
         let mut text = String::new();
@@ -146,7 +141,8 @@ mod tests {
         let mut plain = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         plain.write_all(line.as_bytes()).unwrap();
         assert_eq!(ChainLabel::read(&plain.finish().unwrap()), None);
-        let other = flate2::GzBuilder::new().extra(b"Xy\x02\x00ab".to_vec()).write(Vec::new(), flate2::Compression::default());
+        let other =
+            flate2::GzBuilder::new().extra(b"Xy\x02\x00ab".to_vec()).write(Vec::new(), flate2::Compression::default());
         assert_eq!(ChainLabel::read(&other.finish().unwrap()), None);
     }
 

@@ -233,7 +233,7 @@ impl<'de> Deserialize<'de> for ReplayRecord {
 /// the tape when the chain is asked for, so a day's chains need not fit in
 /// memory, and a page is the tape's own text copied, never a model written
 /// back.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct RawChain {
     /// The contracts' text when it is not the line's own: `results` came
     /// before `endpoint`, was read as a [`Value`], and is written here.
