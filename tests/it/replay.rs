@@ -20,7 +20,7 @@ use orakl::polygon::{
 };
 use orakl::record::Recorder;
 use orakl::replay::{TapeMarket, tape_symbols};
-use orakl::tape::{Header, Payload, Record, TapeWriter};
+use orakl::tape::{ChainLabel, Header, Payload, Record, TapeWriter};
 
 use crate::support::fake_http::{FakeServer, Recorded, Reply};
 use crate::support::fake_polygon::{Contract, FakePolygon, iso_print};
@@ -828,4 +828,64 @@ fn a_gzip_tape_cut_short_answers_up_to_the_cut_then_names_where_it_ends() {
     let err = chain(&market).unwrap_err().to_string();
     assert!(err.contains(&format!("{}:", path.display())), "{err}");
     assert!(market.error().is_some());
+}
+
+/// The offsets of the chain members of an orakl `.gz` tape, with their
+/// labels.
+fn chain_members(bytes: &[u8]) -> Vec<(usize, ChainLabel)> {
+    (0..bytes.len().saturating_sub(4))
+        .filter(|&i| bytes[i..i + 4] == [0x1f, 0x8b, 0x08, 0x04])
+        .filter_map(|i| Some((i, ChainLabel::read(&bytes[i..])?)))
+        .collect()
+}
+
+#[test]
+fn a_chain_member_is_stepped_over_and_its_line_is_checked_against_its_label_when_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_tape(dir.path(), "t.gz", &busy_tape());
+    let mut bytes = std::fs::read(&path).unwrap();
+    let members = chain_members(&bytes);
+    // Every chain record is labelled: 120 minutes of SPY and QQQ chains.
+    assert_eq!(members.len(), 240);
+    assert!(members.iter().all(|(_, l)| l.underlying == "SPY" || l.underlying == "QQQ"));
+    // Relabel the QQQ chain of minute 30 as another symbol of the same
+    // length (the header has no CRC; the member still inflates).
+    let (at, _) = members.iter().find(|(_, l)| l.underlying == "QQQ" && l.at == secs(60 * 30)).unwrap();
+    let name = at + bytes[*at..].windows(3).position(|w| w == b"QQQ").unwrap();
+    bytes[name..name + 3].copy_from_slice(b"QQX");
+    assert_eq!(ChainLabel::read(&bytes[*at..]).unwrap().underlying, "QQX");
+    std::fs::write(&path, &bytes).unwrap();
+
+    let (clock, _client, market) = replay(&path, secs(-1));
+    move_to(&clock, secs(60 * 29));
+    let (status, body) = raw(&market, "/v3/snapshot/options/QQQ?limit=250");
+    assert_eq!((status, body["results"].as_array().unwrap().len()), (200, 40));
+    move_to(&clock, secs(60 * 30 + 5));
+    let err = market.get(&format!("{PROD}/v3/snapshot/options/QQX?limit=250"), &[]).unwrap_err().to_string();
+    // 25 records a minute after the header line; QQQ's chain is the second.
+    assert!(err.contains(&format!("{}:{}", path.display(), 1 + 30 * 25 + 2)), "{err}");
+    assert!(err.contains("a chain of QQQ") && err.contains("label says QQX"), "{err}");
+    assert!(market.error().is_some());
+}
+
+#[test]
+fn a_chain_label_longer_than_the_tape_stops_the_replay_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_tape(dir.path(), "t.gz", &busy_tape());
+    let mut bytes = std::fs::read(&path).unwrap();
+    let members = chain_members(&bytes);
+    let (at, label) = &members[10];
+    // The member's length is the first field of the label's data.
+    let len_at = at + 16 + 1;
+    assert_eq!(u32::from_le_bytes(bytes[len_at..len_at + 4].try_into().unwrap()), label.member_len);
+    bytes[len_at..len_at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+    std::fs::write(&path, &bytes).unwrap();
+
+    let (clock, _client, market) = replay(&path, secs(-1));
+    move_to(&clock, secs(60 * 119));
+    let err = market.get(&format!("{PROD}/v3/snapshot/options/SPY?limit=250"), &[]).unwrap_err().to_string();
+    assert!(err.contains("says it is 4294967295 bytes long"), "{err}");
+    // The 11th chain is SPY's of minute 5: 25 records a minute after the header line.
+    assert_eq!((label.underlying.as_str(), label.at), ("SPY", secs(60 * 5)));
+    assert!(err.contains(&format!("{}:{}", path.display(), 1 + 5 * 25 + 1)), "{err}");
 }
