@@ -506,7 +506,9 @@ impl Market {
                 self.contracts.insert((underlying, contract), (at, *snapshot));
             }
             What::Stock { ticker, snapshot } => {
-                self.stocks.insert(ticker, *snapshot);
+                // Copied here, as a chain's name is: kept for a minute or
+                // more, the reader's copy would pin pages of its arena.
+                self.stocks.insert(ticker.as_str().into(), TickerSnapshot::clone(&snapshot));
             }
             What::Bars { ticker, multiplier, timespan, bars } => {
                 let key = (ticker, multiplier, timespan);
@@ -585,7 +587,7 @@ impl Market {
         }
         // Copied here: made on the prefetch thread, the index would be
         // kept in that thread's malloc arena among the chain texts it
-        // frees, and hold their pages.
+        // frees, and pin their pages.
         Ok(chain.contracts.get_or_init(|| index.contracts.clone()))
     }
 

@@ -250,7 +250,7 @@ pub(super) const PREFETCH_DEPTH: usize = 3;
 
 /// And how much text they may come to: one large chain, or several small
 /// ones.
-const PREFETCH_BYTES: usize = 4 << 20;
+const PREFETCH_BYTES: usize = 3 << 20;
 
 /// A thread that inflates members ahead of being asked for (and indexes
 /// the chain in them, if asked). Only the time it takes changes: what a
