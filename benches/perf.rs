@@ -26,17 +26,20 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;
+use std::marker::PhantomData;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::de::DeserializeSeed;
 
 use orakl::cache::{VolumeCache, VolumeEntry};
 use orakl::calendar;
 use orakl::flow::{self, FlowParams, Observation};
 use orakl::polygon::OptionSnapshot;
-use orakl::polygon::models::{ChainPage, Envelope, OneOrMany};
+use orakl::polygon::lean::ChainContract;
+use orakl::polygon::models::{ChainPage, Envelope, OneOrMany, PageSeed};
 use orakl::scan;
 use orakl::simulate::{self, SimOptions};
 
@@ -227,8 +230,17 @@ fn parse_chain(pages: &[Vec<u8>]) -> Vec<OptionSnapshot> {
     out
 }
 
-fn observations(snaps: &[OptionSnapshot], symbol: &str) -> Vec<Observation> {
-    snaps.iter().filter_map(|s| scan::observation(s, symbol)).collect()
+/// The service's path: each page read through the scan's lean model
+/// straight into observations (`PageSeed`, as `Client::option_chain_map`).
+fn observations(pages: &[Vec<u8>], symbol: &str) -> Vec<Observation> {
+    let (mut out, mut read) = (Vec::new(), 0);
+    let mut keep = |c: ChainContract| scan::observation(c, symbol);
+    for p in pages {
+        let seed = PageSeed { keep: &mut keep, out: &mut out, read: &mut read, item: PhantomData };
+        let mut de = serde_json::Deserializer::from_slice(p);
+        let _ = seed.deserialize(&mut de);
+    }
+    out
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -273,17 +285,14 @@ fn throughput(iters: usize) {
             );
         };
         let parse = time(iters, || (), |_| samples.iter().map(|s| parse_chain(&s.second).len()).sum::<usize>());
-        report("parse (serde_json into the models)", parse);
-        let observe = time(
-            iters,
-            || (),
-            |_| samples.iter().map(|s| observations(&parse_chain(&s.second), &s.symbol).len()).sum::<usize>(),
-        );
-        report("parse + observations", observe);
+        report("parse (serde_json into the whole models)", parse);
+        let observe =
+            time(iters, || (), |_| samples.iter().map(|s| observations(&s.second, &s.symbol).len()).sum::<usize>());
+        report("parse + observations (the scan's lean model)", observe);
         // The baseline: the first poll through detection, untimed.
         let mut baseline = VolumeCache::default();
         for s in &samples {
-            flow::detect(&mut baseline, &observations(&parse_chain(&s.first), &s.symbol), now0, date());
+            flow::detect(&mut baseline, &observations(&s.first, &s.symbol), now0, date());
         }
         let params = FlowParams::default();
         let mut events = 0;
@@ -293,7 +302,7 @@ fn throughput(iters: usize) {
             |mut cache| {
                 let mut n = 0;
                 for s in &samples {
-                    let obs = observations(&parse_chain(&s.second), &s.symbol);
+                    let obs = observations(&s.second, &s.symbol);
                     n += flow::detect_with(&mut cache, &params, &obs, now1, date()).events.len();
                 }
                 events = n;
@@ -303,7 +312,7 @@ fn throughput(iters: usize) {
         report("parse + observations + detect (2nd poll)", detect);
         let first = time(iters, VolumeCache::default, |mut cache| {
             for s in &samples {
-                flow::detect(&mut cache, &observations(&parse_chain(&s.first), &s.symbol), now0, date());
+                flow::detect(&mut cache, &observations(&s.first, &s.symbol), now0, date());
             }
             cache
         });

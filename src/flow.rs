@@ -72,14 +72,14 @@ impl Observation {
     /// An observation with only its identity set; the rest missing or zero.
     /// The shell's conversion and the tests fill in what they know.
     pub fn new(
-        contract: &str,
+        contract: impl Into<String>,
         underlying: &str,
         contract_type: Option<ContractType>,
         strike: f64,
         expiration: NaiveDate,
     ) -> Self {
         Observation {
-            contract: contract.to_string(),
+            contract: contract.into(),
             underlying: underlying.to_string(),
             contract_type,
             strike,

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use crate::bots::OptionPrint;
 use crate::flow::{FlowEvent, Observation, QuotePoint, TradePoint};
-use crate::polygon::{OptionSnapshot, Trade};
+use crate::polygon::Trade;
+use crate::polygon::lean::ChainContract;
 
 /// One chain fetch and its one detection pass, shared by every options bot
 /// that scans the symbol within `CHAIN_CACHE_TTL_SECONDS`.
@@ -21,28 +22,33 @@ pub struct ChainScan {
     pub baselines: usize,
 }
 
-/// The observation a snapshot carries, or None when it lacks what makes a
-/// contract a contract (ticker, strike, expiry).
-pub fn observation(s: &OptionSnapshot, underlying: &str) -> Option<Observation> {
-    let mut o = Observation::new(s.ticker()?, underlying, s.contract_type(), s.strike()?, s.expiration()?);
-    o.multiplier = s.multiplier();
-    o.volume = s.day_volume();
-    if let Some(day) = &s.day {
+/// The observation a chain contract carries, or None when it lacks what
+/// makes a contract a contract (ticker, strike, expiry). Takes the lean
+/// model ([`ChainContract`]; `(&snapshot).into()` for a whole one) by value,
+/// so the ticker is moved, not copied.
+pub fn observation(c: ChainContract, underlying: &str) -> Option<Observation> {
+    let (multiplier, volume, spot) = (c.multiplier(), c.day_volume(), c.spot());
+    let details = c.details?;
+    let (strike, expiration) = (details.strike_price?, details.expiration_date?);
+    let mut o = Observation::new(details.ticker?, underlying, details.contract_type, strike, expiration);
+    o.multiplier = multiplier;
+    o.volume = volume;
+    if let Some(day) = &c.day {
         o.vwap = day.vwap;
         o.day_low = day.low;
         o.day_high = day.high;
     }
-    o.last_trade = s.last_trade.as_ref().and_then(|t| {
+    o.last_trade = c.last_trade.as_ref().and_then(|t| {
         Some(TradePoint { price: t.price?, size: t.size.unwrap_or(0.0), at_ns: t.sip_timestamp.unwrap_or(0) })
     });
-    o.quote = s
+    o.quote = c
         .last_quote
         .as_ref()
         .and_then(|q| Some(QuotePoint { bid: q.bid?, ask: q.ask?, at_ns: q.last_updated.unwrap_or(0) }));
-    o.open_interest = s.open_interest;
-    o.delta = s.greeks.as_ref().and_then(|g| g.delta);
-    o.iv = s.implied_volatility;
-    o.spot = s.spot();
+    o.open_interest = c.open_interest;
+    o.delta = c.greeks.as_ref().and_then(|g| g.delta);
+    o.iv = c.implied_volatility;
+    o.spot = spot;
     Some(o)
 }
 
@@ -179,15 +185,17 @@ mod tests {
             "last_quote": {"bid": 1.2, "ask": 1.3, "last_updated": 1761143404000000000},
             "greeks": {}, "open_interest": 5000, "underlying_asset": {"ticker": "CSCO", "price": 52.5}
         }"#;
-        let s: OptionSnapshot = serde_json::from_str(json).unwrap();
-        let o = observation(&s, "CSCO").unwrap();
+        let whole: crate::polygon::OptionSnapshot = serde_json::from_str(json).unwrap();
+        let o = observation(serde_json::from_str(json).unwrap(), "CSCO").unwrap();
+        // The same through the whole model.
+        assert_eq!(observation((&whole).into(), "CSCO"), Some(o.clone()));
         assert_eq!(o.contract_type, Some(crate::alert::ContractType::Put));
         assert_eq!((o.volume, o.vwap, o.day_low, o.day_high), (1200.0, Some(1.25), Some(1.0), Some(1.5)));
         assert_eq!(o.last_trade.map(|t| t.price), Some(1.3));
         assert_eq!(o.quote.map(|q| (q.bid, q.ask)), Some((1.2, 1.3)));
         assert_eq!((o.delta, o.iv, o.spot, o.open_interest), (None, None, Some(52.5), Some(5000.0)));
 
-        let bare: OptionSnapshot = serde_json::from_str(r#"{"details": {"ticker": "O:X"}}"#).unwrap();
-        assert!(observation(&bare, "X").is_none(), "no strike or expiry: not a usable contract");
+        let bare: ChainContract = serde_json::from_str(r#"{"details": {"ticker": "O:X"}}"#).unwrap();
+        assert!(observation(bare, "X").is_none(), "no strike or expiry: not a usable contract");
     }
 }

@@ -269,11 +269,11 @@ impl Client {
     /// thousands of contracts is never held whole as models; also returns
     /// how many contracts were read. Still all or nothing: a failed page
     /// fails the call.
-    pub fn option_chain_map<U>(
+    pub fn option_chain_map<T: DeserializeOwned, U>(
         &self,
         underlying: &str,
         query: &ChainQuery,
-        keep: impl FnMut(OptionSnapshot) -> Option<U>,
+        keep: impl FnMut(T) -> Option<U>,
     ) -> Result<(Vec<U>, usize), PolygonError> {
         let call = Call::new(Endpoint::OptionChain, underlying, None);
         self.run(&call, || {

@@ -1,6 +1,7 @@
 //! Polygon.io (Massive) REST API: typed models and the client.
 //!
 //! - `models` — response shapes; nearly every field optional, as the API sends them.
+//! - `lean` — a chain contract with only what the options scan reads (the hot path).
 //! - `client` — [`Client`]: token bucket, retries, circuit breakers, 403 switches, pages.
 //! - `breaker`, `retry`, `rate`, `url` — the client's pure parts: breaker state,
 //!   backoff and `Retry-After`, the clock-driven token bucket, URL building.
@@ -9,6 +10,7 @@
 mod breaker;
 mod client;
 mod error;
+pub mod lean;
 pub mod models;
 mod rate;
 mod retry;

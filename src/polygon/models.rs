@@ -288,7 +288,7 @@ impl OptionSnapshot {
 
     /// Shares per contract, 100 when Polygon does not say.
     pub fn multiplier(&self) -> f64 {
-        self.details.as_ref().and_then(|d| d.shares_per_contract).filter(|m| *m > 0.0).unwrap_or(100.0)
+        multiplier(self.details.as_ref().and_then(|d| d.shares_per_contract))
     }
 
     /// Day volume; a contract that has not traded today has none, i.e. 0.
@@ -331,6 +331,11 @@ pub(crate) fn ascii_number(digits: &[u8]) -> Option<u64> {
     digits.iter().try_fold(0u64, |n, &c| c.is_ascii_digit().then(|| n * 10 + u64::from(c - b'0')))
 }
 
+/// `shares_per_contract` as used: 100 when missing, zero or negative.
+pub(crate) fn multiplier(shares_per_contract: Option<f64>) -> f64 {
+    shares_per_contract.filter(|m| *m > 0.0).unwrap_or(100.0)
+}
+
 /// `YYYY-MM-DD` with ASCII digits, as a date; None for anything else.
 pub(crate) fn plain_date(s: &[u8]) -> Option<NaiveDate> {
     let digits = |r: std::ops::Range<usize>| ascii_number(&s[r]).and_then(|n| u32::try_from(n).ok());
@@ -343,7 +348,7 @@ pub(crate) fn plain_date(s: &[u8]) -> Option<NaiveDate> {
 /// An optional date as chrono reads it, with the usual `YYYY-MM-DD` read
 /// without chrono's general parser: every contract of every chain has one,
 /// and the general parser was a tenth of reading a chain.
-fn iso_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
+pub(crate) fn iso_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
     struct V;
     impl<'de> Visitor<'de> for V {
         type Value = Option<NaiveDate>;
@@ -375,7 +380,7 @@ impl OptionDetails {
     }
 }
 
-fn parse_contract_type(s: &str) -> Option<ContractType> {
+pub(crate) fn parse_contract_type(s: &str) -> Option<ContractType> {
     if s.eq_ignore_ascii_case("call") {
         Some(ContractType::Call)
     } else if s.eq_ignore_ascii_case("put") {

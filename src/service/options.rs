@@ -11,6 +11,7 @@ use crate::bots::bullseye;
 use crate::bots::orakl_flow;
 use crate::bots::scalps::{self, ScalpContext, ScalpsConfig, Trigger};
 use crate::bots::sweeps;
+use crate::polygon::lean::ChainContract;
 use crate::{indicators, strat};
 
 impl Service {
@@ -30,10 +31,12 @@ impl Service {
             ..ChainQuery::default()
         };
         let underlying = flow::polygon_underlying(symbol);
-        // Each page becomes observations as it arrives: the models of a
-        // chain of thousands of contracts are never all held at once.
+        // Each page becomes observations as it arrives, read through the
+        // lean model: the models of a chain of thousands of contracts are
+        // never all held at once, and the fields no observation takes are
+        // skipped.
         let (observations, contracts) =
-            client.option_chain_map(&underlying, &query, |s| scan::observation(&s, &underlying))?;
+            client.option_chain_map(&underlying, &query, |c: ChainContract| scan::observation(c, &underlying))?;
         // Bullseye's momentum compares against the bot's own earlier
         // observations of the underlying, recorded at every fetch.
         if let Some(spot) = observations.iter().find_map(|o| o.spot) {

@@ -224,7 +224,7 @@ fn flow_events(records: &[Record], symbol: &str) -> BTreeMap<DateTime<Utc>, Vec<
         if let Payload::OptionChain { underlying, results } = &r.payload
             && underlying == symbol
         {
-            let obs: Vec<_> = results.iter().filter_map(|s| observation(s, underlying)).collect();
+            let obs: Vec<_> = results.iter().filter_map(|s| observation(s.into(), underlying)).collect();
             let day = r.at.with_timezone(&orakl::calendar::MARKET_TZ).date_naive();
             out.insert(r.at, flow::detect(&mut cache, &obs, r.at, day));
         }
