@@ -149,7 +149,7 @@ fn pages(symbol: &str, snaps: &[OptionSnapshot]) -> Vec<Vec<u8>> {
 /// bytes a live page carries.
 fn full_shape(symbol: &str, snaps: &mut [OptionSnapshot], at_ns: i64) {
     for s in snaps {
-        let spot = s.spot().unwrap_or(0.0);
+        let spot = s.scan_view().spot().unwrap_or(0.0);
         if let Some(d) = s.details.as_mut() {
             d.exercise_style = Some("american".into());
             d.shares_per_contract = Some(100.0);

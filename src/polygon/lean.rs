@@ -7,10 +7,9 @@
 //! this is the model of that hot path; [`OptionSnapshot`] is the whole one.
 
 use chrono::NaiveDate;
-use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer};
 
-use super::models::{OptionSnapshot, iso_date, multiplier, parse_contract_type};
+use super::models::{OptionSnapshot, iso_date, optional_str, parse_contract_type};
 use crate::alert::ContractType;
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -34,10 +33,9 @@ pub struct ChainContract {
 }
 
 impl ChainContract {
-    /// Shares per contract, 100 when Polygon does not say (as
-    /// [`OptionSnapshot::multiplier`]).
+    /// Shares per contract, 100 when Polygon does not say.
     pub fn multiplier(&self) -> f64 {
-        multiplier(self.details.as_ref().and_then(|d| d.shares_per_contract))
+        self.details.as_ref().and_then(|d| d.shares_per_contract).filter(|m| *m > 0.0).unwrap_or(100.0)
     }
 
     /// Day volume; a contract that has not traded today has none, i.e. 0.
@@ -114,28 +112,9 @@ pub struct LeanUnderlying {
     pub value: Option<f64>,
 }
 
-/// An optional `call`/`put` read from the borrowed text.
+/// An optional `call`/`put` read from the text as it is.
 fn contract_type<'de, D: Deserializer<'de>>(d: D) -> Result<Option<ContractType>, D::Error> {
-    struct V;
-    impl<'de> Visitor<'de> for V {
-        type Value = Option<ContractType>;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a string")
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            Ok(parse_contract_type(v))
-        }
-        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-            d.deserialize_str(self)
-        }
-    }
-    d.deserialize_option(V)
+    optional_str(d, "a string", |v| Ok(parse_contract_type(v)))
 }
 
 /// The same fields of the whole model (a contract fetched on its own, a

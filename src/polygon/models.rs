@@ -286,20 +286,10 @@ impl OptionSnapshot {
         self.details.as_ref()?.expiration_date
     }
 
-    /// Shares per contract, 100 when Polygon does not say.
-    pub fn multiplier(&self) -> f64 {
-        multiplier(self.details.as_ref().and_then(|d| d.shares_per_contract))
-    }
-
-    /// Day volume; a contract that has not traded today has none, i.e. 0.
-    pub fn day_volume(&self) -> f64 {
-        self.day.as_ref().and_then(|d| d.volume).unwrap_or(0.0)
-    }
-
-    /// Spot of the underlying: `price` for stocks, `value` for indices.
-    pub fn spot(&self) -> Option<f64> {
-        let u = self.underlying_asset.as_ref()?;
-        u.price.or(u.value)
+    /// What the options scan reads of it (multiplier, day volume and spot
+    /// with their defaults are read there).
+    pub fn scan_view(&self) -> crate::polygon::lean::ChainContract {
+        self.into()
     }
 }
 
@@ -331,11 +321,6 @@ pub(crate) fn ascii_number(digits: &[u8]) -> Option<u64> {
     digits.iter().try_fold(0u64, |n, &c| c.is_ascii_digit().then(|| n * 10 + u64::from(c - b'0')))
 }
 
-/// `shares_per_contract` as used: 100 when missing, zero or negative.
-pub(crate) fn multiplier(shares_per_contract: Option<f64>) -> f64 {
-    shares_per_contract.filter(|m| *m > 0.0).unwrap_or(100.0)
-}
-
 /// `YYYY-MM-DD` with ASCII digits, as a date; None for anything else.
 pub(crate) fn plain_date(s: &[u8]) -> Option<NaiveDate> {
     let digits = |r: std::ops::Range<usize>| ascii_number(&s[r]).and_then(|n| u32::try_from(n).ok());
@@ -349,17 +334,27 @@ pub(crate) fn plain_date(s: &[u8]) -> Option<NaiveDate> {
 /// without chrono's general parser: every contract of every chain has one,
 /// and the general parser was a tenth of reading a chain.
 pub(crate) fn iso_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
-    struct V;
-    impl<'de> Visitor<'de> for V {
-        type Value = Option<NaiveDate>;
+    optional_str(d, "a date", |v| match plain_date(v.as_bytes()) {
+        Some(date) => Ok(Some(date)),
+        None => v.parse::<NaiveDate>().map(Some).map_err(|e| e.to_string()),
+    })
+}
+
+/// An optional string field read by `read` from the text as it is (no
+/// `String` is made); null or missing is None.
+pub(crate) fn optional_str<'de, D: Deserializer<'de>, T>(
+    d: D,
+    expecting: &'static str,
+    read: fn(&str) -> Result<Option<T>, String>,
+) -> Result<Option<T>, D::Error> {
+    struct V<T>(&'static str, fn(&str) -> Result<Option<T>, String>);
+    impl<'de, T> Visitor<'de> for V<T> {
+        type Value = Option<T>;
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a date")
+            f.write_str(self.0)
         }
         fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            match plain_date(v.as_bytes()) {
-                Some(date) => Ok(Some(date)),
-                None => v.parse::<NaiveDate>().map(Some).map_err(E::custom),
-            }
+            (self.1)(v).map_err(E::custom)
         }
         fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
             Ok(None)
@@ -371,7 +366,7 @@ pub(crate) fn iso_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDa
             d.deserialize_str(self)
         }
     }
-    d.deserialize_option(V)
+    d.deserialize_option(V(expecting, read))
 }
 
 impl OptionDetails {
@@ -979,9 +974,9 @@ mod tests {
     fn index_underlying_uses_value_and_multiplier_defaults() {
         let s: OptionSnapshot =
             serde_json::from_str(r#"{"underlying_asset":{"ticker":"I:SPX","value":5800.5},"details":{}}"#).unwrap();
-        assert_eq!(s.spot(), Some(5800.5));
-        assert_eq!(s.multiplier(), 100.0);
-        assert_eq!(s.day_volume(), 0.0);
+        assert_eq!(s.scan_view().spot(), Some(5800.5));
+        assert_eq!(s.scan_view().multiplier(), 100.0);
+        assert_eq!(s.scan_view().day_volume(), 0.0);
         assert_eq!(s.contract_type(), None);
     }
 

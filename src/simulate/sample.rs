@@ -176,7 +176,7 @@ mod tests {
         let snaps = chain_snapshots(3, date(), "CSCO", 0.5, &[3_600, 3_630]).unwrap();
         assert_eq!(snaps.len(), 2);
         assert_eq!(snaps[0].len(), snaps[1].len());
-        let volume = |s: &[OptionSnapshot]| s.iter().map(OptionSnapshot::day_volume).sum::<f64>();
+        let volume = |s: &[OptionSnapshot]| s.iter().map(|c| c.scan_view().day_volume()).sum::<f64>();
         assert!(volume(&snaps[1]) > volume(&snaps[0]), "background trading adds volume");
         assert!(chain_snapshots(3, date(), "CSCO", 0.5, &[20, 10]).is_err());
     }

@@ -134,7 +134,7 @@ fn chain_follows_next_url_merges_pages_and_sends_the_key_only_in_the_header() {
         ["O:SPY251121C00670000", "O:SPY251121P00670000", "O:SPY251121C00680000", "O:SPY251121P00660000"]
     );
     assert_eq!(chain[1].contract_type(), Some(ContractType::Put));
-    assert_eq!(chain[0].spot(), Some(670.0));
+    assert_eq!(chain[0].scan_view().spot(), Some(670.0));
 
     let reqs = server.requests();
     assert_eq!(reqs.len(), 3);
@@ -831,8 +831,8 @@ fn check_fixture(name: &str, text: &str) {
             assert_eq!(s.ticker(), Some(aapl_call), "{n}");
             assert_eq!(s.contract_type(), Some(ContractType::Call));
             assert_eq!(s.expiration(), NaiveDate::from_ymd_opt(2023, 6, 16));
-            assert_eq!(s.multiplier(), 100.0);
-            assert!(s.spot().is_some() && s.implied_volatility.is_some() && s.last_quote.is_some(), "{n}");
+            assert_eq!(s.scan_view().multiplier(), 100.0);
+            assert!(s.scan_view().spot().is_some() && s.implied_volatility.is_some() && s.last_quote.is_some(), "{n}");
         }
         n if n.contains("page1_with_next_url") => {
             let p: ChainPage = parse(n, text);
@@ -851,7 +851,7 @@ fn check_fixture(name: &str, text: &str) {
             let Some(OneOrMany::Many(chain)) = p.results else { panic!("{n}: expected an array") };
             assert_eq!(chain.len(), 1);
             assert_eq!(chain[0].last_trade.as_ref().and_then(|t| t.price), Some(29.25));
-            assert_eq!(chain[0].day_volume(), 8.0);
+            assert_eq!(chain[0].scan_view().day_volume(), 8.0);
         }
         n if n.starts_with("v3__snapshot") => {
             let p: UniversalSnapshotPage = parse(n, text);

@@ -121,7 +121,7 @@ fn minute(start: DateTime<Utc>, i: f64) -> Bar {
 }
 
 fn volumes(chain: &[OptionSnapshot]) -> Vec<(String, f64)> {
-    chain.iter().map(|c| (c.ticker().unwrap_or("?").to_string(), c.day_volume())).collect()
+    chain.iter().map(|c| (c.ticker().unwrap_or("?").to_string(), c.scan_view().day_volume())).collect()
 }
 
 fn starts(bars: &[Bar]) -> Vec<String> {
@@ -496,9 +496,9 @@ fn a_single_contract_is_the_latest_of_its_own_record_and_the_chain() {
     assert_eq!(client.option_contract("SPY", ticker).unwrap(), None);
     assert_eq!(client.stock_snapshot("SPY").unwrap(), None);
     move_to(&clock, secs(10));
-    assert_eq!(client.option_contract("SPY", ticker).unwrap().map(|c| c.day_volume()), Some(5.0));
+    assert_eq!(client.option_contract("SPY", ticker).unwrap().map(|c| c.scan_view().day_volume()), Some(5.0));
     move_to(&clock, secs(40));
-    assert_eq!(client.option_contract("SPY", ticker).unwrap().map(|c| c.day_volume()), Some(7.0));
+    assert_eq!(client.option_contract("SPY", ticker).unwrap().map(|c| c.scan_view().day_volume()), Some(7.0));
     assert_eq!(client.option_contract("SPY", "O:SPY251121P00670000").unwrap(), None);
     let snap = client.stock_snapshot("SPY").unwrap().unwrap();
     assert_eq!((snap.ticker.as_deref(), snap.last_price()), (Some("SPY"), Some(671.0)));

@@ -173,8 +173,8 @@ fn check_contract(underlying: &str, s: &OptionSnapshot, last_volume: &mut BTreeM
     assert!(delta.abs() <= 1.0);
     assert!(if call { delta > 0.0 } else { delta < 0.0 }, "{ticker}: delta {delta}");
     assert!(s.open_interest.unwrap() >= 0.0);
-    assert!(s.spot().unwrap() > 0.0);
-    let volume = s.day_volume();
+    assert!(s.scan_view().spot().unwrap() > 0.0);
+    let volume = s.scan_view().day_volume();
     let before = last_volume.insert(ticker.clone(), volume).unwrap_or(0.0);
     assert!(volume >= before, "{ticker}: volume went from {before} to {volume}");
     if let Some(day) = &s.day {
@@ -321,13 +321,13 @@ fn an_early_close_ends_at_one_and_unknown_symbols_get_a_stable_profile() {
     let last = records.last().unwrap().at;
     assert_eq!(last, "2026-11-27T18:00:00Z".parse::<DateTime<Utc>>().unwrap());
     let first_spot = records.iter().find_map(|r| match &r.payload {
-        Payload::OptionChain { results, .. } => results[0].spot(),
+        Payload::OptionChain { results, .. } => results[0].scan_view().spot(),
         _ => None,
     });
     let (tape2, _, _) = run(&dir, "e2", &SimOptions { seed: 99, ..opts });
     let (_, again) = read(&tape2);
     let spot2 = again.iter().find_map(|r| match &r.payload {
-        Payload::OptionChain { results, .. } => results[0].spot(),
+        Payload::OptionChain { results, .. } => results[0].scan_view().spot(),
         _ => None,
     });
     let (a, b) = (first_spot.unwrap(), spot2.unwrap());
@@ -382,7 +382,7 @@ fn option_minute_bars_are_well_formed_and_add_up_to_the_snapshots() {
         for s in results {
             let ticker = s.ticker().unwrap();
             let list = bars.get(ticker);
-            let volume = s.day_volume();
+            let volume = s.scan_view().day_volume();
             if let Some((then, before)) = previous.insert(ticker, (now, volume)) {
                 let grown = volume - before;
                 assert_eq!(grown, volume_in(list, then, now), "{ticker}: day volume growth {then}..{now}");
