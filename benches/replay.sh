@@ -16,7 +16,9 @@ set -eu
 cd "$(dirname "$0")/.."
 dir=${1:-target/bench}
 mkdir -p "$dir"
-tape="$dir/day200.tape.gz"
+# Named for the tape format: a tape written before chain members carried
+# their gzip label replays, but its reader inflates every chain.
+tape="$dir/day200-labelled.tape.gz"
 cargo build --release --quiet
 if [ ! -s "$tape" ]; then
     cargo bench --quiet --bench perf -- tape "$tape" 300
@@ -26,7 +28,7 @@ bin=${CARGO_TARGET_DIR:-target}/release/orakl
 # timetable applies, and no .env is read.
 abs_bin=$(cd "$(dirname "$bin")" && pwd)/orakl
 cd "$dir"
-RUST_LOG=warn /usr/bin/time -v "$abs_bin" replay day200.tape.gz >replay.out 2>replay.err
+RUST_LOG=warn /usr/bin/time -v "$abs_bin" replay "$(basename "$tape")" >replay.out 2>replay.err
 grep -E 'wall time' replay.err
 grep -E 'Maximum resident set size|Elapsed \(wall' replay.err
 printf 'skipped firings: %s\n' "$(grep -c firing_skipped replay.err || true)"
