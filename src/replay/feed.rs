@@ -21,6 +21,7 @@
 //! complete: a member when it ends, in a plain file or the spill file up to
 //! [`BLOCK_BYTES`] of lines (a longer line alone).
 
+use std::cell::Cell;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
@@ -40,9 +41,19 @@ use crate::tape::{
 /// work while the service does. On an orakl `.gz` tape a chain weighs
 /// next to nothing (its member is stepped over), and what is ahead is
 /// mostly bars: 1 MiB kept the 200-symbol day as fast as 4 MiB, ~5 MB
-/// smaller. (A plain tape's chains carry their indexes: a burst of them
-/// recorded at one instant is then read while the service waits.)
+/// smaller.
 pub(super) const READ_AHEAD_BYTES: usize = 1 << 20;
+
+/// The same once the reader has read a chain's line itself (a plain tape,
+/// another tool's gzip, an orakl tape from before chain labels): chains
+/// then carry their indexes, and a burst of them recorded at one instant
+/// (~3 MB for 200 symbols) must fit, or the reader and the service take
+/// turns through it (28.8 s instead of ~25 s for the 200-symbol day).
+const INDEXED_READ_AHEAD_BYTES: usize = 4 << 20;
+
+/// Enough of a member's first bytes to hold any label orakl writes (its
+/// underlying is at most 255 bytes).
+const LABEL_HEAD: usize = 512;
 
 /// A member larger than this with more than one line is not a block of an
 /// orakl tape: its lines go to the spill file.
@@ -158,7 +169,7 @@ pub(super) enum Feed {
 }
 
 /// The records in flight between the threads, against
-/// [`READ_AHEAD_BYTES`]: the reader waits while over it, the market gives
+/// the read-ahead limit: the reader waits while over it, the market gives
 /// back what it takes, and closes it when it goes (the reader then stops).
 #[derive(Default)]
 pub(super) struct Budget {
@@ -168,11 +179,11 @@ pub(super) struct Budget {
 }
 
 impl Budget {
-    /// Waits for room for `weight` (always granted when nothing is in
-    /// flight); false once the market is gone.
-    fn take(&self, weight: usize) -> bool {
+    /// Waits for room for `weight` under `limit` (always granted when
+    /// nothing is in flight); false once the market is gone.
+    fn take(&self, weight: usize, limit: usize) -> bool {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        while !state.1 && state.0 > 0 && state.0 + weight > READ_AHEAD_BYTES {
+        while !state.1 && state.0 > 0 && state.0 + weight > limit {
             state = self.freed.wait(state).unwrap_or_else(|p| p.into_inner());
         }
         state.0 += weight;
@@ -254,6 +265,9 @@ struct Reader<'a> {
     path: PathBuf,
     tx: &'a Sender<Feed>,
     budget: &'a Budget,
+    /// [`READ_AHEAD_BYTES`], or [`INDEXED_READ_AHEAD_BYTES`] once a chain
+    /// came with its index.
+    ahead_limit: Cell<usize>,
     header: Option<Header>,
     line: usize,
     last_at: Option<DateTime<Utc>>,
@@ -268,6 +282,7 @@ impl<'a> Reader<'a> {
             path: path.to_path_buf(),
             tx,
             budget,
+            ahead_limit: Cell::new(READ_AHEAD_BYTES),
             header: None,
             line: 0,
             last_at: None,
@@ -352,8 +367,11 @@ impl<'a> Reader<'a> {
                 Arrival { at: p.at, line: p.line, loc, what: p.what }
             })
             .collect();
+        if records.iter().any(|r| matches!(r.what, What::Chain { contracts: Some(_), .. })) {
+            self.ahead_limit.set(INDEXED_READ_AHEAD_BYTES);
+        }
         let weight = records.iter().map(weight).sum();
-        if !self.budget.take(weight) {
+        if !self.budget.take(weight, self.ahead_limit.get()) {
             return Err(Stop::Gone);
         }
         self.send(Feed::Records(records, weight))
@@ -430,8 +448,17 @@ impl<'a> Reader<'a> {
                     "the line goes on in the next gzip member; replay the tape decompressed (gunzip) instead".into(),
                 )));
             }
+            // A label cut by the end of the buffer is read from the file.
+            let label = match ChainLabel::read(more) {
+                None if more.len() < LABEL_HEAD => {
+                    let mut head = [0u8; LABEL_HEAD];
+                    let n = input.get_ref().inner.read_at(&mut head, start).unwrap_or(0);
+                    ChainLabel::read(&head[..n])
+                }
+                label => label,
+            };
             if self.header.is_some()
-                && let Some(label) = ChainLabel::read(more)
+                && let Some(label) = label
             {
                 self.step_over(&mut input, start, label)?;
                 continue;

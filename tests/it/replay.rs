@@ -889,3 +889,39 @@ fn a_chain_label_longer_than_the_tape_stops_the_replay_at_its_line() {
     assert_eq!((label.underlying.as_str(), label.at), ("SPY", secs(60 * 5)));
     assert!(err.contains(&format!("{}:{}", path.display(), 1 + 5 * 25 + 1)), "{err}");
 }
+
+#[test]
+fn a_chain_label_cut_by_the_readers_buffer_is_still_read() {
+    use std::io::Write;
+    // The header line, blank lines as filler (stored, so their size is
+    // exact), then a labelled chain member that starts 20 bytes before the
+    // reader's 64 KiB buffer ends: the label is cut where the buffer ends.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cut.gz");
+    let member = |text: &[u8]| {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
+        gz.write_all(text).unwrap();
+        gz.finish().unwrap()
+    };
+    let header = Header::new(BTreeMap::from([("source".to_string(), json!("test"))]));
+    let mut bytes = member(format!("{}\n", serde_json::to_string(&header).unwrap()).as_bytes());
+    let target = (1 << 16) - 20;
+    let mut filler = 60_000;
+    while bytes.len() + member(&vec![b'\n'; filler]).len() != target {
+        filler += 1;
+    }
+    bytes.extend(member(&vec![b'\n'; filler]));
+    assert_eq!(bytes.len(), target);
+    // The line is QQQ's chain; its label says QQX: only a reader that read
+    // the label (and stepped over the member) indexes it as QQX.
+    let rec = chain(secs(0), "QQQ", vec![option("O:QQQ251121C00500000", "call", 500.0, "2025-11-21", 5.0)]);
+    let line = format!("{}\n", serde_json::to_string(&rec).unwrap());
+    bytes.extend(ChainLabel::member(secs(0), "QQX", line.as_bytes()).unwrap().unwrap());
+    std::fs::write(&path, &bytes).unwrap();
+
+    let (clock, _client, market) = replay(&path, secs(-1));
+    move_to(&clock, secs(5));
+    let err = market.get(&format!("{PROD}/v3/snapshot/options/QQX?limit=250"), &[]).unwrap_err().to_string();
+    assert!(err.contains("label says QQX"), "{err}");
+    assert!(err.contains(&format!("{}:{}", path.display(), 2 + filler)), "{err}");
+}
