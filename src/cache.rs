@@ -72,7 +72,8 @@ pub struct VolumeEntry {
 /// [`observe`]: VolumeCache::observe
 #[derive(Debug, Clone)]
 pub struct VolumeCache {
-    roots: HashMap<String, Table>,
+    /// Keyed by [`root_key`].
+    roots: HashMap<u64, Table>,
     /// Tickers not in the OCC shape (kept all the same).
     other: HashMap<String, Stored>,
     ttl: TimeDelta,
@@ -93,11 +94,25 @@ enum Slot<'a> {
 impl Slot<'_> {
     fn of(ticker: &str) -> Slot<'_> {
         let root = root(ticker);
-        match occ_key(&ticker.as_bytes()[root.len()..]) {
-            Some(key) => Slot::Occ(root, key),
-            None => Slot::Other,
+        match (root_key(root), occ_key(&ticker.as_bytes()[root.len()..])) {
+            (Some(_), Some(key)) => Slot::Occ(root, key),
+            _ => Slot::Other,
         }
     }
+}
+
+/// A root of at most 8 bytes (`O:` and an OCC root of up to six) as a
+/// number, zero-padded: its table is then found by hashing a `u64`, with
+/// no `String` made or hashed for each contract. None for a longer root or
+/// one with a NUL byte (the padding must not be mistaken for it).
+fn root_key(root: &str) -> Option<u64> {
+    let b = root.as_bytes();
+    if b.len() > 8 || b.contains(&0) {
+        return None;
+    }
+    let mut bytes = [0u8; 8];
+    bytes[..b.len()].copy_from_slice(b);
+    Some(u64::from_le_bytes(bytes))
 }
 
 /// The table a ticker's entry lives in: the ticker up to its first digit,
@@ -184,7 +199,9 @@ impl VolumeCache {
         let now_ns = unix_nanos(now);
         let ttl = self.ttl_nanos();
         let found = match Slot::of(contract) {
-            Slot::Occ(root, key) => self.roots.get_mut(root).and_then(|table| take_expired(table, &key, now_ns, ttl)),
+            Slot::Occ(root, key) => {
+                root_key(root).and_then(|r| self.roots.get_mut(&r)).and_then(|t| take_expired(t, &key, now_ns, ttl))
+            }
             Slot::Other => take_expired(&mut self.other, contract, now_ns, ttl),
         };
         self.count(found, now_ns).map(|e| e.entry())
@@ -243,12 +260,10 @@ impl VolumeCache {
         }
     }
 
-    /// The table of `root`, made when first needed.
+    /// The table of `root` (one that [`Slot::of`] took), made when first
+    /// needed: one lookup.
     fn table(&mut self, root: &str) -> &mut Table {
-        if !self.roots.contains_key(root) {
-            self.roots.insert(root.to_string(), Table::new());
-        }
-        self.roots.get_mut(root).expect("inserted above")
+        self.roots.entry(root_key(root).unwrap_or_default()).or_default()
     }
 
     /// Removes every expired entry; returns how many. The shell calls it once

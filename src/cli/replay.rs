@@ -237,7 +237,7 @@ impl SharedOut {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Writes what was withheld to `out`, and empties it.
+    /// Writes what was withheld to `out` (once, when the run is over).
     fn release(&self, out: &mut dyn Write) -> std::io::Result<()> {
         use std::io::{Seek, SeekFrom};
         match &mut *self.lock() {
@@ -246,9 +246,7 @@ impl SharedOut {
                 held.flush()?;
                 let file = held.get_mut();
                 file.seek(SeekFrom::Start(0))?;
-                std::io::copy(file, out)?;
-                file.set_len(0)?;
-                file.seek(SeekFrom::Start(0)).map(drop)
+                std::io::copy(file, out).map(drop)
             }
         }
     }

@@ -323,12 +323,19 @@ impl<'a> Reader<'a> {
             return Ok(None);
         }
         let rec = ReplayRecord::parse(text).map_err(|e| Stop::Failed(self.line_err(format!("bad record: {e}"))))?;
-        if self.last_at.is_some_and(|last| rec.at < last) {
-            let message = format!("record at {} is earlier than the one before it", rec.at.to_rfc3339());
+        self.in_order(rec.at)?;
+        Ok(Some((rec.at, What::of(rec.payload))))
+    }
+
+    /// Takes the time of the record on `self.line`: records come in `at`
+    /// order.
+    fn in_order(&mut self, at: DateTime<Utc>) -> Result<(), Stop> {
+        if self.last_at.is_some_and(|last| at < last) {
+            let message = format!("record at {} is earlier than the one before it", at.to_rfc3339());
             return Err(Stop::Failed(self.line_err(message)));
         }
-        self.last_at = Some(rec.at);
-        Ok(Some((rec.at, What::of(rec.payload))))
+        self.last_at = Some(at);
+        Ok(())
     }
 
     /// Reads and parses the next line: None at the end, else its length and
@@ -448,18 +455,17 @@ impl<'a> Reader<'a> {
                     "the line goes on in the next gzip member; replay the tape decompressed (gunzip) instead".into(),
                 )));
             }
-            // A label cut by the end of the buffer is read from the file.
-            let label = match ChainLabel::read(more) {
-                None if more.len() < LABEL_HEAD => {
+            // Records (not the header) may be labelled chains; a label cut
+            // by the end of the buffer is read from the file.
+            let label = match self.header.is_some().then(|| ChainLabel::read(more)) {
+                Some(None) if more.len() < LABEL_HEAD => {
                     let mut head = [0u8; LABEL_HEAD];
                     let n = input.get_ref().inner.read_at(&mut head, start).unwrap_or(0);
                     ChainLabel::read(&head[..n])
                 }
-                label => label,
+                label => label.flatten(),
             };
-            if self.header.is_some()
-                && let Some(label) = label
-            {
+            if let Some(label) = label {
                 self.step_over(&mut input, start, label)?;
                 continue;
             }
@@ -490,11 +496,7 @@ impl<'a> Reader<'a> {
                 label.member_len
             ))));
         }
-        if self.last_at.is_some_and(|last| label.at < last) {
-            let message = format!("record at {} is earlier than the one before it", label.at.to_rfc3339());
-            return Err(Stop::Failed(self.line_err(message)));
-        }
-        self.last_at = Some(label.at);
+        self.in_order(label.at)?;
         input
             .seek_relative(i64::from(label.member_len))
             .map_err(|e| Stop::Failed(self.line_err(format!("cannot read: {e}"))))?;

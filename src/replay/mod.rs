@@ -1175,17 +1175,23 @@ fn build_fixed(minutes: &Series, bucket_ms: i64, from: i64, to: i64, t_ms: i64) 
         return Vec::new();
     }
     let in_range = minutes.within(lo, hi - 1);
-    let mut groups: BTreeMap<i64, Vec<&Bar>> = BTreeMap::new();
-    for bar in &in_range {
-        if let Some(bucket) = align(bar.start_ms) {
-            groups.entry(bucket).or_default().push(bar);
-        }
-    }
-    groups
+    group_by(&in_range, align)
         .into_iter()
         .filter(|(b, _)| *b >= from && *b <= to && b.saturating_add(bucket_ms) <= t_ms)
         .filter_map(|(b, bars)| merge_bars(b, &bars))
         .collect()
+}
+
+/// `bars` grouped by `key` of their start, in key order; a bar whose key
+/// is None is left out.
+fn group_by<K: Ord>(bars: &[Bar], key: impl Fn(i64) -> Option<K>) -> BTreeMap<K, Vec<&Bar>> {
+    let mut groups: BTreeMap<K, Vec<&Bar>> = BTreeMap::new();
+    for bar in bars {
+        if let Some(k) = key(bar.start_ms) {
+            groups.entry(k).or_default().push(bar);
+        }
+    }
+    groups
 }
 
 /// Day bars from all the 1-minute bars of each ET date, stamped at the
@@ -1199,13 +1205,8 @@ fn build_days(minutes: &Series, from: i64, to: i64, t_ms: i64) -> Vec<Bar> {
         return Vec::new();
     }
     let in_range = minutes.within(lo, hi - 1);
-    let mut days: BTreeMap<NaiveDate, Vec<&Bar>> = BTreeMap::new();
-    for bar in &in_range {
-        if let Some(d) = et_date_of_ms(bar.start_ms) {
-            days.entry(d).or_default().push(bar);
-        }
-    }
-    days.into_iter()
+    group_by(&in_range, et_date_of_ms)
+        .into_iter()
         .filter_map(|(d, bars)| {
             let start = et_midnight_ms(d)?;
             let end = et_midnight_ms(d.succ_opt()?)?;

@@ -106,8 +106,12 @@ impl Shelf {
     /// The bars records whose series hashes to `hash`, in tape order.
     pub fn bars_of(&self, hash: u64) -> Vec<(Block, u32)> {
         let low = hash as u32;
-        let found = self.bars.iter().filter(|r| r.hash == low);
-        found.filter_map(|r| Some((*self.blocks.get(r.block as usize)?, r.start))).collect()
+        self.places(self.bars.iter().filter(|r| r.hash == low).map(|r| (r.block, r.start)))
+    }
+
+    /// Blocks (by index into `blocks`) and line starts as blocks and starts.
+    fn places(&self, refs: impl Iterator<Item = (u32, u32)>) -> Vec<(Block, u32)> {
+        refs.filter_map(|(block, start)| Some((*self.blocks.get(block as usize)?, start))).collect()
     }
 
     /// Indexes a trades record (`lo > hi`: it has no trades).
@@ -127,8 +131,7 @@ impl Shelf {
     /// order: their blocks and where their lines start.
     pub fn trades_of(&self, ticker: &str, lo: i64, hi: i64) -> Vec<(Block, u32)> {
         let refs = self.trades.get(ticker).map(Vec::as_slice).unwrap_or_default();
-        let found = refs.iter().filter(|r| r.lo <= hi && r.hi >= lo);
-        found.filter_map(|r| Some((*self.blocks.get(r.block as usize)?, r.start))).collect()
+        self.places(refs.iter().filter(|r| r.lo <= hi && r.hi >= lo).map(|r| (r.block, r.start)))
     }
 
     /// Starts inflating a member that is likely to be asked for next (the
