@@ -22,6 +22,7 @@ use crate::service::{self, OutputFormat, Settings};
 use crate::store::Store;
 use crate::tape::Header;
 
+mod once;
 mod ops;
 mod replay;
 mod reports;
@@ -56,9 +57,13 @@ pub enum Command {
         /// separate state file unless --state is given).
         #[arg(long)]
         dry_run: bool,
-        /// Run every job in the timetable once, now, then exit.
+        /// Run every job in the timetable once, now, then exit (1 when any
+        /// job failed). `weekly_report` is left out unless --with-report.
         #[arg(long)]
         once: bool,
+        /// With --once: also run `weekly_report` (posts the report).
+        #[arg(long, requires = "once")]
+        with_report: bool,
         /// Output of --dry-run alerts.
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         format: OutputFormat,
@@ -216,8 +221,11 @@ fn run_command(cli: Cli) -> Result<(), Failure> {
             print_out(&crate::calendar::format_year(year))
         }
         Command::Check => check(&cli),
-        Command::Run { dry_run, once, format, record } => run(&cli, *dry_run, *once, *format, record.as_deref()),
-        Command::Record { tape } => run(&cli, true, false, OutputFormat::Text, Some(tape)),
+        Command::Run { dry_run, once, with_report, format, record } => {
+            let once = once.then_some(*with_report);
+            run(&cli, *dry_run, once, *format, record.as_deref())
+        }
+        Command::Record { tape } => run(&cli, true, None, OutputFormat::Text, Some(tape)),
         Command::Replay { tape, from, to, format, post } => replay::replay(&cli, tape, *from, *to, *format, *post),
         Command::Backup { path } => backup(&cli, path),
         Command::Status => ops::status(&cli),
@@ -289,10 +297,20 @@ fn check(cli: &Cli) -> Result<(), Failure> {
     print_out(&out)
 }
 
-fn run(cli: &Cli, dry_run: bool, once: bool, format: OutputFormat, record: Option<&Path>) -> Result<(), Failure> {
+/// `once` is `Some(with_report)` for `run --once`.
+fn run(
+    cli: &Cli,
+    dry_run: bool,
+    once: Option<bool>,
+    format: OutputFormat,
+    record: Option<&Path>,
+) -> Result<(), Failure> {
     let (config, timetable) = load(cli)?;
     let settings = Settings::validate(&config, &timetable, dry_run)?;
     let state = state_path(cli, &config, dry_run);
+    // Held until the process ends: a second process on this file would post
+    // the same alerts again (SPEC §11).
+    let _instance = crate::store::InstanceLock::acquire(&state).map_err(Failure::runtime)?;
     let store = Store::open(&state).map_err(|e| Failure::config(anyhow::anyhow!("state: {e}")))?;
 
     let shutdown = Shutdown::new();
@@ -349,13 +367,17 @@ fn run(cli: &Cli, dry_run: bool, once: bool, format: OutputFormat, record: Optio
         .map_err(Failure::config)?;
     svc.startup_probe()?;
     log::info!(
-        "event=start version={} dry_run={dry_run} once={once} jobs={} state={}",
+        "event=start version={} dry_run={dry_run} once={} jobs={} state={}",
         env!("CARGO_PKG_VERSION"),
+        once.is_some(),
         timetable.lines.len(),
         state.display()
     );
     notifier.ready();
-    let stats = if once { svc.run_once(&timetable) } else { svc.run(&timetable) };
+    let stats = match once {
+        Some(with_report) => svc.run_once(&once::timetable(&timetable, with_report)),
+        None => svc.run(&timetable),
+    };
     log::info!(
         "event=stop fired={} gated={} skipped_late={} errors={}",
         stats.fired,
@@ -367,7 +389,7 @@ fn run(cli: &Cli, dry_run: bool, once: bool, format: OutputFormat, record: Optio
         let records = handle.finish().map_err(Failure::runtime)?;
         log::info!("event=tape_written records={records}");
     }
-    Ok(())
+    if once.is_some() { once::outcome(&stats) } else { Ok(()) }
 }
 
 /// The configuration and the existing state database, for the commands
@@ -385,7 +407,9 @@ fn open_existing_state(cli: &Cli) -> Result<(Config, Store), Failure> {
             state.display()
         )));
     }
-    let store = Store::open(&state).map_err(|e| Failure::config(anyhow::anyhow!("state: {e}")))?;
+    // Read-only: these commands run beside the service, and as users who
+    // may read the file but not write it.
+    let store = Store::open_read_only(&state).map_err(|e| Failure::config(anyhow::anyhow!("state: {e}")))?;
     Ok((config, store))
 }
 

@@ -10,6 +10,7 @@
 //!
 //! Reads take `&self`, writes take `&mut self`.
 
+mod lock;
 mod migrations;
 mod ops;
 mod outbox;
@@ -24,8 +25,9 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::backup::{Backup, StepResult};
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ValueRef};
-use rusqlite::{Connection, ErrorCode};
+use rusqlite::{Connection, ErrorCode, OpenFlags};
 
+pub use lock::{Holder, InstanceLock, LockError, lock_path};
 pub use migrations::SCHEMA_VERSION;
 pub use outbox::{AlertStatus, Cooldown, CooldownSet, OutboxCounts, OutboxEntry};
 pub use outcomes::{AlertOutcome, OutcomeRecord};
@@ -51,6 +53,11 @@ pub enum StoreError {
          refusing to use it (run the orakl that wrote it, or restore a backup)"
     )]
     UnknownVersion { path: PathBuf, found: i64, known: i64 },
+    #[error(
+        "state database {path} has schema version {found}, older than this build's {known}; a read-only \
+         command cannot migrate it (the service does when it starts)"
+    )]
+    NotMigrated { path: PathBuf, found: i64, known: i64 },
     #[error("state database {path}: cannot switch to wal journal mode (still {mode})")]
     NoWal { path: PathBuf, mode: String },
     #[error("state database {path}: migration to schema version {version} failed: {cause}")]
@@ -98,8 +105,9 @@ pub struct Pragmas {
     pub busy_timeout_ms: i64,
 }
 
-/// The state database. One per process; SQLite's locks keep a concurrent
-/// `orakl status` or `orakl backup` safe.
+/// The state database. One process delivers and scans with a file (it
+/// holds its [`InstanceLock`]); others read it through
+/// [`Store::open_read_only`], and SQLite's locks keep those reads safe.
 #[derive(Debug)]
 pub struct Store {
     conn: Connection,
@@ -129,6 +137,33 @@ impl Store {
         conn.pragma_update(None, "synchronous", "FULL").map_err(opening)?;
         conn.pragma_update(None, "foreign_keys", true).map_err(opening)?;
         migrations::run(&mut conn, path)?;
+        Ok(Store { conn, path: path.to_path_buf() })
+    }
+
+    /// Opens the existing database at `path` for reading only, for the
+    /// commands that report on a state a service may be using (`status`,
+    /// `health`, `report`, `export`, `backup`): nothing is migrated, no
+    /// pragma is written, and a user who cannot write the file or its
+    /// directory can still read it.
+    ///
+    /// With a `-wal` file present (a service running, or one that crashed)
+    /// the read goes through it. Without one there is nothing beyond the
+    /// file itself, and it is opened `immutable`: a plain read-only open
+    /// would create `-wal` and `-shm` files (owned by whoever ran the
+    /// command, so the service's user might not write them later), or fail
+    /// in a directory the reader cannot write. SQLite documents both cases
+    /// in "Read-Only Databases" (<https://sqlite.org/wal.html#readonly>).
+    pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        let opening = |cause| StoreError::opening(path, cause);
+        let query = if with_suffix(path, "-wal").exists() { "mode=ro" } else { "mode=ro&immutable=1" };
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(file_uri(path, query), flags).map_err(opening)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(opening)?;
+        let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(opening)?;
+        migrations::check_version(path, found)?;
+        if found < SCHEMA_VERSION {
+            return Err(StoreError::NotMigrated { path: path.to_path_buf(), found, known: SCHEMA_VERSION });
+        }
         Ok(Store { conn, path: path.to_path_buf() })
     }
 
@@ -261,6 +296,24 @@ fn canonical(path: &Path) -> Option<PathBuf> {
         _ => Path::new("."),
     };
     Some(dir.canonicalize().ok()?.join(name))
+}
+
+/// A SQLite `file:` URI for `path` with `query`. Every byte outside the
+/// unreserved set is percent-encoded, so `?`, `#` and `%` in a file name
+/// stay part of the name.
+fn file_uri(path: &Path, query: &str) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut uri = String::from("file:");
+    for &b in path.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'.' | b'_' | b'~') {
+            uri.push(char::from(b));
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    uri.push('?');
+    uri.push_str(query);
+    uri
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {

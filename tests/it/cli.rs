@@ -300,3 +300,42 @@ fn a_malformed_tape_stops_replay_with_tape_line_and_78() {
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+/// The smoke test tells the truth: a failed job is exit 1 (naming how many
+/// failed), and the weekly report is posted only with --with-report.
+#[test]
+fn run_once_exits_1_when_a_job_failed_and_posts_the_report_only_when_asked() {
+    let discord = FakeServer::start(|_| Reply::json(200, r#"{"id":"1"}"#));
+    let url = discord.url();
+    let hook = webhook(&url);
+    let report_line = "0 0 8 * * Mon weekly_report session=any\n";
+    // (case, polygon answers, extra flags, exit code, stderr fragment, reports posted)
+    let ok = FakeServer::start(|_| Reply::json(200, r#"{"status":"OK","results":[]}"#));
+    let down = FakeServer::start(|_| Reply::json(500, r#"{"status":"ERROR"}"#));
+    type OnceCase<'a> = (&'a str, &'a FakeServer, &'a [&'a str], i32, &'a str, usize);
+    let cases: [OnceCase; 4] = [
+        ("all jobs ok", &ok, &[], 0, "", 0),
+        ("with the report", &ok, &["--with-report"], 0, "", 1),
+        ("polygon down", &down, &[], 1, "run --once: 1 of 2 jobs failed", 0),
+        ("polygon down, with the report", &down, &["--with-report"], 1, "run --once: 1 of 3 jobs failed", 1),
+    ];
+    for (case, polygon, flags, code, fragment, reports) in cases {
+        let dir = workdir(&format!("{GOLDEN}{report_line}"));
+        let purl = polygon.url();
+        let env = [
+            ("POLYGON_API_KEY", KEY),
+            ("POLYGON_BASE_URL", purl.as_str()),
+            ("POLYGON_MAX_RETRIES", "0"),
+            ("WATCHLIST", "SPY"),
+            ("DISCORD_WEBHOOK_URL", hook.as_str()),
+        ];
+        let before = discord.count();
+        let args: Vec<&str> = ["run", "--once"].iter().chain(flags).copied().collect();
+        let (got, out, err) = run(dir.path(), &env, &args);
+        assert_eq!(got, code, "{case}:\n{out}\n{err}");
+        assert!(err.contains(fragment), "{case}: expected `{fragment}` in\n{err}");
+        assert_eq!(discord.count() - before, reports, "{case}: reports posted");
+    }
+    let (code, _, err) = run(workdir(GOLDEN).path(), &[], &["run", "--with-report"]);
+    assert_eq!(code, 2, "--with-report belongs to --once: {err}");
+}

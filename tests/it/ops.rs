@@ -191,3 +191,149 @@ fn status_and_health_refuse_a_state_file_that_does_not_exist() {
         assert!(!dir.path().join("state.db").exists(), "{cmd} must not create the file");
     }
 }
+
+/// A service that runs until killed, on `state.db` in `dir`: the heartbeat
+/// every second, nothing that needs Polygon or Discord.
+fn start_service(dir: &Path) -> (Reaper, std::io::Lines<std::io::BufReader<std::process::ChildStderr>>) {
+    use std::io::BufRead;
+    let mut child = Reaper(
+        Command::new(env!("CARGO_BIN_EXE_orakl"))
+            .current_dir(dir)
+            .env_clear()
+            .env("RUST_LOG", "info")
+            .args(["--schedule", "schedule.cron", "--state", "state.db", "run"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = std::io::BufReader::new(child.0.stderr.take().unwrap()).lines();
+    // The lock is taken before the start line: block until it is logged.
+    let started = lines.by_ref().map_while(Result::ok).any(|l| l.contains("event=start"));
+    assert!(started, "the service did not start");
+    (child, lines)
+}
+
+/// Kills the child if a test fails before it is done with it.
+struct Reaper(std::process::Child);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_second_instance_on_one_state_database_is_refused_naming_the_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("schedule.cron"), "* * * * * * heartbeat session=any\n").unwrap();
+    let (mut service, _log) = start_service(dir.path());
+    let pid = service.0.id();
+
+    // Everything that would deliver or scan is refused, with the holder named.
+    for args in [&["run", "--once"][..], &["run"], &["run", "--dry-run"], &["record", "day.tape"]] {
+        let (code, out, err) = orakl(dir.path(), args);
+        assert_eq!(code, 1, "{args:?}: {out}{err}");
+        assert!(err.contains(&format!("is in use by another orakl process (PID {pid};")), "{args:?}: {err}");
+        assert!(err.contains("state.db.lock"), "{args:?}: {err}");
+    }
+    assert!(!dir.path().join("day.tape").exists(), "a refused record writes no tape");
+
+    // What only reads works beside it.
+    let (code, out, err) = orakl(dir.path(), &["status"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("heartbeat"), "{out}");
+    let (code, out, err) = orakl(dir.path(), &["health"]);
+    assert!((0..=2).contains(&code), "{err}");
+    assert!(serde_json::from_str::<Value>(&out).is_ok(), "{out}");
+    for args in [&["report"][..], &["export"], &["backup", "copy.db"]] {
+        let (code, _, err) = orakl(dir.path(), args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+    }
+    assert!(Store::open(&dir.path().join("copy.db")).unwrap().integrity_check().unwrap().is_empty());
+
+    // kill -9: the kernel drops the lock with the process, so a restart
+    // is never blocked by a stale lock.
+    service.0.kill().unwrap();
+    service.0.wait().unwrap();
+    let (code, _, err) = orakl(dir.path(), &["run", "--once"]);
+    assert_eq!(code, 0, "{err}");
+}
+
+/// The read-only commands as a user who may read the state but not write
+/// it or its directory: `nobody` when the tests run as root (who may write
+/// anything), else this user once the permissions are taken away.
+fn orakl_as_reader(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    use std::os::unix::process::CommandExt;
+    let mut c = Command::new(env!("CARGO_BIN_EXE_orakl"));
+    c.current_dir(dir).env_clear().args(["--schedule", "schedule.cron", "--state", "state.db"]).args(args);
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        c.uid(65534).gid(65534);
+    }
+    let out = c.output().expect("run orakl");
+    (out.status.code().unwrap_or(-1), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn read_only_commands_work_on_a_state_file_the_user_cannot_write() {
+    let now = Utc::now();
+    let dir = workdir(Some(snapshot(now, &[], ApiWindow::default())), &alive(now));
+    let out_dir = tempfile::tempdir().unwrap();
+    set_mode(out_dir.path(), 0o777);
+    let copy = out_dir.path().join("copy.db");
+    let copy_arg = copy.display().to_string();
+    let commit = |store: &mut Store, n: i64| {
+        let at = now - Duration::seconds(n);
+        let a = Alert::new(format!("sweeps:O:SPY260320C00600000:{}", at.timestamp()), Bot::Sweeps, at, "SPY");
+        assert!(store.commit_alert(&a, None, None, now).unwrap());
+    };
+    let mut store = Store::open(&dir.path().join("state.db")).unwrap();
+    commit(&mut store, 2);
+    drop(store);
+
+    // (case, a writer holds the file open with its -wal and -shm)
+    for (case, writer) in [("service stopped", false), ("service running", true)] {
+        let mut live = writer.then(|| Store::open(&dir.path().join("state.db")).unwrap());
+        if let Some(store) = &mut live {
+            // Committed after the reader's file was last checkpointed: only
+            // a read through the -wal sees it.
+            commit(store, 1);
+        }
+        set_mode(&dir.path().join("state.db"), 0o444);
+        set_mode(dir.path(), 0o555);
+        let before = listing(dir.path());
+        let alerts = if writer { 2 } else { 1 };
+        let (code, out, err) = orakl_as_reader(dir.path(), &["status"]);
+        assert_eq!(code, 0, "{case}: {err}");
+        assert!(out.contains(&format!("pending {alerts}  sent 0")), "{case}: {out}");
+        let (code, out, err) = orakl_as_reader(dir.path(), &["health"]);
+        assert!((0..=2).contains(&code) && out.contains("\"score\""), "{case}: {code} {out}{err}");
+        let (code, out, err) = orakl_as_reader(dir.path(), &["export", "--format", "json"]);
+        assert_eq!(code, 0, "{case}: {err}");
+        assert_eq!(serde_json::from_str::<Value>(&out).unwrap().as_array().unwrap().len(), alerts, "{case}");
+        let (code, _, err) = orakl_as_reader(dir.path(), &["report"]);
+        assert_eq!(code, 0, "{case}: {err}");
+        let (code, _, err) = orakl_as_reader(dir.path(), &["backup", &copy_arg]);
+        assert_eq!(code, 0, "{case}: {err}");
+        assert_eq!(Store::open(&copy).unwrap().outbox_counts().unwrap().pending, alerts as u64, "{case}");
+        // Reading created nothing beside the database.
+        assert_eq!(listing(dir.path()), before, "{case}");
+        set_mode(dir.path(), 0o755);
+        set_mode(&dir.path().join("state.db"), 0o644);
+        drop(live);
+    }
+}
