@@ -463,7 +463,7 @@ fn read_watchlist_file(path: &Path) -> Result<Vec<String>, ConfigError> {
         message: format!("WATCHLIST_FILE cannot be read: {e}"),
     })?;
     let origin = path.display().to_string();
-    let items = text.lines().enumerate().map(|(i, l)| (i + 1, l.split('#').next().unwrap_or("")));
+    let items = without_bom(&text).lines().enumerate().map(|(i, l)| (i + 1, l.split('#').next().unwrap_or("")));
     parse_watchlist_items(items, &origin)
 }
 
@@ -471,7 +471,7 @@ fn read_watchlist_file(path: &Path) -> Result<Vec<String>, ConfigError> {
 /// single or double quotes around the value.
 pub fn parse_dotenv(path: &str, text: &str) -> Result<Vec<(String, String, usize)>, ConfigError> {
     let mut out = Vec::new();
-    for (i, raw) in text.lines().enumerate() {
+    for (i, raw) in without_bom(text).lines().enumerate() {
         let line_no = i + 1;
         let line = raw.trim();
         if line.is_empty() || line.starts_with('#') {
@@ -564,6 +564,19 @@ fn read_file(p: &Path) -> Result<(String, String), ConfigError> {
     let text = std::fs::read_to_string(p)
         .map_err(|e| ConfigError::Path { path: p.display().to_string(), message: format!("cannot be read: {e}") })?;
     Ok((p.display().to_string(), text))
+}
+
+/// Every variable name the service reads (settings, secrets and the rest),
+/// for the check that catches misspelled ones.
+pub fn known_vars() -> Vec<&'static str> {
+    SETTINGS.iter().map(|s| s.name).chain(SECRET_VARS).chain(OTHER_VARS.iter().copied()).collect()
+}
+
+/// `text` without a leading byte-order mark. Some Windows editors start a
+/// UTF-8 file with one; it is invisible, so `.env`, the watchlist file and
+/// `schedule.cron` all ignore it rather than report a name that looks right.
+pub fn without_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
 }
 
 #[cfg(test)]

@@ -239,14 +239,25 @@ pub struct Timetable {
 
 impl Timetable {
     /// Parses timetable text; `path` only names the file in errors. Stops at
-    /// the first error.
+    /// the first error. A timetable without a job is an error: a service
+    /// that runs idle looks healthy and does nothing.
     pub fn parse(path: &str, text: &str) -> Result<Timetable, ScheduleError> {
-        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let text = crate::config::without_bom(text);
         let mut lines = Vec::new();
         for (index, raw) in text.lines().enumerate() {
             if let Some(line) = parse_line(path, index + 1, raw)? {
                 lines.push(line);
             }
+        }
+        if lines.is_empty() {
+            return Err(ScheduleError {
+                path: path.to_owned(),
+                line: 0,
+                column: 0,
+                message: "no jobs: every line is blank or a comment (a line is 6 cron fields and a job, e.g. \
+                          `0 */5 * * * * heartbeat`)"
+                    .to_owned(),
+            });
         }
         Ok(Timetable { path: path.to_owned(), lines })
     }
@@ -681,6 +692,14 @@ mod tests {
                 "# header\n\n0 0 9 * * * heartbeat\n  0 0 99 * * * sweeps\n0 0 9 * * * nope",
                 "schedule.cron:4:7: bad hour field `99`: 99 is out of range 0-23".to_owned(),
             ),
+            // Nothing to run.
+            (
+                "\u{feff}# only comments\n\n   \n# 0 */5 * * * * heartbeat\n",
+                "schedule.cron: no jobs: every line is blank or a comment (a line is 6 cron fields and a job, e.g. \
+                 `0 */5 * * * * heartbeat`)"
+                    .to_owned(),
+            ),
+            ("", "schedule.cron: no jobs: every line is blank or a comment (a line is 6 cron fields and a job, e.g. `0 */5 * * * * heartbeat`)".to_owned()),
         ];
         for (text, expected) in cases {
             check(text, &expected);

@@ -204,7 +204,7 @@ pub fn main() -> i32 {
     match run_command(cli) {
         Ok(()) => EXIT_OK,
         Err(f) => {
-            eprintln!("orakl: {:#}", f.error);
+            eprintln!("orakl: {}", crate::echo::cap(&format!("{:#}", f.error)));
             f.code
         }
     }
@@ -253,13 +253,24 @@ fn print_out(s: &str) -> Result<(), Failure> {
     out.write_all(s.as_bytes()).and_then(|_| out.flush()).map_err(Failure::runtime)
 }
 
-/// Loads and validates everything a command needs, logging set up.
-fn load(cli: &Cli) -> Result<(Config, Timetable), Failure> {
+/// Loads and validates everything a command needs, logging set up. A
+/// variable that looks like a misspelled setting is an error when `strict`
+/// (`check`), else a warning.
+fn load(cli: &Cli, strict: bool) -> Result<(Config, Timetable), Failure> {
     let sources = Sources::load(cli.env_file.as_deref())?;
     let config = Config::from_vars(&sources.vars)?;
     crate::logging::init(config.log_format);
     for w in &sources.warnings {
         log::warn!("{w}");
+    }
+    let unknown = crate::unknown_vars::find(sources.vars.keys().map(String::as_str), &crate::config::known_vars());
+    if strict && !unknown.is_empty() {
+        let list: Vec<String> = unknown.iter().map(ToString::to_string).collect();
+        return Err(Failure::config(anyhow::anyhow!("{}", list.join("; "))));
+    }
+    for u in &unknown {
+        let hint = u.did_you_mean.map(|k| format!(" did_you_mean={k}")).unwrap_or_default();
+        log::warn!("event=config_unknown_var var={}{hint}", crate::echo::cap(&u.var));
     }
     let timetable = Timetable::load(&cli.schedule).map_err(Failure::config)?;
     Ok((config, timetable))
@@ -279,8 +290,15 @@ fn state_path(cli: &Cli, config: &Config, dry_run: bool) -> PathBuf {
 }
 
 fn check(cli: &Cli) -> Result<(), Failure> {
-    let (config, timetable) = load(cli)?;
+    let (config, timetable) = load(cli, true)?;
     Settings::validate(&config, &timetable, false)?;
+    if let Some(key) = &config.polygon_api_key {
+        // `run` builds its client from these settings: what the client
+        // refuses (a key with a space in it), `check` refuses too.
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock::new(Shutdown::new()));
+        Client::new(service::polygon_config(&config, key.expose()), clock, Notifier::disabled())
+            .map_err(|e| Failure::config(anyhow::anyhow!("POLYGON_API_KEY or POLYGON_BASE_URL: {e}")))?;
+    }
     let state = state_path(cli, &config, false);
     Store::open(&state).map_err(|e| Failure::config(anyhow::anyhow!("state: {e}")))?;
 
@@ -305,7 +323,7 @@ fn run(
     format: OutputFormat,
     record: Option<&Path>,
 ) -> Result<(), Failure> {
-    let (config, timetable) = load(cli)?;
+    let (config, timetable) = load(cli, false)?;
     let settings = Settings::validate(&config, &timetable, dry_run)?;
     let state = state_path(cli, &config, dry_run);
     // Held until the process ends: a second process on this file would post

@@ -339,3 +339,76 @@ fn run_once_exits_1_when_a_job_failed_and_posts_the_report_only_when_asked() {
     let (code, _, err) = run(workdir(GOLDEN).path(), &[], &["run", "--with-report"]);
     assert_eq!(code, 2, "--with-report belongs to --once: {err}");
 }
+
+/// A misspelled setting fails `check` with "did you mean" and is a warning
+/// in `run`; what `run` refuses, `check` refuses; a byte-order mark is
+/// ignored in every file; an empty timetable is an error; an error message
+/// never echoes a huge token in full.
+#[test]
+fn check_catches_typos_and_refuses_what_run_refuses() {
+    let typo = [("SWEEPS_MIN_PREMUIM", "60000")];
+    let dir = workdir(HEARTBEAT_ONLY);
+    let (code, out, err) = run(dir.path(), &typo, &["check"]);
+    assert_eq!(code, 78, "{out}{err}");
+    assert!(
+        err.contains("SWEEPS_MIN_PREMUIM: orakl reads no such variable; did you mean SWEEPS_MIN_PREMIUM?"),
+        "{err}"
+    );
+    let (code, _, err) = run(dir.path(), &typo, &["run", "--dry-run", "--once"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("event=config_unknown_var var=SWEEPS_MIN_PREMUIM did_you_mean=SWEEPS_MIN_PREMIUM"), "{err}");
+    let (code, out, err) = run(dir.path(), &[("HOME", "/root"), ("LANG", "C.UTF-8")], &["check"]);
+    assert_eq!(code, 0, "other programs' variables are none of check's business: {out}{err}");
+
+    // What run refuses at start-up, check refuses too (both exit 78).
+    let polygon = FakeServer::start(|_| Reply::json(200, r#"{"status":"OK","results":[]}"#));
+    let url = polygon.url();
+    let hook = webhook("https://discord.com");
+    let env = [
+        ("POLYGON_API_KEY", "two words"),
+        ("POLYGON_BASE_URL", url.as_str()),
+        ("WATCHLIST", "SPY"),
+        ("DISCORD_WEBHOOK_URL", hook.as_str()),
+    ];
+    let dir = workdir(GOLDEN);
+    for args in [&["check"][..], &["run", "--once", "--dry-run"]] {
+        let (code, _, err) = run(dir.path(), &env, args);
+        assert_eq!(code, 78, "{args:?}: {err}");
+        assert!(err.contains("api key contains spaces"), "{args:?}: {err}");
+    }
+
+    // A byte-order mark starts each file: all three are read as without it.
+    let dir = workdir(&format!("\u{feff}{GOLDEN}"));
+    std::fs::write(dir.path().join(".env"), "\u{feff}WATCHLIST_FILE=watchlist.txt\n").unwrap();
+    std::fs::write(dir.path().join("watchlist.txt"), "\u{feff}SPY\nQQQ\n").unwrap();
+    let env = [("POLYGON_API_KEY", KEY), ("DISCORD_WEBHOOK_URL", hook.as_str())];
+    let (code, out, err) = run(dir.path(), &env, &["check"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("2 symbols: SPY,QQQ"), "{out}");
+
+    // An empty timetable is an error, not an idle service.
+    let dir = workdir("# everything commented out\n# 0 */5 * * * * heartbeat\n");
+    for args in [&["check"][..], &["run", "--dry-run"]] {
+        let (code, _, err) = run(dir.path(), &[], args);
+        assert_eq!(code, 78, "{args:?}: {err}");
+        assert!(err.contains("schedule.cron: no jobs: every line is blank or a comment"), "{args:?}: {err}");
+    }
+
+    // A 10 MB token in each file is cut in the message that quotes it.
+    let token = "7".repeat(10 << 20);
+    let cases = [
+        (".env", format!("POLYGON_RATE_LIMIT={token}x\n"), "POLYGON_RATE_LIMIT: `7777"),
+        ("watchlist.txt", format!("SPY\n{token}\n"), "watchlist.txt:2: `7777"),
+        ("schedule.cron", format!("0 {token} * * * * heartbeat\n"), "schedule.cron:1:3: bad minute field `7777"),
+    ];
+    for (file, text, fragment) in cases {
+        let dir = workdir(HEARTBEAT_ONLY);
+        std::fs::write(dir.path().join(".env"), "WATCHLIST_FILE=watchlist.txt\n").unwrap();
+        std::fs::write(dir.path().join("watchlist.txt"), "SPY\n").unwrap();
+        std::fs::write(dir.path().join(file), text).unwrap();
+        let (code, _, err) = run(dir.path(), &[], &["check"]);
+        assert_eq!(code, 78, "{file}: {}", &err[..err.len().min(500)]);
+        assert!(err.len() < 1000, "{file}: {} bytes of error: {}", err.len(), &err[..500]);
+        assert!(err.contains(fragment) && err.contains("more bytes]"), "{file}: {err}");
+    }
+}
