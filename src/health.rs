@@ -1,20 +1,25 @@
 //! The health score (SPEC §12): 0–100 from the API error rate, the staleness
 //! of each bot's last successful scan in session, the age of the outbox
-//! backlog, open circuits, retired webhooks and disabled features.
+//! backlog, alerts that failed or expired lately, open circuits, retired
+//! webhooks and disabled features.
 //!
-//! Pure: the heartbeat (inside the service) and `orakl health` (another
-//! process, reading the state database) gather the inputs, this module turns
-//! them into a score. Each component costs a penalty; the score is 100 minus
-//! their sum. A penalty of [`DEGRADED_PENALTY`] on its own makes the service
+//! The heartbeat (inside the service) and `orakl health`/`orakl status`
+//! (other processes, reading the state database) gather the inputs with the
+//! one function [`gather`]; what only the running service knows comes in as
+//! [`Live`] (from outside: the heartbeat's last snapshot). Turning inputs
+//! into a score ([`assess`]) is pure. Each component costs a penalty; the
+//! score is 100 minus their sum. A penalty of [`DEGRADED_PENALTY`] on its own makes the service
 //! degraded, so any one real problem (an open circuit, a dead bot, a deleted
 //! webhook) shows, while small blips (a few failed requests) do not.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::job::JobName;
 use crate::schedule::Line;
+use crate::store::{Settled, Store, StoreError};
 
 /// A score at or above this is healthy.
 pub const HEALTHY_MIN: u32 = 80;
@@ -41,6 +46,10 @@ pub const BACKLOG_FREE_SECONDS: i64 = 60;
 /// (`ALERT_MAX_AGE_SECONDS`' default): the backlog costs its whole weight.
 pub const BACKLOG_FULL_SECONDS: i64 = 900;
 const BACKLOG_WEIGHT: f64 = 40.0;
+
+/// How far back failed and expired alerts count against the score: long
+/// enough that an operator's look an hour after an outage still sees it.
+pub const DELIVERY_WINDOW_MINUTES: i64 = 60;
 
 /// A job has to miss this many firings in a row to be stale: one firing
 /// skipped because an earlier job ran long is the timetable working.
@@ -137,6 +146,9 @@ pub struct Inputs {
     pub pending: u64,
     /// Age of the oldest pending alert.
     pub oldest_pending_age_s: Option<i64>,
+    /// The alerts that left the outbox in the last
+    /// [`DELIVERY_WINDOW_MINUTES`], by how.
+    pub delivery: Settled,
     pub open_circuits: Vec<String>,
     pub retired_webhooks: Vec<String>,
     pub disabled_features: Vec<String>,
@@ -190,8 +202,9 @@ pub struct Component {
 pub struct Health {
     pub score: u32,
     pub status: Status,
-    /// By name: `api_errors`, `staleness`, `outbox_backlog`, `circuits`,
-    /// `webhooks`, `features`, and `heartbeat` when judged from outside.
+    /// By name: `api_errors`, `staleness`, `outbox_backlog`, `delivery`,
+    /// `circuits`, `webhooks`, `features`, and `heartbeat` when judged from
+    /// outside (`store` alone when the inputs could not be read).
     pub components: BTreeMap<String, Component>,
 }
 
@@ -201,6 +214,7 @@ pub fn assess(inputs: &Inputs) -> Health {
     components.insert("api_errors".to_string(), api_component(&inputs.api));
     components.insert("staleness".to_string(), staleness_component(&inputs.bots));
     components.insert("outbox_backlog".to_string(), backlog_component(inputs.pending, inputs.oldest_pending_age_s));
+    components.insert("delivery".to_string(), delivery_component(&inputs.delivery));
     components.insert("circuits".to_string(), list_component(&inputs.open_circuits, DEGRADED_PENALTY, 10, "open"));
     components.insert(
         "webhooks".to_string(),
@@ -247,6 +261,21 @@ fn backlog_component(pending: u64, oldest_age_s: Option<i64>) -> Component {
     Component { penalty, detail: format!("{pending} pending, oldest {age} s") }
 }
 
+/// An alert that failed or expired is one the channel never got: the first
+/// degrades, and the larger their share of what left the outbox, the worse
+/// (all of them lost is unhealthy).
+fn delivery_component(d: &Settled) -> Component {
+    let lost = d.failed + d.expired;
+    let detail =
+        format!("last {DELIVERY_WINDOW_MINUTES} min: {} sent, {} failed, {} expired", d.sent, d.failed, d.expired);
+    if lost == 0 {
+        return Component { penalty: 0, detail };
+    }
+    let share = lost as f64 / (lost + d.sent) as f64;
+    let penalty = DEGRADED_PENALTY + (f64::from(60 - DEGRADED_PENALTY) * share).round() as u32;
+    Component { penalty, detail }
+}
+
 fn list_component(items: &[String], first: u32, each_more: u32, what: &str) -> Component {
     if items.is_empty() {
         return Component { penalty: 0, detail: "none".to_string() };
@@ -264,6 +293,81 @@ fn heartbeat_component(hb: &Freshness) -> Component {
         };
     }
     Component { penalty: 0, detail: "the service is running".to_string() }
+}
+
+/// What only the running service knows. From outside the service it comes
+/// from the heartbeat's last snapshot (nothing, before the first).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Live {
+    /// The API requests of the window judged.
+    pub api: ApiWindow,
+    pub open_circuits: Vec<String>,
+    /// Features the client switched off (the store keeps them too).
+    pub disabled_features: Vec<String>,
+    /// When the service started: firings before it are not its bots' fault.
+    pub started_at: Option<DateTime<Utc>>,
+}
+
+/// Who is asking, which decides whether the heartbeat itself is judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Vantage {
+    /// The heartbeat job, inside the service.
+    Inside,
+    /// `orakl health` and `orakl status`: a heartbeat that stopped means the
+    /// service stopped.
+    Outside,
+}
+
+/// The score's inputs: `live` and the state database, judged against the
+/// timetable's `lines` at `now`. The one place they are put together.
+pub fn gather(
+    store: &Store,
+    lines: &[Line],
+    live: Live,
+    vantage: Vantage,
+    now: DateTime<Utc>,
+) -> Result<Inputs, StoreError> {
+    let last_ok = store.last_successes()?;
+    let lookback = now - Duration::hours(STALE_LOOKBACK_HOURS);
+    let bot_floor = live.started_at.unwrap_or(lookback);
+    let mut by_job: BTreeMap<JobName, Vec<&Line>> = BTreeMap::new();
+    for line in lines {
+        by_job.entry(line.job).or_default().push(line);
+    }
+    let mut bots = Vec::new();
+    let mut heartbeat = None;
+    for (job, lines) in &by_job {
+        let name = job.as_str();
+        let last = last_ok.get(name).copied();
+        match job {
+            JobName::Bot(_) => bots.push(freshness(name, lines, last, bot_floor, now)),
+            JobName::Heartbeat if vantage == Vantage::Outside => {
+                heartbeat = Some(freshness(name, lines, last, lookback, now));
+            }
+            _ => {}
+        }
+    }
+    let mut disabled: BTreeSet<String> = store.disabled_features()?.into_iter().map(|d| d.name).collect();
+    disabled.extend(live.disabled_features);
+    Ok(Inputs {
+        api: live.api,
+        bots,
+        heartbeat,
+        pending: store.outbox_counts()?.pending,
+        oldest_pending_age_s: store.oldest_pending()?.map(|t| (now - t).num_seconds().max(0)),
+        delivery: store.settled_since(now - Duration::minutes(DELIVERY_WINDOW_MINUTES))?,
+        open_circuits: live.open_circuits,
+        retired_webhooks: store.retired_webhooks()?.into_iter().map(|d| d.name).collect(),
+        disabled_features: disabled.into_iter().collect(),
+    })
+}
+
+/// The health of a service whose inputs could not be read from its own
+/// state database: nothing it reports can be trusted.
+pub fn store_unreadable(error: &StoreError) -> Health {
+    let detail = format!("the health inputs cannot be read: {error}");
+    let components = BTreeMap::from([("store".to_string(), Component { penalty: 100, detail })]);
+    Health { score: 0, status: Status::Unhealthy, components }
 }
 
 #[cfg(test)]
@@ -325,6 +429,30 @@ mod tests {
                 Inputs { pending: 3, oldest_pending_age_s: Some(900), ..Default::default() },
                 60,
                 Status::Degraded,
+            ),
+            (
+                "one alert refused among many degrades",
+                Inputs { delivery: Settled { sent: 99, failed: 1, expired: 0 }, ..Default::default() },
+                75,
+                Status::Degraded,
+            ),
+            (
+                "half the alerts lost",
+                Inputs { delivery: Settled { sent: 10, failed: 4, expired: 6 }, ..Default::default() },
+                57,
+                Status::Degraded,
+            ),
+            (
+                "a Discord outage: every alert expired",
+                Inputs { delivery: Settled { sent: 0, failed: 0, expired: 21 }, ..Default::default() },
+                40,
+                Status::Unhealthy,
+            ),
+            (
+                "sent alerts cost nothing",
+                Inputs { delivery: Settled { sent: 50, failed: 0, expired: 0 }, ..Default::default() },
+                100,
+                Status::Healthy,
             ),
             (
                 "an open circuit degrades",

@@ -4,7 +4,7 @@
 //! caches, open circuits) comes from the snapshot its heartbeat keeps in the
 //! database; the rest (runs, outbox, errors) is read live.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration, Utc};
@@ -13,7 +13,7 @@ use serde_json::json;
 use super::{Cli, Failure};
 use crate::calendar::{self, MARKET_TZ};
 use crate::clock::{Clock, Shutdown, SystemClock};
-use crate::health::{self, ApiWindow, Freshness, Health, Inputs};
+use crate::health::{self, Freshness, Health, Inputs, Live, Vantage};
 use crate::job::JobName;
 use crate::metrics::Snapshot;
 use crate::schedule::{Line, Timetable};
@@ -21,6 +21,8 @@ use crate::store::Store;
 
 /// Recent processing errors shown by `status`.
 const RECENT_ERRORS: usize = 10;
+/// Recent failed or expired alerts shown by `status`.
+const RECENT_UNDELIVERED: usize = 10;
 /// A run's detail is cut to this many characters in the jobs table.
 const DETAIL_CHARS: usize = 70;
 
@@ -121,6 +123,12 @@ impl Report {
                 "stale": i.heartbeat.as_ref().map(Freshness::is_stale),
             },
             "outbox": { "pending": i.pending, "oldest_pending_age_s": i.oldest_pending_age_s },
+            "delivery": {
+                "window_minutes": health::DELIVERY_WINDOW_MINUTES,
+                "sent": i.delivery.sent,
+                "failed": i.delivery.failed,
+                "expired": i.delivery.expired,
+            },
             "open_circuits": i.open_circuits,
             "retired_webhooks": i.retired_webhooks,
             "disabled_features": i.disabled_features,
@@ -128,48 +136,22 @@ impl Report {
     }
 }
 
-/// The score as seen from outside the service: staleness from the
-/// timetable (firings that should have run since each bot's last success,
-/// in session) and from the heartbeat (a silent heartbeat means a stopped
-/// service); the API window and open circuits from the last heartbeat; the
-/// outbox, webhooks and features from the database now.
+/// The score as seen from outside the service: what only the service
+/// knows (the API window, open circuits, when it started) from its last
+/// heartbeat, the rest from the database now, through the same function
+/// the heartbeat uses; the heartbeat is judged too (a silent heartbeat
+/// means a stopped service).
 fn assess(ctx: &Context, now: DateTime<Utc>) -> anyhow::Result<Report> {
-    let last_ok = ctx.store.last_successes()?;
-    let lookback = now - Duration::hours(health::STALE_LOOKBACK_HOURS);
-    // Firings from before the service started are not its bots' fault.
-    let bot_floor = ctx.snapshot.as_ref().map_or(lookback, |s| s.started_at);
-    let mut bots = Vec::new();
-    let mut heartbeat = None;
-    for (job, lines) in ctx.lines_by_job() {
-        let name = job.as_str();
-        match job {
-            JobName::Bot(_) => bots.push(health::freshness(name, &lines, last_ok.get(name).copied(), bot_floor, now)),
-            JobName::Heartbeat => {
-                heartbeat = Some(health::freshness(name, &lines, last_ok.get(name).copied(), lookback, now))
-            }
-            _ => {}
-        }
-    }
-    let oldest = ctx.store.oldest_pending()?;
-    let counts = ctx.store.outbox_counts()?;
-    let mut disabled: BTreeSet<String> = ctx.store.disabled_features()?.into_iter().map(|d| d.name).collect();
-    let (api, open_circuits) = match &ctx.snapshot {
-        Some(s) => {
-            disabled.extend(s.disabled_features.iter().cloned());
-            (s.window, s.open_circuits.clone())
-        }
-        None => (ApiWindow::default(), Vec::new()),
+    let live = match &ctx.snapshot {
+        Some(s) => Live {
+            api: s.window,
+            open_circuits: s.open_circuits.clone(),
+            disabled_features: s.disabled_features.clone(),
+            started_at: Some(s.started_at),
+        },
+        None => Live::default(),
     };
-    let inputs = Inputs {
-        api,
-        bots,
-        heartbeat,
-        pending: counts.pending,
-        oldest_pending_age_s: oldest.map(|t| (now - t).num_seconds().max(0)),
-        open_circuits,
-        retired_webhooks: ctx.store.retired_webhooks()?.into_iter().map(|d| d.name).collect(),
-        disabled_features: disabled.into_iter().collect(),
-    };
+    let inputs = health::gather(&ctx.store, &ctx.timetable.lines, live, Vantage::Outside, now)?;
     Ok(Report { health: health::assess(&inputs), inputs, heartbeat_at: ctx.snapshot.as_ref().map(|s| s.at) })
 }
 
@@ -250,6 +232,28 @@ fn render_status(ctx: &Context, now: DateTime<Utc>) -> anyhow::Result<String> {
         Some(age) => s.push_str(&format!("  (oldest pending {age} s)\n")),
         None => s.push('\n'),
     }
+    let d = &report.inputs.delivery;
+    s.push_str(&format!(
+        "  last {} min: sent {}  failed {}  expired {}\n",
+        health::DELIVERY_WINDOW_MINUTES,
+        d.sent,
+        d.failed,
+        d.expired
+    ));
+    let since = now - Duration::minutes(health::DELIVERY_WINDOW_MINUTES);
+    let undelivered = ctx.store.undelivered_since(since, RECENT_UNDELIVERED)?;
+    let lines = undelivered.iter().map(|u| {
+        let reason = u.reason.as_deref().map(|r| format!(": {}", cut(r, 120))).unwrap_or_default();
+        format!("{} {} {} {}{reason}", et(u.at), u.status, u.bot, u.id)
+    });
+    section(
+        &mut s,
+        &format!(
+            "undelivered alerts (last {} min, newest first, at most {RECENT_UNDELIVERED})",
+            health::DELIVERY_WINDOW_MINUTES
+        ),
+        lines,
+    );
 
     match &ctx.snapshot {
         None => s.push_str("\napi usage and caches: no heartbeat recorded yet\n"),

@@ -3,10 +3,10 @@
 //! which run as other processes), refreshes `METRICS_FILE`, and logs one
 //! line with the health and the counters.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use super::{Service, request_count};
-use crate::health::{self, ApiWindow, Freshness, Inputs};
+use crate::health::{self, ApiWindow, Live, Vantage};
 use crate::metrics::{self, CacheUsage, EndpointUsage, OutboxUsage, Snapshot};
 use crate::runner::JobResult;
 
@@ -15,7 +15,7 @@ impl Service {
         let now = self.now();
         self.sweep_volume_cache(now);
         self.retry_weekly_report();
-        let snapshot = self.take_snapshot(now);
+        let (snapshot, recent) = self.take_snapshot(now);
         match serde_json::to_string(&snapshot) {
             Ok(json) => {
                 if let Err(e) = self.store.save_snapshot(now, &json) {
@@ -43,8 +43,8 @@ impl Service {
         let detail = format!(
             "health={} status={} penalties=\"{}\" uptime_s={} outbox_pending={} outbox_sent={} outbox_failed={} \
              outbox_expired={} volume_cache_entries={} volume_cache_hit_rate={:.3} chain_cache_hit_rate={:.3} \
-             requests={requests} window_requests={} window_failed={} disabled_features=\"{}\" open_circuits=\"{}\" \
-             retired_webhooks={}",
+             requests={requests} window_requests={} window_failed={} recent_failed={} recent_expired={} \
+             disabled_features=\"{}\" open_circuits=\"{}\" retired_webhooks={}",
             h.score,
             h.status.as_str(),
             penalties.join(","),
@@ -58,6 +58,8 @@ impl Service {
             cache_rate("chain"),
             snapshot.window.requests,
             snapshot.window.failed,
+            recent.failed,
+            recent.expired,
             snapshot.disabled_features.join(","),
             snapshot.open_circuits.join(","),
             snapshot.retired_webhooks.len(),
@@ -70,16 +72,18 @@ impl Service {
     }
 
     /// Everything the heartbeat reports, read from the client, the caches
-    /// and the store. A store read that fails leaves its part empty (and is
-    /// logged): the heartbeat must not fail for want of one number.
-    fn take_snapshot(&self, now: chrono::DateTime<chrono::Utc>) -> Snapshot {
+    /// and the store, and the alerts that left the outbox lately. A store
+    /// read that fails leaves its part empty (and is logged): the heartbeat
+    /// must not fail for want of one number. Health inputs that cannot be
+    /// read make the service unhealthy.
+    fn take_snapshot(&self, now: chrono::DateTime<chrono::Utc>) -> (Snapshot, crate::store::Settled) {
         let uptime = self.clock.elapsed().saturating_sub(self.started);
         let started_at = now - chrono::Duration::from_std(uptime).unwrap_or_default();
         let logged = |op: &str, e: crate::store::StoreError| log::error!("event=store_error op={op} error=\"{e}\"");
 
         let mut api: BTreeMap<String, EndpointUsage> = BTreeMap::new();
         let mut open_circuits = Vec::new();
-        let mut disabled: BTreeSet<String> = BTreeSet::new();
+        let mut disabled: Vec<String> = Vec::new();
         if let Some(client) = &self.polygon {
             for (endpoint, e) in client.stats().endpoints {
                 api.insert(
@@ -89,10 +93,6 @@ impl Service {
             }
             open_circuits = client.open_circuits().into_iter().map(str::to_string).collect();
             disabled.extend(client.disabled_features().into_iter().map(str::to_string));
-        }
-        match self.store.disabled_features() {
-            Ok(d) => disabled.extend(d.into_iter().map(|d| d.name)),
-            Err(e) => logged("disabled_features", e),
         }
 
         let previous = self.store.snapshot().ok().flatten().and_then(|(_, json)| serde_json::from_str(&json).ok());
@@ -124,20 +124,6 @@ impl Service {
             BTreeMap::new()
         });
 
-        // A bot is stale when firings its timetable lines say were due since
-        // its last success (and since this process started) came and went:
-        // the same rule `orakl health` applies from outside.
-        let mut lines: BTreeMap<&str, Vec<&crate::schedule::Line>> = BTreeMap::new();
-        for line in self.timetable.iter().flat_map(|t| &t.lines) {
-            if let crate::job::JobName::Bot(b) = line.job {
-                lines.entry(b.as_str()).or_default().push(line);
-            }
-        }
-        let bots: Vec<Freshness> = lines
-            .iter()
-            .map(|(job, lines)| health::freshness(job, lines, last_success.get(*job).copied(), started_at, now))
-            .collect();
-
         let mut caches = BTreeMap::new();
         let (v, c) = (self.volume.stats(), self.chains.stats());
         caches.insert(
@@ -149,19 +135,29 @@ impl Service {
             CacheUsage { entries: self.chains.len() as u64, hits: c.hits, misses: c.misses },
         );
 
-        let retired_webhooks: Vec<String> = self.retired_webhooks.iter().map(u64::to_string).collect();
-        let disabled_features: Vec<String> = disabled.into_iter().collect();
-        let inputs = Inputs {
+        // A bot is stale when firings its timetable lines say were due since
+        // its last success (and since this process started) came and went:
+        // the same inputs, by the same function, as `orakl health` from outside.
+        let live = Live {
             api: window,
-            bots,
-            heartbeat: None,
-            pending: outbox.pending,
-            oldest_pending_age_s: outbox.oldest_pending_age_s,
             open_circuits: open_circuits.clone(),
-            retired_webhooks: retired_webhooks.clone(),
-            disabled_features: disabled_features.clone(),
+            disabled_features: disabled.clone(),
+            started_at: Some(started_at),
         };
-        Snapshot {
+        let lines = self.timetable.as_ref().map_or(&[][..], |t| &t.lines[..]);
+        let (health, retired_webhooks, disabled_features, recent) =
+            match health::gather(&self.store, lines, live, Vantage::Inside, now) {
+                Ok(inputs) => {
+                    (health::assess(&inputs), inputs.retired_webhooks, inputs.disabled_features, inputs.delivery)
+                }
+                Err(e) => {
+                    let health = health::store_unreadable(&e);
+                    logged("health_inputs", e);
+                    let retired = self.retired_webhooks.iter().map(u64::to_string).collect();
+                    (health, retired, disabled, Default::default())
+                }
+            };
+        let snapshot = Snapshot {
             at: now,
             started_at,
             api,
@@ -173,8 +169,9 @@ impl Service {
             open_circuits,
             disabled_features,
             retired_webhooks,
-            health: health::assess(&inputs),
-        }
+            health,
+        };
+        (snapshot, recent)
     }
 }
 

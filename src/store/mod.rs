@@ -29,6 +29,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 pub use lock::{Holder, InstanceLock, LockError, lock_path};
 pub use migrations::SCHEMA_VERSION;
+pub use ops::{Settled, Undelivered};
 pub use outbox::{AlertStatus, Cooldown, CooldownSet, OutboxCounts, OutboxEntry};
 pub use outcomes::{AlertOutcome, OutcomeRecord};
 pub use records::{Disabled, ProcessingError, RunRecord, RunResult};

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use orakl::alert::Alert;
@@ -335,5 +336,91 @@ fn read_only_commands_work_on_a_state_file_the_user_cannot_write() {
         set_mode(dir.path(), 0o755);
         set_mode(&dir.path().join("state.db"), 0o644);
         drop(live);
+    }
+}
+
+/// Issue 17.9: alerts that expire during a Discord outage (500 for the
+/// whole run) and alerts Discord refuses (400) lower the health score and
+/// show in `status`; the heartbeat keeps its every firing meanwhile.
+#[test]
+fn a_discord_outage_with_expired_and_refused_alerts_lowers_health_and_shows_in_status() {
+    use crate::support::fake_http::{FakeServer, Reply};
+    use orakl::clock::SimClock;
+    use orakl::config::Config;
+    use orakl::notify::Notifier;
+    use orakl::schedule::Timetable;
+    use orakl::service::{Delivery, Service, Settings};
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("schedule.cron"), TIMETABLE).unwrap();
+    let db = dir.path().join("state.db");
+    // Half a minute past a minute, half an hour ago: the simulated run ends
+    // about now, so `status` (on the real clock) sees it as recent, and the
+    // heartbeat (every five minutes) fires six times in it.
+    let ago = Utc::now() - Duration::minutes(30);
+    let start = ago - Duration::seconds(ago.timestamp() % 60) + Duration::seconds(30);
+    let clock = Arc::new(SimClock::new(start));
+    let down = FakeServer::start(|_| Reply::json(500, r#"{"message":"Internal Server Error"}"#));
+    let refuses = FakeServer::start(|_| Reply::json(400, r#"{"message":"Invalid Form Body","code":50035}"#));
+    let vars: BTreeMap<String, String> = [
+        ("SWEEPS_WEBHOOK", format!("{}/api/webhooks/523456789012345678/CANARYdownTOKEN", down.url())),
+        ("GOLDEN_SWEEPS_WEBHOOK", format!("{}/api/webhooks/623456789012345678/CANARY400TOKEN", refuses.url())),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let cfg = Config::from_vars(&vars).unwrap();
+
+    let mut store = Store::open(&db).unwrap();
+    for (i, bot) in [Bot::Sweeps, Bot::Sweeps, Bot::Sweeps, Bot::GoldenSweeps, Bot::GoldenSweeps].iter().enumerate() {
+        let a = Alert::new(format!("{bot}:O:SPY260320C0060{i}000:{}", start.timestamp()), *bot, start, "SPY");
+        assert!(store.commit_alert(&a, None, None, start).unwrap());
+    }
+    let tt = Timetable::parse("schedule.cron", "0 */5 * * * * heartbeat session=any\n").unwrap();
+    let settings = Settings::validate(&cfg, &tt, false).unwrap();
+    let delivery = Delivery::discord(&cfg, &settings, clock.clone(), Notifier::disabled());
+    clock.shutdown_after(std::time::Duration::from_secs(30 * 60));
+    let mut svc = Service::new(cfg, clock.clone(), store, delivery, Notifier::disabled()).unwrap();
+    svc.run(&tt);
+    drop(svc);
+
+    // The heartbeat was not starved: all six firings ran.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let beats: i64 = conn
+        .query_row("SELECT count(*) FROM runs WHERE job = 'heartbeat' AND result = 'ok'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(beats, 6);
+    drop(conn);
+    assert!(down.count() >= 3, "the outage was tried on every pass: {}", down.count());
+    assert_eq!(refuses.count(), 2, "a 400 is not retried");
+
+    // The heartbeat's own score: every alert of the hour lost.
+    let store = Store::open(&db).unwrap();
+    let counts = store.outbox_counts().unwrap();
+    assert_eq!((counts.sent, counts.failed, counts.expired, counts.pending), (0, 2, 3, 0));
+    let snap: Snapshot = serde_json::from_str(&store.snapshot().unwrap().unwrap().1).unwrap();
+    let delivery = &snap.health.components["delivery"];
+    assert_eq!(delivery.penalty, 60, "{delivery:?}");
+    assert_eq!(delivery.detail, "last 60 min: 0 sent, 2 failed, 3 expired");
+    assert_eq!((snap.health.score, snap.health.status), (40, health::Status::Unhealthy), "{:#?}", snap.health);
+    drop(store);
+
+    // From outside: the same score, and status lists what was lost and why.
+    let (code, out, err) = orakl(dir.path(), &["health"]);
+    assert_eq!(code, 2, "{out}{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["components"]["delivery"]["penalty"], 60, "{out}");
+    assert_eq!((v["delivery"]["failed"].as_u64(), v["delivery"]["expired"].as_u64()), (Some(2), Some(3)), "{out}");
+    let (code, out, err) = orakl(dir.path(), &["status"]);
+    assert_eq!(code, 0, "{err}");
+    for want in [
+        "-60 delivery: last 60 min: 0 sent, 2 failed, 3 expired",
+        "last 60 min: sent 0  failed 2  expired 3",
+        "undelivered alerts (last 60 min, newest first, at most 10)",
+        "failed golden_sweeps golden_sweeps:O:SPY260320C00603000",
+        ": discord 400: Invalid Form Body",
+        "expired sweeps sweeps:O:SPY260320C00600000",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in\n{out}");
     }
 }
