@@ -10,6 +10,7 @@
 //!
 //! Reads take `&self`, writes take `&mut self`.
 
+mod entry;
 mod lock;
 mod migrations;
 mod ops;
@@ -27,10 +28,11 @@ use rusqlite::backup::{Backup, StepResult};
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ValueRef};
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
+pub use entry::{AlertStatus, OutboxEntry};
 pub use lock::{Holder, InstanceLock, LockError, lock_path};
 pub use migrations::SCHEMA_VERSION;
 pub use ops::{Settled, Undelivered};
-pub use outbox::{AlertStatus, Cooldown, CooldownSet, OutboxCounts, OutboxEntry};
+pub use outbox::{Cooldown, CooldownSet, OutboxCounts};
 pub use outcomes::{AlertOutcome, OutcomeRecord};
 pub use records::{Disabled, ProcessingError, RunRecord, RunResult};
 

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ValueRef};
 use rusqlite::{Transaction, params};
 
-use super::outbox::{ENTRY_COLUMN_COUNT, ENTRY_COLUMNS, RawEntry};
-use super::{OutboxEntry, Store, StoreError, Ts, sql_error, ts};
+use super::entry::{ENTRY_COLUMN_COUNT, ENTRY_COLUMNS, OutboxEntry, RawEntry};
+use super::{Store, StoreError, Ts, sql_error, ts};
 use crate::job::Bot;
 use crate::outcomes::{Direction, Kind, Outcome, Plan, Status};
 

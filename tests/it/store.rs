@@ -788,3 +788,51 @@ fn a_final_outcome_stays_final() {
     assert!(matches!(store.set_opening_confirmed("nope", true, 1.0), Err(StoreError::UnknownAlert { .. })));
     assert!(store.integrity_check().unwrap().is_empty());
 }
+
+/// The store's parts do not import each other in a circle: each names its
+/// siblings through `super::sibling::` paths, and those edges form no cycle
+/// (the outbox and the outcome queries both read alert rows from `entry`).
+#[test]
+fn the_store_modules_import_each_other_without_a_cycle() {
+    use std::collections::{BTreeMap, BTreeSet};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store");
+    let mut files: BTreeMap<String, String> = BTreeMap::new();
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let path = e.unwrap().path();
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        if name != "mod" {
+            files.insert(name, std::fs::read_to_string(&path).unwrap());
+        }
+    }
+    assert!(files.len() >= 6 && files.contains_key("entry"), "{:?}", files.keys());
+    let edges: BTreeMap<&str, BTreeSet<&str>> = files
+        .iter()
+        .map(|(name, text)| {
+            let uses = files.keys().filter(|other| *other != name && text.contains(&format!("super::{other}::")));
+            (name.as_str(), uses.map(String::as_str).collect())
+        })
+        .collect();
+    assert!(edges["outbox"].contains("entry") && edges["outcomes"].contains("entry"), "{edges:?}");
+    // Depth-first: a module met again while still on the path is a cycle.
+    fn visit<'a>(
+        m: &'a str,
+        edges: &BTreeMap<&'a str, BTreeSet<&'a str>>,
+        path: &mut Vec<&'a str>,
+        done: &mut BTreeSet<&'a str>,
+    ) {
+        if done.contains(m) {
+            return;
+        }
+        assert!(!path.contains(&m), "import cycle: {} -> {m}", path.join(" -> "));
+        path.push(m);
+        for next in &edges[m] {
+            visit(next, edges, path, done);
+        }
+        path.pop();
+        done.insert(m);
+    }
+    let mut done = BTreeSet::new();
+    for m in edges.keys() {
+        visit(m, &edges, &mut Vec::new(), &mut done);
+    }
+}
