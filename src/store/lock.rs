@@ -22,7 +22,6 @@ use std::path::{Path, PathBuf};
 pub struct InstanceLock {
     /// Closing the file releases the lock.
     _file: File,
-    path: PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,18 +81,13 @@ impl InstanceLock {
             .and_then(|()| writeln!(file, "{}", std::process::id()))
             .and_then(|()| file.flush())
             .map_err(io_error)?;
-        Ok(InstanceLock { _file: file, path })
-    }
-
-    /// The lock file.
-    pub fn path(&self) -> &Path {
-        &self.path
+        Ok(InstanceLock { _file: file })
     }
 }
 
 /// `<database>.lock`, beside the database (the state directory is the one
 /// place the service may write).
-pub fn lock_path(db: &Path) -> PathBuf {
+fn lock_path(db: &Path) -> PathBuf {
     super::with_suffix(db, ".lock")
 }
 

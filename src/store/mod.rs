@@ -29,7 +29,7 @@ use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ValueRef};
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 pub use entry::{AlertStatus, OutboxEntry};
-pub use lock::{Holder, InstanceLock, LockError, lock_path};
+pub use lock::{Holder, InstanceLock, LockError};
 pub use migrations::SCHEMA_VERSION;
 pub use ops::{Settled, Undelivered};
 pub use outbox::{Cooldown, CooldownSet, OutboxCounts};
