@@ -8,11 +8,11 @@ use std::borrow::Cow;
 
 /// A word (a run without whitespace) longer than this is cut: longer than
 /// any path, URL or name an error needs to show.
-pub const MAX_WORD_CHARS: usize = 200;
+const MAX_WORD_CHARS: usize = 200;
 /// How much of a cut word is kept.
 const KEPT_WORD_CHARS: usize = 64;
 /// A whole message longer than this is cut.
-pub const MAX_MESSAGE_CHARS: usize = 4000;
+const MAX_MESSAGE_CHARS: usize = 4000;
 
 /// `text` with each overlong word and the whole cut to their bounds; each
 /// cut says how many bytes it dropped.
