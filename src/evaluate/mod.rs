@@ -721,3 +721,6 @@ fn noise(alerts: &[&Alert]) -> Noise {
         implausible_premium,
     }
 }
+
+#[cfg(test)]
+mod tests;

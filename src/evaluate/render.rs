@@ -98,8 +98,11 @@ pub fn render_text(card: &Scorecard) -> String {
 
     // Recall.
     let r = &card.recall;
-    let _ =
-        writeln!(s, "\nrecall           {} of {} injected events alerted by one of their families", r.recalled, r.events);
+    let _ = writeln!(
+        s,
+        "\nrecall           {} of {} injected events alerted by one of their families",
+        r.recalled, r.events
+    );
     for (bot, f) in &r.by_family {
         if let (Some(med), Some(max)) = (f.latency_median_s, f.latency_max_s) {
             let _ = writeln!(s, "  {:<15}latency from the event: median {med:.0} s, max {max} s", bot.as_str());
