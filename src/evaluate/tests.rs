@@ -190,9 +190,9 @@ fn reward_risk_and_direction_of_published_plans() {
         planned(Bot::Scalps, "14:00:00", Sentiment::Bullish, 100.0, 99.0, 101.0),
         // p2: reward 1, risk 2 → 0.5, below.
         planned(Bot::Scalps, "14:20:00", Sentiment::Bullish, 100.0, 98.0, 101.0),
-        // p3: at cent ticks 674.62 / 673.62 / 675.62 the float ratio is 1 up
-        // to rounding → not below.
-        planned(Bot::Scalps, "14:40:00", Sentiment::Bullish, 674.62, 673.62, 675.62),
+        // p3: 2.57 either side of 673.10 at cent ticks: 1:1, though the
+        // float ratio is 0.99999999999996 → not below.
+        planned(Bot::Scalps, "14:40:00", Sentiment::Bullish, 673.10, 670.53, 675.67),
         // p4: bearish sentiment, long plan (target above entry): reward 1,
         // risk 2 → 0.5 below, and a contradiction.
         planned(Bot::Bullseye, "14:00:00", Sentiment::Bearish, 50.0, 48.0, 51.0),
