@@ -262,6 +262,7 @@ pub struct PlanRow {
     pub bot: Bot,
     pub at: DateTime<Utc>,
     pub ticker: String,
+    pub contract: Option<String>,
     pub entry: f64,
     pub stop: f64,
     pub target: f64,
@@ -288,6 +289,7 @@ pub struct ContradictionRow {
     pub bot: Bot,
     pub at: DateTime<Utc>,
     pub ticker: String,
+    pub contract: Option<String>,
     pub sentiment: Sentiment,
     /// `long` or `short`.
     pub plan: &'static str,
@@ -509,7 +511,9 @@ fn plan_of(a: &Alert) -> Option<PlanView> {
     let long = if target != entry { target > entry } else { stop < entry };
     let sign = if long { 1.0 } else { -1.0 };
     let (reward, risk) = ((target - entry) * sign, (entry - stop) * sign);
-    let reward_risk = (risk > 0.0).then(|| reward / risk);
+    // The reward is never negative (the direction is the target's side);
+    // abs() only turns the −0 of a short plan whose target is its entry into 0.
+    let reward_risk = (risk > 0.0).then(|| (reward / risk).abs());
     Some(PlanView { entry, stop, target, long, reward_risk })
 }
 
@@ -594,6 +598,7 @@ fn plans(alerts: &[&Alert]) -> Plans {
                 bot: a.bot,
                 at: a.at,
                 ticker: a.ticker.clone(),
+                contract: a.contract.clone(),
                 entry: p.entry,
                 stop: p.stop,
                 target: p.target,
@@ -634,6 +639,7 @@ fn direction_checks(alerts: &[&Alert]) -> DirectionChecks {
                 bot: a.bot,
                 at: a.at,
                 ticker: a.ticker.clone(),
+                contract: a.contract.clone(),
                 sentiment: a.sentiment,
                 plan: if p.long { "long" } else { "short" },
             });

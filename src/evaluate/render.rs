@@ -46,7 +46,7 @@ pub fn render_text(card: &Scorecard) -> String {
     );
     let late_label = &card.noise.late_cutoff_et;
     for bot in Bot::ALL {
-        let p = &card.precision[&bot];
+        let p = card.precision.get(&bot).cloned().unwrap_or_default();
         let recall =
             card.recall.by_family.get(&bot).map_or("-".to_string(), |r| format!("{}/{}", r.alerted, r.expected));
         let near = card.near_misses.by_family.get(&bot).map_or("-".to_string(), |n| format!("{}/{}", n.fired, n.lines));
@@ -165,10 +165,11 @@ pub fn render_text(card: &Scorecard) -> String {
     }
     list(&mut s, "below 1R", &p.below_1r_alerts, |row| {
         format!(
-            "{} {} {} entry {} stop {} target {} → {}",
+            "{} {} {}{} entry {} stop {} target {} → {}",
             when(row.at),
             row.bot.as_str(),
             row.ticker,
+            row.contract.as_deref().map(|c| format!(" {c}")).unwrap_or_default(),
             row.entry,
             row.stop,
             row.target,
@@ -188,7 +189,8 @@ pub fn render_text(card: &Scorecard) -> String {
             Sentiment::Bearish => "bearish",
             Sentiment::Neutral => "neutral",
         };
-        format!("{} {} {} {sentiment} with a {} plan", when(c.at), c.bot.as_str(), c.ticker, c.plan)
+        let contract = c.contract.as_deref().map(|c| format!(" {c}")).unwrap_or_default();
+        format!("{} {} {}{contract} {sentiment} with a {} plan", when(c.at), c.bot.as_str(), c.ticker, c.plan)
     });
 
     let c = &card.channels;

@@ -203,25 +203,30 @@ fn reward_risk_and_direction_of_published_plans() {
         // p7: bullish with a short plan (target under entry): reward 2,
         // risk 1 → 2.0, not below, a contradiction.
         planned(Bot::Strat, "15:00:00", Sentiment::Bullish, 30.0, 31.0, 28.0),
+        // p8: a short plan (stop above) whose target is its entry: reward
+        // 0, risk 1 → 0 (not −0), below.
+        planned(Bot::Strat, "15:30:00", Sentiment::Bearish, 30.0, 31.0, 30.0),
     ];
     let card = score(&alerts, &[], &facts());
-    // 7 plans; below 1R: p2, p4; invalid: p6.
-    assert_eq!((card.plans.published, card.plans.below_1r, card.plans.invalid), (7, 2, 1));
+    // 8 plans; below 1R: p2, p4, p8; invalid: p6.
+    assert_eq!((card.plans.published, card.plans.below_1r, card.plans.invalid), (8, 3, 1));
     let listed: Vec<(&str, Option<f64>)> =
         card.plans.below_1r_alerts.iter().map(|r| (r.ticker.as_str(), r.reward_risk)).collect();
     // In alert order, (time, id): p6 and p4 at 14:00 ("breakouts:..." sorts
-    // before "bullseye:..."), then p2 at 14:20.
-    assert_eq!(listed, [("SPY", None), ("SPY", Some(0.5)), ("SPY", Some(0.5))]);
+    // before "bullseye:..."), p2 at 14:20, p8 at 15:30.
+    assert_eq!(listed, [("SPY", None), ("SPY", Some(0.5)), ("SPY", Some(0.5)), ("SPY", Some(0.0))]);
     let bots: Vec<Bot> = card.plans.below_1r_alerts.iter().map(|r| r.bot).collect();
-    assert_eq!(bots, [Bot::Breakouts, Bot::Bullseye, Bot::Scalps]);
+    assert_eq!(bots, [Bot::Breakouts, Bot::Bullseye, Bot::Scalps, Bot::Strat]);
     // Scalps: ratios 1.0, 0.5, 1.0 → min 0.5, median 1.0.
     let scalps = &card.plans.by_family[&Bot::Scalps];
     assert_eq!(
         (scalps.published, scalps.below_1r, scalps.min_reward_risk, scalps.median_reward_risk),
         (3, 1, Some(0.5), Some(1.0))
     );
-    // STRAT: 3.0 and 2.0 → median 2.5.
-    assert_eq!(card.plans.by_family[&Bot::Strat].median_reward_risk, Some(2.5));
+    // STRAT: 3.0, 2.0 and 0 → median 2.0, min 0 (a positive zero).
+    let strat = &card.plans.by_family[&Bot::Strat];
+    assert_eq!((strat.median_reward_risk, strat.min_reward_risk), (Some(2.0), Some(0.0)));
+    assert!(strat.min_reward_risk.is_some_and(f64::is_sign_positive));
     assert_eq!(card.plans.by_family[&Bot::Breakouts].invalid, 1);
 
     // Contradictions: p4 (bearish, long) and p7 (bullish, short); p5 is a
