@@ -10,7 +10,8 @@
 //! - **Match.** An alert of family B answers a truth line when it is on the
 //!   line's symbol (the alert's underlying), on the line's contract when
 //!   the line names one and B is an options family, and at or after the
-//!   line's `at` and no later than `at` + B's [`match_window`].
+//!   line's `at` and no later than `at` + B's [`match_window`] (which grows
+//!   when a firing visits only a batch of the watchlist).
 //! - **Recall.** A truth line that is not a near-miss and names expected
 //!   families is an injected event; it is recalled by family B when an
 //!   alert of B matches it, and recalled when any of its families did.
@@ -86,17 +87,20 @@ pub const IMPLAUSIBLE_PREMIUM_USD: f64 = 500_000_000.0;
 const EPSILON: f64 = 1e-9;
 
 /// How long after a truth line's `at` an alert of `bot` may come and still
-/// answer it, from the family's cadence in the shipped timetable: the
-/// options families run every 15 s and see a chain within one firing (two
-/// minutes leave room for a chain fetched just before the event's); Darkpool
-/// and Breakouts run every 5 minutes (two firings); STRAT once an hour,
-/// after the trigger bar has closed.
-pub fn match_window(bot: Bot) -> Duration {
-    match bot {
+/// answer it: the family's cadence in the shipped timetable when every
+/// symbol is visited at every firing — the options families run every 15 s
+/// and see a chain within one firing (two minutes leave room for a chain
+/// fetched just before the event's); Darkpool and Breakouts run every 5
+/// minutes (two firings); STRAT once an hour, after the trigger bar has
+/// closed — plus `visit_delay`, how much later a symbol comes round when a
+/// firing takes only a batch of the watchlist ([`RunFacts::visit_delay_s`]).
+pub fn match_window(bot: Bot, visit_delay: Duration) -> Duration {
+    let base = match bot {
         Bot::OraklFlow | Bot::Sweeps | Bot::GoldenSweeps | Bot::Bullseye | Bot::Scalps => Duration::minutes(2),
         Bot::Darkpool | Bot::Breakouts => Duration::minutes(10),
         Bot::Strat => Duration::minutes(65),
-    }
+    };
+    base + visit_delay
 }
 
 /// What the replay itself counted (not in the alerts).
@@ -114,6 +118,14 @@ pub struct RunFacts {
     pub requests: u64,
     pub pages: u64,
     pub by_endpoint: BTreeMap<String, EndpointCount>,
+    /// Symbols replayed, and how many a firing takes by default
+    /// (`OPTIONS_BATCH`; a timetable line's `batch=` overrides it).
+    pub watchlist: u64,
+    pub batch: u64,
+    /// Per family: how much later than its firing cadence one symbol may
+    /// be visited, (⌈watchlist ÷ batch⌉ − 1) × the interval between the
+    /// family's firings (0 when one firing takes the whole watchlist).
+    pub visit_delay_s: BTreeMap<Bot, i64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -152,6 +164,8 @@ pub struct AlertCounts {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Recall {
+    /// Per family, how long after an event its alert may come.
+    pub match_window_s: BTreeMap<Bot, i64>,
     /// Injected events (not near-misses, at least one expected family).
     pub events: u64,
     /// Events alerted by at least one of their families.
@@ -337,8 +351,9 @@ pub struct Noise {
 pub fn score(alerts: &[Alert], truth: &[TruthLine], run: &RunFacts) -> Scorecard {
     let mut alerts: Vec<&Alert> = alerts.iter().collect();
     alerts.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
-    let (recall, tied) = recall_and_ties(&alerts, truth);
-    let near_misses = near_misses(&alerts, truth);
+    let windows = windows(run);
+    let (recall, tied) = recall_and_ties(&alerts, truth, &windows);
+    let near_misses = near_misses(&alerts, truth, &windows);
     let mut precision: BTreeMap<Bot, Precision> = Bot::ALL.iter().map(|b| (*b, Precision::default())).collect();
     for (a, is_tied) in alerts.iter().zip(&tied) {
         let p = precision.entry(a.bot).or_default();
@@ -368,14 +383,25 @@ pub fn score(alerts: &[Alert], truth: &[TruthLine], run: &RunFacts) -> Scorecard
     }
 }
 
-/// Whether alert `a` answers truth line `t` as family `bot` (see the module
-/// doc).
-pub fn matches(a: &Alert, t: &TruthLine, bot: Bot) -> bool {
+/// Each family's match window in this run.
+fn windows(run: &RunFacts) -> BTreeMap<Bot, Duration> {
+    Bot::ALL
+        .iter()
+        .map(|&b| {
+            let delay = run.visit_delay_s.get(&b).copied().unwrap_or(0).max(0);
+            (b, match_window(b, Duration::seconds(delay)))
+        })
+        .collect()
+}
+
+/// Whether alert `a` answers truth line `t` as family `bot` within
+/// `window` (see the module doc).
+pub fn matches(a: &Alert, t: &TruthLine, bot: Bot, window: Duration) -> bool {
     let same_contract = match (&t.contract, bot.is_options()) {
         (Some(c), true) => a.contract.as_deref() == Some(c.as_str()),
         _ => true,
     };
-    a.bot == bot && a.ticker == t.symbol && same_contract && a.at >= t.at && a.at <= t.at + match_window(bot)
+    a.bot == bot && a.ticker == t.symbol && same_contract && a.at >= t.at && a.at <= t.at + window
 }
 
 fn is_event(t: &TruthLine) -> bool {
@@ -411,7 +437,7 @@ fn alert_counts(alerts: &[&Alert]) -> AlertCounts {
 }
 
 /// Recall per event and family, and which alerts are tied (by index).
-fn recall_and_ties(alerts: &[&Alert], truth: &[TruthLine]) -> (Recall, Vec<bool>) {
+fn recall_and_ties(alerts: &[&Alert], truth: &[TruthLine], windows: &BTreeMap<Bot, Duration>) -> (Recall, Vec<bool>) {
     let mut tied = vec![false; alerts.len()];
     let mut by_family: BTreeMap<Bot, FamilyRecall> = BTreeMap::new();
     let mut latencies: BTreeMap<Bot, Vec<i64>> = BTreeMap::new();
@@ -425,8 +451,9 @@ fn recall_and_ties(alerts: &[&Alert], truth: &[TruthLine]) -> (Recall, Vec<bool>
             fam.expected += 1;
             // Alerts are in time order: the first match is the earliest.
             let mut first = None;
+            let window = windows.get(&bot).copied().unwrap_or_default();
             for (i, a) in alerts.iter().enumerate() {
-                if matches(a, t, bot) {
+                if matches(a, t, bot, window) {
                     tied[i] = true;
                     first.get_or_insert(a.at);
                 }
@@ -460,13 +487,13 @@ fn recall_and_ties(alerts: &[&Alert], truth: &[TruthLine]) -> (Recall, Vec<bool>
         fam.latency_max_s = l.iter().copied().max();
         fam.latency_median_s = median(l.into_iter().map(|s| s as f64).collect());
     }
-    let lines_without_expectation = truth.iter().filter(|t| !t.near_miss && t.expected_bots.is_empty()).count();
-    let recall =
-        Recall { events, recalled, by_family, missed, lines_without_expectation: lines_without_expectation as u64 };
+    let lines_without_expectation = truth.iter().filter(|t| !t.near_miss && t.expected_bots.is_empty()).count() as u64;
+    let match_window_s = windows.iter().map(|(b, w)| (*b, w.num_seconds())).collect();
+    let recall = Recall { match_window_s, events, recalled, by_family, missed, lines_without_expectation };
     (recall, tied)
 }
 
-fn near_misses(alerts: &[&Alert], truth: &[TruthLine]) -> NearMisses {
+fn near_misses(alerts: &[&Alert], truth: &[TruthLine], windows: &BTreeMap<Bot, Duration>) -> NearMisses {
     let mut lines = 0;
     let mut fired_lines = Vec::new();
     let mut by_family: BTreeMap<Bot, NearMissFamily> = BTreeMap::new();
@@ -476,7 +503,8 @@ fn near_misses(alerts: &[&Alert], truth: &[TruthLine]) -> NearMisses {
         for &bot in &t.near_miss_bots {
             let fam = by_family.entry(bot).or_default();
             fam.lines += 1;
-            if alerts.iter().any(|a| matches(a, t, bot)) {
+            let window = windows.get(&bot).copied().unwrap_or_default();
+            if alerts.iter().any(|a| matches(a, t, bot, window)) {
                 fam.fired += 1;
                 fired_by.push(bot);
             }

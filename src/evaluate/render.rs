@@ -103,6 +103,16 @@ pub fn render_text(card: &Scorecard) -> String {
         "\nrecall           {} of {} injected events alerted by one of their families",
         r.recalled, r.events
     );
+    let windows: Vec<String> = r
+        .match_window_s
+        .iter()
+        .map(
+            |(b, s)| {
+                if s % 60 == 0 { format!("{} {} min", b.as_str(), s / 60) } else { format!("{} {s} s", b.as_str()) }
+            },
+        )
+        .collect();
+    let _ = writeln!(s, "  {:<15}{}", "windows", windows.join(", "));
     for (bot, f) in &r.by_family {
         if let (Some(med), Some(max)) = (f.latency_median_s, f.latency_max_s) {
             let _ = writeln!(s, "  {:<15}latency from the event: median {med:.0} s, max {max} s", bot.as_str());

@@ -78,8 +78,23 @@ fn matching_windows_and_instruments() {
         (alert(Bot::Strat, "CSCO", None, "15:05:01"), &strat, Bot::Strat, false),
     ];
     for (a, t, bot, want) in cases {
-        assert_eq!(matches(&a, t, bot), want, "{} against {}", a.id, t.id);
+        assert_eq!(matches(&a, t, bot, match_window(bot, Duration::zero())), want, "{} against {}", a.id, t.id);
     }
+    // 200 symbols, 10 a firing: a symbol comes round every 20 firings, so
+    // STRAT (hourly) may see it 19 hours late: 65 min + 19 h.
+    let late = alert(Bot::Strat, "CSCO", None, "14:00:00");
+    let mut late = late;
+    late.at = at("14:00:00") + Duration::hours(20) + Duration::minutes(5);
+    assert!(!matches(&late, &strat, Bot::Strat, match_window(Bot::Strat, Duration::zero())));
+    assert!(matches(&late, &strat, Bot::Strat, match_window(Bot::Strat, Duration::hours(19))));
+    // The same through the scorecard, whose windows come from the run.
+    let lines = [strat.clone()];
+    assert_eq!(score(std::slice::from_ref(&late), &lines, &facts()).recall.recalled, 0);
+    let mut run = facts();
+    run.visit_delay_s.insert(Bot::Strat, 19 * 3600);
+    let card = score(&[late], &lines, &run);
+    assert_eq!((card.recall.recalled, card.recall.match_window_s[&Bot::Strat]), (1, 65 * 60 + 19 * 3600));
+    assert_eq!(card.recall.match_window_s[&Bot::Sweeps], 120);
 }
 
 /// A small day: two events (one alerted by one of its two families), two
