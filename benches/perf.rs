@@ -4,6 +4,7 @@
 //! cargo bench --bench perf                      # throughput, api, cache
 //! cargo bench --bench perf -- throughput        # one section
 //! cargo bench --bench perf -- tape day200.tape.gz   # the 200-symbol day for benches/replay.sh
+//! cargo bench --bench perf -- tape day200.tape.gz 300 day200.truth.jsonl   # and its truth file
 //! ```
 //!
 //! Sections:
@@ -96,12 +97,14 @@ fn main() {
         Some("tape") => {
             let out = args.get(1).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("day200.tape.gz"));
             let interval = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(300);
-            tape(&out, interval);
+            // A truth file of the injected events, for `orakl evaluate`.
+            let truth = args.get(3).map(PathBuf::from);
+            tape(&out, interval, truth.as_deref());
         }
         Some("throughput") => throughput(iters),
         Some("api") => api(),
         Some("cache") => cache(),
-        Some(other) => eprintln!("unknown section `{other}` (throughput, api, cache, tape OUT [INTERVAL_S])"),
+        Some(other) => eprintln!("unknown section `{other}` (throughput, api, cache, tape OUT [INTERVAL_S [TRUTH]])"),
         None => {
             throughput(iters);
             api();
@@ -503,7 +506,7 @@ fn cache() {
 // ---------------------------------------------------------------------------
 // The 200-symbol day.
 
-fn tape(out: &std::path::Path, interval: u32) {
+fn tape(out: &std::path::Path, interval: u32, truth: Option<&std::path::Path>) {
     let list = simulate::benchmark_watchlist(WATCHLIST, date()).unwrap_or_default();
     let opts = SimOptions {
         seed: SEED,
@@ -515,7 +518,7 @@ fn tape(out: &std::path::Path, interval: u32) {
     };
     println!("simulating {} symbols, chains every {interval} s, into {}", list.len(), out.display());
     let t = Instant::now();
-    match simulate::simulate(&opts, out, None) {
+    match simulate::simulate(&opts, out, truth) {
         Ok(s) => {
             let sizes: BTreeMap<String, usize> = s.contracts_per_symbol;
             let total: usize = sizes.values().sum();

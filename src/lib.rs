@@ -20,6 +20,7 @@
 //! - `scan`, `service` — the options scan, the jobs, the outbox delivery pass.
 //! - `logging` — one event per line, text or JSON.
 //! - `tape`, `replay`, `record`, `simulate` — market tapes: format, replay, recording, synthetic days.
+//! - `evaluate` — a replayed day's alerts scored against its truth file.
 //! - `clock` — the only place that reads the OS clock or sleeps.
 //! - `http` — the only place that names `ureq`.
 //! - `notify` — systemd READY/WATCHDOG/STOPPING.
@@ -36,6 +37,7 @@ pub mod clock;
 pub mod config;
 pub mod discord;
 pub mod echo;
+pub mod evaluate;
 pub mod export;
 pub mod flow;
 pub mod health;

@@ -22,6 +22,7 @@ use crate::service::{self, OutputFormat, Settings};
 use crate::store::Store;
 use crate::tape::Header;
 
+mod evaluate;
 mod once;
 mod ops;
 mod replay;
@@ -96,6 +97,24 @@ pub enum Command {
         /// channel), through the outbox as the live service does.
         #[arg(long)]
         post: bool,
+    },
+    /// Replay a tape as `replay` does and score its alerts against the
+    /// truth file of its injected events: recall, precision, fan-out,
+    /// plans, direction, channel load, skipped firings, API use.
+    Evaluate {
+        /// The tape (JSON Lines; gzip when it ends in .gz).
+        tape: PathBuf,
+        /// The truth file `orakl simulate --truth` wrote for the tape.
+        #[arg(long)]
+        truth: PathBuf,
+        /// Start here instead of the tape's first record (RFC 3339).
+        #[arg(long)]
+        from: Option<DateTime<Utc>>,
+        /// Stop here instead of the tape's last record (RFC 3339).
+        #[arg(long)]
+        to: Option<DateTime<Utc>>,
+        #[arg(long, value_enum, default_value_t = evaluate::ScoreFormat::Text)]
+        format: evaluate::ScoreFormat,
     },
     /// Run the service in dry-run mode and record every API response into a
     /// tape that `replay` accepts.
@@ -227,6 +246,9 @@ fn run_command(cli: Cli) -> Result<(), Failure> {
         }
         Command::Record { tape } => run(&cli, true, None, OutputFormat::Text, Some(tape)),
         Command::Replay { tape, from, to, format, post } => replay::replay(&cli, tape, *from, *to, *format, *post),
+        Command::Evaluate { tape, truth, from, to, format } => {
+            evaluate::evaluate(&cli, tape, truth, *from, *to, *format)
+        }
         Command::Backup { path } => backup(&cli, path),
         Command::Status => ops::status(&cli),
         Command::Health => ops::health(&cli),

@@ -15,13 +15,14 @@ use chrono_tz::America::New_York;
 use super::{Cli, Failure};
 use crate::clock::{Clock, Shutdown, SimClock, SystemClock};
 use crate::config::{Config, Sources};
+use crate::evaluate::{EndpointCount, RunFacts};
 use crate::job::Bot;
 use crate::notify::Notifier;
 use crate::polygon::Client;
 use crate::replay::{TapeMarket, tape_span};
 use crate::schedule::Timetable;
 use crate::service::{self, Delivery, OutputFormat, Service, Settings};
-use crate::store::Store;
+use crate::store::{OutboxEntry, Store};
 
 /// The timetable shipped with the project, used by `replay` and `demo`
 /// when no `schedule.cron` is at hand.
@@ -62,14 +63,32 @@ pub(super) fn replay(
     run_replay(sources, &timetable, tape, &opts, &mut out)
 }
 
+/// What a replay leaves besides its output: the alerts in time order and
+/// what the run counted (for `orakl evaluate`).
+pub(super) struct Replayed {
+    pub alerts: Vec<crate::alert::Alert>,
+    pub facts: RunFacts,
+}
+
 /// Replays `tape` and writes alerts and the summary to `out`.
 pub(super) fn run_replay(
-    mut sources: Sources,
+    sources: Sources,
     timetable: &Timetable,
     tape: &Path,
     opts: &ReplayOptions,
     out: &mut dyn Write,
 ) -> Result<(), Failure> {
+    replay_counted(sources, timetable, tape, opts, out).map(drop)
+}
+
+/// [`run_replay`], returning the alerts and what the run counted.
+pub(super) fn replay_counted(
+    mut sources: Sources,
+    timetable: &Timetable,
+    tape: &Path,
+    opts: &ReplayOptions,
+    out: &mut dyn Write,
+) -> Result<Replayed, Failure> {
     // The wall time covers the whole replay, reading the tape's symbols and
     // span included (from its header, or a pass over its records).
     let wall = SystemClock::new(Shutdown::new());
@@ -145,7 +164,7 @@ pub(super) fn run_replay(
             eprint!("\r  replay {} [{bar}] {done:>3}%", t.with_timezone(&New_York).format("%H:%M %Z"));
         }));
     }
-    svc.run(timetable);
+    let loop_stats = svc.run(timetable);
     if terminal {
         eprint!("\r\x1b[K");
     }
@@ -155,7 +174,8 @@ pub(super) fn run_replay(
     }
 
     buffer.release(out).map_err(Failure::runtime)?;
-    let summary = summarize(&svc, start, end).map_err(Failure::runtime)?;
+    let entries = svc.store().alerts_since(start - chrono::Duration::days(1)).map_err(Failure::runtime)?;
+    let summary = summarize(&svc, &entries, start, end);
     // The outcomes as the last `outcomes` firing of the replay left them.
     let days = u32::try_from((end - start).num_days() + 1).unwrap_or(u32::MAX);
     let report = service::build_report(svc.store(), svc.config(), end, days).map_err(Failure::runtime)?;
@@ -170,13 +190,31 @@ pub(super) fn run_replay(
     let wall_s = wall_elapsed.as_secs_f64();
     let ratio = if wall_s > 0.0 { span / wall_s } else { f64::INFINITY };
     eprintln!("wall time: {wall_s:.2} s for {span:.0} s simulated ({ratio:.0}x real time)");
-    Ok(())
+    let mut facts = RunFacts {
+        from: start,
+        to: end,
+        firings: loop_stats.fired,
+        firings_skipped_late: loop_stats.skipped_late,
+        job_errors: loop_stats.errors,
+        watchlist: svc.config().watchlist.len() as u64,
+        batch: u64::try_from(svc.config().int("OPTIONS_BATCH")).unwrap_or(1),
+        ..RunFacts::default()
+    };
+    if let Some(client) = svc.polygon() {
+        let stats = client.stats();
+        (facts.requests, facts.pages) = (stats.requests_total(), stats.pages_total());
+        for (endpoint, e) in &stats.endpoints {
+            let count = EndpointCount { requests: e.requests.values().sum(), pages: e.pages };
+            facts.by_endpoint.insert(endpoint.to_string(), count);
+        }
+    }
+    Ok(Replayed { alerts: entries.into_iter().map(|e| e.alert).collect(), facts })
 }
 
 /// The summary printed after the alerts: deterministic for a tape.
-fn summarize(svc: &Service, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<String, anyhow::Error> {
+fn summarize(svc: &Service, entries: &[OutboxEntry], start: DateTime<Utc>, end: DateTime<Utc>) -> String {
     let mut by_bot: BTreeMap<Bot, u64> = Bot::ALL.iter().map(|b| (*b, 0)).collect();
-    for entry in svc.store().alerts_since(start - chrono::Duration::days(1))? {
+    for entry in entries {
         *by_bot.entry(entry.alert.bot).or_default() += 1;
     }
     let total: u64 = by_bot.values().sum();
@@ -207,7 +245,7 @@ fn summarize(svc: &Service, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<
         chain.hits,
         chain.misses
     ));
-    Ok(s)
+    s
 }
 
 /// Collects printed alerts so they reach stdout in one piece, after the run

@@ -4,6 +4,7 @@
 mod cli;
 mod crash;
 mod discord;
+mod evaluate;
 mod faults;
 mod invariants;
 mod ops;
