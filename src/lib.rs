@@ -27,6 +27,7 @@
 
 pub mod alert;
 pub mod atomic_file;
+pub mod backoff;
 pub mod bars;
 pub mod bots;
 pub mod cache;

@@ -121,7 +121,12 @@ impl Webhook {
     /// `text` with every occurrence of the token replaced, for anything that
     /// came back from a server and is about to be logged or stored.
     pub fn redact(&self, text: &str) -> String {
-        if self.token.is_empty() { text.to_string() } else { text.replace(&self.token, "<token>") }
+        crate::http::redact(text, &self.token)
+    }
+
+    /// The secret, for redacting server text before it is cut.
+    pub(super) fn token(&self) -> &str {
+        &self.token
     }
 }
 
@@ -267,6 +272,6 @@ mod tests {
     #[test]
     fn redact_scrubs_the_token() {
         let w = Webhook::parse("X", "https://discord.com/api/webhooks/1/s3cr3t").unwrap();
-        assert_eq!(w.redact("bad s3cr3t here"), "bad <token> here");
+        assert_eq!(w.redact("bad s3cr3t here"), "bad [redacted] here");
     }
 }

@@ -3,8 +3,9 @@
 //! - `models` — response shapes; nearly every field optional, as the API sends them.
 //! - `lean` — a chain contract with only what the options scan reads (the hot path).
 //! - `client` — [`Client`]: token bucket, retries, circuit breakers, 403 switches, pages.
-//! - `breaker`, `retry`, `rate`, `url` — the client's pure parts: breaker state,
-//!   backoff and `Retry-After`, the clock-driven token bucket, URL building.
+//! - `breaker`, `rate`, `url` — the client's pure parts: breaker state, the
+//!   clock-driven token bucket, URL building (backoff and `Retry-After` are
+//!   [`crate::backoff`], shared with the Discord sender).
 //! - `stats`, `error` — counters for status/metrics, and [`PolygonError`].
 
 mod breaker;
@@ -13,7 +14,6 @@ mod error;
 pub mod lean;
 pub mod models;
 mod rate;
-mod retry;
 mod stats;
 mod url;
 
