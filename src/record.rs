@@ -460,7 +460,8 @@ mod tests {
     }
 
     fn chain_page(tickers: &[&str], next: Option<&str>) -> String {
-        let results: Vec<String> = tickers.iter().map(|t| format!(r#"{{"details":{{"ticker":"{t}"}}}}"#)).collect();
+        let results: Vec<String> =
+            tickers.iter().map(|t| format!(r#"{{"details":{{"ticker":"O:{}"}}}}"#, t.to_ascii_uppercase())).collect();
         let next = next.map(|n| format!(r#","next_url":"https://api.polygon.io{n}""#)).unwrap_or_default();
         format!(r#"{{"status":"OK","results":[{}]{next}}}"#, results.join(","))
     }

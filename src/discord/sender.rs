@@ -29,6 +29,7 @@ use serde_json::Value;
 use crate::backoff::{self, Budget, Wait};
 use crate::clock::{Clock, Waited};
 use crate::http::{self, Http, HttpError, Response};
+use crate::logging::quoted;
 
 use super::webhook::Webhook;
 
@@ -184,7 +185,7 @@ impl Sender {
                     let message = webhook.redact(&e.to_string());
                     self.event(
                         log::Level::Error,
-                        &format!("event=discord_rejected webhook={id} status=0 error=\"{message}\""),
+                        &format!("event=discord_rejected webhook={id} status=0 error={}", quoted(&message)),
                     );
                     return Delivery::Rejected { status: 0, message };
                 }
@@ -193,7 +194,8 @@ impl Sender {
                     self.event(
                         log::Level::Warn,
                         &format!(
-                            "event=discord_transport_error webhook={id} attempt={attempt}/{max_attempts} error=\"{reason}\""
+                            "event=discord_transport_error webhook={id} attempt={attempt}/{max_attempts} error={}",
+                            quoted(&reason)
                         ),
                     );
                     failures += 1;
@@ -260,7 +262,8 @@ impl Sender {
                     self.event(
                         log::Level::Error,
                         &format!(
-                            "event=discord_rejected webhook={id} status={status} code={code} message=\"{message}\""
+                            "event=discord_rejected webhook={id} status={status} code={code} message={}",
+                            quoted(&message)
                         ),
                     );
                     return Delivery::Rejected { status, message };
@@ -337,7 +340,8 @@ impl Sender {
             self.event(
                 log::Level::Error,
                 &format!(
-                    "event=discord_outcome_unknown webhook={id} error=\"{what}\" unknown_total={total} action=give_up"
+                    "event=discord_outcome_unknown webhook={id} error={} unknown_total={total} action=give_up",
+                    quoted(&what)
                 ),
             );
             return Delivery::Rejected {
@@ -357,7 +361,8 @@ impl Sender {
         self.event(
             log::Level::Warn,
             &format!(
-                "event=discord_outcome_unknown webhook={id} error=\"{what}\" unknown_total={total} action=retry_once_after_s={}",
+                "event=discord_outcome_unknown webhook={id} error={} unknown_total={total} action=retry_once_after_s={}",
+                quoted(&what),
                 UNKNOWN_RETRY_DELAY.as_secs()
             ),
         );
@@ -374,7 +379,7 @@ impl Sender {
     }
 
     fn give_up(&self, id: u64, reason: String) -> Delivery {
-        self.event(log::Level::Warn, &format!("event=discord_retry_later webhook={id} reason=\"{reason}\""));
+        self.event(log::Level::Warn, &format!("event=discord_retry_later webhook={id} reason={}", quoted(&reason)));
         Delivery::RetryLater { reason }
     }
 

@@ -22,6 +22,7 @@ use crate::alert::ContractType;
 use crate::backoff::{self, Budget, Wait};
 use crate::clock::{Clock, Waited};
 use crate::http::{self, Http, HttpError, Response};
+use crate::logging::quoted;
 use crate::notify::Notifier;
 
 use super::breaker::{Admission, Breaker, Transition};
@@ -594,7 +595,7 @@ impl Client {
                     if !error.retry_now() || attempt >= max_retries || !budget.allows(self.clock.elapsed(), wait) {
                         return Err(PolygonError::Transport { endpoint: call.label.clone(), error, attempts });
                     }
-                    (wait, format!("\"{error}\""))
+                    (wait, quoted(&error.to_string()).to_string())
                 }
             };
             log::warn!(

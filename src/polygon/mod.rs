@@ -6,6 +6,7 @@
 //! - `breaker`, `rate`, `url` — the client's pure parts: breaker state, the
 //!   clock-driven token bucket, URL building (backoff and `Retry-After` are
 //!   [`crate::backoff`], shared with the Discord sender).
+//! - `ticker` — the option and stock ticker grammar, checked as responses are read.
 //! - `stats`, `error` — counters for status/metrics, and [`PolygonError`].
 
 mod breaker;
@@ -15,6 +16,7 @@ pub mod lean;
 pub mod models;
 mod rate;
 mod stats;
+pub mod ticker;
 mod url;
 
 pub use client::{AggBound, ChainQuery, Client, DEFAULT_BASE_URL, PolygonConfig, TradesQuery, Transport};

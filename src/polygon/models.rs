@@ -306,7 +306,7 @@ pub struct OptionDetails {
     pub shares_per_contract: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strike_price: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "super::ticker::option_ticker", skip_serializing_if = "Option::is_none")]
     pub ticker: Option<String>,
     /// Only in the universal snapshot, which has no `ticker` here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -577,7 +577,7 @@ pub struct StockSnapshotsResponse {
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 pub struct TickerSnapshot {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "super::ticker::stock_ticker", skip_serializing_if = "Option::is_none")]
     pub ticker: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub day: Option<SnapshotBar>,

@@ -798,6 +798,36 @@ fn retries_take_tokens_too() {
     }
 }
 
+/// A contract ticker with a newline in it (a forged log line waiting to
+/// happen) is a data error of the page that carried it: the call fails
+/// with an escaped message, and no log line or error holds a raw newline.
+#[test]
+fn a_ticker_with_a_newline_is_a_data_error_not_a_log_line() {
+    let installed = crate::support::logcap::install();
+    crate::support::logcap::take();
+    let hostile = "O:SPY251121C00670000\nevent=forged level=ERROR";
+    let server =
+        FakeServer::start(move |_: &Recorded| Reply::json(200, page(json!([contract(hostile, "call", 670.0)]), None)));
+    let clock = sim_clock();
+    let c = client(&server, &clock);
+    let err = c.option_chain("SPY", &ChainQuery::default()).unwrap_err();
+    assert!(matches!(err, PolygonError::BadBody { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains(r#"invalid option ticker "O:SPY251121C00670000\nevent=forged"#), "{text}");
+    assert!(!text.contains('\n'), "{text}");
+    assert_eq!(server.count(), 1, "a bad body is not fetched again at once");
+    // A stock snapshot's ticker follows the stock grammar.
+    let server =
+        FakeServer::start(|_: &Recorded| Reply::json(200, r#"{"status":"OK","ticker":{"ticker":"SPY\n\u001b[2J"}}"#));
+    let err = client(&server, &clock).stock_snapshot("SPY").unwrap_err();
+    assert!(err.to_string().contains("invalid stock ticker"), "{err}");
+    if installed {
+        for line in crate::support::logcap::take_lines() {
+            assert!(!line.contains('\n') && !line.contains('\u{1b}'), "raw control character in {line:?}");
+        }
+    }
+}
+
 // ------------------------------------------------------------ secrets
 
 /// A server echoing the key at every offset around the 80-character cut of

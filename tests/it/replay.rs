@@ -159,7 +159,7 @@ fn chains_are_filtered_as_the_api_filters_them() {
     for exp in ["2025-10-24", "2025-11-21", "2025-12-19"] {
         for strike in [660.0, 670.0, 680.0] {
             for kind in ["call", "put"] {
-                let name = format!("{}{}{}", &exp[5..7], &kind[..1].to_uppercase(), strike);
+                let name = format!("O:{}{}{}", &exp[5..7], &kind[..1].to_uppercase(), strike);
                 contracts.push(option(&name, kind, strike, exp, 1.0));
             }
         }
@@ -196,7 +196,7 @@ fn chains_are_filtered_as_the_api_filters_them() {
     ];
     for (query, want) in cases {
         let got: Vec<String> =
-            client.option_chain("SPY", &query).unwrap().iter().map(|c| c.ticker().unwrap().to_string()).collect();
+            client.option_chain("SPY", &query).unwrap().iter().map(|c| c.ticker().unwrap()[2..].to_string()).collect();
         let got = if got.len() == 18 { "18 contracts".to_string() } else { got.join(" ") };
         assert_eq!(got, want, "{query:?}");
     }
@@ -206,7 +206,7 @@ fn chains_are_filtered_as_the_api_filters_them() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|c| c["details"]["ticker"].as_str().unwrap())
+            .map(|c| &c["details"]["ticker"].as_str().unwrap()[2..])
             .collect::<Vec<_>>()
             .join(" ")
     };
