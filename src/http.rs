@@ -58,19 +58,24 @@ pub enum HttpError {
     BadUrl,
     #[error("protocol error: {0}")]
     Protocol(String),
+    /// What answers in place of a server failed for good (a replay's tape
+    /// is malformed): no retry can help, and it says nothing about the
+    /// endpoint's health.
+    #[error("{0}")]
+    Source(String),
 }
 
 impl HttpError {
     /// Worth another attempt later (as opposed to a request that can never work).
     pub fn is_transient(&self) -> bool {
-        !matches!(self, HttpError::BadUrl)
+        !matches!(self, HttpError::BadUrl | HttpError::Source(_))
     }
 
     /// Worth repeating the same request at once. An oversize body is not:
     /// the server would most likely send it again, and downloading (and
     /// decoding) it again is exactly the cost the limit is there to stop.
     pub fn retry_now(&self) -> bool {
-        !matches!(self, HttpError::BadUrl | HttpError::TooLarge(_))
+        !matches!(self, HttpError::BadUrl | HttpError::TooLarge(_) | HttpError::Source(_))
     }
 }
 

@@ -140,8 +140,13 @@ impl TapeMarket {
 
     /// The first malformed line met (`TAPE:LINE: ...`). Once set, every
     /// request fails with it: the replay must stop, not go on with a gap.
+    /// Reads the tape up to the clock's time first, so that a replay that
+    /// made no request since its last records (or none at all) still finds
+    /// a malformed line among them.
     pub fn error(&self) -> Option<TapeError> {
-        self.lock().error.as_ref().map(copy_error)
+        let mut market = self.lock();
+        market.advance(self.clock.now());
+        market.error.as_ref().map(copy_error)
     }
 
     /// Records applied so far (those with `at` at or before the latest
@@ -168,13 +173,15 @@ impl Transport for TapeMarket {
         let t = self.clock.now();
         let mut market = self.lock();
         market.advance(t);
+        // A malformed tape is not a server fault: the client neither retries
+        // it nor counts it against the endpoint's circuit.
         if let Some(e) = &market.error {
-            return Err(HttpError::Protocol(e.to_string()));
+            return Err(HttpError::Source(e.to_string()));
         }
         let response = market.answer(url, t);
         match &market.error {
             // The tape could not be read back.
-            Some(e) => Err(HttpError::Protocol(e.to_string())),
+            Some(e) => Err(HttpError::Source(e.to_string())),
             None => Ok(response),
         }
     }
