@@ -44,6 +44,7 @@ pub mod indicators;
 pub mod job;
 pub mod logging;
 pub mod metrics;
+pub mod net;
 pub mod notify;
 pub mod outcomes;
 pub mod polygon;

@@ -23,6 +23,7 @@ use crate::backoff::{self, Budget, Wait};
 use crate::clock::{Clock, Waited};
 use crate::http::{self, Http, HttpError, Response};
 use crate::logging::quoted;
+use crate::net;
 use crate::notify::Notifier;
 
 use super::breaker::{Admission, Breaker, Transition};
@@ -287,7 +288,7 @@ impl Client {
         let call = Call::new(Endpoint::OptionChain, underlying, None);
         self.run(&call, || {
             non_empty(&call, underlying)?;
-            let mut target = format!("/v3/snapshot/options/{}?limit={CHAIN_PAGE_LIMIT}", url::segment(underlying));
+            let mut target = format!("/v3/snapshot/options/{}?limit={CHAIN_PAGE_LIMIT}", net::encode(underlying));
             if let Some(d) = query.expiration_date_gte {
                 target.push_str(&format!("&expiration_date.gte={}", d.format("%Y-%m-%d")));
             }
@@ -320,7 +321,7 @@ impl Client {
         self.run(&call, || {
             non_empty(&call, underlying)?;
             non_empty(&call, contract)?;
-            let target = format!("/v3/snapshot/options/{}/{}", url::segment(underlying), url::segment(contract));
+            let target = format!("/v3/snapshot/options/{}/{}", net::encode(underlying), net::encode(contract));
             let Some(body) = self.fetch(&call, &target, true)? else { return Ok(None) };
             let resp: ContractResponse = self.parse(&call, &body)?;
             self.check_status(&call, resp.status.as_deref(), resp.error.as_deref().or(resp.message.as_deref()))?;
@@ -351,7 +352,7 @@ impl Client {
             }
             let target = format!(
                 "/v2/aggs/ticker/{}/range/{multiplier}/{timespan}/{from}/{to}?adjusted=true&sort=asc&limit={MAX_PAGE_LIMIT}",
-                url::segment(ticker)
+                net::encode(ticker)
             );
             self.paginate(&call, target, None)
         })
@@ -369,7 +370,7 @@ impl Client {
             if query.max_pages == Some(0) {
                 return Err(invalid(&call, "max_pages must be at least 1".into()));
             }
-            let mut target = format!("/v3/trades/{}?order=asc&sort=timestamp&limit={limit}", url::segment(ticker));
+            let mut target = format!("/v3/trades/{}?order=asc&sort=timestamp&limit={limit}", net::encode(ticker));
             for (name, value) in [
                 ("timestamp.gt", query.timestamp_gt),
                 ("timestamp.gte", query.timestamp_gte),
@@ -389,7 +390,7 @@ impl Client {
         let call = Call::new(Endpoint::StockSnapshot, ticker, None);
         self.run(&call, || {
             non_empty(&call, ticker)?;
-            let target = format!("/v2/snapshot/locale/us/markets/stocks/tickers/{}", url::segment(ticker));
+            let target = format!("/v2/snapshot/locale/us/markets/stocks/tickers/{}", net::encode(ticker));
             let Some(body) = self.fetch(&call, &target, true)? else { return Ok(None) };
             let resp: StockSnapshotResponse = self.parse(&call, &body)?;
             self.check_status(&call, resp.status.as_deref(), resp.error.as_deref().or(resp.message.as_deref()))?;

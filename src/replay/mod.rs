@@ -45,6 +45,7 @@ use serde::Serialize;
 use crate::calendar::MARKET_TZ;
 use crate::clock::{Clock, unix_nanos};
 use crate::http::{HttpError, Response};
+use crate::net;
 use crate::polygon::{Bar, OptionSnapshot, TickerSnapshot, Trade, Transport};
 use crate::tape::{
     ContractIndex, Header, Payload, RawChain, RawContract, ReplayPayload, ReplayRecord, TapeError, TapeReader,
@@ -856,13 +857,13 @@ pub(crate) struct Target {
 impl Target {
     pub(crate) fn parse(url: &str) -> Target {
         let (path, query) = split_url(url);
-        let segments = path.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
+        let segments = path.split('/').filter(|s| !s.is_empty()).map(|s| net::decode(s)).collect();
         let query = query
             .split('&')
             .filter(|kv| !kv.is_empty())
             .map(|kv| {
                 let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-                (percent_decode(k), percent_decode(v))
+                (net::decode(k), net::decode(v))
             })
             .collect();
         Target { path: path.to_string(), segments, query }
@@ -888,9 +889,9 @@ impl Target {
         let mut url = format!("{NEXT_URL_BASE}{}?cursor={cursor}", self.path);
         for (k, v) in self.query.iter().filter(|(k, _)| k != "cursor") {
             url.push('&');
-            url.push_str(&percent_encode(k));
+            url.push_str(&net::encode(k));
             url.push('=');
-            url.push_str(&percent_encode(v));
+            url.push_str(&net::encode(v));
         }
         url
     }
@@ -904,37 +905,6 @@ pub(crate) fn split_url(url: &str) -> (&str, &str) {
     };
     let rest = rest.split('#').next().unwrap_or("");
     rest.split_once('?').unwrap_or((rest, ""))
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok());
-            if let Some(v) = hex {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b':') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// `A-B`: two numbers (a snapshot line or a time cap, and an offset).

@@ -1099,3 +1099,32 @@ fn every_recorded_polygon_response_parses() {
 // ------------------------------------------------------------ log capture
 
 use crate::support::logcap as capture;
+
+/// One loopback rule for every setting that may use plain http: the
+/// configuration check, the Polygon base URL and a Discord webhook agree on
+/// every spelling (they once differed on IPv6).
+#[test]
+fn config_polygon_and_discord_agree_on_loopback() {
+    for (host, loopback) in [
+        ("127.0.0.1:8080", true),
+        ("localhost:9", true),
+        ("[::1]:9", true),
+        ("[0:0:0:0:0:0:0:1]:9", true),
+        ("127.9.9.9", true),
+        ("[::2]:9", false),
+        ("10.0.0.1", false),
+        ("localhost.evil.com", false),
+        ("127.0.0.1.evil.com", false),
+    ] {
+        let url = format!("http://{host}");
+        let config = orakl::config::is_loopback_host(host);
+        let polygon = Client::new(
+            PolygonConfig { base_url: url.clone(), ..PolygonConfig::new(KEY) },
+            sim_clock(),
+            Notifier::disabled(),
+        )
+        .is_ok();
+        let discord = orakl::discord::Webhook::parse("W", &format!("{url}/api/webhooks/1/tok")).is_ok();
+        assert_eq!((config, polygon, discord), (loopback, loopback, loopback), "{host}");
+    }
+}
