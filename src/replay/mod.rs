@@ -857,7 +857,7 @@ pub(crate) struct Target {
 impl Target {
     pub(crate) fn parse(url: &str) -> Target {
         let (path, query) = split_url(url);
-        let segments = path.split('/').filter(|s| !s.is_empty()).map(|s| net::decode(s)).collect();
+        let segments = path.split('/').filter(|s| !s.is_empty()).map(net::decode).collect();
         let query = query
             .split('&')
             .filter(|kv| !kv.is_empty())
