@@ -117,6 +117,16 @@ fn contract_type<'de, D: Deserializer<'de>>(d: D) -> Result<Option<ContractType>
     optional_str(d, "a string", |v| Ok(parse_contract_type(v)))
 }
 
+impl OptionSnapshot {
+    /// What the options scan reads of it (multiplier, day volume and spot
+    /// with their defaults are read there). Written here, beside the lean
+    /// model, so that `models` does not depend on `lean`: the dependency
+    /// runs one way.
+    pub fn scan_view(&self) -> ChainContract {
+        self.into()
+    }
+}
+
 /// The same fields of the whole model (a contract fetched on its own, a
 /// simulated chain): what the scan would have read of its JSON.
 impl From<&OptionSnapshot> for ChainContract {

@@ -17,13 +17,15 @@ use orakl::clock::{Clock, SimClock};
 use orakl::http::HttpError;
 use orakl::notify::Notifier;
 use orakl::polygon::models::{
-    AggsPage, ChainPage, ConditionsPage, ContractResponse, ExchangesPage, Greeks, LastTradeResponse, OneOrMany,
-    OptionsContractResponse, OptionsContractsPage, QuotesPage, StockSnapshotResponse, StockSnapshotsResponse,
-    TradesPage, UniversalSnapshotPage,
+    AggsPage, ChainPage, ContractResponse, Greeks, OneOrMany, StockSnapshotResponse, TradesPage,
 };
 use orakl::polygon::{ChainQuery, Client, Endpoint, PolygonConfig, PolygonError, TradesQuery};
 
 use crate::support::fake_http::{FakeServer, Recorded, Reply};
+use crate::support::fixture_models::{
+    ConditionsPage, ExchangesPage, LastTradeResponse, OptionsContractResponse, OptionsContractsPage, QuotesPage,
+    StockSnapshotsResponse, UniversalSnapshotPage,
+};
 
 const KEY: &str = "CANARY-KEY-123";
 
