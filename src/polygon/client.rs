@@ -23,12 +23,12 @@ use crate::backoff::{self, Budget, Wait};
 use crate::clock::{Clock, Waited};
 use crate::http::{self, Http, HttpError, Response};
 use crate::logging::quoted;
-use crate::net;
 use crate::notify::Notifier;
 
 use super::breaker::{Admission, Breaker, Transition};
 use super::models::{Bar, ContractResponse, OptionSnapshot, PageSeed, StockSnapshotResponse, TickerSnapshot, Trade};
 use super::rate::{GateError, RateGate};
+use super::route::Route;
 use super::stats::Stats;
 use super::{Endpoint, PolygonError, url};
 
@@ -285,10 +285,11 @@ impl Client {
         query: &ChainQuery,
         keep: impl FnMut(T) -> Option<U>,
     ) -> Result<(Vec<U>, usize), PolygonError> {
-        let call = Call::new(Endpoint::OptionChain, underlying, None);
+        let route = Route::Chain { underlying: underlying.to_string() };
+        let call = Call::new(route.endpoint(), underlying, None);
         self.run(&call, || {
             non_empty(&call, underlying)?;
-            let mut target = format!("/v3/snapshot/options/{}?limit={CHAIN_PAGE_LIMIT}", net::encode(underlying));
+            let mut target = format!("{}?limit={CHAIN_PAGE_LIMIT}", route.path());
             if let Some(d) = query.expiration_date_gte {
                 target.push_str(&format!("&expiration_date.gte={}", d.format("%Y-%m-%d")));
             }
@@ -317,11 +318,12 @@ impl Client {
 
     /// One contract's snapshot; `None` when Polygon does not know it (404).
     pub fn option_contract(&self, underlying: &str, contract: &str) -> Result<Option<OptionSnapshot>, PolygonError> {
-        let call = Call::new(Endpoint::OptionContract, contract, None);
+        let route = Route::Contract { underlying: underlying.to_string(), contract: contract.to_string() };
+        let call = Call::new(route.endpoint(), contract, None);
         self.run(&call, || {
             non_empty(&call, underlying)?;
             non_empty(&call, contract)?;
-            let target = format!("/v3/snapshot/options/{}/{}", net::encode(underlying), net::encode(contract));
+            let target = route.path();
             let Some(body) = self.fetch(&call, &target, true)? else { return Ok(None) };
             let resp: ContractResponse = self.parse(&call, &body)?;
             self.check_status(&call, resp.status.as_deref(), resp.error.as_deref().or(resp.message.as_deref()))?;
@@ -340,8 +342,15 @@ impl Client {
         from: impl Into<AggBound>,
         to: impl Into<AggBound>,
     ) -> Result<Vec<Bar>, PolygonError> {
-        let call = Call::new(Endpoint::Aggs, ticker, Some(format!("{multiplier}/{timespan}")));
-        let (from, to) = (from.into(), to.into());
+        let (from, to): (AggBound, AggBound) = (from.into(), to.into());
+        let route = Route::Aggs {
+            ticker: ticker.to_string(),
+            multiplier: multiplier.to_string(),
+            timespan: timespan.to_string(),
+            from: from.to_string(),
+            to: to.to_string(),
+        };
+        let call = Call::new(route.endpoint(), ticker, Some(format!("{multiplier}/{timespan}")));
         self.run(&call, || {
             non_empty(&call, ticker)?;
             if multiplier == 0 {
@@ -350,17 +359,15 @@ impl Client {
             if !TIMESPANS.contains(&timespan) {
                 return Err(invalid(&call, format!("unknown timespan, expected one of {}", TIMESPANS.join(", "))));
             }
-            let target = format!(
-                "/v2/aggs/ticker/{}/range/{multiplier}/{timespan}/{from}/{to}?adjusted=true&sort=asc&limit={MAX_PAGE_LIMIT}",
-                net::encode(ticker)
-            );
+            let target = format!("{}?adjusted=true&sort=asc&limit={MAX_PAGE_LIMIT}", route.path());
             self.paginate(&call, target, None)
         })
     }
 
     /// Trades (stock or option prints) in ascending time, every page merged.
     pub fn trades(&self, ticker: &str, query: &TradesQuery) -> Result<Vec<Trade>, PolygonError> {
-        let call = Call::new(Endpoint::Trades, ticker, None);
+        let route = Route::Trades { ticker: ticker.to_string() };
+        let call = Call::new(route.endpoint(), ticker, None);
         self.run(&call, || {
             non_empty(&call, ticker)?;
             let limit = query.limit.unwrap_or(MAX_PAGE_LIMIT);
@@ -370,7 +377,7 @@ impl Client {
             if query.max_pages == Some(0) {
                 return Err(invalid(&call, "max_pages must be at least 1".into()));
             }
-            let mut target = format!("/v3/trades/{}?order=asc&sort=timestamp&limit={limit}", net::encode(ticker));
+            let mut target = format!("{}?order=asc&sort=timestamp&limit={limit}", route.path());
             for (name, value) in [
                 ("timestamp.gt", query.timestamp_gt),
                 ("timestamp.gte", query.timestamp_gte),
@@ -387,10 +394,11 @@ impl Client {
 
     /// A stock's snapshot; `None` when Polygon does not know the ticker.
     pub fn stock_snapshot(&self, ticker: &str) -> Result<Option<TickerSnapshot>, PolygonError> {
-        let call = Call::new(Endpoint::StockSnapshot, ticker, None);
+        let route = Route::StockSnapshot { ticker: ticker.to_string() };
+        let call = Call::new(route.endpoint(), ticker, None);
         self.run(&call, || {
             non_empty(&call, ticker)?;
-            let target = format!("/v2/snapshot/locale/us/markets/stocks/tickers/{}", net::encode(ticker));
+            let target = route.path();
             let Some(body) = self.fetch(&call, &target, true)? else { return Ok(None) };
             let resp: StockSnapshotResponse = self.parse(&call, &body)?;
             self.check_status(&call, resp.status.as_deref(), resp.error.as_deref().or(resp.message.as_deref()))?;

@@ -45,7 +45,7 @@ use serde::Serialize;
 use crate::calendar::MARKET_TZ;
 use crate::clock::{Clock, unix_nanos};
 use crate::http::{HttpError, Response};
-use crate::net;
+use crate::polygon::route::{Route, Target};
 use crate::polygon::{Bar, OptionSnapshot, TickerSnapshot, Trade, Transport};
 use crate::tape::{
     ContractIndex, Header, Payload, RawChain, RawContract, ReplayPayload, ReplayRecord, TapeError, TapeReader,
@@ -58,7 +58,6 @@ use shelf::{Shelf, key_hash};
 /// at a time, so more than a few means abandoned paginations.
 pub const PINNED_MAX: usize = 16;
 /// The host written into `next_url`s; the client re-bases them anyway.
-const NEXT_URL_BASE: &str = "https://api.polygon.io";
 const REQUEST_ID: &str = "replay";
 const CHAIN_LIMIT_DEFAULT: usize = 10;
 const CHAIN_LIMIT_MAX: usize = 250;
@@ -847,98 +846,10 @@ impl Market {
 // ---------------------------------------------------------------------------
 // Requests.
 
-/// A request URL taken apart: decoded path segments and query pairs.
-pub(crate) struct Target {
-    path: String,
-    pub(crate) segments: Vec<String>,
-    query: Vec<(String, String)>,
-}
-
-impl Target {
-    pub(crate) fn parse(url: &str) -> Target {
-        let (path, query) = split_url(url);
-        let segments = path.split('/').filter(|s| !s.is_empty()).map(net::decode).collect();
-        let query = query
-            .split('&')
-            .filter(|kv| !kv.is_empty())
-            .map(|kv| {
-                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-                (net::decode(k), net::decode(v))
-            })
-            .collect();
-        Target { path: path.to_string(), segments, query }
-    }
-
-    pub(crate) fn get(&self, key: &str) -> Option<&str> {
-        self.query.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
-    }
-
-    /// `limit`: absent gives the default, above the maximum is clamped.
-    fn limit(&self, default: usize, max: usize) -> Result<usize, String> {
-        match self.get("limit") {
-            None => Ok(default),
-            Some(v) => match v.parse::<usize>() {
-                Ok(0) | Err(_) => Err(format!("invalid limit {v:?}")),
-                Ok(n) => Ok(n.min(max)),
-            },
-        }
-    }
-
-    /// The next page: this path and query with `cursor` set.
-    fn next_url(&self, cursor: &str) -> String {
-        let mut url = format!("{NEXT_URL_BASE}{}?cursor={cursor}", self.path);
-        for (k, v) in self.query.iter().filter(|(k, _)| k != "cursor") {
-            url.push('&');
-            url.push_str(&net::encode(k));
-            url.push('=');
-            url.push_str(&net::encode(v));
-        }
-        url
-    }
-}
-
-/// The path and query of a URL (absolute or not), without the fragment.
-pub(crate) fn split_url(url: &str) -> (&str, &str) {
-    let rest = match url.split_once("://") {
-        Some((_, after)) => after.find(['/', '?']).map_or("", |i| &after[i..]),
-        None => url,
-    };
-    let rest = rest.split('#').next().unwrap_or("");
-    rest.split_once('?').unwrap_or((rest, ""))
-}
-
 /// `A-B`: two numbers (a snapshot line or a time cap, and an offset).
 fn parse_cursor(cursor: &str) -> Option<(u64, usize)> {
     let (a, b) = cursor.split_once('-')?;
     Some((a.parse().ok()?, b.parse().ok()?))
-}
-
-/// The Polygon endpoints orakl calls, from a request's path segments.
-pub(crate) enum Route {
-    Chain { underlying: String },
-    Contract { underlying: String, contract: String },
-    Aggs { ticker: String, multiplier: String, timespan: String, from: String, to: String },
-    Trades { ticker: String },
-    StockSnapshot { ticker: String },
-}
-
-impl Route {
-    pub(crate) fn parse(segments: &[String]) -> Option<Route> {
-        let s: Vec<&str> = segments.iter().map(String::as_str).collect();
-        let own = |x: &str| x.to_string();
-        Some(match s.as_slice() {
-            ["v3", "snapshot", "options", u] => Route::Chain { underlying: own(u) },
-            ["v3", "snapshot", "options", u, c] => Route::Contract { underlying: own(u), contract: own(c) },
-            ["v2", "aggs", "ticker", tk, "range", m, span, from, to] => {
-                Route::Aggs { ticker: own(tk), multiplier: own(m), timespan: own(span), from: own(from), to: own(to) }
-            }
-            ["v3", "trades", tk] => Route::Trades { ticker: own(tk) },
-            ["v2", "snapshot", "locale", "us", "markets", "stocks", "tickers", tk] => {
-                Route::StockSnapshot { ticker: own(tk) }
-            }
-            _ => return None,
-        })
-    }
 }
 
 /// `gt`/`gte`/`lt`/`lte`/exact bounds on one field, as Polygon's
@@ -1510,21 +1421,7 @@ mod tests {
     }
 
     #[test]
-    fn targets_and_routes() {
-        let t = Target::parse(
-            "https://api.polygon.io/v3/snapshot/options/I%3ASPX?limit=250&expiration_date.lte=2025-11-21#x",
-        );
-        assert_eq!(t.segments, ["v3", "snapshot", "options", "I:SPX"]);
-        assert_eq!(t.get("limit"), Some("250"));
-        assert_eq!(t.get("expiration_date.lte"), Some("2025-11-21"));
-        assert!(matches!(Route::parse(&t.segments), Some(Route::Chain { underlying }) if underlying == "I:SPX"));
-        assert_eq!(
-            t.next_url("12-250"),
-            "https://api.polygon.io/v3/snapshot/options/I%3ASPX?cursor=12-250&limit=250&expiration_date.lte=2025-11-21"
-        );
-        assert_eq!(split_url("http://127.0.0.1:9/v3/trades/X?a=1"), ("/v3/trades/X", "a=1"));
-        assert_eq!(split_url("/v3/trades/X"), ("/v3/trades/X", ""));
-        assert!(Route::parse(&Target::parse("/v1/other").segments).is_none());
+    fn cursors() {
         assert_eq!(parse_cursor("7-250"), Some((7, 250)));
         assert_eq!(parse_cursor("7"), None);
     }
