@@ -15,7 +15,7 @@ const MAX_STOCK_CHARS: usize = 16;
 /// Longest option ticker accepted after `O:` (an OCC symbol has at most 21).
 const MAX_OPTION_CHARS: usize = 32;
 
-/// `O:` + at most [`MAX_OPTION_CHARS`] upper-case letters, digits and
+/// `O:` + at most 32 upper-case letters, digits and
 /// `.`: the characters of an OCC symbol (`O:SPY251121C00670000`). Its
 /// structure (root, expiry, type, strike) is not required: the scan reads
 /// those from the contract's details, never from the ticker, so the check
