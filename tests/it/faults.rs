@@ -242,6 +242,10 @@ fn gone_reply(_: usize, _: &str) -> Reply {
 }
 
 fn config(polygon: &str, golden: &str, sweeps: &str, metrics: &Path) -> Config {
+    config_with(polygon, golden, sweeps, metrics, &[])
+}
+
+fn config_with(polygon: &str, golden: &str, sweeps: &str, metrics: &Path, extra: &[(&str, &str)]) -> Config {
     let vars: BTreeMap<String, String> = [
         ("POLYGON_API_KEY", KEY.to_string()),
         ("POLYGON_BASE_URL", polygon.to_string()),
@@ -254,6 +258,7 @@ fn config(polygon: &str, golden: &str, sweeps: &str, metrics: &Path) -> Config {
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
+    .chain(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())))
     .collect();
     Config::from_vars(&vars).expect("valid config")
 }
@@ -466,4 +471,56 @@ fn wall_clock_steps_replay_nothing_and_keep_cooldowns() {
     let cd = store.cooldown(orakl::job::Bot::GoldenSweeps, contracts()[0].0).unwrap().unwrap();
     assert_eq!(cd.alert_id, first.alert.id);
     assert_eq!(cd.until, first.created_at + chrono::Duration::seconds(900));
+}
+
+fn late_reply(_: usize, _: &str) -> Reply {
+    // Accepted (as far as anyone can tell) but answered after the timeout.
+    Reply::Stall { status: 200, len: 60 }
+}
+
+/// A Discord that takes every post but answers after the timeout: each
+/// post's outcome is unknown. The service posts each alert at most twice
+/// (once, then one retry after a delay), then gives it up, instead of
+/// posting it again on every pass; the other webhook is not held up.
+#[test]
+fn a_discord_that_answers_late_gets_at_most_one_extra_copy_per_alert() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("state.db");
+    let clock = Arc::new(SimClock::new(et(9, 29, 50)));
+    let (poly, _) = polygon_with(clock.clone(), Vec::new(), false, Vec::new());
+    let golden = hook(clock.clone(), late_reply);
+    let sweeps = hook(clock.clone(), ok_reply_discord);
+    let cfg_vars = config_with(
+        &poly.url(),
+        &golden.server.url(),
+        &sweeps.server.url(),
+        &dir.path().join("m.prom"),
+        &[("DISCORD_TIMEOUT_SECONDS", "1")],
+    );
+    let tt = Timetable::parse("schedule.cron", TIMETABLE).unwrap();
+    let settings = Settings::validate(&cfg_vars, &tt, false).expect("settings");
+    let delivery = Delivery::discord(&cfg_vars, &settings, clock.clone(), Notifier::disabled());
+    clock.shutdown_after(Duration::from_secs(20 * 60));
+    let mut svc =
+        Service::new(cfg_vars, clock.clone(), Store::open(&db).unwrap(), delivery, Notifier::disabled()).unwrap();
+    svc.run(&tt);
+    drop(svc);
+
+    let posts = golden.posts.lock().unwrap().clone();
+    let mut per_alert: BTreeMap<String, Vec<DateTime<Utc>>> = BTreeMap::new();
+    for (at, id, _) in &posts {
+        per_alert.entry(id.clone()).or_default().push(*at);
+    }
+    assert_eq!(per_alert.len(), 3, "{per_alert:?}");
+    for (id, times) in &per_alert {
+        assert_eq!(times.len(), 2, "{id}: one post and one retry: {times:?}");
+        assert!(times[1] - times[0] >= chrono::Duration::seconds(30), "{id}: the retry waits: {times:?}");
+    }
+    let store = Store::open(&db).unwrap();
+    for e in store.alerts_since(et(8, 0, 0)).unwrap() {
+        if e.alert.bot == orakl::job::Bot::GoldenSweeps {
+            assert_eq!(e.status, AlertStatus::Failed, "{}", e.alert.id);
+        }
+    }
+    assert_eq!(sweeps.posts.lock().unwrap().len(), 3, "the other webhook delivers as usual");
 }
