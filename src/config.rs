@@ -420,13 +420,7 @@ fn check_base_url(url: &str) -> Result<(), ConfigError> {
 /// True when the authority at the start of `rest` (`host[:port][/...]`)
 /// is a loopback address.
 pub fn is_loopback_host(rest: &str) -> bool {
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = if let Some(v6) = authority.strip_prefix('[') {
-        v6.split(']').next().unwrap_or("")
-    } else {
-        authority.rsplit_once(':').map_or(authority, |(h, _)| h)
-    };
-    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    crate::net::is_loopback_authority(rest.split(['/', '?', '#']).next().unwrap_or(""))
 }
 
 /// Normalises and checks symbols: upper case, letters/digits/`.`/`-`, at

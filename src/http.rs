@@ -11,9 +11,15 @@ use std::time::Duration;
 
 use crate::notify::Notifier;
 
-/// Largest body we read. A chain page of 250 contracts is well under 1 MB;
-/// anything near this is a misbehaving server, not data.
+/// Largest body we keep, counted after gzip decoding. A chain page of 250
+/// contracts is well under 1 MB and a full 50,000-trade page about 10 MB;
+/// anything near this is a misbehaving server, not data. ureq's own limit
+/// counts the bytes on the wire, below its gzip decoder, so a small
+/// compressed body could still inflate without bound: the limit is applied
+/// here, to what the decoder hands out.
 const MAX_BODY_BYTES: u64 = 32 * 1024 * 1024;
+/// Bytes read from the decoder at a time.
+const READ_CHUNK: usize = 64 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct Response {
@@ -42,20 +48,34 @@ pub enum HttpError {
     Timeout(Duration),
     #[error("connection failed: {0}")]
     Connect(String),
+    /// The connection failed after it was made: the request may have been
+    /// received (for a POST, its outcome is unknown).
     #[error("i/o error: {0}")]
     Io(String),
-    #[error("response body larger than {0} bytes")]
+    #[error("response body larger than {0} bytes (after decoding)")]
     TooLarge(u64),
     #[error("invalid url")]
     BadUrl,
     #[error("protocol error: {0}")]
     Protocol(String),
+    /// What answers in place of a server failed for good (a replay's tape
+    /// is malformed): no retry can help, and it says nothing about the
+    /// endpoint's health.
+    #[error("{0}")]
+    Source(String),
 }
 
 impl HttpError {
     /// Worth another attempt later (as opposed to a request that can never work).
     pub fn is_transient(&self) -> bool {
-        !matches!(self, HttpError::BadUrl)
+        !matches!(self, HttpError::BadUrl | HttpError::Source(_))
+    }
+
+    /// Worth repeating the same request at once. An oversize body is not:
+    /// the server would most likely send it again, and downloading (and
+    /// decoding) it again is exactly the cost the limit is there to stop.
+    pub fn retry_now(&self) -> bool {
+        !matches!(self, HttpError::BadUrl | HttpError::TooLarge(_) | HttpError::Source(_))
     }
 }
 
@@ -107,8 +127,29 @@ impl Http {
             .iter()
             .map(|(k, v)| (k.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect();
-        let body = resp.body_mut().with_config().limit(MAX_BODY_BYTES).read_to_vec().map_err(|e| self.map_error(e))?;
+        let reader = resp.body_mut().as_reader();
+        let body = read_limited(reader, MAX_BODY_BYTES).map_err(|e| match e {
+            ReadError::TooLarge => HttpError::TooLarge(MAX_BODY_BYTES),
+            ReadError::Io(e) => self.map_io(e),
+        })?;
         Ok(Response { status, headers, body })
+    }
+
+    /// ureq hands its own errors back through `std::io::Error` from a reader.
+    /// A refused or unroutable connection is a `Connect` error: nothing was
+    /// sent, which a POST's caller needs to know (see `Io`).
+    fn map_io(&self, e: std::io::Error) -> HttpError {
+        use std::io::ErrorKind as K;
+        match e.downcast::<ureq::Error>() {
+            Ok(inner) => self.map_error(inner),
+            Err(e) => match e.kind() {
+                K::TimedOut => HttpError::Timeout(self.timeout),
+                K::ConnectionRefused | K::AddrNotAvailable | K::HostUnreachable | K::NetworkUnreachable => {
+                    HttpError::Connect(e.kind().to_string())
+                }
+                kind => HttpError::Io(kind.to_string()),
+            },
+        }
     }
 
     /// Maps ureq's errors to ours by kind. The text of ureq's own messages is
@@ -118,8 +159,7 @@ impl Http {
             ureq::Error::Timeout(_) => HttpError::Timeout(self.timeout),
             ureq::Error::HostNotFound => HttpError::Connect("host not found".into()),
             ureq::Error::ConnectionFailed => HttpError::Connect("connection refused or unreachable".into()),
-            ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => HttpError::Timeout(self.timeout),
-            ureq::Error::Io(io) => HttpError::Io(io.kind().to_string()),
+            ureq::Error::Io(io) => self.map_io(io),
             ureq::Error::BodyExceedsLimit(n) => HttpError::TooLarge(n),
             ureq::Error::BadUri(_) | ureq::Error::Http(_) => HttpError::BadUrl,
             ureq::Error::Decompress(_, io) => HttpError::Io(format!("gzip: {}", io.kind())),
@@ -131,8 +171,86 @@ impl Http {
     }
 }
 
+/// Every occurrence of `secret` in `text` replaced, for anything that came
+/// back from a server (which may echo a header or a URL) and is about to be
+/// logged or stored.
+pub fn redact(text: &str, secret: &str) -> String {
+    if secret.is_empty() { text.to_string() } else { text.replace(secret, "[redacted]") }
+}
+
+/// The first `max_chars` characters of a server's text with `secret`
+/// redacted, and `…` when something was cut. Redacted before it is cut, so
+/// a secret straddling the cut cannot survive in part. Reads only a window
+/// of the body: each kept character uses at most 4 bytes, or a share of a
+/// redacted secret, so a secret that begins past the window would begin
+/// past the cut too; a body of megabytes is not copied for ten words.
+pub fn excerpt(bytes: &[u8], secret: &str, max_chars: usize) -> String {
+    let window = max_chars.saturating_mul(4 + secret.len()).saturating_add(secret.len());
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(window)]);
+    let clean = redact(&text, secret);
+    let mut short: String = clean.chars().take(max_chars).collect();
+    if bytes.len() > window || clean.chars().nth(max_chars).is_some() {
+        short.push('…');
+    }
+    short
+}
+
+enum ReadError {
+    TooLarge,
+    Io(std::io::Error),
+}
+
+/// Reads `reader` to its end, failing as soon as more than `limit` bytes
+/// come out of it. The buffer never holds more than `limit` bytes, so
+/// memory is bounded by the limit whatever the server sends, and the rest
+/// of an oversize body is never read.
+fn read_limited(mut reader: impl std::io::Read, limit: u64) -> Result<Vec<u8>, ReadError> {
+    let mut body = Vec::new();
+    let mut chunk = vec![0u8; READ_CHUNK];
+    loop {
+        let n = match reader.read(&mut chunk) {
+            Ok(0) => return Ok(body),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(ReadError::Io(e)),
+        };
+        if body.len() as u64 + n as u64 > limit {
+            return Err(ReadError::TooLarge);
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+}
+
 /// A short, URL-free name for the remaining ureq error kinds.
 fn kind_name(e: &ureq::Error) -> String {
     let dbg = format!("{e:?}");
     dbg.split(['(', ' ', '{']).next().unwrap_or("error").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_limit_counts_what_the_reader_hands_out() {
+        let body = vec![b'x'; 200_000];
+        assert_eq!(read_limited(&body[..], 200_000).ok(), Some(body.clone()));
+        assert!(matches!(read_limited(&body[..], 199_999), Err(ReadError::TooLarge)));
+    }
+
+    #[test]
+    fn a_secret_straddling_the_cut_is_redacted_whole() {
+        let secret = "CANARYKEY0123456789";
+        for at in 60..90 {
+            let text = format!("{}{secret} tail", "a".repeat(at));
+            let got = excerpt(text.as_bytes(), secret, 80);
+            for w in secret.as_bytes().windows(4) {
+                let w = std::str::from_utf8(w).unwrap_or("");
+                assert!(!got.contains(w), "at {at}: {got}");
+            }
+            assert!(got.chars().count() <= 81, "{got}");
+        }
+        assert_eq!(excerpt(b"short", secret, 80), "short");
+        assert_eq!(excerpt(b"abcdef", "", 3), "abc…");
+    }
 }

@@ -28,6 +28,7 @@
 
 pub mod alert;
 pub mod atomic_file;
+pub mod backoff;
 pub mod bars;
 pub mod bots;
 pub mod cache;
@@ -46,6 +47,7 @@ pub mod indicators;
 pub mod job;
 pub mod logging;
 pub mod metrics;
+pub mod net;
 pub mod notify;
 pub mod outcomes;
 pub mod polygon;

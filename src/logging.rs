@@ -2,6 +2,13 @@
 //! line. Messages are `event=name key=value ...`; with
 //! `ORAKL_LOG_FORMAT=json` each line is one JSON object whose keys are those
 //! fields, so `jq` works as well as `grep`.
+//!
+//! A value that came from outside (an error text, a server's message) is
+//! written with [`quoted`]; and whatever a message holds, a text line never
+//! carries a raw control character ([`text_message`]), so no value can
+//! start a forged line or hide in a terminal escape.
+
+use std::fmt;
 
 use std::io::Write;
 
@@ -40,7 +47,9 @@ pub fn init(format: LogFormat) {
     let mut b = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
     match format {
         LogFormat::Text => {
-            b.format(|buf, rec| writeln!(buf, "{} {:<5} {}", buf.timestamp_millis(), rec.level(), rec.args()));
+            b.format(|buf, rec| {
+                writeln!(buf, "{} {:<5} {}", buf.timestamp_millis(), rec.level(), text_message(&rec.args().to_string()))
+            });
         }
         LogFormat::Json => {
             b.format(|buf, rec| {
@@ -64,8 +73,57 @@ pub fn init(format: LogFormat) {
     }
 }
 
+/// A field value as a text log writes it: in double quotes, with `"` and
+/// `\` escaped and control characters written as escapes (`\n`, `\u{1b}`),
+/// so the value ends where its quotes end and on the line it began.
+pub fn quoted(value: &str) -> Quoted<'_> {
+    Quoted(value)
+}
+
+pub struct Quoted<'a>(&'a str);
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"")?;
+        for c in self.0.chars() {
+            match c {
+                '"' => f.write_str("\\\"")?,
+                '\\' => f.write_str("\\\\")?,
+                c => write_char(f, c)?,
+            }
+        }
+        f.write_str("\"")
+    }
+}
+
+/// One character with control characters escaped.
+fn write_char(f: &mut impl fmt::Write, c: char) -> fmt::Result {
+    match c {
+        '\n' => f.write_str("\\n"),
+        '\r' => f.write_str("\\r"),
+        '\t' => f.write_str("\\t"),
+        c if c.is_control() => write!(f, "\\u{{{:x}}}", c as u32),
+        c => f.write_char(c),
+    }
+}
+
+/// A message as a text log line holds it: control characters escaped, so
+/// one record is always one line whatever its values contain.
+pub fn text_message(msg: &str) -> String {
+    if !msg.chars().any(char::is_control) {
+        return msg.to_string();
+    }
+    let mut out = String::with_capacity(msg.len() + 8);
+    for c in msg.chars() {
+        // Writing to a String cannot fail.
+        let _ = write_char(&mut out, c);
+    }
+    out
+}
+
 /// Splits `key=value key="quoted value"` into pairs; words without `=` are
-/// left to the `msg` field.
+/// left to the `msg` field. A quoted value may hold `\"` and `\\` (as
+/// [`quoted`] writes them), read back as `"` and `\`.
 pub fn fields(msg: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut rest = msg.trim_start();
@@ -78,10 +136,7 @@ pub fn fields(msg: &str) -> Vec<(String, String)> {
         let key = &rest[..eq];
         let after = &rest[eq + 1..];
         let (value, next) = if let Some(q) = after.strip_prefix('"') {
-            match q.find('"') {
-                Some(end) => (q[..end].to_string(), &q[end + 1..]),
-                None => (q.to_string(), ""),
-            }
+            unquote(q)
         } else {
             let end = after.find(' ').unwrap_or(after.len());
             (after[..end].to_string(), &after[end..])
@@ -92,6 +147,31 @@ pub fn fields(msg: &str) -> Vec<(String, String)> {
         rest = next.trim_start();
     }
     out
+}
+
+/// The value of a quoted field up to its closing quote, unescaped, and the
+/// text after it.
+fn unquote(q: &str) -> (String, &str) {
+    let mut value = String::new();
+    let mut chars = q.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => return (value, &q[i + 1..]),
+            '\\' => match chars.next() {
+                Some((_, 'n')) => value.push('\n'),
+                Some((_, 'r')) => value.push('\r'),
+                Some((_, 't')) => value.push('\t'),
+                Some((_, e @ ('"' | '\\'))) => value.push(e),
+                Some((_, other)) => {
+                    value.push('\\');
+                    value.push(other);
+                }
+                None => value.push('\\'),
+            },
+            c => value.push(c),
+        }
+    }
+    (value, "")
 }
 
 #[cfg(test)]
@@ -109,6 +189,19 @@ mod tests {
         ] {
             assert_eq!(is_quiet_target(t), quiet, "{t}");
         }
+    }
+
+    #[test]
+    fn values_cannot_forge_lines_or_fields() {
+        let hostile = "O:SPY\nevent=forged level=ERROR \"x\\y\u{1b}[2J";
+        let line = format!("event=scan ticker={} n=1", quoted(hostile));
+        assert_eq!(line, r#"event=scan ticker="O:SPY\nevent=forged level=ERROR \"x\\y\u{1b}[2J" n=1"#);
+        assert!(!text_message(&line).contains('\n'));
+        let got = fields(&line);
+        assert_eq!(got[1], ("ticker".to_string(), "O:SPY\nevent=forged level=ERROR \"x\\y\\u{1b}[2J".to_string()));
+        assert_eq!(got[2], ("n".to_string(), "1".to_string()));
+        // A message built without `quoted` still stays on one line.
+        assert_eq!(text_message("a\nb\r\u{7}"), "a\\nb\\r\\u{7}");
     }
 
     #[test]

@@ -35,9 +35,10 @@ use serde::de::DeserializeOwned;
 
 use crate::clock::Clock;
 use crate::http::{HttpError, Response};
+use crate::logging::quoted;
 use crate::polygon::models::{ChainPage, ContractResponse, Envelope, OneOrMany, StockSnapshotResponse};
+use crate::polygon::route::{Route, Target, split_url};
 use crate::polygon::{Bar, Trade, Transport};
-use crate::replay::{Route, Target, split_url};
 use crate::tape::{Header, Payload, Record, TapeError, TapeWriter};
 
 /// Responses waiting for the writer thread. When it falls this far behind,
@@ -285,8 +286,9 @@ impl Merger {
             }
             return Ok(());
         }
+        let endpoint = route.endpoint().as_str();
         let fail = |endpoint: &str, symbol: &str, why: String| {
-            format!("endpoint={endpoint} ticker={symbol} error=\"{}\"", why.replace('"', "'"))
+            format!("endpoint={endpoint} ticker={symbol} error={}", quoted(&why))
         };
         match route {
             Route::Chain { underlying } => {
@@ -294,7 +296,7 @@ impl Merger {
                     Ok(p) => p,
                     Err(why) => {
                         self.pending = None;
-                        return Err(fail("option_chain", &underlying, why));
+                        return Err(fail(endpoint, &underlying, why));
                     }
                 };
                 let results = page.results.map(OneOrMany::into_vec).unwrap_or_default();
@@ -311,7 +313,7 @@ impl Merger {
                     Ok(p) => p,
                     Err(why) => {
                         self.pending = None;
-                        return Err(fail("trades", &ticker, why));
+                        return Err(fail(endpoint, &ticker, why));
                     }
                 };
                 let results = page.results.unwrap_or_default();
@@ -326,13 +328,13 @@ impl Merger {
             Route::Aggs { ticker, multiplier, timespan, .. } => {
                 let Ok(multiplier) = multiplier.parse::<u32>() else {
                     self.pending = None;
-                    return Err(fail("aggs", &ticker, format!("multiplier {multiplier:?} is not a number")));
+                    return Err(fail(endpoint, &ticker, format!("multiplier {multiplier:?} is not a number")));
                 };
                 let page: Envelope<Vec<Bar>> = match parse(&ex.body) {
                     Ok(p) => p,
                     Err(why) => {
                         self.pending = None;
-                        return Err(fail("aggs", &ticker, why));
+                        return Err(fail(endpoint, &ticker, why));
                     }
                 };
                 let results = page.results.unwrap_or_default();
@@ -345,7 +347,7 @@ impl Merger {
                 });
             }
             Route::Contract { underlying, contract } => {
-                let resp: ContractResponse = parse(&ex.body).map_err(|why| fail("option_contract", &contract, why))?;
+                let resp: ContractResponse = parse(&ex.body).map_err(|why| fail(endpoint, &contract, why))?;
                 if let (true, Some(results)) = (succeeded(resp.status.as_deref()), resp.results) {
                     out.push(Record {
                         at: ex.at,
@@ -354,8 +356,7 @@ impl Merger {
                 }
             }
             Route::StockSnapshot { ticker } => {
-                let resp: StockSnapshotResponse =
-                    parse(&ex.body).map_err(|why| fail("stock_snapshot", &ticker, why))?;
+                let resp: StockSnapshotResponse = parse(&ex.body).map_err(|why| fail(endpoint, &ticker, why))?;
                 if let (true, Some(results)) = (succeeded(resp.status.as_deref()), resp.ticker) {
                     out.push(Record {
                         at: ex.at,
@@ -460,7 +461,8 @@ mod tests {
     }
 
     fn chain_page(tickers: &[&str], next: Option<&str>) -> String {
-        let results: Vec<String> = tickers.iter().map(|t| format!(r#"{{"details":{{"ticker":"{t}"}}}}"#)).collect();
+        let results: Vec<String> =
+            tickers.iter().map(|t| format!(r#"{{"details":{{"ticker":"O:{}"}}}}"#, t.to_ascii_uppercase())).collect();
         let next = next.map(|n| format!(r#","next_url":"https://api.polygon.io{n}""#)).unwrap_or_default();
         format!(r#"{{"status":"OK","results":[{}]{next}}}"#, results.join(","))
     }

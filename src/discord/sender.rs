@@ -4,18 +4,32 @@
 //! Blocking and sequential: one request at a time, and every wait (a 429's
 //! `retry_after`, an exhausted bucket's reset, backoff after a 5xx) goes
 //! through the [`Clock`], so tests run it in simulated time and a shutdown
-//! interrupts it. Nothing here decides what happens to the alert next; the
-//! caller maps the outcome to the outbox (`sent`, `failed`, retired webhook,
-//! still `pending`).
+//! interrupts it. Only short waits are slept, within a time budget per
+//! post: a longer one defers the webhook (or every webhook, for a global
+//! rate limit) until its time, and posts to it end at once with "later"
+//! until then, so the service's loop never stops for Discord.
+//!
+//! A post whose outcome is unknown (a timeout or a dropped connection after
+//! the request went out: Discord may have posted it) is not repeated at
+//! once: it is tried once more after [`UNKNOWN_RETRY_DELAY`], and if that
+//! too ends unknown it is given up, so a channel sees at most one extra
+//! copy of an alert.
+//!
+//! Nothing here decides what happens to the alert next; the caller maps the
+//! outcome to the outbox (`sent`, `failed`, retired webhook, still
+//! `pending`).
 
 use std::collections::{BTreeMap, VecDeque};
+use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::backoff::{self, Budget, Wait};
 use crate::clock::{Clock, Waited};
-use crate::http::{Http, Response};
+use crate::http::{self, Http, HttpError, Response};
+use crate::logging::quoted;
 
 use super::webhook::Webhook;
 
@@ -23,9 +37,17 @@ use super::webhook::Webhook;
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 4;
 /// First backoff after a 5xx or transport failure; doubles each time.
 pub const DEFAULT_BACKOFF: Duration = Duration::from_secs(1);
-/// No single wait longer than this: a server asking for more is treated as
-/// asking for this much, and the bounded attempts end the post soon after.
-pub const MAX_WAIT: Duration = Duration::from_secs(300);
+/// Longest backoff between two attempts of one post.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// Total time one post's retries may take; no retry starts later.
+pub const POST_BUDGET: Duration = Duration::from_secs(10);
+/// How long after a post with an unknown outcome its one retry may go.
+/// Long enough for a slow Discord to have finished (and for the message to
+/// show in the channel), short next to `ALERT_MAX_AGE_SECONDS`.
+pub const UNKNOWN_RETRY_DELAY: Duration = Duration::from_secs(30);
+/// Posts with an unknown outcome remembered at once; the oldest is dropped
+/// past this (its alert has long expired or failed).
+const UNKNOWN_REMEMBERED: usize = 1024;
 /// The wait after a 429 that names no duration.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 /// Longest Discord message text kept from an error response.
@@ -48,6 +70,13 @@ pub enum Delivery {
     RetryLater { reason: String },
 }
 
+/// A post whose outcome is unknown, by webhook id and payload digest.
+#[derive(Debug, Clone, Copy)]
+struct Unknown {
+    /// Monotonic instant before which the post is not tried again.
+    retry_at: Duration,
+}
+
 /// Posts payloads to Discord webhooks.
 pub struct Sender {
     http: Http,
@@ -55,10 +84,22 @@ pub struct Sender {
     max_attempts: u32,
     backoff: Duration,
     /// Per webhook id: the monotonic instant (`clock.elapsed()`) before which
-    /// the next request must not go, from `X-RateLimit-Reset-After` when the
-    /// bucket reported none remaining.
+    /// the next request must not go, from an exhausted bucket's
+    /// `X-RateLimit-Reset-After` or a 429's `retry_after`.
     not_before: Mutex<BTreeMap<u64, Duration>>,
+    /// The same for every webhook, from a 429 flagged `global`.
+    global_not_before: Mutex<Option<Duration>>,
+    unknown: Mutex<BTreeMap<(u64, u64), Unknown>>,
+    /// Posts that ended with an unknown outcome since start.
+    unknown_total: Mutex<u64>,
     events: Mutex<VecDeque<String>>,
+}
+
+/// Where a post stands before its next request.
+enum Gate {
+    Go,
+    /// Deferred this long (a long rate limit): no request now.
+    Later(Duration),
 }
 
 impl Sender {
@@ -69,6 +110,9 @@ impl Sender {
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             backoff: DEFAULT_BACKOFF,
             not_before: Mutex::new(BTreeMap::new()),
+            global_not_before: Mutex::new(None),
+            unknown: Mutex::new(BTreeMap::new()),
+            unknown_total: Mutex::new(0),
             events: Mutex::new(VecDeque::new()),
         }
     }
@@ -96,7 +140,8 @@ impl Sender {
     }
 
     /// Posts `payload` to `webhook` with `?wait=true`, retrying 429s, 5xx and
-    /// transport failures up to the attempt bound.
+    /// connection failures up to the attempt bound and within
+    /// [`POST_BUDGET`]; a post whose outcome is unknown is not retried here.
     pub fn post(&self, webhook: &Webhook, payload: &Value) -> Delivery {
         let body = match serde_json::to_vec(payload) {
             Ok(b) => b,
@@ -108,26 +153,39 @@ impl Sender {
         };
         let url = webhook.execute_url();
         let id = webhook.id();
-        let mut failures = 0u32;
-        for attempt in 1..=self.max_attempts {
-            if let Some(wait) = self.bucket_wait(id) {
-                self.event(
-                    log::Level::Info,
-                    &format!("event=discord_bucket_wait webhook={id} wait_ms={}", wait.as_millis()),
-                );
-                if self.clock.wait(wait) == Waited::Shutdown {
-                    return self.shutdown(id);
-                }
+        let key = (id, digest(&body));
+        // An earlier post of this payload may have gone through: one more
+        // try, and only once its delay has passed.
+        let retrying_unknown = match lock(&self.unknown).get(&key) {
+            Some(u) if self.clock.elapsed() < u.retry_at => {
+                let secs = (u.retry_at - self.clock.elapsed()).as_secs_f64().ceil();
+                return Delivery::RetryLater {
+                    reason: format!("outcome of the last post unknown; its one retry is due in {secs} s"),
+                };
             }
-            let last = attempt == self.max_attempts;
-            let result = self.http.post_json(&url, &[], &body);
-            let resp = match result {
+            Some(_) => true,
+            None => false,
+        };
+        let max_attempts = if retrying_unknown { 1 } else { self.max_attempts };
+        let budget = Budget::new(self.clock.elapsed(), POST_BUDGET);
+        let mut failures = 0u32;
+        for attempt in 1..=max_attempts {
+            match self.gate(id, &budget) {
+                Ok(Gate::Go) => {}
+                Ok(Gate::Later(wait)) => return self.deferred(id, wait),
+                Err(Waited::Shutdown) => return self.shutdown(id),
+                Err(Waited::Elapsed) => return self.give_up(id, "rate limited past the post's time budget".into()),
+            }
+            let last = attempt == max_attempts;
+            let resp = match self.http.post_json(&url, &[], &body) {
                 Ok(r) => r,
+                Err(e) if outcome_unknown(&e) => return self.unknown_outcome(key, &e, webhook, retrying_unknown),
                 Err(e) if !e.is_transient() => {
+                    lock(&self.unknown).remove(&key);
                     let message = webhook.redact(&e.to_string());
                     self.event(
                         log::Level::Error,
-                        &format!("event=discord_rejected webhook={id} status=0 error=\"{message}\""),
+                        &format!("event=discord_rejected webhook={id} status=0 error={}", quoted(&message)),
                     );
                     return Delivery::Rejected { status: 0, message };
                 }
@@ -136,23 +194,27 @@ impl Sender {
                     self.event(
                         log::Level::Warn,
                         &format!(
-                            "event=discord_transport_error webhook={id} attempt={attempt}/{} error=\"{reason}\"",
-                            self.max_attempts
+                            "event=discord_transport_error webhook={id} attempt={attempt}/{max_attempts} error={}",
+                            quoted(&reason)
                         ),
                     );
+                    failures += 1;
                     if last {
                         return self.give_up(id, format!("{reason} ({attempt} attempts)"));
                     }
-                    failures += 1;
-                    if self.clock.wait(self.backoff_for(failures)) == Waited::Shutdown {
-                        return self.shutdown(id);
+                    match self.pause(self.backoff_for(failures), &budget) {
+                        Ok(()) => continue,
+                        Err(Waited::Shutdown) => return self.shutdown(id),
+                        Err(Waited::Elapsed) => {
+                            return self.give_up(id, format!("{reason} ({attempt} attempts, time budget spent)"));
+                        }
                     }
-                    continue;
                 }
             };
             self.note_bucket(id, &resp);
             match resp.status {
                 200..=299 => {
+                    lock(&self.unknown).remove(&key);
                     let message_id = message_id(&resp);
                     self.event(
                         log::Level::Info,
@@ -169,31 +231,39 @@ impl Sender {
                     self.event(
                         log::Level::Warn,
                         &format!(
-                            "event=discord_rate_limited webhook={id} retry_after_ms={} global={global} attempt={attempt}/{}",
-                            wait.as_millis(),
-                            self.max_attempts
+                            "event=discord_rate_limited webhook={id} retry_after_ms={} global={global} attempt={attempt}/{max_attempts}",
+                            wait.as_millis()
                         ),
                     );
+                    let until = self.clock.elapsed().saturating_add(wait);
+                    if global {
+                        let mut g = lock(&self.global_not_before);
+                        *g = Some(g.map_or(until, |t| t.max(until)));
+                    } else {
+                        let mut map = lock(&self.not_before);
+                        let t = map.entry(id).or_insert(until);
+                        *t = (*t).max(until);
+                    }
                     if last {
                         return self.give_up(id, format!("rate limited (429) on all {attempt} attempts"));
                     }
-                    if self.clock.wait(wait) == Waited::Shutdown {
-                        return self.shutdown(id);
-                    }
                 }
                 404 => {
+                    lock(&self.unknown).remove(&key);
                     self.event(log::Level::Error, &format!("event=discord_webhook_gone webhook={id} status=404"));
                     return Delivery::WebhookGone;
                 }
                 // A redirect is a misconfigured URL (redirects are never followed), so
                 // like a 4xx it cannot succeed by retrying.
                 status @ 300..=499 => {
-                    let message = webhook.redact(&error_message(&resp));
+                    lock(&self.unknown).remove(&key);
+                    let message = error_message(&resp, webhook);
                     let code = discord_code(&resp).map_or_else(|| "-".to_string(), |c| c.to_string());
                     self.event(
                         log::Level::Error,
                         &format!(
-                            "event=discord_rejected webhook={id} status={status} code={code} message=\"{message}\""
+                            "event=discord_rejected webhook={id} status={status} code={code} message={}",
+                            quoted(&message)
                         ),
                     );
                     return Delivery::Rejected { status, message };
@@ -202,16 +272,20 @@ impl Sender {
                     self.event(
                         log::Level::Warn,
                         &format!(
-                            "event=discord_server_error webhook={id} status={status} attempt={attempt}/{}",
-                            self.max_attempts
+                            "event=discord_server_error webhook={id} status={status} attempt={attempt}/{max_attempts}"
                         ),
                     );
+                    failures += 1;
                     if last {
                         return self.give_up(id, format!("server error {status} ({attempt} attempts)"));
                     }
-                    failures += 1;
-                    if self.clock.wait(self.backoff_for(failures)) == Waited::Shutdown {
-                        return self.shutdown(id);
+                    match self.pause(self.backoff_for(failures), &budget) {
+                        Ok(()) => {}
+                        Err(Waited::Shutdown) => return self.shutdown(id),
+                        Err(Waited::Elapsed) => {
+                            return self
+                                .give_up(id, format!("server error {status} ({attempt} attempts, time budget spent)"));
+                        }
                     }
                 }
             }
@@ -221,8 +295,91 @@ impl Sender {
         self.give_up(id, "no attempt made".to_string())
     }
 
+    /// Before a request: sleeps out a short rate limit on this webhook (or
+    /// on all of them) if the budget allows; a long one defers the post.
+    /// `Err(Elapsed)` when the wait would overrun the budget.
+    fn gate(&self, id: u64, budget: &Budget) -> Result<Gate, Waited> {
+        let Some(wait) = self.rate_limit_wait(id) else { return Ok(Gate::Go) };
+        match Wait::of(wait) {
+            Wait::Defer(d) => Ok(Gate::Later(d)),
+            Wait::Sleep(d) => {
+                self.event(
+                    log::Level::Info,
+                    &format!("event=discord_bucket_wait webhook={id} wait_ms={}", d.as_millis()),
+                );
+                self.pause(d, budget).map(|()| Gate::Go)
+            }
+        }
+    }
+
+    /// Sleeps `d` through the clock if the post's budget allows it.
+    fn pause(&self, d: Duration, budget: &Budget) -> Result<(), Waited> {
+        if !budget.allows(self.clock.elapsed(), d) {
+            return Err(Waited::Elapsed);
+        }
+        match self.clock.wait(d) {
+            Waited::Elapsed => Ok(()),
+            Waited::Shutdown => Err(Waited::Shutdown),
+        }
+    }
+
+    /// The post may have been made: remember it, and say "later" the first
+    /// time and "give up" the second, so at most one extra copy goes out.
+    fn unknown_outcome(&self, key: (u64, u64), e: &HttpError, webhook: &Webhook, retried: bool) -> Delivery {
+        let id = key.0;
+        let total = {
+            let mut t = lock(&self.unknown_total);
+            *t += 1;
+            *t
+        };
+        let what = webhook.redact(&e.to_string());
+        let mut unknown = lock(&self.unknown);
+        if retried {
+            unknown.remove(&key);
+            drop(unknown);
+            self.event(
+                log::Level::Error,
+                &format!(
+                    "event=discord_outcome_unknown webhook={id} error={} unknown_total={total} action=give_up",
+                    quoted(&what)
+                ),
+            );
+            return Delivery::Rejected {
+                status: 0,
+                message: format!("outcome unknown twice ({what}); not posted again so as not to post it twice"),
+            };
+        }
+        if unknown.len() >= UNKNOWN_REMEMBERED {
+            let oldest = unknown.iter().min_by_key(|(_, u)| u.retry_at).map(|(k, _)| *k);
+            if let Some(k) = oldest {
+                unknown.remove(&k);
+            }
+        }
+        let retry_at = self.clock.elapsed().saturating_add(UNKNOWN_RETRY_DELAY);
+        unknown.insert(key, Unknown { retry_at });
+        drop(unknown);
+        self.event(
+            log::Level::Warn,
+            &format!(
+                "event=discord_outcome_unknown webhook={id} error={} unknown_total={total} action=retry_once_after_s={}",
+                quoted(&what),
+                UNKNOWN_RETRY_DELAY.as_secs()
+            ),
+        );
+        Delivery::RetryLater {
+            reason: format!("outcome unknown ({what}); one retry after {} s", UNKNOWN_RETRY_DELAY.as_secs()),
+        }
+    }
+
+    /// A rate limit too long to sleep inside a job: no request now.
+    fn deferred(&self, id: u64, wait: Duration) -> Delivery {
+        let secs = wait.as_secs_f64().ceil();
+        self.event(log::Level::Info, &format!("event=discord_deferred webhook={id} wait_s={secs}"));
+        Delivery::RetryLater { reason: format!("rate limited; webhook deferred for {secs} s") }
+    }
+
     fn give_up(&self, id: u64, reason: String) -> Delivery {
-        self.event(log::Level::Warn, &format!("event=discord_retry_later webhook={id} reason=\"{reason}\""));
+        self.event(log::Level::Warn, &format!("event=discord_retry_later webhook={id} reason={}", quoted(&reason)));
         Delivery::RetryLater { reason }
     }
 
@@ -230,23 +387,38 @@ impl Sender {
         self.give_up(id, "shutdown requested".to_string())
     }
 
-    /// 1 s, 2 s, 4 s, ... capped at [`MAX_WAIT`].
+    /// 1 s, 2 s, 4 s, ... capped at [`MAX_BACKOFF`].
     fn backoff_for(&self, failures: u32) -> Duration {
-        let factor = 1u32.checked_shl(failures.saturating_sub(1)).unwrap_or(u32::MAX);
-        self.backoff.saturating_mul(factor).min(MAX_WAIT)
+        backoff::backoff(self.backoff, MAX_BACKOFF, failures.saturating_sub(1))
     }
 
-    /// How long to wait before the next request to this webhook, if its
-    /// bucket was reported empty and has not reset yet.
-    fn bucket_wait(&self, id: u64) -> Option<Duration> {
-        let mut map = lock(&self.not_before);
-        let until = *map.get(&id)?;
+    /// How long before the next request to this webhook may go: the later
+    /// of its own limit (an exhausted bucket, a 429) and a global 429's.
+    fn rate_limit_wait(&self, id: u64) -> Option<Duration> {
         let now = self.clock.elapsed();
-        if until <= now {
-            map.remove(&id);
-            return None;
-        }
-        Some(until - now)
+        let own = {
+            let mut map = lock(&self.not_before);
+            match map.get(&id) {
+                Some(until) if *until > now => Some(*until),
+                Some(_) => {
+                    map.remove(&id);
+                    None
+                }
+                None => None,
+            }
+        };
+        let global = {
+            let mut g = lock(&self.global_not_before);
+            match *g {
+                Some(until) if until > now => Some(until),
+                Some(_) => {
+                    *g = None;
+                    None
+                }
+                None => None,
+            }
+        };
+        own.max(global).map(|until| until - now)
     }
 
     /// Remembers an exhausted bucket; any other answer clears the record.
@@ -258,7 +430,7 @@ impl Sender {
             (Some(r), Some(after)) if r <= 0.0 => {
                 map.insert(id, self.clock.elapsed() + after);
             }
-            (Some(_), _) => {
+            (Some(_), _) if resp.status != 429 => {
                 map.remove(&id);
             }
             _ => {}
@@ -282,11 +454,26 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Seconds as Discord writes them (`2.5`), bounded to `0..=MAX_WAIT`;
-/// `None` for anything else (an HTTP date, garbage, a negative number).
+/// Seconds as Discord writes them (`2.5`); `None` for anything else (an
+/// HTTP date, garbage, a negative number).
 fn seconds(v: &str) -> Option<Duration> {
-    let s = v.trim().parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0)?;
-    Some(Duration::from_secs_f64(s.min(MAX_WAIT.as_secs_f64())))
+    backoff::seconds(v.trim().parse::<f64>().ok()?)
+}
+
+/// Whether the request may have reached Discord although no answer came:
+/// a timeout or a connection lost after connecting. A refused or failed
+/// connection, or a URL that cannot work, certainly posted nothing.
+fn outcome_unknown(e: &HttpError) -> bool {
+    matches!(e, HttpError::Timeout(_) | HttpError::Io(_) | HttpError::Protocol(_) | HttpError::TooLarge(_))
+}
+
+/// A stable digest of a payload, to know a post again on a later pass
+/// (SipHash with fixed keys: the same bytes give the same digest in every
+/// process).
+fn digest(body: &[u8]) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    body.hash(&mut h);
+    h.finish()
 }
 
 /// The wait a 429 asks for: the body's `retry_after`, else the
@@ -295,12 +482,7 @@ fn retry_after(resp: &Response) -> (Duration, bool) {
     let body: Option<Value> = serde_json::from_slice(&resp.body).ok();
     let global = body.as_ref().and_then(|b| b.get("global")).and_then(Value::as_bool).unwrap_or(false)
         || resp.header("x-ratelimit-global").is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    let from_body = body
-        .as_ref()
-        .and_then(|b| b.get("retry_after"))
-        .and_then(Value::as_f64)
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(|s| Duration::from_secs_f64(s.min(MAX_WAIT.as_secs_f64())));
+    let from_body = body.as_ref().and_then(|b| b.get("retry_after")).and_then(Value::as_f64).and_then(backoff::seconds);
     let wait = from_body.or_else(|| resp.header("retry-after").and_then(seconds)).unwrap_or(DEFAULT_RETRY_AFTER);
     (wait, global)
 }
@@ -317,15 +499,19 @@ fn message_id(resp: &Response) -> Option<String> {
     (!id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())).then_some(id)
 }
 
-/// Discord's `message` from an error body, else the status's reason phrase.
-fn error_message(resp: &Response) -> String {
+/// Discord's `message` from an error body, else the status's reason phrase;
+/// the token redacted before the text is cut (so no part of it survives the
+/// cut), without control characters or double quotes (it goes into a
+/// quoted log field).
+fn error_message(resp: &Response, webhook: &Webhook) -> String {
     let from_body = serde_json::from_slice::<Value>(&resp.body)
         .ok()
         .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
         .filter(|m| !m.trim().is_empty());
     let message = from_body.unwrap_or_else(|| status_text(resp.status));
-    let message: String = message.chars().filter(|c| !c.is_control()).collect();
-    super::embed::truncate(&message.replace('"', "'"), MAX_MESSAGE_CHARS)
+    let message: String =
+        message.chars().filter(|c| !c.is_control()).map(|c| if c == '"' { '\'' } else { c }).collect();
+    http::excerpt(message.as_bytes(), webhook.token(), MAX_MESSAGE_CHARS)
 }
 
 /// Discord's numeric error code (e.g. 50035), for the log line.
@@ -371,19 +557,30 @@ mod tests {
         let r = resp(429, &[("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")], "");
         assert_eq!(retry_after(&r), (Duration::from_secs(1), false));
         let r = resp(429, &[], r#"{"retry_after": 1e9}"#);
-        assert_eq!(retry_after(&r).0, MAX_WAIT);
+        assert_eq!(retry_after(&r).0, Duration::from_secs(1_000_000_000));
         let r = resp(429, &[], r#"{"retry_after": -3}"#);
         assert_eq!(retry_after(&r).0, Duration::from_secs(1));
     }
 
     #[test]
     fn error_message_falls_back_to_the_status_text() {
+        let w = Webhook::parse("X", "https://discord.com/api/webhooks/1/tok").unwrap();
         assert_eq!(
-            error_message(&resp(400, &[], r#"{"message":"Invalid Form Body","code":50035}"#)),
+            error_message(&resp(400, &[], r#"{"message":"Invalid Form Body","code":50035}"#), &w),
             "Invalid Form Body"
         );
-        assert_eq!(error_message(&resp(403, &[], "<html>")), "Forbidden");
-        assert_eq!(error_message(&resp(418, &[], "")), "HTTP 418");
+        assert_eq!(error_message(&resp(403, &[], "<html>"), &w), "Forbidden");
+        assert_eq!(error_message(&resp(418, &[], ""), &w), "HTTP 418");
+    }
+
+    #[test]
+    fn error_message_redacts_a_token_straddling_the_cut() {
+        let token = "CANARYTOKEN0123456789";
+        let w = Webhook::parse("X", &format!("https://discord.com/api/webhooks/1/{token}")).unwrap();
+        let text = format!("{}{token}", "x".repeat(MAX_MESSAGE_CHARS - 5));
+        let got = error_message(&resp(400, &[], &serde_json::json!({ "message": text }).to_string()), &w);
+        assert!(!got.contains("CANA"), "{got}");
+        assert!(got.chars().count() <= MAX_MESSAGE_CHARS + 1, "{got}");
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! repeating any part of the value.
 
 use std::fmt;
-use std::net::{Ipv4Addr, Ipv6Addr};
+
+use crate::net::{self, AddressError};
 
 /// Why a webhook URL was refused. Every message names the variable and never
 /// contains the URL, the token or the id as written (a swapped id and token
@@ -25,6 +26,8 @@ pub enum WebhookError {
     UserInfo { var: String },
     #[error("{var} has an invalid port")]
     Port { var: String },
+    #[error("{var} has spaces or control characters in its host")]
+    Host { var: String },
     #[error("{var} path must be /api/webhooks/{{id}}/{{token}}")]
     Path { var: String },
     #[error("{var} webhook id must be numeric")]
@@ -59,43 +62,27 @@ impl Webhook {
         if url.is_empty() {
             return Err(WebhookError::Empty { var: err_var() });
         }
-        let (scheme, rest) = url.split_once("://").ok_or_else(|| WebhookError::Scheme { var: err_var() })?;
-        let scheme = scheme.to_ascii_lowercase();
-        if scheme != "https" && scheme != "http" {
-            return Err(WebhookError::Scheme { var: err_var() });
-        }
+        let (origin, rest) = net::origin(url).map_err(|e| match e {
+            AddressError::Scheme => WebhookError::Scheme { var: err_var() },
+            AddressError::NoHost => WebhookError::NoHost { var: err_var() },
+            AddressError::UserInfo => WebhookError::UserInfo { var: err_var() },
+            AddressError::Port => WebhookError::Port { var: err_var() },
+            AddressError::BadChars => WebhookError::Host { var: err_var() },
+            AddressError::Insecure => WebhookError::Insecure { var: err_var() },
+        })?;
         // The fragment never reaches the server; drop it first.
         let rest = rest.split('#').next().unwrap_or("");
-        let (before_query, query) = match rest.split_once('?') {
+        let (path, query) = match rest.split_once('?') {
             Some((a, q)) => (a, Some(q)),
             None => (rest, None),
         };
-        let (authority, path) = match before_query.find('/') {
-            Some(i) => (&before_query[..i], &before_query[i..]),
-            None => (before_query, ""),
-        };
-        if authority.contains('@') {
-            return Err(WebhookError::UserInfo { var: err_var() });
-        }
-        let (host, port) = split_host_port(authority).ok_or_else(|| WebhookError::Port { var: err_var() })?;
-        if host.is_empty() {
-            return Err(WebhookError::NoHost { var: err_var() });
-        }
-        let host = host.to_ascii_lowercase();
-        if scheme == "http" && !is_loopback(&host) {
-            return Err(WebhookError::Insecure { var: err_var() });
-        }
 
         let (id, token, path) = parse_path(path).map_err(|e| e.with_var(var))?;
         let thread_id = match query {
             Some(q) => parse_thread_id(q).map_err(|_| WebhookError::ThreadId { var: err_var() })?,
             None => None,
         };
-        let origin = match port {
-            Some(p) => format!("{scheme}://{host}:{p}"),
-            None => format!("{scheme}://{host}"),
-        };
-        Ok(Webhook { id, origin, path, thread_id, token })
+        Ok(Webhook { id, origin: origin.to_string(), path, thread_id, token })
     }
 
     /// The webhook's numeric id: the only part of it that may be shown.
@@ -121,7 +108,12 @@ impl Webhook {
     /// `text` with every occurrence of the token replaced, for anything that
     /// came back from a server and is about to be logged or stored.
     pub fn redact(&self, text: &str) -> String {
-        if self.token.is_empty() { text.to_string() } else { text.replace(&self.token, "<token>") }
+        crate::http::redact(text, &self.token)
+    }
+
+    /// The secret, for redacting server text before it is cut.
+    pub(super) fn token(&self) -> &str {
+        &self.token
     }
 }
 
@@ -135,39 +127,6 @@ impl fmt::Debug for Webhook {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "webhook {}", self.id)
     }
-}
-
-/// Splits `host[:port]` or `[v6][:port]`; `None` when the port is not a number.
-fn split_host_port(authority: &str) -> Option<(&str, Option<u16>)> {
-    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
-        let end = rest.find(']')?;
-        let host = &authority[..end + 2];
-        let after = &rest[end + 1..];
-        match after.strip_prefix(':') {
-            Some(p) => (host, Some(p)),
-            None if after.is_empty() => (host, None),
-            None => return None,
-        }
-    } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (authority, None),
-        }
-    };
-    match port {
-        None => Some((host, None)),
-        Some(p) => p.parse::<u16>().ok().map(|p| (host, Some(p))),
-    }
-}
-
-fn is_loopback(host: &str) -> bool {
-    if host == "localhost" {
-        return true;
-    }
-    if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        return v6.parse::<Ipv6Addr>().is_ok_and(|a| a.is_loopback());
-    }
-    host.parse::<Ipv4Addr>().is_ok_and(|a| a.is_loopback())
 }
 
 /// Path problems before the variable name is known.
@@ -267,6 +226,6 @@ mod tests {
     #[test]
     fn redact_scrubs_the_token() {
         let w = Webhook::parse("X", "https://discord.com/api/webhooks/1/s3cr3t").unwrap();
-        assert_eq!(w.redact("bad s3cr3t here"), "bad <token> here");
+        assert_eq!(w.redact("bad s3cr3t here"), "bad [redacted] here");
     }
 }

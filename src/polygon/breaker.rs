@@ -9,8 +9,9 @@ enum State {
     Closed {
         failures: u32,
     },
+    /// Refusing calls until this monotonic instant.
     Open {
-        since: Duration,
+        until: Duration,
     },
     /// The cooldown passed and one trial call is in flight (or pending).
     HalfOpen,
@@ -52,13 +53,12 @@ impl Breaker {
         match self.state {
             State::Closed { .. } => Admission::Allowed,
             State::HalfOpen => Admission::Trial,
-            State::Open { since } => {
-                let open_for = now.saturating_sub(since);
-                if open_for >= self.cooldown {
+            State::Open { until } => {
+                if now >= until {
                     self.state = State::HalfOpen;
                     Admission::Trial
                 } else {
-                    Admission::Rejected { retry_in: self.cooldown - open_for }
+                    Admission::Rejected { retry_in: until - now }
                 }
             }
         }
@@ -75,7 +75,7 @@ impl Breaker {
             State::Closed { failures } => {
                 let failures = failures.saturating_add(1);
                 if self.threshold > 0 && failures >= self.threshold {
-                    self.state = State::Open { since: now };
+                    self.state = State::Open { until: now.saturating_add(self.cooldown) };
                     Transition::Opened
                 } else {
                     self.state = State::Closed { failures };
@@ -84,10 +84,27 @@ impl Breaker {
             }
             // A failed trial re-opens for a full cooldown.
             State::HalfOpen => {
-                self.state = State::Open { since: now };
+                self.state = State::Open { until: now.saturating_add(self.cooldown) };
                 Transition::Opened
             }
             State::Open { .. } => Transition::None,
+        }
+    }
+
+    /// Opens (or keeps open) until `until` whatever the failure count: the
+    /// server said when to come back (a long `Retry-After`), so calls wait
+    /// for that instead of a job sleeping through it. Works even with the
+    /// threshold at 0, which only turns off opening on counted failures.
+    pub fn open_until(&mut self, until: Duration) -> Transition {
+        match self.state {
+            State::Open { until: current } => {
+                self.state = State::Open { until: current.max(until) };
+                Transition::None
+            }
+            _ => {
+                self.state = State::Open { until };
+                Transition::Opened
+            }
         }
     }
 
@@ -128,6 +145,17 @@ mod tests {
         assert_eq!(b.on_success(), Transition::None);
         assert_eq!(b.on_failure(S), Transition::None);
         assert_eq!(b.on_failure(S), Transition::Opened);
+    }
+
+    #[test]
+    fn open_until_holds_calls_until_the_given_instant() {
+        let mut b = Breaker::new(0, 60 * S);
+        assert_eq!(b.open_until(30 * S), Transition::Opened);
+        assert_eq!(b.admit(10 * S), Admission::Rejected { retry_in: 20 * S });
+        assert_eq!(b.open_until(20 * S), Transition::None);
+        assert_eq!(b.admit(29 * S), Admission::Rejected { retry_in: S });
+        assert_eq!(b.admit(30 * S), Admission::Trial);
+        assert_eq!(b.on_success(), Transition::Closed);
     }
 
     #[test]

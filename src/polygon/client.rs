@@ -19,15 +19,18 @@ use chrono::NaiveDate;
 use serde::de::DeserializeOwned;
 
 use crate::alert::ContractType;
+use crate::backoff::{self, Budget, Wait};
 use crate::clock::{Clock, Waited};
-use crate::http::{Http, HttpError, Response};
+use crate::http::{self, Http, HttpError, Response};
+use crate::logging::quoted;
 use crate::notify::Notifier;
 
 use super::breaker::{Admission, Breaker, Transition};
 use super::models::{Bar, ContractResponse, OptionSnapshot, PageSeed, StockSnapshotResponse, TickerSnapshot, Trade};
 use super::rate::{GateError, RateGate};
+use super::route::Route;
 use super::stats::Stats;
-use super::{Endpoint, PolygonError, retry, url};
+use super::{Endpoint, PolygonError, url};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.polygon.io";
 /// The chain endpoint's largest page.
@@ -58,8 +61,13 @@ pub struct PolygonConfig {
     /// First backoff; doubles per retry up to `backoff_max`.
     pub backoff_base: Duration,
     pub backoff_max: Duration,
-    /// Cap on a server's `Retry-After`.
+    /// Cap on a server's `Retry-After`. A `Retry-After` longer than
+    /// [`backoff::LONGEST_INLINE_WAIT`] is not slept: it opens the
+    /// endpoint's circuit for that long (at most this).
     pub retry_after_max: Duration,
+    /// Total time one request's retries may take: no retry starts later
+    /// than this after the first attempt.
+    pub retry_budget: Duration,
     /// Consecutive failed calls that open an endpoint's circuit (0: never).
     pub breaker_failures: u32,
     /// How long an open circuit refuses calls before one trial call.
@@ -81,6 +89,7 @@ impl PolygonConfig {
             backoff_base: Duration::from_secs(1),
             backoff_max: Duration::from_secs(30),
             retry_after_max: Duration::from_secs(120),
+            retry_budget: Duration::from_secs(10),
             breaker_failures: 5,
             breaker_cooldown: Duration::from_secs(60),
             max_pages: 400,
@@ -101,6 +110,7 @@ impl fmt::Debug for PolygonConfig {
             .field("backoff_base", &self.backoff_base)
             .field("backoff_max", &self.backoff_max)
             .field("retry_after_max", &self.retry_after_max)
+            .field("retry_budget", &self.retry_budget)
             .field("breaker_failures", &self.breaker_failures)
             .field("breaker_cooldown", &self.breaker_cooldown)
             .field("max_pages", &self.max_pages)
@@ -275,10 +285,11 @@ impl Client {
         query: &ChainQuery,
         keep: impl FnMut(T) -> Option<U>,
     ) -> Result<(Vec<U>, usize), PolygonError> {
-        let call = Call::new(Endpoint::OptionChain, underlying, None);
+        let route = Route::Chain { underlying: underlying.to_string() };
+        let call = Call::new(route.endpoint(), underlying, None);
         self.run(&call, || {
             non_empty(&call, underlying)?;
-            let mut target = format!("/v3/snapshot/options/{}?limit={CHAIN_PAGE_LIMIT}", url::segment(underlying));
+            let mut target = format!("{}?limit={CHAIN_PAGE_LIMIT}", route.path());
             if let Some(d) = query.expiration_date_gte {
                 target.push_str(&format!("&expiration_date.gte={}", d.format("%Y-%m-%d")));
             }
@@ -307,11 +318,12 @@ impl Client {
 
     /// One contract's snapshot; `None` when Polygon does not know it (404).
     pub fn option_contract(&self, underlying: &str, contract: &str) -> Result<Option<OptionSnapshot>, PolygonError> {
-        let call = Call::new(Endpoint::OptionContract, contract, None);
+        let route = Route::Contract { underlying: underlying.to_string(), contract: contract.to_string() };
+        let call = Call::new(route.endpoint(), contract, None);
         self.run(&call, || {
             non_empty(&call, underlying)?;
             non_empty(&call, contract)?;
-            let target = format!("/v3/snapshot/options/{}/{}", url::segment(underlying), url::segment(contract));
+            let target = route.path();
             let Some(body) = self.fetch(&call, &target, true)? else { return Ok(None) };
             let resp: ContractResponse = self.parse(&call, &body)?;
             self.check_status(&call, resp.status.as_deref(), resp.error.as_deref().or(resp.message.as_deref()))?;
@@ -330,8 +342,15 @@ impl Client {
         from: impl Into<AggBound>,
         to: impl Into<AggBound>,
     ) -> Result<Vec<Bar>, PolygonError> {
-        let call = Call::new(Endpoint::Aggs, ticker, Some(format!("{multiplier}/{timespan}")));
-        let (from, to) = (from.into(), to.into());
+        let (from, to): (AggBound, AggBound) = (from.into(), to.into());
+        let route = Route::Aggs {
+            ticker: ticker.to_string(),
+            multiplier: multiplier.to_string(),
+            timespan: timespan.to_string(),
+            from: from.to_string(),
+            to: to.to_string(),
+        };
+        let call = Call::new(route.endpoint(), ticker, Some(format!("{multiplier}/{timespan}")));
         self.run(&call, || {
             non_empty(&call, ticker)?;
             if multiplier == 0 {
@@ -340,17 +359,15 @@ impl Client {
             if !TIMESPANS.contains(&timespan) {
                 return Err(invalid(&call, format!("unknown timespan, expected one of {}", TIMESPANS.join(", "))));
             }
-            let target = format!(
-                "/v2/aggs/ticker/{}/range/{multiplier}/{timespan}/{from}/{to}?adjusted=true&sort=asc&limit={MAX_PAGE_LIMIT}",
-                url::segment(ticker)
-            );
+            let target = format!("{}?adjusted=true&sort=asc&limit={MAX_PAGE_LIMIT}", route.path());
             self.paginate(&call, target, None)
         })
     }
 
     /// Trades (stock or option prints) in ascending time, every page merged.
     pub fn trades(&self, ticker: &str, query: &TradesQuery) -> Result<Vec<Trade>, PolygonError> {
-        let call = Call::new(Endpoint::Trades, ticker, None);
+        let route = Route::Trades { ticker: ticker.to_string() };
+        let call = Call::new(route.endpoint(), ticker, None);
         self.run(&call, || {
             non_empty(&call, ticker)?;
             let limit = query.limit.unwrap_or(MAX_PAGE_LIMIT);
@@ -360,7 +377,7 @@ impl Client {
             if query.max_pages == Some(0) {
                 return Err(invalid(&call, "max_pages must be at least 1".into()));
             }
-            let mut target = format!("/v3/trades/{}?order=asc&sort=timestamp&limit={limit}", url::segment(ticker));
+            let mut target = format!("{}?order=asc&sort=timestamp&limit={limit}", route.path());
             for (name, value) in [
                 ("timestamp.gt", query.timestamp_gt),
                 ("timestamp.gte", query.timestamp_gte),
@@ -377,10 +394,11 @@ impl Client {
 
     /// A stock's snapshot; `None` when Polygon does not know the ticker.
     pub fn stock_snapshot(&self, ticker: &str) -> Result<Option<TickerSnapshot>, PolygonError> {
-        let call = Call::new(Endpoint::StockSnapshot, ticker, None);
+        let route = Route::StockSnapshot { ticker: ticker.to_string() };
+        let call = Call::new(route.endpoint(), ticker, None);
         self.run(&call, || {
             non_empty(&call, ticker)?;
-            let target = format!("/v2/snapshot/locale/us/markets/stocks/tickers/{}", url::segment(ticker));
+            let target = route.path();
             let Some(body) = self.fetch(&call, &target, true)? else { return Ok(None) };
             let resp: StockSnapshotResponse = self.parse(&call, &body)?;
             self.check_status(&call, resp.status.as_deref(), resp.error.as_deref().or(resp.message.as_deref()))?;
@@ -542,6 +560,7 @@ impl Client {
         let full_url = format!("{}{target}", self.origin);
         let headers = [("Authorization", self.authorization.as_str()), ("Accept", "application/json")];
         let max_retries = self.config.max_retries;
+        let budget = Budget::new(self.clock.elapsed(), self.config.retry_budget);
         let mut attempt: u32 = 0;
         loop {
             self.take_token(call)?;
@@ -566,26 +585,26 @@ impl Client {
                             return Err(PolygonError::Unauthorized { endpoint: call.label.clone() });
                         }
                         403 => return Err(self.forbid(call)),
-                        429 | 500..=599 if attempt < max_retries => {
-                            (self.retry_wait(&resp, attempt), resp.status.to_string())
-                        }
+                        429 | 500..=599 if attempt < max_retries => match self.retry_wait(&resp, attempt) {
+                            Wait::Sleep(wait) if budget.allows(self.clock.elapsed(), wait) => {
+                                (wait, resp.status.to_string())
+                            }
+                            Wait::Sleep(_) => return Err(self.status_error(call, &resp, attempts)),
+                            Wait::Defer(wait) => return Err(self.defer(call, &resp, attempts, wait)),
+                        },
                         status => {
-                            return Err(PolygonError::Status {
-                                endpoint: call.label.clone(),
-                                status,
-                                attempts,
-                                detail: self.error_detail(&resp.body),
-                            });
+                            debug_assert_eq!(status, resp.status);
+                            return Err(self.status_error(call, &resp, attempts));
                         }
                     }
                 }
                 Err(error) => {
                     *self.stats.borrow_mut().endpoint(call.kind).requests.entry("error".into()).or_default() += 1;
-                    if !error.is_transient() || attempt >= max_retries {
+                    let wait = backoff::backoff(self.config.backoff_base, self.config.backoff_max, attempt);
+                    if !error.retry_now() || attempt >= max_retries || !budget.allows(self.clock.elapsed(), wait) {
                         return Err(PolygonError::Transport { endpoint: call.label.clone(), error, attempts });
                     }
-                    let wait = retry::backoff(self.config.backoff_base, self.config.backoff_max, attempt);
-                    (wait, format!("\"{error}\""))
+                    (wait, quoted(&error.to_string()).to_string())
                 }
             };
             log::warn!(
@@ -617,16 +636,45 @@ impl Client {
         }
     }
 
-    /// The server's `Retry-After` on a 429 or 503 (capped), else backoff.
-    fn retry_wait(&self, resp: &Response, attempt: u32) -> Duration {
+    /// The server's `Retry-After` on a 429 or 503, else backoff. A long
+    /// `Retry-After` is to be deferred, not slept.
+    fn retry_wait(&self, resp: &Response, attempt: u32) -> Wait {
         let told = match resp.status {
-            429 | 503 => resp.header("retry-after").and_then(|v| retry::retry_after(v, self.clock.now())),
+            429 | 503 => resp.header("retry-after").and_then(|v| backoff::retry_after(v, self.clock.now())),
             _ => None,
         };
         match told {
-            Some(d) => d.min(self.config.retry_after_max),
-            None => retry::backoff(self.config.backoff_base, self.config.backoff_max, attempt),
+            Some(d) => Wait::of(d),
+            None => Wait::Sleep(backoff::backoff(self.config.backoff_base, self.config.backoff_max, attempt)),
         }
+    }
+
+    fn status_error(&self, call: &Call, resp: &Response, attempts: u32) -> PolygonError {
+        PolygonError::Status {
+            endpoint: call.label.clone(),
+            status: resp.status,
+            attempts,
+            detail: self.error_detail(&resp.body),
+        }
+    }
+
+    /// A `Retry-After` too long to sleep inside a job: the endpoint's
+    /// circuit opens until then (capped by `retry_after_max`), so every call
+    /// to it fails fast and the other endpoints and jobs go on.
+    fn defer(&self, call: &Call, resp: &Response, attempts: u32, told: Duration) -> PolygonError {
+        let pause = told.min(self.config.retry_after_max);
+        let until = self.clock.elapsed().saturating_add(pause);
+        if self.breaker(call.kind, |b| b.open_until(until)) == Transition::Opened {
+            log::warn!(
+                "event=polygon_circuit_open endpoint={} ticker={} status={} retry_after_s={} cooldown_s={}",
+                call.kind.as_str(),
+                call.ticker,
+                resp.status,
+                told.as_secs(),
+                pause.as_secs()
+            );
+        }
+        self.status_error(call, resp, attempts)
     }
 
     /// Switches the endpoint kind off for the rest of the process, with one
@@ -668,7 +716,11 @@ impl Client {
         let mut de = serde_json::Deserializer::from_slice(body);
         seed.deserialize(&mut de).and_then(|v| de.end().map(|()| v)).map_err(|e| PolygonError::BadBody {
             endpoint: call.label.clone(),
-            detail: format!("{e}; body starts {}", self.excerpt(body)),
+            detail: format!(
+                "{}; body starts {}",
+                http::excerpt(e.to_string().as_bytes(), &self.config.api_key, EXCERPT_CHARS * 2),
+                self.excerpt(body)
+            ),
         })
     }
 
@@ -691,14 +743,10 @@ impl Client {
     }
 
     /// At most [`EXCERPT_CHARS`] characters, quoted and escaped so that a
-    /// body cannot break a log line, with the key redacted.
+    /// body cannot break a log line, with the key redacted before the cut
+    /// (a key straddling the cut would otherwise survive in part).
     fn excerpt(&self, bytes: &[u8]) -> String {
-        let text = String::from_utf8_lossy(&bytes[..bytes.len().min(EXCERPT_CHARS * 4)]);
-        let mut short: String = text.chars().take(EXCERPT_CHARS).collect();
-        if text.chars().count() > EXCERPT_CHARS {
-            short.push('…');
-        }
-        format!("{:?}", url::redact(&short, &self.config.api_key))
+        format!("{:?}", http::excerpt(bytes, &self.config.api_key, EXCERPT_CHARS))
     }
 }
 

@@ -69,7 +69,8 @@ impl PolygonError {
     pub(crate) fn trips_breaker(&self) -> bool {
         match self {
             PolygonError::Status { status, .. } => *status == 429 || *status >= 500,
-            PolygonError::Transport { .. } | PolygonError::BadBody { .. } | PolygonError::TooManyPages { .. } => true,
+            PolygonError::Transport { error, .. } => !matches!(error, HttpError::Source(_)),
+            PolygonError::BadBody { .. } | PolygonError::TooManyPages { .. } => true,
             _ => false,
         }
     }

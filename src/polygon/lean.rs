@@ -62,7 +62,7 @@ pub struct LeanDetails {
     pub shares_per_contract: Option<f64>,
     #[serde(default)]
     pub strike_price: Option<f64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::ticker::option_ticker")]
     pub ticker: Option<String>,
 }
 
@@ -117,6 +117,16 @@ fn contract_type<'de, D: Deserializer<'de>>(d: D) -> Result<Option<ContractType>
     optional_str(d, "a string", |v| Ok(parse_contract_type(v)))
 }
 
+impl OptionSnapshot {
+    /// What the options scan reads of it (multiplier, day volume and spot
+    /// with their defaults are read there). Written here, beside the lean
+    /// model, so that `models` does not depend on `lean`: the dependency
+    /// runs one way.
+    pub fn scan_view(&self) -> ChainContract {
+        self.into()
+    }
+}
+
 /// The same fields of the whole model (a contract fetched on its own, a
 /// simulated chain): what the scan would have read of its JSON.
 impl From<&OptionSnapshot> for ChainContract {
@@ -159,7 +169,7 @@ mod tests {
         let texts = [
             r#"{"break_even_price":671.5,"day":{"change":1.2,"change_percent":0.5,"close":9.3,"high":9.9,"last_updated":1,"low":8.1,"open":8.5,"previous_close":8.0,"volume":1234,"vwap":9.05},"details":{"contract_type":"call","exercise_style":"american","expiration_date":"2026-03-20","shares_per_contract":100,"strike_price":662,"ticker":"O:SPY260320C00662000"},"fmv":9.2,"greeks":{"delta":0.61,"gamma":0.02,"theta":-0.4,"vega":0.3},"implied_volatility":0.27,"last_quote":{"ask":9.3,"ask_exchange":301,"ask_size":10,"bid":9.1,"bid_exchange":302,"bid_size":12,"last_updated":1773063000000000000,"midpoint":9.2,"timeframe":"REAL-TIME"},"last_trade":{"conditions":[209,219],"exchange":301,"price":9.2,"sip_timestamp":1773062999000000000,"size":5,"timeframe":"REAL-TIME"},"open_interest":2005,"underlying_asset":{"change_to_break_even":0.4,"last_updated":1,"price":671.12,"ticker":"SPY","timeframe":"REAL-TIME"}}"#,
             r#"{"details":{"contract_type":"PUT","expiration_date":"2026-03-20","strike_price":5000.0,"ticker":"O:SPXW260320P05000000"},"greeks":{},"underlying_asset":{"value":5100.5}}"#,
-            r#"{"details":{"contract_type":"other","ticker":"O:X"},"greeks":null,"day":null}"#,
+            r#"{"details":{"contract_type":"other","ticker":"O:X251121C00001000"},"greeks":null,"day":null}"#,
             r#"{}"#,
         ];
         for text in texts {
@@ -168,8 +178,13 @@ mod tests {
             assert_eq!(lean, ChainContract::from(&whole), "{text}");
         }
         // A bad value in a field the scan reads is an error in both.
-        let bad = r#"{"details":{"strike_price":"abc"}}"#;
-        assert!(serde_json::from_str::<OptionSnapshot>(bad).is_err());
-        assert!(serde_json::from_str::<ChainContract>(bad).is_err());
+        for bad in [
+            r#"{"details":{"strike_price":"abc"}}"#,
+            r#"{"details":{"ticker":"O:SPY
+event=x"}}"#,
+        ] {
+            assert!(serde_json::from_str::<OptionSnapshot>(bad).is_err(), "{bad}");
+            assert!(serde_json::from_str::<ChainContract>(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -3,8 +3,11 @@
 //! - `models` — response shapes; nearly every field optional, as the API sends them.
 //! - `lean` — a chain contract with only what the options scan reads (the hot path).
 //! - `client` — [`Client`]: token bucket, retries, circuit breakers, 403 switches, pages.
-//! - `breaker`, `retry`, `rate`, `url` — the client's pure parts: breaker state,
-//!   backoff and `Retry-After`, the clock-driven token bucket, URL building.
+//! - `breaker`, `rate`, `url` — the client's pure parts: breaker state, the
+//!   clock-driven token bucket, URL building (backoff and `Retry-After` are
+//!   [`crate::backoff`], shared with the Discord sender).
+//! - `route` — request ⇄ URL for every endpoint, shared by the client, `record` and `replay`.
+//! - `ticker` — the option and stock ticker grammar, checked as responses are read.
 //! - `stats`, `error` — counters for status/metrics, and [`PolygonError`].
 
 mod breaker;
@@ -13,8 +16,9 @@ mod error;
 pub mod lean;
 pub mod models;
 mod rate;
-mod retry;
+pub(crate) mod route;
 mod stats;
+pub mod ticker;
 mod url;
 
 pub use client::{AggBound, ChainQuery, Client, DEFAULT_BASE_URL, PolygonConfig, TradesQuery, Transport};
@@ -25,7 +29,11 @@ pub use stats::{EndpointStats, Stats};
 
 /// The endpoint kinds orakl calls. Each has its own circuit breaker and can
 /// be switched off by a 403 (the plan does not include that data).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+///
+/// Its names ([`Endpoint::as_str`]) are also the tape's `endpoint` tags,
+/// read by serde under the same spelling (a test holds the two equal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Endpoint {
     OptionChain,
     OptionContract,
@@ -53,5 +61,18 @@ impl Endpoint {
 impl std::fmt::Display for Endpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_reads_each_endpoint_by_its_name() {
+        for e in Endpoint::ALL {
+            let read: Endpoint = serde_json::from_value(serde_json::json!(e.as_str())).unwrap();
+            assert_eq!(read, e);
+        }
     }
 }

@@ -1,7 +1,8 @@
-//! URL pieces for the Polygon client, written by hand because they are few
-//! and the rules are ours: which origins may receive the bearer token, how a
-//! ticker becomes a path segment, and how a server's `next_url` is re-based
-//! onto the configured origin.
+//! URL pieces for the Polygon client: which origins may receive the bearer
+//! token (by the rules of [`crate::net`]), and how a server's `next_url` is
+//! re-based onto the configured origin.
+
+use crate::net::{self, AddressError};
 
 /// Checks a base URL and returns its origin, `scheme://host[:port]`.
 ///
@@ -10,62 +11,18 @@
 /// accepted only to a loopback host (tests, a local replay server), because
 /// the API key travels in a header that `http` would expose.
 pub fn origin(base_url: &str) -> Result<String, String> {
-    let base = base_url.trim();
-    let (scheme, rest) = base.split_once("://").ok_or("base url needs a scheme (https://...)")?;
-    let scheme = scheme.to_ascii_lowercase();
-    if scheme != "https" && scheme != "http" {
-        return Err(format!("base url scheme must be https, not {scheme}"));
-    }
-    let (authority, path) = match rest.find(['/', '?', '#']) {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, ""),
-    };
-    if !path.is_empty() && path != "/" {
+    let (origin, rest) = net::origin(base_url.trim()).map_err(|e| match e {
+        AddressError::Scheme => "base url must be an https:// url".to_string(),
+        AddressError::NoHost => "base url has no host".into(),
+        AddressError::UserInfo => "base url must not carry credentials".into(),
+        AddressError::Port => "base url has an invalid port".into(),
+        AddressError::BadChars => "base url host contains spaces or control characters".into(),
+        AddressError::Insecure => "plain http is allowed only to a loopback host; use https".into(),
+    })?;
+    if !rest.is_empty() && rest != "/" {
         return Err("base url must not have a path, query or fragment".into());
     }
-    if authority.is_empty() {
-        return Err("base url has no host".into());
-    }
-    if authority.contains('@') {
-        return Err("base url must not carry credentials".into());
-    }
-    if authority.chars().any(|c| c.is_ascii_whitespace() || c.is_ascii_control()) {
-        return Err("base url host contains spaces or control characters".into());
-    }
-    if scheme == "http" && !is_loopback(authority) {
-        return Err("plain http is allowed only to a loopback host; use https".into());
-    }
-    Ok(format!("{scheme}://{}", authority.to_ascii_lowercase()))
-}
-
-fn is_loopback(authority: &str) -> bool {
-    // Strip the port: `[::1]:8080`, `127.0.0.1:8080`, `localhost`.
-    let host = if let Some(rest) = authority.strip_prefix('[') {
-        rest.split(']').next().unwrap_or("")
-    } else {
-        authority.rsplit_once(':').map_or(authority, |(h, _)| h)
-    };
-    let host = host.to_ascii_lowercase();
-    host == "localhost" || host == "::1" || host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
-}
-
-/// Percent-encodes one path segment. Letters, digits, `-._~` and `:` stay as
-/// they are: Polygon's option and index tickers (`O:SPY251121C00670000`,
-/// `I:SPX`) carry a colon, which RFC 3986 allows in a path segment and which
-/// the API expects unescaped. A segment of only dots is escaped so that it
-/// can never mean "parent directory".
-pub fn segment(s: &str) -> String {
-    let all_dots = !s.is_empty() && s.bytes().all(|b| b == b'.');
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        let keep = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'~' | b':') || (b == b'.' && !all_dots);
-        if keep {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    Ok(origin.to_string())
 }
 
 /// Turns a server's `next_url` into a request target (path and query) for
@@ -104,12 +61,6 @@ pub fn next_target(next_url: &str) -> Result<String, String> {
     if kept.is_empty() { Ok(path.to_string()) } else { Ok(format!("{path}?{}", kept.join("&"))) }
 }
 
-/// Replaces every occurrence of the secret in `text`, for body excerpts that
-/// end up in errors and logs (a misbehaving proxy could echo the header).
-pub fn redact(text: &str, secret: &str) -> String {
-    if secret.is_empty() { text.to_string() } else { text.replace(secret, "[redacted]") }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,15 +90,6 @@ mod tests {
     }
 
     #[test]
-    fn segments() {
-        assert_eq!(segment("O:SPY251121C00670000"), "O:SPY251121C00670000");
-        assert_eq!(segment("I:SPX"), "I:SPX");
-        assert_eq!(segment("BRK.B"), "BRK.B");
-        assert_eq!(segment("a/b c?d#e%"), "a%2Fb%20c%3Fd%23e%25");
-        assert_eq!(segment(".."), "%2E%2E");
-    }
-
-    #[test]
     fn next_targets() {
         let cases: &[(&str, Result<&str, ()>)] = &[
             (
@@ -170,11 +112,5 @@ mod tests {
                 Err(()) => assert!(got.is_err(), "{input} gave {got:?}"),
             }
         }
-    }
-
-    #[test]
-    fn redacts_every_occurrence() {
-        assert_eq!(redact("k=KEY and KEY", "KEY"), "k=[redacted] and [redacted]");
-        assert_eq!(redact("text", ""), "text");
     }
 }

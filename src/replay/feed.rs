@@ -269,6 +269,8 @@ struct Reader<'a> {
     /// came with its index.
     ahead_limit: Cell<usize>,
     header: Option<Header>,
+    /// The span the header states (`first_at`, `last_at`), when it does.
+    stated: Option<(DateTime<Utc>, DateTime<Utc>)>,
     line: usize,
     last_at: Option<DateTime<Utc>>,
     buf: Vec<u8>,
@@ -284,6 +286,7 @@ impl<'a> Reader<'a> {
             budget,
             ahead_limit: Cell::new(READ_AHEAD_BYTES),
             header: None,
+            stated: None,
             line: 0,
             last_at: None,
             buf: Vec::with_capacity(1 << 16),
@@ -319,6 +322,7 @@ impl<'a> Reader<'a> {
         if self.header.is_none() {
             let header = Header::parse(text).map_err(|m| Stop::Failed(self.line_err(m)))?;
             self.send(Feed::Header(header.clone()))?;
+            self.stated = header.contents().map(|c| (c.first_at, c.last_at));
             self.header = Some(header);
             return Ok(None);
         }
@@ -328,10 +332,22 @@ impl<'a> Reader<'a> {
     }
 
     /// Takes the time of the record on `self.line`: records come in `at`
-    /// order.
+    /// order, within the span the header states. A replay of a tape whose
+    /// header states its span runs over that span, so a record that jumped
+    /// past its end would never be reached, and the records after it (in
+    /// order again) never applied: the replay would end early and clean.
     fn in_order(&mut self, at: DateTime<Utc>) -> Result<(), Stop> {
         if self.last_at.is_some_and(|last| at < last) {
             let message = format!("record at {} is earlier than the one before it", at.to_rfc3339());
+            return Err(Stop::Failed(self.line_err(message)));
+        }
+        if let Some((first, last)) = self.stated.filter(|(first, last)| at < *first || at > *last) {
+            let message = format!(
+                "record at {} is outside the span the header states ({} to {})",
+                at.to_rfc3339(),
+                first.to_rfc3339(),
+                last.to_rfc3339()
+            );
             return Err(Stop::Failed(self.line_err(message)));
         }
         self.last_at = Some(at);

@@ -30,8 +30,20 @@
 //!   times; a trades request reads back the records that reach into its
 //!   window and merges them.
 //!
+//! The parts: this module holds the market state and its handlers;
+//! [`feed`] reads the tape, [`shelf`] reads records back, [`trades`] keeps
+//! the trade books, [`bars`] builds bars from minutes, [`packed`] stores
+//! bar series, [`query`] reads a request's parameters and [`reply`] writes
+//! Polygon's response shapes. Requests are taken apart by
+//! [`crate::polygon::route`], shared with the client and the recorder.
+//!
+mod bars;
 mod feed;
+mod packed;
+mod query;
+mod reply;
 mod shelf;
+mod trades;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
@@ -45,19 +57,24 @@ use serde::Serialize;
 use crate::calendar::MARKET_TZ;
 use crate::clock::{Clock, unix_nanos};
 use crate::http::{HttpError, Response};
+use crate::polygon::route::{Route, Target};
 use crate::polygon::{Bar, OptionSnapshot, TickerSnapshot, Trade, Transport};
 use crate::tape::{
     ContractIndex, Header, Payload, RawChain, RawContract, ReplayPayload, ReplayRecord, TapeError, TapeReader,
 };
 
+use bars::*;
 use feed::{Arrival, Budget, Feed, Loc, What};
+use packed::*;
+use query::*;
+use reply::*;
 use shelf::{Shelf, key_hash};
+use trades::*;
 
 /// Chains pinned by outstanding cursors. A client pages through one chain
 /// at a time, so more than a few means abandoned paginations.
 pub const PINNED_MAX: usize = 16;
 /// The host written into `next_url`s; the client re-bases them anyway.
-const NEXT_URL_BASE: &str = "https://api.polygon.io";
 const REQUEST_ID: &str = "replay";
 const CHAIN_LIMIT_DEFAULT: usize = 10;
 const CHAIN_LIMIT_MAX: usize = 250;
@@ -140,8 +157,13 @@ impl TapeMarket {
 
     /// The first malformed line met (`TAPE:LINE: ...`). Once set, every
     /// request fails with it: the replay must stop, not go on with a gap.
+    /// Reads the tape up to the clock's time first, so that a replay that
+    /// made no request since its last records (or none at all) still finds
+    /// a malformed line among them.
     pub fn error(&self) -> Option<TapeError> {
-        self.lock().error.as_ref().map(copy_error)
+        let mut market = self.lock();
+        market.advance(self.clock.now());
+        market.error.as_ref().map(copy_error)
     }
 
     /// Records applied so far (those with `at` at or before the latest
@@ -168,13 +190,15 @@ impl Transport for TapeMarket {
         let t = self.clock.now();
         let mut market = self.lock();
         market.advance(t);
+        // A malformed tape is not a server fault: the client neither retries
+        // it nor counts it against the endpoint's circuit.
         if let Some(e) = &market.error {
-            return Err(HttpError::Protocol(e.to_string()));
+            return Err(HttpError::Source(e.to_string()));
         }
         let response = market.answer(url, t);
         match &market.error {
             // The tape could not be read back.
-            Some(e) => Err(HttpError::Protocol(e.to_string())),
+            Some(e) => Err(HttpError::Source(e.to_string())),
             None => Ok(response),
         }
     }
@@ -221,162 +245,6 @@ struct Chain {
     /// Set when the reader read the line, else when the chain is first
     /// asked for ([`Market::contracts_of`]).
     contracts: OnceLock<RawChain>,
-}
-
-/// One trade of a record, with its dedup key and its JSON as the trades
-/// endpoint writes it.
-struct ArrivingTrade {
-    key: TradeKey,
-    sip_ns: i64,
-    json: Box<str>,
-}
-
-impl ArrivingTrade {
-    fn of(t: &Trade) -> ArrivingTrade {
-        // Serialising a `Trade` cannot fail: it has no maps and serde_json
-        // writes non-finite floats as null.
-        let json = serde_json::to_string(t).unwrap_or_default().into_boxed_str();
-        ArrivingTrade { key: TradeKey::of(t), sip_ns: t.sip_timestamp, json }
-    }
-}
-
-/// How a trade is recognised when several records carry it: Polygon's id
-/// is unique per ticker, exchange and TRF; without an id, the print itself.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum TradeKey {
-    Id { id: String, exchange: Option<i32>, trf_id: Option<i32> },
-    Print { sip_ns: i64, price_bits: u64, size_bits: u64 },
-}
-
-impl TradeKey {
-    fn of(t: &Trade) -> TradeKey {
-        match &t.id {
-            Some(id) => TradeKey::Id { id: id.clone(), exchange: t.exchange, trf_id: t.trf_id },
-            None => {
-                TradeKey::Print { sip_ns: t.sip_timestamp, price_bits: t.price.to_bits(), size_bits: t.size.to_bits() }
-            }
-        }
-    }
-
-    /// A fixed hash (the same in every run), for [`TradeBook::ids`].
-    fn hash64(&self) -> u64 {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::hash::DefaultHasher::new();
-        self.hash(&mut h);
-        h.finish()
-    }
-
-    /// True when `kept` is the trade this key names. Its key fields are read
-    /// back from its JSON; a price or size is compared as the text serde_json
-    /// writes for it, which differs for any two finite `f64`s, so no float is
-    /// read back.
-    fn names(&self, kept: &KeptTrade) -> bool {
-        #[derive(serde::Deserialize)]
-        struct Fields<'a> {
-            #[serde(default)]
-            exchange: Option<i32>,
-            #[serde(default)]
-            id: Option<String>,
-            #[serde(default)]
-            trf_id: Option<i32>,
-            #[serde(borrow)]
-            price: &'a serde_json::value::RawValue,
-            #[serde(borrow)]
-            size: &'a serde_json::value::RawValue,
-        }
-        let Ok(f) = serde_json::from_str::<Fields>(&kept.json) else { return false };
-        let text = |bits: u64| serde_json::to_string(&f64::from_bits(bits)).unwrap_or_default();
-        match self {
-            TradeKey::Id { id, exchange, trf_id } => {
-                f.id.as_deref() == Some(id.as_str()) && f.exchange == *exchange && f.trf_id == *trf_id
-            }
-            TradeKey::Print { sip_ns, price_bits, size_bits } => {
-                f.id.is_none()
-                    && kept.sip_ns == *sip_ns
-                    && f.price.get() == text(*price_bits)
-                    && f.size.get() == text(*size_bits)
-            }
-        }
-    }
-}
-
-/// One kept trade: its SIP time, when the record that brought it became
-/// known (both ns), and its JSON as the trades endpoint writes it.
-struct KeptTrade {
-    sip_ns: i64,
-    known_ns: i64,
-    json: Box<str>,
-}
-
-/// The union of the trade records a trades request reads back, one ticker's:
-/// each trade is its JSON and two numbers in one sorted vector (a window is
-/// two binary searches), repeats across records dropped.
-#[derive(Default)]
-struct TradeBook {
-    /// By `sip_ns`; equal timestamps in arrival order.
-    trades: Vec<KeptTrade>,
-    /// For the trades with an id: the hash of the key → the `sip_ns` of the
-    /// first trade kept with that hash, where a repeat of it is looked for.
-    ids: HashMap<u64, i64>,
-}
-
-impl TradeBook {
-    fn add(&mut self, known_ns: i64, arriving: Vec<ArrivingTrade>) {
-        let mut fresh: Vec<KeptTrade> = Vec::with_capacity(arriving.len());
-        let mut fresh_keys: HashSet<TradeKey> = HashSet::with_capacity(arriving.len());
-        for a in arriving {
-            if fresh_keys.contains(&a.key) || self.holds(&a.key) {
-                continue;
-            }
-            if matches!(a.key, TradeKey::Id { .. }) {
-                self.ids.entry(a.key.hash64()).or_insert(a.sip_ns);
-            }
-            fresh_keys.insert(a.key);
-            fresh.push(KeptTrade { sip_ns: a.sip_ns, known_ns, json: a.json });
-        }
-        // Stable: equal timestamps keep their arrival order, after the ones
-        // kept before.
-        fresh.sort_by_key(|k| k.sip_ns);
-        let Some(first) = fresh.first() else { return };
-        let from = self.trades.partition_point(|k| k.sip_ns <= first.sip_ns);
-        if from == self.trades.len() {
-            self.trades.append(&mut fresh);
-            return;
-        }
-        let tail = self.trades.split_off(from);
-        self.trades.reserve(tail.len() + fresh.len());
-        let (mut old, mut new) = (tail.into_iter().peekable(), fresh.into_iter().peekable());
-        while let (Some(o), Some(n)) = (old.peek(), new.peek()) {
-            let next = if o.sip_ns <= n.sip_ns { old.next() } else { new.next() };
-            self.trades.extend(next);
-        }
-        self.trades.extend(old);
-        self.trades.extend(new);
-    }
-
-    /// The kept trades with `sip_ns` in `[lo, hi]`, in time order.
-    fn within(&self, lo: i64, hi: i64) -> &[KeptTrade] {
-        let start = self.trades.partition_point(|k| k.sip_ns < lo);
-        let end = self.trades.partition_point(|k| k.sip_ns <= hi).max(start);
-        &self.trades[start..end]
-    }
-
-    /// True when a trade with this key is kept already.
-    fn holds(&self, key: &TradeKey) -> bool {
-        let at = match key {
-            TradeKey::Print { sip_ns, .. } => *sip_ns,
-            TradeKey::Id { .. } => match self.ids.get(&key.hash64()) {
-                Some(sip_ns) => *sip_ns,
-                None => return false,
-            },
-        };
-        if self.within(at, at).iter().any(|k| key.names(k)) {
-            return true;
-        }
-        // Two id keys with one hash: the map names only the first, so the
-        // other is looked for everywhere. Practically never reached.
-        matches!(key, TradeKey::Id { .. }) && self.trades.iter().any(|k| key.names(k))
-    }
 }
 
 type SeriesKey = (String, u32, String);
@@ -836,617 +704,6 @@ impl Market {
     }
 }
 
-// ---------------------------------------------------------------------------
-// Requests.
-
-/// A request URL taken apart: decoded path segments and query pairs.
-pub(crate) struct Target {
-    path: String,
-    pub(crate) segments: Vec<String>,
-    query: Vec<(String, String)>,
-}
-
-impl Target {
-    pub(crate) fn parse(url: &str) -> Target {
-        let (path, query) = split_url(url);
-        let segments = path.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
-        let query = query
-            .split('&')
-            .filter(|kv| !kv.is_empty())
-            .map(|kv| {
-                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-                (percent_decode(k), percent_decode(v))
-            })
-            .collect();
-        Target { path: path.to_string(), segments, query }
-    }
-
-    pub(crate) fn get(&self, key: &str) -> Option<&str> {
-        self.query.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
-    }
-
-    /// `limit`: absent gives the default, above the maximum is clamped.
-    fn limit(&self, default: usize, max: usize) -> Result<usize, String> {
-        match self.get("limit") {
-            None => Ok(default),
-            Some(v) => match v.parse::<usize>() {
-                Ok(0) | Err(_) => Err(format!("invalid limit {v:?}")),
-                Ok(n) => Ok(n.min(max)),
-            },
-        }
-    }
-
-    /// The next page: this path and query with `cursor` set.
-    fn next_url(&self, cursor: &str) -> String {
-        let mut url = format!("{NEXT_URL_BASE}{}?cursor={cursor}", self.path);
-        for (k, v) in self.query.iter().filter(|(k, _)| k != "cursor") {
-            url.push('&');
-            url.push_str(&percent_encode(k));
-            url.push('=');
-            url.push_str(&percent_encode(v));
-        }
-        url
-    }
-}
-
-/// The path and query of a URL (absolute or not), without the fragment.
-pub(crate) fn split_url(url: &str) -> (&str, &str) {
-    let rest = match url.split_once("://") {
-        Some((_, after)) => after.find(['/', '?']).map_or("", |i| &after[i..]),
-        None => url,
-    };
-    let rest = rest.split('#').next().unwrap_or("");
-    rest.split_once('?').unwrap_or((rest, ""))
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok());
-            if let Some(v) = hex {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b':') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// `A-B`: two numbers (a snapshot line or a time cap, and an offset).
-fn parse_cursor(cursor: &str) -> Option<(u64, usize)> {
-    let (a, b) = cursor.split_once('-')?;
-    Some((a.parse().ok()?, b.parse().ok()?))
-}
-
-/// The Polygon endpoints orakl calls, from a request's path segments.
-pub(crate) enum Route {
-    Chain { underlying: String },
-    Contract { underlying: String, contract: String },
-    Aggs { ticker: String, multiplier: String, timespan: String, from: String, to: String },
-    Trades { ticker: String },
-    StockSnapshot { ticker: String },
-}
-
-impl Route {
-    pub(crate) fn parse(segments: &[String]) -> Option<Route> {
-        let s: Vec<&str> = segments.iter().map(String::as_str).collect();
-        let own = |x: &str| x.to_string();
-        Some(match s.as_slice() {
-            ["v3", "snapshot", "options", u] => Route::Chain { underlying: own(u) },
-            ["v3", "snapshot", "options", u, c] => Route::Contract { underlying: own(u), contract: own(c) },
-            ["v2", "aggs", "ticker", tk, "range", m, span, from, to] => {
-                Route::Aggs { ticker: own(tk), multiplier: own(m), timespan: own(span), from: own(from), to: own(to) }
-            }
-            ["v3", "trades", tk] => Route::Trades { ticker: own(tk) },
-            ["v2", "snapshot", "locale", "us", "markets", "stocks", "tickers", tk] => {
-                Route::StockSnapshot { ticker: own(tk) }
-            }
-            _ => return None,
-        })
-    }
-}
-
-/// `gt`/`gte`/`lt`/`lte`/exact bounds on one field, as Polygon's
-/// `field.gte=...` query parameters.
-struct Bounds<T> {
-    eq: Option<T>,
-    gt: Option<T>,
-    gte: Option<T>,
-    lt: Option<T>,
-    lte: Option<T>,
-}
-
-impl<T: PartialOrd + Copy> Bounds<T> {
-    fn parse(q: &Target, name: &str, parse: impl Fn(&str) -> Option<T>) -> Result<Bounds<T>, String> {
-        let get = |suffix: &str| -> Result<Option<T>, String> {
-            let key = format!("{name}{suffix}");
-            match q.get(&key) {
-                None => Ok(None),
-                Some(v) => parse(v).map(Some).ok_or_else(|| format!("invalid {key} {v:?}")),
-            }
-        };
-        Ok(Bounds { eq: get("")?, gt: get(".gt")?, gte: get(".gte")?, lt: get(".lt")?, lte: get(".lte")? })
-    }
-
-    /// A value passes every bound set; a missing value passes only when no
-    /// bound is set.
-    /// True when no bound is set.
-    fn is_open(&self) -> bool {
-        [self.eq, self.gt, self.gte, self.lt, self.lte].iter().all(Option::is_none)
-    }
-
-    fn accepts(&self, v: Option<T>) -> bool {
-        let bounds = [self.eq, self.gt, self.gte, self.lt, self.lte];
-        if bounds.iter().all(Option::is_none) {
-            return true;
-        }
-        let Some(v) = v else { return false };
-        self.eq.is_none_or(|b| v == b)
-            && self.gt.is_none_or(|b| v > b)
-            && self.gte.is_none_or(|b| v >= b)
-            && self.lt.is_none_or(|b| v < b)
-            && self.lte.is_none_or(|b| v <= b)
-    }
-}
-
-struct ChainFilter {
-    expiration: Bounds<NaiveDate>,
-    strike: Bounds<f64>,
-    contract_type: Option<String>,
-}
-
-impl ChainFilter {
-    fn parse(q: &Target) -> Result<ChainFilter, String> {
-        Ok(ChainFilter {
-            expiration: Bounds::parse(q, "expiration_date", |v| NaiveDate::parse_from_str(v, "%Y-%m-%d").ok())?,
-            strike: Bounds::parse(q, "strike_price", |v| v.parse::<f64>().ok().filter(|x| x.is_finite()))?,
-            contract_type: q.get("contract_type").map(str::to_string),
-        })
-    }
-
-    /// `json` is the contract's text: its strike and type are read only
-    /// when the query filters on them.
-    fn accepts(&self, c: &RawContract, json: &str) -> bool {
-        if !self.expiration.accepts(c.expiration) {
-            return false;
-        }
-        if self.strike.is_open() && self.contract_type.is_none() {
-            return true;
-        }
-        let (strike, kind) = ContractIndex::strike_and_type(json);
-        self.strike.accepts(strike)
-            && self.contract_type.as_deref().is_none_or(|want| kind.is_some_and(|k| k.eq_ignore_ascii_case(want)))
-    }
-}
-
-/// The inclusive `[lo, hi]` nanosecond window of a trades request. A value
-/// is nanoseconds or an ET date (its midnight; `timestamp=DATE` is the
-/// whole date).
-fn trade_window(q: &Target) -> Result<(i64, i64), String> {
-    let (mut lo, mut hi) = (i64::MIN, i64::MAX);
-    for (key, value) in &q.query {
-        let Some(op) = key.strip_prefix("timestamp") else { continue };
-        if !matches!(op, "" | ".gt" | ".gte" | ".lt" | ".lte") {
-            continue;
-        }
-        let (start, end) = if let Ok(ns) = value.parse::<i64>() {
-            (ns, ns)
-        } else {
-            let day = NaiveDate::parse_from_str(value, "%Y-%m-%d").ok();
-            let start = day.and_then(et_midnight_ms).and_then(|ms| ms.checked_mul(1_000_000));
-            let end = day
-                .and_then(|d| d.succ_opt())
-                .and_then(et_midnight_ms)
-                .and_then(|ms| ms.checked_mul(1_000_000))
-                .map(|ns| ns - 1);
-            match (start, end) {
-                (Some(s), Some(e)) if op.is_empty() => (s, e),
-                (Some(s), Some(_)) => (s, s),
-                _ => return Err(format!("invalid {key} {value:?}")),
-            }
-        };
-        match op {
-            "" => (lo, hi) = (lo.max(start), hi.min(end)),
-            ".gt" => lo = lo.max(start.saturating_add(1)),
-            ".gte" => lo = lo.max(start),
-            ".lt" => hi = hi.min(start.saturating_sub(1)),
-            _ => hi = hi.min(start),
-        }
-    }
-    Ok((lo, hi))
-}
-
-// ---------------------------------------------------------------------------
-// Bars.
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Span {
-    Second,
-    Minute,
-    Hour,
-    Day,
-    Week,
-    Month,
-    Quarter,
-    Year,
-}
-
-impl Span {
-    fn parse(s: &str) -> Option<Span> {
-        Some(match s {
-            "second" => Span::Second,
-            "minute" => Span::Minute,
-            "hour" => Span::Hour,
-            "day" => Span::Day,
-            "week" => Span::Week,
-            "month" => Span::Month,
-            "quarter" => Span::Quarter,
-            "year" => Span::Year,
-            _ => return None,
-        })
-    }
-}
-
-fn et_midnight_ms(d: NaiveDate) -> Option<i64> {
-    MARKET_TZ.from_local_datetime(&d.and_hms_opt(0, 0, 0)?).earliest().map(|t| t.timestamp_millis())
-}
-
-fn et_date_of_ms(ms: i64) -> Option<NaiveDate> {
-    DateTime::from_timestamp_millis(ms).map(|t| t.with_timezone(&MARKET_TZ).date_naive())
-}
-
-/// When a bar that starts at `start_ms` closes. Calendar spans end at an
-/// ET midnight (a day is 23 or 25 hours across a DST change).
-fn bar_end_ms(start_ms: i64, mult: u32, span: Span) -> Option<i64> {
-    let m = i64::from(mult);
-    let fixed = |unit_ms: i64| m.checked_mul(unit_ms).and_then(|d| start_ms.checked_add(d));
-    let date = || et_date_of_ms(start_ms);
-    let end = match span {
-        Span::Second => return fixed(1000),
-        Span::Minute => return fixed(MINUTE_MS),
-        Span::Hour => return fixed(HOUR_MS),
-        Span::Day => date()?.checked_add_days(Days::new(u64::from(mult)))?,
-        Span::Week => date()?.checked_add_days(Days::new(7 * u64::from(mult)))?,
-        Span::Month => date()?.checked_add_months(Months::new(mult))?,
-        Span::Quarter => date()?.checked_add_months(Months::new(mult.checked_mul(3)?))?,
-        Span::Year => date()?.checked_add_months(Months::new(mult.checked_mul(12)?))?,
-    };
-    et_midnight_ms(end)
-}
-
-/// A range end: an ET date (inclusive: `to` runs to the end of the day) or
-/// Unix milliseconds.
-fn agg_bound(s: &str, upper: bool) -> Option<i64> {
-    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return if upper { et_midnight_ms(d.succ_opt()?).map(|ms| ms - 1) } else { et_midnight_ms(d) };
-    }
-    s.parse().ok()
-}
-
-/// One bar from consecutive ones: first open, highest high, lowest low,
-/// last close, summed volume, volume-weighted vwap (a minute without `vw`
-/// counts at its close).
-fn merge_bars(start_ms: i64, bars: &[&Bar]) -> Option<Bar> {
-    let (first, last) = (bars.first()?, bars.last()?);
-    let volume: f64 = bars.iter().map(|b| b.volume).sum();
-    let traded: f64 = bars.iter().map(|b| b.vwap.unwrap_or(b.close) * b.volume).sum();
-    let transactions =
-        bars.iter().filter_map(|b| b.transactions).fold(None, |acc: Option<f64>, n| Some(acc.unwrap_or(0.0) + n));
-    Some(Bar {
-        start_ms,
-        open: first.open,
-        high: bars.iter().map(|b| b.high).fold(f64::NEG_INFINITY, f64::max),
-        low: bars.iter().map(|b| b.low).fold(f64::INFINITY, f64::min),
-        close: last.close,
-        volume,
-        vwap: (volume > 0.0).then(|| traded / volume),
-        transactions,
-        ..Bar::default()
-    })
-}
-
-/// Minute or hour bars of `bucket_ms`, aligned to multiples of it since the
-/// epoch, from the 1-minute bars; only buckets that start in `[from, to]`
-/// and had closed by `t`.
-fn build_fixed(minutes: &Series, bucket_ms: i64, from: i64, to: i64, t_ms: i64) -> Vec<Bar> {
-    // Checked: a bound near i64::MIN would overflow when rounded down.
-    let align = |ms: i64| ms.div_euclid(bucket_ms).checked_mul(bucket_ms);
-    let lo = align(from).unwrap_or(i64::MIN);
-    let hi = align(to).unwrap_or(i64::MIN).saturating_add(bucket_ms);
-    if lo >= hi {
-        return Vec::new();
-    }
-    let in_range = minutes.within(lo, hi - 1);
-    group_by(&in_range, align)
-        .into_iter()
-        .filter(|(b, _)| *b >= from && *b <= to && b.saturating_add(bucket_ms) <= t_ms)
-        .filter_map(|(b, bars)| merge_bars(b, &bars))
-        .collect()
-}
-
-/// `bars` grouped by `key` of their start, in key order; a bar whose key
-/// is None is left out.
-fn group_by<K: Ord>(bars: &[Bar], key: impl Fn(i64) -> Option<K>) -> BTreeMap<K, Vec<&Bar>> {
-    let mut groups: BTreeMap<K, Vec<&Bar>> = BTreeMap::new();
-    for bar in bars {
-        if let Some(k) = key(bar.start_ms) {
-            groups.entry(k).or_default().push(bar);
-        }
-    }
-    groups
-}
-
-/// Day bars from all the 1-minute bars of each ET date, stamped at the
-/// date's ET midnight; only days that start in `[from, to]` and had ended
-/// by `t`.
-fn build_days(minutes: &Series, from: i64, to: i64, t_ms: i64) -> Vec<Bar> {
-    // Bounds beyond chrono's calendar mean "from the start" / "to the end".
-    let lo = et_date_of_ms(from).and_then(et_midnight_ms).unwrap_or(i64::MIN);
-    let hi = et_date_of_ms(to).and_then(|d| d.succ_opt()).and_then(et_midnight_ms).unwrap_or(i64::MAX);
-    if lo >= hi {
-        return Vec::new();
-    }
-    let in_range = minutes.within(lo, hi - 1);
-    group_by(&in_range, et_date_of_ms)
-        .into_iter()
-        .filter_map(|(d, bars)| {
-            let start = et_midnight_ms(d)?;
-            let end = et_midnight_ms(d.succ_opt()?)?;
-            (start >= from && start <= to && end <= t_ms).then(|| merge_bars(start, &bars)).flatten()
-        })
-        .collect()
-}
-
-/// Prices kept as integer ten-thousandths when that gives back the very
-/// same `f64`: what every simulated or quoted price is.
-const PRICE_SCALE: f64 = 10_000.0;
-/// `vwap`/`n` absent in a [`PackedBar`].
-const NO_PRICE: i32 = i32::MIN;
-const NO_COUNT: u32 = u32::MAX;
-
-/// A bar in 40 bytes instead of [`Bar`]'s 112 (a day of option minute bars
-/// for a big watchlist is over a million bars). Only built when every field
-/// unpacks to the identical `f64`, so answers are unchanged.
-#[derive(Debug, Clone, Copy)]
-struct PackedBar {
-    start_ms: i64,
-    open: i32,
-    high: i32,
-    low: i32,
-    close: i32,
-    vwap: i32,
-    volume: u32,
-    transactions: u32,
-}
-
-fn pack_price(v: f64) -> Option<i32> {
-    let scaled = (v * PRICE_SCALE).round();
-    // NO_PRICE itself is excluded: it marks an absent value.
-    if !(scaled > f64::from(i32::MIN) && scaled <= f64::from(i32::MAX)) {
-        return None;
-    }
-    let packed = scaled as i32;
-    (unpack_price(packed).to_bits() == v.to_bits()).then_some(packed)
-}
-
-fn unpack_price(p: i32) -> f64 {
-    f64::from(p) / PRICE_SCALE
-}
-
-fn pack_count(v: f64) -> Option<u32> {
-    // NO_COUNT excluded as above; -0.0 fails the bit check.
-    if !(v >= 0.0 && v < f64::from(NO_COUNT)) {
-        return None;
-    }
-    let packed = v as u32;
-    (f64::from(packed).to_bits() == v.to_bits()).then_some(packed)
-}
-
-impl PackedBar {
-    fn pack(b: &Bar) -> Option<PackedBar> {
-        if b.ticker.is_some() || b.otc.is_some() {
-            return None;
-        }
-        Some(PackedBar {
-            start_ms: b.start_ms,
-            open: pack_price(b.open)?,
-            high: pack_price(b.high)?,
-            low: pack_price(b.low)?,
-            close: pack_price(b.close)?,
-            vwap: match b.vwap {
-                None => NO_PRICE,
-                Some(v) => pack_price(v)?,
-            },
-            volume: pack_count(b.volume)?,
-            transactions: match b.transactions {
-                None => NO_COUNT,
-                Some(n) => pack_count(n)?,
-            },
-        })
-    }
-
-    fn unpack(&self) -> Bar {
-        Bar {
-            start_ms: self.start_ms,
-            open: unpack_price(self.open),
-            high: unpack_price(self.high),
-            low: unpack_price(self.low),
-            close: unpack_price(self.close),
-            volume: f64::from(self.volume),
-            vwap: (self.vwap != NO_PRICE).then(|| unpack_price(self.vwap)),
-            transactions: (self.transactions != NO_COUNT).then(|| f64::from(self.transactions)),
-            ticker: None,
-            otc: None,
-        }
-    }
-}
-
-/// One series' bars by start time, one bar per start (a later record's bar
-/// replaces an earlier one's). Records bring bars in time order, so adding
-/// is almost always a push; ranges are binary searches.
-enum Series {
-    Packed(Vec<PackedBar>),
-    /// Once any bar does not pack exactly.
-    Plain(Vec<Bar>),
-}
-
-impl Default for Series {
-    fn default() -> Series {
-        Series::Packed(Vec::new())
-    }
-}
-
-/// Puts `item` at its place by `key`, replacing one with the same key.
-fn insert_sorted<T>(v: &mut Vec<T>, item: T, key: impl Fn(&T) -> i64) {
-    let k = key(&item);
-    if v.last().is_none_or(|last| key(last) < k) {
-        v.push(item);
-        return;
-    }
-    match v.binary_search_by_key(&k, &key) {
-        Ok(i) => v[i] = item,
-        Err(i) => v.insert(i, item),
-    }
-}
-
-impl Series {
-    fn insert(&mut self, bar: Bar) {
-        if let Series::Packed(packed) = self {
-            match PackedBar::pack(&bar) {
-                Some(p) => return insert_sorted(packed, p, |b| b.start_ms),
-                None => *self = Series::Plain(packed.iter().map(PackedBar::unpack).collect()),
-            }
-        }
-        if let Series::Plain(plain) = self {
-            insert_sorted(plain, bar, |b| b.start_ms);
-        }
-    }
-
-    /// The bars that start in `[lo, hi]`, in time order.
-    fn within(&self, lo: i64, hi: i64) -> Vec<Bar> {
-        fn span<T>(v: &[T], lo: i64, hi: i64, key: impl Fn(&T) -> i64) -> &[T] {
-            let start = v.partition_point(|b| key(b) < lo);
-            let end = v.partition_point(|b| key(b) <= hi).max(start);
-            &v[start..end]
-        }
-        match self {
-            Series::Packed(v) => span(v, lo, hi, |b| b.start_ms).iter().map(PackedBar::unpack).collect(),
-            Series::Plain(v) => span(v, lo, hi, |b| b.start_ms).to_vec(),
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Responses in Polygon's shapes.
-
-#[derive(Serialize)]
-struct Status<'a> {
-    status: &'static str,
-    request_id: &'static str,
-    message: &'a str,
-}
-
-#[derive(Serialize)]
-struct ErrorBody {
-    status: &'static str,
-    request_id: &'static str,
-    error: String,
-}
-
-#[derive(Serialize)]
-struct One<'a, T> {
-    status: &'static str,
-    request_id: &'static str,
-    results: &'a T,
-}
-
-/// The envelope of a page of models; pages are written from JSON text
-/// ([`raw_page_reply`]), and tests check that the two agree.
-#[cfg(test)]
-#[derive(Serialize)]
-struct Page<'a, T> {
-    status: &'static str,
-    request_id: &'static str,
-    results: Vec<&'a T>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next_url: Option<String>,
-}
-
-#[cfg(test)]
-fn page_reply<T: Serialize>(results: Vec<&T>, next_url: Option<String>) -> Response {
-    reply(200, &Page { status: "OK", request_id: REQUEST_ID, results, next_url })
-}
-
-const OK_PREFIX: &str = concat!(r#"{"status":"OK","request_id":""#, "replay", r#"","results":"#);
-
-fn json_response(status: u16, body: Vec<u8>) -> Response {
-    Response { status, headers: vec![("content-type".to_string(), "application/json".to_string())], body }
-}
-
-/// A page whose items are JSON text already (a chain's contracts as on the
-/// tape, trades as written when they arrived): the envelope serde writes
-/// for a page of models (`status`, `request_id`, `results`, then
-/// `next_url` if any), with the items copied in.
-fn raw_page_reply<'a>(items: impl Iterator<Item = &'a str>, next_url: Option<String>) -> Response {
-    let mut body = Vec::with_capacity(1 << 16);
-    body.extend_from_slice(OK_PREFIX.as_bytes());
-    body.push(b'[');
-    for (i, item) in items.enumerate() {
-        if i > 0 {
-            body.push(b',');
-        }
-        body.extend_from_slice(item.as_bytes());
-    }
-    body.push(b']');
-    if let Some(url) = next_url {
-        body.extend_from_slice(br#","next_url":"#);
-        // A String always serialises.
-        let _ = serde_json::to_writer(&mut body, &url);
-    }
-    body.push(b'}');
-    json_response(200, body)
-}
-
-/// [`One`] around a contract that is JSON text already.
-fn raw_one_reply(item: &str) -> Response {
-    let mut body = Vec::with_capacity(OK_PREFIX.len() + item.len() + 1);
-    body.extend_from_slice(OK_PREFIX.as_bytes());
-    body.extend_from_slice(item.as_bytes());
-    body.push(b'}');
-    json_response(200, body)
-}
-
-fn reply<T: Serialize>(status: u16, body: &T) -> Response {
-    let headers = vec![("content-type".to_string(), "application/json".to_string())];
-    match serde_json::to_vec(body) {
-        Ok(body) => Response { status, headers, body },
-        Err(e) => Response {
-            status: 500,
-            headers,
-            body: format!(r#"{{"status":"ERROR","request_id":"{REQUEST_ID}","error":"cannot encode: {e}"}}"#)
-                .into_bytes(),
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1533,21 +790,7 @@ mod tests {
     }
 
     #[test]
-    fn targets_and_routes() {
-        let t = Target::parse(
-            "https://api.polygon.io/v3/snapshot/options/I%3ASPX?limit=250&expiration_date.lte=2025-11-21#x",
-        );
-        assert_eq!(t.segments, ["v3", "snapshot", "options", "I:SPX"]);
-        assert_eq!(t.get("limit"), Some("250"));
-        assert_eq!(t.get("expiration_date.lte"), Some("2025-11-21"));
-        assert!(matches!(Route::parse(&t.segments), Some(Route::Chain { underlying }) if underlying == "I:SPX"));
-        assert_eq!(
-            t.next_url("12-250"),
-            "https://api.polygon.io/v3/snapshot/options/I%3ASPX?cursor=12-250&limit=250&expiration_date.lte=2025-11-21"
-        );
-        assert_eq!(split_url("http://127.0.0.1:9/v3/trades/X?a=1"), ("/v3/trades/X", "a=1"));
-        assert_eq!(split_url("/v3/trades/X"), ("/v3/trades/X", ""));
-        assert!(Route::parse(&Target::parse("/v1/other").segments).is_none());
+    fn cursors() {
         assert_eq!(parse_cursor("7-250"), Some((7, 250)));
         assert_eq!(parse_cursor("7"), None);
     }

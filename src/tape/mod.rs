@@ -27,7 +27,7 @@ mod label;
 pub use label::ChainLabel;
 
 use crate::polygon::models::plain_date;
-use crate::polygon::{Bar, OptionSnapshot, TickerSnapshot, Trade};
+use crate::polygon::{Bar, Endpoint, OptionSnapshot, TickerSnapshot, Trade};
 
 pub const MAGIC: &str = "orakl-market-tape";
 pub const VERSION: u32 = 1;
@@ -144,14 +144,17 @@ impl Payload {
         }
     }
 
+    /// The endpoint's name, as logs and metrics name it ([`Endpoint::as_str`],
+    /// which a test holds equal to the tape's `endpoint` tag).
     pub fn endpoint(&self) -> &'static str {
-        match self {
-            Payload::OptionChain { .. } => "option_chain",
-            Payload::OptionContract { .. } => "option_contract",
-            Payload::Aggs { .. } => "aggs",
-            Payload::Trades { .. } => "trades",
-            Payload::StockSnapshot { .. } => "stock_snapshot",
-        }
+        let kind = match self {
+            Payload::OptionChain { .. } => Endpoint::OptionChain,
+            Payload::OptionContract { .. } => Endpoint::OptionContract,
+            Payload::Aggs { .. } => Endpoint::Aggs,
+            Payload::Trades { .. } => Endpoint::Trades,
+            Payload::StockSnapshot { .. } => Endpoint::StockSnapshot,
+        };
+        kind.as_str()
     }
 }
 
@@ -476,16 +479,6 @@ enum Field {
     Results,
     #[serde(other)]
     Other,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum Endpoint {
-    OptionChain,
-    OptionContract,
-    Aggs,
-    Trades,
-    StockSnapshot,
 }
 
 enum Results<C> {
@@ -848,6 +841,27 @@ impl Drop for TapeWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The tape's `endpoint` tag and the name logs and metrics use are one
+    /// name per endpoint.
+    #[test]
+    fn the_tape_tag_is_the_endpoint_name() {
+        let s = |x: &str| x.to_string();
+        let payloads = [
+            Payload::OptionChain { underlying: s("SPY"), results: vec![] },
+            Payload::OptionContract { underlying: s("SPY"), contract: s("O:X"), results: Box::default() },
+            Payload::Aggs { ticker: s("SPY"), multiplier: 1, timespan: s("day"), results: vec![] },
+            Payload::Trades { ticker: s("SPY"), results: vec![] },
+            Payload::StockSnapshot { ticker: s("SPY"), results: Box::default() },
+        ];
+        let mut names: Vec<&str> = Vec::new();
+        for payload in payloads {
+            let json = serde_json::to_value(&payload).unwrap();
+            assert_eq!(json["endpoint"].as_str(), Some(payload.endpoint()));
+            names.push(payload.endpoint());
+        }
+        assert_eq!(names, crate::polygon::Endpoint::ALL.map(|e| e.as_str()));
+    }
 
     fn sample() -> Vec<Record> {
         let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();

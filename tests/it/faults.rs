@@ -242,6 +242,10 @@ fn gone_reply(_: usize, _: &str) -> Reply {
 }
 
 fn config(polygon: &str, golden: &str, sweeps: &str, metrics: &Path) -> Config {
+    config_with(polygon, golden, sweeps, metrics, &[])
+}
+
+fn config_with(polygon: &str, golden: &str, sweeps: &str, metrics: &Path, extra: &[(&str, &str)]) -> Config {
     let vars: BTreeMap<String, String> = [
         ("POLYGON_API_KEY", KEY.to_string()),
         ("POLYGON_BASE_URL", polygon.to_string()),
@@ -254,6 +258,7 @@ fn config(polygon: &str, golden: &str, sweeps: &str, metrics: &Path) -> Config {
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
+    .chain(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())))
     .collect();
     Config::from_vars(&vars).expect("valid config")
 }
@@ -468,4 +473,113 @@ fn wall_clock_steps_replay_nothing_and_keep_cooldowns() {
     let cd = store.cooldown(orakl::job::Bot::GoldenSweeps, contracts()[0].0).unwrap().unwrap();
     assert_eq!(cd.alert_id, first.alert.id);
     assert_eq!(cd.until, first.created_at + chrono::Duration::seconds(900));
+}
+
+fn late_reply(_: usize, _: &str) -> Reply {
+    // Accepted (as far as anyone can tell) but answered after the timeout.
+    Reply::Stall { status: 200, len: 60 }
+}
+
+/// A Discord that takes every post but answers after the timeout: each
+/// post's outcome is unknown. The service posts each alert at most twice
+/// (once, then one retry after a delay), then gives it up, instead of
+/// posting it again on every pass; the other webhook is not held up.
+#[test]
+fn a_discord_that_answers_late_gets_at_most_one_extra_copy_per_alert() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("state.db");
+    let clock = Arc::new(SimClock::new(et(9, 29, 50)));
+    let (poly, _) = polygon_with(clock.clone(), Vec::new(), false, Vec::new());
+    let golden = hook(clock.clone(), late_reply);
+    let sweeps = hook(clock.clone(), ok_reply_discord);
+    let cfg_vars = config_with(
+        &poly.url(),
+        &golden.server.url(),
+        &sweeps.server.url(),
+        &dir.path().join("m.prom"),
+        &[("DISCORD_TIMEOUT_SECONDS", "1")],
+    );
+    let tt = Timetable::parse("schedule.cron", TIMETABLE).unwrap();
+    let settings = Settings::validate(&cfg_vars, &tt, false).expect("settings");
+    let delivery = Delivery::discord(&cfg_vars, &settings, clock.clone(), Notifier::disabled());
+    clock.shutdown_after(Duration::from_secs(20 * 60));
+    let mut svc =
+        Service::new(cfg_vars, clock.clone(), Store::open(&db).unwrap(), delivery, Notifier::disabled()).unwrap();
+    svc.run(&tt);
+    drop(svc);
+
+    let posts = golden.posts.lock().unwrap().clone();
+    let mut per_alert: BTreeMap<String, Vec<DateTime<Utc>>> = BTreeMap::new();
+    for (at, id, _) in &posts {
+        per_alert.entry(id.clone()).or_default().push(*at);
+    }
+    assert_eq!(per_alert.len(), 3, "{per_alert:?}");
+    for (id, times) in &per_alert {
+        assert_eq!(times.len(), 2, "{id}: one post and one retry: {times:?}");
+        assert!(times[1] - times[0] >= chrono::Duration::seconds(30), "{id}: the retry waits: {times:?}");
+    }
+    let store = Store::open(&db).unwrap();
+    for e in store.alerts_since(et(8, 0, 0)).unwrap() {
+        if e.alert.bot == orakl::job::Bot::GoldenSweeps {
+            assert_eq!(e.status, AlertStatus::Failed, "{}", e.alert.id);
+        }
+    }
+    assert_eq!(sweeps.posts.lock().unwrap().len(), 3, "the other webhook delivers as usual");
+}
+
+fn rate_limited_forever(_: usize, _: &str) -> Reply {
+    Reply::json(429, r#"{"message":"You are being rate limited.","retry_after":1e9,"global":true}"#)
+}
+
+/// Discord asks for a billion-second wait (globally) and Polygon, once, for
+/// `Retry-After: 999999`: neither is slept inside a job. Every firing still
+/// scans on time (within 15 s of its minute), nothing is skipped as late,
+/// Discord is asked once and then left alone, and Polygon's chain endpoint
+/// is paused rather than slept through.
+#[test]
+fn long_rate_limits_never_stop_the_loop() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("state.db");
+    let clock = Arc::new(SimClock::new(et(9, 29, 50)));
+    let faults = vec![Fault {
+        name: "429 with Retry-After: 999999",
+        times: 1,
+        second_page_only: false,
+        reply: || Reply::json(429, r#"{"status":"ERROR"}"#).with_header("retry-after", "999999"),
+    }];
+    let (poly, poly_log) = polygon_with(clock.clone(), faults, false, Vec::new());
+    let golden = hook(clock.clone(), rate_limited_forever);
+    let sweeps = hook(clock.clone(), rate_limited_forever);
+    let cfg = config(&poly.url(), &golden.server.url(), &sweeps.server.url(), &dir.path().join("m.prom"));
+    logcap::install();
+    logcap::take();
+    let tt = Timetable::parse("schedule.cron", TIMETABLE).unwrap();
+    let settings = Settings::validate(&cfg, &tt, false).expect("settings");
+    let delivery = Delivery::discord(&cfg, &settings, clock.clone(), Notifier::disabled());
+    clock.shutdown_after(Duration::from_secs(20 * 60));
+    let mut svc = Service::new(cfg, clock.clone(), Store::open(&db).unwrap(), delivery, Notifier::disabled()).unwrap();
+    svc.run(&tt);
+    drop(svc);
+    let logs = logcap::take_lines().join("\n");
+
+    assert_eq!(logs.matches("event=firing_skipped").count(), 0, "{logs}");
+    let requests = poly_log.lock().unwrap().requests.clone();
+    assert!(requests.iter().any(|(_, _, what)| what.starts_with("429")), "the fault was served");
+    // Every scan starts at its firing (seconds 3, 6, 18, 21, ... of the
+    // timetable), so no wait held the loop; the chain endpoint pauses for
+    // the capped Retry-After (120 s) and then scans again.
+    let firsts: Vec<DateTime<Utc>> =
+        requests.iter().filter(|(_, target, _)| target.contains("limit=250")).map(|(at, _, _)| *at).collect();
+    for at in &firsts {
+        let late_ms = (at.timestamp_millis() % 15_000) - if at.timestamp() % 15 < 6 { 3_000 } else { 6_000 };
+        assert!((0..1_000).contains(&late_ms), "a scan started {late_ms} ms after its firing: {at}");
+    }
+    let gaps: Vec<i64> = firsts.windows(2).map(|w| (w[1] - w[0]).num_seconds()).collect();
+    let longest = gaps.iter().copied().max().unwrap_or(0);
+    assert!((120..=130).contains(&longest), "longest pause of the chain endpoint {longest} s: {gaps:?}");
+    assert_eq!(gaps.iter().filter(|g| **g > 30).count(), 1, "{gaps:?}");
+    // One post per webhook, then every alert waits for the limit to lift.
+    let posts = golden.posts.lock().unwrap().len() + sweeps.posts.lock().unwrap().len();
+    assert_eq!(posts, 1, "a global limit holds every webhook");
+    assert!(logs.contains("event=polygon_circuit_open endpoint=option_chain"), "{logs}");
 }

@@ -17,13 +17,15 @@ use orakl::clock::{Clock, SimClock};
 use orakl::http::HttpError;
 use orakl::notify::Notifier;
 use orakl::polygon::models::{
-    AggsPage, ChainPage, ConditionsPage, ContractResponse, ExchangesPage, Greeks, LastTradeResponse, OneOrMany,
-    OptionsContractResponse, OptionsContractsPage, QuotesPage, StockSnapshotResponse, StockSnapshotsResponse,
-    TradesPage, UniversalSnapshotPage,
+    AggsPage, ChainPage, ContractResponse, Greeks, OneOrMany, StockSnapshotResponse, TradesPage,
 };
 use orakl::polygon::{ChainQuery, Client, Endpoint, PolygonConfig, PolygonError, TradesQuery};
 
 use crate::support::fake_http::{FakeServer, Recorded, Reply};
+use crate::support::fixture_models::{
+    ConditionsPage, ExchangesPage, LastTradeResponse, OptionsContractResponse, OptionsContractsPage, QuotesPage,
+    StockSnapshotsResponse, UniversalSnapshotPage,
+};
 
 const KEY: &str = "CANARY-KEY-123";
 
@@ -73,6 +75,10 @@ fn page(results: Value, next_url: Option<&str>) -> String {
 
 fn ok_chain_page() -> Reply {
     Reply::json(200, page(json!([contract("O:SPY251121C00670000", "call", 670.0)]), None))
+}
+
+fn ok_trades_page() -> Reply {
+    Reply::json(200, page(json!([{"price": 670.0, "size": 100.0, "sip_timestamp": 1761143400000000000i64}]), None))
 }
 
 /// The request number (0-based) the server is answering.
@@ -252,7 +258,7 @@ fn a_429_with_retry_after_is_honoured_on_the_clock() {
     let server = FakeServer::start({
         let n = n.clone();
         move |_: &Recorded| match n.fetch_add(1, Ordering::SeqCst) {
-            0 => Reply::json(429, r#"{"status":"ERROR","error":"too many requests"}"#).with_header("Retry-After", "7"),
+            0 => Reply::json(429, r#"{"status":"ERROR","error":"too many requests"}"#).with_header("Retry-After", "4"),
             _ => ok_chain_page(),
         }
     });
@@ -261,27 +267,66 @@ fn a_429_with_retry_after_is_honoured_on_the_clock() {
     assert_eq!(c.option_chain("SPY", &ChainQuery::default()).unwrap().len(), 1);
     assert_eq!(server.count(), 2);
     let spent = clock.elapsed();
-    assert!(spent >= Duration::from_secs(7) && spent < Duration::from_secs(8), "{spent:?}");
+    assert!(spent >= Duration::from_secs(4) && spent < Duration::from_secs(5), "{spent:?}");
     let stats = c.stats();
     let s = &stats.endpoints["option_chain"];
     assert_eq!((s.requests["429"], s.requests["200"], s.retries), (1, 1, 1));
-    assert_eq!(stats.retry_wait_ms, 7000);
+    assert_eq!(stats.retry_wait_ms, 4000);
 }
 
+/// A `Retry-After` too long to sleep is never slept inside the call: the
+/// call fails at once and the endpoint's circuit stays open until then
+/// (capped), while the other endpoints go on; then one trial call.
 #[test]
-fn retry_after_is_capped() {
-    let n = counter();
-    let server = FakeServer::start({
-        let n = n.clone();
-        move |_: &Recorded| match n.fetch_add(1, Ordering::SeqCst) {
-            0 => Reply::status(503).with_header("Retry-After", "86400"),
-            _ => ok_chain_page(),
-        }
-    });
+fn a_long_retry_after_opens_the_endpoint_circuit_instead_of_sleeping() {
+    for told in ["999999", "86400", "6"] {
+        let n = counter();
+        let server = FakeServer::start({
+            let n = n.clone();
+            move |r: &Recorded| {
+                if r.path().starts_with("/v3/snapshot/options/") && n.fetch_add(1, Ordering::SeqCst) == 0 {
+                    return Reply::status(503).with_header("Retry-After", told);
+                }
+                if r.path().starts_with("/v3/snapshot/options/") { ok_chain_page() } else { ok_trades_page() }
+            }
+        });
+        let clock = sim_clock();
+        let c = client_with(&server, &clock, |c| c.retry_after_max = Duration::from_secs(120));
+        let err = c.option_chain("SPY", &ChainQuery::default()).unwrap_err();
+        assert!(matches!(err, PolygonError::Status { status: 503, attempts: 1, .. }), "{err:?}");
+        // Not a moment slept: the loop goes on.
+        assert!(clock.elapsed() < Duration::from_secs(1), "{told}: slept {:?}", clock.elapsed());
+        assert_eq!(c.open_circuits(), ["option_chain"]);
+        let pause: u64 = told.parse::<u64>().unwrap().min(120);
+        let err = c.option_chain("SPY", &ChainQuery::default()).unwrap_err();
+        assert!(
+            matches!(err, PolygonError::CircuitOpen { retry_in_secs, .. } if retry_in_secs == pause),
+            "{told}: {err:?}"
+        );
+        assert_eq!(server.count(), 1, "{told}: no request while the circuit is open");
+        // Another endpoint is not held up.
+        c.trades("SPY", &TradesQuery::default()).unwrap();
+        clock.wait(Duration::from_secs(pause));
+        assert_eq!(c.option_chain("SPY", &ChainQuery::default()).unwrap().len(), 1);
+        assert!(c.open_circuits().is_empty());
+    }
+}
+
+/// The retries of one request stop when the next would start past the
+/// request's time budget, whatever the retry count allows.
+#[test]
+fn retries_stop_at_the_request_time_budget() {
+    let server = FakeServer::start(|_: &Recorded| Reply::status(500));
     let clock = sim_clock();
-    let c = client_with(&server, &clock, |c| c.retry_after_max = Duration::from_secs(120));
-    c.option_chain("SPY", &ChainQuery::default()).unwrap();
-    assert_eq!(clock.elapsed(), Duration::from_secs(120));
+    let c = client_with(&server, &clock, |c| {
+        c.max_retries = 10;
+        c.retry_budget = Duration::from_secs(7);
+    });
+    let err = c.option_chain("SPY", &ChainQuery::default()).unwrap_err();
+    // Waits 1, 2, 4 fit in 7 s; the next (8 s) would not.
+    assert!(matches!(err, PolygonError::Status { status: 500, attempts: 4, .. }), "{err:?}");
+    assert_eq!(server.count(), 4);
+    assert_eq!(clock.elapsed(), Duration::from_secs(7));
 }
 
 #[test]
@@ -375,17 +420,35 @@ fn a_stalled_or_dripping_body_ends_in_a_timeout_error() {
 
 #[test]
 fn shutdown_interrupts_a_retry_wait() {
-    let server = FakeServer::start(|_: &Recorded| Reply::status(429).with_header("Retry-After", "30"));
+    let server = FakeServer::start(|_: &Recorded| Reply::status(429).with_header("Retry-After", "4"));
     let clock = sim_clock();
-    clock.shutdown_after(Duration::from_secs(5));
+    clock.shutdown_after(Duration::from_secs(2));
     let c = client(&server, &clock);
     let err = c.option_chain("SPY", &ChainQuery::default()).unwrap_err();
     assert!(matches!(err, PolygonError::Shutdown { .. }), "{err:?}");
     assert_eq!(server.count(), 1);
-    assert_eq!(clock.elapsed(), Duration::from_secs(5));
+    assert_eq!(clock.elapsed(), Duration::from_secs(2));
 }
 
 // ------------------------------------------------------------ bodies
+
+/// A 6 MB gzip body that inflates to 6.4 GB: the body limit counts decoded
+/// bytes, so reading stops at the limit (memory stays bounded by it), the
+/// call fails with one clear error, and the body is not fetched again.
+#[test]
+fn a_gzip_bomb_is_cut_at_the_decoded_limit_and_not_retried() {
+    let bomb = Reply::gzip_bomb(200, 6400);
+    let server = FakeServer::start(move |_: &Recorded| bomb.clone());
+    let clock = sim_clock();
+    let c = client_with(&server, &clock, |c| c.max_retries = 3);
+    let started = std::time::Instant::now();
+    let err = c.option_chain("SPY", &ChainQuery::default()).unwrap_err();
+    assert!(matches!(err, PolygonError::Transport { error: HttpError::TooLarge(_), attempts: 1, .. }), "{err:?}");
+    assert!(err.to_string().contains("larger than 33554432 bytes (after decoding)"), "{err}");
+    assert_eq!(server.count(), 1, "an oversize body is not downloaded again");
+    assert!(started.elapsed() < Duration::from_secs(20), "read far past the limit: {:?}", started.elapsed());
+    assert_error_clean(&err);
+}
 
 #[test]
 fn garbage_and_html_bodies_are_bad_bodies_named_by_endpoint() {
@@ -737,7 +800,77 @@ fn retries_take_tokens_too() {
     }
 }
 
+/// A contract ticker with a newline in it (a forged log line waiting to
+/// happen) is a data error of the page that carried it: the call fails
+/// with an escaped message, and no log line or error holds a raw newline.
+#[test]
+fn a_ticker_with_a_newline_is_a_data_error_not_a_log_line() {
+    let installed = crate::support::logcap::install();
+    crate::support::logcap::take();
+    let hostile = "O:SPY251121C00670000\nevent=forged level=ERROR";
+    let server =
+        FakeServer::start(move |_: &Recorded| Reply::json(200, page(json!([contract(hostile, "call", 670.0)]), None)));
+    let clock = sim_clock();
+    let c = client(&server, &clock);
+    let err = c.option_chain("SPY", &ChainQuery::default()).unwrap_err();
+    assert!(matches!(err, PolygonError::BadBody { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains(r#"invalid option ticker "O:SPY251121C00670000\nevent=forged"#), "{text}");
+    assert!(!text.contains('\n'), "{text}");
+    assert_eq!(server.count(), 1, "a bad body is not fetched again at once");
+    // A stock snapshot's ticker follows the stock grammar.
+    let server =
+        FakeServer::start(|_: &Recorded| Reply::json(200, r#"{"status":"OK","ticker":{"ticker":"SPY\n\u001b[2J"}}"#));
+    let err = client(&server, &clock).stock_snapshot("SPY").unwrap_err();
+    assert!(err.to_string().contains("invalid stock ticker"), "{err}");
+    if installed {
+        for line in crate::support::logcap::take_lines() {
+            assert!(!line.contains('\n') && !line.contains('\u{1b}'), "raw control character in {line:?}");
+        }
+    }
+}
+
 // ------------------------------------------------------------ secrets
+
+/// A server echoing the key at every offset around the 80-character cut of
+/// an error excerpt (in an error body, in garbage, in a JSON error field):
+/// not one 4-character piece of the key is in any error.
+#[test]
+fn a_key_straddling_the_excerpt_cut_is_redacted_whole() {
+    let server = FakeServer::start(|r: &Recorded| {
+        let at: usize = r.query("strike_price.gte").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let pad = "p".repeat(at);
+        let key = r.header("authorization").unwrap_or("").trim_start_matches("Bearer ").to_string();
+        match r.query("expiration_date.gte").as_deref() {
+            Some("2025-01-01") => Reply::html(500, &format!("{pad}{key} trailing text")),
+            Some("2025-01-02") => Reply::html(200, &format!("{pad}{key} trailing text")),
+            _ => Reply::json(400, json!({ "error": format!("{pad}{key} trailing text") }).to_string()),
+        }
+    });
+    let clock = sim_clock();
+    let c = client_with(&server, &clock, |c| {
+        c.max_retries = 0;
+        c.breaker_failures = 0;
+    });
+    let mut canary_chars = 0;
+    for at in 60..90 {
+        for day in ["2025-01-01", "2025-01-02", "2025-01-03"] {
+            let query = ChainQuery {
+                strike_price_gte: Some(at as f64),
+                expiration_date_gte: Some(day.parse().unwrap()),
+                ..ChainQuery::default()
+            };
+            let err = c.option_chain("SPY", &query).unwrap_err();
+            let text = format!("{err} {err:?}");
+            for w in KEY.as_bytes().windows(4) {
+                if text.contains(std::str::from_utf8(w).unwrap()) {
+                    canary_chars += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(canary_chars, 0, "pieces of the key in errors");
+}
 
 #[test]
 fn the_key_never_appears_in_errors_debug_or_targets() {
@@ -968,3 +1101,32 @@ fn every_recorded_polygon_response_parses() {
 // ------------------------------------------------------------ log capture
 
 use crate::support::logcap as capture;
+
+/// One loopback rule for every setting that may use plain http: the
+/// configuration check, the Polygon base URL and a Discord webhook agree on
+/// every spelling (they once differed on IPv6).
+#[test]
+fn config_polygon_and_discord_agree_on_loopback() {
+    for (host, loopback) in [
+        ("127.0.0.1:8080", true),
+        ("localhost:9", true),
+        ("[::1]:9", true),
+        ("[0:0:0:0:0:0:0:1]:9", true),
+        ("127.9.9.9", true),
+        ("[::2]:9", false),
+        ("10.0.0.1", false),
+        ("localhost.evil.com", false),
+        ("127.0.0.1.evil.com", false),
+    ] {
+        let url = format!("http://{host}");
+        let config = orakl::config::is_loopback_host(host);
+        let polygon = Client::new(
+            PolygonConfig { base_url: url.clone(), ..PolygonConfig::new(KEY) },
+            sim_clock(),
+            Notifier::disabled(),
+        )
+        .is_ok();
+        let discord = orakl::discord::Webhook::parse("W", &format!("{url}/api/webhooks/1/tok")).is_ok();
+        assert_eq!((config, polygon, discord), (loopback, loopback, loopback), "{host}");
+    }
+}

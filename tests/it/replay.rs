@@ -159,7 +159,7 @@ fn chains_are_filtered_as_the_api_filters_them() {
     for exp in ["2025-10-24", "2025-11-21", "2025-12-19"] {
         for strike in [660.0, 670.0, 680.0] {
             for kind in ["call", "put"] {
-                let name = format!("{}{}{}", &exp[5..7], &kind[..1].to_uppercase(), strike);
+                let name = format!("O:{}{}{}", &exp[5..7], &kind[..1].to_uppercase(), strike);
                 contracts.push(option(&name, kind, strike, exp, 1.0));
             }
         }
@@ -196,7 +196,7 @@ fn chains_are_filtered_as_the_api_filters_them() {
     ];
     for (query, want) in cases {
         let got: Vec<String> =
-            client.option_chain("SPY", &query).unwrap().iter().map(|c| c.ticker().unwrap().to_string()).collect();
+            client.option_chain("SPY", &query).unwrap().iter().map(|c| c.ticker().unwrap()[2..].to_string()).collect();
         let got = if got.len() == 18 { "18 contracts".to_string() } else { got.join(" ") };
         assert_eq!(got, want, "{query:?}");
     }
@@ -206,7 +206,7 @@ fn chains_are_filtered_as_the_api_filters_them() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|c| c["details"]["ticker"].as_str().unwrap())
+            .map(|c| &c["details"]["ticker"].as_str().unwrap()[2..])
             .collect::<Vec<_>>()
             .join(" ")
     };
@@ -521,6 +521,14 @@ fn a_malformed_line_stops_the_replay_naming_tape_and_line() {
     assert!(err.contains(&want), "{err}");
     assert!(market.error().unwrap().to_string().starts_with(&want));
     assert!(client.stock_snapshot("SPY").is_err(), "every later request fails too");
+    // A tape error is not an API fault: no retry, no circuit.
+    let stats = client.stats();
+    assert_eq!(stats.endpoints["option_chain"].retries, 0);
+    assert_eq!(stats.retry_wait_ms, 0);
+    for _ in 0..10 {
+        assert!(client.option_chain("SPY", &ChainQuery::default()).unwrap_err().to_string().contains(&want));
+    }
+    assert!(client.open_circuits().is_empty(), "{:?}", client.open_circuits());
 
     let bad_header = dir.path().join("h.jsonl");
     std::fs::write(&bad_header, "{\"tape\":\"other\",\"version\":1}\n").unwrap();
@@ -924,4 +932,53 @@ fn a_chain_label_cut_by_the_readers_buffer_is_still_read() {
     let err = market.get(&format!("{PROD}/v3/snapshot/options/QQX?limit=250"), &[]).unwrap_err().to_string();
     assert!(err.contains("label says QQX"), "{err}");
     assert!(err.contains(&format!("{}:{}", path.display(), 2 + filler)), "{err}");
+}
+
+/// A tape whose header states its span (as `simulate` writes it), with one
+/// record that jumped forward past that span: the replay runs over the
+/// stated span, so the record would never be reached and the records after
+/// it never applied. It must stop with exit 78 naming the line, as a
+/// recorded tape does; and the tape error is not retried as an API error.
+#[test]
+fn a_record_that_jumps_past_the_stated_span_stops_the_replay_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("schedule.cron"), "3,18,33,48 * 9-15 * * Mon-Fri sweeps session=regular\n").unwrap();
+    // Monday 2026-03-09, 9:30 to 9:40 ET.
+    let at = |m: i64| Utc.with_ymd_and_hms(2026, 3, 9, 13, 30, 0).unwrap() + chrono::Duration::minutes(m);
+    let mut header = Header::new(BTreeMap::from([("source".to_string(), json!("test"))]));
+    header.set_contents(&orakl::tape::Contents {
+        symbols: ["SPY".to_string()].into(),
+        first_at: at(0),
+        last_at: at(10),
+    });
+    let path = dir.path().join("day.tape");
+    let mut w = TapeWriter::create(&path, &header).unwrap();
+    for r in [
+        chain(at(0), "SPY", vec![]),
+        chain(at(1), "SPY", vec![]),
+        chain(at(2), "SPY", vec![]),
+        chain(at(5), "SPY", vec![]),
+        chain(at(10), "SPY", vec![]),
+    ] {
+        w.write(&r).unwrap();
+    }
+    w.finish().unwrap();
+    // The writer refuses records out of order: the jump is made by hand.
+    let text = std::fs::read_to_string(&path).unwrap();
+    let jumped = text.replacen("2026-03-09T13:32:00Z", "2026-03-09T23:30:00Z", 1);
+    assert_ne!(text, jumped, "{text}");
+    std::fs::write(&path, jumped).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_orakl"))
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .args(["replay", "day.tape"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(err.contains("day.tape:4: record at 2026-03-09T23:30:00+00:00 is outside the span"), "{err}");
+    for noise in ["polygon_retry", "circuit_open"] {
+        assert!(!err.contains(noise), "a tape error went through the API retry machinery: {err}");
+    }
 }

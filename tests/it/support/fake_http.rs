@@ -73,6 +73,9 @@ pub enum Reply {
     Truncated { status: u16, body: Vec<u8>, declared_len: usize },
     /// Close the connection without a response.
     Reset,
+    /// A body already gzip-compressed, sent as `content-encoding: gzip`
+    /// whatever the client accepts (a hostile server).
+    Gzipped { status: u16, body: Arc<Vec<u8>> },
 }
 
 impl Reply {
@@ -100,6 +103,13 @@ impl Reply {
             headers.push((k.to_ascii_lowercase(), v.to_string()));
         }
         self
+    }
+    /// A gzip bomb: `members` gzip members of 1 MiB of zeros each, one
+    /// after the other (a valid gzip stream, ~1 KiB per member on the wire).
+    pub fn gzip_bomb(status: u16, members: usize) -> Reply {
+        let member = gzip_bytes(&vec![0u8; 1 << 20]);
+        let body: Vec<u8> = member.iter().copied().cycle().take(member.len() * members).collect();
+        Reply::Gzipped { status, body: Arc::new(body) }
     }
     /// Compress the body when the client accepts gzip.
     pub fn gzipped(mut self) -> Reply {
@@ -224,6 +234,16 @@ fn serve(conn: TcpStream, log: &Mutex<Vec<Recorded>>, stop: &AtomicBool, handler
                 return;
             }
             Reply::Reset => return,
+            Reply::Gzipped { status, body } => {
+                let head = format!(
+                    "HTTP/1.1 {status} {}\r\ncontent-length: {}\r\ncontent-type: application/json\r\ncontent-encoding: gzip\r\n\r\n",
+                    reason(status),
+                    body.len()
+                );
+                if out.write_all(head.as_bytes()).and_then(|_| out.write_all(&body)).is_err() {
+                    return;
+                }
+            }
         }
     }
 }

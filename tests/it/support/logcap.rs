@@ -19,7 +19,9 @@ impl log::Log for Capture {
         if orakl::logging::is_quiet_target(record.target()) {
             return;
         }
-        LINES.with(|l| l.borrow_mut().push((record.level(), record.args().to_string())));
+        // And its text form: control characters escaped.
+        let line = orakl::logging::text_message(&record.args().to_string());
+        LINES.with(|l| l.borrow_mut().push((record.level(), line)));
     }
     fn flush(&self) {}
 }

@@ -4,6 +4,7 @@
 
 pub mod fake_http;
 pub mod fake_polygon;
+pub mod fixture_models;
 pub mod json_schema;
 pub mod logcap;
 pub mod sim_day;
