@@ -292,6 +292,11 @@ pub fn detect_with(
             out.baselines += 1;
             continue;
         };
+        if prev.at >= now {
+            // Seen earlier in this very snapshot (a repeated row) or in a
+            // later one: there is no interval for volume to have traded in.
+            continue;
+        }
         if obs.volume < prev.volume {
             // A lagging replica: the higher baseline stays, so the next
             // snapshot counts only the volume above it.
@@ -642,6 +647,13 @@ mod tests {
         type Case<'a> = (&'a str, Steps<'a>, Vec<Vec<Got>>);
         let cases: Vec<Case> = vec![
             ("first observation is a baseline only", vec![(T0, vec![obs(500.0, Some(4.0))])], vec![none()]),
+            (
+                // A row repeated in one snapshot is no interval: the first
+                // row sets the baseline, the second is not flow against it.
+                "a repeated row in one snapshot is not flow",
+                vec![(T0, vec![obs(500.0, Some(4.0)), obs(600.0, Some(4.5))])],
+                vec![none()],
+            ),
             (
                 // Δnotional = (4.5·600 − 4.0·500)·100 = 70,000 over 100 contracts: 7.00 a share.
                 "second observation prices ΔV from the VWAPs",

@@ -58,12 +58,12 @@ pub struct OutcomeParams {
 impl OutcomeParams {
     pub fn from_config(cfg: &Config) -> Self {
         OutcomeParams {
-            t1_pct: cfg.num("OUTCOME_T1_PCT"),
-            t2_pct: cfg.num("OUTCOME_T2_PCT"),
-            stop_pct: cfg.num("OUTCOME_STOP_PCT"),
+            t1_pct: cfg.tunables.outcome_t1_pct,
+            t2_pct: cfg.tunables.outcome_t2_pct,
+            stop_pct: cfg.tunables.outcome_stop_pct,
             // The configuration already holds it to 1..=365; the clamp only
             // makes the conversion total.
-            max_days: cfg.int("OUTCOME_MAX_DAYS").clamp(1, 365) as u32,
+            max_days: cfg.tunables.outcome_max_days.clamp(1, 365) as u32,
         }
     }
 }
@@ -467,8 +467,8 @@ impl ReportParams {
     pub fn from_config(cfg: &Config) -> Self {
         ReportParams {
             // Validated to 1..=1_000_000 by the configuration.
-            min_obs: cfg.int("PERFORMANCE_SYMBOL_MIN_OBS").max(1) as usize,
-            min_win: cfg.num("PERFORMANCE_SYMBOL_MIN_WIN"),
+            min_obs: cfg.tunables.performance_symbol_min_obs.max(1) as usize,
+            min_win: cfg.tunables.performance_symbol_min_win,
         }
     }
 }

@@ -46,10 +46,10 @@ impl BreakoutConfig {
     pub fn from_config(c: &crate::config::Config) -> Self {
         let default = BreakoutConfig::default();
         BreakoutConfig {
-            min_volume_surge: c.num("BREAKOUT_MIN_VOLUME_SURGE"),
+            min_volume_surge: c.tunables.breakout_min_volume_surge,
             // The setting is range-checked (2..=500); the fallback only
             // covers a name missing from the table.
-            lookback_days: usize::try_from(c.int("BREAKOUT_LOOKBACK_DAYS"))
+            lookback_days: usize::try_from(c.tunables.breakout_lookback_days)
                 .ok()
                 .filter(|d| *d > 0)
                 .unwrap_or(default.lookback_days),

@@ -61,7 +61,7 @@ impl Default for DarkpoolConfig {
 
 impl DarkpoolConfig {
     pub fn from_config(c: &crate::config::Config) -> Self {
-        DarkpoolConfig { min_size: c.num("DARKPOOL_MIN_SIZE"), min_notional: c.num("DARKPOOL_MIN_NOTIONAL") }
+        DarkpoolConfig { min_size: c.tunables.darkpool_min_size, min_notional: c.tunables.darkpool_min_notional }
     }
 }
 

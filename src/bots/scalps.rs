@@ -51,11 +51,11 @@ impl ScalpsConfig {
     /// The thresholds as configured (validated ranges come from `SETTINGS`).
     pub fn from_config(c: &crate::config::Config) -> Self {
         ScalpsConfig {
-            min_premium: c.num("SCALPS_MIN_PREMIUM"),
-            min_dte: c.int("SCALPS_MIN_DTE"),
-            max_dte: c.int("SCALPS_MAX_DTE"),
-            max_strike_distance: c.num("SCALPS_MAX_STRIKE_DISTANCE"),
-            rsi_period: c.int("SCALPS_RSI_PERIOD").max(1) as usize,
+            min_premium: c.tunables.scalps_min_premium,
+            min_dte: c.tunables.scalps_min_dte,
+            max_dte: c.tunables.scalps_max_dte,
+            max_strike_distance: c.tunables.scalps_max_strike_distance,
+            rsi_period: c.tunables.scalps_rsi_period.max(1) as usize,
         }
     }
 }
@@ -92,6 +92,21 @@ pub struct ScalpContext {
     pub rsi: Option<f64>,
     /// The most recent trigger among the last 3 closed bars, if any.
     pub trigger: Option<Trigger>,
+}
+
+impl ScalpContext {
+    /// The context for `ev` from the symbol's latest trigger each way: the
+    /// trigger must point the trade's way (its sentiment), so a neutral
+    /// trade has none. [`evaluate`] checks the same agreement again for a
+    /// context built by hand.
+    pub fn for_event(ev: &FlowEvent, rsi: Option<f64>, bull: Option<&Trigger>, bear: Option<&Trigger>) -> Self {
+        let trigger = match ev.sentiment {
+            Sentiment::Bullish => bull.cloned(),
+            Sentiment::Bearish => bear.cloned(),
+            Sentiment::Neutral => None,
+        };
+        ScalpContext { rsi, trigger }
+    }
 }
 
 /// A scalp: the trigger it rode and its plan.

@@ -53,7 +53,7 @@ impl Service {
             o.sent,
             o.failed,
             o.expired,
-            self.volume.len(),
+            self.engine.cache_entries().0,
             cache_rate("volume"),
             cache_rate("chain"),
             snapshot.window.requests,
@@ -139,17 +139,15 @@ impl Service {
             .collect();
 
         let mut caches = BTreeMap::new();
-        let (v, c) = (self.volume.stats(), self.chains.stats());
+        let ((v, c), (volume_entries, chain_entries)) = (self.engine.cache_stats(), self.engine.cache_entries());
         caches.insert(
             "volume".to_string(),
-            CacheUsage { entries: self.volume.len() as u64, hits: v.hits, misses: v.misses },
+            CacheUsage { entries: volume_entries as u64, hits: v.hits, misses: v.misses },
         );
-        caches.insert(
-            "chain".to_string(),
-            CacheUsage { entries: self.chains.len() as u64, hits: c.hits, misses: c.misses },
-        );
+        caches
+            .insert("chain".to_string(), CacheUsage { entries: chain_entries as u64, hits: c.hits, misses: c.misses });
 
-        let retired_webhooks: Vec<String> = self.retired_webhooks.iter().map(u64::to_string).collect();
+        let retired_webhooks: Vec<String> = self.delivery.retired_webhooks().iter().map(u64::to_string).collect();
         let disabled_features: Vec<String> = disabled.into_iter().collect();
         let inputs = Inputs {
             api: window,

@@ -17,4 +17,5 @@ mod service;
 mod simulate;
 mod store;
 mod support;
+mod sweep;
 mod systemd;
