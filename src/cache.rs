@@ -9,8 +9,8 @@
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 
+use crate::calendar::trading_date;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
-use chrono_tz::America::New_York;
 
 use crate::clock::unix_nanos;
 use crate::polygon::models::ascii_number;
@@ -352,11 +352,6 @@ fn seconds(s: u64) -> TimeDelta {
     TimeDelta::try_seconds(i64::try_from(s).unwrap_or(i64::MAX)).unwrap_or(TimeDelta::MAX)
 }
 
-/// The ET calendar date of an instant: the trading date (SPEC §2).
-fn et_date(at: DateTime<Utc>) -> NaiveDate {
-    at.with_timezone(&New_York).date_naive()
-}
-
 #[derive(Debug, Clone)]
 struct ChainEntry<T> {
     fetched_at: DateTime<Utc>,
@@ -442,7 +437,7 @@ impl<T> ChainCache<T> {
 /// is not trusted either).
 fn servable(fetched_at: DateTime<Utc>, now: DateTime<Utc>, ttl: TimeDelta) -> bool {
     let age = now.signed_duration_since(fetched_at);
-    age >= TimeDelta::zero() && age < ttl && et_date(fetched_at) == et_date(now)
+    age >= TimeDelta::zero() && age < ttl && trading_date(fetched_at) == trading_date(now)
 }
 
 #[cfg(test)]

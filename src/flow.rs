@@ -39,6 +39,37 @@ pub struct QuotePoint {
     pub at_ns: i64,
 }
 
+/// The quote rules, in one place. They differ on purpose, each for what it
+/// judges:
+///
+/// - a quote is *two-sided* when 0 < bid ≤ ask (finite): only then can a
+///   fill be placed against it (the side) or a limit posted inside it;
+/// - it has a *midpoint* when it is not crossed and the midpoint is
+///   positive, a missing bid (0, common for cheap far-out options)
+///   included: such a quote still prices volume;
+/// - its *spread* is (ask − bid)/mid where it has a midpoint;
+/// - it is *crossed* when both sides are present and bid > ask (one side is
+///   stale): the outcome plan then enters at the average of the two.
+impl QuotePoint {
+    pub fn is_two_sided(&self) -> bool {
+        self.bid > 0.0 && self.bid <= self.ask && self.ask.is_finite()
+    }
+
+    pub fn mid(&self) -> Option<f64> {
+        let mid = (self.bid + self.ask) / 2.0;
+        (self.bid >= 0.0 && self.ask >= self.bid && mid.is_finite() && mid > 0.0).then_some(mid)
+    }
+
+    pub fn spread_pct(&self) -> Option<f64> {
+        self.mid().map(|mid| (self.ask - self.bid) / mid)
+    }
+
+    pub fn is_crossed(&self) -> bool {
+        let positive = |x: f64| x.is_finite() && x > 0.0;
+        positive(self.bid) && positive(self.ask) && self.bid > self.ask
+    }
+}
+
 /// One contract in one chain snapshot, in the units flow detection needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Observation {
@@ -323,7 +354,7 @@ fn event(
     now: DateTime<Utc>,
     trading_date: NaiveDate,
 ) -> Result<FlowEvent, DropReason> {
-    if let Some(spread_pct) = obs.quote.and_then(|q| spread_pct(&q))
+    if let Some(spread_pct) = obs.quote.and_then(|q| q.spread_pct())
         && spread_pct > params.max_spread_pct
     {
         return Err(DropReason::WideSpread { spread_pct });
@@ -373,13 +404,6 @@ fn event(
     })
 }
 
-/// (ask − bid)/mid of a quote with a positive midpoint; `None` for a quote
-/// with nothing on either side (0/0), which says nothing about the market.
-fn spread_pct(q: &QuotePoint) -> Option<f64> {
-    let mid = (q.bid + q.ask) / 2.0;
-    (mid.is_finite() && mid > 0.0).then(|| (q.ask - q.bid) / mid)
-}
-
 /// The dollars paid for ΔV, the average price and where it came from.
 ///
 /// The VWAP difference prices exactly the new volume; it is trusted only when
@@ -401,14 +425,9 @@ fn premium(obs: &Observation, prev: &VolumeEntry, volume_delta: f64) -> Option<(
     }
     let (price, source) = match obs.last_trade.map(|t| t.price).filter(|p| p.is_finite() && *p > 0.0) {
         Some(p) => (p, PriceSource::LastTrade),
-        None => (midpoint(obs.quote.as_ref()?)?, PriceSource::Midpoint),
+        None => (obs.quote.as_ref()?.mid()?, PriceSource::Midpoint),
     };
     Some((volume_delta * price * m, price, source))
-}
-
-fn midpoint(q: &QuotePoint) -> Option<f64> {
-    let mid = (q.bid + q.ask) / 2.0;
-    (q.bid >= 0.0 && q.ask >= q.bid && mid.is_finite() && mid > 0.0).then_some(mid)
 }
 
 /// Where the last trade printed against the quote. Known only with a trade,
@@ -418,8 +437,7 @@ pub fn side(trade: Option<&TradePoint>, quote: Option<&QuotePoint>, previous_at:
     let (Some(t), Some(q)) = (trade, quote) else {
         return Side::Unknown;
     };
-    let sane = q.bid > 0.0 && q.bid <= q.ask && q.ask.is_finite() && t.price.is_finite();
-    if !sane || DateTime::from_timestamp_nanos(q.at_ns) < previous_at {
+    if !q.is_two_sided() || !t.price.is_finite() || DateTime::from_timestamp_nanos(q.at_ns) < previous_at {
         return Side::Unknown;
     }
     if t.price >= q.ask {

@@ -181,13 +181,11 @@ pub fn evaluate(cfg: &BreakoutConfig, input: &BreakoutInput) -> Result<BreakoutH
     };
 
     let avg_volume = range.iter().map(|b| b.volume).sum::<f64>() / range.len() as f64;
-    if avg_volume <= 0.0 {
+    let Some(volume_surge) = crate::bars::volume_pace(input.today_volume, avg_volume, fraction) else {
         return Err(Suppressed::new(format!("avg_volume={avg_volume:.0} no volume baseline")));
-    }
-    let paced = avg_volume * fraction;
-    let required = cfg.min_volume_surge * paced;
-    let volume_surge = input.today_volume / paced;
-    if input.today_volume < required * (1.0 - VOLUME_EPSILON) {
+    };
+    let required = cfg.min_volume_surge * avg_volume * fraction;
+    if volume_surge < cfg.min_volume_surge * (1.0 - VOLUME_EPSILON) {
         return Err(Suppressed::new(format!(
             "volume_surge={volume_surge:.2} below min_volume_surge={} (today_volume={:.0} required={required:.0})",
             cfg.min_volume_surge, input.today_volume

@@ -335,8 +335,8 @@ pub fn build_alert(hit: &BullseyeHit, ev: &FlowEvent) -> Alert {
 /// "limit at mid, no chase above ask" from a usable quote; without one the
 /// average fill is the only honest price to lean on.
 fn entry_plan(ev: &FlowEvent) -> String {
-    match ev.quote.filter(|q| q.bid.is_finite() && q.ask.is_finite() && q.bid > 0.0 && q.bid <= q.ask) {
-        Some(q) => format!("limit at mid ${:.2}, no chase above ask ${:.2}", (q.bid + q.ask) / 2.0, q.ask),
+    match ev.quote.filter(|q| q.is_two_sided()).and_then(|q| Some((q.mid()?, q.ask))) {
+        Some((mid, ask)) => format!("limit at mid ${mid:.2}, no chase above ask ${ask:.2}"),
         None => format!("limit near the average fill ${:.2} (no quote)", ev.avg_price),
     }
 }

@@ -337,7 +337,7 @@ impl Engine {
         let closes: Vec<f64> = bars.iter().map(|b| b.close).collect();
         let trigger = |bullish| {
             strat::recent_trigger(&bars, SCALP_TRIGGER_BARS, bullish).map(|s| Trigger {
-                pattern: s.pattern.to_string(),
+                pattern: s.kind,
                 bullish: s.bullish,
                 entry: s.entry,
                 stop: s.stop,

@@ -84,12 +84,7 @@ impl Delivery {
 
     /// Alerts printed to `out`, one per line (or block).
     pub fn print(format: OutputFormat, out: Box<dyn Write>) -> Delivery {
-        Delivery(Box::new(PrintDelivery { format, out }))
-    }
-
-    /// Any other implementation.
-    pub fn new(d: impl Deliver + 'static) -> Delivery {
-        Delivery(Box::new(d))
+        Delivery(Box::new(PrintDelivery { format, out, retired: BTreeSet::new() }))
     }
 }
 
@@ -110,6 +105,9 @@ impl std::ops::DerefMut for Delivery {
 pub struct PrintDelivery {
     format: OutputFormat,
     out: Box<dyn Write>,
+    /// The store's retired webhooks, only reported (the heartbeat's
+    /// snapshot is the same whatever the delivery).
+    retired: BTreeSet<u64>,
 }
 
 impl Deliver for PrintDelivery {
@@ -139,6 +137,14 @@ impl Deliver for PrintDelivery {
             .write_all(text.as_bytes())
             .and_then(|_| self.out.flush())
             .map_err(|e| (format!("printing the report failed: {e}"), false))
+    }
+
+    fn retire(&mut self, ids: &[u64]) {
+        self.retired.extend(ids.iter().copied());
+    }
+
+    fn retired_webhooks(&self) -> Vec<u64> {
+        self.retired.iter().copied().collect()
     }
 }
 
