@@ -266,9 +266,10 @@ impl VolumeCache {
         self.roots.entry(root_key(root).unwrap_or_default()).or_default()
     }
 
-    /// Removes every expired entry; returns how many. The shell calls it once
-    /// per pass over the watchlist so contracts that left the chain (expired,
-    /// or outside the DTE window) do not stay in memory all day.
+    /// Removes every expired entry; returns how many. The engine calls it at
+    /// most once a minute (`Engine::maintain`) so contracts that left the
+    /// chain (expired, or outside the DTE window) do not stay in memory all
+    /// day.
     pub fn sweep(&mut self, now: DateTime<Utc>) -> usize {
         let before = self.len();
         let (now, ttl) = (unix_nanos(now), self.ttl_nanos());

@@ -10,7 +10,8 @@
 //!
 //! At most one alert per symbol, direction and trading date: the alert id is
 //! `breakouts:<symbol>:<date>:up|down`, and the outbox's primary key drops a
-//! second one. The shell still records the cooldown as for any stock bot.
+//! second one. The engine also checks and sets the family's cooldown (per
+//! symbol and direction), as for every family.
 
 use chrono::{DateTime, NaiveDate, Utc};
 

@@ -122,7 +122,7 @@ pub const MAX_SPOT_SAMPLES: usize = 1024;
 pub const MAX_SPOT_SYMBOLS: usize = 4096;
 
 /// The bot's own spot observations per underlying, for the momentum check.
-/// Keyed by [`FlowEvent::underlying`] as the chain names it; the shell
+/// Keyed by [`FlowEvent::underlying`] as the chain names it; the engine
 /// records each chain snapshot's spot before evaluating its events.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SpotHistory {

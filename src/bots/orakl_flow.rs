@@ -147,7 +147,7 @@ impl RepeatTracker {
         counted.fold((0, 0.0), |(n, sum), (_, p)| (n + 1, sum + p))
     }
 
-    /// Forgets contracts with no event in [now − window, now]; the shell
+    /// Forgets contracts with no event in [now − window, now]; the engine
     /// calls it once per scan so quiet contracts do not accumulate.
     pub fn prune(&mut self, now: DateTime<Utc>) {
         let since = now - self.window;

@@ -252,3 +252,21 @@ fn threads_start_only_where_listed() {
     }
     assert!(found.is_empty(), "threads started outside the allow-list:\n{}", found.join("\n"));
 }
+
+/// The CLI owns exit codes and `Failure`; nothing below it names the CLI,
+/// so there is no cycle between `cli` and `service`.
+#[test]
+fn nothing_below_the_cli_names_it() {
+    let mut found = Vec::new();
+    for rel in files_under(&[""]) {
+        if rel.starts_with("cli/") || rel == "main.rs" {
+            continue;
+        }
+        for (n, line) in code_lines(&rel) {
+            if line.contains("crate::cli") || line.contains("cli::Failure") {
+                found.push(format!("src/{rel}:{n}: {line}"));
+            }
+        }
+    }
+    assert!(found.is_empty(), "the CLI named below it:\n{}", found.join("\n"));
+}
