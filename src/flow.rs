@@ -154,28 +154,18 @@ pub enum PriceSource {
     Midpoint,
 }
 
-/// New volume on one contract between two snapshots.
+/// New volume on one contract between two snapshots: the observation that
+/// revealed it, held whole (its fields read through `Deref`, so
+/// `ev.contract`, `ev.spot`, ... are the observation's own), and what
+/// detection derived from it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FlowEvent {
-    pub contract: String,
-    pub underlying: String,
+    /// The snapshot's observation of the contract.
+    pub observation: Observation,
+    /// The contract type, known (an observation without one is no event).
     pub contract_type: ContractType,
-    pub strike: f64,
-    pub expiration: NaiveDate,
-    pub multiplier: f64,
-    /// Day volume now.
-    pub volume: f64,
     /// Day volume at the baseline.
     pub previous_volume: f64,
-    pub vwap: Option<f64>,
-    pub day_low: Option<f64>,
-    pub day_high: Option<f64>,
-    pub last_trade: Option<TradePoint>,
-    pub quote: Option<QuotePoint>,
-    pub open_interest: Option<f64>,
-    pub delta: Option<f64>,
-    pub iv: Option<f64>,
-    pub spot: Option<f64>,
     /// ΔV in contracts, always > 0.
     pub volume_delta: f64,
     /// Dollars paid for ΔV, always finite and > 0.
@@ -200,6 +190,19 @@ pub struct FlowEvent {
     pub trading_date: NaiveDate,
     pub observed_at: DateTime<Utc>,
     pub previous_at: DateTime<Utc>,
+}
+
+impl std::ops::Deref for FlowEvent {
+    type Target = Observation;
+    fn deref(&self) -> &Observation {
+        &self.observation
+    }
+}
+
+impl std::ops::DerefMut for FlowEvent {
+    fn deref_mut(&mut self) -> &mut Observation {
+        &mut self.observation
+    }
 }
 
 impl FlowEvent {
@@ -369,23 +372,9 @@ fn event(
     let spot = obs.spot.filter(|s| s.is_finite() && *s > 0.0);
     let oi = obs.open_interest.filter(|oi| oi.is_finite() && *oi > 0.0);
     Ok(FlowEvent {
-        contract: obs.contract.clone(),
-        underlying: obs.underlying.clone(),
+        observation: obs.clone(),
         contract_type,
-        strike: obs.strike,
-        expiration: obs.expiration,
-        multiplier: obs.multiplier,
-        volume: obs.volume,
         previous_volume: prev.volume,
-        vwap: obs.vwap,
-        day_low: obs.day_low,
-        day_high: obs.day_high,
-        last_trade: obs.last_trade,
-        quote: obs.quote,
-        open_interest: obs.open_interest,
-        delta: obs.delta,
-        iv: obs.iv,
-        spot: obs.spot,
         volume_delta,
         premium,
         avg_price,
@@ -551,24 +540,19 @@ pub fn polygon_underlying(symbol: &str) -> String {
 pub(crate) fn test_event() -> FlowEvent {
     let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap_or_default();
     let d = |s: &str| s.parse::<NaiveDate>().unwrap_or_default();
+    let mut observation =
+        Observation::new("O:SPY251121C00670000", "SPY", Some(ContractType::Call), 670.0, d("2025-11-21"));
+    observation.volume = 5000.0;
+    observation.last_trade = Some(TradePoint { price: 5.0, size: 4000.0, at_ns: 0 });
+    observation.quote = Some(QuotePoint { bid: 4.9, ask: 5.0, at_ns: 0 });
+    observation.open_interest = Some(1000.0);
+    observation.delta = Some(0.3);
+    observation.iv = Some(0.2);
+    observation.spot = Some(660.0);
     FlowEvent {
-        contract: "O:SPY251121C00670000".to_string(),
-        underlying: "SPY".to_string(),
+        observation,
         contract_type: ContractType::Call,
-        strike: 670.0,
-        expiration: d("2025-11-21"),
-        multiplier: DEFAULT_MULTIPLIER,
-        volume: 5000.0,
         previous_volume: 1000.0,
-        vwap: None,
-        day_low: None,
-        day_high: None,
-        last_trade: Some(TradePoint { price: 5.0, size: 4000.0, at_ns: 0 }),
-        quote: Some(QuotePoint { bid: 4.9, ask: 5.0, at_ns: 0 }),
-        open_interest: Some(1000.0),
-        delta: Some(0.3),
-        iv: Some(0.2),
-        spot: Some(660.0),
         volume_delta: 4000.0,
         premium: 2_000_000.0,
         avg_price: 5.0,
@@ -639,7 +623,9 @@ mod tests {
             let evs = detect(&mut cache, observations, now, day);
             out.push(
                 evs.into_iter()
-                    .map(|e| (e.contract, e.volume_delta, round2(e.premium), round2(e.avg_price), e.price_source))
+                    .map(|e| {
+                        (e.observation.contract, e.volume_delta, round2(e.premium), round2(e.avg_price), e.price_source)
+                    })
                     .collect(),
             );
         }
