@@ -180,31 +180,8 @@ impl Alert {
     pub fn to_jsonl(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
     }
-
-    /// A one-line human summary for logs and `--format text`.
-    pub fn headline(&self) -> String {
-        let mut s = format!("[{}] {}", self.bot.display_name(), self.ticker);
-        if let (Some(k), Some(t)) = (self.strike, self.contract_type) {
-            s.push_str(&format!(" {}{}", fmt_num(k), t.letter()));
-        }
-        if let Some(e) = self.expiration {
-            s.push_str(&format!(" {e}"));
-        }
-        if let Some(p) = self.premium {
-            s.push_str(&format!(" premium=${}", fmt_money(p)));
-        }
-        if let Some(sc) = self.score {
-            s.push_str(&format!(" score={sc:.0}"));
-        }
-        s.push_str(&format!(" {:?}/{:?}", self.side, self.sentiment).to_lowercase());
-        if !self.label.is_empty() {
-            s.push_str(&format!(" ({})", self.label));
-        }
-        s
-    }
 }
 
-/// A number without trailing zeros: 450 → "450", 452.5 → "452.5".
 /// A stock price rounded to its tick: cents from $1 up, hundredths of a
 /// cent below (SEC Rule 612's sub-penny allowance).
 pub fn tick(price: f64) -> f64 {
@@ -212,6 +189,7 @@ pub fn tick(price: f64) -> f64 {
     (price * per_dollar).round() / per_dollar
 }
 
+/// A number without trailing zeros: 450 → "450", 452.5 → "452.5".
 pub fn fmt_num(x: f64) -> String {
     let s = format!("{x:.2}");
     s.trim_end_matches('0').trim_end_matches('.').to_string()

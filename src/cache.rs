@@ -9,8 +9,8 @@
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 
+use crate::calendar::trading_date;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
-use chrono_tz::America::New_York;
 
 use crate::clock::unix_nanos;
 use crate::polygon::models::ascii_number;
@@ -266,9 +266,10 @@ impl VolumeCache {
         self.roots.entry(root_key(root).unwrap_or_default()).or_default()
     }
 
-    /// Removes every expired entry; returns how many. The shell calls it once
-    /// per pass over the watchlist so contracts that left the chain (expired,
-    /// or outside the DTE window) do not stay in memory all day.
+    /// Removes every expired entry; returns how many. The engine calls it at
+    /// most once a minute (`Engine::maintain`) so contracts that left the
+    /// chain (expired, or outside the DTE window) do not stay in memory all
+    /// day.
     pub fn sweep(&mut self, now: DateTime<Utc>) -> usize {
         let before = self.len();
         let (now, ttl) = (unix_nanos(now), self.ttl_nanos());
@@ -350,11 +351,6 @@ fn is_older(at_ns: i64, now_ns: i64, ttl_ns: i64) -> bool {
 
 fn seconds(s: u64) -> TimeDelta {
     TimeDelta::try_seconds(i64::try_from(s).unwrap_or(i64::MAX)).unwrap_or(TimeDelta::MAX)
-}
-
-/// The ET calendar date of an instant: the trading date (SPEC §2).
-fn et_date(at: DateTime<Utc>) -> NaiveDate {
-    at.with_timezone(&New_York).date_naive()
 }
 
 #[derive(Debug, Clone)]
@@ -442,7 +438,7 @@ impl<T> ChainCache<T> {
 /// is not trusted either).
 fn servable(fetched_at: DateTime<Utc>, now: DateTime<Utc>, ttl: TimeDelta) -> bool {
     let age = now.signed_duration_since(fetched_at);
-    age >= TimeDelta::zero() && age < ttl && et_date(fetched_at) == et_date(now)
+    age >= TimeDelta::zero() && age < ttl && trading_date(fetched_at) == trading_date(now)
 }
 
 #[cfg(test)]

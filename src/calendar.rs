@@ -164,9 +164,15 @@ pub fn format_year(year: i32) -> String {
 
 /// The instant of a wall-clock time on a date in New York. Session times sit
 /// far from the 02:00 DST switch, so the earliest reading is the only one.
-fn et_instant(date: NaiveDate, (hour, minute): (u32, u32)) -> Option<DateTime<Utc>> {
+pub fn et_instant(date: NaiveDate, (hour, minute): (u32, u32)) -> Option<DateTime<Utc>> {
     let local = date.and_hms_opt(hour, minute, 0)?;
     MARKET_TZ.from_local_datetime(&local).earliest().map(|t| t.with_timezone(&Utc))
+}
+
+/// The first instant of a trading date: midnight in New York (never inside
+/// a DST switch, which happens at 02:00).
+pub fn et_midnight(date: NaiveDate) -> Option<DateTime<Utc>> {
+    et_instant(date, (0, 0))
 }
 
 fn ymd(year: i32, month: u32, day: u32) -> Option<NaiveDate> {

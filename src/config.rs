@@ -108,79 +108,214 @@ const fn flag(name: &'static str, default: bool) -> Setting {
 const DAY: i64 = 86_400;
 const MONEY: f64 = 1e12;
 
-/// Every numeric setting with its default (SPEC §4–§8, §11–§12).
-pub const SETTINGS: &[Setting] = &[
+/// How a tunable's kind reads as a Rust type in [`Tunables`].
+macro_rules! setting_type {
+    (num) => {
+        f64
+    };
+    (int) => {
+        i64
+    };
+    (flag) => {
+        bool
+    };
+}
+
+/// Declares every numeric setting once: the [`SETTINGS`] table (names,
+/// defaults, ranges; what `orakl check` prints and the `.env` typo check
+/// knows) and the typed [`Tunables`] struct with one field per setting.
+/// Code reads `config.tunables.min_premium`, never a setting by its name, so
+/// a setting that does not exist cannot be read: it does not compile.
+macro_rules! settings {
+    ($( $field:ident : $kind:ident ( $name:literal, $default:expr $(, $min:expr, $max:expr)? ) ),* $(,)?) => {
+        /// Every numeric setting with its default (SPEC §4–§8, §11–§12).
+        pub const SETTINGS: &[Setting] = &[ $( $kind($name, $default $(, $min, $max)?) ),* ];
+
+        /// Every numeric setting, resolved (default or override) and typed.
+        #[derive(Debug, Clone, PartialEq)]
+        pub struct Tunables {
+            $( #[doc = concat!("`", $name, "`")] pub $field: setting_type!($kind), )*
+        }
+
+        impl Tunables {
+            /// The typed values of `values` (every name of [`SETTINGS`],
+            /// parsed and range-checked); a name missing from the map takes
+            /// its default.
+            fn resolve(values: &BTreeMap<&'static str, f64>) -> Tunables {
+                Tunables {
+                    $( $field: FromValue::from_value(
+                        values.get($name).copied().unwrap_or($kind($name, $default $(, $min, $max)?).default),
+                    ), )*
+                }
+            }
+
+            /// A setting's value by name, for the test that proves every
+            /// line of the table reaches its field.
+            #[cfg(test)]
+            fn by_name(&self, name: &str) -> Option<f64> {
+                match name {
+                    $( $name => Some(ToValue::to_value(self.$field)), )*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+/// A resolved setting (always held as `f64` while parsing) as its field's type.
+trait FromValue {
+    fn from_value(v: f64) -> Self;
+}
+
+impl FromValue for f64 {
+    fn from_value(v: f64) -> Self {
+        v
+    }
+}
+
+impl FromValue for i64 {
+    fn from_value(v: f64) -> Self {
+        v as i64
+    }
+}
+
+impl FromValue for bool {
+    fn from_value(v: f64) -> Self {
+        v != 0.0
+    }
+}
+
+#[cfg(test)]
+trait ToValue {
+    fn to_value(self) -> f64;
+}
+
+#[cfg(test)]
+impl ToValue for f64 {
+    fn to_value(self) -> f64 {
+        self
+    }
+}
+
+#[cfg(test)]
+impl ToValue for i64 {
+    fn to_value(self) -> f64 {
+        self as f64
+    }
+}
+
+#[cfg(test)]
+impl ToValue for bool {
+    fn to_value(self) -> f64 {
+        if self { 1.0 } else { 0.0 }
+    }
+}
+
+settings! {
     // Polygon client and caches.
-    int("POLYGON_RATE_LIMIT", 5, 1, 1000),
-    int("POLYGON_TIMEOUT_SECONDS", 10, 1, 120),
-    int("POLYGON_MAX_RETRIES", 3, 0, 10),
-    int("CHAIN_CACHE_TTL_SECONDS", 30, 0, 3600),
-    int("VOLUME_CACHE_TTL_SECONDS", 900, 1, DAY),
-    int("OPTIONS_BATCH", 10, 1, 10_000),
+    polygon_rate_limit: int("POLYGON_RATE_LIMIT", 5, 1, 1000),
+    polygon_timeout_seconds: int("POLYGON_TIMEOUT_SECONDS", 10, 1, 120),
+    polygon_max_retries: int("POLYGON_MAX_RETRIES", 3, 0, 10),
+    chain_cache_ttl_seconds: int("CHAIN_CACHE_TTL_SECONDS", 30, 0, 3600),
+    volume_cache_ttl_seconds: int("VOLUME_CACHE_TTL_SECONDS", 900, 1, DAY),
+    options_batch: int("OPTIONS_BATCH", 10, 1, 10_000),
     // Scheduling and delivery.
-    int("SCHEDULE_GRACE_SECONDS", 10, 0, 3600),
-    int("ALERT_MAX_AGE_SECONDS", 900, 1, 7 * DAY),
-    int("DISCORD_TIMEOUT_SECONDS", 10, 1, 120),
-    int("DISCORD_MAX_ATTEMPTS", 4, 1, 20),
+    schedule_grace_seconds: int("SCHEDULE_GRACE_SECONDS", 10, 0, 3600),
+    alert_max_age_seconds: int("ALERT_MAX_AGE_SECONDS", 900, 1, 7 * DAY),
+    discord_timeout_seconds: int("DISCORD_TIMEOUT_SECONDS", 10, 1, 120),
+    discord_max_attempts: int("DISCORD_MAX_ATTEMPTS", 4, 1, 20),
     // Alert quality guards.
-    num("MAX_SPREAD_PCT", 0.25, 0.0, 100.0),
+    max_spread_pct: num("MAX_SPREAD_PCT", 0.25, 0.0, 100.0),
     // ORAKL Flow.
-    num("MIN_PREMIUM", 10_000.0, 0.0, MONEY),
-    int("ORAKL_FLOW_MIN_DTE", 1, 0, 3650),
-    int("ORAKL_FLOW_MAX_DTE", 45, 0, 3650),
-    int("REPEAT_SIGNAL_THRESHOLD", 3, 1, 100),
-    int("REPEAT_WINDOW_MINUTES", 30, 1, 24 * 60),
-    num("ORAKL_FLOW_MIN_ITM_PROBABILITY", 0.5, 0.0, 1.0),
+    min_premium: num("MIN_PREMIUM", 10_000.0, 0.0, MONEY),
+    orakl_flow_min_dte: int("ORAKL_FLOW_MIN_DTE", 1, 0, 3650),
+    orakl_flow_max_dte: int("ORAKL_FLOW_MAX_DTE", 45, 0, 3650),
+    repeat_signal_threshold: int("REPEAT_SIGNAL_THRESHOLD", 3, 1, 100),
+    repeat_window_minutes: int("REPEAT_WINDOW_MINUTES", 30, 1, 24 * 60),
+    orakl_flow_min_itm_probability: num("ORAKL_FLOW_MIN_ITM_PROBABILITY", 0.5, 0.0, 1.0),
     // Sweeps.
-    num("SWEEPS_MIN_PREMIUM", 50_000.0, 0.0, MONEY),
-    int("SWEEPS_MIN_DTE", 1, 0, 3650),
-    int("SWEEPS_MAX_DTE", 90, 0, 3650),
-    num("MIN_SWEEP_SCORE", 60.0, 0.0, 100.0),
-    flag("SWEEPS_CONFIRM_WITH_TRADES", true),
+    sweeps_min_premium: num("SWEEPS_MIN_PREMIUM", 50_000.0, 0.0, MONEY),
+    sweeps_min_dte: int("SWEEPS_MIN_DTE", 1, 0, 3650),
+    sweeps_max_dte: int("SWEEPS_MAX_DTE", 90, 0, 3650),
+    min_sweep_score: num("MIN_SWEEP_SCORE", 60.0, 0.0, 100.0),
+    sweeps_confirm_with_trades: flag("SWEEPS_CONFIRM_WITH_TRADES", true),
     // Golden Sweeps.
-    num("GOLDEN_MIN_PREMIUM", 1_000_000.0, 0.0, MONEY),
-    int("GOLDEN_MIN_DTE", 1, 0, 3650),
-    int("GOLDEN_MAX_DTE", 180, 0, 3650),
-    num("GOLDEN_MAX_STRIKE_DISTANCE", 0.05, 0.0, 10.0),
+    golden_min_premium: num("GOLDEN_MIN_PREMIUM", 1_000_000.0, 0.0, MONEY),
+    golden_min_dte: int("GOLDEN_MIN_DTE", 1, 0, 3650),
+    golden_max_dte: int("GOLDEN_MAX_DTE", 180, 0, 3650),
+    golden_max_strike_distance: num("GOLDEN_MAX_STRIKE_DISTANCE", 0.05, 0.0, 10.0),
     // Bullseye.
-    num("BULLSEYE_MIN_PREMIUM", 5_000.0, 0.0, MONEY),
-    int("BULLSEYE_MIN_DTE", 1, 0, 3650),
-    int("BULLSEYE_MAX_DTE", 5, 0, 3650),
-    num("BULLSEYE_DELTA_MIN", 0.4, 0.0, 1.0),
-    num("BULLSEYE_DELTA_MAX", 0.6, 0.0, 1.0),
-    num("BULLSEYE_MIN_VOI_RATIO", 3.0, 0.0, 1e6),
-    int("BULLSEYE_EOD_SKIP_HOUR", 15, 0, 24),
-    num("BULLSEYE_MAX_FLOW_AGE_HOURS", 2.0, 0.0, 48.0),
-    num("BULLSEYE_ATR_MULT_SHORT", 1.5, 0.0, 100.0),
-    num("BULLSEYE_ATR_MULT_LONG", 2.0, 0.0, 100.0),
+    bullseye_min_premium: num("BULLSEYE_MIN_PREMIUM", 5_000.0, 0.0, MONEY),
+    bullseye_min_dte: int("BULLSEYE_MIN_DTE", 1, 0, 3650),
+    bullseye_max_dte: int("BULLSEYE_MAX_DTE", 5, 0, 3650),
+    bullseye_delta_min: num("BULLSEYE_DELTA_MIN", 0.4, 0.0, 1.0),
+    bullseye_delta_max: num("BULLSEYE_DELTA_MAX", 0.6, 0.0, 1.0),
+    bullseye_min_voi_ratio: num("BULLSEYE_MIN_VOI_RATIO", 3.0, 0.0, 1e6),
+    bullseye_eod_skip_hour: int("BULLSEYE_EOD_SKIP_HOUR", 15, 0, 24),
+    bullseye_max_flow_age_hours: num("BULLSEYE_MAX_FLOW_AGE_HOURS", 2.0, 0.0, 48.0),
+    bullseye_atr_mult_short: num("BULLSEYE_ATR_MULT_SHORT", 1.5, 0.0, 100.0),
+    bullseye_atr_mult_long: num("BULLSEYE_ATR_MULT_LONG", 2.0, 0.0, 100.0),
     // Scalps.
-    num("SCALPS_MIN_PREMIUM", 2_000.0, 0.0, MONEY),
-    int("SCALPS_MIN_DTE", 0, 0, 3650),
-    int("SCALPS_MAX_DTE", 7, 0, 3650),
-    num("SCALPS_MAX_STRIKE_DISTANCE", 0.03, 0.0, 10.0),
-    int("SCALPS_RSI_PERIOD", 14, 2, 500),
+    scalps_min_premium: num("SCALPS_MIN_PREMIUM", 2_000.0, 0.0, MONEY),
+    scalps_min_dte: int("SCALPS_MIN_DTE", 0, 0, 3650),
+    scalps_max_dte: int("SCALPS_MAX_DTE", 7, 0, 3650),
+    scalps_max_strike_distance: num("SCALPS_MAX_STRIKE_DISTANCE", 0.03, 0.0, 10.0),
+    scalps_rsi_period: int("SCALPS_RSI_PERIOD", 14, 2, 500),
     // Stock bots.
-    num("DARKPOOL_MIN_SIZE", 10_000.0, 0.0, 1e12),
-    num("DARKPOOL_MIN_NOTIONAL", 0.0, 0.0, MONEY),
-    num("BREAKOUT_MIN_VOLUME_SURGE", 1.5, 0.0, 1000.0),
-    int("BREAKOUT_LOOKBACK_DAYS", 20, 2, 500),
+    darkpool_min_size: num("DARKPOOL_MIN_SIZE", 10_000.0, 0.0, 1e12),
+    darkpool_min_notional: num("DARKPOOL_MIN_NOTIONAL", 0.0, 0.0, MONEY),
+    breakout_min_volume_surge: num("BREAKOUT_MIN_VOLUME_SURGE", 1.5, 0.0, 1000.0),
+    breakout_lookback_days: int("BREAKOUT_LOOKBACK_DAYS", 20, 2, 500),
     // Cooldowns per bot (per contract for options bots, per symbol for stock bots).
-    int("ORAKL_FLOW_COOLDOWN_SECONDS", 900, 0, 30 * DAY),
-    int("SWEEPS_COOLDOWN_SECONDS", 900, 0, 30 * DAY),
-    int("GOLDEN_SWEEPS_COOLDOWN_SECONDS", 900, 0, 30 * DAY),
-    int("BULLSEYE_COOLDOWN_SECONDS", 900, 0, 30 * DAY),
-    int("SCALPS_COOLDOWN_SECONDS", 900, 0, 30 * DAY),
-    int("DARKPOOL_COOLDOWN_SECONDS", 900, 0, 30 * DAY),
-    int("BREAKOUTS_COOLDOWN_SECONDS", 900, 0, 30 * DAY),
-    int("STRAT_COOLDOWN_SECONDS", 900, 0, 30 * DAY),
+    orakl_flow_cooldown_seconds: int("ORAKL_FLOW_COOLDOWN_SECONDS", 900, 0, 30 * DAY),
+    sweeps_cooldown_seconds: int("SWEEPS_COOLDOWN_SECONDS", 900, 0, 30 * DAY),
+    golden_sweeps_cooldown_seconds: int("GOLDEN_SWEEPS_COOLDOWN_SECONDS", 900, 0, 30 * DAY),
+    bullseye_cooldown_seconds: int("BULLSEYE_COOLDOWN_SECONDS", 900, 0, 30 * DAY),
+    scalps_cooldown_seconds: int("SCALPS_COOLDOWN_SECONDS", 900, 0, 30 * DAY),
+    darkpool_cooldown_seconds: int("DARKPOOL_COOLDOWN_SECONDS", 900, 0, 30 * DAY),
+    breakouts_cooldown_seconds: int("BREAKOUTS_COOLDOWN_SECONDS", 900, 0, 30 * DAY),
+    strat_cooldown_seconds: int("STRAT_COOLDOWN_SECONDS", 900, 0, 30 * DAY),
     // Outcomes and reports.
-    num("OUTCOME_T1_PCT", 0.5, 0.0, 100.0),
-    num("OUTCOME_T2_PCT", 1.0, 0.0, 100.0),
-    num("OUTCOME_STOP_PCT", 0.5, 0.0, 1.0),
-    int("OUTCOME_MAX_DAYS", 5, 1, 365),
-    int("PERFORMANCE_SYMBOL_MIN_OBS", 20, 1, 1_000_000),
-    num("PERFORMANCE_SYMBOL_MIN_WIN", 0.2, 0.0, 1.0),
-];
+    outcome_t1_pct: num("OUTCOME_T1_PCT", 0.5, 0.0, 100.0),
+    outcome_t2_pct: num("OUTCOME_T2_PCT", 1.0, 0.0, 100.0),
+    outcome_stop_pct: num("OUTCOME_STOP_PCT", 0.5, 0.0, 1.0),
+    outcome_max_days: int("OUTCOME_MAX_DAYS", 5, 1, 365),
+    performance_symbol_min_obs: int("PERFORMANCE_SYMBOL_MIN_OBS", 20, 1, 1_000_000),
+    performance_symbol_min_win: num("PERFORMANCE_SYMBOL_MIN_WIN", 0.2, 0.0, 1.0),
+}
+
+impl Tunables {
+    /// `<BOT>_COOLDOWN_SECONDS`.
+    pub fn cooldown_seconds(&self, bot: Bot) -> i64 {
+        match bot {
+            Bot::OraklFlow => self.orakl_flow_cooldown_seconds,
+            Bot::Sweeps => self.sweeps_cooldown_seconds,
+            Bot::GoldenSweeps => self.golden_sweeps_cooldown_seconds,
+            Bot::Bullseye => self.bullseye_cooldown_seconds,
+            Bot::Scalps => self.scalps_cooldown_seconds,
+            Bot::Darkpool => self.darkpool_cooldown_seconds,
+            Bot::Breakouts => self.breakouts_cooldown_seconds,
+            Bot::Strat => self.strat_cooldown_seconds,
+        }
+    }
+
+    /// `<PREFIX>_MAX_DTE` of an options bot; stock bots read no chains.
+    pub fn max_dte(&self, bot: Bot) -> Option<i64> {
+        match bot {
+            Bot::OraklFlow => Some(self.orakl_flow_max_dte),
+            Bot::Sweeps => Some(self.sweeps_max_dte),
+            Bot::GoldenSweeps => Some(self.golden_max_dte),
+            Bot::Bullseye => Some(self.bullseye_max_dte),
+            Bot::Scalps => Some(self.scalps_max_dte),
+            Bot::Darkpool | Bot::Breakouts | Bot::Strat => None,
+        }
+    }
+}
+
+/// A whole number of seconds (validated non-negative) as a duration.
+pub fn seconds(s: i64) -> std::time::Duration {
+    std::time::Duration::from_secs(s.max(0) as u64)
+}
 
 /// Non-numeric variables the service reads (for the `.env` typo check).
 const OTHER_VARS: &[&str] = &[
@@ -224,8 +359,10 @@ pub struct Config {
     /// `STRAT_TIMEFRAMES` as given (validated with the STRAT bot's parser).
     pub strat_timeframes: Option<String>,
     pub log_format: LogFormat,
-    /// Every numeric setting, resolved (default or override).
-    pub values: BTreeMap<&'static str, f64>,
+    /// Every numeric setting, resolved and typed.
+    pub tunables: Tunables,
+    /// Every numeric setting by name, for `orakl check`.
+    values: BTreeMap<&'static str, f64>,
     /// Names of settings whose value came from the environment.
     pub overridden: Vec<&'static str>,
 }
@@ -289,32 +426,10 @@ impl Config {
             metrics_file: get("METRICS_FILE").map(PathBuf::from),
             strat_timeframes: get("STRAT_TIMEFRAMES").map(str::to_string),
             log_format,
+            tunables: Tunables::resolve(&values),
             values,
             overridden,
         })
-    }
-
-    /// A numeric setting by name. Names come from [`SETTINGS`]; an unknown
-    /// name is a programming error caught by the tests, so it reads as NaN
-    /// rather than panicking in production.
-    pub fn num(&self, name: &str) -> f64 {
-        self.values.get(name).copied().unwrap_or(f64::NAN)
-    }
-
-    pub fn int(&self, name: &str) -> i64 {
-        self.num(name) as i64
-    }
-
-    pub fn seconds(&self, name: &str) -> std::time::Duration {
-        std::time::Duration::from_secs(self.int(name).max(0) as u64)
-    }
-
-    pub fn flag(&self, name: &str) -> bool {
-        self.num(name) != 0.0
-    }
-
-    pub fn cooldown_seconds(&self, bot: Bot) -> i64 {
-        self.int(&format!("{}_COOLDOWN_SECONDS", bot.as_str().to_ascii_uppercase()))
     }
 
     /// The resolved configuration as `KEY=value` lines, secrets redacted, for
@@ -347,7 +462,7 @@ impl Config {
         }
         out.push(format!("REPORTS_WEBHOOK={}", webhook(self.reports_webhook.as_ref())));
         for s in SETTINGS {
-            let v = self.values[s.name];
+            let Some(&v) = self.values.get(s.name) else { continue };
             let mark = if self.overridden.contains(&s.name) { "" } else { " (default)" };
             let shown = match s.kind {
                 Kind::Bool => (v != 0.0).to_string(),
@@ -386,22 +501,25 @@ fn parse_setting(s: &Setting, raw: &str) -> Result<f64, ConfigError> {
 
 /// Pairs of settings that only make sense in order.
 fn check_ranges(values: &BTreeMap<&'static str, f64>) -> Result<(), ConfigError> {
-    const PAIRS: &[(&str, &str)] = &[
-        ("ORAKL_FLOW_MIN_DTE", "ORAKL_FLOW_MAX_DTE"),
-        ("SWEEPS_MIN_DTE", "SWEEPS_MAX_DTE"),
-        ("GOLDEN_MIN_DTE", "GOLDEN_MAX_DTE"),
-        ("BULLSEYE_MIN_DTE", "BULLSEYE_MAX_DTE"),
-        ("SCALPS_MIN_DTE", "SCALPS_MAX_DTE"),
-        ("BULLSEYE_DELTA_MIN", "BULLSEYE_DELTA_MAX"),
-        ("OUTCOME_T1_PCT", "OUTCOME_T2_PCT"),
-    ];
-    for (lo, hi) in PAIRS {
-        if values[lo] > values[hi] {
-            return Err(ConfigError::var(lo, format!("{} is above {hi} ({})", values[lo], values[hi])));
+    for (lo, hi) in PAIRED {
+        let (Some(l), Some(h)) = (values.get(lo), values.get(hi)) else { continue };
+        if l > h {
+            return Err(ConfigError::var(lo, format!("{l} is above {hi} ({h})")));
         }
     }
     Ok(())
 }
+
+/// Pairs of settings that only make sense in order (low, high).
+const PAIRED: &[(&str, &str)] = &[
+    ("ORAKL_FLOW_MIN_DTE", "ORAKL_FLOW_MAX_DTE"),
+    ("SWEEPS_MIN_DTE", "SWEEPS_MAX_DTE"),
+    ("GOLDEN_MIN_DTE", "GOLDEN_MAX_DTE"),
+    ("BULLSEYE_MIN_DTE", "BULLSEYE_MAX_DTE"),
+    ("SCALPS_MIN_DTE", "SCALPS_MAX_DTE"),
+    ("BULLSEYE_DELTA_MIN", "BULLSEYE_DELTA_MAX"),
+    ("OUTCOME_T1_PCT", "OUTCOME_T2_PCT"),
+];
 
 /// The API base URL carries the bearer key in its requests, so plain http is
 /// accepted only to a loopback address (tests, a local proxy).
@@ -493,9 +611,18 @@ pub fn parse_dotenv(path: &str, text: &str) -> Result<Vec<(String, String, usize
     Ok(out)
 }
 
+/// Every variable the service reads: the numeric settings, the secrets and
+/// the rest, sorted (for the `.env` typo check).
+pub fn known_setting_names() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> =
+        SETTINGS.iter().map(|s| s.name).chain(SECRET_VARS).chain(OTHER_VARS.iter().copied()).collect();
+    names.sort_unstable();
+    names
+}
+
 /// True for names the service reads (used to warn about typos in `.env`).
 pub fn is_known_var(name: &str) -> bool {
-    SETTINGS.iter().any(|s| s.name == name) || SECRET_VARS.contains(&name) || OTHER_VARS.contains(&name)
+    known_setting_names().binary_search(&name).is_ok()
 }
 
 /// The merged variables and where they came from.
@@ -620,14 +747,73 @@ mod tests {
     #[test]
     fn defaults_follow_the_spec() {
         let c = Config::from_vars(&vars(&[])).unwrap();
-        assert_eq!(c.num("GOLDEN_MIN_PREMIUM"), 1_000_000.0);
-        assert_eq!(c.int("POLYGON_RATE_LIMIT"), 5);
-        assert_eq!(c.cooldown_seconds(Bot::GoldenSweeps), 900);
-        assert!(c.flag("SWEEPS_CONFIRM_WITH_TRADES"));
+        assert_eq!(c.tunables.golden_min_premium, 1_000_000.0);
+        assert_eq!(c.tunables.polygon_rate_limit, 5);
+        assert_eq!(c.tunables.cooldown_seconds(Bot::GoldenSweeps), 900);
+        assert!(c.tunables.sweeps_confirm_with_trades);
         assert_eq!(c.state_db_path, PathBuf::from("state/bot_state.db"));
-        for b in Bot::ALL {
-            assert!(!c.cooldown_seconds(b).is_negative(), "missing cooldown setting for {b}");
+    }
+
+    /// Every line of the table is read from the environment into its own
+    /// field: each setting in turn is set to a value other than its default
+    /// and must arrive there (a line whose name or field was mistyped, or
+    /// a field resolved from another line, fails).
+    #[test]
+    fn every_setting_reaches_its_field() {
+        let defaults = Config::from_vars(&vars(&[])).unwrap().tunables;
+        for s in SETTINGS {
+            let value = match s.kind {
+                Kind::Bool => {
+                    if s.default == 0.0 {
+                        1.0
+                    } else {
+                        0.0
+                    }
+                }
+                Kind::Int { min, max } => {
+                    if s.default as i64 == max {
+                        min as f64
+                    } else {
+                        max as f64
+                    }
+                }
+                Kind::Num { min, max } => {
+                    if s.default == max {
+                        min
+                    } else {
+                        max
+                    }
+                }
+            };
+            // Paired settings must stay ordered: move the partner along.
+            let partner = PAIRED.iter().find_map(|(lo, hi)| {
+                if *lo == s.name {
+                    Some((*hi, value))
+                } else if *hi == s.name {
+                    Some((*lo, value))
+                } else {
+                    None
+                }
+            });
+            let mut pairs = vec![(s.name.to_string(), value.to_string())];
+            if let Some((p, v)) = partner {
+                pairs.push((p.to_string(), v.to_string()));
+            }
+            let c = Config::from_vars(&pairs.into_iter().collect()).unwrap_or_else(|e| panic!("{}: {e}", s.name));
+            assert_eq!(c.tunables.by_name(s.name), Some(value), "{}", s.name);
+            assert_ne!(c.tunables, defaults, "{} changed no field", s.name);
         }
+        // The cooldown of every family is a setting of its own.
+        let all: Vec<i64> = Bot::ALL
+            .iter()
+            .map(|b| {
+                let name = format!("{}_COOLDOWN_SECONDS", b.as_str().to_ascii_uppercase());
+                let c = Config::from_vars(&vars(&[(&name, "7")])).unwrap();
+                c.tunables.cooldown_seconds(*b)
+            })
+            .collect();
+        assert_eq!(all, [7; 8]);
+        assert!(known_setting_names().windows(2).all(|w| w[0] < w[1]), "names are unique");
     }
 
     #[test]

@@ -39,6 +39,37 @@ pub struct QuotePoint {
     pub at_ns: i64,
 }
 
+/// The quote rules, in one place. They differ on purpose, each for what it
+/// judges:
+///
+/// - a quote is *two-sided* when 0 < bid ≤ ask (finite): only then can a
+///   fill be placed against it (the side) or a limit posted inside it;
+/// - it has a *midpoint* when it is not crossed and the midpoint is
+///   positive, a missing bid (0, common for cheap far-out options)
+///   included: such a quote still prices volume;
+/// - its *spread* is (ask − bid)/mid where it has a midpoint;
+/// - it is *crossed* when both sides are present and bid > ask (one side is
+///   stale): the outcome plan then enters at the average of the two.
+impl QuotePoint {
+    pub fn is_two_sided(&self) -> bool {
+        self.bid > 0.0 && self.bid <= self.ask && self.ask.is_finite()
+    }
+
+    pub fn mid(&self) -> Option<f64> {
+        let mid = (self.bid + self.ask) / 2.0;
+        (self.bid >= 0.0 && self.ask >= self.bid && mid.is_finite() && mid > 0.0).then_some(mid)
+    }
+
+    pub fn spread_pct(&self) -> Option<f64> {
+        self.mid().map(|mid| (self.ask - self.bid) / mid)
+    }
+
+    pub fn is_crossed(&self) -> bool {
+        let positive = |x: f64| x.is_finite() && x > 0.0;
+        positive(self.bid) && positive(self.ask) && self.bid > self.ask
+    }
+}
+
 /// One contract in one chain snapshot, in the units flow detection needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Observation {
@@ -123,28 +154,18 @@ pub enum PriceSource {
     Midpoint,
 }
 
-/// New volume on one contract between two snapshots.
+/// New volume on one contract between two snapshots: the observation that
+/// revealed it, held whole (its fields read through `Deref`, so
+/// `ev.contract`, `ev.spot`, ... are the observation's own), and what
+/// detection derived from it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FlowEvent {
-    pub contract: String,
-    pub underlying: String,
+    /// The snapshot's observation of the contract.
+    pub observation: Observation,
+    /// The contract type, known (an observation without one is no event).
     pub contract_type: ContractType,
-    pub strike: f64,
-    pub expiration: NaiveDate,
-    pub multiplier: f64,
-    /// Day volume now.
-    pub volume: f64,
     /// Day volume at the baseline.
     pub previous_volume: f64,
-    pub vwap: Option<f64>,
-    pub day_low: Option<f64>,
-    pub day_high: Option<f64>,
-    pub last_trade: Option<TradePoint>,
-    pub quote: Option<QuotePoint>,
-    pub open_interest: Option<f64>,
-    pub delta: Option<f64>,
-    pub iv: Option<f64>,
-    pub spot: Option<f64>,
     /// ΔV in contracts, always > 0.
     pub volume_delta: f64,
     /// Dollars paid for ΔV, always finite and > 0.
@@ -169,6 +190,19 @@ pub struct FlowEvent {
     pub trading_date: NaiveDate,
     pub observed_at: DateTime<Utc>,
     pub previous_at: DateTime<Utc>,
+}
+
+impl std::ops::Deref for FlowEvent {
+    type Target = Observation;
+    fn deref(&self) -> &Observation {
+        &self.observation
+    }
+}
+
+impl std::ops::DerefMut for FlowEvent {
+    fn deref_mut(&mut self) -> &mut Observation {
+        &mut self.observation
+    }
 }
 
 impl FlowEvent {
@@ -292,6 +326,11 @@ pub fn detect_with(
             out.baselines += 1;
             continue;
         };
+        if prev.at >= now {
+            // Seen earlier in this very snapshot (a repeated row) or in a
+            // later one: there is no interval for volume to have traded in.
+            continue;
+        }
         if obs.volume < prev.volume {
             // A lagging replica: the higher baseline stays, so the next
             // snapshot counts only the volume above it.
@@ -318,7 +357,7 @@ fn event(
     now: DateTime<Utc>,
     trading_date: NaiveDate,
 ) -> Result<FlowEvent, DropReason> {
-    if let Some(spread_pct) = obs.quote.and_then(|q| spread_pct(&q))
+    if let Some(spread_pct) = obs.quote.and_then(|q| q.spread_pct())
         && spread_pct > params.max_spread_pct
     {
         return Err(DropReason::WideSpread { spread_pct });
@@ -333,23 +372,9 @@ fn event(
     let spot = obs.spot.filter(|s| s.is_finite() && *s > 0.0);
     let oi = obs.open_interest.filter(|oi| oi.is_finite() && *oi > 0.0);
     Ok(FlowEvent {
-        contract: obs.contract.clone(),
-        underlying: obs.underlying.clone(),
+        observation: obs.clone(),
         contract_type,
-        strike: obs.strike,
-        expiration: obs.expiration,
-        multiplier: obs.multiplier,
-        volume: obs.volume,
         previous_volume: prev.volume,
-        vwap: obs.vwap,
-        day_low: obs.day_low,
-        day_high: obs.day_high,
-        last_trade: obs.last_trade,
-        quote: obs.quote,
-        open_interest: obs.open_interest,
-        delta: obs.delta,
-        iv: obs.iv,
-        spot: obs.spot,
         volume_delta,
         premium,
         avg_price,
@@ -366,13 +391,6 @@ fn event(
         observed_at: now,
         previous_at: prev.at,
     })
-}
-
-/// (ask − bid)/mid of a quote with a positive midpoint; `None` for a quote
-/// with nothing on either side (0/0), which says nothing about the market.
-fn spread_pct(q: &QuotePoint) -> Option<f64> {
-    let mid = (q.bid + q.ask) / 2.0;
-    (mid.is_finite() && mid > 0.0).then(|| (q.ask - q.bid) / mid)
 }
 
 /// The dollars paid for ΔV, the average price and where it came from.
@@ -396,14 +414,9 @@ fn premium(obs: &Observation, prev: &VolumeEntry, volume_delta: f64) -> Option<(
     }
     let (price, source) = match obs.last_trade.map(|t| t.price).filter(|p| p.is_finite() && *p > 0.0) {
         Some(p) => (p, PriceSource::LastTrade),
-        None => (midpoint(obs.quote.as_ref()?)?, PriceSource::Midpoint),
+        None => (obs.quote.as_ref()?.mid()?, PriceSource::Midpoint),
     };
     Some((volume_delta * price * m, price, source))
-}
-
-fn midpoint(q: &QuotePoint) -> Option<f64> {
-    let mid = (q.bid + q.ask) / 2.0;
-    (q.bid >= 0.0 && q.ask >= q.bid && mid.is_finite() && mid > 0.0).then_some(mid)
 }
 
 /// Where the last trade printed against the quote. Known only with a trade,
@@ -413,8 +426,7 @@ pub fn side(trade: Option<&TradePoint>, quote: Option<&QuotePoint>, previous_at:
     let (Some(t), Some(q)) = (trade, quote) else {
         return Side::Unknown;
     };
-    let sane = q.bid > 0.0 && q.bid <= q.ask && q.ask.is_finite() && t.price.is_finite();
-    if !sane || DateTime::from_timestamp_nanos(q.at_ns) < previous_at {
+    if !q.is_two_sided() || !t.price.is_finite() || DateTime::from_timestamp_nanos(q.at_ns) < previous_at {
         return Side::Unknown;
     }
     if t.price >= q.ask {
@@ -528,24 +540,19 @@ pub fn polygon_underlying(symbol: &str) -> String {
 pub(crate) fn test_event() -> FlowEvent {
     let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap_or_default();
     let d = |s: &str| s.parse::<NaiveDate>().unwrap_or_default();
+    let mut observation =
+        Observation::new("O:SPY251121C00670000", "SPY", Some(ContractType::Call), 670.0, d("2025-11-21"));
+    observation.volume = 5000.0;
+    observation.last_trade = Some(TradePoint { price: 5.0, size: 4000.0, at_ns: 0 });
+    observation.quote = Some(QuotePoint { bid: 4.9, ask: 5.0, at_ns: 0 });
+    observation.open_interest = Some(1000.0);
+    observation.delta = Some(0.3);
+    observation.iv = Some(0.2);
+    observation.spot = Some(660.0);
     FlowEvent {
-        contract: "O:SPY251121C00670000".to_string(),
-        underlying: "SPY".to_string(),
+        observation,
         contract_type: ContractType::Call,
-        strike: 670.0,
-        expiration: d("2025-11-21"),
-        multiplier: DEFAULT_MULTIPLIER,
-        volume: 5000.0,
         previous_volume: 1000.0,
-        vwap: None,
-        day_low: None,
-        day_high: None,
-        last_trade: Some(TradePoint { price: 5.0, size: 4000.0, at_ns: 0 }),
-        quote: Some(QuotePoint { bid: 4.9, ask: 5.0, at_ns: 0 }),
-        open_interest: Some(1000.0),
-        delta: Some(0.3),
-        iv: Some(0.2),
-        spot: Some(660.0),
         volume_delta: 4000.0,
         premium: 2_000_000.0,
         avg_price: 5.0,
@@ -616,7 +623,9 @@ mod tests {
             let evs = detect(&mut cache, observations, now, day);
             out.push(
                 evs.into_iter()
-                    .map(|e| (e.contract, e.volume_delta, round2(e.premium), round2(e.avg_price), e.price_source))
+                    .map(|e| {
+                        (e.observation.contract, e.volume_delta, round2(e.premium), round2(e.avg_price), e.price_source)
+                    })
                     .collect(),
             );
         }
@@ -642,6 +651,13 @@ mod tests {
         type Case<'a> = (&'a str, Steps<'a>, Vec<Vec<Got>>);
         let cases: Vec<Case> = vec![
             ("first observation is a baseline only", vec![(T0, vec![obs(500.0, Some(4.0))])], vec![none()]),
+            (
+                // A row repeated in one snapshot is no interval: the first
+                // row sets the baseline, the second is not flow against it.
+                "a repeated row in one snapshot is not flow",
+                vec![(T0, vec![obs(500.0, Some(4.0)), obs(600.0, Some(4.5))])],
+                vec![none()],
+            ),
             (
                 // Δnotional = (4.5·600 − 4.0·500)·100 = 70,000 over 100 contracts: 7.00 a share.
                 "second observation prices ΔV from the VWAPs",

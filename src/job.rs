@@ -14,10 +14,12 @@ pub enum JobName {
     OiConfirm,
     WeeklyReport,
     Heartbeat,
+    /// Drops old run records, processing errors and expired cooldowns.
+    Prune,
 }
 
 impl JobName {
-    pub const ALL: [JobName; 12] = [
+    pub const ALL: [JobName; 13] = [
         JobName::Bot(Bot::OraklFlow),
         JobName::Bot(Bot::Sweeps),
         JobName::Bot(Bot::GoldenSweeps),
@@ -30,6 +32,7 @@ impl JobName {
         JobName::OiConfirm,
         JobName::WeeklyReport,
         JobName::Heartbeat,
+        JobName::Prune,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -39,6 +42,7 @@ impl JobName {
             JobName::OiConfirm => "oi_confirm",
             JobName::WeeklyReport => "weekly_report",
             JobName::Heartbeat => "heartbeat",
+            JobName::Prune => "prune",
         }
     }
 }

@@ -5,6 +5,8 @@
 //! - `job`, `alert` — names of jobs and alert families; the alert record.
 //! - `calendar` — the NYSE calendar from rules: holidays, early closes, sessions.
 //! - `schedule` — `schedule.cron`: parsing, session gating, next firings across DST.
+//! - `engine` — the detection engine: every bot's pipeline and the detection state; it says
+//!   what it needs and what it decided, and does no IO; the one cooldown policy.
 //! - `flow`, `cache` — flow detection between chain snapshots; the volume and chain caches.
 //! - `bots` — one module per alert family's rule.
 //! - `bars`, `indicators`, `strat` — ET bar aggregation, RSI/ATR (Wilder), Strat patterns.
@@ -15,16 +17,18 @@
 //! - `health`, `metrics` — the 0–100 health score; the Prometheus textfile.
 //! - `polygon` — typed models and the rate-limited, retrying REST client.
 //! - `store` — the SQLite state: outbox, cooldowns, outcomes, cursors, runs, errors (the only SQL).
-//! - `config` — environment, `.env`, credentials; validation and redaction.
+//! - `config` — environment, `.env`, credentials; typed settings; validation and redaction.
 //! - `runner` — the deterministic main loop that walks the timetable.
-//! - `scan`, `service` — the options scan, the jobs, the outbox delivery pass.
+//! - `scan` — chain contracts as observations, the shared chain scan, round-robin batches.
+//! - `service` — the shell: fetches what the engine needs, commits what it decided, delivers
+//!   the outbox through the `Deliver` trait, runs the other jobs.
 //! - `logging` — one event per line, text or JSON.
 //! - `tape`, `replay`, `record`, `simulate` — market tapes: format, replay, recording, synthetic days.
 //! - `evaluate` — a replayed day's alerts scored against its truth file.
 //! - `clock` — the only place that reads the OS clock or sleeps.
 //! - `http` — the only place that names `ureq`.
 //! - `notify` — systemd READY/WATCHDOG/STOPPING.
-//! - `cli` — the commands behind `main`.
+//! - `cli` — the commands behind `main`; the only owner of exit codes.
 
 pub mod alert;
 pub mod atomic_file;
@@ -38,6 +42,7 @@ pub mod clock;
 pub mod config;
 pub mod discord;
 pub mod echo;
+pub mod engine;
 pub mod evaluate;
 pub mod export;
 pub mod flow;

@@ -34,11 +34,11 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::alert::Alert;
 use crate::bars::Bar;
-use crate::calendar::{self, MARKET_TZ};
+use crate::calendar;
 use crate::config::Config;
 use crate::job::Bot;
 
@@ -58,12 +58,12 @@ pub struct OutcomeParams {
 impl OutcomeParams {
     pub fn from_config(cfg: &Config) -> Self {
         OutcomeParams {
-            t1_pct: cfg.num("OUTCOME_T1_PCT"),
-            t2_pct: cfg.num("OUTCOME_T2_PCT"),
-            stop_pct: cfg.num("OUTCOME_STOP_PCT"),
+            t1_pct: cfg.tunables.outcome_t1_pct,
+            t2_pct: cfg.tunables.outcome_t2_pct,
+            stop_pct: cfg.tunables.outcome_stop_pct,
             // The configuration already holds it to 1..=365; the clamp only
             // makes the conversion total.
-            max_days: cfg.int("OUTCOME_MAX_DAYS").clamp(1, 365) as u32,
+            max_days: cfg.tunables.outcome_max_days.clamp(1, 365) as u32,
         }
     }
 }
@@ -278,8 +278,7 @@ fn option_expiry(date: NaiveDate) -> Option<DateTime<Utc>> {
     if let Some(s) = calendar::session(date) {
         return Some(s.close);
     }
-    let local = date.and_hms_opt(16, 0, 0)?;
-    MARKET_TZ.from_local_datetime(&local).single().map(|t| t.with_timezone(&Utc))
+    calendar::et_instant(date, (16, 0))
 }
 
 fn positive(x: f64) -> bool {
@@ -290,7 +289,7 @@ fn positive(x: f64) -> bool {
 /// for cheap far-out options) does not spoil the ask.
 fn premium_entry(quote: Option<(f64, f64)>, avg_fill: Option<f64>) -> Option<f64> {
     if let Some((bid, ask)) = quote {
-        let crossed = positive(bid) && positive(ask) && bid > ask;
+        let crossed = crate::flow::QuotePoint { bid, ask, at_ns: 0 }.is_crossed();
         if positive(ask) && !crossed {
             return Some(ask);
         }
@@ -467,8 +466,8 @@ impl ReportParams {
     pub fn from_config(cfg: &Config) -> Self {
         ReportParams {
             // Validated to 1..=1_000_000 by the configuration.
-            min_obs: cfg.int("PERFORMANCE_SYMBOL_MIN_OBS").max(1) as usize,
-            min_win: cfg.num("PERFORMANCE_SYMBOL_MIN_WIN"),
+            min_obs: cfg.tunables.performance_symbol_min_obs.max(1) as usize,
+            min_win: cfg.tunables.performance_symbol_min_win,
         }
     }
 }
@@ -727,7 +726,9 @@ fn pct(x: f64) -> String {
 mod tests {
     use super::*;
 
-    use chrono::{Duration, NaiveDateTime};
+    use chrono::{Duration, NaiveDateTime, TimeZone};
+
+    use crate::calendar::MARKET_TZ;
 
     use crate::alert::Alert;
 

@@ -497,6 +497,7 @@ mod tests {
 0            0    9     *   *   Mon-Fri  oi_confirm     session=trading_day
 0            0    8     *   *   Mon      weekly_report  session=any
 0            */5  *     *   *   *        heartbeat      session=any
+0            30   3     *   *   *        prune          session=any
 ";
 
     fn utc(s: &str) -> DateTime<Utc> {
@@ -559,6 +560,7 @@ mod tests {
             (12, "oi_confirm", "0 0 9 * * Mon-Fri", TradingDay, true),
             (13, "weekly_report", "0 0 8 * * Mon", Any, true),
             (14, "heartbeat", "0 */5 * * * *", Any, false),
+            (15, "prune", "0 30 3 * * *", Any, true),
         ];
         let table = Timetable::parse("schedule.cron", EXAMPLE).expect("example parses");
         assert_eq!(table.lines.len(), expected.len());
@@ -600,7 +602,7 @@ mod tests {
             assert_eq!(err.to_string(), expected, "{text:?}");
         }
         let known = "(known: orakl_flow, sweeps, golden_sweeps, bullseye, scalps, darkpool, breakouts, strat, \
-                     outcomes, oi_confirm, weekly_report, heartbeat)";
+                     outcomes, oi_confirm, weekly_report, heartbeat, prune)";
         let cases = [
             ("0 0 25 * * * heartbeat", "schedule.cron:1:5: bad hour field `25`: 25 is out of range 0-23".to_owned()),
             ("0 60 9 * * * heartbeat", "schedule.cron:1:3: bad minute field `60`: 60 is out of range 0-59".to_owned()),

@@ -71,12 +71,6 @@ impl BarType {
     }
 }
 
-/// The types of `bars[1..]`: element k classifies `bars[k + 1]` against
-/// `bars[k]` (the first bar has nothing to be compared with).
-pub fn bar_types(bars: &[Bar]) -> Vec<BarType> {
-    bars.windows(2).map(|w| BarType::classify(&w[0], &w[1])).collect()
-}
-
 /// The setups, written as the types of the last three bars `first-setup-trigger`
 /// (the trigger is 2U or 2D in every one; "2" below means 2U or 2D).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -133,7 +127,9 @@ impl Pattern {
 /// A triggered setup and its plan, in the underlying's price.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Setup {
-    /// `3-1-2`, `2-1-2`, `3-2-2`, `1-2-2` or `2-2`.
+    /// The pattern, typed: what rules compare.
+    pub kind: Pattern,
+    /// `kind`'s name (`3-1-2`, `2-1-2`, `3-2-2`, `1-2-2` or `2-2`), for text.
     pub pattern: &'static str,
     /// The trigger bar was 2U (else 2D).
     pub bullish: bool,
@@ -173,7 +169,15 @@ fn setup_at(bars: &[Bar], allowed: &[Pattern]) -> Option<Setup> {
         return None;
     }
     let target = if bullish { entry + 2.0 * risk } else { entry - 2.0 * risk };
-    Some(Setup { pattern: pattern.as_str(), bullish, trigger_start: trigger_bar.start, entry, stop, target })
+    Some(Setup {
+        kind: *pattern,
+        pattern: pattern.as_str(),
+        bullish,
+        trigger_start: trigger_bar.start,
+        entry,
+        stop,
+        target,
+    })
 }
 
 /// The setup triggered by the last of `bars` (closed bars, oldest first),
@@ -195,6 +199,12 @@ pub fn recent_trigger(bars: &[Bar], lookback: usize, bullish: bool) -> Option<Se
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    /// The types of `bars[1..]`: element k classifies `bars[k + 1]` against
+    /// `bars[k]` (the first bar has nothing to be compared with).
+    fn bar_types(bars: &[Bar]) -> Vec<BarType> {
+        bars.windows(2).map(|w| BarType::classify(&w[0], &w[1])).collect()
+    }
     use chrono::Duration;
 
     /// Hourly bars from `(high, low)` pairs; open and close sit mid-range

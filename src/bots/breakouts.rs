@@ -10,7 +10,8 @@
 //!
 //! At most one alert per symbol, direction and trading date: the alert id is
 //! `breakouts:<symbol>:<date>:up|down`, and the outbox's primary key drops a
-//! second one. The shell still records the cooldown as for any stock bot.
+//! second one. The engine also checks and sets the family's cooldown (per
+//! symbol and direction), as for every family.
 
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -46,10 +47,10 @@ impl BreakoutConfig {
     pub fn from_config(c: &crate::config::Config) -> Self {
         let default = BreakoutConfig::default();
         BreakoutConfig {
-            min_volume_surge: c.num("BREAKOUT_MIN_VOLUME_SURGE"),
+            min_volume_surge: c.tunables.breakout_min_volume_surge,
             // The setting is range-checked (2..=500); the fallback only
             // covers a name missing from the table.
-            lookback_days: usize::try_from(c.int("BREAKOUT_LOOKBACK_DAYS"))
+            lookback_days: usize::try_from(c.tunables.breakout_lookback_days)
                 .ok()
                 .filter(|d| *d > 0)
                 .unwrap_or(default.lookback_days),
@@ -181,13 +182,11 @@ pub fn evaluate(cfg: &BreakoutConfig, input: &BreakoutInput) -> Result<BreakoutH
     };
 
     let avg_volume = range.iter().map(|b| b.volume).sum::<f64>() / range.len() as f64;
-    if avg_volume <= 0.0 {
+    let Some(volume_surge) = crate::bars::volume_pace(input.today_volume, avg_volume, fraction) else {
         return Err(Suppressed::new(format!("avg_volume={avg_volume:.0} no volume baseline")));
-    }
-    let paced = avg_volume * fraction;
-    let required = cfg.min_volume_surge * paced;
-    let volume_surge = input.today_volume / paced;
-    if input.today_volume < required * (1.0 - VOLUME_EPSILON) {
+    };
+    let required = cfg.min_volume_surge * avg_volume * fraction;
+    if volume_surge < cfg.min_volume_surge * (1.0 - VOLUME_EPSILON) {
         return Err(Suppressed::new(format!(
             "volume_surge={volume_surge:.2} below min_volume_surge={} (today_volume={:.0} required={required:.0})",
             cfg.min_volume_surge, input.today_volume

@@ -83,16 +83,16 @@ impl BullseyeConfig {
     /// The thresholds as configured (validated ranges come from `SETTINGS`).
     pub fn from_config(c: &crate::config::Config) -> Self {
         BullseyeConfig {
-            min_premium: c.num("BULLSEYE_MIN_PREMIUM"),
-            min_dte: c.int("BULLSEYE_MIN_DTE"),
-            max_dte: c.int("BULLSEYE_MAX_DTE"),
-            delta_min: c.num("BULLSEYE_DELTA_MIN"),
-            delta_max: c.num("BULLSEYE_DELTA_MAX"),
-            min_voi_ratio: c.num("BULLSEYE_MIN_VOI_RATIO"),
-            eod_skip_hour: c.int("BULLSEYE_EOD_SKIP_HOUR").clamp(0, 24) as u32,
-            max_flow_age_hours: c.num("BULLSEYE_MAX_FLOW_AGE_HOURS"),
-            atr_mult_short: c.num("BULLSEYE_ATR_MULT_SHORT"),
-            atr_mult_long: c.num("BULLSEYE_ATR_MULT_LONG"),
+            min_premium: c.tunables.bullseye_min_premium,
+            min_dte: c.tunables.bullseye_min_dte,
+            max_dte: c.tunables.bullseye_max_dte,
+            delta_min: c.tunables.bullseye_delta_min,
+            delta_max: c.tunables.bullseye_delta_max,
+            min_voi_ratio: c.tunables.bullseye_min_voi_ratio,
+            eod_skip_hour: c.tunables.bullseye_eod_skip_hour.clamp(0, 24) as u32,
+            max_flow_age_hours: c.tunables.bullseye_max_flow_age_hours,
+            atr_mult_short: c.tunables.bullseye_atr_mult_short,
+            atr_mult_long: c.tunables.bullseye_atr_mult_long,
         }
     }
 
@@ -122,7 +122,7 @@ pub const MAX_SPOT_SAMPLES: usize = 1024;
 pub const MAX_SPOT_SYMBOLS: usize = 4096;
 
 /// The bot's own spot observations per underlying, for the momentum check.
-/// Keyed by [`FlowEvent::underlying`] as the chain names it; the shell
+/// Keyed by [`FlowEvent::underlying`] as the chain names it; the engine
 /// records each chain snapshot's spot before evaluating its events.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SpotHistory {
@@ -335,8 +335,8 @@ pub fn build_alert(hit: &BullseyeHit, ev: &FlowEvent) -> Alert {
 /// "limit at mid, no chase above ask" from a usable quote; without one the
 /// average fill is the only honest price to lean on.
 fn entry_plan(ev: &FlowEvent) -> String {
-    match ev.quote.filter(|q| q.bid.is_finite() && q.ask.is_finite() && q.bid > 0.0 && q.bid <= q.ask) {
-        Some(q) => format!("limit at mid ${:.2}, no chase above ask ${:.2}", (q.bid + q.ask) / 2.0, q.ask),
+    match ev.quote.filter(|q| q.is_two_sided()).and_then(|q| Some((q.mid()?, q.ask))) {
+        Some((mid, ask)) => format!("limit at mid ${mid:.2}, no chase above ask ${ask:.2}"),
         None => format!("limit near the average fill ${:.2} (no quote)", ev.avg_price),
     }
 }

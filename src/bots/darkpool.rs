@@ -61,7 +61,7 @@ impl Default for DarkpoolConfig {
 
 impl DarkpoolConfig {
     pub fn from_config(c: &crate::config::Config) -> Self {
-        DarkpoolConfig { min_size: c.num("DARKPOOL_MIN_SIZE"), min_notional: c.num("DARKPOOL_MIN_NOTIONAL") }
+        DarkpoolConfig { min_size: c.tunables.darkpool_min_size, min_notional: c.tunables.darkpool_min_notional }
     }
 }
 
@@ -150,10 +150,9 @@ pub struct DayTape {
     notional: f64,
     /// Σ size over every valid print of the day.
     volume: f64,
-    /// Dark volume by price in cents.
+    /// Dark volume by price in cents; levels past [`MAX_PRICE_LEVELS`] are
+    /// not tracked (an alert at one says so).
     dark_levels: BTreeMap<i64, f64>,
-    /// Dark volume at levels past [`MAX_PRICE_LEVELS`], kept so the total stays honest.
-    untracked_dark_volume: f64,
 }
 
 impl DayTape {
@@ -181,8 +180,6 @@ impl DayTape {
                 *v += t.size;
             } else if self.dark_levels.len() < MAX_PRICE_LEVELS {
                 self.dark_levels.insert(level, t.size);
-            } else {
-                self.untracked_dark_volume += t.size;
             }
         }
     }
@@ -206,11 +203,6 @@ impl DayTape {
     /// is not tracked (never printed dark, or the level table is full).
     pub fn dark_volume_at(&self, price: f64) -> Option<f64> {
         self.dark_levels.get(&cents(price)).copied()
-    }
-
-    /// The day's dark volume across all levels.
-    pub fn dark_volume(&self) -> f64 {
-        self.dark_levels.values().sum::<f64>() + self.untracked_dark_volume
     }
 
     /// Levels tracked, lowest price first.
@@ -557,7 +549,6 @@ mod tests {
             let got_levels: Vec<(i64, f64)> = day.dark_levels().iter().map(|(k, v)| (*k, *v)).collect();
             assert_eq!(got_levels, levels, "{prints:?}");
             assert_eq!(day.dark_volume_at(10.0), at_ten, "{prints:?}");
-            assert_eq!(day.dark_volume(), levels.iter().map(|(_, v)| v).sum::<f64>());
         }
         check(&[], None, &[], None);
         check(
@@ -613,7 +604,8 @@ mod tests {
         for (t, date, vwap, dark_volume) in steps {
             day.observe(&t);
             assert_eq!(day.date(), Some(date.parse().unwrap()), "{t:?}");
-            assert_eq!((day.vwap(), day.dark_volume()), (Some(vwap), dark_volume), "{t:?}");
+            let tracked: f64 = day.dark_levels().values().sum();
+            assert_eq!((day.vwap(), tracked), (Some(vwap), dark_volume), "{t:?}");
         }
         assert_eq!(day.dark_volume_at(10.0), None);
         assert_eq!(day.volume(), 200.0);
@@ -627,7 +619,6 @@ mod tests {
             day.observe(&dark("x", 1.0 + i as f64 / 100.0, 10.0));
         }
         assert_eq!(day.dark_levels().len(), MAX_PRICE_LEVELS);
-        assert_eq!(day.dark_volume(), 10.0 * (levels + 1) as f64);
         assert_eq!(day.dark_volume_at(1.0 + levels as f64 / 100.0), None);
         assert_eq!(day.dark_volume_at(1.0), Some(10.0));
     }

@@ -42,10 +42,10 @@ impl GoldenConfig {
     /// The `GOLDEN_*` settings (SPEC §6).
     pub fn from_config(c: &crate::config::Config) -> Self {
         GoldenConfig {
-            min_premium: c.num("GOLDEN_MIN_PREMIUM"),
-            min_dte: c.int("GOLDEN_MIN_DTE"),
-            max_dte: c.int("GOLDEN_MAX_DTE"),
-            max_strike_distance: c.num("GOLDEN_MAX_STRIKE_DISTANCE"),
+            min_premium: c.tunables.golden_min_premium,
+            min_dte: c.tunables.golden_min_dte,
+            max_dte: c.tunables.golden_max_dte,
+            max_strike_distance: c.tunables.golden_max_strike_distance,
         }
     }
 }

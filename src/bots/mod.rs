@@ -1,7 +1,7 @@
 //! The alert families' rules, one module per bot, and what they share:
-//! cooldown decisions, deterministic alert ids, near-miss reasons and sweep
-//! confirmation from an option's own trades. All pure: the shell reads the
-//! cooldowns and trades from the store and the API and passes them in.
+//! deterministic alert ids, near-miss reasons and sweep confirmation from an
+//! option's own trades. All pure: the engine ([`crate::engine`]) runs them,
+//! with the cooldown policy, on data the shell fetched.
 
 pub mod breakouts;
 pub mod bullseye;
@@ -22,28 +22,6 @@ use crate::job::Bot;
 
 /// OPRA trade condition 219: intermarket sweep order (ISO).
 pub const ISO_CONDITION: i64 = 219;
-
-/// A bot's cooldown on one contract (or symbol), as persisted in SQLite.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Cooldown {
-    /// The cooldown is over at this instant.
-    pub until: DateTime<Utc>,
-    /// The premium of the alert that set it (None for stock bots).
-    pub premium: Option<f64>,
-}
-
-/// Whether a new alert with `premium` may fire given the existing cooldown.
-///
-/// Inside a cooldown only an event at least twice as large as the alerted one
-/// breaks through (SPEC §6): the same flow continuing is noise, a doubling is
-/// news. A cooldown without a premium (stock bots) cannot be broken.
-pub fn cooldown_allows(existing: Option<&Cooldown>, now: DateTime<Utc>, premium: f64) -> bool {
-    match existing {
-        None => true,
-        Some(c) if now >= c.until => true,
-        Some(c) => c.premium.is_some_and(|alerted| premium >= 2.0 * alerted),
-    }
-}
 
 /// A deterministic alert id, `bot:instrument:event_key`, so the same event can
 /// never be stored or posted twice (the outbox's primary key).
@@ -201,29 +179,6 @@ mod tests {
 
     fn at(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
-    }
-
-    #[test]
-    fn cooldown_table() {
-        let until = at("2025-10-22T14:45:00Z");
-        let inside = at("2025-10-22T14:40:00Z");
-        let alerted = Some(Cooldown { until, premium: Some(100_000.0) });
-        let no_premium = Some(Cooldown { until, premium: None });
-        // (cooldown, now, premium, allowed)
-        let cases = [
-            (None, inside, 1.0, true),
-            (alerted, inside, 190_000.0, false),
-            (alerted, inside, 199_999.0, false),
-            (alerted, inside, 200_000.0, true),
-            (alerted, inside, 250_000.0, true),
-            (alerted, until, 1.0, true),
-            (alerted, at("2025-10-22T14:50:00Z"), 1.0, true),
-            (no_premium, inside, 1e12, false),
-            (no_premium, until, 0.0, true),
-        ];
-        for (i, (c, now, premium, want)) in cases.into_iter().enumerate() {
-            assert_eq!(cooldown_allows(c.as_ref(), now, premium), want, "case {i}");
-        }
     }
 
     #[test]

@@ -64,12 +64,12 @@ impl OraklFlowConfig {
     /// The thresholds as configured (validated ranges come from `SETTINGS`).
     pub fn from_config(c: &crate::config::Config) -> Self {
         OraklFlowConfig {
-            min_premium: c.num("MIN_PREMIUM"),
-            min_dte: c.int("ORAKL_FLOW_MIN_DTE"),
-            max_dte: c.int("ORAKL_FLOW_MAX_DTE"),
-            repeat_threshold: c.int("REPEAT_SIGNAL_THRESHOLD").max(1) as usize,
-            repeat_window_minutes: c.int("REPEAT_WINDOW_MINUTES"),
-            min_itm_probability: c.num("ORAKL_FLOW_MIN_ITM_PROBABILITY"),
+            min_premium: c.tunables.min_premium,
+            min_dte: c.tunables.orakl_flow_min_dte,
+            max_dte: c.tunables.orakl_flow_max_dte,
+            repeat_threshold: c.tunables.repeat_signal_threshold.max(1) as usize,
+            repeat_window_minutes: c.tunables.repeat_window_minutes,
+            min_itm_probability: c.tunables.orakl_flow_min_itm_probability,
         }
     }
 
@@ -147,7 +147,7 @@ impl RepeatTracker {
         counted.fold((0, 0.0), |(n, sum), (_, p)| (n + 1, sum + p))
     }
 
-    /// Forgets contracts with no event in [now − window, now]; the shell
+    /// Forgets contracts with no event in [now − window, now]; the engine
     /// calls it once per scan so quiet contracts do not accumulate.
     pub fn prune(&mut self, now: DateTime<Utc>) {
         let since = now - self.window;

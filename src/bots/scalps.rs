@@ -25,6 +25,7 @@ use crate::alert::{Alert, Plan, Sentiment};
 use crate::bots::{Suppressed, check_dte, check_premium, check_strike_distance, flow_alert_id, market_entry};
 use crate::flow::FlowEvent;
 use crate::job::Bot;
+use crate::strat::Pattern;
 
 /// Thresholds, defaults from the seeds; each is an environment variable.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -51,18 +52,14 @@ impl ScalpsConfig {
     /// The thresholds as configured (validated ranges come from `SETTINGS`).
     pub fn from_config(c: &crate::config::Config) -> Self {
         ScalpsConfig {
-            min_premium: c.num("SCALPS_MIN_PREMIUM"),
-            min_dte: c.int("SCALPS_MIN_DTE"),
-            max_dte: c.int("SCALPS_MAX_DTE"),
-            max_strike_distance: c.num("SCALPS_MAX_STRIKE_DISTANCE"),
-            rsi_period: c.int("SCALPS_RSI_PERIOD").max(1) as usize,
+            min_premium: c.tunables.scalps_min_premium,
+            min_dte: c.tunables.scalps_min_dte,
+            max_dte: c.tunables.scalps_max_dte,
+            max_strike_distance: c.tunables.scalps_max_strike_distance,
+            rsi_period: c.tunables.scalps_rsi_period.max(1) as usize,
         }
     }
 }
-
-/// The Strat patterns that count as a scalp trigger. 3-2-2 is left out on
-/// purpose: SPEC §6 lists it for the STRAT bot, not for scalps.
-pub const PATTERNS: [&str; 4] = ["2-1-2", "3-1-2", "1-2-2", "2-2"];
 
 /// RSI band for calls, inclusive.
 pub const CALL_RSI: (f64, f64) = (50.0, 70.0);
@@ -73,8 +70,8 @@ pub const PUT_RSI: (f64, f64) = (30.0, 50.0);
 /// with its levels in underlying terms.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Trigger {
-    /// As the detector names it: `2-1-2`, `2D-1-2U`, `1-2-2 (RevStrat)`, ...
-    pub pattern: String,
+    /// The detector's pattern.
+    pub pattern: Pattern,
     /// The trigger bar broke up (2U) rather than down (2D).
     pub bullish: bool,
     /// The setup bar's high (bullish) or low (bearish).
@@ -94,11 +91,25 @@ pub struct ScalpContext {
     pub trigger: Option<Trigger>,
 }
 
+impl ScalpContext {
+    /// The context for `ev` from the symbol's latest trigger each way: the
+    /// trigger must point the trade's way (its sentiment), so a neutral
+    /// trade has none. [`evaluate`] checks the same agreement again for a
+    /// context built by hand.
+    pub fn for_event(ev: &FlowEvent, rsi: Option<f64>, bull: Option<&Trigger>, bear: Option<&Trigger>) -> Self {
+        let trigger = match ev.sentiment {
+            Sentiment::Bullish => bull.cloned(),
+            Sentiment::Bearish => bear.cloned(),
+            Sentiment::Neutral => None,
+        };
+        ScalpContext { rsi, trigger }
+    }
+}
+
 /// A scalp: the trigger it rode and its plan.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScalpsHit {
-    /// The detector's name for the pattern, unchanged.
-    pub pattern: String,
+    pub pattern: Pattern,
     pub bullish: bool,
     pub rsi: f64,
     /// Underlying terms: entry, stop, targets [target].
@@ -106,16 +117,6 @@ pub struct ScalpsHit {
     /// The trigger level the setup named, when the spot had already passed
     /// it and the plan enters at the spot instead.
     pub passed_trigger: Option<f64>,
-}
-
-/// The pattern's bar sequence without direction letters or commentary:
-/// `2D-1-2U` → `2-1-2`, `1-2-2 (RevStrat)` → `1-2-2`. The detector's naming is
-/// not fixed here, so the first word with a digit in it is taken as the
-/// pattern and only its digits and dashes are kept.
-pub fn pattern_shape(pattern: &str) -> String {
-    let word = pattern.split_whitespace().find(|w| w.chars().any(|c| c.is_ascii_digit())).unwrap_or("");
-    let shape: String = word.chars().filter(|c| c.is_ascii_digit() || *c == '-').collect();
-    shape.trim_matches('-').to_string()
 }
 
 /// The parts of the rule that need no bars: premium, DTE, strike distance.
@@ -151,13 +152,20 @@ pub fn evaluate(cfg: &ScalpsConfig, ev: &FlowEvent, ctx: &ScalpContext) -> Resul
     if t.bullish != wants_bullish {
         return Err(Suppressed::new(format!(
             "trigger {} is {}, a {kind} needs {}",
-            t.pattern,
+            t.pattern.as_str(),
             direction(t.bullish),
             direction(wants_bullish)
         )));
     }
-    if !PATTERNS.contains(&pattern_shape(&t.pattern).as_str()) {
-        return Err(Suppressed::new(format!("pattern {} is not a scalp trigger ({})", t.pattern, PATTERNS.join(", "))));
+    // 3-2-2 is left out on purpose: SPEC §6 lists it for the STRAT bot, not
+    // for scalps.
+    if !Pattern::SCALPS.contains(&t.pattern) {
+        let names: Vec<&str> = Pattern::SCALPS.iter().map(|p| p.as_str()).collect();
+        return Err(Suppressed::new(format!(
+            "pattern {} is not a scalp trigger ({})",
+            t.pattern.as_str(),
+            names.join(", ")
+        )));
     }
     // A trigger whose levels do not bracket the entry in its direction has
     // no risk to size or no reward to take; publishing it would mislead.
@@ -177,7 +185,7 @@ pub fn evaluate(cfg: &ScalpsConfig, ev: &FlowEvent, ctx: &ScalpContext) -> Resul
     }
     let (entry, passed_trigger) = market_entry(t.bullish, ev.spot, t.entry, t.stop, t.target)?;
     Ok(ScalpsHit {
-        pattern: t.pattern.clone(),
+        pattern: t.pattern,
         bullish: t.bullish,
         rsi,
         plan: Plan { entry, stop: t.stop, targets: vec![t.target] },
@@ -190,11 +198,11 @@ pub fn evaluate(cfg: &ScalpsConfig, ev: &FlowEvent, ctx: &ScalpContext) -> Resul
 /// "flow": this bot does not fetch trades.
 pub fn build_alert(hit: &ScalpsHit, ev: &FlowEvent) -> Alert {
     let mut a = ev.to_alert(Bot::Scalps, flow_alert_id(Bot::Scalps, ev)).with_plan(&hit.plan);
-    a.pattern = Some(hit.pattern.clone());
+    a.pattern = Some(hit.pattern.as_str().to_string());
     a.rsi = Some(hit.rsi);
     a.details.notes.push((
         "setup".to_string(),
-        format!("{} {} on 5m bars, RSI {:.1}", hit.pattern, direction(hit.bullish), hit.rsi),
+        format!("{} {} on 5m bars, RSI {:.1}", hit.pattern.as_str(), direction(hit.bullish), hit.rsi),
     ));
     let (through, target) = (if hit.bullish { "above" } else { "below" }, hit.plan.targets.first().copied());
     let entry = match hit.passed_trigger {
@@ -244,12 +252,16 @@ mod tests {
         ev
     }
 
-    fn bull(pattern: &str) -> Option<Trigger> {
-        Some(Trigger { pattern: pattern.to_string(), bullish: true, entry: 661.2, stop: 659.8, target: 664.0 })
+    fn pattern(name: &str) -> Pattern {
+        Pattern::PRIORITY.into_iter().find(|p| p.as_str() == name).expect("a pattern name")
     }
 
-    fn bear(pattern: &str) -> Option<Trigger> {
-        Some(Trigger { pattern: pattern.to_string(), bullish: false, entry: 658.5, stop: 660.0, target: 655.5 })
+    fn bull(name: &str) -> Option<Trigger> {
+        Some(Trigger { pattern: pattern(name), bullish: true, entry: 661.2, stop: 659.8, target: 664.0 })
+    }
+
+    fn bear(name: &str) -> Option<Trigger> {
+        Some(Trigger { pattern: pattern(name), bullish: false, entry: 658.5, stop: 660.0, target: 655.5 })
     }
 
     fn ctx(rsi: Option<f64>, trigger: Option<Trigger>) -> ScalpContext {
@@ -326,16 +338,13 @@ mod tests {
             ),
             (put(), ctx(Some(40.0), bull("2-1-2")), Err("trigger 2-1-2 is bullish, a bearish trade needs bearish")),
             (call(), ctx(Some(60.0), bull("3-1-2")), long),
-            (call(), ctx(Some(60.0), bull("1-2-2 (RevStrat)")), long),
-            (call(), ctx(Some(60.0), bull("2D-2U")), long),
-            (call(), ctx(Some(60.0), bull("2-2 reversal")), long),
-            (call(), ctx(Some(60.0), bull("2D-1-2U")), long),
+            (call(), ctx(Some(60.0), bull("1-2-2")), long),
+            (call(), ctx(Some(60.0), bull("2-2")), long),
             (
                 call(),
                 ctx(Some(60.0), bull("3-2-2")),
-                Err("pattern 3-2-2 is not a scalp trigger (2-1-2, 3-1-2, 1-2-2, 2-2)"),
+                Err("pattern 3-2-2 is not a scalp trigger (3-1-2, 2-1-2, 1-2-2, 2-2)"),
             ),
-            (call(), ctx(Some(60.0), bull("")), Err("pattern  is not a scalp trigger (2-1-2, 3-1-2, 1-2-2, 2-2)")),
             (
                 call(),
                 ctx(Some(60.0), Some(Trigger { stop: 661.2, ..bull("2-1-2").unwrap() })),
@@ -360,20 +369,6 @@ mod tests {
         ];
         for (ev, ctx, want) in cases {
             check(&ev, &ctx, want);
-        }
-    }
-
-    #[test]
-    fn pattern_shapes() {
-        for (name, shape) in [
-            ("2-1-2", "2-1-2"),
-            ("2U-1-2U", "2-1-2"),
-            ("3-1-2 bullish", "3-1-2"),
-            ("RevStrat 1-2-2", "1-2-2"),
-            ("2D-2U reversal (5m)", "2-2"),
-            ("inside", ""),
-        ] {
-            assert_eq!(pattern_shape(name), shape, "{name}");
         }
     }
 

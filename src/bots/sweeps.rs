@@ -50,11 +50,11 @@ impl SweepsConfig {
     /// The thresholds as configured (validated ranges come from `SETTINGS`).
     pub fn from_config(c: &crate::config::Config) -> Self {
         SweepsConfig {
-            min_premium: c.num("SWEEPS_MIN_PREMIUM"),
-            min_dte: c.int("SWEEPS_MIN_DTE"),
-            max_dte: c.int("SWEEPS_MAX_DTE"),
-            min_score: c.num("MIN_SWEEP_SCORE"),
-            confirm_with_trades: c.flag("SWEEPS_CONFIRM_WITH_TRADES"),
+            min_premium: c.tunables.sweeps_min_premium,
+            min_dte: c.tunables.sweeps_min_dte,
+            max_dte: c.tunables.sweeps_max_dte,
+            min_score: c.tunables.min_sweep_score,
+            confirm_with_trades: c.tunables.sweeps_confirm_with_trades,
         }
     }
 }

@@ -359,11 +359,14 @@ fn run(
     if let Some(interval) = notifier.watchdog_interval() {
         // A request blocks the only thread; it must end well before systemd
         // gives up on the watchdog.
-        for var in ["POLYGON_TIMEOUT_SECONDS", "DISCORD_TIMEOUT_SECONDS"] {
-            if config.seconds(var) * 2 >= interval {
+        let t = &config.tunables;
+        for (var, secs) in [
+            ("POLYGON_TIMEOUT_SECONDS", t.polygon_timeout_seconds),
+            ("DISCORD_TIMEOUT_SECONDS", t.discord_timeout_seconds),
+        ] {
+            if crate::config::seconds(secs) * 2 >= interval {
                 return Err(Failure::config(anyhow::anyhow!(
-                    "{var}: {} s is not below half of the systemd watchdog interval ({} s)",
-                    config.int(var),
+                    "{var}: {secs} s is not below half of the systemd watchdog interval ({} s)",
                     interval.as_secs()
                 )));
             }
@@ -382,7 +385,7 @@ fn run(
     };
     let (client, recording) = match (&config.polygon_api_key, record) {
         (Some(key), Some(tape)) => {
-            let http = Http::new(config.seconds("POLYGON_TIMEOUT_SECONDS"), notifier.clone());
+            let http = Http::new(crate::config::seconds(config.tunables.polygon_timeout_seconds), notifier.clone());
             let meta = BTreeMap::from([
                 ("source".to_string(), serde_json::json!("record")),
                 ("started".to_string(), serde_json::json!(clock.now().to_rfc3339())),
@@ -405,7 +408,10 @@ fn run(
     };
     let mut svc = service::Service::with_client(config, clock.clone(), store, delivery, notifier.clone(), client)
         .map_err(Failure::config)?;
-    svc.startup_probe()?;
+    svc.startup_probe().map_err(|e| match e {
+        // A rejected key stops the service as a configuration error.
+        service::StartError::Unauthorized(_) => Failure::config(e),
+    })?;
     log::info!(
         "event=start version={} dry_run={dry_run} once={} jobs={} state={}",
         env!("CARGO_PKG_VERSION"),

@@ -197,7 +197,7 @@ pub(super) fn replay_counted(
         firings_skipped_late: loop_stats.skipped_late,
         job_errors: loop_stats.errors,
         watchlist: svc.config().watchlist.len() as u64,
-        batch: u64::try_from(svc.config().int("OPTIONS_BATCH")).unwrap_or(1),
+        batch: u64::try_from(svc.config().tunables.options_batch).unwrap_or(1),
         ..RunFacts::default()
     };
     if let Some(client) = svc.polygon() {

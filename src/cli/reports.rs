@@ -3,10 +3,9 @@
 
 use std::path::Path;
 
-use chrono::{NaiveDate, TimeZone, Utc};
+use chrono::{NaiveDate, Utc};
 
 use super::{Cli, EXIT_USAGE, Failure};
-use crate::calendar::MARKET_TZ;
 use crate::clock::{Clock, Shutdown, SystemClock};
 use crate::job::Bot;
 use crate::{export, outcomes, service};
@@ -49,10 +48,7 @@ pub(super) fn export(
     // A date is a trading date in ET: from its midnight in New York.
     let since = match since {
         None => chrono::DateTime::<Utc>::MIN_UTC,
-        Some(d) => MARKET_TZ
-            .from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default())
-            .earliest()
-            .map(|t| t.with_timezone(&Utc))
+        Some(d) => crate::calendar::et_midnight(d)
             .ok_or_else(|| Failure { code: EXIT_USAGE, error: anyhow::anyhow!("--since {d}: no such time in ET") })?,
     };
     let (_, store) = super::open_existing_state(cli)?;

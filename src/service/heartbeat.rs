@@ -53,7 +53,7 @@ impl Service {
             o.sent,
             o.failed,
             o.expired,
-            self.volume.len(),
+            self.engine.cache_entries().0,
             cache_rate("volume"),
             cache_rate("chain"),
             snapshot.window.requests,
@@ -125,15 +125,13 @@ impl Service {
         });
 
         let mut caches = BTreeMap::new();
-        let (v, c) = (self.volume.stats(), self.chains.stats());
+        let ((v, c), (volume_entries, chain_entries)) = (self.engine.cache_stats(), self.engine.cache_entries());
         caches.insert(
             "volume".to_string(),
-            CacheUsage { entries: self.volume.len() as u64, hits: v.hits, misses: v.misses },
+            CacheUsage { entries: volume_entries as u64, hits: v.hits, misses: v.misses },
         );
-        caches.insert(
-            "chain".to_string(),
-            CacheUsage { entries: self.chains.len() as u64, hits: c.hits, misses: c.misses },
-        );
+        caches
+            .insert("chain".to_string(), CacheUsage { entries: chain_entries as u64, hits: c.hits, misses: c.misses });
 
         // A bot is stale when firings its timetable lines say were due since
         // its last success (and since this process started) came and went:
@@ -153,7 +151,7 @@ impl Service {
                 Err(e) => {
                     let health = health::store_unreadable(&e);
                     logged("health_inputs", e);
-                    let retired = self.retired_webhooks.iter().map(u64::to_string).collect();
+                    let retired = self.delivery.retired_webhooks().iter().map(u64::to_string).collect();
                     (health, retired, disabled, Default::default())
                 }
             };

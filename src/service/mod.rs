@@ -1,15 +1,17 @@
-//! The service: the jobs the main loop runs and the outbox delivery pass,
-//! wired to the real client, store and sender.
+//! The service: the shell around the [`Engine`]. It holds the IO handles
+//! (clock, store, Polygon client, delivery, notifier) and the engine, and
+//! only moves data between them: it fetches what the engine needs, commits
+//! what it decided, delivers the outbox between jobs, runs the heartbeat and
+//! the outcome jobs.
 //!
-//! Data flow of an options bot firing: the next `batch` symbols of the
-//! watchlist → one chain fetch per symbol (shared by all options bots via
-//! the chain cache) → one flow-detection pass against the volume cache →
-//! the bot's rule → cooldown check → sweep confirmation → the alert and its
-//! cooldown committed in one transaction → delivered by the next outbox
-//! pass, which runs between jobs.
+//! Data flow of a bot firing: the engine names the next `batch` symbols;
+//! for each, the engine's task asks for what it needs (a chain, the stored
+//! cooldown, trades, bars, a snapshot, a cursor), the shell fetches it, and
+//! the engine's decisions are carried out (an alert and its cooldown and
+//! plan committed in one transaction); the next outbox pass, which runs
+//! between jobs, delivers it.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,29 +19,26 @@ use chrono::{DateTime, Utc};
 use chrono_tz::America::New_York;
 
 use crate::alert::Alert;
-use crate::bots::golden_sweeps;
-use crate::bots::{self, Confirmation, Cooldown};
-use crate::cache::{ChainCache, VolumeCache};
 use crate::calendar;
 use crate::clock::Clock;
-use crate::config::{Config, ConfigError};
-use crate::discord::{self, Sender, Webhook};
-use crate::flow::{self, FlowEvent, FlowParams};
-use crate::http::Http;
+use crate::config::{Config, ConfigError, seconds};
+use crate::discord::Webhook;
+use crate::engine::{Engine, Rules};
+use crate::flow;
 use crate::job::{Bot, JobName};
 use crate::notify::Notifier;
-use crate::polygon::{AggBound, ChainQuery, Client, PolygonConfig, PolygonError, TradesQuery};
+use crate::polygon::{AggBound, Client, PolygonConfig, PolygonError};
 use crate::runner::{self, JobResult, Jobs, LoopOptions, LoopStats};
-use crate::scan::{self, ChainScan, RoundRobin};
 use crate::schedule::{Line, Timetable};
-use crate::store::{CooldownSet, RunRecord, RunResult, Store};
+use crate::store::{RunRecord, RunResult, Store};
 
+mod delivery;
+mod firing;
 mod heartbeat;
-mod options;
 mod outbox;
 mod outcomes;
-mod stock;
 
+pub use delivery::{Deliver, Delivered, Delivery, DiscordDelivery, PrintDelivery};
 pub use outcomes::{build_report, opening_confirmed, warn_flagged};
 
 /// How `--dry-run` prints alerts.
@@ -97,30 +96,8 @@ impl Settings {
                 ));
             }
         }
-        strat_config(config)?;
+        crate::engine::strat_config(config)?;
         Ok(Settings { webhooks, reports_webhook })
-    }
-}
-
-/// Where alerts go.
-pub enum Delivery {
-    Discord { sender: Box<Sender>, webhooks: BTreeMap<Bot, Webhook>, reports: Option<Webhook> },
-    Print { format: OutputFormat, out: Box<dyn Write> },
-}
-
-impl Delivery {
-    pub fn discord(config: &Config, settings: &Settings, clock: Arc<dyn Clock>, notifier: Notifier) -> Delivery {
-        let http = Http::new(config.seconds("DISCORD_TIMEOUT_SECONDS"), notifier);
-        let sender = Sender::new(http, clock).with_max_attempts(config.int("DISCORD_MAX_ATTEMPTS") as u32);
-        Delivery::Discord {
-            sender: Box::new(sender),
-            webhooks: settings.webhooks.clone(),
-            reports: settings.reports_webhook.clone(),
-        }
-    }
-
-    pub fn print(format: OutputFormat, out: Box<dyn Write>) -> Delivery {
-        Delivery::Print { format, out }
     }
 }
 
@@ -131,80 +108,34 @@ pub struct Service {
     delivery: Delivery,
     notifier: Notifier,
     polygon: Option<Client>,
-    volume: VolumeCache,
-    chains: ChainCache<Arc<ChainScan>>,
-    scan_seq: u64,
-    /// The scan each (bot, symbol) last evaluated, so a cache hit on the
-    /// bot's next firing does not present the same events twice.
-    evaluated: BTreeMap<(Bot, String), u64>,
-    round_robin: RoundRobin,
-    retired_webhooks: BTreeSet<u64>,
-    last_sweep: Option<DateTime<Utc>>,
+    /// Every bot's rules and the detection state.
+    engine: Engine,
     started: Duration,
-    /// The options bots in the timetable: their largest DTE narrows chains.
-    options_bots: BTreeSet<Bot>,
-    /// Per symbol: the day's prints seen by the darkpool scans.
-    day_tapes: BTreeMap<String, crate::bots::darkpool::DayTape>,
-    /// Per symbol: previous sessions' daily bars and the date they are for.
-    daily_cache: BTreeMap<String, (chrono::NaiveDate, Arc<Vec<crate::polygon::Bar>>)>,
-    strat_config: crate::bots::strat::StratConfig,
-    /// ORAKL Flow's qualifying events per contract within its window.
-    repeats: crate::bots::orakl_flow::RepeatTracker,
-    /// Bullseye's own spot observations per underlying (momentum).
-    spots: crate::bots::bullseye::SpotHistory,
     progress: Option<Box<dyn FnMut(DateTime<Utc>)>>,
-    /// Every bot's thresholds, read from the configuration once: the options
-    /// rules run for every flow event of every scan.
-    rules: Rules,
     /// The timetable being run: the heartbeat judges each bot against it.
     timetable: Option<Timetable>,
 }
 
-/// The bots' settings, resolved once at start-up.
-struct Rules {
-    golden: crate::bots::golden_sweeps::GoldenConfig,
-    sweeps: crate::bots::sweeps::SweepsConfig,
-    orakl_flow: crate::bots::orakl_flow::OraklFlowConfig,
-    bullseye: crate::bots::bullseye::BullseyeConfig,
-    scalps: crate::bots::scalps::ScalpsConfig,
-    darkpool: crate::bots::darkpool::DarkpoolConfig,
-    breakouts: crate::bots::breakouts::BreakoutConfig,
-    outcomes: crate::outcomes::OutcomeParams,
-}
+/// How long the daily prune keeps records (SPEC §11's default retention;
+/// making it a setting belongs with the retention policy).
+pub const RETENTION_DAYS: i64 = 90;
 
-impl Rules {
-    fn from_config(c: &Config) -> Rules {
-        Rules {
-            golden: crate::bots::golden_sweeps::GoldenConfig::from_config(c),
-            sweeps: crate::bots::sweeps::SweepsConfig::from_config(c),
-            orakl_flow: crate::bots::orakl_flow::OraklFlowConfig::from_config(c),
-            bullseye: crate::bots::bullseye::BullseyeConfig::from_config(c),
-            scalps: crate::bots::scalps::ScalpsConfig::from_config(c),
-            darkpool: crate::bots::darkpool::DarkpoolConfig::from_config(c),
-            breakouts: crate::bots::breakouts::BreakoutConfig::from_config(c),
-            outcomes: crate::outcomes::OutcomeParams::from_config(c),
-        }
-    }
-}
-
-/// `STRAT_TIMEFRAMES`, or the default when unset.
-fn strat_config(config: &Config) -> Result<crate::bots::strat::StratConfig, ConfigError> {
-    match &config.strat_timeframes {
-        None => Ok(crate::bots::strat::StratConfig::default()),
-        Some(v) => crate::bots::strat::StratConfig::parse(v).map_err(|m| ConfigError::Var {
-            var: "STRAT_TIMEFRAMES".into(),
-            message: m.trim_start_matches("STRAT_TIMEFRAMES: ").to_string(),
-        }),
-    }
+/// Why the service cannot start; the CLI maps it to an exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Polygon rejected the configured key (a configuration error).
+    #[error("polygon rejected the start-up probe: {0}")]
+    Unauthorized(PolygonError),
 }
 
 /// The client settings from the configuration.
 pub fn polygon_config(config: &Config, key: &str) -> PolygonConfig {
     let mut pc = PolygonConfig::new(key);
     pc.base_url = config.polygon_base_url.clone();
-    pc.rate_per_sec = config.int("POLYGON_RATE_LIMIT") as u64;
-    pc.timeout = config.seconds("POLYGON_TIMEOUT_SECONDS");
-    pc.max_retries = config.int("POLYGON_MAX_RETRIES") as u32;
+    let t = &config.tunables;
+    pc.rate_per_sec = t.polygon_rate_limit.max(1) as u64;
+    pc.timeout = seconds(t.polygon_timeout_seconds);
+    pc.max_retries = t.polygon_max_retries.max(0) as u32;
     pc
 }
 
@@ -234,14 +165,12 @@ impl Service {
         notifier: Notifier,
         polygon: Option<Client>,
     ) -> Result<Service, anyhow::Error> {
-        let retired_webhooks =
+        let retired: Vec<u64> =
             store.retired_webhooks()?.into_iter().filter_map(|d| d.name.parse::<u64>().ok()).collect();
-        let strat_config = strat_config(&config)?;
-        let rules = Rules::from_config(&config);
-        let repeats = crate::bots::orakl_flow::RepeatTracker::new(rules.orakl_flow.window());
+        let mut delivery = delivery;
+        delivery.retire(&retired);
+        let engine = Engine::new(Rules::from_config(&config)?);
         Ok(Service {
-            volume: VolumeCache::new(config.int("VOLUME_CACHE_TTL_SECONDS") as u64),
-            chains: ChainCache::new(config.int("CHAIN_CACHE_TTL_SECONDS") as u64),
             started: clock.elapsed(),
             config,
             clock,
@@ -249,19 +178,8 @@ impl Service {
             delivery,
             notifier,
             polygon,
-            scan_seq: 0,
-            evaluated: BTreeMap::new(),
-            round_robin: RoundRobin::default(),
-            retired_webhooks,
-            last_sweep: None,
-            options_bots: Bot::ALL.into_iter().filter(|b| b.is_options()).collect(),
-            day_tapes: BTreeMap::new(),
-            daily_cache: BTreeMap::new(),
-            repeats,
-            spots: crate::bots::bullseye::SpotHistory::default(),
+            engine,
             progress: None,
-            rules,
-            strat_config,
             timetable: None,
         })
     }
@@ -273,7 +191,7 @@ impl Service {
 
     /// Hit/miss counts of the volume cache and the chain cache.
     pub fn cache_stats(&self) -> (crate::cache::CacheStats, crate::cache::CacheStats) {
-        (self.volume.stats(), self.chains.stats())
+        self.engine.cache_stats()
     }
 
     pub fn store(&self) -> &Store {
@@ -287,7 +205,7 @@ impl Service {
     /// One cheap request at start-up so a rejected key stops the service
     /// with exit 78 instead of logging 401s all day. Other failures (the
     /// network, a 5xx) only warn: the loop retries on its own schedule.
-    pub fn startup_probe(&mut self) -> Result<(), crate::cli::Failure> {
+    pub fn startup_probe(&mut self) -> Result<(), StartError> {
         let (Some(client), Some(symbol)) = (&self.polygon, self.config.watchlist.first()) else {
             return Ok(());
         };
@@ -295,7 +213,7 @@ impl Service {
         let from = today - chrono::Duration::days(7);
         match client.aggs(&flow::polygon_underlying(symbol), 1, "day", AggBound::Date(from), AggBound::Date(today)) {
             Ok(_) => Ok(()),
-            Err(e) if e.is_config() => Err(crate::cli::Failure::config(e)),
+            Err(e) if e.is_config() => Err(StartError::Unauthorized(e)),
             Err(e) => {
                 log::warn!("event=startup_probe_failed error=\"{e}\"");
                 Ok(())
@@ -307,7 +225,7 @@ impl Service {
     pub fn run(&mut self, timetable: &Timetable) -> LoopStats {
         self.prepare(timetable);
         self.deliver_outbox();
-        let opts = LoopOptions { grace: self.config.seconds("SCHEDULE_GRACE_SECONDS") };
+        let opts = LoopOptions { grace: seconds(self.config.tunables.schedule_grace_seconds) };
         let clock = self.clock.clone();
         let notifier = self.notifier.clone();
         runner::run_loop(&*clock, timetable, &opts, &notifier, self)
@@ -323,12 +241,9 @@ impl Service {
 
     fn prepare(&mut self, timetable: &Timetable) {
         self.timetable = Some(timetable.clone());
-        self.options_bots = timetable
-            .job_names()
-            .into_iter()
-            .filter_map(|j| if let JobName::Bot(b) = j { Some(b) } else { None })
-            .filter(|b| b.is_options())
-            .collect();
+        self.engine.set_scheduled(
+            timetable.job_names().into_iter().filter_map(|j| if let JobName::Bot(b) = j { Some(b) } else { None }),
+        );
     }
 
     fn now(&self) -> DateTime<Utc> {
@@ -349,31 +264,52 @@ impl Service {
         }
     }
 
-    /// Commits the alert, its cooldown and the outcome of its plan together;
-    /// a duplicate id (the same event seen again) commits nothing. `quote`
-    /// is the option's (bid, ask) at the alert, the entry of a premium plan.
-    fn commit(&mut self, bot: Bot, alert: &Alert, key: &str, premium: Option<f64>, quote: Option<(f64, f64)>) -> bool {
+    /// Commits what the engine decided: the alert, its cooldown and the
+    /// outcome of its plan together; a duplicate id (the same event seen
+    /// again) commits nothing.
+    fn commit(&mut self, c: &crate::engine::Commit) -> bool {
         let now = self.now();
-        let cooldown = CooldownSet {
-            key: key.to_string(),
-            until: now + chrono::Duration::seconds(self.config.cooldown_seconds(bot)),
-            premium,
+        let cooldown = crate::store::CooldownSet {
+            key: c.cooldown.key.clone(),
+            until: c.cooldown.until,
+            premium: c.cooldown.size,
         };
-        let plan = crate::outcomes::plan_for(alert, quote, &self.rules.outcomes);
-        if plan.is_none() && crate::outcomes::Kind::of(bot).is_some() {
-            log::debug!("event=no_outcome id={} reason=\"the alert's levels cannot be measured\"", alert.id);
+        if c.plan.is_none() && crate::outcomes::Kind::of(c.bot).is_some() {
+            log::debug!("event=no_outcome id={} reason=\"the alert's levels cannot be measured\"", c.alert.id);
         }
-        match self.store.commit_alert(alert, Some(&cooldown), plan.as_ref(), now) {
+        match self.store.commit_alert(&c.alert, Some(&cooldown), c.plan.as_ref(), now) {
             Ok(true) => {
-                log::info!("event=alert bot={bot} id={} {}", alert.id, alert_fields(alert));
+                log::info!("event=alert bot={} id={} {}", c.bot, c.alert.id, alert_fields(&c.alert));
                 true
             }
             Ok(false) => false,
             Err(e) => {
-                log::error!("event=store_error op=commit_alert id={} error=\"{e}\"", alert.id);
+                log::error!("event=store_error op=commit_alert id={} error=\"{e}\"", c.alert.id);
                 false
             }
         }
+    }
+
+    /// The daily prune: run records, processing errors and cooldowns that
+    /// ended more than [`RETENTION_DAYS`] ago (the latest run of each job
+    /// is always kept).
+    fn prune_job(&mut self) -> JobResult {
+        let now = self.now();
+        match self.store.prune_before(now - chrono::Duration::days(RETENTION_DAYS)) {
+            Ok(deleted) => {
+                log::info!("event=prune deleted={deleted} retention_days={RETENTION_DAYS}");
+                JobResult::Ok(format!("deleted={deleted}"))
+            }
+            Err(e) => {
+                log::error!("event=store_error op=prune error=\"{e}\"");
+                JobResult::Error(format!("prune: {e}"))
+            }
+        }
+    }
+
+    /// The volume cache's housekeeping (between firings and at heartbeats).
+    pub(super) fn sweep_volume_cache(&mut self, now: DateTime<Utc>) {
+        self.engine.maintain(now);
     }
 
     fn record_run(&mut self, line: &Line, scheduled: DateTime<Utc>, started_at: DateTime<Utc>, result: &JobResult) {
@@ -399,15 +335,12 @@ impl Jobs for Service {
     fn run(&mut self, line: &Line, scheduled: DateTime<Utc>) -> JobResult {
         let started_at = self.now();
         let result = match line.job {
-            JobName::Bot(Bot::Darkpool) => self.darkpool_firing(line),
-            JobName::Bot(Bot::Breakouts) => self.breakouts_firing(line),
-            JobName::Bot(Bot::Strat) => self.strat_firing(line),
-            // The five options bots.
-            JobName::Bot(bot) => self.options_scan(bot, line),
+            JobName::Bot(bot) => self.firing(bot, line),
             JobName::Heartbeat => self.heartbeat(),
             JobName::Outcomes => self.outcomes_job(line),
             JobName::OiConfirm => self.oi_confirm_job(),
             JobName::WeeklyReport => self.weekly_report_job(),
+            JobName::Prune => self.prune_job(),
         };
         self.record_run(line, scheduled, started_at, &result);
         result

@@ -1,17 +1,15 @@
-//! The outbox delivery pass: expire what is too old, post (or print) the
-//! rest oldest first, record what Discord said.
-
-use std::collections::BTreeSet;
+//! The outbox delivery pass: expire what is too old, deliver the rest
+//! oldest first, record what the delivery said.
 
 use super::*;
+use crate::service::delivery::Delivered;
 
 impl Service {
     /// Expires pending alerts older than `ALERT_MAX_AGE_SECONDS`, then
-    /// delivers the rest oldest first. A webhook that answers "later" is not
-    /// tried again in the same pass, so one bad webhook cannot stall the loop.
+    /// delivers the rest oldest first.
     pub fn deliver_outbox(&mut self) {
         let now = self.now();
-        let cutoff = now - chrono::Duration::seconds(self.config.int("ALERT_MAX_AGE_SECONDS"));
+        let cutoff = now - chrono::Duration::seconds(self.config.tunables.alert_max_age_seconds);
         match self.store.expire_pending_older_than(cutoff, now) {
             Ok(ids) => {
                 for id in ids {
@@ -27,74 +25,28 @@ impl Service {
                 return;
             }
         };
-        let mut deferred: BTreeSet<u64> = BTreeSet::new();
+        self.delivery.begin_pass();
         for entry in pending {
             if self.clock.shutdown().is_requested() {
                 break;
             }
             let alert = entry.alert;
+            let delivered = self.delivery.deliver(&alert);
             let now = self.now();
-            let outcome = match &mut self.delivery {
-                Delivery::Print { format, out } => {
-                    let text = match format {
-                        OutputFormat::Text => format!("{}\n", discord::render_text(&alert)),
-                        OutputFormat::Jsonl => format!("{}\n", alert.to_jsonl()),
-                    };
-                    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-                        Ok(()) => self.store.mark_sent(&alert.id, None, now),
-                        Err(e) => {
-                            log::error!("event=print_failed id={} error=\"{e}\"", alert.id);
-                            return;
-                        }
+            let recorded = match delivered {
+                Delivered::Sent { message_id } => self.store.mark_sent(&alert.id, message_id.as_deref(), now),
+                Delivered::Failed { reason } => self.store.mark_failed(&alert.id, &reason, now),
+                Delivered::WebhookGone { webhook, reason } => {
+                    if let Err(e) = self.store.retire_webhook(&webhook.to_string(), "discord answered 404", now) {
+                        log::error!("event=store_error op=retire_webhook error=\"{e}\"");
                     }
+                    self.store.mark_failed(&alert.id, &reason, now)
                 }
-                Delivery::Discord { sender, webhooks, .. } => {
-                    let Some(webhook) = webhooks.get(&alert.bot) else {
-                        let r = format!("no webhook configured for {}", alert.bot.webhook_var());
-                        log::error!("event=delivery_failed id={} reason=\"{r}\"", alert.id);
-                        let _ = self.store.mark_failed(&alert.id, &r, now);
-                        continue;
-                    };
-                    let id = webhook.id();
-                    if self.retired_webhooks.contains(&id) {
-                        let r = format!("webhook {id} was deleted (404)");
-                        log::error!("event=delivery_failed id={} webhook={id} reason=\"{r}\"", alert.id);
-                        let _ = self.store.mark_failed(&alert.id, &r, now);
-                        continue;
-                    }
-                    if deferred.contains(&id) {
-                        continue;
-                    }
-                    match sender.post(webhook, &discord::render(&alert)) {
-                        discord::Delivery::Sent { message_id } => {
-                            log::info!("event=alert_sent id={} webhook={id}", alert.id);
-                            self.store.mark_sent(&alert.id, message_id.as_deref(), now)
-                        }
-                        discord::Delivery::WebhookGone => {
-                            log::error!(
-                                "event=webhook_retired webhook={id} var={} reason=404",
-                                alert.bot.webhook_var()
-                            );
-                            self.retired_webhooks.insert(id);
-                            let _ = self.store.retire_webhook(&id.to_string(), "discord answered 404", now);
-                            self.store.mark_failed(&alert.id, &format!("webhook {id} was deleted (404)"), now)
-                        }
-                        discord::Delivery::Rejected { status, message } => {
-                            log::error!(
-                                "event=alert_rejected id={} webhook={id} status={status} message=\"{message}\"",
-                                alert.id
-                            );
-                            self.store.mark_failed(&alert.id, &format!("discord {status}: {message}"), now)
-                        }
-                        discord::Delivery::RetryLater { reason } => {
-                            log::warn!("event=alert_deferred id={} webhook={id} reason=\"{reason}\"", alert.id);
-                            deferred.insert(id);
-                            self.store.record_attempt(&alert.id, &reason, now)
-                        }
-                    }
-                }
+                Delivered::Deferred { reason } => self.store.record_attempt(&alert.id, &reason, now),
+                Delivered::Skipped => continue,
+                Delivered::Stop => return,
             };
-            if let Err(e) = outcome {
+            if let Err(e) = recorded {
                 log::error!("event=store_error op=mark id={} error=\"{e}\"", alert.id);
             }
         }

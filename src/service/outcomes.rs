@@ -108,7 +108,7 @@ impl Service {
             };
             // An expiry the settings can no longer compute (a contract with
             // no date) ends the watch now rather than never.
-            let expires_at = outcomes::expiry(alert, &self.rules.outcomes).unwrap_or(now);
+            let expires_at = outcomes::expiry(alert, &self.engine.rules().outcomes).unwrap_or(now);
             let plan = record.plan(expires_at);
             let symbol = alert.ticker.clone();
             by_ticker
@@ -323,31 +323,7 @@ impl Service {
             report.total.resolved,
             report.flagged.len()
         );
-        match &mut self.delivery {
-            Delivery::Print { out, .. } => {
-                let text = outcomes::render_report(&report, title, DAYS);
-                out.write_all(text.as_bytes())
-                    .and_then(|_| out.flush())
-                    .map_err(|e| (format!("printing the report failed: {e}"), false))?;
-            }
-            Delivery::Discord { sender, reports, .. } => {
-                let Some(webhook) = reports.clone() else {
-                    return Err(("REPORTS_WEBHOOK is not set".into(), false));
-                };
-                let body = outcomes::render_tables(&report, title, DAYS);
-                let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-                let payload = discord::report_payload(title, &body, outcomes::METHOD, &stamp);
-                match sender.post(&webhook, &payload) {
-                    discord::Delivery::Sent { .. } => log::info!("event=report_sent webhook={}", webhook.id()),
-                    other => {
-                        let retry = matches!(other, discord::Delivery::RetryLater { .. });
-                        let message = format!("the weekly report was not delivered: {other:?}");
-                        log::error!("event=report_failed webhook={} retry={retry} error=\"{message}\"", webhook.id());
-                        return Err((message, retry));
-                    }
-                }
-            }
-        }
+        self.delivery.deliver_report(&report, title, DAYS, now)?;
         log::info!("event=weekly_report {detail}");
         Ok(detail)
     }

@@ -18,4 +18,5 @@ mod service;
 mod simulate;
 mod store;
 mod support;
+mod sweep;
 mod systemd;

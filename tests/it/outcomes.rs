@@ -86,6 +86,7 @@ fn replayed_outcomes_match_the_injected_price_paths() {
     let config = Config::from_vars(&BTreeMap::new()).unwrap();
     let end = items.iter().map(|i| i.entry.alert.at).max().unwrap();
     let report = orakl::service::build_report(&store, &config, end, 2).unwrap();
+    let mut reported = Vec::new();
     for (bot, (alerts, matched, [wins, t2, stopped])) in &expected {
         if alerts != matched {
             continue;
@@ -93,7 +94,9 @@ fn replayed_outcomes_match_the_injected_price_paths() {
         let s = &report.by_bot[bot];
         assert_eq!(s.alerts, *alerts, "{bot}");
         assert_eq!((s.wins, s.t2, s.stopped), (*wins, *t2, *stopped), "{bot}: report vs truth");
+        reported.push(*bot);
     }
+    assert!(!reported.is_empty(), "no family's report was compared with the truth: {expected:?}");
 }
 
 // ---------------------------------------------------------------------------

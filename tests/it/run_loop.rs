@@ -12,6 +12,8 @@ use orakl::notify::Notifier;
 use orakl::runner::{JobResult, Jobs, LoopOptions, run_loop, run_once};
 use orakl::schedule::{Line, Timetable};
 
+use crate::support::logcap;
+
 /// Records (job, scheduled instant in ET, instant it actually ran); a job
 /// may take simulated time, and may script a wall-clock jump.
 struct Recorder {
@@ -137,6 +139,8 @@ fn a_backward_wall_clock_step_never_replays_a_firing() {
 #[test]
 fn a_forward_wall_clock_step_skips_with_one_line_and_runs_at_most_once() {
     let tt = "0 */5 * * * * heartbeat\n";
+    assert!(logcap::install(), "the log capture is this binary's logger");
+    logcap::take();
     let got = drive(tt, utc(2026, 6, 1, 14, 4, 0), Duration::from_secs(7 * 60), |r| {
         // After the 10:05 run the wall clock jumps to 12:07 (a suspend): the
         // 24 firings from 10:10 to 12:05 are skipped in one line, not replayed.
@@ -146,6 +150,10 @@ fn a_forward_wall_clock_step_skips_with_one_line_and_runs_at_most_once() {
         got,
         &["heartbeat 06-01 10:05:00 EDT ran 06-01 10:05:00 EDT", "heartbeat 06-01 12:10:00 EDT ran 06-01 12:10:00 EDT"],
     );
+    let skipped: Vec<String> =
+        logcap::take_lines().into_iter().filter(|l| l.contains("event=firing_skipped")).collect();
+    assert_eq!(skipped.len(), 1, "one line for the whole gap: {skipped:?}");
+    assert!(skipped[0].contains("job=heartbeat") && skipped[0].contains("missed=24"), "{}", skipped[0]);
 }
 
 #[test]

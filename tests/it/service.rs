@@ -185,8 +185,13 @@ fn discord_down_keeps_the_alert_pending_and_a_restart_delivers_it() {
     let clock = Arc::new(SimClock::new(t0()));
     let market = spy_market(clock.clone(), &[1000.0, 3000.0, 3100.0]);
     let down = discord(|_| Reply::json(503, r#"{"message":"upstream unavailable"}"#));
-    run_service(config(&market.url(), &down.url(), &[]), &db, clock.clone(), Duration::from_secs(70), None);
-    assert!(down.count() >= 4, "bounded retries were made");
+    let logs = run_service(config(&market.url(), &down.url(), &[]), &db, clock.clone(), Duration::from_secs(70), None);
+    // Each outbox pass tries the alert at most DISCORD_MAX_ATTEMPTS (4)
+    // times, then defers its webhook to a later pass: the posts are exactly
+    // four per deferring pass, never more.
+    let passes = logs.iter().filter(|l| l.contains("event=alert_deferred")).count();
+    assert!(passes >= 1, "the alert was deferred: {}", logs.join("\n"));
+    assert_eq!(down.count(), 4 * passes, "bounded retries: 4 per pass over {passes} passes");
     let store = Store::open(&db).unwrap();
     let pending = store.pending_alerts().unwrap();
     assert_eq!(pending.len(), 1, "the alert is kept, not lost");
@@ -315,6 +320,10 @@ fn dark_print(id: &str, size: f64, secs: i64) -> Value {
                        "sip_timestamp": ts, "conditions": [41]})
 }
 
+/// The darkpool scans resume from their cursor across a restart, and the
+/// family's cooldown (default 900 s, per symbol) holds across it too: a
+/// second SPY print at 1.6× the first inside the cooldown does not alert,
+/// one at 2× does (SPEC §6).
 #[test]
 fn darkpool_resumes_from_its_cursor_after_a_restart_without_realerting() {
     let dir = tempfile::tempdir().unwrap();
@@ -324,8 +333,9 @@ fn darkpool_resumes_from_its_cursor_after_a_restart_without_realerting() {
         "SPY".to_string(),
         vec![
             dark_print("a", 50_000.0, 20),
-            dark_print("b", 9_000.0, 30),   // below DARKPOOL_MIN_SIZE
-            dark_print("c", 80_000.0, 400), // after the first scan
+            dark_print("b", 9_000.0, 30),    // below DARKPOOL_MIN_SIZE
+            dark_print("c", 80_000.0, 400),  // after the first scan; 1.6× a: cooldown
+            dark_print("d", 100_000.0, 410), // 2× a: breaks through the cooldown
         ],
     )]);
     let clock = Arc::new(SimClock::new(t0()));
@@ -333,7 +343,7 @@ fn darkpool_resumes_from_its_cursor_after_a_restart_without_realerting() {
     let market = FakePolygon::start(BTreeMap::new(), trades, 250, move || c2.now().timestamp_nanos_opt().unwrap_or(0));
     let hook = discord(ok_message);
     let run = |clock: Arc<SimClock>, span: u64| {
-        let cfg = config(&market.url(), &hook.url(), &[("DARKPOOL_COOLDOWN_SECONDS", "0")]);
+        let cfg = config(&market.url(), &hook.url(), &[]);
         let tt = Timetable::parse("schedule.cron", tt).unwrap();
         let settings = Settings::validate(&cfg, &tt, false).unwrap();
         let delivery = Delivery::discord(&cfg, &settings, clock.clone(), Notifier::disabled());
@@ -345,8 +355,9 @@ fn darkpool_resumes_from_its_cursor_after_a_restart_without_realerting() {
     // 09:29:50 → 09:34:00: the 09:30:30 scan sees print a (alert) and b (too small).
     run(clock.clone(), 250);
     assert_eq!(hook.count(), 1);
-    // A restart at 09:36: the 09:40:30 scan resumes from the cursor; print c
-    // alerts, print a does not alert again.
+    // A restart at 09:36: the 09:40:30 scan resumes from the cursor; print a
+    // does not alert again, print c is inside a's cooldown at 1.6× its
+    // notional, print d at 2× alerts.
     let clock = Arc::new(SimClock::new(t0() + chrono::Duration::seconds(370)));
     run(clock, 300);
     assert_eq!(hook.count(), 2);
@@ -365,6 +376,8 @@ fn darkpool_resumes_from_its_cursor_after_a_restart_without_realerting() {
     assert_eq!(trade_reqs[1].query("timestamp.gte"), Some(first_print_ns.to_string()), "resumed from the cursor");
     let store = Store::open(&db).unwrap();
     assert_eq!(store.outbox_counts().unwrap().sent, 2);
+    let ids: Vec<String> = store.alerts_since(t0()).unwrap().into_iter().map(|e| e.alert.id).collect();
+    assert_eq!(ids, ["darkpool:SPY:a", "darkpool:SPY:d"]);
 }
 
 /// The premiums of the golden-sweep alerts posted for a call whose day

@@ -1,0 +1,404 @@
+//! The detection engine: every bot's pipeline, and the state it keeps
+//! between firings, with no IO.
+//!
+//! The shape follows ureq-proto and quinn-proto: the shell starts a
+//! [`Task`] for one bot and one symbol, then calls [`Engine::poll`] with the
+//! time until the task is done. Each step is one of
+//!
+//! - [`Step::Need`]: data the engine needs next (a chain snapshot, the
+//!   stored cooldown, option trades for a sweep confirmation, daily or
+//!   minute bars, stock trades, a stock snapshot, the darkpool cursor). The
+//!   shell fetches it and hands it back with [`Task::answer`] (or
+//!   [`Answer::Unavailable`] when the fetch failed, which the shell has
+//!   already logged);
+//! - [`Step::Decided`]: what the engine decided: a candidate suppressed
+//!   with its reason, or an alert to commit with its cooldown and outcome
+//!   plan, or a cursor to store. The shell carries it out before polling
+//!   again, so a cooldown committed for one alert is the one the next
+//!   candidate of the same key is checked against;
+//! - [`Step::Done`]: the task's counts.
+//!
+//! The cheap parts of each rule run first, the stored cooldown next, and
+//! requests only for candidates that passed both. One [`CooldownPolicy`]
+//! serves all eight families.
+//!
+//! State kept here: the volume cache and chain cache (the options bots
+//! share one chain fetch and one detection pass per symbol), the
+//! round-robin walk over the watchlist, the scan each bot last evaluated
+//! per symbol, ORAKL Flow's repeat tracker, Bullseye's spot history, the
+//! darkpool day tapes and the daily-bar cache.
+
+pub mod cooldown;
+mod options;
+mod stock;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::alert::Alert;
+use crate::bots::breakouts::BreakoutConfig;
+use crate::bots::bullseye::{BullseyeConfig, SpotHistory};
+use crate::bots::darkpool::{DarkpoolConfig, DayTape};
+use crate::bots::golden_sweeps::GoldenConfig;
+use crate::bots::orakl_flow::{OraklFlowConfig, RepeatTracker};
+use crate::bots::scalps::ScalpsConfig;
+use crate::bots::strat::StratConfig;
+use crate::bots::sweeps::SweepsConfig;
+use crate::cache::{CacheStats, ChainCache, VolumeCache};
+use crate::config::{Config, ConfigError};
+use crate::flow::{FlowParams, Observation};
+use crate::job::Bot;
+use crate::outcomes::{OutcomeParams, Plan};
+use crate::polygon::{Bar, TickerSnapshot, Trade};
+use crate::scan::{ChainScan, RoundRobin};
+
+pub use cooldown::{Cooldown, CooldownPolicy, SetCooldown};
+
+/// How often the volume cache drops entries past their TTL.
+const VOLUME_SWEEP_SECONDS: i64 = 60;
+
+/// Every rule's settings, resolved once at start-up.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    pub golden: GoldenConfig,
+    pub sweeps: SweepsConfig,
+    pub orakl_flow: OraklFlowConfig,
+    pub bullseye: BullseyeConfig,
+    pub scalps: ScalpsConfig,
+    pub darkpool: DarkpoolConfig,
+    pub breakouts: BreakoutConfig,
+    pub strat: StratConfig,
+    pub outcomes: OutcomeParams,
+    pub flow: FlowParams,
+    pub cooldowns: CooldownPolicy,
+    /// `<PREFIX>_MAX_DTE` of each options family.
+    pub max_dte: BTreeMap<Bot, i64>,
+    pub volume_cache_ttl_seconds: u64,
+    pub chain_cache_ttl_seconds: u64,
+    /// `OPTIONS_BATCH`: symbols per firing when the line names no `batch`.
+    pub batch: usize,
+    pub watchlist: Vec<String>,
+}
+
+impl Rules {
+    /// The rules as configured; `STRAT_TIMEFRAMES` is the one setting whose
+    /// text is parsed here, so a mistake in it stops the start (exit 78).
+    pub fn from_config(c: &Config) -> Result<Rules, ConfigError> {
+        let t = &c.tunables;
+        Ok(Rules {
+            golden: GoldenConfig::from_config(c),
+            sweeps: SweepsConfig::from_config(c),
+            orakl_flow: OraklFlowConfig::from_config(c),
+            bullseye: BullseyeConfig::from_config(c),
+            scalps: ScalpsConfig::from_config(c),
+            darkpool: DarkpoolConfig::from_config(c),
+            breakouts: BreakoutConfig::from_config(c),
+            strat: strat_config(c)?,
+            outcomes: OutcomeParams::from_config(c),
+            flow: FlowParams { max_spread_pct: t.max_spread_pct },
+            cooldowns: CooldownPolicy::new(|b| t.cooldown_seconds(b)),
+            max_dte: Bot::ALL.into_iter().filter_map(|b| Some((b, t.max_dte(b)?))).collect(),
+            volume_cache_ttl_seconds: t.volume_cache_ttl_seconds.max(0) as u64,
+            chain_cache_ttl_seconds: t.chain_cache_ttl_seconds.max(0) as u64,
+            batch: t.options_batch.max(1) as usize,
+            watchlist: c.watchlist.clone(),
+        })
+    }
+}
+
+/// `STRAT_TIMEFRAMES`, or the default when unset.
+pub fn strat_config(config: &Config) -> Result<StratConfig, ConfigError> {
+    match &config.strat_timeframes {
+        None => Ok(StratConfig::default()),
+        Some(v) => StratConfig::parse(v).map_err(|m| ConfigError::Var {
+            var: "STRAT_TIMEFRAMES".into(),
+            message: m.trim_start_matches("STRAT_TIMEFRAMES: ").to_string(),
+        }),
+    }
+}
+
+/// Data the engine needs before it can go on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Need {
+    /// The option chain of `underlying` (Polygon's name for `symbol`),
+    /// contracts expiring by `expires_by`, as observations.
+    Chain { symbol: String, underlying: String, expires_by: NaiveDate },
+    /// `bot`'s stored cooldown on `key`.
+    Cooldown { bot: Bot, key: String },
+    /// The option's own trades after `after_ns` up to `until_ns`.
+    OptionTrades { contract: String, after_ns: Option<i64>, until_ns: Option<i64>, max_pages: usize },
+    /// Daily bars of `ticker`, `from..=to`.
+    DailyBars { symbol: String, ticker: String, from: NaiveDate, to: NaiveDate },
+    /// 1-minute bars of `ticker`, `from..=to`.
+    MinuteBars { symbol: String, ticker: String, from: NaiveDate, to: NaiveDate },
+    /// The stock's trades `from_ns..=until_ns`, at most `max_pages` pages.
+    StockTrades { symbol: String, from_ns: i64, until_ns: Option<i64>, max_pages: usize },
+    /// The stock's snapshot (last price, day volume).
+    Snapshot { symbol: String },
+    /// The stored cursor text under `key`.
+    Cursor { key: String },
+}
+
+/// The shell's answer to a [`Need`].
+#[derive(Debug, Clone)]
+pub enum Answer {
+    Chain {
+        observations: Vec<Observation>,
+        contracts: usize,
+    },
+    Cooldown(Option<Cooldown>),
+    Trades(Vec<Trade>),
+    Bars(Vec<Bar>),
+    Snapshot(Option<Box<TickerSnapshot>>),
+    Cursor(Option<String>),
+    /// The fetch failed; the shell has logged and recorded why.
+    Unavailable,
+}
+
+/// What the engine decided.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// A candidate that did not become an alert. `what` is its `key=value`
+    /// identity for the log line.
+    Suppressed { bot: Bot, what: String, reason: String },
+    /// An observation with new volume that a flow guard dropped.
+    Dropped { contract: String, volume_delta: f64, reason: String },
+    /// Commit this alert, its cooldown and its outcome plan together.
+    Commit(Box<Commit>),
+    /// Store the cursor text under `key`.
+    SetCursor { key: String, text: String },
+}
+
+/// An alert to commit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Commit {
+    pub bot: Bot,
+    pub alert: Alert,
+    pub cooldown: SetCooldown,
+    /// How the alert's plan will be measured; None when its levels cannot be.
+    pub plan: Option<Plan>,
+}
+
+/// One step of a task.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    Need(Need),
+    Decided(Decision),
+    Done(Summary),
+}
+
+/// What one task did, for the firing's log line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Flow events the bot evaluated (options bots).
+    pub events: usize,
+    /// The symbol could not be scanned (its data could not be fetched).
+    pub failed: bool,
+}
+
+/// One bot's work on one symbol; driven by [`Engine::poll`].
+#[derive(Debug)]
+pub struct Task {
+    bot: Bot,
+    symbol: String,
+    answer: Option<Answer>,
+    summary: Summary,
+    state: State,
+    /// Decisions made ahead of the next step (dropped observations, the
+    /// stock families' alerts), returned first.
+    pending: VecDeque<Decision>,
+    /// Scalps' inputs for the symbol, fetched once per task.
+    scalp: Option<options::ScalpInputs>,
+}
+
+#[derive(Debug)]
+enum State {
+    Options(options::Stage),
+    Stock(stock::Stage),
+    Done,
+}
+
+impl Task {
+    /// Hands the answer to the task's last [`Need`] back.
+    pub fn answer(&mut self, answer: Answer) {
+        self.answer = Some(answer);
+    }
+
+    pub fn bot(&self) -> Bot {
+        self.bot
+    }
+
+    pub fn symbol(&self) -> &str {
+        &self.symbol
+    }
+
+    /// The answer to the last need; a poll without one reads it as
+    /// unavailable, so a shell that forgot to answer cannot loop.
+    fn take_answer(&mut self) -> Answer {
+        self.answer.take().unwrap_or(Answer::Unavailable)
+    }
+}
+
+/// The detection state and every bot's rules.
+#[derive(Debug)]
+pub struct Engine {
+    rules: Rules,
+    volume: VolumeCache,
+    chains: ChainCache<Arc<ChainScan>>,
+    scan_seq: u64,
+    /// The scan each (bot, symbol) last evaluated, so a cache hit on the
+    /// bot's next firing does not present the same events twice.
+    evaluated: BTreeMap<(Bot, String), u64>,
+    round_robin: RoundRobin,
+    last_sweep: Option<DateTime<Utc>>,
+    /// The options bots in the timetable: their largest DTE narrows chains.
+    options_bots: BTreeSet<Bot>,
+    /// Per symbol: the day's prints seen by the darkpool scans.
+    day_tapes: BTreeMap<String, DayTape>,
+    /// Per symbol: previous sessions' daily bars and the date they are for.
+    daily_cache: BTreeMap<String, (NaiveDate, Arc<Vec<Bar>>)>,
+    /// ORAKL Flow's qualifying events per contract within its window.
+    repeats: RepeatTracker,
+    /// Bullseye's own spot observations per underlying (momentum).
+    spots: SpotHistory,
+}
+
+impl Engine {
+    pub fn new(rules: Rules) -> Engine {
+        Engine {
+            volume: VolumeCache::new(rules.volume_cache_ttl_seconds),
+            chains: ChainCache::new(rules.chain_cache_ttl_seconds),
+            repeats: RepeatTracker::new(rules.orakl_flow.window()),
+            options_bots: Bot::ALL.into_iter().filter(|b| b.is_options()).collect(),
+            rules,
+            scan_seq: 0,
+            evaluated: BTreeMap::new(),
+            round_robin: RoundRobin::default(),
+            last_sweep: None,
+            day_tapes: BTreeMap::new(),
+            daily_cache: BTreeMap::new(),
+            spots: SpotHistory::default(),
+        }
+    }
+
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
+    /// The bots the timetable runs: only their DTEs widen the chain request.
+    pub fn set_scheduled(&mut self, bots: impl IntoIterator<Item = Bot>) {
+        self.options_bots = bots.into_iter().filter(|b| b.is_options()).collect();
+    }
+
+    /// Housekeeping at most once a minute: the volume cache rolls to the
+    /// trading date of `now` and drops entries past their TTL.
+    pub fn maintain(&mut self, now: DateTime<Utc>) {
+        if self.last_sweep.is_none_or(|t| now - t >= chrono::Duration::seconds(VOLUME_SWEEP_SECONDS)) {
+            self.volume.roll_date(crate::calendar::trading_date(now));
+            self.volume.sweep(now);
+            self.last_sweep = Some(now);
+        }
+    }
+
+    /// The symbols `bot`'s firing of timetable line `line` scans: the next
+    /// `batch` of the watchlist. The options bots share one walk, so their
+    /// firings within one chain-cache TTL share each symbol's fetch.
+    pub fn symbols(&mut self, bot: Bot, line: usize, batch: Option<usize>) -> Vec<String> {
+        let n = batch.unwrap_or(self.rules.batch);
+        if bot.is_options() {
+            self.round_robin.next_shared(line, &self.rules.watchlist, n)
+        } else {
+            self.round_robin.next(line, &self.rules.watchlist, n)
+        }
+    }
+
+    /// Starts `bot`'s work on `symbol`.
+    pub fn start(&mut self, bot: Bot, symbol: &str) -> Task {
+        let state =
+            if bot.is_options() { State::Options(options::Stage::Start) } else { State::Stock(stock::Stage::Start) };
+        Task {
+            bot,
+            symbol: symbol.to_string(),
+            answer: None,
+            summary: Summary::default(),
+            state,
+            pending: VecDeque::new(),
+            scalp: None,
+        }
+    }
+
+    /// The task's next step at `now`.
+    pub fn poll(&mut self, task: &mut Task, now: DateTime<Utc>) -> Step {
+        if let Some(d) = task.pending.pop_front() {
+            return Step::Decided(d);
+        }
+        let step = match std::mem::replace(&mut task.state, State::Done) {
+            State::Options(stage) => self.poll_options(task, stage, now),
+            State::Stock(stage) => self.poll_stock(task, stage, now),
+            State::Done => return Step::Done(task.summary),
+        };
+        // A stage that queues decisions returns the first of them itself;
+        // a finished task still hands out what it queued before `Done`.
+        match (step, task.pending.pop_front()) {
+            (Some(step), _) => step,
+            (None, Some(d)) => Step::Decided(d),
+            (None, None) => Step::Done(task.summary),
+        }
+    }
+
+    /// Hit/miss counts of the volume cache and the chain cache.
+    pub fn cache_stats(&self) -> (CacheStats, CacheStats) {
+        (self.volume.stats(), self.chains.stats())
+    }
+
+    /// Entries in the volume cache and the chain cache.
+    pub fn cache_entries(&self) -> (usize, usize) {
+        (self.volume.len(), self.chains.len())
+    }
+
+    /// A commit of `bot`'s alert under the cooldown `key`, with its plan.
+    fn commit(
+        &self,
+        bot: Bot,
+        alert: Alert,
+        key: &str,
+        size: Option<f64>,
+        quote: Option<(f64, f64)>,
+        now: DateTime<Utc>,
+    ) -> Decision {
+        let plan = crate::outcomes::plan_for(&alert, quote, &self.rules.outcomes);
+        let cooldown = self.rules.cooldowns.set(bot, key, size, now);
+        Decision::Commit(Box::new(Commit { bot, alert, cooldown, plan }))
+    }
+
+    /// Previous sessions' daily bars of `symbol` for `date`, when cached.
+    fn cached_daily(&self, symbol: &str, date: NaiveDate) -> Option<Arc<Vec<Bar>>> {
+        self.daily_cache.get(symbol).filter(|(d, _)| *d == date).map(|(_, b)| b.clone())
+    }
+
+    /// The request for `symbol`'s daily bars before `date`: enough sessions
+    /// for a 20-day lookback and ATR(14) with its seeding period.
+    fn daily_need(symbol: &str, date: NaiveDate) -> Need {
+        Need::DailyBars {
+            symbol: symbol.to_string(),
+            ticker: crate::flow::polygon_underlying(symbol),
+            from: date - chrono::Duration::days(DAILY_LOOKBACK_CALENDAR_DAYS),
+            to: date - chrono::Duration::days(1),
+        }
+    }
+}
+
+/// Daily bars fetched per symbol: enough sessions for a 20-day lookback
+/// and ATR(14) with its seeding period, across holidays.
+const DAILY_LOOKBACK_CALENDAR_DAYS: i64 = 45;
+/// The ATR's period (daily, Wilder).
+const ATR_PERIOD: usize = 14;
+
+/// ATR(14, daily, Wilder) from previous sessions' daily bars.
+fn daily_atr(daily: &[Bar]) -> Option<f64> {
+    let bars: Vec<crate::bars::Bar> =
+        daily.iter().filter_map(|b| crate::bars::Bar::from_polygon(b, chrono::Duration::days(1))).collect();
+    crate::indicators::atr_wilder(&bars, ATR_PERIOD)
+}

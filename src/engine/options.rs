@@ -1,0 +1,362 @@
+//! The five options families' pipeline on one symbol: the shared chain
+//! scan, then for each flow event the rule's cheap part, the stored
+//! cooldown, the data the rest of the rule needs, and the decision.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::{Answer, Decision, Engine, Need, State, Step, Task, daily_atr};
+use crate::bots::bullseye;
+use crate::bots::golden_sweeps::{self, GoldenHit};
+use crate::bots::orakl_flow::{self, OraklFlowHit};
+use crate::bots::scalps::{self, ScalpContext, Trigger};
+use crate::bots::{self, Confirmation, Suppressed, sweeps};
+use crate::calendar;
+use crate::engine::cooldown::CooldownPolicy;
+use crate::flow::{self, FlowEvent};
+use crate::job::Bot;
+use crate::scan::ChainScan;
+use crate::{bars, indicators, strat};
+
+/// Pages of an option's trades read for one confirmation.
+const CONFIRMATION_MAX_PAGES: usize = 4;
+/// Closed 5-minute bars in which Scalps looks for its trigger.
+const SCALP_TRIGGER_BARS: usize = 3;
+
+/// Where an options task stands.
+#[derive(Debug)]
+pub(super) enum Stage {
+    Start,
+    /// The chain was asked for at `asked_at`: the instant its snapshot
+    /// stands for.
+    AwaitChain {
+        asked_at: DateTime<Utc>,
+    },
+    /// Next: the event at `index`.
+    Event {
+        scan: Arc<ChainScan>,
+        index: usize,
+    },
+    /// The event passed the cheap part at `at`; its cooldown was asked for.
+    AwaitCooldown {
+        scan: Arc<ChainScan>,
+        index: usize,
+        screened: Screened,
+        at: DateTime<Utc>,
+    },
+    /// The event passed its cooldown; the data the rest needs was asked
+    /// for. The rule is judged as of `at`, when the event was taken up.
+    AwaitData {
+        scan: Arc<ChainScan>,
+        index: usize,
+        screened: Screened,
+        at: DateTime<Utc>,
+    },
+}
+
+/// What a rule's first (cheap) stage found.
+#[derive(Debug)]
+pub(super) enum Screened {
+    /// Golden Sweeps and ORAKL Flow decide in one step.
+    Golden(GoldenHit),
+    Flow(OraklFlowHit),
+    /// The rest need data fetched after the cooldown check.
+    Sweeps,
+    Bullseye,
+    Scalps,
+}
+
+/// A symbol's 5-minute-bar inputs for Scalps, fetched once per task.
+#[derive(Debug, Clone, Default)]
+pub(super) struct ScalpInputs {
+    rsi: Option<f64>,
+    bull: Option<Trigger>,
+    bear: Option<Trigger>,
+}
+
+impl Engine {
+    pub(super) fn poll_options(&mut self, task: &mut Task, stage: Stage, now: DateTime<Utc>) -> Option<Step> {
+        let mut stage = stage;
+        loop {
+            stage = match stage {
+                Stage::Start => match self.chains.get(&task.symbol, now) {
+                    Some(scan) => {
+                        let scan = scan.clone();
+                        self.begin(task, scan, now)?
+                    }
+                    None => {
+                        task.state = State::Options(Stage::AwaitChain { asked_at: now });
+                        return Some(Step::Need(self.chain_need(&task.symbol, now)));
+                    }
+                },
+                Stage::AwaitChain { asked_at } => match task.take_answer() {
+                    Answer::Chain { observations, contracts } => {
+                        let scan = self.chain_arrived(task, observations, contracts, asked_at);
+                        let next = self.begin(task, scan, now);
+                        if let Some(d) = task.pending.pop_front() {
+                            task.state = next.map_or(State::Done, State::Options);
+                            return Some(Step::Decided(d));
+                        }
+                        next?
+                    }
+                    _ => {
+                        task.summary.failed = true;
+                        return None;
+                    }
+                },
+                Stage::Event { scan, index } => {
+                    let shared = scan.clone();
+                    let ev = shared.events.get(index)?;
+                    match self.screen(task.bot, ev, now) {
+                        Err(s) => {
+                            task.state = State::Options(Stage::Event { scan, index: index + 1 });
+                            return Some(suppressed(task.bot, ev, s));
+                        }
+                        Ok(screened) => {
+                            let need = Need::Cooldown { bot: task.bot, key: ev.contract.clone() };
+                            task.state = State::Options(Stage::AwaitCooldown { scan, index, screened, at: now });
+                            return Some(Step::Need(need));
+                        }
+                    }
+                }
+                Stage::AwaitCooldown { scan, index, screened, at } => {
+                    let shared = scan.clone();
+                    let ev = shared.events.get(index)?;
+                    let next = Stage::Event { scan: scan.clone(), index: index + 1 };
+                    match task.take_answer() {
+                        Answer::Cooldown(c) if CooldownPolicy::allows(c.as_ref(), now, Some(ev.premium)) => {
+                            match self.data_need(task, ev, &screened, at) {
+                                Some(need) => {
+                                    task.state = State::Options(Stage::AwaitData { scan, index, screened, at });
+                                    return Some(Step::Need(need));
+                                }
+                                None => {
+                                    let step = self.decide(task, ev, screened, None, at, now);
+                                    task.state = State::Options(next);
+                                    return Some(step);
+                                }
+                            }
+                        }
+                        Answer::Cooldown(_) => {
+                            task.state = State::Options(next);
+                            return Some(suppressed(task.bot, ev, Suppressed::new("cooldown")));
+                        }
+                        // The store could not answer (logged by the shell):
+                        // nothing is alerted.
+                        _ => next,
+                    }
+                }
+                Stage::AwaitData { scan, index, screened, at } => {
+                    let answer = task.take_answer();
+                    let shared = scan.clone();
+                    let ev = shared.events.get(index)?;
+                    let step = self.decide(task, ev, screened, Some(answer), at, now);
+                    task.state = State::Options(Stage::Event { scan, index: index + 1 });
+                    return Some(step);
+                }
+            };
+        }
+    }
+
+    /// The chain request for `symbol`: contracts up to the longest DTE any
+    /// scheduled options family reads, so the request has fewer pages.
+    fn chain_need(&self, symbol: &str, now: DateTime<Utc>) -> Need {
+        let max_dte = self.options_bots.iter().filter_map(|b| self.rules.max_dte.get(b).copied()).max().unwrap_or(0);
+        Need::Chain {
+            symbol: symbol.to_string(),
+            underlying: flow::polygon_underlying(symbol),
+            expires_by: calendar::trading_date(now) + chrono::Duration::days(max_dte),
+        }
+    }
+
+    /// A chain snapshot arrived: one detection pass against the volume
+    /// cache, cached for the other options bots. Bullseye's momentum
+    /// compares against the engine's own earlier observations of the
+    /// underlying, recorded at every fetch. What the flow guards dropped is
+    /// queued on the task as decisions to log.
+    fn chain_arrived(
+        &mut self,
+        task: &mut Task,
+        observations: Vec<flow::Observation>,
+        contracts: usize,
+        now: DateTime<Utc>,
+    ) -> Arc<ChainScan> {
+        let date = calendar::trading_date(now);
+        let underlying = flow::polygon_underlying(&task.symbol);
+        if let Some(spot) = observations.iter().find_map(|o| o.spot) {
+            self.spots.record(&underlying, now, spot);
+        }
+        let detection = flow::detect_with(&mut self.volume, &self.rules.flow, &observations, now, date);
+        for d in detection.dropped {
+            task.pending.push_back(Decision::Dropped {
+                contract: d.contract,
+                volume_delta: d.volume_delta,
+                reason: d.reason.to_string(),
+            });
+        }
+        self.scan_seq += 1;
+        let scan = Arc::new(ChainScan {
+            seq: self.scan_seq,
+            contracts,
+            events: detection.events,
+            baselines: detection.baselines,
+        });
+        self.chains.put(&task.symbol, now, scan.clone());
+        scan
+    }
+
+    /// Starts evaluating `scan` for the task's bot, unless the bot already
+    /// evaluated this very scan (a chain-cache hit on its next firing).
+    fn begin(&mut self, task: &mut Task, scan: Arc<ChainScan>, now: DateTime<Utc>) -> Option<Stage> {
+        let key = (task.bot, task.symbol.clone());
+        if self.evaluated.get(&key) == Some(&scan.seq) {
+            return None;
+        }
+        self.evaluated.insert(key, scan.seq);
+        task.summary.events += scan.events.len();
+        if task.bot == Bot::OraklFlow {
+            self.repeats.prune(now);
+        }
+        Some(Stage::Event { scan, index: 0 })
+    }
+
+    /// The part of `bot`'s rule that needs no stored state and no request.
+    fn screen(&mut self, bot: Bot, ev: &FlowEvent, now: DateTime<Utc>) -> Result<Screened, Suppressed> {
+        let r = &self.rules;
+        match bot {
+            Bot::GoldenSweeps => golden_sweeps::evaluate(&r.golden, ev).map(Screened::Golden),
+            Bot::Sweeps => sweeps::screen(&r.sweeps, ev).map(|_| Screened::Sweeps),
+            Bot::OraklFlow => orakl_flow::evaluate(&r.orakl_flow, ev, &mut self.repeats).map(Screened::Flow),
+            Bot::Bullseye => bullseye::screen(&r.bullseye, ev, now, &self.spots).map(|_| Screened::Bullseye),
+            Bot::Scalps => scalps::screen(&r.scalps, ev).map(|_| Screened::Scalps),
+            Bot::Darkpool | Bot::Breakouts | Bot::Strat => Err(Suppressed::new("not an options family")),
+        }
+    }
+
+    /// What the rest of the rule needs fetched, if anything: trades for a
+    /// sweep confirmation (Golden Sweeps always, to label honestly; Sweeps
+    /// only when the ISO part could change the decision), daily bars for
+    /// Bullseye's ATR, 5-minute bars for Scalps (once per task).
+    fn data_need(&self, task: &Task, ev: &FlowEvent, screened: &Screened, now: DateTime<Utc>) -> Option<Need> {
+        let trades = || Need::OptionTrades {
+            contract: ev.contract.clone(),
+            after_ns: ev.previous_at.timestamp_nanos_opt(),
+            until_ns: ev.observed_at.timestamp_nanos_opt(),
+            max_pages: CONFIRMATION_MAX_PAGES,
+        };
+        match screened {
+            Screened::Golden(_) => self.rules.sweeps.confirm_with_trades.then(trades),
+            Screened::Flow(_) => None,
+            Screened::Sweeps => sweeps::needs_confirmation(&self.rules.sweeps, ev).then(trades),
+            Screened::Bullseye => match self.cached_daily(&task.symbol, ev.trading_date) {
+                Some(_) => None,
+                None => Some(Engine::daily_need(&task.symbol, ev.trading_date)),
+            },
+            Screened::Scalps => match &task.scalp {
+                Some(_) => None,
+                None => {
+                    let date = calendar::trading_date(now);
+                    Some(Need::MinuteBars {
+                        symbol: task.symbol.clone(),
+                        ticker: flow::polygon_underlying(&task.symbol),
+                        from: date,
+                        to: date,
+                    })
+                }
+            },
+        }
+    }
+
+    /// The decision on a screened event whose cooldown allowed it, given the
+    /// answer to its data need (None: it had none): the rule judged as of
+    /// `at`, when the event was taken up, and committed as of `now`.
+    fn decide(
+        &mut self,
+        task: &mut Task,
+        ev: &FlowEvent,
+        screened: Screened,
+        answer: Option<Answer>,
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Step {
+        let bot = task.bot;
+        let confirmation = |answer: &Option<Answer>| -> Option<Confirmation> {
+            match answer {
+                Some(Answer::Trades(trades)) => Some(bots::sweep_confirmation(&crate::scan::option_prints(trades))),
+                _ => None,
+            }
+        };
+        let alert = match screened {
+            Screened::Golden(hit) => Ok(golden_sweeps::build_alert(&hit, ev, confirmation(&answer))),
+            Screened::Flow(hit) => Ok(orakl_flow::build_alert(&hit, ev)),
+            Screened::Sweeps => {
+                sweeps::evaluate(&self.rules.sweeps, ev, confirmation(&answer)).map(|hit| sweeps::build_alert(&hit, ev))
+            }
+            Screened::Bullseye => {
+                if let Some(Answer::Bars(daily)) = answer {
+                    self.daily_cache.insert(task.symbol.clone(), (ev.trading_date, Arc::new(daily)));
+                }
+                let atr = self.cached_daily(&task.symbol, ev.trading_date).and_then(|d| daily_atr(&d));
+                bullseye::evaluate(&self.rules.bullseye, ev, at, &self.spots, atr)
+                    .map(|hit| bullseye::build_alert(&hit, ev))
+            }
+            Screened::Scalps => {
+                if task.scalp.is_none() {
+                    let minutes = match answer {
+                        Some(Answer::Bars(b)) => b,
+                        _ => Vec::new(),
+                    };
+                    task.scalp = Some(self.scalp_inputs(&minutes, at));
+                }
+                let inputs = task.scalp.clone().unwrap_or_default();
+                let ctx = ScalpContext::for_event(ev, inputs.rsi, inputs.bull.as_ref(), inputs.bear.as_ref());
+                scalps::evaluate(&self.rules.scalps, ev, &ctx).map(|hit| scalps::build_alert(&hit, ev))
+            }
+        };
+        match alert {
+            Ok(alert) => Step::Decided(self.commit(
+                bot,
+                alert,
+                &ev.contract,
+                Some(ev.premium),
+                ev.quote.map(|q| (q.bid, q.ask)),
+                now,
+            )),
+            Err(s) => suppressed(bot, ev, s),
+        }
+    }
+
+    /// The Scalps inputs from today's 1-minute bars: RSI of the closed
+    /// 5-minute bars and the latest Strat trigger each way among the last
+    /// 3 of them.
+    fn scalp_inputs(&self, minutes: &[crate::polygon::Bar], now: DateTime<Utc>) -> ScalpInputs {
+        let minutes: Vec<bars::Bar> =
+            minutes.iter().filter_map(|b| bars::Bar::from_polygon(b, chrono::Duration::minutes(1))).collect();
+        let bars = bars::aggregate(&minutes, bars::Frame::Min5, bars::Session::Extended, now);
+        let closes: Vec<f64> = bars.iter().map(|b| b.close).collect();
+        let trigger = |bullish| {
+            strat::recent_trigger(&bars, SCALP_TRIGGER_BARS, bullish).map(|s| Trigger {
+                pattern: s.kind,
+                bullish: s.bullish,
+                entry: s.entry,
+                stop: s.stop,
+                target: s.target,
+            })
+        };
+        ScalpInputs {
+            rsi: indicators::rsi_wilder(&closes, self.rules.scalps.rsi_period),
+            bull: trigger(true),
+            bear: trigger(false),
+        }
+    }
+}
+
+/// A candidate that did not become an alert.
+fn suppressed(bot: Bot, ev: &FlowEvent, s: Suppressed) -> Step {
+    Step::Decided(Decision::Suppressed {
+        bot,
+        what: format!("contract={} premium={:.0}", ev.contract, ev.premium),
+        reason: s.reason,
+    })
+}

@@ -1,0 +1,239 @@
+//! Where alerts go: a small trait with two implementations, printed lines
+//! (`--dry-run`, replays) and Discord webhooks. The outbox pass and the
+//! weekly report only see the trait; what each answer means for the store
+//! is decided once, in the pass.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::{OutputFormat, Settings};
+use crate::alert::Alert;
+use crate::clock::Clock;
+use crate::config::{Config, seconds};
+use crate::discord::{self, Sender, Webhook};
+use crate::http::Http;
+use crate::job::Bot;
+use crate::notify::Notifier;
+use crate::outcomes::{self, Report};
+
+/// What became of one alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivered {
+    /// Delivered; Discord's message id when there is one.
+    Sent { message_id: Option<String> },
+    /// Never deliverable as it is (a rejected payload, no webhook).
+    Failed { reason: String },
+    /// The webhook was deleted: retire it and fail the alert.
+    WebhookGone { webhook: u64, reason: String },
+    /// Not now; a later pass tries again.
+    Deferred { reason: String },
+    /// Left alone in this pass (its webhook asked to wait earlier in it).
+    Skipped,
+    /// The output itself is broken: the pass stops, the alert stays pending.
+    Stop,
+}
+
+/// A way to deliver alerts and the weekly report.
+pub trait Deliver {
+    /// Delivers one alert.
+    fn deliver(&mut self, alert: &Alert) -> Delivered;
+
+    /// Delivers the weekly report; on failure the reason and whether a
+    /// later try may succeed.
+    fn deliver_report(
+        &mut self,
+        report: &Report,
+        title: &str,
+        days: u32,
+        now: DateTime<Utc>,
+    ) -> Result<(), (String, bool)>;
+
+    /// A new outbox pass begins (a webhook deferred in the last pass may be
+    /// tried again).
+    fn begin_pass(&mut self) {}
+
+    /// Webhook ids known to be deleted (from the store at start-up).
+    fn retire(&mut self, _ids: &[u64]) {}
+
+    /// Webhook ids retired so far, for the heartbeat.
+    fn retired_webhooks(&self) -> Vec<u64> {
+        Vec::new()
+    }
+}
+
+/// The service's delivery.
+pub struct Delivery(Box<dyn Deliver>);
+
+impl Delivery {
+    /// Alerts to Discord, each family to its webhook.
+    pub fn discord(config: &Config, settings: &Settings, clock: Arc<dyn Clock>, notifier: Notifier) -> Delivery {
+        let t = &config.tunables;
+        let http = Http::new(seconds(t.discord_timeout_seconds), notifier);
+        let sender = Sender::new(http, clock).with_max_attempts(t.discord_max_attempts.max(1) as u32);
+        Delivery(Box::new(DiscordDelivery {
+            sender: Box::new(sender),
+            webhooks: settings.webhooks.clone(),
+            reports: settings.reports_webhook.clone(),
+            retired: BTreeSet::new(),
+            deferred: BTreeSet::new(),
+        }))
+    }
+
+    /// Alerts printed to `out`, one per line (or block).
+    pub fn print(format: OutputFormat, out: Box<dyn Write>) -> Delivery {
+        Delivery(Box::new(PrintDelivery { format, out, retired: BTreeSet::new() }))
+    }
+}
+
+impl std::ops::Deref for Delivery {
+    type Target = dyn Deliver;
+    fn deref(&self) -> &Self::Target {
+        &*self.0
+    }
+}
+
+impl std::ops::DerefMut for Delivery {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut *self.0
+    }
+}
+
+/// Printed alerts: text blocks or JSON lines.
+pub struct PrintDelivery {
+    format: OutputFormat,
+    out: Box<dyn Write>,
+    /// The store's retired webhooks, only reported (the heartbeat's
+    /// snapshot is the same whatever the delivery).
+    retired: BTreeSet<u64>,
+}
+
+impl Deliver for PrintDelivery {
+    fn deliver(&mut self, alert: &Alert) -> Delivered {
+        let text = match self.format {
+            OutputFormat::Text => format!("{}\n", discord::render_text(alert)),
+            OutputFormat::Jsonl => format!("{}\n", alert.to_jsonl()),
+        };
+        match self.out.write_all(text.as_bytes()).and_then(|_| self.out.flush()) {
+            Ok(()) => Delivered::Sent { message_id: None },
+            Err(e) => {
+                log::error!("event=print_failed id={} error=\"{e}\"", alert.id);
+                Delivered::Stop
+            }
+        }
+    }
+
+    fn deliver_report(
+        &mut self,
+        report: &Report,
+        title: &str,
+        days: u32,
+        _now: DateTime<Utc>,
+    ) -> Result<(), (String, bool)> {
+        let text = outcomes::render_report(report, title, days);
+        self.out
+            .write_all(text.as_bytes())
+            .and_then(|_| self.out.flush())
+            .map_err(|e| (format!("printing the report failed: {e}"), false))
+    }
+
+    fn retire(&mut self, ids: &[u64]) {
+        self.retired.extend(ids.iter().copied());
+    }
+
+    fn retired_webhooks(&self) -> Vec<u64> {
+        self.retired.iter().copied().collect()
+    }
+}
+
+/// Discord webhooks, one per family, and the reports webhook.
+pub struct DiscordDelivery {
+    sender: Box<Sender>,
+    webhooks: BTreeMap<Bot, Webhook>,
+    reports: Option<Webhook>,
+    /// Webhooks Discord said were deleted: never called again.
+    retired: BTreeSet<u64>,
+    /// Webhooks that answered "later" in this pass: not tried again in it,
+    /// so one bad webhook cannot stall the loop.
+    deferred: BTreeSet<u64>,
+}
+
+impl Deliver for DiscordDelivery {
+    fn deliver(&mut self, alert: &Alert) -> Delivered {
+        let Some(webhook) = self.webhooks.get(&alert.bot) else {
+            let reason = format!("no webhook configured for {}", alert.bot.webhook_var());
+            log::error!("event=delivery_failed id={} reason=\"{reason}\"", alert.id);
+            return Delivered::Failed { reason };
+        };
+        let id = webhook.id();
+        if self.retired.contains(&id) {
+            let reason = format!("webhook {id} was deleted (404)");
+            log::error!("event=delivery_failed id={} webhook={id} reason=\"{reason}\"", alert.id);
+            return Delivered::Failed { reason };
+        }
+        if self.deferred.contains(&id) {
+            return Delivered::Skipped;
+        }
+        match self.sender.post(webhook, &discord::render(alert)) {
+            discord::Delivery::Sent { message_id } => {
+                log::info!("event=alert_sent id={} webhook={id}", alert.id);
+                Delivered::Sent { message_id }
+            }
+            discord::Delivery::WebhookGone => {
+                log::error!("event=webhook_retired webhook={id} var={} reason=404", alert.bot.webhook_var());
+                self.retired.insert(id);
+                Delivered::WebhookGone { webhook: id, reason: format!("webhook {id} was deleted (404)") }
+            }
+            discord::Delivery::Rejected { status, message } => {
+                log::error!("event=alert_rejected id={} webhook={id} status={status} message=\"{message}\"", alert.id);
+                Delivered::Failed { reason: format!("discord {status}: {message}") }
+            }
+            discord::Delivery::RetryLater { reason } => {
+                log::warn!("event=alert_deferred id={} webhook={id} reason=\"{reason}\"", alert.id);
+                self.deferred.insert(id);
+                Delivered::Deferred { reason }
+            }
+        }
+    }
+
+    fn deliver_report(
+        &mut self,
+        report: &Report,
+        title: &str,
+        days: u32,
+        now: DateTime<Utc>,
+    ) -> Result<(), (String, bool)> {
+        let Some(webhook) = self.reports.clone() else {
+            return Err(("REPORTS_WEBHOOK is not set".into(), false));
+        };
+        let body = outcomes::render_tables(report, title, days);
+        let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let payload = discord::report_payload(title, &body, outcomes::METHOD, &stamp);
+        match self.sender.post(&webhook, &payload) {
+            discord::Delivery::Sent { .. } => {
+                log::info!("event=report_sent webhook={}", webhook.id());
+                Ok(())
+            }
+            other => {
+                let retry = matches!(other, discord::Delivery::RetryLater { .. });
+                let message = format!("the weekly report was not delivered: {other:?}");
+                log::error!("event=report_failed webhook={} retry={retry} error=\"{message}\"", webhook.id());
+                Err((message, retry))
+            }
+        }
+    }
+
+    fn begin_pass(&mut self) {
+        self.deferred.clear();
+    }
+
+    fn retire(&mut self, ids: &[u64]) {
+        self.retired.extend(ids.iter().copied());
+    }
+
+    fn retired_webhooks(&self) -> Vec<u64> {
+        self.retired.iter().copied().collect()
+    }
+}

@@ -1,0 +1,197 @@
+//! A bot's firing: the engine names the symbols, and for each the shell
+//! runs the engine's task to its end, fetching what it needs and carrying
+//! out what it decides.
+
+use super::*;
+use crate::engine::{Answer, Cooldown, Decision, Need, Step, Task};
+use crate::polygon::{ChainQuery, TradesQuery};
+use crate::scan;
+
+/// Steps one task may take at most: every flow event of a chain is a few
+/// steps, so this only stops a task that no longer moves on.
+const MAX_STEPS_PER_TASK: usize = 1_000_000;
+
+impl Service {
+    /// One firing of `bot` over the next batch of symbols.
+    pub(super) fn firing(&mut self, bot: Bot, line: &Line) -> JobResult {
+        let t0 = self.clock.elapsed();
+        let before = self.api_counts();
+        let now = self.now();
+        if bot.is_options() {
+            self.engine.maintain(now);
+        }
+        let symbols = self.engine.symbols(bot, line.line, line.batch);
+        let (mut events, mut alerts, mut failures) = (0usize, 0usize, 0usize);
+        for symbol in &symbols {
+            if self.clock.shutdown().is_requested() {
+                break;
+            }
+            let mut task = self.engine.start(bot, symbol);
+            let (summary, committed) = self.drive(&mut task);
+            events += summary.events;
+            alerts += committed;
+            failures += usize::from(summary.failed);
+        }
+        let after = self.api_counts();
+        let (requests, pages) = (after.0 - before.0, after.1 - before.1);
+        let ms = (self.clock.elapsed() - t0).as_millis();
+        let n = symbols.len();
+        let detail = if bot.is_options() {
+            log::info!(
+                "event=scan bot={bot} symbols={n} requests={requests} pages={pages} events={events} alerts={alerts} failures={failures} ms={ms}"
+            );
+            format!("symbols={n} events={events} alerts={alerts} failures={failures}")
+        } else {
+            log::info!(
+                "event=scan bot={bot} symbols={n} requests={requests} pages={pages} alerts={alerts} failures={failures} ms={ms}"
+            );
+            format!("symbols={n} alerts={alerts} failures={failures}")
+        };
+        if failures > 0 && failures == n { JobResult::Error(detail) } else { JobResult::Ok(detail) }
+    }
+
+    /// Runs `task` to its end; its summary and the alerts committed.
+    fn drive(&mut self, task: &mut Task) -> (crate::engine::Summary, usize) {
+        let mut committed = 0;
+        for _ in 0..MAX_STEPS_PER_TASK {
+            let now = self.now();
+            match self.engine.poll(task, now) {
+                Step::Need(need) => {
+                    let answer = self.fetch(task.bot(), need);
+                    task.answer(answer);
+                }
+                Step::Decided(decision) => committed += usize::from(self.carry_out(decision)),
+                Step::Done(summary) => return (summary, committed),
+            }
+        }
+        log::error!("event=task_stopped bot={} ticker={} reason=\"step bound reached\"", task.bot(), task.symbol());
+        (crate::engine::Summary { events: 0, failed: true }, committed)
+    }
+
+    /// Fetches what the engine needs. A failed request is logged and
+    /// recorded here and answered as unavailable.
+    fn fetch(&mut self, bot: Bot, need: Need) -> Answer {
+        let result = match need {
+            Need::Cooldown { bot, key } => {
+                return match self.store.cooldown(bot, &key) {
+                    Ok(c) => Answer::Cooldown(c.map(|c| Cooldown { until: c.until, size: c.premium })),
+                    Err(e) => {
+                        log::error!("event=store_error op=cooldown error=\"{e}\"");
+                        Answer::Unavailable
+                    }
+                };
+            }
+            Need::Cursor { key } => {
+                return match self.store.cursor(&key) {
+                    Ok(text) => Answer::Cursor(text),
+                    Err(e) => {
+                        log::error!("event=store_error op=cursor error=\"{e}\"");
+                        Answer::Cursor(None)
+                    }
+                };
+            }
+            Need::Chain { symbol, underlying, expires_by } => {
+                let query = ChainQuery { expiration_date_lte: Some(expires_by), ..ChainQuery::default() };
+                // Each page becomes observations as it arrives, read through
+                // the lean model: the models of a chain of thousands of
+                // contracts are never all held at once.
+                let r = self.client().and_then(|c| {
+                    c.option_chain_map(&underlying, &query, |c: crate::polygon::lean::ChainContract| {
+                        scan::observation(c, &underlying)
+                    })
+                });
+                (symbol, r.map(|(observations, contracts)| Answer::Chain { observations, contracts }))
+            }
+            Need::OptionTrades { contract, after_ns, until_ns, max_pages } => {
+                let q = TradesQuery {
+                    timestamp_gt: after_ns,
+                    timestamp_lte: until_ns,
+                    max_pages: Some(max_pages),
+                    ..TradesQuery::default()
+                };
+                let Some(client) = self.polygon.as_ref() else { return Answer::Unavailable };
+                return match client.trades(&contract, &q) {
+                    Ok(trades) => Answer::Trades(trades),
+                    Err(e) => {
+                        if let PolygonError::Forbidden { .. } = e {
+                            self.disable_feature("sweep_confirmation", &e);
+                        } else {
+                            log::warn!("event=sweep_confirmation_failed contract={contract} error=\"{e}\"");
+                        }
+                        Answer::Unavailable
+                    }
+                };
+            }
+            Need::DailyBars { symbol, ticker, from, to } => {
+                let r = self.client().and_then(|c| c.aggs(&ticker, 1, "day", from, to));
+                (symbol, r.map(Answer::Bars))
+            }
+            Need::MinuteBars { symbol, ticker, from, to } => {
+                let r = self.client().and_then(|c| c.aggs(&ticker, 1, "minute", from, to));
+                (symbol, r.map(Answer::Bars))
+            }
+            Need::StockTrades { symbol, from_ns, until_ns, max_pages } => {
+                let q = TradesQuery {
+                    timestamp_gte: Some(from_ns),
+                    timestamp_lte: until_ns,
+                    max_pages: Some(max_pages),
+                    ..TradesQuery::default()
+                };
+                let r = self.client().and_then(|c| c.trades(&symbol, &q));
+                (symbol, r.map(Answer::Trades))
+            }
+            Need::Snapshot { symbol } => {
+                let r = self.client().and_then(|c| c.stock_snapshot(&symbol));
+                (symbol, r.map(|s| Answer::Snapshot(s.map(Box::new))))
+            }
+        };
+        match result {
+            (_, Ok(answer)) => answer,
+            (symbol, Err(e)) => {
+                self.scan_failed(bot, &symbol, &e);
+                Answer::Unavailable
+            }
+        }
+    }
+
+    /// Carries out a decision; true when it committed an alert.
+    fn carry_out(&mut self, decision: Decision) -> bool {
+        match decision {
+            Decision::Suppressed { bot, what, reason } => {
+                log::debug!("event=suppressed bot={bot} {what} reason=\"{reason}\"");
+                false
+            }
+            Decision::Dropped { contract, volume_delta, reason } => {
+                log::debug!("event=flow_dropped contract={contract} volume_delta={volume_delta} reason=\"{reason}\"");
+                false
+            }
+            Decision::Commit(c) => self.commit(&c),
+            Decision::SetCursor { key, text } => {
+                let now = self.now();
+                if let Err(e) = self.store.set_cursor(&key, &text, now) {
+                    log::error!("event=store_error op=set_cursor error=\"{e}\"");
+                }
+                false
+            }
+        }
+    }
+
+    pub(super) fn client(&self) -> Result<&Client, PolygonError> {
+        self.polygon.as_ref().ok_or_else(|| PolygonError::Config("POLYGON_API_KEY is not set".into()))
+    }
+
+    pub(super) fn scan_failed(&mut self, bot: Bot, symbol: &str, e: &PolygonError) {
+        if e.is_config() {
+            // At runtime a rejected key is an alarm, not a reason to exit:
+            // systemd would only restart into the same 401.
+            log::error!(
+                "event=polygon_unauthorized bot={bot} ticker={symbol} error=\"{e}\" action=\"check POLYGON_API_KEY\""
+            );
+        } else if matches!(e, PolygonError::Shutdown { .. }) {
+            return;
+        } else {
+            log::warn!("event=scan_symbol_failed bot={bot} ticker={symbol} error=\"{e}\"");
+        }
+        self.record_error(bot.as_str(), Some(symbol), &e.to_string());
+    }
+}
