@@ -16,9 +16,10 @@ set -eu
 cd "$(dirname "$0")/.."
 dir=${1:-target/bench}
 mkdir -p "$dir"
-# Named for the tape format: a tape written before chain members carried
-# their gzip label replays, but its reader inflates every chain.
-tape="$dir/day200-labelled.tape.gz"
+# Named for what it holds: a tape of the calibrated simulator (real-market
+# volumes) with labelled chain members; a tape from before either is another
+# day, and is not reused.
+tape="$dir/day200-calibrated.tape.gz"
 cargo build --release --quiet
 if [ ! -s "$tape" ]; then
     cargo bench --quiet --bench perf -- tape "$tape" 300

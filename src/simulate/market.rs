@@ -100,7 +100,7 @@ pub fn profile(symbol: &str) -> Profile {
     // caps tens to hundreds of thousands, mid and small caps thousands.
     match symbol {
         "SPY" => p(672.0, 0.010, 70e6, (7.0e6, 2.5), true, true, 1.0, 2, 120.0),
-        "QQQ" => p(603.0, 0.013, 45e6, (3.5e6, 2.5), true, true, 1.0, 3, 110.0),
+        "QQQ" => p(603.0, 0.013, 45e6, (3.5e6, 5.0), true, true, 1.0, 3, 110.0),
         "AAPL" => p(258.0, 0.015, 50e6, (0.8e6, 5.0), false, false, 2.5, 3, 90.0),
         "TSLA" => p(425.0, 0.035, 95e6, (1.6e6, 3.0), false, false, 2.5, 3, 80.0),
         "NVDA" => p(182.0, 0.026, 180e6, (1.8e6, 3.5), false, false, 1.0, 3, 110.0),

@@ -317,3 +317,27 @@ pub fn option_truth(w: &World, plan: &OptionPlan, chain: &Chain, o: &Observed, m
         size: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_background_block_holds_the_dark_pool_cooldown_unless_the_print_doubles_it() {
+        let block = |second, size, off_exchange| Block { second, size, off_exchange };
+        let blocks = [block(100, 12_000.0, true), block(2_000, 30_000.0, true), block(2_100, 40_000.0, false)];
+        // (second, size, the block that holds the cooldown)
+        let cases = [
+            (100, 20_000.0, Some(100)),     // same second, 12,000 × 2 > 20,000
+            (1_299, 20_000.0, Some(100)),   // 900 s cooldown + 300 s poll later, still held
+            (1_300, 20_000.0, None),        // past it
+            (500, 24_000.0, None),          // twice the block's size breaks it
+            (99, 20_000.0, None),           // before the block
+            (2_200, 50_000.0, Some(2_000)), // the lit block is not a dark-pool print
+            (2_200, 60_000.0, None),
+        ];
+        for (k, (s, size, want)) in cases.into_iter().enumerate() {
+            assert_eq!(cooling_block(&blocks, s, size), want, "case {k}");
+        }
+    }
+}
