@@ -164,7 +164,7 @@ struct Booking {
 }
 
 /// A print of this much premium or more is drawn on its own and recorded
-/// as a trade: the smallest size the options bots alert on.
+/// as a trade: Sweeps' minimum premium, where one print can make an alert.
 pub const PREMIUM_PRINT: f64 = 50_000.0;
 
 /// An ordinary (not ISO) print's condition: mostly a regular electronic
@@ -503,10 +503,10 @@ impl Chain {
     /// volume (the intraday U of `weights`) in prints of the four size
     /// classes of [`background`], on the sides the symbol's buying pressure
     /// leans to. Per contract and minute, a class's prints are booked as one
-    /// aggregate unless one of them could reach $50,000 of premium; those,
-    /// and every print of 100 contracts or more, are drawn one by one and
-    /// returned per contract (in chain order) to be recorded as the
-    /// option's trades.
+    /// aggregate unless one of them could reach $50,000 of premium or the
+    /// class starts at 100 contracts; those are drawn one by one, and the
+    /// ones of 100 contracts or $50,000 or more are returned per contract
+    /// (in chain order) to be recorded as the option's trades.
     pub fn background(
         &mut self,
         day: &Day,
