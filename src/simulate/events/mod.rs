@@ -666,9 +666,9 @@ fn story_events(
         let (kind, side, way) = if call { ("calls", "high", "up") } else { ("puts", "low", "down") };
         // Bullseye first (its contract is the scarcer): after the break, a
         // 1–5 DTE contract near 0.5 delta whose day volume is 3.6× its OI
-        // (the near-miss 2.6×): the buy is as large as the background the
-        // contract is expected to have traded by then, and the OI is set
-        // for the ratio; the oracle reads the ratio the tape then shows.
+        // (the near-miss 2.6×): the OI is set for the ratio from the
+        // background the contract is expected to have traded by then plus
+        // the buy; the oracle reads the ratio the tape then shows.
         let t = w.chain_time_at_or_after((story.c_start_s() + 52 * 60) as u32);
         if window.contains(&t) {
             let spot = w.spot(sym, t);
@@ -680,8 +680,13 @@ fn story_events(
                 let q = chains[sym].price(i, spot, f64::from(t));
                 let ratio = if near { 2.6 } else { 3.6 };
                 let before = expected_background(w, &chains[sym], i, t);
-                // Enough that the buy clears BULLSEYE_MIN_PREMIUM either way.
-                let buy = before.max((7_500.0 / (q.ask * 100.0)).ceil()).max(50.0).round();
+                // Enough that the buy clears BULLSEYE_MIN_PREMIUM either way,
+                // as large as the background so far (which then moves the
+                // ratio less) up to $150,000: a directional buy, not a block
+                // that is also a golden sweep.
+                let least = (7_500.0 / (q.ask * 100.0)).ceil().max(50.0);
+                let most = (150_000.0 / (q.ask * 100.0)).floor().max(least);
+                let buy = before.clamp(least, most).round();
                 let oi = ((before + buy) / ratio).round().max(1.0);
                 chains[sym].contracts[i].open_interest = oi;
                 let size = Size::Contracts(buy);
