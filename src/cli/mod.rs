@@ -142,6 +142,9 @@ pub enum Command {
         /// Also write the injected events and the bots expected to fire.
         #[arg(long)]
         truth: Option<PathBuf>,
+        /// Also print the day's realism figures (README, "Simulator realism").
+        #[arg(long)]
+        stats: bool,
     },
     /// Simulate a built-in day and replay it: the product on built-in data.
     Demo,
@@ -256,7 +259,7 @@ fn run_command(cli: Cli) -> Result<(), Failure> {
         Command::Export { format, since, bot, out } => {
             reports::export(&cli, *format, *since, bot.as_deref(), out.as_deref())
         }
-        Command::Simulate { seed, date, symbols, minutes, out, truth } => {
+        Command::Simulate { seed, date, symbols, minutes, out, truth, stats } => {
             simulate::run_simulate(&simulate::SimulateArgs {
                 seed: *seed,
                 date: *date,
@@ -264,6 +267,7 @@ fn run_command(cli: Cli) -> Result<(), Failure> {
                 minutes: *minutes,
                 out,
                 truth: truth.as_deref(),
+                stats: *stats,
             })
         }
         Command::Demo => simulate::demo(),

@@ -37,6 +37,8 @@ pub(super) struct SimulateArgs<'a> {
     pub minutes: Option<u32>,
     pub out: &'a Path,
     pub truth: Option<&'a Path>,
+    /// Print the realism figures after the summary.
+    pub stats: bool,
 }
 
 fn options(a: &SimulateArgs) -> SimOptions {
@@ -78,7 +80,11 @@ fn describe(seed: u64, opts: &SimOptions, s: &SimSummary, out: &Path) -> String 
 pub(super) fn run_simulate(a: &SimulateArgs) -> Result<(), Failure> {
     let opts = options(a);
     let summary = simulate(&opts, a.out, a.truth).map_err(sim_failure)?;
-    super::print_out(&describe(a.seed, &opts, &summary, a.out))
+    let mut text = describe(a.seed, &opts, &summary, a.out);
+    if a.stats {
+        text.push_str(&summary.realism.table());
+    }
+    super::print_out(&text)
 }
 
 /// Simulates the built-in day into a temporary tape and replays it through

@@ -18,10 +18,12 @@ use std::collections::BTreeMap;
 
 use chrono::{Datelike, Duration, NaiveDate, Weekday};
 
+use super::background::{CLASSES, Pressure, SideMix, draw_size, total_size};
 use super::market::{Day, Profile, intraday_weights};
 use super::pricing::{
     Bs, SECONDS_PER_YEAR, black_scholes, ceil_to, cents, floor_to, occ_ticker, round_dp, round_sig, smile_iv, tick_size,
 };
+use super::realism::OptionTally;
 use super::rng::Rng;
 use crate::calendar;
 use crate::polygon::Bar;
@@ -53,11 +55,6 @@ pub struct Contract {
     pub open_interest: f64,
     /// Background contracts a day.
     pub adv: f64,
-    /// Windows `[from, to]` (seconds since the bell) without background
-    /// trading: around an injected event, so that the volume the bots see
-    /// between two snapshots is exactly the injected volume. (Follow-on
-    /// trading is not background: it starts after the event's snapshot.)
-    pub quiet: Vec<(u32, u32)>,
     /// After an injected event: the second from which the contract trades
     /// a little every minute (the follow-on interest the event drew).
     pub follow_from: Option<u32>,
@@ -75,10 +72,6 @@ pub struct Contract {
 }
 
 impl Contract {
-    fn is_quiet(&self, from: u32, to: u32) -> bool {
-        self.quiet.iter().any(|&(a, b)| from <= b && to >= a)
-    }
-
     /// The day's VWAP as the snapshot reports it (4 decimals, inside the
     /// day's range).
     pub fn vwap(&self) -> Option<f64> {
@@ -154,6 +147,44 @@ pub struct Print {
     pub conditions: Vec<i32>,
 }
 
+/// Prints booked at once on one contract within one minute.
+#[derive(Debug, Clone, PartialEq)]
+struct Booking {
+    volume: f64,
+    notional: f64,
+    low: f64,
+    high: f64,
+    /// (timestamp, price) of the first and the last print.
+    first: (i64, f64),
+    last: (i64, f64),
+    prints: u32,
+    last_size: f64,
+    exchange: i32,
+    conditions: Vec<i32>,
+}
+
+/// A print of this much premium or more is drawn on its own and recorded
+/// as a trade: Sweeps' minimum premium, where one print can make an alert.
+pub const PREMIUM_PRINT: f64 = 50_000.0;
+
+/// An ordinary (not ISO) print's condition: mostly a regular electronic
+/// fill, some auctions and multi-leg prints.
+fn plain_condition(rng: &mut Rng) -> i32 {
+    let u = rng.f64();
+    if u < 0.065 {
+        COND_AUCTION
+    } else if u < 0.152 {
+        COND_MULTI_LEG
+    } else {
+        COND_REGULAR
+    }
+}
+
+/// Minutes since the bell of a timestamp (0 before it).
+fn m_of(ns: i64, open_ns: i64) -> usize {
+    usize::try_from((ns - open_ns).div_euclid(60_000_000_000)).unwrap_or(0)
+}
+
 #[derive(Debug, Clone)]
 pub struct Chain {
     penny_all: bool,
@@ -170,6 +201,12 @@ pub struct Chain {
     minutes: BTreeMap<(u32, usize), MinuteAcc>,
     /// (spot, second) of the last [`Chain::price_all`].
     priced_at: (f64, u32),
+    /// The underlying's daily volatility (scales its moves for `pressure`).
+    daily_vol: f64,
+    /// The symbol's buying pressure, which sets the background's sides.
+    pressure: Pressure,
+    /// What the day has traded, for the realism figures.
+    pub tally: OptionTally,
 }
 
 /// Expirations listed on `date`: every session for a week (index ETFs) or
@@ -299,8 +336,16 @@ impl Chain {
         let near = ((6.0 * scale).round() as usize).max(2);
         let far = ((2.0 * scale).round() as usize).max(1);
         let mut contracts = Vec::new();
-        for exp in expirations(day.date, p.daily_expiries) {
+        // Each contract's raw open interest and its weight within its
+        // expiry; scaled below to the symbol's totals.
+        let mut raw_oi: Vec<f64> = Vec::new();
+        let expiries = expirations(day.date, p.daily_expiries);
+        let mut expiry_weight: Vec<f64> = Vec::with_capacity(expiries.len());
+        for exp in expiries.iter().copied() {
             let dte = (exp - day.date).num_days();
+            // Volume falls off with time to expiry; monthlies draw more
+            // than the weeklies around them.
+            expiry_weight.push(if is_monthly(exp) { 1.5 } else { 1.0 } / (1.0 + dte as f64));
             let expiry_s = if dte == 0 { f64::from(day.session_s) } else { dte as f64 * 86_400.0 + 23_400.0 };
             let t_years = (expiry_s / SECONDS_PER_YEAR).max(1.0 / 365.0);
             let sd = spot * atm_vol * t_years.sqrt();
@@ -318,18 +363,13 @@ impl Chain {
             for k in strikes(spot, sd, p.strike_step, n, far) {
                 for call in [true, false] {
                     let m = (k / spot).ln() / (atm_vol * t_years.sqrt());
-                    let oi =
-                        (p.option_adv * 0.06 * term * (-0.5 * (m / 1.2).powi(2)).exp() * (0.6 * rng.normal()).exp())
-                            .round();
+                    raw_oi.push(term * (-0.5 * (m / 1.2).powi(2)).exp() * (0.6 * rng.normal()).exp());
                     // Contracts trade where they are cheap: near the money and
-                    // out of it, short-dated; in-the-money and long-dated
-                    // contracts (hundreds of dollars each) see little volume.
+                    // out of it; in-the-money contracts (hundreds of dollars
+                    // each) see little volume.
                     let itm = if call { -m } else { m }.max(0.0);
                     let fair = black_scholes(call, spot, k, atm_vol, t_years).price;
-                    let weight = (-0.5 * (m / 0.9).powi(2)).exp() * (-3.0 * itm).exp()
-                        / (1.0 + dte as f64 / 4.0)
-                        / (1.0 + fair / (0.005 * spot))
-                        * if is_monthly(exp) { 1.3 } else { 1.0 };
+                    let weight = (-0.5 * (m / 0.9).powi(2)).exp() * (-3.0 * itm).exp() / (1.0 + fair / (0.005 * spot));
                     contracts.push(Contract {
                         // OCC roots carry no punctuation (BRK.B lists as BRKB).
                         ticker: occ_ticker(&p.symbol.replace('.', ""), exp, call, k),
@@ -338,9 +378,8 @@ impl Chain {
                         expiration: exp,
                         dte,
                         expiry_s,
-                        open_interest: oi,
+                        open_interest: 0.0,
                         adv: weight,
-                        quiet: Vec::new(),
                         follow_from: None,
                         drift: None,
                         volume: 0.0,
@@ -355,9 +394,23 @@ impl Chain {
                 }
             }
         }
-        let total: f64 = contracts.iter().map(|c| c.adv).sum();
-        for c in &mut contracts {
-            c.adv *= p.option_adv / total.max(1e-9);
+        // Today's expiry takes its share of the day (SPY's 0DTE business);
+        // the rest follow the falloff.
+        if let (Some(first), true) = (expiries.first(), p.zero_dte_share > 0.0 && p.zero_dte_share < 1.0) {
+            if *first == day.date && expiry_weight.len() > 1 {
+                let rest: f64 = expiry_weight[1..].iter().sum();
+                expiry_weight[0] = rest * p.zero_dte_share / (1.0 - p.zero_dte_share);
+            }
+        }
+        let weight_total: f64 = expiry_weight.iter().sum();
+        for (exp, w) in expiries.iter().zip(&expiry_weight) {
+            let in_expiry: f64 = contracts.iter().filter(|c| c.expiration == *exp).map(|c| c.adv).sum();
+            let scale = p.option_adv * w / weight_total.max(1e-12) / in_expiry.max(1e-12);
+            contracts.iter_mut().filter(|c| c.expiration == *exp).for_each(|c| c.adv *= scale);
+        }
+        let oi_total: f64 = raw_oi.iter().sum();
+        for (c, raw) in contracts.iter_mut().zip(&raw_oi) {
+            c.open_interest = (p.option_adv * p.oi_ratio * raw / oi_total.max(1e-12)).round();
         }
         // Polygon's default order: by ticker (expiry, then type, then strike).
         contracts.sort_by(|a, b| a.ticker.cmp(&b.ticker));
@@ -385,6 +438,9 @@ impl Chain {
             open_ns: day.ns(0, 0),
             minutes: BTreeMap::new(),
             priced_at: (spot, 0),
+            daily_vol: p.daily_vol,
+            pressure: Pressure::new(),
+            tally: OptionTally::default(),
         }
     }
 
@@ -442,21 +498,42 @@ impl Chain {
         self.priced.get(i)
     }
 
-    /// Background trading in [from, to): each contract trades a Poisson
-    /// number of small prints in proportion to its daily volume and the
-    /// time of day, at the bid, the ask or between, at the quote of `to`.
-    /// Contracts in a quiet window are left alone.
-    pub fn background(&mut self, day: &Day, from: u32, to: u32, weights: &[f64], rng: &mut Rng) {
+    /// Background trading in [from, to) at the quotes of `to` (the last
+    /// [`Chain::price_all`]): each contract trades its share of the day's
+    /// volume (the intraday U of `weights`) in prints of the four size
+    /// classes of [`background`], on the sides the symbol's buying pressure
+    /// leans to. Per contract and minute, a class's prints are booked as one
+    /// aggregate unless one of them could reach $50,000 of premium or the
+    /// class starts at 100 contracts; those are drawn one by one, and the
+    /// ones of 100 contracts or $50,000 or more are returned per contract
+    /// (in chain order) to be recorded as the option's trades.
+    pub fn background(
+        &mut self,
+        day: &Day,
+        from: u32,
+        to: u32,
+        weights: &[f64],
+        rng: &mut Rng,
+    ) -> Vec<(usize, Vec<crate::polygon::Trade>)> {
+        let mut drawn: Vec<(usize, Vec<crate::polygon::Trade>)> = Vec::new();
         if to <= from {
-            return;
+            return drawn;
         }
-        // The share of the day's volume that trades in this interval.
-        let share: f64 = (from..to).map(|s| weights.get((s / 60) as usize).copied().unwrap_or(0.0) / 60.0).sum();
-        const MEAN_SIZE: f64 = 3.5;
+        let z = self.pressure.step(self.priced_at.0, to - from, self.daily_vol, rng);
+        let mixes = [self.pressure.mix(true), self.pressure.mix(false)];
+        // Spans within one minute each, with their share of the day.
+        let mut spans: Vec<(u32, u32, f64)> = Vec::new();
+        let mut a = from;
+        while a < to {
+            let b = ((a / 60 + 1) * 60).min(to);
+            let w = weights.get((a / 60) as usize).copied().unwrap_or(0.0);
+            spans.push((a, b, w * f64::from(b - a) / 60.0));
+            a = b;
+        }
+        let (mut call_ask, mut call_bid, mut call_volume) = (0.0, 0.0, 0.0);
         for i in 0..self.contracts.len() {
-            let lambda = self.contracts[i].adv * share / MEAN_SIZE;
-            let n = rng.poisson(lambda);
-            if n == 0 || self.contracts[i].is_quiet(from, to) {
+            let adv = self.contracts[i].adv;
+            if adv <= 0.0 {
                 continue;
             }
             let Some(q) = self.priced.get(i).copied() else { continue };
@@ -468,46 +545,119 @@ impl Chain {
                 }
                 _ => q,
             };
-            let side = |q: &Priced, u: f64| {
-                if u < 0.4 {
-                    q.ask
-                } else if u < 0.75 {
-                    q.bid
-                } else {
-                    q.mid()
+            let call = self.contracts[i].call;
+            let mut mix = mixes[usize::from(!call)];
+            if plain.bid <= 0.0 {
+                // Nothing to sell into: the prints lift the offer.
+                mix = SideMix { ask: mix.ask + mix.bid, bid: 0.0 };
+            }
+            let prices = [q.ask, q.bid, q.mid().max(q.bid)];
+            let dollars = |size: f64| size * plain.mid().max(plain.ask * 0.5) * 100.0;
+            let mut mine: Vec<crate::polygon::Trade> = Vec::new();
+            for &(a, b, share) in &spans {
+                let lambda_volume = adv * share;
+                for (k, class) in CLASSES.iter().enumerate() {
+                    let n = rng.poisson(lambda_volume * class.share / class.mean);
+                    if n == 0 {
+                        continue;
+                    }
+                    let one_by_one = k >= 2 || dollars(class.hi) >= PREMIUM_PRINT;
+                    if one_by_one {
+                        for _ in 0..n {
+                            let size = draw_size(k, rng);
+                            let side = mix.draw(rng);
+                            let price = prices[side];
+                            if price <= 0.0 {
+                                continue;
+                            }
+                            let at_ns = day.ns(a + rng.below(u64::from(b - a)) as u32, rng.below(1_000_000_000) as i64);
+                            let iso = rng.chance(class.iso);
+                            let exchange = OPTION_EXCHANGES[rng.below(OPTION_EXCHANGES.len() as u64) as usize];
+                            let condition = if iso { COND_ISO } else { plain_condition(rng) };
+                            self.fill(i, price, size, at_ns, exchange, vec![condition]);
+                            self.tally.print(size, price, iso, k == 0);
+                            if side != 2 && call {
+                                if side == 0 { call_ask += size } else { call_bid += size }
+                            }
+                            if call {
+                                call_volume += size;
+                            }
+                            if size >= 100.0 || size * price * 100.0 >= PREMIUM_PRINT {
+                                mine.push(crate::polygon::Trade {
+                                    conditions: Some(vec![condition]),
+                                    exchange: Some(exchange),
+                                    participant_timestamp: Some(at_ns - 20_000),
+                                    price,
+                                    sip_timestamp: at_ns,
+                                    size,
+                                    ..Default::default()
+                                });
+                            }
+                        }
+                        continue;
+                    }
+                    // Many small prints as one booking: the class's total
+                    // split by side, the first and last prints timed at
+                    // the span's ends.
+                    let volume = total_size(k, n, rng);
+                    let on_ask = (volume * mix.ask).round();
+                    let on_bid = ((volume * mix.bid).round()).min(volume - on_ask);
+                    let on_mid = volume - on_ask - on_bid;
+                    let notional = on_ask * prices[0] + on_bid * prices[1] + on_mid * prices[2];
+                    let low = [(on_ask, prices[0]), (on_bid, prices[1]), (on_mid, prices[2])]
+                        .iter()
+                        .filter(|(v, _)| *v > 0.0)
+                        .map(|(_, p)| *p)
+                        .fold(f64::MAX, f64::min);
+                    let high = [(on_ask, prices[0]), (on_bid, prices[1]), (on_mid, prices[2])]
+                        .iter()
+                        .filter(|(v, _)| *v > 0.0)
+                        .map(|(_, p)| *p)
+                        .fold(f64::MIN, f64::max);
+                    if !(low > 0.0 && high >= low) {
+                        continue;
+                    }
+                    let span_ns = i64::from(b - a) * 1_000_000_000;
+                    let first_ns = day.ns(a, rng.below((span_ns / 4).max(1) as u64) as i64);
+                    let last_ns = day.ns(b, -1 - rng.below((span_ns / 4).max(1) as u64) as i64);
+                    let side_price = |s: usize| prices[s];
+                    let first = side_price(mix.draw(rng)).clamp(low, high);
+                    let last = side_price(mix.draw(rng)).clamp(low, high);
+                    let iso = rng.chance(class.iso);
+                    let exchange = OPTION_EXCHANGES[rng.below(OPTION_EXCHANGES.len() as u64) as usize];
+                    let condition = if iso { COND_ISO } else { plain_condition(rng) };
+                    self.book(
+                        i,
+                        &Booking {
+                            volume,
+                            notional,
+                            low,
+                            high,
+                            first: (first_ns, first),
+                            last: (last_ns, last),
+                            prints: n as u32,
+                            last_size: draw_size(k, rng).min(volume),
+                            exchange,
+                            conditions: vec![condition],
+                        },
+                    );
+                    self.tally.bulk(volume, notional, n, class.iso * volume, k == 0);
+                    if call {
+                        call_ask += on_ask;
+                        call_bid += on_bid;
+                        call_volume += volume;
+                    }
                 }
-            };
-            for _ in 0..n {
-                // Before `to`: the snapshot at `to` never shows a later print.
-                let s = from + rng.below(u64::from(to - from)) as u32;
-                let ns = rng.below(1_000_000_000) as i64;
-                let u = rng.f64();
-                if side(&plain, u) <= 0.0 {
-                    continue;
-                }
-                let price = side(&q, u);
-                let mut size = (1.0 + rng.exp(MEAN_SIZE - 1.0)).floor();
-                if rng.chance(0.015) {
-                    size = (size * 10.0).min(200.0);
-                }
-                let c = rng.f64();
-                let condition = if c < 0.08 {
-                    COND_ISO
-                } else if c < 0.14 {
-                    COND_AUCTION
-                } else if c < 0.22 {
-                    COND_MULTI_LEG
-                } else {
-                    COND_REGULAR
-                };
-                let exchange = OPTION_EXCHANGES[rng.below(OPTION_EXCHANGES.len() as u64) as usize];
-                if price <= 0.0 {
-                    continue;
-                }
-                let at_ns = day.ns(s, ns);
-                self.fill(i, price, size, at_ns, exchange, vec![condition]);
+            }
+            if !mine.is_empty() {
+                mine.sort_by_key(|t| t.sip_timestamp);
+                drawn.push((i, mine));
             }
         }
+        if call_volume > 0.0 {
+            self.tally.lean((call_ask - call_bid) / call_volume, z);
+        }
+        drawn
     }
 
     /// Follow-on trading in [from, to) on the contracts of injected events
@@ -558,51 +708,78 @@ impl Chain {
     /// trade is the latest by timestamp (background prints are drawn out of
     /// order).
     fn fill(&mut self, i: usize, price: f64, size: f64, at_ns: i64, exchange: i32, conditions: Vec<i32>) {
-        if let Ok(m) = u32::try_from((at_ns - self.open_ns).div_euclid(60_000_000_000)) {
-            let acc = self.minutes.entry((m, i)).or_insert(MinuteAcc {
-                first_ns: at_ns,
-                open: price,
-                last_ns: at_ns,
-                close: price,
-                high: price,
+        self.book(
+            i,
+            &Booking {
+                volume: size,
+                notional: price * size,
                 low: price,
+                high: price,
+                first: (at_ns, price),
+                last: (at_ns, price),
+                prints: 1,
+                last_size: size,
+                exchange,
+                conditions,
+            },
+        );
+    }
+
+    /// Books prints on contract `i` (one, or a class's aggregate within one
+    /// minute), into its day and its minute; the day's open and last trade
+    /// are the earliest and the latest by timestamp.
+    fn book(&mut self, i: usize, b: &Booking) {
+        let (first_ns, open) = b.first;
+        let (last_ns, close) = b.last;
+        if let Ok(m) = u32::try_from((first_ns - self.open_ns).div_euclid(60_000_000_000)) {
+            let acc = self.minutes.entry((m, i)).or_insert(MinuteAcc {
+                first_ns,
+                open,
+                last_ns,
+                close,
+                high: b.high,
+                low: b.low,
                 volume: 0.0,
                 notional: 0.0,
                 n: 0,
             });
-            if at_ns < acc.first_ns {
-                (acc.first_ns, acc.open) = (at_ns, price);
+            if first_ns < acc.first_ns {
+                (acc.first_ns, acc.open) = (first_ns, open);
             }
-            if at_ns >= acc.last_ns {
-                (acc.last_ns, acc.close) = (at_ns, price);
+            if last_ns >= acc.last_ns {
+                (acc.last_ns, acc.close) = (last_ns, close);
             }
-            acc.high = acc.high.max(price);
-            acc.low = acc.low.min(price);
-            acc.volume += size;
-            acc.notional += price * size;
-            acc.n += 1;
+            acc.high = acc.high.max(b.high);
+            acc.low = acc.low.min(b.low);
+            acc.volume += b.volume;
+            acc.notional += b.notional;
+            acc.n += b.prints;
         }
         let c = &mut self.contracts[i];
         if c.volume == 0.0 {
-            c.high = price;
-            c.low = price;
+            c.high = b.high;
+            c.low = b.low;
         }
-        if c.volume == 0.0 || at_ns < c.open_ns {
-            (c.open, c.open_ns) = (price, at_ns);
+        if c.volume == 0.0 || first_ns < c.open_ns {
+            (c.open, c.open_ns) = (open, first_ns);
         }
-        c.volume += size;
-        c.notional += price * size;
-        c.high = c.high.max(price);
-        c.low = c.low.min(price);
-        let later = c.last_trade.as_ref().and_then(|t| t.sip_timestamp).is_none_or(|t| at_ns >= t);
+        c.volume += b.volume;
+        c.notional += b.notional;
+        c.high = c.high.max(b.high);
+        c.low = c.low.min(b.low);
+        if c.dte == 0 {
+            self.tally.zero_dte_volume += b.volume;
+        }
+        self.tally.add_minute(m_of(first_ns, self.open_ns), b.volume);
+        let later = c.last_trade.as_ref().and_then(|t| t.sip_timestamp).is_none_or(|t| last_ns >= t);
         if later {
-            c.close = price;
+            c.close = close;
             c.last_trade = Some(OptionTrade {
-                conditions: Some(conditions),
-                exchange: Some(exchange),
-                price: Some(price),
-                sip_timestamp: Some(at_ns),
-                size: Some(size),
+                conditions: Some(b.conditions.clone()),
+                exchange: Some(b.exchange),
+                price: Some(close),
+                sip_timestamp: Some(last_ns),
+                size: Some(b.last_size),
                 ..Default::default()
             });
         }

@@ -33,11 +33,17 @@ pub struct Profile {
     pub daily_vol: f64,
     /// Average daily share volume.
     pub adv: f64,
-    /// Average daily contracts across the simulated chain (background flow).
-    /// The chain is a sample of the listing, and so is its volume: enough
-    /// for steady background flow, not so much that the bots' alerts on it
-    /// drown the injected events.
+    /// Average daily option contracts traded across all of the symbol's
+    /// listings (the figure OCC publishes per underlying): the simulated
+    /// chain, a sample of the listing, carries all of it, so its day volume
+    /// is the real one.
     pub option_adv: f64,
+    /// Open interest across the chain as a multiple of `option_adv`: index
+    /// ETFs turn their open interest over fastest.
+    pub oi_ratio: f64,
+    /// Share of the day's option volume in contracts expiring today (when
+    /// one is listed): SPY's and QQQ's 0DTE business.
+    pub zero_dte_share: f64,
     /// SPY and QQQ quote options in pennies at every price.
     pub penny_all: bool,
     /// Index ETFs list an expiry every trading day.
@@ -65,26 +71,40 @@ pub const DEFAULT_SYMBOLS: [&str; 6] = ["SPY", "QQQ", "AAPL", "TSLA", "NVDA", "C
 /// names; any other symbol gets one derived from a hash of its name, so the
 /// same name always trades the same way.
 pub fn profile(symbol: &str) -> Profile {
-    let p =
-        |spot, daily_vol, adv, option_adv, penny_all, daily_expiries, strike_step, tape, avg_print_shares| Profile {
+    let p = |spot,
+             daily_vol,
+             adv,
+             (option_adv, oi_ratio),
+             penny_all,
+             daily_expiries,
+             strike_step,
+             tape,
+             avg_print_shares| {
+        Profile {
             symbol: symbol.to_string(),
             spot,
             daily_vol,
             adv,
             option_adv,
+            oi_ratio,
+            zero_dte_share: if daily_expiries { 0.43 } else { 0.0 },
             penny_all,
             daily_expiries,
             strike_step,
             tape,
             avg_print_shares,
-        };
+        }
+    };
+    // Option volume by tier (README, "Simulator realism"): index ETFs
+    // millions of contracts a day, the megacaps one to two million, large
+    // caps tens to hundreds of thousands, mid and small caps thousands.
     match symbol {
-        "SPY" => p(672.0, 0.010, 70e6, 100e3, true, true, 1.0, 2, 120.0),
-        "QQQ" => p(603.0, 0.013, 45e6, 60e3, true, true, 1.0, 3, 110.0),
-        "AAPL" => p(258.0, 0.015, 50e6, 32e3, false, false, 2.5, 3, 90.0),
-        "TSLA" => p(425.0, 0.035, 95e6, 50e3, false, false, 2.5, 3, 80.0),
-        "NVDA" => p(182.0, 0.026, 180e6, 60e3, false, false, 1.0, 3, 110.0),
-        "CSCO" => p(78.0, 0.013, 20e6, 6e3, false, false, 0.5, 3, 100.0),
+        "SPY" => p(672.0, 0.010, 70e6, (7.0e6, 2.5), true, true, 1.0, 2, 120.0),
+        "QQQ" => p(603.0, 0.013, 45e6, (3.5e6, 5.0), true, true, 1.0, 3, 110.0),
+        "AAPL" => p(258.0, 0.015, 50e6, (0.8e6, 5.0), false, false, 2.5, 3, 90.0),
+        "TSLA" => p(425.0, 0.035, 95e6, (1.6e6, 3.0), false, false, 2.5, 3, 80.0),
+        "NVDA" => p(182.0, 0.026, 180e6, (1.8e6, 3.5), false, false, 1.0, 3, 110.0),
+        "CSCO" => p(78.0, 0.013, 20e6, (60e3, 7.0), false, false, 0.5, 3, 100.0),
         _ => {
             let h = fnv1a(symbol);
             let spot = 20.0 + (h % 48_000) as f64 / 100.0;
@@ -97,7 +117,18 @@ pub fn profile(symbol: &str) -> Profile {
             } else {
                 2.5
             };
-            p(spot, daily_vol, adv, 8e3, false, false, step, if h % 3 == 0 { 1 } else { 3 }, 100.0)
+            // One name in ten a large cap (30,000–300,000 contracts a day),
+            // four in ten mid caps (6,000–30,000), the rest small caps
+            // (1,000–6,000); evenly in the log within a tier.
+            let u = ((h >> 40) % 1000) as f64 / 1000.0;
+            let tier = (h >> 52) % 10;
+            let (lo, hi): (f64, f64) = match tier {
+                0 => (30e3, 300e3),
+                1..=4 => (6e3, 30e3),
+                _ => (1e3, 6e3),
+            };
+            let option_adv = (lo.ln() + u * (hi / lo).ln()).exp().round();
+            p(spot, daily_vol, adv, (option_adv, 6.0), false, false, step, if h % 3 == 0 { 1 } else { 3 }, 100.0)
         }
     }
 }
@@ -327,12 +358,23 @@ fn reflect(mut x: f64, lo: f64, hi: f64) -> f64 {
 
 /// Geometric Brownian motion without drift from `p[a]` filling
 /// `p[a+1..=b]`; `sigma` is in dollars at the price `p[a]`, so the step
-/// scales with the price as it wanders.
+/// scales with the price as it wanders. Volatility clusters: the step's
+/// scale is `exp(h)`, where `h` is a stationary AR(1) redrawn every minute
+/// (half-life about 23 minutes), centred so the day's variance is the
+/// profile's: calm stretches and busy ones, as real tapes show.
 fn walk(p: &mut [f64], a: usize, b: usize, sigma: f64, rng: &mut Rng) {
+    const PHI: f64 = 0.97;
+    const ETA: f64 = 0.12;
     let Some(&start) = p.get(a) else { return };
     let rel = sigma / start.max(0.01);
+    let spread = ETA * ETA / (1.0 - PHI * PHI);
+    let mut h = spread.sqrt() * rng.normal();
     for i in a + 1..=b.min(p.len() - 1) {
-        p[i] = (p[i - 1] * (1.0 + rel * rng.normal())).max(0.01);
+        if (i - a) % 60 == 0 {
+            h = PHI * h + ETA * rng.normal();
+        }
+        let scale = (h - spread).exp();
+        p[i] = (p[i - 1] * (1.0 + rel * scale * rng.normal())).max(0.01);
     }
 }
 
@@ -811,21 +853,80 @@ pub struct PrintIds {
     pub sequence: i64,
 }
 
-/// A sample of the stock's prints in minute `m` (the tape holds a sample,
-/// not all of the day's millions): lit prints, odd lots, ISO prints and
-/// off-exchange (TRF) prints, none of the background ones as large as a
-/// dark-pool block, plus any injected block, in time order.
+/// Off-exchange (TRF) share of a stock's share volume, on average: about
+/// half of US equity volume trades away from the exchanges.
+pub const OFF_EXCHANGE_SHARE: f64 = 0.48;
+/// Chance that any one print is a block of 10,000 shares or more.
+pub const BLOCK_CHANCE: f64 = 2.6e-4;
+/// Where a block begins, shares.
+pub const BLOCK_SHARES: f64 = 10_000.0;
+/// Share of blocks printed off-exchange (negotiated, then reported to a TRF).
+const BLOCK_OFF_EXCHANGE: f64 = 0.85;
+
+/// A block the background prints (10,000 shares or more).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Block {
+    /// Seconds since the bell.
+    pub second: u32,
+    pub size: f64,
+    /// Reported to a TRF (what a dark-pool scan sees), else lit.
+    pub off_exchange: bool,
+}
+
+/// The day's background blocks of a stock, in time order: each minute of
+/// `volume` shares holds about `volume / avg_print_shares` prints, each a
+/// block with [`BLOCK_CHANCE`], sized from 10,000 shares with a Pareto tail
+/// (capped at 200,000, and at 60% of the minute's volume in all).
+pub fn blocks(p: &Profile, minutes: &[Ohlc], rng: &mut Rng) -> Vec<Block> {
+    let mut out = Vec::new();
+    for (m, bar) in minutes.iter().enumerate() {
+        let n = rng.poisson(bar.v / p.avg_print_shares * BLOCK_CHANCE);
+        let mut used = 0.0;
+        for _ in 0..n {
+            let size = ((BLOCK_SHARES * (1.0 - rng.f64()).powf(-0.5)).min(20.0 * BLOCK_SHARES) / 100.0).round() * 100.0;
+            let second = m as u32 * 60 + rng.below(60) as u32;
+            let off_exchange = rng.chance(BLOCK_OFF_EXCHANGE);
+            if used + size > 0.6 * bar.v {
+                continue;
+            }
+            used += size;
+            out.push(Block { second, size, off_exchange });
+        }
+    }
+    out.sort_by_key(|b| b.second);
+    out
+}
+
+/// One minute of a stock's modelled trading (all of it, of which the tape
+/// holds a sample): what the realism figures count.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StockMinute {
+    pub volume: f64,
+    pub off_exchange: f64,
+    pub prints: f64,
+    pub blocks: u32,
+}
+
+/// The stock's prints in minute `m` of `volume` shares: the minute is
+/// modelled whole (about `volume / avg_print_shares` prints, its `blocks`
+/// among them, an off-exchange share around [`OFF_EXCHANGE_SHARE`]) and
+/// written as a sample: a dozen ordinary prints (lit, odd lots, ISO and TRF
+/// ones, none as large as a block), every block, and any injected print, in
+/// time order.
+#[allow(clippy::too_many_arguments)]
 pub fn stock_prints(
     p: &Profile,
     day: &Day,
     m: u32,
+    volume: f64,
+    blocks: &[Block],
     prices: &[f64],
     injected: &[&InjectedPrint],
     ids: &mut PrintIds,
     rng: &mut Rng,
-) -> Vec<Trade> {
+) -> (Vec<Trade>, StockMinute) {
     let count = 6 + rng.below(14) as usize;
-    let mut out: Vec<Trade> = Vec::with_capacity(count + injected.len());
+    let mut out: Vec<Trade> = Vec::with_capacity(count + blocks.len() + injected.len());
     let print = |sip: i64, price: f64, size: f64, conditions: Vec<i32>, exchange: i32, trf: Option<i32>| Trade {
         conditions: if conditions.is_empty() { None } else { Some(conditions) },
         exchange: Some(exchange),
@@ -838,11 +939,34 @@ pub fn stock_prints(
         trf_timestamp: trf.map(|_| sip - 40_000),
         ..Default::default()
     };
+    let px_at = |s: u32| prices.get(s as usize).copied().unwrap_or(p.spot);
+    let lit = |px: f64, rng: &mut Rng| cents(px + if rng.chance(0.5) { 0.005 } else { -0.005 });
+    // Off-exchange prints often fill at the midpoint, a half cent.
+    let dark = |px: f64, rng: &mut Rng| if rng.chance(0.3) { round_dp(px + 0.005, 4) } else { px };
+    let off_share = (OFF_EXCHANGE_SHARE + 0.06 * rng.normal()).clamp(0.25, 0.75);
+    let mut minute = StockMinute { volume, prints: (volume / p.avg_print_shares).max(1.0), ..Default::default() };
+    let mut block_volume = 0.0;
+    for b in blocks {
+        block_volume += b.size;
+        minute.blocks += 1;
+        let sip = day.ns(b.second, rng.below(1_000_000_000) as i64);
+        if b.off_exchange {
+            minute.off_exchange += b.size;
+            let trf = TRF_IDS[rng.below(3) as usize];
+            let price = dark(px_at(b.second), rng);
+            out.push(print(sip, price, b.size, Vec::new(), TRF_EXCHANGE, Some(trf)));
+        } else {
+            let exchange = LIT_EXCHANGES[rng.below(LIT_EXCHANGES.len() as u64) as usize];
+            let price = lit(px_at(b.second), rng);
+            out.push(print(sip, price, b.size, Vec::new(), exchange, None));
+        }
+    }
+    minute.off_exchange += (volume - block_volume).max(0.0) * off_share;
     for _ in 0..count {
         let s = m * 60 + rng.below(60) as u32;
         let sip = day.ns(s, rng.below(1_000_000_000) as i64);
-        let px = prices.get(s as usize).copied().unwrap_or(p.spot);
-        let dark = rng.chance(0.35);
+        let px = px_at(s);
+        let off = rng.chance(off_share);
         let mut size = (rng.exp(p.avg_print_shares) + 1.0).round();
         if rng.chance(0.08) {
             size = (size * 10.0).min(4_900.0);
@@ -851,23 +975,22 @@ pub fn stock_prints(
         if size < 100.0 {
             conditions.push(37);
         }
-        if dark {
+        if off {
             let trf = TRF_IDS[rng.below(3) as usize];
-            // Off-exchange prints often fill at the midpoint, a half cent.
-            let price = if rng.chance(0.3) { round_dp(px + 0.005, 4) } else { px };
+            let price = dark(px, rng);
             out.push(print(sip, price, size, conditions, TRF_EXCHANGE, Some(trf)));
         } else {
             if size >= 100.0 && rng.chance(0.15) {
                 conditions.push(14);
             }
             // Lit prints land on the bid or the ask, a cent apart.
-            let price = cents(px + if rng.chance(0.5) { 0.005 } else { -0.005 });
+            let price = lit(px, rng);
             let exchange = LIT_EXCHANGES[rng.below(LIT_EXCHANGES.len() as u64) as usize];
             out.push(print(sip, price, size, conditions, exchange, None));
         }
     }
     for inj in injected {
-        let px = prices.get(inj.second as usize).copied().unwrap_or(p.spot);
+        let px = px_at(inj.second);
         let trf = TRF_IDS[rng.below(3) as usize];
         out.push(print(day.ns(inj.second, 500_000_000), px, inj.size, inj.conditions.clone(), TRF_EXCHANGE, Some(trf)));
     }
@@ -878,7 +1001,7 @@ pub fn stock_prints(
         t.id = Some(ids.next_id.to_string());
         t.sequence_number = Some(ids.sequence);
     }
-    out
+    (out, minute)
 }
 
 /// The print before the recording starts (the opening cross at the bell),

@@ -14,10 +14,19 @@
 //!    event's contract does after it (follow-on trading, a drift of its
 //!    implied volatility: runs, fades, pops, sideways);
 //! 5. the tape, in time order: history at the start, then every minute the
-//!    minute bar, a sample of stock prints and a stock snapshot, and every
-//!    `chain_interval_seconds` each chain (after its background trading and
-//!    any injected prints, which are also recorded as the option's trades),
-//!    followed by the 1-minute bars of its options.
+//!    minute bar, a sample of stock prints (every block among them) and a
+//!    stock snapshot, and every `chain_interval_seconds` each chain (after
+//!    its background trading, whose large prints are recorded as their
+//!    options' trades, and any injected prints, which are too), followed by
+//!    the 1-minute bars of its options.
+//!
+//! The background trades like the real market (README, "Simulator
+//! realism"): each symbol's option volume by tier (SPY millions of
+//! contracts a day, small caps thousands), a 0DTE share for the index ETFs,
+//! heavy-tailed print sizes booked in aggregate per contract and minute
+//! ([`background`]), sides that persist and lean with the underlying. The
+//! injected events sit inside it. `orakl simulate --stats` prints what a
+//! day traded ([`realism`]).
 //!
 //! Option minute bars: every contract of every chain, one `aggs` record
 //! (`O:...`, multiplier 1, `minute`) per contract and minute it traded in,
@@ -28,8 +37,9 @@
 //! divides a minute (the default 30 s); minutes that closed before the
 //! recording starts come in one record per contract at the first moment,
 //! as the stocks' earlier minutes do. There is no subset: on the default day
-//! (seed 7) the option bars are some 70,000 small records, about 2% of the
-//! gzip tape (121.3 → 123.3 MB). Trading after the last
+//! (seed 7) the option bars are some 340,000 small records (nearly every
+//! contract near the money trades every minute) beside 12,000 records of
+//! option trades, in a 161 MB gzip tape. Trading after the last
 //! snapshot is not simulated, so its minute has no bar. Each injected
 //! event's contract trades in every minute from its event to the end, and
 //! its truth line carries `after`: what those bars show (SPEC §8 levels).
@@ -38,10 +48,12 @@
 //! that reaches the output is a `Vec` or a `BTreeMap`; nothing reads the
 //! clock. The same options give the same bytes.
 
+mod background;
 mod chain;
 mod events;
 mod market;
 mod pricing;
+pub mod realism;
 pub mod rng;
 mod sample;
 
@@ -60,8 +72,9 @@ use serde_json::Value;
 use crate::polygon::{Bar, OptionSnapshot, Trade};
 use crate::tape::{Contents, Header, Payload, Record, TapeError, TapeWriter};
 use chain::Chain;
-use events::{Observed, Plan, World};
+use events::{Fill, Observed, Plan, World};
 use market::{Day, InjectedPrint, PrintIds, StoryKind};
+use realism::{Realism, StockTally, SymbolFigures};
 use rng::Rng;
 
 /// What to simulate.
@@ -84,7 +97,9 @@ pub struct SimOptions {
     /// (or less) to replay with a shorter chain-cache TTL.
     pub chain_interval_seconds: u32,
     /// Contracts per chain relative to the default (1.0: about 15–17
-    /// expirations of 26–34 contracts, 420–510 contracts a symbol).
+    /// expirations of 26–34 contracts, 420–510 contracts a symbol). The
+    /// symbol's option volume does not depend on it: a thinner chain trades
+    /// the same day in fewer contracts.
     pub chain_scale: f64,
     /// Per-symbol sizes (keyed by the symbol in upper case) that override
     /// `chain_scale`, see [`benchmark_watchlist`]: a few chains of
@@ -120,6 +135,8 @@ pub struct SimSummary {
     pub events_injected: usize,
     /// Size of the tape file.
     pub bytes: u64,
+    /// What the day traded, against the public figures (`--stats`).
+    pub realism: Realism,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -200,6 +217,7 @@ struct SymbolTape {
     bg_rng: Rng,
     ids: PrintIds,
     last_print: Option<Trade>,
+    stock: StockTally,
 }
 
 /// Simulates the day described by `opts` into the tape `out` (gzip when it
@@ -215,6 +233,7 @@ pub fn simulate(opts: &SimOptions, out: &Path, truth: Option<&Path>) -> Result<S
         (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
     let mut tapes: Vec<SymbolTape> = Vec::with_capacity(n);
     let mut chains: Vec<Chain> = Vec::with_capacity(n);
+    let mut blocks: Vec<Vec<market::Block>> = Vec::with_capacity(n);
     for (i, symbol) in symbols.iter().enumerate() {
         let mut rng = root.fork();
         let profile = market::profile(symbol);
@@ -242,7 +261,15 @@ pub fn simulate(opts: &SimOptions, out: &Path, truth: Option<&Path>) -> Result<S
         paths.push(path);
         facts.push(story_facts);
         let (print_rng, bg_rng) = (rng.fork(), rng.fork());
-        tapes.push(SymbolTape { profile, print_rng, bg_rng, ids: PrintIds::default(), last_print: None });
+        blocks.push(market::blocks(&profile, minutes.last().map_or(&[][..], Vec::as_slice), &mut rng.fork()));
+        tapes.push(SymbolTape {
+            profile,
+            print_rng,
+            bg_rng,
+            ids: PrintIds::default(),
+            last_print: None,
+            stock: StockTally::default(),
+        });
     }
     let world = World {
         day: &day,
@@ -254,6 +281,7 @@ pub fn simulate(opts: &SimOptions, out: &Path, truth: Option<&Path>) -> Result<S
         minutes: &minutes,
         history: &history,
         facts: &facts,
+        blocks: &blocks,
     };
     let mut plan_rng = root.fork();
     let plan = events::plan(&world, &mut chains, &mut plan_rng);
@@ -290,7 +318,10 @@ pub fn simulate(opts: &SimOptions, out: &Path, truth: Option<&Path>) -> Result<S
         first_at: day.at(start_s),
         last_at: day.at(times.last().copied().unwrap_or(start_s)),
     });
-    let writer = TapeWriter::create(out, &header)?;
+    // Written under a temporary name beside the tape and renamed when
+    // complete: an interrupted run leaves no partial tape under its name.
+    let partial = partial_path(out);
+    let writer = TapeWriter::create(&partial, &header)?;
 
     let mut rec = Recording::new(&world, &plan, writer, tapes, chains, follow);
     // Trading before the first recorded moment still builds the day's volume.
@@ -309,7 +340,16 @@ pub fn simulate(opts: &SimOptions, out: &Path, truth: Option<&Path>) -> Result<S
             rec.chains(t)?;
         }
     }
-    let (records, chains, mut truth_lines) = rec.finish()?;
+    let finished = rec.finish();
+    let Finished { records, chains, truth: mut truth_lines, tapes } = match finished {
+        Ok(done) => done,
+        Err(e) => {
+            // Worthless now; failing to remove it changes nothing.
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
+        }
+    };
+    std::fs::rename(&partial, out).map_err(|e| io_err(out, e))?;
 
     truth_lines.sort_by(|a, b| (a.at, &a.kind, &a.symbol, &a.contract).cmp(&(b.at, &b.kind, &b.symbol, &b.contract)));
     for (k, line) in truth_lines.iter_mut().enumerate() {
@@ -319,12 +359,86 @@ pub fn simulate(opts: &SimOptions, out: &Path, truth: Option<&Path>) -> Result<S
         write_truth(path, &truth_lines)?;
     }
     let bytes = std::fs::metadata(out).map_err(|e| io_err(out, e))?.len();
+    let realism = measure(&day, start_s, end_s, &symbols, &paths, &chains, &tapes);
     Ok(SimSummary {
         records,
         contracts_per_symbol: symbols.iter().cloned().zip(chains.iter().map(Chain::len)).collect(),
         events_injected: truth_lines.len(),
         bytes,
+        realism,
     })
+}
+
+/// The temporary name a tape is written under: in the same directory (a
+/// rename across file systems is not atomic), hidden, ending with the
+/// tape's own name so its compression is the same.
+fn partial_path(out: &Path) -> std::path::PathBuf {
+    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "tape".to_string());
+    out.with_file_name(format!(".partial-{}-{name}", std::process::id()))
+}
+
+/// The realism figures of the day: volumes scaled from the traded part of
+/// the session (the bell to `end_s`) to a whole one by the intraday profile.
+fn measure(
+    day: &Day,
+    start_s: u32,
+    end_s: u32,
+    symbols: &[String],
+    paths: &[Vec<f64>],
+    chains: &[Chain],
+    tapes: &[SymbolTape],
+) -> Realism {
+    let weights = Chain::weights(day);
+    let traded_minutes = (end_s / 60) as usize;
+    let share: f64 = weights.iter().take(traded_minutes).sum::<f64>().max(1e-9);
+    let mut all_minutes: Vec<f64> = Vec::new();
+    let mut figures = Vec::with_capacity(symbols.len());
+    for (k, symbol) in symbols.iter().enumerate() {
+        let (chain, tape) = (&chains[k], &tapes[k]);
+        let t = &chain.tally;
+        let volume: f64 = chain.contracts.iter().map(|c| c.volume).sum();
+        let open_interest: f64 = chain.contracts.iter().map(|c| c.open_interest).sum();
+        for (m, v) in t.minute_volume.iter().enumerate() {
+            if all_minutes.len() <= m {
+                all_minutes.resize(m + 1, 0.0);
+            }
+            all_minutes[m] += v;
+        }
+        let leans: Vec<f64> = t.leans.iter().map(|(x, _)| *x).collect();
+        let bg = t.background_volume.max(1.0);
+        figures.push(SymbolFigures {
+            symbol: symbol.clone(),
+            option_volume: volume,
+            option_volume_session: volume / share,
+            open_interest,
+            zero_dte_share: t.zero_dte_volume / volume.max(1.0),
+            retail_share: t.retail_volume / bg,
+            iso_share: t.iso_volume / bg,
+            premium_prints_session: t.premium_prints.map(|n| n as f64 / share),
+            side_persistence: realism::autocorrelation(&leans),
+            side_vs_underlying: realism::correlation(&t.leans),
+            vol_clustering: realism::vol_clustering(&paths[k], start_s as usize, end_s as usize),
+            off_exchange_share: tape.stock.off_exchange / tape.stock.volume.max(1.0),
+            block_share: tape.stock.blocks as f64 / tape.stock.prints.max(1.0),
+        });
+    }
+    let total: f64 = all_minutes.iter().sum();
+    let n = all_minutes.len();
+    let edges: f64 = all_minutes.iter().enumerate().filter(|(m, _)| *m < 60 || *m + 60 >= n).map(|(_, v)| v).sum();
+    Realism {
+        symbols: figures,
+        first_last_hour_share: edges / total.max(1.0),
+        whole_session: start_s == 0 && end_s == day.session_s,
+    }
+}
+
+/// What a finished recording hands back: records written, the chains, the
+/// truth lines and each symbol's tape state.
+struct Finished {
+    records: u64,
+    chains: Vec<Chain>,
+    truth: Vec<TruthEvent>,
+    tapes: Vec<SymbolTape>,
 }
 
 /// The recording loop's state: the tape being written, each symbol's day
@@ -355,6 +469,10 @@ struct Recording<'w> {
     /// Option truth lines awaiting `after`: (line, symbol, contract, entry,
     /// event second).
     pending_after: Vec<(usize, usize, usize, f64, u32)>,
+    /// The contracts of option events, with their day (volume, VWAP) at the
+    /// last snapshot: the flow the bots measure on them, background
+    /// included.
+    watched: BTreeMap<(usize, usize), Option<(f64, f64)>>,
 }
 
 impl<'w> Recording<'w> {
@@ -375,6 +493,7 @@ impl<'w> Recording<'w> {
             dark.entry((d.sym, d.print.second / 60)).or_default().push(&d.print);
         }
         let n = chains.len();
+        let watched = plan.options.iter().map(|p| ((p.sym, p.contract), None)).collect();
         Recording {
             world,
             plan,
@@ -391,6 +510,7 @@ impl<'w> Recording<'w> {
             members: BTreeMap::new(),
             event_bars: BTreeMap::new(),
             pending_after: Vec::new(),
+            watched,
         }
     }
 
@@ -407,6 +527,8 @@ impl<'w> Recording<'w> {
             while self.traded_to[i] + PRESTART_STEP_S < until {
                 let t = self.traded_to[i] + PRESTART_STEP_S;
                 chain.price_all(path[t as usize], t);
+                // Before the recording: nothing is written, the prints only
+                // build the day.
                 chain.background(day, self.traded_to[i], t, &self.weights, &mut d.bg_rng);
                 self.traded_to[i] = t;
             }
@@ -432,14 +554,40 @@ impl<'w> Recording<'w> {
         Ok(())
     }
 
-    /// At the close of minute `m`: its bar and a sample of its prints.
+    /// At the close of minute `m`: its bar and a sample of its prints (every
+    /// block among them). An injected dark print behind a background block
+    /// that a dark-pool scan alerts on in the cooldown before it (and that
+    /// it is not twice the size of) is held back by that cooldown: its truth
+    /// line says so.
     fn minute(&mut self, m: u32) -> Result<(), SimError> {
         let (day, w, t) = (self.world.day, self.world, (m + 1) * 60);
         for i in 0..self.tapes.len() {
             let injected = self.dark.get(&(i, m)).cloned().unwrap_or_default();
             let d = &mut self.tapes[i];
             let bar = w.minutes[i].get(m as usize).map(|b| b.to_bar(day));
-            let prints = market::stock_prints(&d.profile, day, m, &w.paths[i], &injected, &mut d.ids, &mut d.print_rng);
+            let volume = w.minutes[i].get(m as usize).map_or(0.0, |b| b.v);
+            let all = &w.blocks[i];
+            let (a, b) = (all.partition_point(|b| b.second < m * 60), all.partition_point(|b| b.second < t));
+            let (prints, modelled) = market::stock_prints(
+                &d.profile,
+                day,
+                m,
+                volume,
+                &all[a..b],
+                &w.paths[i],
+                &injected,
+                &mut d.ids,
+                &mut d.print_rng,
+            );
+            d.stock.volume += modelled.volume;
+            d.stock.off_exchange += modelled.off_exchange;
+            d.stock.prints += modelled.prints;
+            d.stock.blocks += u64::from(modelled.blocks);
+            for inj in &injected {
+                if let Some(s) = events::cooling_block(all, inj.second, inj.size) {
+                    events::held_back(&mut self.truth, &w.symbols[i], day.at(inj.second), day.at(s));
+                }
+            }
             d.last_print = prints.last().cloned().or(d.last_print.take());
             let symbol = self.world.symbols[i].clone();
             if let Some(bar) = bar {
@@ -471,9 +619,11 @@ impl<'w> Recording<'w> {
     }
 
     /// At chain time `t`, for each symbol: background and follow-on trading
-    /// since the last snapshot, the planned prints (also written as the
-    /// option's trades), the truth of each, the chain snapshot, and the
-    /// option minute bars closed by then.
+    /// since the last snapshot (the background's large prints written as
+    /// their options' trades), the planned prints (also written as the
+    /// option's trades), the flow on the event contracts and the truth of
+    /// each event, the chain snapshot, and the option minute bars closed by
+    /// then.
     fn chains(&mut self, t: u32) -> Result<(), SimError> {
         let day = self.world.day;
         for i in 0..self.chains.len() {
@@ -481,9 +631,13 @@ impl<'w> Recording<'w> {
             let chain = &mut self.chains[i];
             let from = self.traded_to[i];
             chain.price_all(spot, t);
-            chain.background(day, from, t, &self.weights, &mut self.tapes[i].bg_rng);
+            let drawn = chain.background(day, from, t, &self.weights, &mut self.tapes[i].bg_rng);
             chain.follow_on(day, from, t, &mut self.follow[i]);
             self.traded_to[i] = t;
+            for (c, results) in drawn {
+                let ticker = self.chains[i].contracts[c].ticker.clone();
+                self.write(t, Payload::Trades { ticker, results })?;
+            }
             let planned = self.by_time.get(&(t, i)).cloned().unwrap_or_default();
             for &k in &planned {
                 let p = &self.plan.options[k];
@@ -492,8 +646,9 @@ impl<'w> Recording<'w> {
                 self.write(t, Payload::Trades { ticker, results: trades })?;
             }
             let snaps = self.chains[i].snapshot(day, t, spot);
+            let flows = self.flows(i, t, spot, &snaps);
             for &k in &planned {
-                self.observe(i, k, t, spot, &snaps);
+                self.observe(i, k, t, &flows);
             }
             let underlying = self.world.symbols[i].clone();
             let record = Record { at: day.at(t), payload: Payload::OptionChain { underlying, results: snaps } };
@@ -513,39 +668,71 @@ impl<'w> Recording<'w> {
         Ok(())
     }
 
+    /// The flow on symbol `i`'s event contracts between the last snapshot
+    /// and this one, measured as the bots measure it (SPEC §5): ΔV of the
+    /// day volume, the premium from the VWAP difference (the last trade's
+    /// price when that is out of the day's range or there was no VWAP), and
+    /// the side of the last trade against the quote. Flow that counts toward
+    /// ORAKL Flow's repeats is remembered, background or injected.
+    fn flows(&mut self, i: usize, t: u32, spot: f64, snaps: &[OptionSnapshot]) -> BTreeMap<usize, Observed> {
+        let mut out = BTreeMap::new();
+        let keys: Vec<(usize, usize)> = self.watched.range((i, 0)..(i + 1, 0)).map(|(k, _)| *k).collect();
+        for (sym, c) in keys {
+            let (Some(snap), Some(contract)) = (snaps.get(c), self.chains[sym].contracts.get(c)) else { continue };
+            let Some(d) = snap.day.as_ref() else { continue };
+            let (volume, vwap) = (d.volume.unwrap_or(0.0), d.vwap.unwrap_or(0.0));
+            let before = self.watched.insert((sym, c), Some((volume, vwap))).flatten();
+            let Some((v0, w0)) = before else { continue };
+            let dv = volume - v0;
+            if dv <= 0.0 {
+                continue;
+            }
+            let last = snap.last_trade.as_ref().and_then(|tr| tr.price).unwrap_or(0.0);
+            let avg = (vwap * volume - w0 * v0) / dv;
+            let in_range = d.low.is_none_or(|lo| avg >= lo) && d.high.is_none_or(|hi| avg <= hi);
+            let premium =
+                if v0 > 0.0 && avg.is_finite() && avg > 0.0 && in_range { avg * dv } else { last * dv } * 100.0;
+            let (bid, ask) =
+                snap.last_quote.as_ref().map_or((0.0, 0.0), |q| (q.bid.unwrap_or(0.0), q.ask.unwrap_or(0.0)));
+            let o = Observed {
+                call: contract.call,
+                fill: if last >= ask && ask > 0.0 { Fill::Ask } else { Fill::Mid },
+                premium,
+                volume_delta: dv,
+                day_volume: contract.volume,
+                open_interest: contract.open_interest,
+                dte: contract.dte,
+                strike: contract.strike,
+                spot,
+                iv: snap.implied_volatility.unwrap_or(0.0),
+                delta: snap.greeks.as_ref().and_then(|g| g.delta).unwrap_or(0.0),
+                bid,
+                ask,
+                iso: false,
+                at: t,
+                repeats: 0,
+            };
+            if events::qualifies_for_flow(&o) {
+                self.qualifying.entry((sym, c)).or_default().push(t);
+            }
+            out.insert(c, o);
+        }
+        out
+    }
+
     /// The truth line of planned event `k` of symbol `i`, from what the
-    /// snapshot at `t` shows (a repeat cluster's at its last member).
-    fn observe(&mut self, i: usize, k: usize, t: u32, spot: f64, snaps: &[OptionSnapshot]) {
+    /// snapshot at `t` shows (a repeat cluster's at its last member): the
+    /// flow the bots measure on the contract, background included.
+    fn observe(&mut self, i: usize, k: usize, t: u32, flows: &BTreeMap<usize, Observed>) {
         let p = &self.plan.options[k];
         let chain = &self.chains[i];
-        let (Some(snap), Some(c), Some(q)) =
-            (snaps.get(p.contract), chain.contracts.get(p.contract), chain.priced(p.contract))
-        else {
+        let (Some(q), Some(mut o)) = (chain.priced(p.contract), flows.get(&p.contract).cloned()) else {
             return;
         };
-        let mut o = Observed {
-            call: c.call,
-            fill: p.fill,
-            premium: p.premium(),
-            volume_delta: p.volume(),
-            day_volume: c.volume,
-            open_interest: c.open_interest,
-            dte: c.dte,
-            strike: c.strike,
-            spot,
-            iv: snap.implied_volatility.unwrap_or(0.0),
-            delta: snap.greeks.as_ref().and_then(|g| g.delta).unwrap_or(0.0),
-            bid: q.bid,
-            ask: q.ask,
-            iso: p.iso(),
-            at: t,
-            repeats: 0,
-        };
+        // The injected sweep's ISO prints are among the interval's trades.
+        o.iso = p.iso();
         let entry = q.ask;
-        let hits = self.qualifying.entry((i, p.contract)).or_default();
-        if events::qualifies_for_flow(&o) {
-            hits.push(t);
-        }
+        let hits = self.qualifying.get(&(i, p.contract)).map(Vec::as_slice).unwrap_or(&[]);
         o.repeats = hits.iter().filter(|&&h| h + events::FLOW_WINDOW_S > t).count();
         match p.group {
             Some((g, remaining)) => {
@@ -564,7 +751,7 @@ impl<'w> Recording<'w> {
 
     /// Closes the tape: records written, the chains, the truth lines (each
     /// option event's with what its contract's bars show after it).
-    fn finish(mut self) -> Result<(u64, Vec<Chain>, Vec<TruthEvent>), SimError> {
+    fn finish(mut self) -> Result<Finished, SimError> {
         let records = self.writer.finish()?;
         let open_ms = self.world.day.open.timestamp_millis();
         for &(line, sym, contract, entry, t) in &self.pending_after {
@@ -578,7 +765,7 @@ impl<'w> Recording<'w> {
                 l.after = Some(events::after_event(entry, &bars));
             }
         }
-        Ok((records, self.chains, self.truth))
+        Ok(Finished { records, chains: self.chains, truth: self.truth, tapes: self.tapes })
     }
 }
 

@@ -97,7 +97,8 @@ const LARGE: [(&str, usize); 6] =
 /// one in ten at 2,000–3,500 contracts and the rest at 200–1,500 (evenly
 /// in the log, so most are a few hundred). The same `n` always gives the
 /// same list; each scale is the one whose listing comes closest to the
-/// target size on `date`.
+/// target size on `date`. What each name trades comes from its profile (the
+/// volume tiers of README's "Simulator realism"), not from its chain's size.
 pub fn benchmark_watchlist(n: usize, date: NaiveDate) -> Result<BTreeMap<String, f64>, SimError> {
     let day = Day::new(date).ok_or(SimError::NotATradingDay { date })?;
     let mut rng = Rng::new(0x006f_7261_6b6c);

@@ -19,6 +19,7 @@ use crate::support::sim_day;
 fn match_window(bot: &str) -> chrono::Duration {
     match bot {
         "orakl_flow" | "sweeps" | "golden_sweeps" | "bullseye" | "scalps" => chrono::Duration::minutes(2),
+        "darkpool" => chrono::Duration::minutes(6),
         _ => chrono::Duration::minutes(65),
     }
 }
@@ -29,13 +30,17 @@ pub struct AlertKey {
     pub ticker: String,
     pub contract: Option<String>,
     pub at: DateTime<Utc>,
+    /// A stock print's size (dark-pool alerts).
+    pub size: Option<f64>,
 }
 
-/// Whether alert `a` of `bot` answers the injected event `t`.
+/// Whether alert `a` of `bot` answers the injected event `t`. Background
+/// blocks alert on the event's symbol too: a dark-pool event is answered by
+/// the alert on its own print (its size).
 pub fn matches(a: &AlertKey, t: &TruthEvent, bot: &str) -> bool {
     let same_instrument = match &t.contract {
         Some(c) => a.contract.as_deref() == Some(c.as_str()),
-        None => a.ticker == t.symbol,
+        None => a.ticker == t.symbol && (t.size.is_none() || a.size == t.size),
     };
     a.bot == bot && same_instrument && a.at >= t.at && a.at <= t.at + match_window(bot)
 }
@@ -57,6 +62,7 @@ fn every_injected_hit_fires_its_bots_and_no_near_miss_does() {
                 ticker: v["ticker"].as_str().unwrap().to_string(),
                 contract: v["contract"].as_str().map(str::to_string),
                 at: v["at"].as_str().unwrap().parse().unwrap(),
+                size: v["size"].as_f64(),
             }
         })
         .collect();

@@ -1,180 +1,39 @@
-//! The unusual events injected into a simulated day, the truth file that
-//! lists them, and the oracle that decides which bots each one should fire.
+//! The unusual events injected into a simulated day: where they go, how
+//! large they are, and what their contracts do afterwards. The truth file
+//! that lists them is [`truth`]; which bots each one should fire is decided
+//! by the rule oracle, [`oracle`].
 //!
 //! Every event is built the way detection sees it (SPEC §5): new volume ΔV
 //! between two chain snapshots, priced at the quote of that moment (at the
 //! ask for a buyer, at the midpoint for a score near-miss), with a fresh
-//! quote, on a contract kept free of background trading around the event so
-//! the ΔV the bots measure is exactly the injected one. Near-misses are the
-//! same events sized just under one threshold.
-//!
-//! Which bots an event fires is not assumed: after the event has printed,
-//! the oracle applies each rule of SPEC §6 (with its default thresholds) to
-//! what the tape actually shows — premium, DTE, strike distance, P(ITM),
-//! vol/OI, side, ISO prints, the underlying's 5-minute bars and RSI, its
-//! momentum — and lists the bots whose rule holds. So an event that happens
-//! to satisfy a second family (a golden sweep is also a sweep) says so.
+//! quote. Events sit inside the contract's ordinary background trading,
+//! which adds to the ΔV the bots measure; near-misses are sized just under
+//! one threshold, and the oracle says whether the background pushed them
+//! over after all.
 //!
 //! After an option event its contract keeps trading (a little every minute,
 //! so it has a minute bar in every minute to the end of the recording) and
-//! its implied volatility drifts ([`plan_after`]): the events take turns to
-//! run toward +100%, fade toward −50%, pop past +50% or drift sideways, on
-//! top of what the underlying does. The truth line's `after` says what the
-//! contract's minute bars then show ([`after_event`], the rules of SPEC §8):
-//! an outcomes feature replayed on the tape can be checked against it.
+//! its implied volatility drifts ([`plan_after`]) with the underlying's move:
+//! runs and pops when the underlying moves the contract's way, fades when it
+//! moves against it. The truth line's `after` says what the contract's
+//! minute bars then show ([`after_event`], the rules of SPEC §8): an
+//! outcomes feature replayed on the tape can be checked against it.
+
+mod oracle;
+mod truth;
+
+pub use oracle::{FLOW_WINDOW_S, Observed, cooling_block, option_truth, qualifies_for_flow};
+pub use truth::{TruthEvent, after_event, held_back};
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-
 use super::chain::{COND_ISO, COND_REGULAR, Chain, Drift, OPTION_EXCHANGES, Priced, Print};
-use super::market::{DailyBar, Day, InjectedPrint, OPEN_ET_SECONDS, Ohlc, Story, StoryFacts, StoryKind, market_bars};
-use super::pricing::round_dp;
+use super::market::{Block, DailyBar, Day, InjectedPrint, Ohlc, Story, StoryFacts, StoryKind};
 use super::rng::Rng;
 use crate::alert::ContractType;
-use crate::bars;
 use crate::flow::prob_itm;
-use crate::indicators::rsi_wilder;
 use crate::job::Bot;
-use crate::polygon::Bar;
-use crate::strat;
-
-/// One line of the truth file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TruthEvent {
-    pub id: String,
-    pub at: DateTime<Utc>,
-    pub kind: String,
-    pub symbol: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub contract: Option<String>,
-    pub expected_bots: Vec<String>,
-    pub near_miss: bool,
-    /// The bots this event was sized to narrowly miss.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub near_miss_bots: Vec<String>,
-    pub why: String,
-    /// Option events: what the contract's minute bars show after the event.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub after: Option<After>,
-}
-
-/// What an option event's contract did after it, read from its recorded
-/// 1-minute bars the way SPEC §8 resolves an options alert: entry is the
-/// ask in the snapshot that reveals the event (what an alert at that moment
-/// enters at); only bars that start after the event's minute count (never
-/// the event minute itself); T1 is +50%, T2 +100%, the stop −50%; the first
-/// bar to touch a level decides, a bar touching both the stop and T1 counts
-/// as stopped, and T2 upgrades a T1 when a bar reaches it before any bar
-/// touches the stop. Levels are compared with a 1e-9 slack (a bar at
-/// exactly +50% is a touch).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct After {
-    pub entry: f64,
-    /// Bars after the event's minute (to the end of the recording).
-    pub bars: usize,
-    /// Highest high and lowest low over those bars, percent from entry
-    /// (2 decimals); absent without bars.
-    pub max_pct: Option<f64>,
-    pub min_pct: Option<f64>,
-    /// `t1`, `stop` or `none`.
-    pub first: String,
-    pub t2: bool,
-}
-
-/// SPEC §8's default option levels (`OUTCOME_T1_PCT`, `OUTCOME_T2_PCT`,
-/// `OUTCOME_STOP_PCT`).
-pub const AFTER_T1: f64 = 0.5;
-pub const AFTER_T2: f64 = 1.0;
-pub const AFTER_STOP: f64 = 0.5;
-
-/// [`After`] from `entry` and the bars after the event's minute, in time
-/// order.
-pub fn after_event(entry: f64, bars: &[Bar]) -> After {
-    const SLACK: f64 = 1e-9;
-    let t1 = entry * (1.0 + AFTER_T1) - SLACK;
-    let t2 = entry * (1.0 + AFTER_T2) - SLACK;
-    let stop = entry * (1.0 - AFTER_STOP) + SLACK;
-    let mut first = "none";
-    let mut upgraded = false;
-    for b in bars {
-        let stopped = b.low <= stop;
-        match first {
-            "none" if stopped => first = "stop",
-            "none" if b.high >= t1 => {
-                first = "t1";
-                upgraded = b.high >= t2;
-            }
-            "t1" if stopped => break,
-            "t1" if b.high >= t2 => upgraded = true,
-            _ => {}
-        }
-        if first == "stop" || upgraded {
-            break;
-        }
-    }
-    let pct = |x: f64| round_dp((x / entry - 1.0) * 100.0, 2);
-    let high = bars.iter().map(|b| b.high).reduce(f64::max);
-    let low = bars.iter().map(|b| b.low).reduce(f64::min);
-    After {
-        entry,
-        bars: bars.len(),
-        max_pct: high.map(pct),
-        min_pct: low.map(pct),
-        first: first.to_string(),
-        t2: upgraded,
-    }
-}
-
-impl TruthEvent {
-    /// A line about one bot, decided from the bars or the prints alone: it
-    /// expects `bot` when `expected`; `near` marks an event built to narrowly
-    /// miss it, which is a near-miss only if the bot does not fire after all.
-    fn about(at: DateTime<Utc>, kind: &str, symbol: &str, bot: Bot, expected: bool, near: bool, why: String) -> Self {
-        let bots = || vec![bot.as_str().to_string()];
-        TruthEvent {
-            id: String::new(),
-            at,
-            kind: kind.to_string(),
-            symbol: symbol.to_string(),
-            contract: None,
-            expected_bots: if expected { bots() } else { vec![] },
-            near_miss: near && !expected,
-            near_miss_bots: if near { bots() } else { vec![] },
-            why,
-            after: None,
-        }
-    }
-}
-
-/// The default thresholds of SPEC §6 the oracle applies.
-mod rule {
-    pub const FLOW_MIN_PREMIUM: f64 = 10_000.0;
-    pub const FLOW_DTE: (i64, i64) = (1, 45);
-    pub const FLOW_REPEATS: usize = 3;
-    pub const FLOW_WINDOW_S: u32 = 30 * 60;
-    pub const FLOW_MIN_ITM: f64 = 0.5;
-    pub const SWEEPS_MIN_PREMIUM: f64 = 50_000.0;
-    pub const SWEEPS_DTE: (i64, i64) = (1, 90);
-    pub const SWEEPS_MIN_SCORE: f64 = 60.0;
-    pub const GOLDEN_MIN_PREMIUM: f64 = 1_000_000.0;
-    pub const GOLDEN_DTE: (i64, i64) = (1, 180);
-    pub const GOLDEN_MAX_DISTANCE: f64 = 0.05;
-    pub const BULLSEYE_MIN_PREMIUM: f64 = 5_000.0;
-    pub const BULLSEYE_DTE: (i64, i64) = (1, 5);
-    pub const BULLSEYE_DELTA: (f64, f64) = (0.4, 0.6);
-    pub const BULLSEYE_MIN_VOI: f64 = 3.0;
-    pub const BULLSEYE_EOD_ET_S: u32 = 15 * 3600;
-    pub const BULLSEYE_MOMENTUM_S: u32 = 30 * 60;
-    pub const SCALPS_MIN_PREMIUM: f64 = 2_000.0;
-    pub const SCALPS_DTE: (i64, i64) = (0, 7);
-    pub const SCALPS_MAX_DISTANCE: f64 = 0.03;
-    pub const DARKPOOL_MIN_SIZE: f64 = 10_000.0;
-    pub const DARKPOOL_EXCLUDED: [i32; 19] = [2, 7, 10, 12, 13, 15, 16, 20, 21, 22, 29, 30, 31, 32, 33, 35, 37, 52, 53];
-    pub const BREAKOUT_SURGE: f64 = 1.5;
-    pub const MAX_SPREAD_PCT: f64 = 0.25;
-}
+use oracle::{breakout_truth, rule, spread_ok, strat_truth, sweeps_premium_part};
 
 /// Where an injected option trade prints against the quote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -241,6 +100,8 @@ pub struct World<'a> {
     pub minutes: &'a [Vec<Ohlc>],
     pub history: &'a [Vec<DailyBar>],
     pub facts: &'a [Option<StoryFacts>],
+    /// Each symbol's background blocks, in time order.
+    pub blocks: &'a [Vec<Block>],
 }
 
 impl World<'_> {
@@ -359,13 +220,6 @@ fn claim(
     Some(i)
 }
 
-/// Whether a quote is two-sided with a spread of at most `max_pct` of its
-/// midpoint (the planner's liquidity filters and the bots' spread rule).
-fn spread_ok(bid: f64, ask: f64, max_pct: f64) -> bool {
-    let mid = (bid + ask) / 2.0;
-    bid > 0.0 && mid > 0.0 && (ask - bid) / mid <= max_pct
-}
-
 /// Splits `volume` contracts into prints at `price`: an intermarket sweep
 /// across `iso` distinct exchanges within a few milliseconds, or one or two
 /// ordinary fills. All land in the last 100 ms before the snapshot, so any
@@ -426,9 +280,6 @@ struct Buy {
     size: Size,
     /// Exchanges swept with ISO prints (0: ordinary fills).
     iso: usize,
-    /// The contract has no background trading over this span, so the bots'
-    /// ΔV is the injected volume alone.
-    quiet: (u32, u32),
 }
 
 impl Buy {
@@ -449,7 +300,6 @@ impl Buy {
             Fill::Ask => q.ask,
             Fill::Mid => q.mid(),
         };
-        chain.contracts[self.contract].quiet.push(self.quiet);
         OptionPlan {
             kind,
             near_miss_of: near_miss_of.into_iter().collect(),
@@ -462,19 +312,6 @@ impl Buy {
             why,
         }
     }
-}
-
-/// Background trading stops this long before an event: longer than a bot's
-/// cooldown, so no background alert on the contract holds one back.
-const QUIET_BEFORE_S: u32 = 16 * 60;
-/// Background trading resumes this long after an event: past the time a
-/// 5-minute setup stays among the last three closed bars, so any alert on
-/// the contract in the quarter hour after an event is the event's own.
-const QUIET_AFTER_S: u32 = 16 * 60;
-
-/// The quiet span around an event at `t`.
-fn quiet_around(t: u32) -> (u32, u32) {
-    (t.saturating_sub(QUIET_BEFORE_S), t + QUIET_AFTER_S)
 }
 
 /// How an event contract's open interest is set.
@@ -623,16 +460,23 @@ pub fn plan(w: &World, chains: &mut [Chain], rng: &mut Rng) -> Plan {
         }
         for (slot, frac, size, conditions, why) in DARK {
             let sym = slot % n;
-            // A few seconds into a minute, so the print sits inside its bar.
-            let second = (e0 + (f64::from(span) * frac) as u32).min(e1) / 60 * 60 + 17;
+            let expected =
+                conditions.iter().all(|c| !rule::DARKPOOL_EXCLUDED.contains(c)) && size >= rule::DARKPOOL_MIN_SIZE;
+            // A few seconds into a minute, so the print sits inside its bar;
+            // a print the scan should alert on goes to the first minute from
+            // its place on that no background block's alert holds the
+            // symbol's cooldown against it (blocks trade all day around it).
+            let mut second = (e0 + (f64::from(span) * frac) as u32).min(e1) / 60 * 60 + 17;
+            while expected && cooling_block(&w.blocks[sym], second, size).is_some() && second + 120 < w.end_s {
+                second += 60;
+            }
             if second >= w.end_s.saturating_sub(60) {
                 continue;
             }
-            let expected =
-                conditions.iter().all(|c| !rule::DARKPOOL_EXCLUDED.contains(c)) && size >= rule::DARKPOOL_MIN_SIZE;
             let near = size < rule::DARKPOOL_MIN_SIZE || !conditions.is_empty();
             let (at, symbol) = (w.day.at(second), &w.symbols[sym]);
-            plan.truth.push(TruthEvent::about(at, "darkpool", symbol, Bot::Darkpool, expected, near, why.into()));
+            let line = TruthEvent::about(at, "darkpool", symbol, Bot::Darkpool, expected, near, why.into());
+            plan.truth.push(TruthEvent { size: Some(size), ..line });
             plan.dark.push(DarkPlan { sym, print: InjectedPrint { second, size, conditions: conditions.to_vec() } });
         }
     }
@@ -652,20 +496,22 @@ pub fn writes_truth(p: &OptionPlan) -> bool {
 /// What the contract of each option event does after it (set once every
 /// event is planned, so no planned price changes): it trades a little every
 /// minute from the event on, and its implied volatility drifts over 15 to 75
-/// minutes to the level that puts its fair value at a target multiple of the
-/// event's ask, given where the underlying will be by then. Targets take
-/// turns by event (in plan order, from a drawn start): a run (×2.2–2.6, past
-/// T2), a fade (×0.34–0.44, past the stop), a pop (×1.6–1.85, past T1 only)
-/// and a drift (×0.85–1.2). The volatility factor stays within 0.3–3, so a
-/// deep in-the-money contract (mostly intrinsic value) cannot reach every
+/// minutes so that its fair value follows the underlying's move and
+/// amplifies it. When the underlying moves the contract's way by then, the
+/// target is a run (×2.2–2.6 the event's ask, past T2), a pop (×1.6–1.85,
+/// past T1 only) or a drift up (×1–1.2), never below what the move alone
+/// gives; when it moves against it, a fade (×0.34–0.44, past the stop) or a
+/// drift down (×0.85–1), never above. Targets take turns by event (in plan
+/// order, from a drawn start). The volatility factor stays within 0.3–3, so
+/// a deep in-the-money contract (mostly intrinsic value) cannot reach every
 /// target; the truth's `after` reports what the bars show, not the target.
 pub fn plan_after(w: &World, chains: &mut [Chain], plan: &Plan, rng: &mut Rng) {
-    const TARGETS: [(f64, f64); 4] = [(2.2, 2.6), (0.34, 0.44), (1.6, 1.85), (0.85, 1.2)];
-    let offset = rng.below(TARGETS.len() as u64) as usize;
+    const WITH: [(f64, f64); 3] = [(2.2, 2.6), (1.6, 1.85), (1.0, 1.2)];
+    const AGAINST: [(f64, f64); 2] = [(0.34, 0.44), (0.85, 1.0)];
+    let offset = rng.below(6) as usize;
     for (k, p) in plan.options.iter().filter(|p| writes_truth(p)).enumerate() {
         let Some(chain) = chains.get_mut(p.sym) else { continue };
-        let (lo, hi) = TARGETS[(k + offset) % TARGETS.len()];
-        let factor = rng.range(lo, hi);
+        let u = rng.f64();
         let minutes = rng.range(15.0, 75.0);
         let ask = chain.price(p.contract, w.spot(p.sym, p.at), f64::from(p.at)).ask;
         let to_s = (p.at + (minutes * 60.0) as u32).min(w.end_s);
@@ -675,9 +521,19 @@ pub fn plan_after(w: &World, chains: &mut [Chain], plan: &Plan, rng: &mut Rng) {
         if to_s < p.at + 120 {
             continue;
         }
+        let call = c.call;
         let (spot, t) = (w.spot(p.sym, to_s), f64::from(to_s));
-        let target = factor * ask;
         let fair = |m: f64| chain.fair_with(p.contract, spot, t, m);
+        let plain = fair(1.0);
+        let moved = w.spot(p.sym, to_s) - w.spot(p.sym, p.at);
+        let with = if call { moved >= 0.0 } else { moved <= 0.0 };
+        let target = if with {
+            let (lo, hi) = WITH[(k + offset) % WITH.len()];
+            (ask * (lo + u * (hi - lo))).max(plain)
+        } else {
+            let (lo, hi) = AGAINST[(k + offset) % AGAINST.len()];
+            (ask * (lo + u * (hi - lo))).min(plain)
+        };
         // The fair value rises with volatility: bisect its log.
         let (mut a, mut b) = (0.3f64.ln(), 3.0f64.ln());
         if fair(b.exp()) <= target {
@@ -719,7 +575,7 @@ fn flow_event(
     };
     let i = claim(&chains[sym], used, sym, &spec.want, spot, t, &accept)?;
     let size = Size::Premium { usd: rng.range(spec.usd.0, spec.usd.1), below: spec.below };
-    let buy = Buy { sym, contract: i, at: t, spot, fill: spec.fill, size, iso: spec.iso, quiet: quiet_around(t) };
+    let buy = Buy { sym, contract: i, at: t, spot, fill: spec.fill, size, iso: spec.iso };
     let plan = buy.plan(chains, spec.kind, spec.near_miss_of, spec.why.to_string(), rng);
     let (volume, premium) = (plan.volume(), plan.premium());
     let contract = &mut chains[sym].contracts[i];
@@ -736,8 +592,8 @@ fn flow_event(
 }
 
 /// The buys of one repeat cluster: one ITM contract (P(ITM) ≥ 0.6 at the
-/// first buy), $15k–$30k each at the ask, quiet from 35 minutes before the
-/// first to after the last so no background flow adds a qualifying event.
+/// first buy), $15k–$30k each at the ask, amid the contract's background
+/// (whose own qualifying flow the oracle counts too).
 #[allow(clippy::too_many_arguments)]
 fn repeat_events(
     w: &World,
@@ -751,7 +607,9 @@ fn repeat_events(
 ) {
     let sym = spec.slot % w.symbols.len();
     let times: Vec<u32> = (0..spec.hits as u32).map(|k| w.chain_time_at_or_after(t1 + k * spec.gap_s)).collect();
-    let Some(&last) = times.last().filter(|&&t| t <= w.latest_event()) else { return };
+    if times.last().is_none_or(|&t| t > w.latest_event()) {
+        return;
+    }
     let call = spec.call;
     let want = Want { call, dte: (8, 40), prefer_dte: 21, moneyness: if call { 0.965 } else { 1.035 } };
     let spot = w.spot(sym, t1);
@@ -763,7 +621,6 @@ fn repeat_events(
         spread_ok(q.bid, q.ask, 0.15) && itm >= 0.6 && q.ask * 100.0 < 15_000.0
     };
     let Some(i) = claim(&chains[sym], used, sym, &want, spot, t1, &accept) else { return };
-    let quiet = (t1.saturating_sub(35 * 60), last + QUIET_AFTER_S);
     let near = spec.hits < rule::FLOW_REPEATS;
     let (kind, hits) = (if call { "call" } else { "put" }, spec.hits);
     let why = if near {
@@ -773,21 +630,20 @@ fn repeat_events(
     };
     for (k, &t) in times.iter().enumerate() {
         let size = Size::Premium { usd: rng.range(15_000.0, 30_000.0), below: false };
-        let buy = Buy { sym, contract: i, at: t, spot: w.spot(sym, t), fill: Fill::Ask, size, iso: 0, quiet };
+        let buy = Buy { sym, contract: i, at: t, spot: w.spot(sym, t), fill: Fill::Ask, size, iso: 0 };
         let member = buy.plan(chains, "orakl_flow_repeat", near.then_some(Bot::OraklFlow), why.clone(), rng);
         plan.options.push(OptionPlan { group: Some((group, spec.hits - 1 - k)), ..member });
     }
 }
 
-fn sweeps_premium_part(premium: f64) -> f64 {
-    (10.0 + 10.0 * (premium / rule::SWEEPS_MIN_PREMIUM).log2()).min(40.0)
-}
-
-/// The Sweeps score of SPEC §6 (premium, Δvol/OI, side, ISO).
-pub fn sweeps_score(premium: f64, volume_delta: f64, oi: f64, fill: Fill, iso: bool) -> f64 {
-    let voi = if oi > 0.0 { (25.0 * volume_delta / oi).min(25.0) } else { 25.0 };
-    let side = if fill == Fill::Ask { 20.0 } else { 8.0 };
-    sweeps_premium_part(premium) + voi + side + if iso { 15.0 } else { 0.0 }
+/// Contracts the background of contract `i` is expected to have traded by
+/// second `t` (its daily volume times the intraday profile's share so far).
+fn expected_background(w: &World, chain: &Chain, i: usize, t: u32) -> f64 {
+    let weights = Chain::weights(w.day);
+    let whole = (t / 60) as usize;
+    let share: f64 =
+        weights.iter().take(whole).sum::<f64>() + weights.get(whole).copied().unwrap_or(0.0) * f64::from(t % 60) / 60.0;
+    chain.contracts.get(i).map_or(0.0, |c| c.adv * share)
 }
 
 /// Options events of a story: after the break a Bullseye and its
@@ -810,7 +666,9 @@ fn story_events(
         let (kind, side, way) = if call { ("calls", "high", "up") } else { ("puts", "low", "down") };
         // Bullseye first (its contract is the scarcer): after the break, a
         // 1–5 DTE contract near 0.5 delta whose day volume is 3.6× its OI
-        // (quiet all day before it); the near-miss 2.6×.
+        // (the near-miss 2.6×): the OI is set for the ratio from the
+        // background the contract is expected to have traded by then plus
+        // the buy; the oracle reads the ratio the tape then shows.
         let t = w.chain_time_at_or_after((story.c_start_s() + 52 * 60) as u32);
         if window.contains(&t) {
             let spot = w.spot(sym, t);
@@ -821,12 +679,18 @@ fn story_events(
                 let Some(i) = claim(&chains[sym], used, sym, &want, spot, t, &accept) else { continue };
                 let q = chains[sym].price(i, spot, f64::from(t));
                 let ratio = if near { 2.6 } else { 3.6 };
-                // Enough OI that the buy clears BULLSEYE_MIN_PREMIUM either way.
-                let oi = 150f64.max((7_500.0 / (ratio * q.ask * 100.0)).ceil());
+                let before = expected_background(w, &chains[sym], i, t);
+                // Enough that the buy clears BULLSEYE_MIN_PREMIUM either way,
+                // as large as the background so far (which then moves the
+                // ratio less) up to $150,000: a directional buy, not a block
+                // that is also a golden sweep.
+                let least = (7_500.0 / (q.ask * 100.0)).ceil().max(50.0);
+                let most = (150_000.0 / (q.ask * 100.0)).floor().max(least);
+                let buy = before.clamp(least, most).round();
+                let oi = ((before + buy) / ratio).round().max(1.0);
                 chains[sym].contracts[i].open_interest = oi;
-                let size = Size::Contracts(if near { (ratio * oi).floor() } else { (ratio * oi).ceil() });
-                let quiet = (0, t + QUIET_AFTER_S);
-                let buy = Buy { sym, contract: i, at: t, spot, fill: Fill::Ask, size, iso: 0, quiet };
+                let size = Size::Contracts(buy);
+                let buy = Buy { sym, contract: i, at: t, spot, fill: Fill::Ask, size, iso: 0 };
                 let under = if near { ", under BULLSEYE_MIN_VOI_RATIO (3.0)" } else { "" };
                 let why = format!(
                     "{kind} near 0.5 delta at the ask after the break of the 20-day {side}, day volume {ratio}x OI{under}"
@@ -852,7 +716,7 @@ fn story_events(
                 } else {
                     Size::Premium { usd: rng.range(5_000.0, 9_000.0), below: false }
                 };
-                let buy = Buy { sym, contract: i, at: t, spot, fill: Fill::Ask, size, iso: 0, quiet: quiet_around(t) };
+                let buy = Buy { sym, contract: i, at: t, spot, fill: Fill::Ask, size, iso: 0 };
                 let why = if near {
                     format!(
                         "{kind} at the ask on the 5-minute 3-1-2 trigger, premium just under SCALPS_MIN_PREMIUM ($2k)"
@@ -872,242 +736,11 @@ fn story_events(
     }
 }
 
-/// The Strat line of a story: the hourly 3-1-2 (or its near-miss) at the
-/// close of hour C, as the strat job sees it at HH:01:10.
-fn strat_truth(w: &World, sym: usize, facts: &StoryFacts) -> Option<TruthEvent> {
-    let story = facts.story;
-    let c_end = story.c_start_s() + 3600;
-    if c_end < i64::from(w.start_s) || c_end + 70 > i64::from(w.end_s) {
-        return None;
-    }
-    // What the Strat bot detects once hour C has closed: its last closed
-    // 60m bar must be hour C itself.
-    let c_close = w.day.instant(c_end);
-    let hours = market_bars(&w.minutes[sym], w.day, bars::Frame::Min60, c_close);
-    if hours.last()?.end != c_close {
-        return None;
-    }
-    let found = strat::detect(&hours).map(|s| (s.pattern, s.bullish));
-    let bullish = story.kind != StoryKind::Bear;
-    let hit = found == Some(("3-1-2", bullish));
-    let near = story.kind == StoryKind::Fake;
-    let why = if near {
-        "60m bars 3-1 then a bar whose high only equals the inside bar's high (equal is not a break): no 3-1-2"
-            .to_string()
-    } else if hit {
-        format!(
-            "60m 3-1-2 {} (outside, inside, break {})",
-            if bullish { "bullish" } else { "bearish" },
-            if bullish { "up" } else { "down" }
-        )
-    } else {
-        format!("planned 60m 3-1-2 came out as {found:?}")
-    };
-    Some(TruthEvent::about(c_close, "strat", &w.symbols[sym], Bot::Strat, found.is_some(), near, why))
-}
-
-/// The breakout line of a story: the first breakouts firing (every five
-/// minutes at :45) that sees the last price beyond the 20-day extreme and,
-/// for a hit, today's volume at 1.5× the 20-day pace.
-fn breakout_truth(w: &World, sym: usize, facts: &StoryFacts) -> Option<TruthEvent> {
-    let dir = facts.story.kind.dir();
-    let minutes = &w.minutes[sym];
-    let hist = &w.history[sym];
-    let recent = &hist[hist.len().saturating_sub(20)..];
-    let avg = recent.iter().map(|b| b.v).sum::<f64>() / recent.len().max(1) as f64;
-    let session = f64::from(w.day.session_s);
-    let mut first_beyond: Option<u32> = None;
-    let mut first_hit: Option<(u32, f64)> = None;
-    let mut s = 45;
-    while s <= w.end_s {
-        if s >= w.start_s {
-            let closed = (s / 60) as usize;
-            if let Some(last) = closed.checked_sub(1).and_then(|k| minutes.get(k)) {
-                let beyond = if dir > 0.0 { last.c > facts.level } else { last.c < facts.level };
-                let volume: f64 = minutes[..closed].iter().map(|b| b.v).sum();
-                let pace = volume / (avg * f64::from(s) / session);
-                if beyond {
-                    first_beyond.get_or_insert(s);
-                    if pace >= rule::BREAKOUT_SURGE && first_hit.is_none() {
-                        first_hit = Some((s, pace));
-                    }
-                }
-            }
-        }
-        s += 300;
-    }
-    let near = facts.story.kind == StoryKind::Fake;
-    let at = first_hit.map(|(s, _)| s).or(first_beyond)?;
-    let name = if dir > 0.0 { "high" } else { "low" };
-    let why = match first_hit {
-        Some((_, pace)) => {
-            format!("last price beyond the 20-day {name} {:.2} with volume at {pace:.2}x the 20-day pace", facts.level)
-        }
-        None => format!(
-            "last price beyond the 20-day {name} {:.2} on ordinary volume, under BREAKOUT_MIN_VOLUME_SURGE (1.5x pace)",
-            facts.level
-        ),
-    };
-    let hit = first_hit.is_some();
-    Some(TruthEvent::about(w.day.at(at), "breakout", &w.symbols[sym], Bot::Breakouts, hit, near, why))
-}
-
-/// What the tape shows about an injected option event once it has printed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Observed {
-    pub call: bool,
-    pub fill: Fill,
-    pub premium: f64,
-    pub volume_delta: f64,
-    pub day_volume: f64,
-    pub open_interest: f64,
-    pub dte: i64,
-    pub strike: f64,
-    pub spot: f64,
-    pub iv: f64,
-    pub delta: f64,
-    pub bid: f64,
-    pub ask: f64,
-    pub iso: bool,
-    /// Seconds since the bell.
-    pub at: u32,
-    /// Qualifying ORAKL Flow events on this contract in the last 30 minutes,
-    /// this one included.
-    pub repeats: usize,
-}
-
-/// The bots whose default rule holds for an observed option event.
-pub fn expected_bots(w: &World, sym: usize, o: &Observed) -> Vec<Bot> {
-    let mut out = Vec::new();
-    if !spread_ok(o.bid, o.ask, rule::MAX_SPREAD_PCT) {
-        return out;
-    }
-    let in_dte = |(lo, hi): (i64, i64)| (lo..=hi).contains(&o.dte);
-    let distance = (o.strike - o.spot).abs() / o.spot;
-    if qualifies_for_flow(o) && o.repeats >= rule::FLOW_REPEATS {
-        out.push(Bot::OraklFlow);
-    }
-    let score = sweeps_score(o.premium, o.volume_delta, o.open_interest, o.fill, o.iso);
-    if o.premium >= rule::SWEEPS_MIN_PREMIUM && in_dte(rule::SWEEPS_DTE) && score >= rule::SWEEPS_MIN_SCORE {
-        out.push(Bot::Sweeps);
-    }
-    if o.premium >= rule::GOLDEN_MIN_PREMIUM && in_dte(rule::GOLDEN_DTE) && distance <= rule::GOLDEN_MAX_DISTANCE {
-        out.push(Bot::GoldenSweeps);
-    }
-    // Direction exists only for a trade at the ask (the injected ones are
-    // buys): calls bullish, puts bearish.
-    let bullish = o.call;
-    let directional = o.fill == Fill::Ask;
-    let et = OPEN_ET_SECONDS + o.at;
-    if o.premium >= rule::BULLSEYE_MIN_PREMIUM
-        && in_dte(rule::BULLSEYE_DTE)
-        && (rule::BULLSEYE_DELTA.0..=rule::BULLSEYE_DELTA.1).contains(&o.delta.abs())
-        && o.open_interest >= 1.0
-        && o.day_volume / o.open_interest >= rule::BULLSEYE_MIN_VOI
-        && et < rule::BULLSEYE_EOD_ET_S
-        && directional
-        && momentum_agrees(w, sym, o.at, bullish)
-    {
-        out.push(Bot::Bullseye);
-    }
-    if o.premium >= rule::SCALPS_MIN_PREMIUM
-        && in_dte(rule::SCALPS_DTE)
-        && distance <= rule::SCALPS_MAX_DISTANCE
-        && directional
-        && scalps_setup(w, sym, o.at, bullish)
-    {
-        out.push(Bot::Scalps);
-    }
-    out
-}
-
-/// Whether an event counts toward ORAKL Flow's repeats.
-pub fn qualifies_for_flow(o: &Observed) -> bool {
-    let ct = if o.call { ContractType::Call } else { ContractType::Put };
-    let itm = prob_itm(ct, Some(o.spot), o.strike, Some(o.iv), Some(o.delta), o.dte).unwrap_or(0.0);
-    o.premium >= rule::FLOW_MIN_PREMIUM
-        && (rule::FLOW_DTE.0..=rule::FLOW_DTE.1).contains(&o.dte)
-        && itm >= rule::FLOW_MIN_ITM
-}
-
-/// The repeat window, for counting qualifying events.
-pub const FLOW_WINDOW_S: u32 = rule::FLOW_WINDOW_S;
-
-/// Bullseye's momentum from the bot's own observations: whichever snapshot
-/// 30 or more minutes old it compares with, spot now is beyond it. The bot
-/// starts observing when the recording starts.
-fn momentum_agrees(w: &World, sym: usize, t: u32, bullish: bool) -> bool {
-    let Some(last_old) = t.checked_sub(rule::BULLSEYE_MOMENTUM_S) else { return false };
-    if last_old < w.start_s {
-        return false;
-    }
-    let now = w.spot(sym, t);
-    let old = &w.paths[sym][w.start_s as usize..=last_old as usize];
-    if bullish { old.iter().all(|&x| now > x) } else { old.iter().all(|&x| now < x) }
-}
-
-/// A Strat trigger in the trade's direction among the last three closed
-/// 5-minute bars, and RSI(14) of their closes in 50–70 (calls) or 30–50 (puts):
-/// the inputs the Scalps bot reads, computed by the same functions.
-fn scalps_setup(w: &World, sym: usize, t: u32, bullish: bool) -> bool {
-    let closed = market_bars(&w.minutes[sym], w.day, bars::Frame::Min5, w.day.at(t));
-    let trigger = strat::recent_trigger(&closed, 3, bullish).is_some();
-    let closes: Vec<f64> = closed.iter().map(|b| b.close).collect();
-    let rsi_ok = rsi_wilder(&closes, 14)
-        .is_some_and(|r| if bullish { (50.0..=70.0).contains(&r) } else { (30.0..=50.0).contains(&r) });
-    trigger && rsi_ok
-}
-
-/// The truth line of an injected option event (or of a repeat cluster, at
-/// its last member).
-pub fn option_truth(w: &World, plan: &OptionPlan, chain: &Chain, o: &Observed, members: &[(u32, f64)]) -> TruthEvent {
-    let bots = expected_bots(w, plan.sym, o);
-    let expected: Vec<String> = bots.iter().map(|b| b.as_str().to_string()).collect();
-    let near_bots: Vec<String> = plan.near_miss_of.iter().map(|b| b.as_str().to_string()).collect();
-    let missed = plan.near_miss_of.iter().all(|b| !bots.contains(b));
-    let c = &chain.contracts[plan.contract];
-    let mut why = format!(
-        "{}; {} x {} at {:.2} = ${:.0} premium, {} DTE, strike {} vs spot {:.2}, OI {}",
-        plan.why,
-        o.volume_delta,
-        if c.call { "call" } else { "put" },
-        plan.prints.first().map_or(0.0, |p| p.price),
-        o.premium,
-        o.dte,
-        c.strike,
-        o.spot,
-        o.open_interest
-    );
-    if o.iso {
-        let exchanges: BTreeSet<i32> = plan.prints.iter().map(|p| p.exchange).collect();
-        why.push_str(&format!(", {} ISO prints on {} exchanges", plan.prints.len(), exchanges.len()));
-    }
-    if members.len() > 1 {
-        let list: Vec<String> = members
-            .iter()
-            .map(|(t, p)| {
-                format!("{} ${p:.0}", w.day.at(*t).with_timezone(&crate::calendar::MARKET_TZ).format("%H:%M:%S"))
-            })
-            .collect();
-        why.push_str(&format!("; hits at {}", list.join(", ")));
-    }
-    TruthEvent {
-        id: String::new(),
-        at: w.day.at(plan.at),
-        kind: plan.kind.to_string(),
-        symbol: w.symbols[plan.sym].clone(),
-        contract: Some(c.ticker.clone()),
-        expected_bots: expected,
-        near_miss: !plan.near_miss_of.is_empty() && missed,
-        near_miss_bots: near_bots,
-        why,
-        after: None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::oracle::sweeps_score;
     use super::*;
+    use crate::polygon::Bar;
     use chrono::NaiveDate;
 
     fn day(s: &str) -> Day {
