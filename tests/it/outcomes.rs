@@ -31,8 +31,10 @@ fn replayed_outcomes_match_the_injected_price_paths() {
     let items = store.alerts_with_outcomes(chrono::DateTime::<chrono::Utc>::MIN_UTC, None).unwrap();
     assert!(!items.is_empty());
 
-    // Per premium bot: (alerts, matched, [t1 or better, t2, stopped]) from the truth.
-    let mut expected: BTreeMap<Bot, (usize, usize, [usize; 3])> = BTreeMap::new();
+    // Per premium bot: (alerts, [t1 or better, t2, stopped]) as stored. Each
+    // stored status that answers an injected event is checked against the
+    // truth below; the report must then count what is stored.
+    let mut expected: BTreeMap<Bot, (usize, [usize; 3])> = BTreeMap::new();
     let mut compared = 0;
     for item in &items {
         let a = &item.entry.alert;
@@ -47,6 +49,9 @@ fn replayed_outcomes_match_the_injected_price_paths() {
         }
         let e = expected.entry(a.bot).or_default();
         e.0 += 1;
+        e.1[0] += usize::from(matches!(o.status, Status::T1 | Status::T2));
+        e.1[1] += usize::from(o.status == Status::T2);
+        e.1[2] += usize::from(o.status == Status::Stopped);
         let key = AlertKey {
             bot: a.bot.to_string(),
             ticker: a.ticker.clone(),
@@ -59,7 +64,6 @@ fn replayed_outcomes_match_the_injected_price_paths() {
         else {
             continue;
         };
-        e.1 += 1;
         let want = implied(&after.first, after.t2);
         println!(
             "{} {} {}: entry {} (truth {}), {} (truth {} t2={}), mfe {:?}, mae {:?}",
@@ -86,29 +90,24 @@ fn replayed_outcomes_match_the_injected_price_paths() {
                 assert!(mfe * 100.0 <= max.max(0.0) + 0.01, "{}: mfe {mfe} vs max {max}%", t.id);
             }
         }
-        e.2[0] += usize::from(matches!(want, Status::T1 | Status::T2));
-        e.2[1] += usize::from(want == Status::T2);
-        e.2[2] += usize::from(want == Status::Stopped);
         compared += 1;
     }
     assert!(compared >= 3, "the slice's option events were compared: {compared}");
 
-    // The report counts what the truth implies, bot by bot, where every
-    // alert of the bot answers an injected event.
+    // The report counts the stored statuses, bot by bot: on the calibrated
+    // market most alerts answer background flow, so the truth alone cannot
+    // give a family's totals; the statuses it can check were checked above.
     let config = Config::from_vars(&BTreeMap::new()).unwrap();
     let end = items.iter().map(|i| i.entry.alert.at).max().unwrap();
     let report = orakl::service::build_report(&store, &config, end, 2).unwrap();
     let mut reported = Vec::new();
-    for (bot, (alerts, matched, [wins, t2, stopped])) in &expected {
-        if alerts != matched {
-            continue;
-        }
+    for (bot, (alerts, [wins, t2, stopped])) in &expected {
         let s = &report.by_bot[bot];
         assert_eq!(s.alerts, *alerts, "{bot}");
-        assert_eq!((s.wins, s.t2, s.stopped), (*wins, *t2, *stopped), "{bot}: report vs truth");
+        assert_eq!((s.wins, s.t2, s.stopped), (*wins, *t2, *stopped), "{bot}: report vs the stored outcomes");
         reported.push(*bot);
     }
-    assert!(!reported.is_empty(), "no family's report was compared with the truth: {expected:?}");
+    assert!(!reported.is_empty(), "no family's report was compared: {expected:?}");
 }
 
 // ---------------------------------------------------------------------------
