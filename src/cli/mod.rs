@@ -23,6 +23,7 @@ use crate::store::Store;
 use crate::tape::Header;
 
 mod evaluate;
+mod interrupt;
 mod once;
 mod ops;
 mod replay;
@@ -233,6 +234,9 @@ pub fn main() -> i32 {
 }
 
 fn run_command(cli: Cli) -> Result<(), Failure> {
+    if matches!(cli.command, Command::Replay { .. } | Command::Demo | Command::Evaluate { .. }) {
+        interrupt::install()?;
+    }
     match &cli.command {
         Command::Calendar { year } => {
             let year =

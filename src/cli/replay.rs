@@ -94,6 +94,7 @@ pub(super) fn replay_counted(
     let wall = SystemClock::new(Shutdown::new());
     let shown = tape.display().to_string();
     let (_header, symbols, first, last) = tape_span(tape).map_err(Failure::config)?;
+    super::interrupt::check()?;
 
     // A replay needs no key and reaches no network: the transport is the
     // tape. The watchlist defaults to the tape's symbols; WATCHLIST narrows.
@@ -132,6 +133,7 @@ pub(super) fn replay_counted(
     }
 
     let sim = Arc::new(SimClock::new(start));
+    super::interrupt::listen(sim.shutdown());
     sim.shutdown_after((end - start).to_std().unwrap_or_default());
     let clock: Arc<dyn Clock> = sim.clone();
     let market = TapeMarket::open(tape, clock.clone()).map_err(Failure::config)?;
@@ -168,6 +170,9 @@ pub(super) fn replay_counted(
     if terminal {
         eprint!("\r\x1b[K");
     }
+    // Stopped by a signal: the error return drops the service (closing the
+    // store), then the temporary database.
+    super::interrupt::check()?;
     let wall_elapsed = wall.elapsed();
     if let Some(e) = market.error() {
         return Err(Failure::config(e));
