@@ -289,7 +289,7 @@ fn print_out(s: &str) -> Result<(), Failure> {
 fn load(cli: &Cli, strict: bool) -> Result<(Config, Timetable), Failure> {
     let sources = Sources::load(cli.env_file.as_deref())?;
     let config = Config::from_vars(&sources.vars)?;
-    crate::logging::init(config.log_format);
+    crate::logging::init(config.log_format, crate::logging::Verbosity::Service);
     for w in &sources.warnings {
         log::warn!("{w}");
     }
@@ -452,7 +452,7 @@ fn run(
 fn open_existing_state(cli: &Cli) -> Result<(Config, Store), Failure> {
     let sources = Sources::load(cli.env_file.as_deref())?;
     let config = Config::from_vars(&sources.vars)?;
-    crate::logging::init(config.log_format);
+    crate::logging::init(config.log_format, crate::logging::Verbosity::Service);
     let state = state_path(cli, &config, false);
     if !state.is_file() {
         // Opening would create an empty database and report on nothing.

@@ -93,6 +93,13 @@ pub(super) fn replay_counted(
     // span included (from its header, or a pass over its records).
     let wall = SystemClock::new(Shutdown::new());
     let shown = tape.display().to_string();
+    // A replay on a given state file writes alerts and cooldowns into it:
+    // beside a service on that file it would corrupt what the service
+    // delivers (SPEC §11), so it takes the service's lock first.
+    let _instance = match &opts.state {
+        Some(state) => Some(crate::store::InstanceLock::acquire(state).map_err(Failure::runtime)?),
+        None => None,
+    };
     let (_header, symbols, first, last) = tape_span(tape).map_err(Failure::config)?;
     super::interrupt::check()?;
 
@@ -114,7 +121,7 @@ pub(super) fn replay_counted(
     }
     vars.insert("WATCHLIST".into(), watchlist.join(","));
     let config = Config::from_vars(vars)?;
-    crate::logging::init(config.log_format);
+    crate::logging::init(config.log_format, crate::logging::Verbosity::OneShot);
     for w in &sources.warnings {
         log::warn!("{w}");
     }

@@ -466,3 +466,41 @@ fn a_signal_during_a_replay_removes_its_temporary_files() {
         assert!(left.is_empty(), "{args:?} left {left:?} in TMPDIR");
     }
 }
+
+/// `replay --state FILE` writes into FILE, so it is refused while another
+/// process holds that file's lock (as `run` is), naming the holder.
+#[test]
+fn replay_on_a_state_file_in_use_is_refused_naming_the_holder() {
+    let dir = workdir(HEARTBEAT_ONLY);
+    let state = dir.path().join("state.db");
+    let held = orakl::store::InstanceLock::acquire(&state).unwrap();
+    let (code, _, err) = run(dir.path(), &[], &["replay", "missing.jsonl", "--state", "state.db"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("in use by another orakl process"), "{err}");
+    assert!(err.contains(&format!("PID {}", std::process::id())), "{err}");
+    drop(held);
+    // Free again: the replay gets as far as the tape.
+    let (code, _, err) = run(dir.path(), &[], &["replay", "missing.jsonl", "--state", "state.db"]);
+    assert_eq!(code, 78, "{err}");
+    assert!(err.contains("missing.jsonl") && !err.contains("in use"), "{err}");
+}
+
+/// The one-shot commands log at warn unless RUST_LOG says otherwise: a
+/// replayed day's stdout is its product, and info would add a line per scan.
+#[test]
+fn one_shot_commands_log_at_warn_unless_rust_log_says_otherwise() {
+    let dir = workdir(HEARTBEAT_ONLY);
+    std::fs::remove_file(dir.path().join("schedule.cron")).unwrap();
+    let sim = ["simulate", "--seed", "7", "--minutes", "5", "--symbols", "SPY", "--out", "t.jsonl.gz"];
+    let (code, _, err) = run(dir.path(), &[], &sim[..]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run(dir.path(), &[], &["replay", "t.jsonl.gz"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("summary"), "{out}");
+    let info = |err: &str| err.lines().filter(|l| l.contains(" INFO ")).count();
+    assert_eq!(info(&err), 0, "{err}");
+    assert!(err.contains("wall time"), "{err}");
+    let (code, _, err) = run(dir.path(), &[("RUST_LOG", "info")], &["replay", "t.jsonl.gz"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(info(&err) > 10 && err.contains("event=scan"), "{err}");
+}
