@@ -25,27 +25,21 @@ static INSTALLED: OnceLock<Arc<Inner>> = OnceLock::new();
 
 /// Replaces the default action of SIGINT and SIGTERM with a stop request.
 pub(super) fn install() -> Result<(), Failure> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
     if INSTALLED.get().is_some() {
         return Ok(());
     }
     let inner = Arc::new(Inner::default());
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]).map_err(Failure::runtime)?;
     let seen = inner.clone();
-    std::thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || {
-            if let Some(sig) = signals.forever().next() {
-                seen.signal.store(sig, Ordering::SeqCst);
-                for s in lock(&seen.listeners).iter() {
-                    s.request();
-                }
-                // Logged after the stop request: the log may block on a full
-                // stderr pipe, and the stop must not wait for it.
-                log::warn!("event=signal signal={sig} action=stop");
-            }
-        })
-        .map_err(Failure::runtime)?;
+    super::on_signal(move |sig| {
+        seen.signal.store(sig, Ordering::SeqCst);
+        for s in lock(&seen.listeners).iter() {
+            s.request();
+        }
+        // Logged after the stop request: the log may block on a full
+        // stderr pipe, and the stop must not wait for it.
+        log::warn!("event=signal signal={sig} action=stop");
+    })
+    .map_err(Failure::runtime)?;
     let _ = INSTALLED.set(inner);
     Ok(())
 }

@@ -476,13 +476,21 @@ fn backup(cli: &Cli, dest: &Path) -> Result<(), Failure> {
 /// SIGTERM and SIGINT request a shutdown: the loop finishes the current
 /// request, stops between jobs, and the process exits 0.
 fn install_signal_handlers(shutdown: &Shutdown) -> std::io::Result<()> {
+    let shutdown = shutdown.clone();
+    on_signal(move |sig| {
+        log::info!("event=signal signal={sig} action=shutdown");
+        shutdown.request();
+    })
+}
+
+/// Replaces the default action of SIGTERM and SIGINT: the first one calls
+/// `f` with its number, on the one thread that waits for signals.
+fn on_signal(f: impl FnOnce(i32) + Send + 'static) -> std::io::Result<()> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])?;
-    let shutdown = shutdown.clone();
     std::thread::Builder::new().name("signals".into()).spawn(move || {
         if let Some(sig) = signals.forever().next() {
-            log::info!("event=signal signal={sig} action=shutdown");
-            shutdown.request();
+            f(sig);
         }
     })?;
     Ok(())
