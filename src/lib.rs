@@ -16,8 +16,14 @@
 //! - `atomic_file` — files replaced whole (the metrics file, exports).
 //! - `health`, `metrics` — the 0–100 health score; the Prometheus textfile.
 //! - `polygon` — typed models and the rate-limited, retrying REST client.
+//! - `backoff` — retry waits: exponential backoff, `Retry-After`, which waits may be slept
+//!   inside a job, one request's time budget (the Polygon client and the Discord sender).
+//! - `net` — address rules: loopback hosts, origins, percent-coding in URLs.
 //! - `store` — the SQLite state: outbox, cooldowns, outcomes, cursors, runs, errors (the only SQL).
 //! - `config` — environment, `.env`, credentials; typed settings; validation and redaction.
+//! - `unknown_vars` — variables that look like a misspelled setting (warned by `run`, refused
+//!   by `check`).
+//! - `echo` — how much of the user's input an error message may repeat.
 //! - `runner` — the deterministic main loop that walks the timetable.
 //! - `scan` — chain contracts as observations, the shared chain scan, round-robin batches.
 //! - `service` — the shell: fetches what the engine needs, commits what it decided, delivers

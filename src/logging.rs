@@ -1,7 +1,8 @@
-//! Log set-up: `env_logger` with `RUST_LOG` (default `info`), one event per
-//! line. Messages are `event=name key=value ...`; with
-//! `ORAKL_LOG_FORMAT=json` each line is one JSON object whose keys are those
-//! fields, so `jq` works as well as `grep`.
+//! Log set-up: `env_logger` with `RUST_LOG` (default `info`, `warn` for
+//! the one-shot commands: [`Verbosity`]), one event per line. Messages are
+//! `event=name key=value ...`; with `ORAKL_LOG_FORMAT=json` each line is
+//! one JSON object whose keys are those fields, so `jq` works as well as
+//! `grep`.
 //!
 //! A value that came from outside (an error text, a server's message) is
 //! written with [`quoted`]; and whatever a message holds, a text line never
@@ -43,8 +44,30 @@ impl log::Log for Filtered {
     }
 }
 
-pub fn init(format: LogFormat) {
-    let mut b = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
+/// Who is logging, which sets the level when `RUST_LOG` is unset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verbosity {
+    /// `run`, `check`, `record` and the state readers: every event at info,
+    /// the service's journal.
+    Service,
+    /// `replay`, `demo`, `evaluate`: warn (SPEC §10), since their product is
+    /// stdout and a replayed day logs thousands of scans.
+    OneShot,
+}
+
+impl Verbosity {
+    fn default_filter(self) -> &'static str {
+        match self {
+            Verbosity::Service => "info",
+            Verbosity::OneShot => "warn",
+        }
+    }
+}
+
+/// Installs the logger; `RUST_LOG` wins over `verbosity`'s level.
+pub fn init(format: LogFormat, verbosity: Verbosity) {
+    let filter = env_logger::Env::default().default_filter_or(verbosity.default_filter());
+    let mut b = env_logger::Builder::from_env(filter);
     match format {
         LogFormat::Text => {
             b.format(|buf, rec| {

@@ -23,6 +23,7 @@ use crate::store::Store;
 use crate::tape::Header;
 
 mod evaluate;
+mod interrupt;
 mod once;
 mod ops;
 mod replay;
@@ -233,6 +234,9 @@ pub fn main() -> i32 {
 }
 
 fn run_command(cli: Cli) -> Result<(), Failure> {
+    if matches!(cli.command, Command::Replay { .. } | Command::Demo | Command::Evaluate { .. }) {
+        interrupt::install()?;
+    }
     match &cli.command {
         Command::Calendar { year } => {
             let year =
@@ -285,7 +289,7 @@ fn print_out(s: &str) -> Result<(), Failure> {
 fn load(cli: &Cli, strict: bool) -> Result<(Config, Timetable), Failure> {
     let sources = Sources::load(cli.env_file.as_deref())?;
     let config = Config::from_vars(&sources.vars)?;
-    crate::logging::init(config.log_format);
+    crate::logging::init(config.log_format, crate::logging::Verbosity::Service);
     for w in &sources.warnings {
         log::warn!("{w}");
     }
@@ -448,7 +452,7 @@ fn run(
 fn open_existing_state(cli: &Cli) -> Result<(Config, Store), Failure> {
     let sources = Sources::load(cli.env_file.as_deref())?;
     let config = Config::from_vars(&sources.vars)?;
-    crate::logging::init(config.log_format);
+    crate::logging::init(config.log_format, crate::logging::Verbosity::Service);
     let state = state_path(cli, &config, false);
     if !state.is_file() {
         // Opening would create an empty database and report on nothing.
@@ -472,13 +476,21 @@ fn backup(cli: &Cli, dest: &Path) -> Result<(), Failure> {
 /// SIGTERM and SIGINT request a shutdown: the loop finishes the current
 /// request, stops between jobs, and the process exits 0.
 fn install_signal_handlers(shutdown: &Shutdown) -> std::io::Result<()> {
+    let shutdown = shutdown.clone();
+    on_signal(move |sig| {
+        log::info!("event=signal signal={sig} action=shutdown");
+        shutdown.request();
+    })
+}
+
+/// Replaces the default action of SIGTERM and SIGINT: the first one calls
+/// `f` with its number, on the one thread that waits for signals.
+fn on_signal(f: impl FnOnce(i32) + Send + 'static) -> std::io::Result<()> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])?;
-    let shutdown = shutdown.clone();
     std::thread::Builder::new().name("signals".into()).spawn(move || {
         if let Some(sig) = signals.forever().next() {
-            log::info!("event=signal signal={sig} action=shutdown");
-            shutdown.request();
+            f(sig);
         }
     })?;
     Ok(())

@@ -93,7 +93,15 @@ pub(super) fn replay_counted(
     // span included (from its header, or a pass over its records).
     let wall = SystemClock::new(Shutdown::new());
     let shown = tape.display().to_string();
+    // A replay on a given state file writes alerts and cooldowns into it:
+    // beside a service on that file it would corrupt what the service
+    // delivers (SPEC §11), so it takes the service's lock first.
+    let _instance = match &opts.state {
+        Some(state) => Some(crate::store::InstanceLock::acquire(state).map_err(Failure::runtime)?),
+        None => None,
+    };
     let (_header, symbols, first, last) = tape_span(tape).map_err(Failure::config)?;
+    super::interrupt::check()?;
 
     // A replay needs no key and reaches no network: the transport is the
     // tape. The watchlist defaults to the tape's symbols; WATCHLIST narrows.
@@ -113,7 +121,7 @@ pub(super) fn replay_counted(
     }
     vars.insert("WATCHLIST".into(), watchlist.join(","));
     let config = Config::from_vars(vars)?;
-    crate::logging::init(config.log_format);
+    crate::logging::init(config.log_format, crate::logging::Verbosity::OneShot);
     for w in &sources.warnings {
         log::warn!("{w}");
     }
@@ -132,6 +140,7 @@ pub(super) fn replay_counted(
     }
 
     let sim = Arc::new(SimClock::new(start));
+    super::interrupt::listen(sim.shutdown());
     sim.shutdown_after((end - start).to_std().unwrap_or_default());
     let clock: Arc<dyn Clock> = sim.clone();
     let market = TapeMarket::open(tape, clock.clone()).map_err(Failure::config)?;
@@ -168,6 +177,9 @@ pub(super) fn replay_counted(
     if terminal {
         eprint!("\r\x1b[K");
     }
+    // Stopped by a signal: the error return drops the service (closing the
+    // store), then the temporary database.
+    super::interrupt::check()?;
     let wall_elapsed = wall.elapsed();
     if let Some(e) = market.error() {
         return Err(Failure::config(e));

@@ -95,6 +95,7 @@ pub(super) fn demo() -> Result<(), Failure> {
     let tape = dir.0.join("demo.tape.gz");
     let opts = demo_options();
     let summary = simulate(&opts, &tape, None).map_err(sim_failure)?;
+    super::interrupt::check()?;
     let mut out = std::io::stdout().lock();
     let head = describe(DEMO_SEED, &opts, &summary, Path::new("(temporary tape)"));
     out.write_all(head.as_bytes()).and_then(|_| out.write_all(b"\n")).map_err(Failure::runtime)?;

@@ -412,3 +412,95 @@ fn check_catches_typos_and_refuses_what_run_refuses() {
         assert!(err.contains(fragment) && err.contains("more bytes]"), "{file}: {err}");
     }
 }
+
+/// Ctrl-C or SIGTERM during `replay`, `demo` or `evaluate` stops the replay
+/// and removes its temporary database (and the demo's tape directory): the
+/// exit code is 128 + the signal, and the temporary directory is left empty.
+#[test]
+fn a_signal_during_a_replay_removes_its_temporary_files() {
+    let dir = workdir(HEARTBEAT_ONLY);
+    std::fs::remove_file(dir.path().join("schedule.cron")).unwrap();
+    let (code, _, err) = run(
+        dir.path(),
+        &[],
+        &["simulate", "--seed", "7", "--minutes", "30", "--out", "t.jsonl.gz", "--truth", "truth.jsonl"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let cases: [(&[&str], &str, i32); 3] = [
+        (&["replay", "t.jsonl.gz"], "-INT", 130),
+        (&["demo"], "-TERM", 143),
+        (&["evaluate", "t.jsonl.gz", "--truth", "truth.jsonl"], "-INT", 130),
+    ];
+    for (args, signal, expected) in cases {
+        let tmp = tempfile::tempdir().unwrap();
+        let tmp_s = tmp.path().display().to_string();
+        let mut child = Reaper(
+            orakl(dir.path(), &[("TMPDIR", tmp_s.as_str()), ("RUST_LOG", "info")], args)
+                .stderr(Stdio::piped())
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let pid = child.0.id().to_string();
+        let mut lines = BufReader::new(child.0.stderr.take().unwrap()).lines();
+        // The first scan means the replay loop runs. Reading then stops, so
+        // the replay soon blocks on its full stderr pipe and cannot finish
+        // before the signal: no race, no sleep.
+        for line in lines.by_ref() {
+            if line.unwrap().contains("event=scan") {
+                break;
+            }
+        }
+        let during: Vec<String> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(during.iter().any(|n| n.starts_with(&format!("orakl-replay-{pid}"))), "{args:?}: {during:?}");
+        assert!(Command::new("kill").args([signal, &pid]).status().unwrap().success());
+        let rest: Vec<String> = lines.map_while(Result::ok).collect();
+        let status = child.0.wait().unwrap();
+        let tail = rest.iter().rev().take(3).collect::<Vec<_>>();
+        assert_eq!(status.code(), Some(expected), "{args:?}: {tail:?}");
+        assert!(rest.iter().any(|l| l.contains("interrupted by SIG")), "{args:?}: {tail:?}");
+        let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert!(left.is_empty(), "{args:?} left {left:?} in TMPDIR");
+    }
+}
+
+/// `replay --state FILE` writes into FILE, so it is refused while another
+/// process holds that file's lock (as `run` is), naming the holder.
+#[test]
+fn replay_on_a_state_file_in_use_is_refused_naming_the_holder() {
+    let dir = workdir(HEARTBEAT_ONLY);
+    let state = dir.path().join("state.db");
+    let held = orakl::store::InstanceLock::acquire(&state).unwrap();
+    let (code, _, err) = run(dir.path(), &[], &["replay", "missing.jsonl", "--state", "state.db"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("in use by another orakl process"), "{err}");
+    assert!(err.contains(&format!("PID {}", std::process::id())), "{err}");
+    drop(held);
+    // Free again: the replay gets as far as the tape.
+    let (code, _, err) = run(dir.path(), &[], &["replay", "missing.jsonl", "--state", "state.db"]);
+    assert_eq!(code, 78, "{err}");
+    assert!(err.contains("missing.jsonl") && !err.contains("in use"), "{err}");
+}
+
+/// The one-shot commands log at warn unless RUST_LOG says otherwise: a
+/// replayed day's stdout is its product, and info would add a line per scan.
+#[test]
+fn one_shot_commands_log_at_warn_unless_rust_log_says_otherwise() {
+    let dir = workdir(HEARTBEAT_ONLY);
+    std::fs::remove_file(dir.path().join("schedule.cron")).unwrap();
+    let sim = ["simulate", "--seed", "7", "--minutes", "5", "--symbols", "SPY", "--out", "t.jsonl.gz"];
+    let (code, _, err) = run(dir.path(), &[], &sim[..]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run(dir.path(), &[], &["replay", "t.jsonl.gz"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("summary"), "{out}");
+    let info = |err: &str| err.lines().filter(|l| l.contains(" INFO ")).count();
+    assert_eq!(info(&err), 0, "{err}");
+    assert!(err.contains("wall time"), "{err}");
+    let (code, _, err) = run(dir.path(), &[("RUST_LOG", "info")], &["replay", "t.jsonl.gz"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(info(&err) > 10 && err.contains("event=scan"), "{err}");
+}

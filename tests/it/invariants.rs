@@ -270,3 +270,16 @@ fn nothing_below_the_cli_names_it() {
     }
     assert!(found.is_empty(), "the CLI named below it:\n{}", found.join("\n"));
 }
+
+/// The code map at the top of src/lib.rs names every module.
+#[test]
+fn the_code_map_names_every_module() {
+    let lib = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs")).unwrap();
+    let map: String = lib.lines().filter(|l| l.starts_with("//!")).collect::<Vec<_>>().join("\n");
+    let missing: Vec<&str> = lib
+        .lines()
+        .filter_map(|l| l.strip_prefix("pub mod ")?.strip_suffix(';'))
+        .filter(|m| !map.contains(&format!("`{m}`")))
+        .collect();
+    assert!(missing.is_empty(), "src/lib.rs's code map does not name {missing:?}");
+}
