@@ -688,7 +688,10 @@ pub fn market_bars(minutes: &[Ohlc], day: &Day, frame: bars::Frame, now: DateTim
     bars::aggregate(&minutes, frame, bars::Session::Extended, now)
 }
 
-/// One daily bar of the history before the simulated day.
+/// One daily bar of the history before the simulated day: the generator's
+/// own record (short names, the date it was made for), written out as the
+/// wire `polygon::Bar` by [`DailyBar::to_bar`], whose VWAP and count are
+/// derived at that point. The bots read it back as a `bars::Bar`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DailyBar {
     pub date: NaiveDate,
