@@ -463,7 +463,7 @@ fn export_csv_and_json_carry_the_same_rows_and_survive_a_parser() {
 
     let mut reader = csv::Reader::from_reader(csv_out.stdout.as_slice());
     let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_string).collect();
-    assert_eq!(header, orakl::export::COLUMNS.to_vec());
+    assert_eq!(header, orakl::export::columns().collect::<Vec<_>>());
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     let json: Vec<Value> = serde_json::from_slice(&json_out.stdout).unwrap();
     assert_eq!(rows.len(), 3);
@@ -481,9 +481,12 @@ fn export_csv_and_json_carry_the_same_rows_and_survive_a_parser() {
     let first = &json[0];
     assert_eq!(first["label"], "Sweep, \"big\" one");
     assert_eq!(
-        (first["outcome"].as_str(), first["entry"].as_f64(), first["t2"].as_f64()),
+        (first["outcome"].as_str(), first["outcome_entry"].as_f64(), first["t2"].as_f64()),
         (Some("t2"), Some(2.0), Some(4.0))
     );
+    // The alert's cells are its JSONL line's values.
+    assert_eq!((first["premium"].as_f64(), first["volume_delta"].as_f64()), (Some(200_000.0), Some(800.0)));
+    assert_eq!(first["at"].as_str(), serde_json::to_value(et(10, 0, 30)).unwrap().as_str());
     assert_eq!(json[1]["label"], "dark pool print\nsecond line");
     assert_eq!((json[1]["bot"].as_str(), &json[1]["outcome"]), (Some("darkpool"), &Value::Null));
     // The quoting is RFC 4180's, byte for byte.
