@@ -40,7 +40,13 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use crate::calendar;
 use crate::polygon;
 
-/// One OHLCV bar covering `[start, end)`.
+/// One OHLCV bar covering `[start, end)`: the bar every rule reads
+/// (indicators, Strat, Scalps, Breakouts' day bars, outcomes).
+///
+/// It is not `polygon::Bar`, the wire shape: that one holds whatever
+/// Polygon sent (a start only, optional extras, unchecked numbers) and is
+/// what tapes record and replay serves byte for byte; this one exists only
+/// once [`Bar::from_polygon`] has given it an end and checked its numbers.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Bar {
     pub start: DateTime<Utc>,
@@ -80,6 +86,20 @@ impl Bar {
             volume: b.volume,
             vwap: b.vwap.filter(|v| v.is_finite()),
         })
+    }
+
+    /// A Polygon day aggregate, stamped at its date's ET midnight: the bar
+    /// runs to the next ET midnight (23 or 25 hours across a DST change).
+    /// The same checks as [`Bar::from_polygon`].
+    pub fn from_polygon_day(b: &polygon::Bar) -> Option<Bar> {
+        let start = DateTime::from_timestamp_millis(b.start_ms)?;
+        let end = calendar::et_midnight(calendar::trading_date(start).succ_opt()?)?;
+        Bar::from_polygon(b, end - start)
+    }
+
+    /// The trading date the bar starts on.
+    pub fn trading_date(&self) -> NaiveDate {
+        calendar::trading_date(self.start)
     }
 
     /// True once the bar can no longer change at `now`.
@@ -691,5 +711,36 @@ pub(crate) mod tests {
         for (today, avg, fraction, want) in cases {
             assert_eq!(volume_pace(today, avg, fraction), want, "{today} {avg} {fraction}");
         }
+    }
+
+    #[test]
+    fn a_polygon_day_aggregate_is_its_trading_date() {
+        // Day bars start at midnight New York: 2026-03-10T04:00Z (EDT),
+        // 2026-11-27T05:00Z (EST); 2026-03-08 springs forward (23 hours).
+        let cases = [
+            (1_773_115_200_000, "2026-03-10", 24),
+            (1_795_755_600_000, "2026-11-27", 24),
+            (et("2026-03-08 00:00").timestamp_millis(), "2026-03-08", 23),
+            (et("2026-11-01 00:00").timestamp_millis(), "2026-11-01", 25),
+        ];
+        for (start_ms, want, hours) in cases {
+            let raw = polygon::Bar {
+                start_ms,
+                open: 1.0,
+                high: 2.0,
+                low: 0.5,
+                close: 1.5,
+                volume: 10.0,
+                ..Default::default()
+            };
+            let got = Bar::from_polygon_day(&raw).expect("a valid day bar");
+            assert_eq!(got.trading_date().to_string(), want, "{start_ms}");
+            assert_eq!(got.end - got.start, Duration::hours(hours), "{want}");
+            assert_eq!((got.open, got.high, got.low, got.close, got.volume), (1.0, 2.0, 0.5, 1.5, 10.0));
+        }
+        let bad = polygon::Bar { start_ms: i64::MAX, ..Default::default() };
+        assert_eq!(Bar::from_polygon_day(&bad), None);
+        let inverted = polygon::Bar { start_ms: 1_773_115_200_000, high: 1.0, low: 2.0, ..Default::default() };
+        assert_eq!(Bar::from_polygon_day(&inverted), None);
     }
 }

@@ -546,4 +546,26 @@ mod tests {
         );
         check(2027, 251, "2027-01-04 09:30 16:00\n", &["\n2027-12-31 09:30 16:00\n"]);
     }
+
+    /// Every "ET midnight" and "trading date" in orakl (replay's calendar
+    /// bars, the schedule's next trading day, status's "alerts today", the
+    /// simulator's daily bars) goes through these two, so their DST edges
+    /// are pinned here once.
+    #[test]
+    fn et_midnight_and_trading_date_across_dst() {
+        // EST (UTC-5) before 2026-03-08, EDT (UTC-4) from that day's 02:00.
+        assert_eq!(et_midnight(date("2026-03-08")), Some(utc("2026-03-08T05:00:00Z")));
+        assert_eq!(et_midnight(date("2026-03-09")), Some(utc("2026-03-09T04:00:00Z")));
+        assert_eq!(et_midnight(date("2026-11-01")), Some(utc("2026-11-01T04:00:00Z")));
+        assert_eq!(et_midnight(date("2026-11-02")), Some(utc("2026-11-02T05:00:00Z")));
+        // The last instant before an ET midnight still belongs to the day before.
+        assert_eq!(trading_date(utc("2026-03-09T03:59:59Z")), date("2026-03-08"));
+        assert_eq!(trading_date(utc("2026-03-09T04:00:00Z")), date("2026-03-09"));
+        assert_eq!(trading_date(utc("2026-11-02T04:59:59Z")), date("2026-11-01"));
+        for d in ["2026-03-08", "2026-03-09", "2026-11-01", "2026-11-02", "2026-12-31"] {
+            let midnight = et_midnight(date(d)).expect("midnight exists");
+            assert_eq!(trading_date(midnight), date(d));
+            assert_eq!(trading_date(midnight - Duration::seconds(1)), date(d).pred_opt().expect("day before"));
+        }
+    }
 }

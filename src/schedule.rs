@@ -105,7 +105,7 @@ impl SessionGate {
                     return Some(t);
                 }
                 let next = calendar::next_trading_day(today)?;
-                MARKET_TZ.from_local_datetime(&next.and_hms_opt(0, 0, 0)?).earliest().map(|d| d.with_timezone(&Utc))
+                calendar::et_midnight(next)
             }
             SessionGate::Regular | SessionGate::Extended => {
                 let window = |date| match self {

@@ -16,10 +16,10 @@
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::alert::{Alert, Plan, Sentiment, Side, fmt_money};
+use crate::bars::Bar;
 use crate::bots::{Suppressed, alert_id};
 use crate::calendar::trading_date;
 use crate::job::Bot;
-use crate::polygon::models::Bar;
 
 /// Slack for the inclusive volume edge: the required volume is a product of
 /// an average and a time ratio, and may land a rounding step above a
@@ -58,37 +58,14 @@ impl BreakoutConfig {
     }
 }
 
-/// One regular-session daily bar.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct DailyBar {
-    /// The trading date (New York).
-    pub date: NaiveDate,
-    pub high: f64,
-    pub low: f64,
-    pub close: f64,
-    pub volume: f64,
-}
-
-impl DailyBar {
-    /// From a Polygon day aggregate, whose start `t` is midnight New York in
-    /// milliseconds; `None` when `t` is out of range.
-    pub fn from_bar(b: &Bar) -> Option<DailyBar> {
-        let start = DateTime::from_timestamp_millis(b.start_ms)?;
-        Some(DailyBar { date: trading_date(start), high: b.high, low: b.low, close: b.close, volume: b.volume })
-    }
-
-    fn is_finite(&self) -> bool {
-        self.high.is_finite() && self.low.is_finite() && self.close.is_finite() && self.volume.is_finite()
-    }
-}
-
 /// What the bot knows about one symbol at `now`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BreakoutInput {
     pub symbol: String,
-    /// Previous sessions, oldest first. Bars dated today or later are ignored,
-    /// so passing today's partial bar by mistake cannot hide a breakout.
-    pub daily: Vec<DailyBar>,
+    /// Previous sessions' day bars ([`Bar::from_polygon_day`]), oldest
+    /// first. Bars dated today or later are ignored, so passing today's
+    /// partial bar by mistake cannot hide a breakout.
+    pub daily: Vec<Bar>,
     pub last_price: f64,
     /// Shares traded so far today.
     pub today_volume: f64,
@@ -156,15 +133,18 @@ pub fn evaluate(cfg: &BreakoutConfig, input: &BreakoutInput) -> Result<BreakoutH
     }
 
     let today = trading_date(input.now);
-    let mut previous: Vec<&DailyBar> = input.daily.iter().filter(|b| b.date < today).collect();
+    let mut previous: Vec<&Bar> = input.daily.iter().filter(|b| b.trading_date() < today).collect();
     // Stable: bars are expected oldest first; sorting only guards the order.
-    previous.sort_by_key(|b| b.date);
+    previous.sort_by_key(|b| b.start);
     if previous.len() < cfg.lookback_days || cfg.lookback_days == 0 {
         return Err(Suppressed::new(format!("sessions={} below lookback_days={}", previous.len(), cfg.lookback_days)));
     }
     let range = &previous[previous.len() - cfg.lookback_days..];
-    if let Some(bad) = range.iter().find(|b| !b.is_finite()) {
-        return Err(Suppressed::new(format!("daily bar {} not finite", bad.date)));
+    // `Bar::from_polygon_day` already drops such bars; this guards inputs
+    // built any other way.
+    let finite = |b: &Bar| [b.high, b.low, b.close, b.volume].iter().all(|x| x.is_finite());
+    if let Some(bad) = range.iter().find(|b| !finite(b)) {
+        return Err(Suppressed::new(format!("daily bar {} not finite", bad.trading_date())));
     }
     let high = range.iter().map(|b| b.high).fold(f64::NEG_INFINITY, f64::max);
     let low = range.iter().map(|b| b.low).fold(f64::INFINITY, f64::min);
@@ -294,14 +274,21 @@ mod tests {
 
     /// `n` sessions before `today`, oldest first: highs 95 except one at 100,
     /// lows 92 except one at 90, each with `avg_volume` shares.
-    fn history(today: NaiveDate, n: usize, avg_volume: f64) -> Vec<DailyBar> {
+    /// The day bar of `date` as the engine builds it from Polygon's aggregate.
+    fn day(date: NaiveDate, high: f64, low: f64, close: f64, volume: f64) -> Bar {
+        let start_ms = crate::calendar::et_midnight(date).unwrap().timestamp_millis();
+        let raw = crate::polygon::Bar { start_ms, open: close, high, low, close, volume, ..Default::default() };
+        Bar::from_polygon_day(&raw).unwrap()
+    }
+
+    fn history(today: NaiveDate, n: usize, avg_volume: f64) -> Vec<Bar> {
         let mut bars = Vec::new();
         let mut d = today;
         for i in 0..n {
             d = previous_trading_day(d).unwrap();
             let high = if i == 3 { 100.0 } else { 95.0 };
             let low = if i == 7 { 90.0 } else { 92.0 };
-            bars.push(DailyBar { date: d, high, low, close: 93.0, volume: avg_volume });
+            bars.push(day(d, high, low, 93.0, avg_volume));
         }
         bars.reverse();
         bars
@@ -431,18 +418,18 @@ mod tests {
         // Today's partial bar does not count as a previous session, nor does
         // its high (above the price) hide the break.
         let mut with_today = too_few.clone();
-        with_today.daily.push(DailyBar { date: today, high: 101.0, low: 99.0, close: 100.5, volume: 1e6 });
+        with_today.daily.push(day(today, 101.0, 99.0, 100.5, 1e6));
         // A higher high 21 sessions back is outside the range.
         let mut longer = input(NOON, 100.5, 9e9, 1_300_000.0);
-        let oldest = longer.daily[0].date;
+        let oldest = longer.daily[0].trading_date();
         let before = previous_trading_day(oldest).unwrap();
-        longer.daily.insert(0, DailyBar { date: before, high: 120.0, low: 50.0, close: 100.0, volume: 1.0 });
+        longer.daily.insert(0, day(before, 120.0, 50.0, 100.0, 1.0));
         // Bars out of order are sorted before the range is taken.
         let mut shuffled = longer.clone();
         shuffled.daily.reverse();
         let mut bad = input(NOON, 100.5, 9e9, 1_300_000.0);
         bad.daily[5].high = f64::NAN;
-        let bad_date = bad.daily[5].date;
+        let bad_date = bad.daily[5].trading_date();
         let cases = [
             (too_few, Err("sessions=19 below lookback_days=20".to_string())),
             (with_today, Err("sessions=19 below lookback_days=20".to_string())),
@@ -530,23 +517,6 @@ mod tests {
             assert_eq!(id(now, price), want, "{now}");
         }
         assert_eq!(breakout_alert_id("QQQ", date("2026-11-27"), Direction::Down), "breakouts:QQQ:2026-11-27:down");
-    }
-
-    #[test]
-    fn daily_bar_from_polygon_aggregate() {
-        // Polygon day bars start at midnight New York: 2026-03-10T04:00Z (EDT)
-        // and 2026-11-27T05:00Z (EST).
-        let cases = [(1_773_115_200_000, "2026-03-10"), (1_795_755_600_000, "2026-11-27")];
-        for (start_ms, want) in cases {
-            let bar = Bar { start_ms, open: 1.0, high: 2.0, low: 0.5, close: 1.5, volume: 10.0, ..Bar::default() };
-            let got = DailyBar::from_bar(&bar);
-            assert_eq!(
-                got,
-                Some(DailyBar { date: date(want), high: 2.0, low: 0.5, close: 1.5, volume: 10.0 }),
-                "{start_ms}"
-            );
-        }
-        assert_eq!(DailyBar::from_bar(&Bar { start_ms: i64::MAX, ..Bar::default() }), None);
     }
 
     #[test]

@@ -211,10 +211,7 @@ fn render_status(ctx: &Context, now: DateTime<Utc>) -> anyhow::Result<String> {
     s.push_str(&table(&rows));
 
     let today = calendar::trading_date(now);
-    let midnight = today
-        .and_hms_opt(0, 0, 0)
-        .and_then(|d| d.and_local_timezone(MARKET_TZ).earliest())
-        .map_or(now - Duration::days(1), |d| d.with_timezone(&Utc));
+    let midnight = calendar::et_midnight(today).unwrap_or(now - Duration::days(1));
     let today_counts = ctx.store.alert_counts_by_bot(Some(midnight))?;
     s.push_str(&format!("\nalerts today ({today} ET)\n"));
     let mut rows = vec![["bot".to_string(), "alerts".to_string()]];

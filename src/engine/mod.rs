@@ -398,7 +398,6 @@ const ATR_PERIOD: usize = 14;
 
 /// ATR(14, daily, Wilder) from previous sessions' daily bars.
 fn daily_atr(daily: &[Bar]) -> Option<f64> {
-    let bars: Vec<crate::bars::Bar> =
-        daily.iter().filter_map(|b| crate::bars::Bar::from_polygon(b, chrono::Duration::days(1))).collect();
+    let bars: Vec<crate::bars::Bar> = daily.iter().filter_map(crate::bars::Bar::from_polygon_day).collect();
     crate::indicators::atr_wilder(&bars, ATR_PERIOD)
 }

@@ -12,7 +12,7 @@ use serde_json::json;
 use super::{Answer, Decision, Engine, Need, State, Step, Task, daily_atr};
 use crate::alert::Alert;
 use crate::bars;
-use crate::bots::breakouts::{self, BreakoutInput, DailyBar};
+use crate::bots::breakouts::{self, BreakoutInput};
 use crate::bots::darkpool::{self, Cursor};
 use crate::bots::strat as strat_bot;
 use crate::calendar;
@@ -234,7 +234,7 @@ impl Engine {
         };
         let date = calendar::trading_date(now);
         let cached = self.cached_daily(symbol, date).unwrap_or_default();
-        let daily: Vec<DailyBar> = cached.iter().filter_map(DailyBar::from_bar).collect();
+        let daily: Vec<bars::Bar> = cached.iter().filter_map(bars::Bar::from_polygon_day).collect();
         let atr = daily_atr(&cached);
         if let Some(snap) = snap {
             match (snap.last_price(), snap.day.as_ref().and_then(|d| d.volume)) {

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::Scorecard;
 use crate::alert::Sentiment;
-use crate::calendar::MARKET_TZ;
+use crate::calendar::{self, MARKET_TZ};
 use crate::job::Bot;
 
 /// Rows a text list shows before pointing to the JSON for the rest.
@@ -27,7 +27,7 @@ pub fn render_json(card: &Scorecard) -> String {
 /// The scorecard as text: a table of the families, then sections.
 pub fn render_text(card: &Scorecard) -> String {
     let run = &card.run;
-    let one_day = run.from.with_timezone(&MARKET_TZ).date_naive() == run.to.with_timezone(&MARKET_TZ).date_naive();
+    let one_day = calendar::trading_date(run.from) == calendar::trading_date(run.to);
     let when = |t: DateTime<Utc>| {
         let et = t.with_timezone(&MARKET_TZ);
         if one_day { et.format("%H:%M:%S").to_string() } else { et.format("%m-%d %H:%M:%S").to_string() }

@@ -471,7 +471,11 @@ pub struct UnderlyingAsset {
     pub value: Option<f64>,
 }
 
-/// One aggregate bar. The start `t` is Unix **milliseconds**.
+/// One aggregate bar as Polygon sends it. The start `t` is Unix
+/// **milliseconds**. Rules read `bars::Bar` (built by
+/// `bars::Bar::from_polygon`, which adds the end and checks the numbers).
+/// `SnapshotBar` and `MinuteBar` below are other wire objects (every field
+/// optional, zeros before the open, `av`), not bars a rule reads.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 pub struct Bar {
     #[serde(rename = "t")]

@@ -31,12 +31,14 @@ impl Span {
     }
 }
 
+/// `calendar::et_midnight` in the Unix milliseconds bars are stamped with.
 pub(super) fn et_midnight_ms(d: NaiveDate) -> Option<i64> {
-    MARKET_TZ.from_local_datetime(&d.and_hms_opt(0, 0, 0)?).earliest().map(|t| t.timestamp_millis())
+    calendar::et_midnight(d).map(|t| t.timestamp_millis())
 }
 
+/// `calendar::trading_date` of a bar's Unix-millisecond stamp.
 pub(super) fn et_date_of_ms(ms: i64) -> Option<NaiveDate> {
-    DateTime::from_timestamp_millis(ms).map(|t| t.with_timezone(&MARKET_TZ).date_naive())
+    DateTime::from_timestamp_millis(ms).map(calendar::trading_date)
 }
 
 /// When a bar that starts at `start_ms` closes. Calendar spans end at an

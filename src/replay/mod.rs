@@ -51,10 +51,10 @@ use std::sync::mpsc::{Receiver, channel};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::thread;
 
-use chrono::{DateTime, Days, Months, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Days, Months, NaiveDate, Utc};
 use serde::Serialize;
 
-use crate::calendar::MARKET_TZ;
+use crate::calendar;
 use crate::clock::{Clock, unix_nanos};
 use crate::http::{HttpError, Response};
 use crate::polygon::route::{Route, Target};

@@ -10,12 +10,12 @@
 //! Brownian bridge through those four points that never leaves the bar's
 //! range, so the bars the API builds from the minutes are the planned ones.
 
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 use super::pricing::{cents, round_dp};
 use super::rng::Rng;
 use crate::bars;
-use crate::calendar::{self, MARKET_TZ};
+use crate::calendar;
 use crate::indicators::rsi_wilder;
 use crate::polygon::models::{Bar, MinuteBar, SnapshotBar, SnapshotQuote, SnapshotTrade, TickerSnapshot, Trade};
 use crate::strat::BarType;
@@ -688,7 +688,10 @@ pub fn market_bars(minutes: &[Ohlc], day: &Day, frame: bars::Frame, now: DateTim
     bars::aggregate(&minutes, frame, bars::Session::Extended, now)
 }
 
-/// One daily bar of the history before the simulated day.
+/// One daily bar of the history before the simulated day: the generator's
+/// own record (short names, the date it was made for), written out as the
+/// wire `polygon::Bar` by [`DailyBar::to_bar`], whose VWAP and count are
+/// derived at that point. The bots read it back as a `bars::Bar`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DailyBar {
     pub date: NaiveDate,
@@ -702,7 +705,7 @@ pub struct DailyBar {
 impl DailyBar {
     /// Polygon's daily aggregate: `t` is midnight ET of the date.
     pub fn to_bar(self) -> Bar {
-        let midnight = self.date.and_hms_opt(0, 0, 0).and_then(|d| MARKET_TZ.from_local_datetime(&d).earliest());
+        let midnight = calendar::et_midnight(self.date);
         let vw = round_dp((self.h + self.l + 2.0 * self.c) / 4.0, 4);
         Bar {
             start_ms: midnight.map_or(0, |m| m.timestamp_millis()),
