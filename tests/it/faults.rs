@@ -263,6 +263,17 @@ fn config_with(polygon: &str, golden: &str, sweeps: &str, metrics: &Path, extra:
     Config::from_vars(&vars).expect("valid config")
 }
 
+/// `TIMETABLE` run by the live service (Discord delivery, a fresh store at
+/// `db`) on `clock` until `run_for` of simulated time has passed.
+fn run_service(cfg: Config, clock: &Arc<SimClock>, db: &Path, run_for: Duration) -> orakl::runner::LoopStats {
+    let tt = Timetable::parse("schedule.cron", TIMETABLE).unwrap();
+    let settings = Settings::validate(&cfg, &tt, false).expect("settings");
+    let delivery = Delivery::discord(&cfg, &settings, clock.clone(), Notifier::disabled());
+    clock.shutdown_after(run_for);
+    let mut svc = Service::new(cfg, clock.clone(), Store::open(db).unwrap(), delivery, Notifier::disabled()).unwrap();
+    svc.run(&tt)
+}
+
 fn assert_no_secrets(what: &str, text: &str) {
     for secret in [KEY, GOLDEN_TOKEN, SWEEPS_TOKEN] {
         assert!(!text.contains(secret), "{what} leaks a secret:\n{text}");
@@ -283,13 +294,7 @@ fn the_service_rides_out_polygon_and_discord_faults_and_reports_its_health() {
 
     logcap::install();
     logcap::take();
-    let tt = Timetable::parse("schedule.cron", TIMETABLE).unwrap();
-    let settings = Settings::validate(&cfg, &tt, false).expect("settings");
-    let delivery = Delivery::discord(&cfg, &settings, clock.clone(), Notifier::disabled());
-    clock.shutdown_after(Duration::from_secs(12 * 60 + 30));
-    let mut svc = Service::new(cfg, clock.clone(), Store::open(&db).unwrap(), delivery, Notifier::disabled()).unwrap();
-    let stats = svc.run(&tt);
-    drop(svc);
+    let stats = run_service(cfg, &clock, &db, Duration::from_secs(12 * 60 + 30));
     let logs = logcap::take_lines();
     let all_logs = logs.join("\n");
 
@@ -431,13 +436,7 @@ fn wall_clock_steps_replay_nothing_and_keep_cooldowns() {
 
     logcap::install();
     logcap::take();
-    let tt = Timetable::parse("schedule.cron", TIMETABLE).unwrap();
-    let settings = Settings::validate(&cfg, &tt, false).expect("settings");
-    let delivery = Delivery::discord(&cfg, &settings, clock.clone(), Notifier::disabled());
-    clock.shutdown_after(Duration::from_secs(20 * 60));
-    let mut svc = Service::new(cfg, clock.clone(), Store::open(&db).unwrap(), delivery, Notifier::disabled()).unwrap();
-    svc.run(&tt);
-    drop(svc);
+    run_service(cfg, &clock, &db, Duration::from_secs(20 * 60));
     let logs = logcap::take_lines().join("\n");
     assert_eq!(logs.matches("event=wall_clock_stepped_back").count(), 1, "{logs}");
     // The leap skips the firings it jumped over: one line per timetable line.
@@ -499,14 +498,7 @@ fn a_discord_that_answers_late_gets_at_most_one_extra_copy_per_alert() {
         &dir.path().join("m.prom"),
         &[("DISCORD_TIMEOUT_SECONDS", "1")],
     );
-    let tt = Timetable::parse("schedule.cron", TIMETABLE).unwrap();
-    let settings = Settings::validate(&cfg_vars, &tt, false).expect("settings");
-    let delivery = Delivery::discord(&cfg_vars, &settings, clock.clone(), Notifier::disabled());
-    clock.shutdown_after(Duration::from_secs(20 * 60));
-    let mut svc =
-        Service::new(cfg_vars, clock.clone(), Store::open(&db).unwrap(), delivery, Notifier::disabled()).unwrap();
-    svc.run(&tt);
-    drop(svc);
+    run_service(cfg_vars, &clock, &db, Duration::from_secs(20 * 60));
 
     let posts = golden.posts.lock().unwrap().clone();
     let mut per_alert: BTreeMap<String, Vec<DateTime<Utc>>> = BTreeMap::new();
@@ -553,13 +545,7 @@ fn long_rate_limits_never_stop_the_loop() {
     let cfg = config(&poly.url(), &golden.server.url(), &sweeps.server.url(), &dir.path().join("m.prom"));
     logcap::install();
     logcap::take();
-    let tt = Timetable::parse("schedule.cron", TIMETABLE).unwrap();
-    let settings = Settings::validate(&cfg, &tt, false).expect("settings");
-    let delivery = Delivery::discord(&cfg, &settings, clock.clone(), Notifier::disabled());
-    clock.shutdown_after(Duration::from_secs(20 * 60));
-    let mut svc = Service::new(cfg, clock.clone(), Store::open(&db).unwrap(), delivery, Notifier::disabled()).unwrap();
-    svc.run(&tt);
-    drop(svc);
+    run_service(cfg, &clock, &db, Duration::from_secs(20 * 60));
     let logs = logcap::take_lines().join("\n");
 
     assert_eq!(logs.matches("event=firing_skipped").count(), 0, "{logs}");
