@@ -53,6 +53,38 @@ pub struct Plan {
     pub targets: Vec<f64>,
 }
 
+/// Below this, two prices are one (a 1:1 plan at cent ticks is 1:1, not
+/// 0.999999…).
+pub const PRICE_EPSILON: f64 = 1e-9;
+
+impl Plan {
+    /// A plan's direction and reward:risk at its stated entry, from the
+    /// entry, the stop and the first target: long when the target is above
+    /// the entry (or, with the target at the entry, the stop below it). The
+    /// reward:risk is `|T1 − entry| ÷ |entry − stop|`, and `None` when the stop
+    /// sits at or beyond the entry on the target's side (no risk to size).
+    /// One rule for the bots that publish plans and for `orakl evaluate`.
+    pub fn shape(entry: f64, stop: f64, first_target: f64) -> (bool, Option<f64>) {
+        let long = if first_target != entry { first_target > entry } else { stop < entry };
+        let sign = if long { 1.0 } else { -1.0 };
+        let (reward, risk) = ((first_target - entry) * sign, (entry - stop) * sign);
+        // The reward is never negative (the direction is the target's side);
+        // abs() only turns the −0 of a short plan whose target is its entry into 0.
+        (long, (risk > 0.0).then(|| (reward / risk).abs()))
+    }
+
+    /// This plan's reward:risk at its entry (see [`Plan::shape`]); `None`
+    /// without a target or a risk.
+    pub fn reward_risk(&self) -> Option<f64> {
+        Plan::shape(self.entry, self.stop, *self.targets.first()?).1
+    }
+
+    /// At least `min` reward for each unit of risk (within [`PRICE_EPSILON`]).
+    pub fn meets(&self, min: f64) -> bool {
+        self.reward_risk().is_some_and(|rr| rr >= min - PRICE_EPSILON)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
     /// Deterministic: bot + instrument + the event that fired it, so the
@@ -119,6 +151,10 @@ pub struct Details {
     /// Each part of the score, in display order: ("premium", 27.5), ...
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub score_parts: Vec<(String, f64)>,
+    /// How unusual the event is for its own contract and underlying, in
+    /// plain words ("7× this contract's usual volume for 30 s"), in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unusual: Vec<String>,
     /// Free-form extra lines (repeat count, entry timing, ...), in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<(String, String)>,

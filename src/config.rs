@@ -226,6 +226,7 @@ settings! {
     discord_max_attempts: int("DISCORD_MAX_ATTEMPTS", 4, 1, 20),
     // Alert quality guards.
     max_spread_pct: num("MAX_SPREAD_PCT", 0.25, 0.0, 100.0),
+    min_reward_risk: num("MIN_REWARD_RISK", 1.0, 0.0, 100.0),
     // ORAKL Flow.
     min_premium: num("MIN_PREMIUM", 10_000.0, 0.0, MONEY),
     orakl_flow_min_dte: int("ORAKL_FLOW_MIN_DTE", 1, 0, 3650),

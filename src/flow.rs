@@ -230,8 +230,7 @@ impl FlowEvent {
             strike_distance: self.strike_distance,
             vol_oi: self.vol_oi,
             delta_vol_oi: self.delta_vol_oi,
-            score_parts: Vec::new(),
-            notes: Vec::new(),
+            ..Details::default()
         };
         if self.vol_exceeds_oi {
             a.details.notes.push(("vol/OI".to_string(), "vol > OI".to_string()));

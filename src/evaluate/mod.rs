@@ -84,7 +84,7 @@ pub const LATE_CUTOFF_ET: (u32, u32) = (15, 45);
 pub const IMPLAUSIBLE_PREMIUM_USD: f64 = 500_000_000.0;
 /// Floats compared against a threshold (reward:risk 1.0) with this slack,
 /// so a plan of exactly 1:1 at cent ticks is not "below".
-const EPSILON: f64 = 1e-9;
+const EPSILON: f64 = crate::alert::PRICE_EPSILON;
 
 /// How long after a truth line's `at` an alert of `bot` may come and still
 /// answer it: the family's cadence in the shipped timetable when every
@@ -536,12 +536,7 @@ struct PlanView {
 
 fn plan_of(a: &Alert) -> Option<PlanView> {
     let (entry, stop, target) = (a.entry?, a.stop?, *a.targets.as_ref()?.first()?);
-    let long = if target != entry { target > entry } else { stop < entry };
-    let sign = if long { 1.0 } else { -1.0 };
-    let (reward, risk) = ((target - entry) * sign, (entry - stop) * sign);
-    // The reward is never negative (the direction is the target's side);
-    // abs() only turns the −0 of a short plan whose target is its entry into 0.
-    let reward_risk = (risk > 0.0).then(|| (reward / risk).abs());
+    let (long, reward_risk) = crate::alert::Plan::shape(entry, stop, target);
     Some(PlanView { entry, stop, target, long, reward_risk })
 }
 

@@ -63,6 +63,7 @@ fn full_options_alert() -> Alert {
         delta_vol_oi: Some(0.2083),
         score_parts: vec![("premium".into(), 58.0)],
         notes: vec![("Repeat".into(), "3rd hit in 30 min · $2,100,000 total".into())],
+        ..Details::default()
     };
     a
 }
