@@ -240,6 +240,7 @@ settings! {
     sweeps_max_dte: int("SWEEPS_MAX_DTE", 90, 0, 3650),
     min_sweep_score: num("MIN_SWEEP_SCORE", 60.0, 0.0, 100.0),
     sweeps_confirm_with_trades: flag("SWEEPS_CONFIRM_WITH_TRADES", true),
+    sweeps_max_confirmations: int("SWEEPS_MAX_CONFIRMATIONS", 3, 0, 1000),
     // Golden Sweeps.
     golden_min_premium: num("GOLDEN_MIN_PREMIUM", 1_000_000.0, 0.0, MONEY),
     golden_min_dte: int("GOLDEN_MIN_DTE", 1, 0, 3650),
@@ -276,11 +277,21 @@ settings! {
     darkpool_cooldown_seconds: int("DARKPOOL_COOLDOWN_SECONDS", 900, 0, 30 * DAY),
     breakouts_cooldown_seconds: int("BREAKOUTS_COOLDOWN_SECONDS", 900, 0, 30 * DAY),
     strat_cooldown_seconds: int("STRAT_COOLDOWN_SECONDS", 900, 0, 30 * DAY),
+    // Hourly alert budgets per bot (0 = no budget): the top of each seed band a day.
+    orakl_flow_max_alerts_per_hour: int("ORAKL_FLOW_MAX_ALERTS_PER_HOUR", 15, 0, 1_000_000),
+    sweeps_max_alerts_per_hour: int("SWEEPS_MAX_ALERTS_PER_HOUR", 25, 0, 1_000_000),
+    golden_sweeps_max_alerts_per_hour: int("GOLDEN_SWEEPS_MAX_ALERTS_PER_HOUR", 5, 0, 1_000_000),
+    bullseye_max_alerts_per_hour: int("BULLSEYE_MAX_ALERTS_PER_HOUR", 10, 0, 1_000_000),
+    scalps_max_alerts_per_hour: int("SCALPS_MAX_ALERTS_PER_HOUR", 40, 0, 1_000_000),
+    darkpool_max_alerts_per_hour: int("DARKPOOL_MAX_ALERTS_PER_HOUR", 15, 0, 1_000_000),
+    breakouts_max_alerts_per_hour: int("BREAKOUTS_MAX_ALERTS_PER_HOUR", 8, 0, 1_000_000),
+    strat_max_alerts_per_hour: int("STRAT_MAX_ALERTS_PER_HOUR", 15, 0, 1_000_000),
     // Outcomes and reports.
     outcome_t1_pct: num("OUTCOME_T1_PCT", 0.5, 0.0, 100.0),
     outcome_t2_pct: num("OUTCOME_T2_PCT", 1.0, 0.0, 100.0),
     outcome_stop_pct: num("OUTCOME_STOP_PCT", 0.5, 0.0, 1.0),
     outcome_max_days: int("OUTCOME_MAX_DAYS", 5, 1, 365),
+    outcomes_max_requests: int("OUTCOMES_MAX_REQUESTS", 20, 0, 1_000_000),
     performance_symbol_min_obs: int("PERFORMANCE_SYMBOL_MIN_OBS", 20, 1, 1_000_000),
     performance_symbol_min_win: num("PERFORMANCE_SYMBOL_MIN_WIN", 0.2, 0.0, 1.0),
 }
@@ -297,6 +308,20 @@ impl Tunables {
             Bot::Darkpool => self.darkpool_cooldown_seconds,
             Bot::Breakouts => self.breakouts_cooldown_seconds,
             Bot::Strat => self.strat_cooldown_seconds,
+        }
+    }
+
+    /// `<BOT>_MAX_ALERTS_PER_HOUR` (0: no budget).
+    pub fn max_alerts_per_hour(&self, bot: Bot) -> i64 {
+        match bot {
+            Bot::OraklFlow => self.orakl_flow_max_alerts_per_hour,
+            Bot::Sweeps => self.sweeps_max_alerts_per_hour,
+            Bot::GoldenSweeps => self.golden_sweeps_max_alerts_per_hour,
+            Bot::Bullseye => self.bullseye_max_alerts_per_hour,
+            Bot::Scalps => self.scalps_max_alerts_per_hour,
+            Bot::Darkpool => self.darkpool_max_alerts_per_hour,
+            Bot::Breakouts => self.breakouts_max_alerts_per_hour,
+            Bot::Strat => self.strat_max_alerts_per_hour,
         }
     }
 

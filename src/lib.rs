@@ -8,6 +8,7 @@
 //! - `engine` — the detection engine: every bot's pipeline and the detection state; it says
 //!   what it needs and what it decided, and does no IO; the one cooldown policy.
 //! - `flow`, `cache` — flow detection between chain snapshots; the volume and chain caches.
+//! - `plausible` — figures that cannot be true: data errors, never alerts.
 //! - `bots` — one module per alert family's rule.
 //! - `bars`, `indicators`, `strat` — ET bar aggregation, RSI/ATR (Wilder), Strat patterns.
 //! - `discord` — embeds within Discord's limits; the webhook sender.
@@ -61,6 +62,7 @@ pub mod metrics;
 pub mod net;
 pub mod notify;
 pub mod outcomes;
+pub mod plausible;
 pub mod polygon;
 pub mod record;
 pub mod replay;

@@ -64,6 +64,9 @@ pub struct Snapshot {
     pub outbox: OutboxUsage,
     /// Every alert committed, by bot.
     pub alerts_by_bot: BTreeMap<String, u64>,
+    /// Alerts the hourly budget suppressed since start, by bot.
+    #[serde(default)]
+    pub budget_suppressed: BTreeMap<String, u64>,
     /// Each job's last successful run.
     pub last_success: BTreeMap<String, DateTime<Utc>>,
     pub open_circuits: Vec<String>,
@@ -118,6 +121,14 @@ pub fn render(s: &Snapshot) -> String {
     out.family("orakl_alerts_total", "counter", "Alerts committed to the outbox, by bot.");
     for (bot, n) in &s.alerts_by_bot {
         out.sample("orakl_alerts_total", &[("bot", bot)], *n as f64);
+    }
+    out.family(
+        "orakl_alerts_suppressed_total",
+        "counter",
+        "Alerts over their family's hourly budget since start, by bot.",
+    );
+    for (bot, n) in &s.budget_suppressed {
+        out.sample("orakl_alerts_suppressed_total", &[("bot", bot)], *n as f64);
     }
     out.family("orakl_outbox_alerts", "gauge", "Alerts in the outbox by delivery status.");
     let o = &s.outbox;
@@ -473,6 +484,7 @@ mod tests {
             ]),
             outbox: OutboxUsage { pending: 1, sent: 7, failed: 1, expired: 0, oldest_pending_age_s: Some(12) },
             alerts_by_bot: BTreeMap::from([("golden_sweeps".to_string(), 2), ("sweeps".to_string(), 7)]),
+            budget_suppressed: BTreeMap::from([("scalps".to_string(), 4)]),
             last_success: BTreeMap::from([("sweeps".to_string(), at - chrono::Duration::seconds(12))]),
             open_circuits: open.clone(),
             disabled_features: vec![],
@@ -490,6 +502,7 @@ mod tests {
             "orakl_api_requests_total{endpoint=\"trades\",status=\"503\"} 5\n",
             "orakl_api_pages_total{endpoint=\"option_chain\"} 240\n",
             "orakl_alerts_total{bot=\"sweeps\"} 7\n",
+            "orakl_alerts_suppressed_total{bot=\"scalps\"} 4\n",
             "orakl_outbox_alerts{status=\"pending\"} 1\n",
             "orakl_cache_hits_total{cache=\"volume\"} 5000\n",
             "orakl_cache_entries{cache=\"chain\"} 2\n",

@@ -292,6 +292,10 @@ fn render_status(ctx: &Context, now: DateTime<Utc>) -> anyhow::Result<String> {
             if !snap.open_circuits.is_empty() {
                 s.push_str(&format!("\nopen circuits: {}\n", snap.open_circuits.join(", ")));
             }
+            let over: Vec<String> = snap.budget_suppressed.iter().map(|(b, n)| format!("{b} {n}")).collect();
+            if !over.is_empty() {
+                s.push_str(&format!("\nsuppressed by the hourly alert budget since start: {}\n", over.join(", ")));
+            }
         }
     }
 

@@ -79,6 +79,8 @@ pub struct Rules {
     pub chain_cache_ttl_seconds: u64,
     /// `OPTIONS_BATCH`: symbols per firing when the line names no `batch`.
     pub batch: usize,
+    /// `SWEEPS_MAX_CONFIRMATIONS`: trades requests per options firing.
+    pub max_confirmations: usize,
     pub watchlist: Vec<String>,
 }
 
@@ -103,6 +105,7 @@ impl Rules {
             volume_cache_ttl_seconds: t.volume_cache_ttl_seconds.max(0) as u64,
             chain_cache_ttl_seconds: t.chain_cache_ttl_seconds.max(0) as u64,
             batch: t.options_batch.max(1) as usize,
+            max_confirmations: t.sweeps_max_confirmations.max(0) as usize,
             watchlist: c.watchlist.clone(),
         })
     }
@@ -165,6 +168,8 @@ pub enum Decision {
     Suppressed { bot: Bot, what: String, reason: String },
     /// An observation with new volume that a flow guard dropped.
     Dropped { contract: String, volume_delta: f64, reason: String },
+    /// Data that cannot be true ([`crate::plausible`]): a processing error.
+    DataError { symbol: String, contract: String, reason: String },
     /// Commit this alert, its cooldown and its outcome plan together.
     Commit(Box<Commit>),
     /// Store the cursor text under `key`.
@@ -196,6 +201,10 @@ pub struct Summary {
     pub events: usize,
     /// The symbol could not be scanned (its data could not be fetched).
     pub failed: bool,
+    /// Sweep confirmations requested, and candidates judged unconfirmed
+    /// because the firing's `SWEEPS_MAX_CONFIRMATIONS` was spent.
+    pub confirmations: usize,
+    pub over_cap: usize,
 }
 
 /// One bot's work on one symbol; driven by [`Engine::poll`].
@@ -211,6 +220,9 @@ pub struct Task {
     pending: VecDeque<Decision>,
     /// Scalps' inputs for the symbol, fetched once per task.
     scalp: Option<options::ScalpInputs>,
+    /// Candidates waiting for a sweep confirmation until every event of
+    /// the scan has been through the other gates.
+    confirm: Vec<options::Deferred>,
 }
 
 #[derive(Debug)]
@@ -263,6 +275,9 @@ pub struct Engine {
     repeats: RepeatTracker,
     /// Bullseye's own spot observations per underlying (momentum).
     spots: SpotHistory,
+    /// Sweep confirmations: the firing's allowance and the answers shared
+    /// by Sweeps and Golden Sweeps.
+    confirmations: options::Confirmations,
 }
 
 impl Engine {
@@ -280,6 +295,7 @@ impl Engine {
             day_tapes: BTreeMap::new(),
             daily_cache: BTreeMap::new(),
             spots: SpotHistory::default(),
+            confirmations: options::Confirmations::default(),
         }
     }
 
@@ -326,6 +342,7 @@ impl Engine {
             state,
             pending: VecDeque::new(),
             scalp: None,
+            confirm: Vec::new(),
         }
     }
 

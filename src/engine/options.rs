@@ -1,7 +1,19 @@
 //! The five options families' pipeline on one symbol: the shared chain
-//! scan, then for each flow event the rule's cheap part, the stored
-//! cooldown, the data the rest of the rule needs, and the decision.
+//! scan (implausible figures taken out as data errors), then for each flow
+//! event the rule's cheap part, the stored cooldown, the data the rest of
+//! the rule needs, and the decision.
+//!
+//! Sweep confirmations (the option's own trades) are the costly part, one
+//! request per contract, so they come last: a candidate of Sweeps or Golden
+//! Sweeps that passed every other gate (for Sweeps: its score reaches the
+//! minimum only with the ISO part) waits until every event of the scan has
+//! had its turn; then the waiting candidates are confirmed largest premium
+//! first, while the firing's `SWEEPS_MAX_CONFIRMATIONS` lasts. The rest are
+//! judged unconfirmed (never called sweeps) and counted. A confirmation is
+//! kept per contract and window, so the other family's firing on the same
+//! scan reuses it instead of asking again.
 
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -16,6 +28,7 @@ use crate::calendar;
 use crate::engine::cooldown::CooldownPolicy;
 use crate::flow::{self, FlowEvent};
 use crate::job::Bot;
+use crate::plausible;
 use crate::scan::ChainScan;
 use crate::{bars, indicators, strat};
 
@@ -23,6 +36,39 @@ use crate::{bars, indicators, strat};
 const CONFIRMATION_MAX_PAGES: usize = 4;
 /// Closed 5-minute bars in which Scalps looks for its trigger.
 const SCALP_TRIGGER_BARS: usize = 3;
+/// How long a confirmation is kept for the other family: longer than the
+/// chain cache's life, within which both families read the same scan.
+const CONFIRMATION_KEEP_SECONDS: i64 = 600;
+
+/// A candidate that passed every gate but its sweep confirmation.
+#[derive(Debug)]
+pub(super) struct Deferred {
+    index: usize,
+    premium: f64,
+    screened: Screened,
+    at: DateTime<Utc>,
+}
+
+/// A contract's trades window: (contract, previous observation, this one).
+type Window = (String, DateTime<Utc>, DateTime<Utc>);
+
+/// The current firing's allowance of trades requests, and the confirmations
+/// known per contract and window.
+#[derive(Debug, Default)]
+pub(super) struct Confirmations {
+    left: usize,
+    known: BTreeMap<Window, Confirmation>,
+}
+
+impl Confirmations {
+    fn window(ev: &FlowEvent) -> Window {
+        (ev.contract.clone(), ev.previous_at, ev.observed_at)
+    }
+
+    fn known(&self, ev: &FlowEvent) -> Option<Confirmation> {
+        self.known.get(&Self::window(ev)).copied()
+    }
+}
 
 /// Where an options task stands.
 #[derive(Debug)]
@@ -37,6 +83,18 @@ pub(super) enum Stage {
     Event {
         scan: Arc<ChainScan>,
         index: usize,
+    },
+    /// Every event had its turn; next: the candidates waiting for a
+    /// confirmation, largest premium first.
+    Confirm {
+        scan: Arc<ChainScan>,
+        queue: VecDeque<Deferred>,
+    },
+    /// The option's trades were asked for to confirm `current`.
+    AwaitConfirm {
+        scan: Arc<ChainScan>,
+        queue: VecDeque<Deferred>,
+        current: Deferred,
     },
     /// The event passed the cheap part at `at`; its cooldown was asked for.
     AwaitCooldown {
@@ -107,7 +165,10 @@ impl Engine {
                 },
                 Stage::Event { scan, index } => {
                     let shared = scan.clone();
-                    let ev = shared.events.get(index)?;
+                    let Some(ev) = shared.events.get(index) else {
+                        stage = Stage::Confirm { scan, queue: confirmation_queue(task) };
+                        continue;
+                    };
                     match self.screen(task.bot, ev, now) {
                         Err(s) => {
                             task.state = State::Options(Stage::Event { scan, index: index + 1 });
@@ -126,15 +187,21 @@ impl Engine {
                     let next = Stage::Event { scan: scan.clone(), index: index + 1 };
                     match task.take_answer() {
                         Answer::Cooldown(c) if CooldownPolicy::allows(c.as_ref(), now, Some(ev.premium)) => {
-                            match self.data_need(task, ev, &screened, at) {
-                                Some(need) => {
-                                    task.state = State::Options(Stage::AwaitData { scan, index, screened, at });
-                                    return Some(Step::Need(need));
-                                }
-                                None => {
-                                    let step = self.decide(task, ev, screened, None, at, now);
-                                    task.state = State::Options(next);
-                                    return Some(step);
+                            if self.waits_for_confirmation(ev, &screened) {
+                                task.confirm.push(Deferred { index, premium: ev.premium, screened, at });
+                                next
+                            } else {
+                                match self.data_need(task, ev, &screened, at) {
+                                    Some(need) => {
+                                        task.state = State::Options(Stage::AwaitData { scan, index, screened, at });
+                                        return Some(Step::Need(need));
+                                    }
+                                    None => {
+                                        let known = self.confirmations.known(ev);
+                                        let step = self.decide(task, ev, screened, None, known, at, now);
+                                        task.state = State::Options(next);
+                                        return Some(step);
+                                    }
                                 }
                             }
                         }
@@ -151,11 +218,76 @@ impl Engine {
                     let answer = task.take_answer();
                     let shared = scan.clone();
                     let ev = shared.events.get(index)?;
-                    let step = self.decide(task, ev, screened, Some(answer), at, now);
+                    let known = self.confirmations.known(ev);
+                    let step = self.decide(task, ev, screened, Some(answer), known, at, now);
                     task.state = State::Options(Stage::Event { scan, index: index + 1 });
                     return Some(step);
                 }
+                Stage::Confirm { scan, mut queue } => {
+                    let current = queue.pop_front()?;
+                    let shared = scan.clone();
+                    let ev = shared.events.get(current.index)?;
+                    let known = self.confirmations.known(ev);
+                    if known.is_none() && self.confirmations.left > 0 {
+                        self.confirmations.left -= 1;
+                        task.summary.confirmations += 1;
+                        let need = Need::OptionTrades {
+                            contract: ev.contract.clone(),
+                            after_ns: ev.previous_at.timestamp_nanos_opt(),
+                            until_ns: ev.observed_at.timestamp_nanos_opt(),
+                            max_pages: CONFIRMATION_MAX_PAGES,
+                        };
+                        task.state = State::Options(Stage::AwaitConfirm { scan, queue, current });
+                        return Some(Step::Need(need));
+                    }
+                    if known.is_none() {
+                        task.summary.over_cap += 1;
+                    }
+                    let step = self.decide(task, ev, current.screened, None, known, current.at, now);
+                    task.state = State::Options(Stage::Confirm { scan, queue });
+                    return Some(step);
+                }
+                Stage::AwaitConfirm { scan, queue, current } => {
+                    let answer = task.take_answer();
+                    let shared = scan.clone();
+                    let ev = shared.events.get(current.index)?;
+                    // A failed request (logged by the shell) leaves the
+                    // candidate unconfirmed and is not remembered.
+                    let confirmation = match answer {
+                        Answer::Trades(trades) => {
+                            let c = bots::sweep_confirmation(&crate::scan::option_prints(&trades));
+                            self.confirmations.known.insert(Confirmations::window(ev), c);
+                            Some(c)
+                        }
+                        _ => None,
+                    };
+                    let step = self.decide(task, ev, current.screened, None, confirmation, current.at, now);
+                    task.state = State::Options(Stage::Confirm { scan, queue });
+                    return Some(step);
+                }
             };
+        }
+    }
+
+    /// A new firing of an options bot: its allowance of confirmation
+    /// requests, and confirmations too old to be shared forgotten.
+    pub fn start_firing(&mut self, now: DateTime<Utc>) {
+        self.confirmations.left = self.rules.max_confirmations;
+        let keep_from = now - chrono::Duration::seconds(CONFIRMATION_KEEP_SECONDS);
+        self.confirmations.known.retain(|(_, _, observed_at), _| *observed_at >= keep_from);
+    }
+
+    /// Whether a candidate that passed its cooldown waits for a trades
+    /// request: Golden Sweeps always (to label it honestly), Sweeps when
+    /// the ISO part decides; never when the window's answer is known.
+    fn waits_for_confirmation(&self, ev: &FlowEvent, screened: &Screened) -> bool {
+        if self.confirmations.known(ev).is_some() {
+            return false;
+        }
+        match screened {
+            Screened::Golden(_) => self.rules.sweeps.confirm_with_trades,
+            Screened::Sweeps => sweeps::needs_confirmation(&self.rules.sweeps, ev),
+            _ => false,
         }
     }
 
@@ -187,21 +319,42 @@ impl Engine {
         if let Some(spot) = observations.iter().find_map(|o| o.spot) {
             self.spots.record(&underlying, now, spot);
         }
+        let data_error = |contract: &str, reason: String| Decision::DataError {
+            symbol: task.symbol.clone(),
+            contract: contract.to_string(),
+            reason,
+        };
+        let mut errors: Vec<Decision> = observations
+            .iter()
+            .filter_map(|o| plausible::observation(o).err().map(|e| data_error(&o.contract, e.to_string())))
+            .collect();
+        let chain_scale = plausible::ChainScale::of(&observations);
         let detection = flow::detect_with(&mut self.volume, &self.rules.flow, &observations, now, date);
         for d in detection.dropped {
-            task.pending.push_back(Decision::Dropped {
-                contract: d.contract,
-                volume_delta: d.volume_delta,
-                reason: d.reason.to_string(),
+            task.pending.push_back(match d.reason {
+                // Figures that overflowed are bad data, not a quiet drop.
+                flow::DropReason::BadPremium { premium, avg_price }
+                    if !(premium.is_finite() && avg_price.is_finite()) =>
+                {
+                    data_error(&d.contract, d.reason.to_string())
+                }
+                _ => Decision::Dropped {
+                    contract: d.contract,
+                    volume_delta: d.volume_delta,
+                    reason: d.reason.to_string(),
+                },
             });
         }
+        let mut events = Vec::with_capacity(detection.events.len());
+        for ev in detection.events {
+            match plausible::event(&ev, &chain_scale) {
+                Ok(()) => events.push(ev),
+                Err(e) => errors.push(data_error(&ev.contract, e.to_string())),
+            }
+        }
+        task.pending.extend(errors);
         self.scan_seq += 1;
-        let scan = Arc::new(ChainScan {
-            seq: self.scan_seq,
-            contracts,
-            events: detection.events,
-            baselines: detection.baselines,
-        });
+        let scan = Arc::new(ChainScan { seq: self.scan_seq, contracts, events, baselines: detection.baselines });
         self.chains.put(&task.symbol, now, scan.clone());
         scan
     }
@@ -234,21 +387,12 @@ impl Engine {
         }
     }
 
-    /// What the rest of the rule needs fetched, if anything: trades for a
-    /// sweep confirmation (Golden Sweeps always, to label honestly; Sweeps
-    /// only when the ISO part could change the decision), daily bars for
-    /// Bullseye's ATR, 5-minute bars for Scalps (once per task).
+    /// What the rest of the rule needs fetched, if anything: daily bars for
+    /// Bullseye's ATR, 5-minute bars for Scalps (once per task). Sweep
+    /// confirmations wait for the end of the scan ([`Stage::Confirm`]).
     fn data_need(&self, task: &Task, ev: &FlowEvent, screened: &Screened, now: DateTime<Utc>) -> Option<Need> {
-        let trades = || Need::OptionTrades {
-            contract: ev.contract.clone(),
-            after_ns: ev.previous_at.timestamp_nanos_opt(),
-            until_ns: ev.observed_at.timestamp_nanos_opt(),
-            max_pages: CONFIRMATION_MAX_PAGES,
-        };
         match screened {
-            Screened::Golden(_) => self.rules.sweeps.confirm_with_trades.then(trades),
-            Screened::Flow(_) => None,
-            Screened::Sweeps => sweeps::needs_confirmation(&self.rules.sweeps, ev).then(trades),
+            Screened::Golden(_) | Screened::Flow(_) | Screened::Sweeps => None,
             Screened::Bullseye => match self.cached_daily(&task.symbol, ev.trading_date) {
                 Some(_) => None,
                 None => Some(Engine::daily_need(&task.symbol, ev.trading_date)),
@@ -269,29 +413,26 @@ impl Engine {
     }
 
     /// The decision on a screened event whose cooldown allowed it, given the
-    /// answer to its data need (None: it had none): the rule judged as of
-    /// `at`, when the event was taken up, and committed as of `now`.
+    /// answer to its data need (None: it had none) and its sweep
+    /// confirmation (None: not known): the rule judged as of `at`, when the
+    /// event was taken up, and committed as of `now`.
+    #[allow(clippy::too_many_arguments)]
     fn decide(
         &mut self,
         task: &mut Task,
         ev: &FlowEvent,
         screened: Screened,
         answer: Option<Answer>,
+        confirmation: Option<Confirmation>,
         at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Step {
         let bot = task.bot;
-        let confirmation = |answer: &Option<Answer>| -> Option<Confirmation> {
-            match answer {
-                Some(Answer::Trades(trades)) => Some(bots::sweep_confirmation(&crate::scan::option_prints(trades))),
-                _ => None,
-            }
-        };
         let alert = match screened {
-            Screened::Golden(hit) => Ok(golden_sweeps::build_alert(&hit, ev, confirmation(&answer))),
+            Screened::Golden(hit) => Ok(golden_sweeps::build_alert(&hit, ev, confirmation)),
             Screened::Flow(hit) => Ok(orakl_flow::build_alert(&hit, ev)),
             Screened::Sweeps => {
-                sweeps::evaluate(&self.rules.sweeps, ev, confirmation(&answer)).map(|hit| sweeps::build_alert(&hit, ev))
+                sweeps::evaluate(&self.rules.sweeps, ev, confirmation).map(|hit| sweeps::build_alert(&hit, ev))
             }
             Screened::Bullseye => {
                 if let Some(Answer::Bars(daily)) = answer {
@@ -350,6 +491,14 @@ impl Engine {
             bear: trigger(false),
         }
     }
+}
+
+/// The task's candidates waiting for a confirmation, largest premium first
+/// (ties in scan order).
+fn confirmation_queue(task: &mut Task) -> VecDeque<Deferred> {
+    let mut waiting = std::mem::take(&mut task.confirm);
+    waiting.sort_by(|a, b| b.premium.total_cmp(&a.premium).then(a.index.cmp(&b.index)));
+    waiting.into()
 }
 
 /// A candidate that did not become an alert.

@@ -19,28 +19,38 @@ impl Service {
         let now = self.now();
         if bot.is_options() {
             self.engine.maintain(now);
+            self.engine.start_firing(now);
         }
         let symbols = self.engine.symbols(bot, line.line, line.batch);
+        // New alerts of a family with an hourly budget wait for the end of
+        // the firing, to be ranked (see `budget`).
+        let mut held = Vec::new();
         let (mut events, mut alerts, mut failures) = (0usize, 0usize, 0usize);
+        let (mut confirmations, mut over_cap) = (0usize, 0usize);
         for symbol in &symbols {
             if self.clock.shutdown().is_requested() {
                 break;
             }
             let mut task = self.engine.start(bot, symbol);
-            let (summary, committed) = self.drive(&mut task);
+            let (summary, committed) = self.drive(&mut task, &mut held);
             events += summary.events;
+            confirmations += summary.confirmations;
+            over_cap += summary.over_cap;
             alerts += committed;
             failures += usize::from(summary.failed);
         }
+        alerts += self.release(bot, held);
         let after = self.api_counts();
         let (requests, pages) = (after.0 - before.0, after.1 - before.1);
         let ms = (self.clock.elapsed() - t0).as_millis();
         let n = symbols.len();
         let detail = if bot.is_options() {
             log::info!(
-                "event=scan bot={bot} symbols={n} requests={requests} pages={pages} events={events} alerts={alerts} failures={failures} ms={ms}"
+                "event=scan bot={bot} symbols={n} requests={requests} pages={pages} events={events} alerts={alerts} failures={failures} confirmations={confirmations} unconfirmed_over_cap={over_cap} ms={ms}"
             );
-            format!("symbols={n} events={events} alerts={alerts} failures={failures}")
+            format!(
+                "symbols={n} events={events} alerts={alerts} failures={failures} confirmations={confirmations} over_cap={over_cap}"
+            )
         } else {
             log::info!(
                 "event=scan bot={bot} symbols={n} requests={requests} pages={pages} alerts={alerts} failures={failures} ms={ms}"
@@ -50,8 +60,9 @@ impl Service {
         if failures > 0 && failures == n { JobResult::Error(detail) } else { JobResult::Ok(detail) }
     }
 
-    /// Runs `task` to its end; its summary and the alerts committed.
-    fn drive(&mut self, task: &mut Task) -> (crate::engine::Summary, usize) {
+    /// Runs `task` to its end; its summary and the alerts committed. New
+    /// alerts of a family with an hourly budget go to `held` instead.
+    fn drive(&mut self, task: &mut Task, held: &mut Vec<crate::engine::Commit>) -> (crate::engine::Summary, usize) {
         let mut committed = 0;
         for _ in 0..MAX_STEPS_PER_TASK {
             let now = self.now();
@@ -60,12 +71,46 @@ impl Service {
                     let answer = self.fetch(task.bot(), need);
                     task.answer(answer);
                 }
+                Step::Decided(Decision::Commit(c)) if self.budget.applies(c.bot) => {
+                    if budget::cooldown_allows(held, &c, now) {
+                        held.push(*c);
+                    } else {
+                        log::debug!("event=suppressed bot={} id={} reason=\"cooldown\"", c.bot, c.alert.id);
+                    }
+                }
                 Step::Decided(decision) => committed += usize::from(self.carry_out(decision)),
                 Step::Done(summary) => return (summary, committed),
             }
         }
         log::error!("event=task_stopped bot={} ticker={} reason=\"step bound reached\"", task.bot(), task.symbol());
-        (crate::engine::Summary { events: 0, failed: true }, committed)
+        (crate::engine::Summary { failed: true, ..Default::default() }, committed)
+    }
+
+    /// Commits the firing's held alerts that the hour's budget has room
+    /// for, the highest scores first; the count committed.
+    fn release(&mut self, bot: Bot, held: Vec<crate::engine::Commit>) -> usize {
+        if held.is_empty() {
+            return 0;
+        }
+        let now = self.now();
+        let used = match self.store.alert_counts_by_bot(Some(budget::hour_start(now))) {
+            Ok(counts) => counts.get(bot.as_str()).copied().unwrap_or(0),
+            Err(e) => {
+                // Without the count the budget cannot be judged; the valve
+                // stays open rather than drop alerts on a store error.
+                log::error!("event=store_error op=alert_counts_by_bot error=\"{e}\"");
+                0
+            }
+        };
+        let (kept, suppressed) = self.budget.admit(bot, used, held);
+        for c in &suppressed {
+            log::info!(
+                "event=budget_suppressed bot={bot} id={} score={} used={used}",
+                c.alert.id,
+                c.alert.score.map_or_else(|| "none".to_string(), |s| format!("{s:.1}"))
+            );
+        }
+        kept.iter().map(|c| usize::from(self.commit(c))).sum()
     }
 
     /// Fetches what the engine needs. A failed request is logged and
@@ -163,6 +208,11 @@ impl Service {
             }
             Decision::Dropped { contract, volume_delta, reason } => {
                 log::debug!("event=flow_dropped contract={contract} volume_delta={volume_delta} reason=\"{reason}\"");
+                false
+            }
+            Decision::DataError { symbol, contract, reason } => {
+                log::warn!("event=implausible_data ticker={symbol} contract={contract} reason=\"{reason}\"");
+                self.record_error("plausibility", Some(&symbol), &format!("{contract}: {reason}"));
                 false
             }
             Decision::Commit(c) => self.commit(&c),

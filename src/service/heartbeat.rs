@@ -163,6 +163,7 @@ impl Service {
             caches,
             outbox,
             alerts_by_bot,
+            budget_suppressed: self.budget.suppressed(),
             last_success,
             open_circuits,
             disabled_features,

@@ -32,6 +32,7 @@ use crate::runner::{self, JobResult, Jobs, LoopOptions, LoopStats};
 use crate::schedule::{Line, Timetable};
 use crate::store::{RunRecord, RunResult, Store};
 
+mod budget;
 mod delivery;
 mod firing;
 mod heartbeat;
@@ -114,6 +115,8 @@ pub struct Service {
     progress: Option<Box<dyn FnMut(DateTime<Utc>)>>,
     /// The timetable being run: the heartbeat judges each bot against it.
     timetable: Option<Timetable>,
+    /// `<BOT>_MAX_ALERTS_PER_HOUR`.
+    budget: budget::Budget,
 }
 
 /// How long the daily prune keeps records (SPEC §11's default retention;
@@ -170,7 +173,9 @@ impl Service {
         let mut delivery = delivery;
         delivery.retire(&retired);
         let engine = Engine::new(Rules::from_config(&config)?);
+        let budget = budget::Budget::new(&config.tunables);
         Ok(Service {
+            budget,
             started: clock.elapsed(),
             config,
             clock,

@@ -41,6 +41,11 @@ impl Watch {
     }
 }
 
+/// `OUTCOMES_MAX_REQUESTS` as a count of instruments fetched; 0 is no bound.
+fn request_budget(setting: i64) -> usize {
+    if setting <= 0 { usize::MAX } else { setting as usize }
+}
+
 /// Counts of one `outcomes` pass, for its log line and run record.
 #[derive(Debug, Default)]
 struct Pass {
@@ -48,6 +53,8 @@ struct Pass {
     watched: usize,
     resolved: usize,
     failures: usize,
+    /// Instruments left for a later firing once the request budget was spent.
+    deferred: usize,
 }
 
 impl Service {
@@ -55,6 +62,14 @@ impl Service {
     /// bars since it was last looked at. A line's `batch=N` bounds the
     /// instruments fetched per firing; the least recently checked go first,
     /// so a backlog is worked through across firings.
+    ///
+    /// `OUTCOMES_MAX_REQUESTS` bounds the requests of one firing: the job
+    /// shares the token bucket with the detection firings on the one loop
+    /// thread, and a run of hundreds of bar requests (one per alerted
+    /// contract) held the loop for minutes, so every firing due meanwhile
+    /// was skipped as late. What the budget leaves is first in line next
+    /// time; instruments whose bars are all in already cost nothing and are
+    /// always advanced.
     pub(super) fn outcomes_job(&mut self, line: &Line) -> JobResult {
         let t0 = self.clock.elapsed();
         let (req0, pages0) = self.api_counts();
@@ -67,20 +82,29 @@ impl Service {
         if let Some(n) = line.batch {
             watches.truncate(n);
         }
+        let budget = request_budget(self.config.tunables.outcomes_max_requests);
         let mut pass = Pass { instruments: watches.len(), ..Pass::default() };
+        let mut fetched = 0usize;
         for watch in watches {
             if self.clock.shutdown().is_requested() {
                 break;
             }
+            let needs_bars = watch.from() < watch.until(now);
+            if needs_bars && fetched >= budget {
+                pass.deferred += 1;
+                continue;
+            }
+            fetched += usize::from(needs_bars);
             self.advance_watch(&watch, now, &mut pass);
         }
         let (req1, pages1) = self.api_counts();
         let detail = format!(
-            "instruments={} watched={} resolved={} failures={} requests={} pages={} ms={}",
+            "instruments={} watched={} resolved={} failures={} deferred={} requests={} pages={} ms={}",
             pass.instruments,
             pass.watched,
             pass.resolved,
             pass.failures,
+            pass.deferred,
             req1 - req0,
             pages1 - pages0,
             (self.clock.elapsed() - t0).as_millis()

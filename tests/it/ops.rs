@@ -60,6 +60,7 @@ fn snapshot(now: DateTime<Utc>, open_circuits: &[&str], window: ApiWindow) -> Sn
         caches: BTreeMap::from([("chain".to_string(), CacheUsage { entries: 1, hits: 3, misses: 1 })]),
         outbox: OutboxUsage::default(),
         alerts_by_bot: BTreeMap::new(),
+        budget_suppressed: BTreeMap::from([("scalps".to_string(), 3)]),
         last_success: BTreeMap::new(),
         open_circuits: open.clone(),
         disabled_features: vec![],
@@ -172,6 +173,7 @@ fn status_prints_jobs_alerts_outbox_usage_caches_and_problems() {
         "trades since",
         "webhook 123456789012345678 since",
         "golden_sweeps SPY: option_chain SPY: HTTP 502",
+        "suppressed by the hourly alert budget since start: scalps 3",
     ] {
         assert!(out.contains(want), "missing {want:?} in\n{out}");
     }

@@ -81,9 +81,21 @@ fn run_service(
     span: Duration,
     print: Option<(OutputFormat, SharedBuf)>,
 ) -> Vec<String> {
+    run_timetable(cfg, db, clock, span, print, TIMETABLE)
+}
+
+/// [`run_service`] with another timetable.
+fn run_timetable(
+    cfg: Config,
+    db: &std::path::Path,
+    clock: Arc<SimClock>,
+    span: Duration,
+    print: Option<(OutputFormat, SharedBuf)>,
+    timetable: &str,
+) -> Vec<String> {
     logcap::install();
     logcap::take();
-    let tt = Timetable::parse("schedule.cron", TIMETABLE).unwrap();
+    let tt = Timetable::parse("schedule.cron", timetable).unwrap();
     let settings = Settings::validate(&cfg, &tt, print.is_some()).expect("settings");
     let store = Store::open(db).unwrap();
     let delivery = match print {
@@ -409,5 +421,92 @@ fn multi_poll_scenarios_through_the_loop() {
     for (volumes, want) in cases {
         let got = golden_premiums(volumes, volumes.len() as u64);
         assert_eq!(got, *want, "volumes {volumes:?}");
+    }
+}
+
+#[test]
+fn implausible_flow_is_a_data_error_never_an_alert() {
+    // (day volume per fetch, what the error says). The first is the 1e15
+    // day-volume jump that once posted a "$1,000,000,000,000,000,000"
+    // Golden Sweep; the second is $400M (under the premium bound) on a
+    // volume change above 20x the contract's scale (OI 5,000, its earlier
+    // 1,000, the quiet put's 200) and above the 250,000 floor.
+    let cases: &[(&[f64], &str)] = &[
+        (&[1000.0, 1e15], "implausible premium="),
+        (&[1000.0, 401_001.0], "implausible volume_delta=400001 above 20x the contract's scale=5000"),
+    ];
+    for (volumes, want) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("state.db");
+        let clock = Arc::new(SimClock::new(t0()));
+        let market = spy_market(clock.clone(), volumes);
+        let hook = discord(ok_message);
+        let span = Duration::from_secs(16 + 30 + 5);
+        let logs = run_service(config(&market.url(), &hook.url(), &[]), &db, clock, span, None);
+        assert_eq!(market.chain_fetches("SPY"), 2);
+        assert!(hook.requests().is_empty(), "nothing posted for {volumes:?}");
+        let store = Store::open(&db).unwrap();
+        assert!(store.alerts_since(t0()).unwrap().is_empty(), "no alert for {volumes:?}");
+        let errors = store.recent_errors(10).unwrap();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!((errors[0].component.as_str(), errors[0].symbol.as_deref()), ("plausibility", Some("SPY")));
+        assert!(errors[0].message.starts_with(&format!("{CALL}: {want}")), "{}", errors[0].message);
+        let warns: Vec<&String> = logs.iter().filter(|l| l.contains("event=implausible_data")).collect();
+        assert_eq!(warns.len(), 1, "one warn line: {}", logs.join("\n"));
+        assert!(warns[0].contains("WARN") && warns[0].contains(CALL), "{}", warns[0]);
+    }
+}
+
+/// SPY's chain as in [`spy_market`], the call last traded between bid and
+/// ask (a mid fill), so Sweeps needs the ISO part to reach its minimum.
+fn spy_market_mid_fill(clock: Arc<SimClock>, volumes: &[f64]) -> FakePolygon {
+    let mut call = Contract::new(CALL, true, 600.0, "2026-03-20", 600.0, volumes);
+    call.price = 9.95;
+    let chains = BTreeMap::from([("SPY".to_string(), vec![call])]);
+    let at = |s: i64| (t0() + chrono::Duration::seconds(s)).timestamp_nanos_opt().unwrap();
+    let trades = BTreeMap::from([(CALL.to_string(), vec![iso_print(302, 1000.0, at(20)), iso_print(303, 1000.0, at(30))])]);
+    FakePolygon::start(chains, trades, 1, move || clock.now().timestamp_nanos_opt().unwrap_or(0))
+}
+
+#[test]
+fn one_confirmation_serves_sweeps_and_golden_sweeps_and_the_cap_bounds_them() {
+    // Sweeps fires first on the $1.99M event (score 40 + 10 + 8 = 58 without
+    // the ISO part, so it asks); Golden Sweeps reads the same scan 3 s later
+    // and reuses the answer. With no allowance neither asks: Sweeps stays
+    // below its minimum, Golden Sweeps alerts unconfirmed.
+    let timetable = "3,18,33,48 * 9-15 * * Mon-Fri sweeps session=regular\n\
+                     6,21,36,51 * 9-15 * * Mon-Fri golden_sweeps session=regular\n";
+    // (SWEEPS_MAX_CONFIRMATIONS, trades requests, alerts and labels)
+    let confirmed = "sweep confirmed: 2 ISO prints on 2 exchanges";
+    let cases: [(&str, usize, Vec<(&str, &str)>); 2] = [
+        ("3", 1, vec![("sweeps", confirmed), ("golden_sweeps", confirmed)]),
+        ("0", 0, vec![("golden_sweeps", "flow (unconfirmed)")]),
+    ];
+    for (cap, requests, want) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("state.db");
+        let clock = Arc::new(SimClock::new(t0()));
+        let market = spy_market_mid_fill(clock.clone(), &[1000.0, 3000.0]);
+        let hook = discord(ok_message);
+        let cfg = config(&market.url(), &hook.url(), &[("SWEEPS_MAX_CONFIRMATIONS", cap)]);
+        let logs = run_timetable(cfg, &db, clock, Duration::from_secs(50), None, timetable);
+        let trades = market.server.requests().iter().filter(|r| r.path().starts_with("/v3/trades/")).count();
+        assert_eq!(trades, requests, "cap {cap}: {}", logs.join("\n"));
+        let store = Store::open(&db).unwrap();
+        let got: Vec<(String, String)> = store
+            .alerts_since(t0())
+            .unwrap()
+            .iter()
+            .map(|e| (e.alert.bot.as_str().to_string(), e.alert.label.clone()))
+            .collect();
+        let want: Vec<(String, String)> = want.iter().map(|(b, l)| (b.to_string(), l.to_string())).collect();
+        assert_eq!(got, want, "cap {cap}");
+        if cap == "0" {
+            assert!(
+                logs.iter().any(|l| l.contains("event=scan bot=sweeps") && l.contains("unconfirmed_over_cap=1")),
+                "{}",
+                logs.join("\n")
+            );
+        }
     }
 }

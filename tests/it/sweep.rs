@@ -313,6 +313,7 @@ fn run_seed(seed: u64, counts: &mut Counts) -> Result<(), String> {
         }
         engine.maintain(now);
         for bot in bots {
+            engine.start_firing(now);
             for symbol in engine.symbols(bot, bot as usize, None) {
                 let mut task = engine.start(bot, &symbol);
                 for _ in 0..100_000 {
