@@ -318,6 +318,38 @@ fn the_outcomes_job_resolves_from_bars_after_the_alert_and_only_fetches_what_is_
 }
 
 #[test]
+fn the_outcomes_job_spends_at_most_its_request_budget_and_the_rest_go_first_next_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("state.db");
+    let mut store = Store::open(&db).unwrap();
+    commit(&mut store, &option_alert("opt", Bot::Sweeps, et(10, 0, 30), OPTION), Some((1.9, 2.0)));
+    let mut b = Alert::new("stock".into(), Bot::Breakouts, et(10, 0, 30), "SPY");
+    (b.entry, b.stop, b.targets) = (Some(600.0), Some(595.0), Some(vec![605.0, 610.0]));
+    commit(&mut store, &b, None);
+    drop(store);
+    let bars: Bars = BTreeMap::from([
+        (OPTION.to_string(), vec![(et(10, 5, 0), [2.0, 2.5, 1.8, 2.4])]),
+        ("SPY".to_string(), vec![(et(10, 5, 0), [600.0, 601.0, 599.0, 600.5])]),
+    ]);
+    let clock = Arc::new(SimClock::new(et(10, 1, 0)));
+    let market = Market::start(clock.clone(), bars, BTreeMap::new());
+    let timetable = "0 */30 9-16 * * Mon-Fri outcomes session=any\n";
+    let cfg = config_with(&market.server.url(), &[("OUTCOMES_MAX_REQUESTS", "1".to_string())]);
+    run(cfg, &db, &clock, timetable, Duration::from_secs(65 * 60), true);
+
+    // 10:30: one request (the option, first by ticker), SPY left; 11:00:
+    // SPY first (now the least recently checked), then nothing left to
+    // spend on the option.
+    let asked: Vec<String> =
+        market.requests().iter().map(|r| r.path().split('/').nth(4).unwrap().to_string()).collect();
+    assert_eq!(asked, [OPTION, "SPY"]);
+    let store = Store::open(&db).unwrap();
+    let runs = store.last_runs().unwrap();
+    let run = runs.iter().find(|r| r.job == "outcomes").unwrap();
+    assert!(run.detail.contains("instruments=2") && run.detail.contains("deferred=1"), "{}", run.detail);
+}
+
+#[test]
 fn oi_confirm_marks_opening_flow_of_the_previous_session_only() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("state.db");

@@ -464,7 +464,8 @@ fn spy_market_mid_fill(clock: Arc<SimClock>, volumes: &[f64]) -> FakePolygon {
     call.price = 9.95;
     let chains = BTreeMap::from([("SPY".to_string(), vec![call])]);
     let at = |s: i64| (t0() + chrono::Duration::seconds(s)).timestamp_nanos_opt().unwrap();
-    let trades = BTreeMap::from([(CALL.to_string(), vec![iso_print(302, 1000.0, at(20)), iso_print(303, 1000.0, at(30))])]);
+    let trades =
+        BTreeMap::from([(CALL.to_string(), vec![iso_print(302, 1000.0, at(20)), iso_print(303, 1000.0, at(30))])]);
     FakePolygon::start(chains, trades, 1, move || clock.now().timestamp_nanos_opt().unwrap_or(0))
 }
 
@@ -508,5 +509,36 @@ fn one_confirmation_serves_sweeps_and_golden_sweeps_and_the_cap_bounds_them() {
                 logs.join("\n")
             );
         }
+    }
+}
+
+#[test]
+fn the_hourly_budget_keeps_the_highest_score_of_a_firing_and_counts_the_rest() {
+    // Two calls in one fetch: $2M (score 75) first in the chain, $4M (score
+    // 100) second. A budget of one keeps the $4M one; 0 is no budget.
+    let call2 = "O:SPY260320C00610000";
+    let hook = discord(ok_message);
+    // (budget, alerted contracts, suppressed log lines)
+    for (budget, want, suppressed) in [("1", vec![call2], 1), ("0", vec![CALL, call2], 0)] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("state.db");
+        let clock = Arc::new(SimClock::new(t0()));
+        let c1 = Contract::new(CALL, true, 600.0, "2026-03-20", 600.0, &[1000.0, 3000.0]);
+        let c2 = Contract::new(call2, true, 610.0, "2026-03-20", 600.0, &[1000.0, 5000.0]);
+        let ns = clock.clone();
+        let chains = BTreeMap::from([("SPY".to_string(), vec![c1, c2])]);
+        let market =
+            FakePolygon::start(chains, BTreeMap::new(), 1, move || ns.now().timestamp_nanos_opt().unwrap_or(0));
+        // Without confirmations the candidates are decided in chain order
+        // (confirmations would take the larger premium first).
+        let extra = [("GOLDEN_SWEEPS_MAX_ALERTS_PER_HOUR", budget), ("SWEEPS_CONFIRM_WITH_TRADES", "false")];
+        let cfg = config(&market.url(), &hook.url(), &extra);
+        let logs = run_service(cfg, &db, clock, Duration::from_secs(16 + 30 + 5), None);
+        let store = Store::open(&db).unwrap();
+        let got: Vec<String> =
+            store.alerts_since(t0()).unwrap().iter().filter_map(|e| e.alert.contract.clone()).collect();
+        assert_eq!(got, want, "budget {budget}: {}", logs.join("\n"));
+        let lines = logs.iter().filter(|l| l.contains("event=budget_suppressed bot=golden_sweeps")).count();
+        assert_eq!(lines, suppressed, "budget {budget}");
     }
 }
