@@ -479,7 +479,8 @@ fn one_confirmation_serves_sweeps_and_golden_sweeps_and_the_cap_bounds_them() {
                      6,21,36,51 * 9-15 * * Mon-Fri golden_sweeps session=regular\n";
     // (SWEEPS_MAX_CONFIRMATIONS, trades requests, alerts and labels)
     let confirmed = "sweep confirmed: 2 ISO prints on 2 exchanges";
-    let cases: [(&str, usize, Vec<(&str, &str)>); 2] = [
+    type Case<'a> = (&'a str, usize, Vec<(&'a str, &'a str)>);
+    let cases: [Case; 2] = [
         ("3", 1, vec![("sweeps", confirmed), ("golden_sweeps", confirmed)]),
         ("0", 0, vec![("golden_sweeps", "flow (unconfirmed)")]),
     ];
