@@ -534,12 +534,18 @@ fn the_hourly_budget_keeps_the_highest_score_of_a_firing_and_counts_the_rest() {
         // (confirmations would take the larger premium first).
         let extra = [("GOLDEN_SWEEPS_MAX_ALERTS_PER_HOUR", budget), ("SWEEPS_CONFIRM_WITH_TRADES", "false")];
         let cfg = config(&market.url(), &hook.url(), &extra);
-        let logs = run_service(cfg, &db, clock, Duration::from_secs(16 + 30 + 5), None);
+        // Through the 09:35 heartbeat, whose snapshot `status` and the
+        // metrics read.
+        let logs = run_service(cfg, &db, clock, Duration::from_secs(5 * 60 + 15), None);
         let store = Store::open(&db).unwrap();
         let got: Vec<String> =
             store.alerts_since(t0()).unwrap().iter().filter_map(|e| e.alert.contract.clone()).collect();
         assert_eq!(got, want, "budget {budget}: {}", logs.join("\n"));
         let lines = logs.iter().filter(|l| l.contains("event=budget_suppressed bot=golden_sweeps")).count();
         assert_eq!(lines, suppressed, "budget {budget}");
+        let (_, json) = store.snapshot().unwrap().expect("a heartbeat snapshot");
+        let snap: orakl::metrics::Snapshot = serde_json::from_str(&json).unwrap();
+        let counted = snap.budget_suppressed.get("golden_sweeps").copied().unwrap_or(0);
+        assert_eq!(counted, suppressed as u64, "budget {budget}");
     }
 }
