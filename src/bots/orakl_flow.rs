@@ -201,11 +201,8 @@ impl RepeatTracker {
     }
 
     fn evict_stalest(&mut self) {
-        let stalest = self
-            .hits
-            .iter()
-            .min_by_key(|(_, entries)| entries.last().map(|(t, _)| *t))
-            .map(|(key, _)| key.clone());
+        let stalest =
+            self.hits.iter().min_by_key(|(_, entries)| entries.last().map(|(t, _)| *t)).map(|(key, _)| key.clone());
         if let Some(key) = stalest {
             self.hits.remove(&key);
         }
@@ -347,7 +344,8 @@ mod tests {
 
     #[test]
     fn single_event_edges() {
-        let below = |hits: usize, sum: &str| format!("repeat_hits={hits} side=ask below repeat_threshold=3 within 30m ({sum})");
+        let below =
+            |hits: usize, sum: &str| format!("repeat_hits={hits} side=ask below repeat_threshold=3 within 30m ({sum})");
         let one = below(1, "premium_sum=10000");
         let cases: Vec<(FlowEvent, String)> = vec![
             (q(0.0, 10_000.0), one.clone()),
@@ -385,7 +383,11 @@ mod tests {
             // A second later the first event has left the window.
             (
                 vec![q(0.0, 10_000.0), q(15.0, 20_000.0), q(30.0 + 1.0 / 60.0, 30_000.0)],
-                vec![Err(&r1), Err(&r2), Err("repeat_hits=2 side=ask below repeat_threshold=3 within 30m (premium_sum=50000)")],
+                vec![
+                    Err(&r1),
+                    Err(&r2),
+                    Err("repeat_hits=2 side=ask below repeat_threshold=3 within 30m (premium_sum=50000)"),
+                ],
             ),
             // A non-qualifying event in between does not count.
             (
