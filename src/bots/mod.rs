@@ -216,11 +216,20 @@ impl Confirmation {
         let prints = if self.iso_prints == 1 { "print" } else { "prints" };
         // Prints without an exchange id confirm the sweep but not its breadth.
         if self.exchanges == 0 {
-            return format!("sweep confirmed: {} ISO {prints}", self.iso_prints);
+            return format!("{CONFIRMED_LABEL}: {} ISO {prints}", self.iso_prints);
         }
         let exchanges = if self.exchanges == 1 { "exchange" } else { "exchanges" };
-        format!("sweep confirmed: {} ISO {prints} on {} {exchanges}", self.iso_prints, self.exchanges)
+        format!("{CONFIRMED_LABEL}: {} ISO {prints} on {} {exchanges}", self.iso_prints, self.exchanges)
     }
+}
+
+/// How every confirmed sweep's label begins.
+const CONFIRMED_LABEL: &str = "sweep confirmed";
+
+/// Whether an alert's label says ISO prints confirmed a sweep: only then may
+/// its title call it one (SPEC §5).
+pub fn label_confirms_sweep(label: &str) -> bool {
+    label.starts_with(CONFIRMED_LABEL)
 }
 
 /// The label for an alert whose trades may not have been fetched.
@@ -296,6 +305,10 @@ mod tests {
             assert_eq!((c.iso_prints, c.exchanges, c.label().as_str()), (iso, exchanges, label));
         }
         assert_eq!(confirmation_label(None), "flow (unconfirmed)");
+        for (c, confirms) in [(Confirmation { iso_prints: 1, exchanges: 0 }, true), (Confirmation::default(), false)] {
+            assert_eq!(label_confirms_sweep(&c.label()), confirms, "{c:?}");
+        }
+        assert!(!label_confirms_sweep("flow (unconfirmed), 3 hits at the ask in 30 min totalling $60,000"));
     }
 
     #[test]
