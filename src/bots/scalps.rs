@@ -22,10 +22,13 @@
 //! The trade's direction is its sentiment ([`bots::trade_direction`]): a
 //! call sold at the bid is a bearish trade with a short plan, and a fill
 //! without a side is no scalp. Every published plan has reward:risk of at
-//! least `MIN_REWARD_RISK` at the entry it publishes: a setup entered at the
-//! market after its trigger passed keeps less of the 2:1 the more the spot
-//! ran, and once the market entry no longer holds it the setup is not
-//! alerted ([`bots::plan_worth_taking`]). No new scalp from
+//! least `MIN_REWARD_RISK` at the entry it publishes ([`ScalpEntry`]): a
+//! setup entered at the market after its trigger passed keeps less of the
+//! 2:1 the more the spot ran, and once the market entry no longer holds it
+//! the plan is a limit order back at the trigger instead — which outcomes
+//! count only if the price touches it after the alert, so the plan never
+//! takes credit for the run it missed ([`bots::plan_worth_taking`]). No new
+//! scalp from
 //! `SCALPS_EOD_CUTOFF` (ET, default 15:45) on: a same-day setup alerted in
 //! the last minutes has no session left to reach its target.
 //!
@@ -136,17 +139,28 @@ impl ScalpContext {
     }
 }
 
+/// How a scalp's plan is entered.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ScalpEntry {
+    /// On a move through the trigger, which the spot has not reached.
+    Trigger,
+    /// At the market (the spot): it had passed the `trigger` and still
+    /// held `MIN_REWARD_RISK` from there.
+    Market { trigger: f64 },
+    /// A limit order back at the trigger: the `spot` had run past it too far
+    /// for a market entry to hold `MIN_REWARD_RISK`.
+    Limit { spot: f64 },
+}
+
 /// A scalp: the trigger it rode and its plan.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScalpsHit {
     pub pattern: Pattern,
     pub bullish: bool,
     pub rsi: f64,
-    /// Underlying terms: entry, stop, targets [target].
+    /// Underlying terms: entry, stop, targets [target], on the tick.
     pub plan: Plan,
-    /// The trigger level the setup named, when the spot had already passed
-    /// it and the plan enters at the spot instead.
-    pub passed_trigger: Option<f64>,
+    pub entry: ScalpEntry,
 }
 
 /// The parts of the rule that need no bars: the cutoff, premium, DTE,
@@ -215,13 +229,16 @@ pub fn evaluate(cfg: &ScalpsConfig, ev: &FlowEvent, ctx: &ScalpContext) -> Resul
         return Err(Suppressed::new(format!("rsi={rsi:.2} outside {rsi_lo}..={rsi_hi} for a {kind}")));
     }
     let (entry, passed_trigger) = market_entry(t.bullish, ev.spot, t.entry, t.stop, t.target)?;
-    let plan = plan_worth_taking(&Plan { entry, stop: t.stop, targets: vec![t.target] }, cfg.min_reward_risk).map_err(
-        |s| match passed_trigger {
-            Some(trigger) => Suppressed::new(format!("trigger {trigger} passed, at the market {}", s.reason)),
-            None => s,
-        },
-    )?;
-    Ok(ScalpsHit { pattern: t.pattern, bullish: t.bullish, rsi, plan, passed_trigger })
+    let setup =
+        |entry: f64| plan_worth_taking(&Plan { entry, stop: t.stop, targets: vec![t.target] }, cfg.min_reward_risk);
+    let (plan, entry) = match (setup(entry), passed_trigger) {
+        (Ok(plan), None) => (plan, ScalpEntry::Trigger),
+        (Ok(plan), Some(trigger)) => (plan, ScalpEntry::Market { trigger }),
+        // The spot ran too far for the market: a limit back at the trigger.
+        (Err(_), Some(trigger)) => (setup(trigger)?, ScalpEntry::Limit { spot: entry }),
+        (Err(s), None) => return Err(s),
+    };
+    Ok(ScalpsHit { pattern: t.pattern, bullish: t.bullish, rsi, plan, entry })
 }
 
 /// The Scalps alert: every field the event knows, the setup's plan in
@@ -237,9 +254,15 @@ pub fn build_alert(hit: &ScalpsHit, ev: &FlowEvent) -> Alert {
     ));
     // The levels are the plan fields; this says how the entry is taken.
     let through = if hit.bullish { "above" } else { "below" };
-    let entry = match hit.passed_trigger {
-        Some(trigger) => format!("at the market {:.2} (trigger {trigger:.2} already passed)", hit.plan.entry),
-        None => format!("on a move {through} {:.2} (the trigger)", hit.plan.entry),
+    let entry = match hit.entry {
+        ScalpEntry::Trigger => format!("on a move {through} {:.2} (the trigger)", hit.plan.entry),
+        ScalpEntry::Market { trigger } => {
+            format!("at the market {:.2} (trigger {trigger:.2} already passed)", hit.plan.entry)
+        }
+        ScalpEntry::Limit { spot } => format!(
+            "limit at {:.2}, the trigger: spot {spot:.2} ran too far past it to enter at the market; counts only if touched after the alert",
+            hit.plan.entry
+        ),
     };
     a.details.notes.push(("entry".to_string(), entry));
     a
@@ -322,31 +345,14 @@ mod tests {
             (with(call(), |e| e.spot = Some(661.5)), ok.clone(), Ok((661.5, 659.8, 664.0))),
             // 1:1 exactly at 661.90; a cent further is below 1R.
             (with(call(), |e| e.spot = Some(661.9)), ok.clone(), Ok((661.9, 659.8, 664.0))),
-            (
-                with(call(), |e| e.spot = Some(661.91)),
-                ok.clone(),
-                Err(
-                    "trigger 661.2 passed, at the market reward:risk 0.99 below min_reward_risk=1 (entry 661.91 stop 659.8 target 664)",
-                ),
-            ),
-            (
-                with(call(), |e| e.spot = Some(662.5)),
-                ok.clone(),
-                Err(
-                    "trigger 661.2 passed, at the market reward:risk 0.56 below min_reward_risk=1 (entry 662.5 stop 659.8 target 664)",
-                ),
-            ),
+            (with(call(), |e| e.spot = Some(661.91)), ok.clone(), long),
+            // Too far past for the market: a limit back at the trigger.
+            (with(call(), |e| e.spot = Some(662.5)), ok.clone(), long),
             (with(call(), |e| e.spot = Some(664.0)), ok.clone(), Err("target 664 already reached (spot 664)")),
             (with(call(), |e| e.spot = Some(659.8)), ok.clone(), Err("stop 659.8 already hit (spot 659.8)")),
             (with(call(), |e| e.spot = None), ok.clone(), long),
             (with(put(), |e| e.spot = Some(658.0)), ctx(Some(40.0), bear("2-1-2")), Ok((658.0, 660.0, 655.5))),
-            (
-                with(put(), |e| e.spot = Some(657.0)),
-                ctx(Some(40.0), bear("2-1-2")),
-                Err(
-                    "trigger 658.5 passed, at the market reward:risk 0.50 below min_reward_risk=1 (entry 657 stop 660 target 655.5)",
-                ),
-            ),
+            (with(put(), |e| e.spot = Some(657.0)), ctx(Some(40.0), bear("2-1-2")), short),
             (
                 with(put(), |e| e.spot = Some(655.5)),
                 ctx(Some(40.0), bear("2-1-2")),
@@ -439,6 +445,30 @@ mod tests {
     }
 
     #[test]
+    fn every_entry_holds_the_minimum_reward_risk() {
+        // (spot, MIN_REWARD_RISK, entry or reason): the trigger's 2:1 from
+        // 661.20 with the stop at 659.80.
+        let cases = [
+            (661.0, 1.0, Ok((661.2, ScalpEntry::Trigger))),
+            (661.5, 1.0, Ok((661.5, ScalpEntry::Market { trigger: 661.2 }))),
+            (661.5, 1.4, Ok((661.5, ScalpEntry::Market { trigger: 661.2 }))),
+            (661.5, 1.5, Ok((661.2, ScalpEntry::Limit { spot: 661.5 }))),
+            (663.9, 1.0, Ok((661.2, ScalpEntry::Limit { spot: 663.9 }))),
+            (661.0, 2.5, Err("reward:risk 2.00 below min_reward_risk=2.5 (entry 661.2 stop 659.8 target 664)")),
+            (661.5, 2.5, Err("reward:risk 2.00 below min_reward_risk=2.5 (entry 661.2 stop 659.8 target 664)")),
+        ];
+        for (spot, min_reward_risk, want) in cases {
+            let cfg = ScalpsConfig { min_reward_risk, ..ScalpsConfig::default() };
+            let got = evaluate(&cfg, &with(call(), |e| e.spot = Some(spot)), &ctx(Some(60.0), bull("2-1-2")));
+            if let Ok(hit) = &got {
+                assert!(hit.plan.meets(min_reward_risk), "{spot} {min_reward_risk}: {:?}", hit.plan);
+            }
+            let got = got.map(|h| (h.plan.entry, h.entry)).map_err(|s| s.reason);
+            assert_eq!(got, want.map_err(str::to_string), "spot {spot} min {min_reward_risk}");
+        }
+    }
+
+    #[test]
     fn alert_carries_the_setup() {
         // (event, context, entry, stop, target, notes)
         let cases = [
@@ -459,6 +489,15 @@ mod tests {
                 ctx(Some(58.3), bull("2-1-2")),
                 (661.5, 659.8, 664.0),
                 ["2-1-2 bullish on 5m bars, RSI 58.3", "at the market 661.50 (trigger 661.20 already passed)"],
+            ),
+            (
+                with(put(), |e| e.spot = Some(657.0)),
+                ctx(Some(41.0), bear("2-1-2")),
+                (658.5, 660.0, 655.5),
+                [
+                    "2-1-2 bearish on 5m bars, RSI 41.0",
+                    "limit at 658.50, the trigger: spot 657.00 ran too far past it to enter at the market; counts only if touched after the alert",
+                ],
             ),
         ];
         for (ev, ctx, (entry, stop, target), notes) in cases {
