@@ -132,6 +132,9 @@ impl FillSide {
     }
 }
 
+/// A contract and the side its hits filled at: what repeats are counted by.
+type RepeatKey = (String, FillSide);
+
 /// Qualifying events per contract and side within the repeat window: the
 /// bot's memory between scans. Kept in a `BTreeMap` so eviction order is
 /// deterministic.
@@ -140,7 +143,7 @@ pub struct RepeatTracker {
     window: Duration,
     /// Per contract and side, (observed_at, premium) in time order, none
     /// older than the window before the latest one recorded.
-    hits: BTreeMap<(String, FillSide), Vec<(DateTime<Utc>, f64)>>,
+    hits: BTreeMap<RepeatKey, Vec<(DateTime<Utc>, f64)>>,
 }
 
 impl RepeatTracker {
