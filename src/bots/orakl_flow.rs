@@ -16,11 +16,7 @@
 //! repeat of either direction and never fires. Counting every fill together
 //! let one contract be alerted bullish, neutral and bearish within minutes
 //! (a put bought, traded at the mid, then sold); counted per side, an
-//! alert's sentiment is the side its hits agree on. And the repeats must be
-//! one-sided: while the window also holds a qualifying hit of the other side
-//! the contract is being bought and sold, which is churn, not conviction, so
-//! neither side fires. A contract's alerted direction therefore cannot
-//! change within the repeat window.
+//! alert's sentiment is the side its hits agree on.
 //!
 //! After an alert the count is not reset. The next qualifying events on the
 //! contract keep counting (the 4th, 5th, ... within the window still meet the
@@ -119,14 +115,6 @@ impl FillSide {
         }
     }
 
-    /// The other side.
-    pub fn opposite(self) -> FillSide {
-        match self {
-            FillSide::Ask => FillSide::Bid,
-            FillSide::Bid => FillSide::Ask,
-        }
-    }
-
     /// `ask` / `bid`, for the logs.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -208,13 +196,6 @@ impl RepeatTracker {
         counted.fold((0, 0.0), |(n, sum), (_, p)| (n + 1, sum + p))
     }
 
-    /// Qualifying events of `side` the contract had in [at − window, at].
-    pub fn hits_within(&self, contract: &str, side: FillSide, at: DateTime<Utc>) -> usize {
-        let since = at - self.window;
-        let key = (contract.to_string(), side);
-        self.hits.get(&key).map_or(0, |entries| entries.iter().filter(|(t, _)| *t >= since && *t <= at).count())
-    }
-
     /// Forgets contracts with no event in [now − window, now]; the engine
     /// calls it once per scan so quiet contracts do not accumulate.
     pub fn prune(&mut self, now: DateTime<Utc>) {
@@ -281,15 +262,6 @@ pub fn evaluate(
             cfg.repeat_threshold,
             tracker.window().num_minutes(),
             premium_sum
-        )));
-    }
-    let against = tracker.hits_within(&ev.contract, side.opposite(), ev.observed_at);
-    if against > 0 {
-        return Err(Suppressed::new(format!(
-            "repeat_hits={hits} side={} but {against} {} within {}m: two-sided flow",
-            side.as_str(),
-            side.opposite().words(),
-            tracker.window().num_minutes()
         )));
     }
     Ok(OraklFlowHit { side, hits, premium_sum, window: tracker.window() })
@@ -472,37 +444,6 @@ mod tests {
                     Err(&r1),
                     Err("repeat_hits=2 side=bid below repeat_threshold=3 within 30m (premium_sum=20000)"),
                     Err("repeat_hits=2 side=ask below repeat_threshold=3 within 30m (premium_sum=20000)"),
-                    Err("repeat_hits=3 side=bid but 2 at the ask within 30m: two-sided flow"),
-                ],
-            ),
-            // One-sided repeats fire; the other side cannot fire (nor this
-            // one again) until the window has forgotten them: no direction
-            // change within the window.
-            (
-                vec![
-                    q(0.0, 10_000.0),
-                    q(1.0, 10_000.0),
-                    q(2.0, 10_000.0),
-                    sold(5.0, 10_000.0),
-                    sold(6.0, 10_000.0),
-                    sold(7.0, 10_000.0),
-                    q(8.0, 10_000.0),
-                    sold(40.0, 10_000.0),
-                    sold(41.0, 10_000.0),
-                    sold(42.0, 10_000.0),
-                ],
-                vec![
-                    Err(&r1),
-                    Err("repeat_hits=2 side=ask below repeat_threshold=3 within 30m (premium_sum=20000)"),
-                    Ok((3, 30_000.0)),
-                    Err("repeat_hits=1 side=bid below repeat_threshold=3 within 30m (premium_sum=10000)"),
-                    Err("repeat_hits=2 side=bid below repeat_threshold=3 within 30m (premium_sum=20000)"),
-                    Err("repeat_hits=3 side=bid but 3 at the ask within 30m: two-sided flow"),
-                    Err("repeat_hits=4 side=ask but 3 at the bid within 30m: two-sided flow"),
-                    // From 10:40 the earlier hits are out of the window: the
-                    // sales start a count of their own, which fires one-sided.
-                    Err("repeat_hits=1 side=bid below repeat_threshold=3 within 30m (premium_sum=10000)"),
-                    Err("repeat_hits=2 side=bid below repeat_threshold=3 within 30m (premium_sum=20000)"),
                     Ok((3, 30_000.0)),
                 ],
             ),
