@@ -84,6 +84,12 @@ pub enum Kind {
         max: i64,
     },
     Bool,
+    /// A wall-clock time of day in America/New_York, written `HH:MM` and
+    /// held as minutes after midnight in [min, max].
+    Time {
+        min: i64,
+        max: i64,
+    },
 }
 
 /// One tunable: name, default and range. The table below is the single list
@@ -104,6 +110,15 @@ const fn int(name: &'static str, default: i64, min: i64, max: i64) -> Setting {
 const fn flag(name: &'static str, default: bool) -> Setting {
     Setting { name, default: if default { 1.0 } else { 0.0 }, kind: Kind::Bool }
 }
+/// A time of day: `default` and the range in minutes after midnight ET.
+const fn time(name: &'static str, default: i64, min: i64, max: i64) -> Setting {
+    Setting { name, default: default as f64, kind: Kind::Time { min, max } }
+}
+
+/// Minutes after midnight as `HH:MM`.
+fn hh_mm(minutes: i64) -> String {
+    format!("{:02}:{:02}", minutes / 60, minutes % 60)
+}
 
 const DAY: i64 = 86_400;
 const MONEY: f64 = 1e12;
@@ -118,6 +133,9 @@ macro_rules! setting_type {
     };
     (flag) => {
         bool
+    };
+    (time) => {
+        i64
     };
 }
 
@@ -255,14 +273,15 @@ settings! {
     bullseye_min_voi_ratio: num("BULLSEYE_MIN_VOI_RATIO", 3.0, 0.0, 1e6),
     bullseye_eod_skip_hour: int("BULLSEYE_EOD_SKIP_HOUR", 15, 0, 24),
     bullseye_max_flow_age_hours: num("BULLSEYE_MAX_FLOW_AGE_HOURS", 2.0, 0.0, 48.0),
-    bullseye_atr_mult_short: num("BULLSEYE_ATR_MULT_SHORT", 1.5, 0.0, 100.0),
-    bullseye_atr_mult_long: num("BULLSEYE_ATR_MULT_LONG", 2.0, 0.0, 100.0),
+    bullseye_atr_mult_short: num("BULLSEYE_ATR_MULT_SHORT", 0.75, 0.0, 100.0),
+    bullseye_atr_mult_long: num("BULLSEYE_ATR_MULT_LONG", 1.0, 0.0, 100.0),
     // Scalps.
     scalps_min_premium: num("SCALPS_MIN_PREMIUM", 2_000.0, 0.0, MONEY),
     scalps_min_dte: int("SCALPS_MIN_DTE", 0, 0, 3650),
     scalps_max_dte: int("SCALPS_MAX_DTE", 7, 0, 3650),
     scalps_max_strike_distance: num("SCALPS_MAX_STRIKE_DISTANCE", 0.03, 0.0, 10.0),
     scalps_rsi_period: int("SCALPS_RSI_PERIOD", 14, 2, 500),
+    scalps_eod_cutoff: time("SCALPS_EOD_CUTOFF", 15 * 60 + 45, 0, 24 * 60 - 1),
     // Stock bots.
     darkpool_min_size: num("DARKPOOL_MIN_SIZE", 10_000.0, 0.0, 1e12),
     darkpool_min_notional: num("DARKPOOL_MIN_NOTIONAL", 0.0, 0.0, MONEY),
@@ -494,6 +513,7 @@ impl Config {
                 Kind::Bool => (v != 0.0).to_string(),
                 Kind::Int { .. } => format!("{}", v as i64),
                 Kind::Num { .. } => format!("{v}"),
+                Kind::Time { .. } => hh_mm(v as i64),
             };
             out.push(format!("{}={shown}{mark}", s.name));
         }
@@ -521,6 +541,22 @@ fn parse_setting(s: &Setting, raw: &str) -> Result<f64, ConfigError> {
                 return Err(ConfigError::var(s.name, format!("{raw} is outside {min}..={max}")));
             }
             Ok(v)
+        }
+        Kind::Time { min, max } => {
+            let not_a_time = || ConfigError::var(s.name, format!("`{raw}` is not a time of day (HH:MM, ET)"));
+            let (h, m) = raw.trim().split_once(':').ok_or_else(not_a_time)?;
+            if !(1..=2).contains(&h.len()) || m.len() != 2 {
+                return Err(not_a_time());
+            }
+            let (h, m): (i64, i64) = (h.parse().map_err(|_| not_a_time())?, m.parse().map_err(|_| not_a_time())?);
+            if !(0..24).contains(&h) || !(0..60).contains(&m) {
+                return Err(not_a_time());
+            }
+            let v = h * 60 + m;
+            if v < min || v > max {
+                return Err(ConfigError::var(s.name, format!("{raw} is outside {}..={}", hh_mm(min), hh_mm(max))));
+            }
+            Ok(v as f64)
         }
     }
 }
@@ -810,6 +846,18 @@ mod tests {
                         max
                     }
                 }
+                Kind::Time { min, max } => {
+                    if s.default as i64 == max {
+                        min as f64
+                    } else {
+                        max as f64
+                    }
+                }
+            };
+            // A time of day is written HH:MM.
+            let raw = |name: &str, v: f64| match SETTINGS.iter().find(|t| t.name == name).map(|t| t.kind) {
+                Some(Kind::Time { .. }) => hh_mm(v as i64),
+                _ => v.to_string(),
             };
             // Paired settings must stay ordered: move the partner along.
             let partner = PAIRED.iter().find_map(|(lo, hi)| {
@@ -821,9 +869,9 @@ mod tests {
                     None
                 }
             });
-            let mut pairs = vec![(s.name.to_string(), value.to_string())];
+            let mut pairs = vec![(s.name.to_string(), raw(s.name, value))];
             if let Some((p, v)) = partner {
-                pairs.push((p.to_string(), v.to_string()));
+                pairs.push((p.to_string(), raw(p, v)));
             }
             let c = Config::from_vars(&pairs.into_iter().collect()).unwrap_or_else(|e| panic!("{}: {e}", s.name));
             assert_eq!(c.tunables.by_name(s.name), Some(value), "{}", s.name);
@@ -840,6 +888,29 @@ mod tests {
             .collect();
         assert_eq!(all, [7; 8]);
         assert!(known_setting_names().windows(2).all(|w| w[0] < w[1]), "names are unique");
+    }
+
+    #[test]
+    fn times_of_day_are_hh_mm_in_range() {
+        let cutoff =
+            |raw: &str| Config::from_vars(&vars(&[("SCALPS_EOD_CUTOFF", raw)])).map(|c| c.tunables.scalps_eod_cutoff);
+        assert_eq!(Config::from_vars(&vars(&[])).unwrap().tunables.scalps_eod_cutoff, 15 * 60 + 45);
+        assert_eq!(cutoff("15:30"), Ok(930));
+        assert_eq!(cutoff("9:05"), Ok(545));
+        assert_eq!(cutoff("00:00"), Ok(0));
+        assert_eq!(cutoff("23:59"), Ok(1439));
+        for bad in ["24:00", "15:60", "15:5", "1545", "15:45:00", "ab:cd", "-1:30", "115:00"] {
+            let want = format!("SCALPS_EOD_CUTOFF: `{bad}` is not a time of day (HH:MM, ET)");
+            assert_eq!(cutoff(bad).map_err(|e| e.to_string()), Err(want));
+        }
+        let c = Config::from_vars(&vars(&[("SCALPS_EOD_CUTOFF", "09:30")])).unwrap();
+        assert!(c.describe().contains(&"SCALPS_EOD_CUTOFF=09:30".to_string()));
+        assert!(
+            Config::from_vars(&vars(&[]))
+                .unwrap()
+                .describe()
+                .contains(&"SCALPS_EOD_CUTOFF=15:45 (default)".to_string())
+        );
     }
 
     #[test]

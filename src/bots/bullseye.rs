@@ -5,6 +5,13 @@
 //!
 //! - premium ≥ `BULLSEYE_MIN_PREMIUM`; DTE within [`BULLSEYE_MIN_DTE`,
 //!   `BULLSEYE_MAX_DTE`];
+//! - bought at the ask: the alert's direction is the side-derived sentiment
+//!   (a call bought is bullish, a put bought bearish), and its option entry
+//!   ("limit at mid, no chase above ask") buys the contract the flow bought.
+//!   A call sold at the bid is bearish, but following it means writing the
+//!   call or buying some other put, a trade this plan does not describe, so
+//!   it is no Bullseye; nor is a fill at the mid or without a quote, which
+//!   has no direction at all. Plan, momentum and sentiment thus always agree;
 //! - |delta| within [`BULLSEYE_DELTA_MIN`, `BULLSEYE_DELTA_MAX`] (unknown
 //!   delta fails);
 //! - OI ≥ 1 and day volume / OI ≥ `BULLSEYE_MIN_VOI_RATIO`;
@@ -12,14 +19,23 @@
 //!   (no last trade fails);
 //! - `now` before `BULLSEYE_EOD_SKIP_HOUR`:00 America/New_York, since a
 //!   short-dated entry taken into the close has no session left to work;
-//! - momentum agrees: spot now above (calls) or below (puts) the bot's own
-//!   latest spot observation that is at least [`MOMENTUM_MIN_AGE_MINUTES`]
-//!   old ([`SpotHistory`]); flat is not agreement.
+//! - momentum agrees with that direction: spot now above (bullish) or below
+//!   (bearish) the bot's own latest spot observation that is at least
+//!   [`MOMENTUM_MIN_AGE_MINUTES`] old ([`SpotHistory`]); flat is not
+//!   agreement.
 //!
 //! The plan is in underlying terms, from the daily ATR(14, Wilder) the
 //! caller computes: stop = spot ∓ ATR × (`BULLSEYE_ATR_MULT_SHORT` when
 //! DTE ≤ 2, else `BULLSEYE_ATR_MULT_LONG`), targets spot ± 1 ATR and ± 2 ATR
-//! (minus/plus for calls, the mirror for puts). Without an ATR the event is
+//! (minus/plus for a bullish trade, the mirror for a bearish one). The seeds'
+//! stops of 1.5 and 2 ATR put the first target at 0.5–0.67R. The targets stay
+//! (a day's range, and two, is what a 1–5-day option can hope to see); the
+//! stops are tighter — 0.75 ATR with two days or less left, 1 ATR otherwise
+//! — because an option that short-dated has lost most of its value long
+//! before the underlying has moved a full day's range against it, so a wider
+//! underlying stop only hides a loss the option already took. The plan is
+//! published only when its first target is at least `MIN_REWARD_RISK` times
+//! the risk ([`bots::plan_worth_taking`]). Without an ATR the event is
 //! suppressed ("no ATR"): a Bullseye alert is its plan, and one without a
 //! stop would invite exactly the unmanaged entry the bot exists to avoid.
 //! The ATR costs a daily-bars request, so the caller runs [`screen`] first
@@ -31,8 +47,8 @@ use std::collections::{BTreeMap, VecDeque};
 
 use chrono::{DateTime, Duration, Timelike, Utc};
 
-use crate::alert::{Alert, ContractType, Plan};
-use crate::bots::{Suppressed, check_dte, check_premium, flow_alert_id};
+use crate::alert::{Alert, Plan, Side};
+use crate::bots::{self, Suppressed, check_dte, check_premium, flow_alert_id, plan_worth_taking};
 use crate::calendar::MARKET_TZ;
 use crate::flow::FlowEvent;
 use crate::job::Bot;
@@ -60,6 +76,8 @@ pub struct BullseyeConfig {
     pub atr_mult_short: f64,
     /// `BULLSEYE_ATR_MULT_LONG`: stop distance in ATRs otherwise.
     pub atr_mult_long: f64,
+    /// `MIN_REWARD_RISK`: the least reward:risk a published plan has.
+    pub min_reward_risk: f64,
 }
 
 impl Default for BullseyeConfig {
@@ -73,8 +91,9 @@ impl Default for BullseyeConfig {
             min_voi_ratio: 3.0,
             eod_skip_hour: 15,
             max_flow_age_hours: 2.0,
-            atr_mult_short: 1.5,
-            atr_mult_long: 2.0,
+            atr_mult_short: 0.75,
+            atr_mult_long: 1.0,
+            min_reward_risk: 1.0,
         }
     }
 }
@@ -93,6 +112,7 @@ impl BullseyeConfig {
             max_flow_age_hours: c.tunables.bullseye_max_flow_age_hours,
             atr_mult_short: c.tunables.bullseye_atr_mult_short,
             atr_mult_long: c.tunables.bullseye_atr_mult_long,
+            min_reward_risk: c.tunables.min_reward_risk,
         }
     }
 
@@ -189,6 +209,8 @@ impl SpotHistory {
 /// An event that passed every part of the rule that needs no ATR.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Setup {
+    /// The trade's direction: the sentiment of a buy at the ask.
+    pub bullish: bool,
     /// The underlying's price in the event's snapshot.
     pub spot: f64,
     /// The momentum reference: (when, spot).
@@ -218,6 +240,14 @@ pub fn screen(
 ) -> Result<Setup, Suppressed> {
     check_premium(ev, cfg.min_premium)?;
     check_dte(ev, cfg.min_dte, cfg.max_dte)?;
+    let bullish = bots::trade_direction(ev)?;
+    if ev.side != Side::Ask {
+        return Err(Suppressed::new(format!(
+            "side={} ({}): Bullseye follows buyers at the ask",
+            format!("{:?}", ev.side).to_lowercase(),
+            if bullish { "bullish" } else { "bearish" }
+        )));
+    }
     let Some(delta) = ev.delta else {
         return Err(Suppressed::new("delta unknown"));
     };
@@ -260,32 +290,29 @@ pub fn screen(
     let Some(reference) = history.reference(&ev.underlying, now, Duration::minutes(MOMENTUM_MIN_AGE_MINUTES)) else {
         return Err(Suppressed::new("no momentum history yet"));
     };
-    let agrees = match ev.contract_type {
-        ContractType::Call => spot > reference.1,
-        ContractType::Put => spot < reference.1,
-    };
+    let agrees = if bullish { spot > reference.1 } else { spot < reference.1 };
     if !agrees {
-        let (want, moved) = match ev.contract_type {
-            ContractType::Call => ("up", if spot < reference.1 { "down" } else { "flat" }),
-            ContractType::Put => ("down", if spot > reference.1 { "up" } else { "flat" }),
+        let moved = if spot > reference.1 {
+            "up"
+        } else if spot < reference.1 {
+            "down"
+        } else {
+            "flat"
         };
+        let (kind, want) = if bullish { ("bullish", "up") } else { ("bearish", "down") };
         return Err(Suppressed::new(format!(
-            "momentum {moved} (spot={spot} vs {} at {}), {} needs {want}",
+            "momentum {moved} (spot={spot} vs {} at {}), a {kind} trade needs {want}",
             reference.1,
             reference.0.with_timezone(&MARKET_TZ).format("%H:%M ET"),
-            if ev.contract_type == ContractType::Call { "call" } else { "put" }
         )));
     }
-    Ok(Setup { spot, reference, flow_age, minutes_to_cutoff })
+    Ok(Setup { bullish, spot, reference, flow_age, minutes_to_cutoff })
 }
 
-/// The underlying-terms plan around `spot`: a wider stop for longer-dated
-/// options, targets one and two ATRs away.
-pub fn plan(cfg: &BullseyeConfig, contract_type: ContractType, dte: i64, spot: f64, atr: f64) -> Plan {
-    let dir = match contract_type {
-        ContractType::Call => 1.0,
-        ContractType::Put => -1.0,
-    };
+/// The underlying-terms plan around `spot` in the trade's direction: a
+/// wider stop for longer-dated options, targets one and two ATRs away.
+pub fn plan(cfg: &BullseyeConfig, bullish: bool, dte: i64, spot: f64, atr: f64) -> Plan {
+    let dir = if bullish { 1.0 } else { -1.0 };
     let mult = if dte <= SHORT_DTE { cfg.atr_mult_short } else { cfg.atr_mult_long };
     Plan { entry: spot, stop: spot - dir * atr * mult, targets: vec![spot + dir * atr, spot + dir * 2.0 * atr] }
 }
@@ -303,7 +330,7 @@ pub fn evaluate(
     let Some(atr) = atr.filter(|a| a.is_finite() && *a > 0.0) else {
         return Err(Suppressed::new("no ATR"));
     };
-    let plan = plan(cfg, ev.contract_type, ev.dte, setup.spot, atr);
+    let plan = plan_worth_taking(&plan(cfg, setup.bullish, ev.dte, setup.spot, atr), cfg.min_reward_risk)?;
     Ok(BullseyeHit { setup, atr, plan })
 }
 
@@ -324,7 +351,7 @@ pub fn build_alert(hit: &BullseyeHit, ev: &FlowEvent) -> Alert {
             s.reference.0.with_timezone(&MARKET_TZ).format("%H:%M ET")
         ),
     ));
-    a.details.notes.push(("entry plan".to_string(), entry_plan(ev)));
+    a.details.notes.push(("option entry".to_string(), entry_plan(ev)));
     a.details.notes.push((
         "entry timing".to_string(),
         format!("fresh flow {}m ago, {}m before the cutoff", s.flow_age.num_minutes(), s.minutes_to_cutoff),
@@ -344,7 +371,7 @@ fn entry_plan(ev: &FlowEvent) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alert::Sentiment;
+    use crate::alert::{ContractType, Sentiment};
     use crate::flow::{QuotePoint, TradePoint, test_event};
 
     fn at(s: &str) -> DateTime<Utc> {
@@ -415,8 +442,8 @@ mod tests {
 
     #[test]
     fn rule_edges() {
-        let call_long = Ok((652.0, [664.0, 668.0]));
-        let call_short = Ok((654.0, [664.0, 668.0]));
+        let call_long = Ok((656.0, [664.0, 668.0]));
+        let call_short = Ok((657.0, [664.0, 668.0]));
         let h = history(at(NOW));
         let traded = |age: Duration| move |e: &mut FlowEvent| e.last_trade.as_mut().unwrap().at_ns = ns(at(NOW) - age);
         let cases: Vec<(FlowEvent, Want)> = vec![
@@ -454,17 +481,41 @@ mod tests {
             (with(base(), |e| e.last_trade = None), Err("no last trade (freshness unknown)")),
             // Spot and momentum.
             (with(base(), |e| e.spot = None), Err("spot unknown")),
-            (with(base(), |e| e.spot = Some(655.0)), Err("momentum flat (spot=655 vs 655 at 13:40 ET), call needs up")),
-            (with(base(), |e| e.spot = Some(650.0)), Err("momentum down (spot=650 vs 655 at 13:40 ET), call needs up")),
-            (put(base()), Ok((658.0, [646.0, 642.0]))),
-            (with(put(base()), |e| e.dte = 2), Ok((656.0, [646.0, 642.0]))),
+            (
+                with(base(), |e| e.spot = Some(655.0)),
+                Err("momentum flat (spot=655 vs 655 at 13:40 ET), a bullish trade needs up"),
+            ),
+            (
+                with(base(), |e| e.spot = Some(650.0)),
+                Err("momentum down (spot=650 vs 655 at 13:40 ET), a bullish trade needs up"),
+            ),
+            (put(base()), Ok((654.0, [646.0, 642.0]))),
+            (with(put(base()), |e| e.dte = 2), Ok((653.0, [646.0, 642.0]))),
+            // Buyers at the ask only: the direction is the sentiment, and a
+            // sale or a fill without a side is no Bullseye.
+            (
+                with(base(), |e| (e.side, e.sentiment) = (Side::Bid, Sentiment::Bearish)),
+                Err("side=bid (bearish): Bullseye follows buyers at the ask"),
+            ),
+            (
+                with(put(base()), |e| (e.side, e.sentiment) = (Side::Bid, Sentiment::Bullish)),
+                Err("side=bid (bullish): Bullseye follows buyers at the ask"),
+            ),
+            (
+                with(base(), |e| (e.side, e.sentiment) = (Side::Mid, Sentiment::Neutral)),
+                Err("no trade direction (side mid)"),
+            ),
+            (
+                with(base(), |e| (e.side, e.sentiment) = (Side::Unknown, Sentiment::Neutral)),
+                Err("no trade direction (side unknown)"),
+            ),
             (
                 with(put(base()), |e| e.spot = Some(655.0)),
-                Err("momentum flat (spot=655 vs 655 at 13:40 ET), put needs down"),
+                Err("momentum flat (spot=655 vs 655 at 13:40 ET), a bearish trade needs down"),
             ),
             (
                 with(put(base()), |e| e.spot = Some(656.0)),
-                Err("momentum up (spot=656 vs 655 at 13:40 ET), put needs down"),
+                Err("momentum up (spot=656 vs 655 at 13:40 ET), a bearish trade needs down"),
             ),
             (with(base(), |e| e.underlying = "QQQ".to_string()), Err("no momentum history yet")),
         ];
@@ -493,7 +544,7 @@ mod tests {
             });
             let et = t.with_timezone(&MARKET_TZ).format("%H:%M").to_string();
             let want = if fires {
-                Ok((652.0, [664.0, 668.0]))
+                Ok((656.0, [664.0, 668.0]))
             } else {
                 Err(format!("et_time={et} at or after eod_skip_hour=15"))
             };
@@ -567,6 +618,39 @@ mod tests {
     }
 
     #[test]
+    fn plans_hold_the_minimum_reward_risk() {
+        let now = at(NOW);
+        // (stop multiple for 3 DTE, MIN_REWARD_RISK, stop or reason)
+        let cases = [
+            (1.0, 1.0, Ok(656.0)),
+            (0.5, 2.0, Ok(658.0)),
+            (2.0, 1.0, Err("reward:risk 0.50 below min_reward_risk=1 (entry 660 stop 652 target 664)")),
+            (1.0, 1.2, Err("reward:risk 1.00 below min_reward_risk=1.2 (entry 660 stop 656 target 664)")),
+        ];
+        for (mult, min_reward_risk, want) in cases {
+            let cfg = BullseyeConfig { atr_mult_long: mult, min_reward_risk, ..BullseyeConfig::default() };
+            let got = evaluate(&cfg, &base(), now, &history(now), Some(ATR));
+            if let Ok(hit) = &got {
+                assert!(hit.plan.meets(min_reward_risk), "{:?}", hit.plan);
+                assert_eq!(hit.plan.targets, [664.0, 668.0]);
+            }
+            assert_eq!(
+                got.map(|h| h.plan.stop).map_err(|s| s.reason),
+                want.map_err(str::to_string),
+                "{mult} {min_reward_risk}"
+            );
+        }
+        // A defaults' plan is long with a bullish sentiment and short with a
+        // bearish one.
+        for ev in [base(), put(base())] {
+            let hit = evaluate(&BullseyeConfig::default(), &ev, now, &history(now), Some(ATR)).unwrap();
+            let (long, rr) = Plan::shape(hit.plan.entry, hit.plan.stop, hit.plan.targets[0]);
+            assert_eq!(long, ev.sentiment == Sentiment::Bullish);
+            assert!(rr.is_some_and(|r| r >= 1.0), "{rr:?}");
+        }
+    }
+
+    #[test]
     fn alert_carries_the_plan() {
         let now = at(NOW);
         let no_quote = "limit near the average fill $5.00 (no quote)";
@@ -574,28 +658,28 @@ mod tests {
         let cases = [
             (
                 base(),
-                652.0,
+                656.0,
                 [664.0, 668.0],
                 "limit at mid $5.00, no chase above ask $5.10",
                 "fresh flow 10m ago, 40m before the cutoff",
             ),
             (
                 with(base(), |e| e.dte = 2),
-                654.0,
+                657.0,
                 [664.0, 668.0],
                 "limit at mid $5.00, no chase above ask $5.10",
                 "fresh flow 10m ago, 40m before the cutoff",
             ),
             (
                 with(put(base()), |e| e.quote = None),
-                658.0,
+                654.0,
                 [646.0, 642.0],
                 no_quote,
                 "fresh flow 10m ago, 40m before the cutoff",
             ),
             (
                 with(base(), |e| e.quote = Some(QuotePoint { bid: 5.2, ask: 5.1, at_ns: 0 })),
-                652.0,
+                656.0,
                 [664.0, 668.0],
                 no_quote,
                 "fresh flow 10m ago, 40m before the cutoff",
@@ -616,7 +700,7 @@ mod tests {
             };
             let notes = vec![
                 ("momentum".to_string(), momentum.to_string()),
-                ("entry plan".to_string(), entry_plan.to_string()),
+                ("option entry".to_string(), entry_plan.to_string()),
                 ("entry timing".to_string(), timing.to_string()),
             ];
             assert_eq!(a.details.notes, notes);
@@ -638,6 +722,7 @@ mod tests {
             ("BULLSEYE_MAX_FLOW_AGE_HOURS", "1.5"),
             ("BULLSEYE_ATR_MULT_SHORT", "1"),
             ("BULLSEYE_ATR_MULT_LONG", "3"),
+            ("MIN_REWARD_RISK", "2"),
         ]
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -654,6 +739,7 @@ mod tests {
             max_flow_age_hours: 1.5,
             atr_mult_short: 1.0,
             atr_mult_long: 3.0,
+            min_reward_risk: 2.0,
         };
         assert_eq!(BullseyeConfig::from_config(&c), want);
         assert_eq!(want.max_flow_age(), Duration::minutes(90));

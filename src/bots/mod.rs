@@ -17,6 +17,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
+use crate::alert::{Plan, Sentiment};
 use crate::flow::{FlowEvent, UNCONFIRMED_LABEL};
 use crate::job::Bot;
 
@@ -70,6 +71,68 @@ pub fn market_entry(
         return Err(Suppressed::new(format!("stop {stop} already hit (spot {spot})")));
     }
     Ok(if s * (spot - trigger) > 0.0 { (spot, Some(trigger)) } else { (trigger, None) })
+}
+
+/// The direction an options family publishes: the side-derived sentiment
+/// (SPEC §5: a call bought at the ask or a put sold at the bid is bullish, a
+/// put bought at the ask or a call sold at the bid bearish). A fill at the
+/// mid or without a usable quote has no direction, so no directional plan.
+/// `Ok(true)` is bullish.
+pub fn trade_direction(ev: &FlowEvent) -> Result<bool, Suppressed> {
+    match ev.sentiment {
+        Sentiment::Bullish => Ok(true),
+        Sentiment::Bearish => Ok(false),
+        Sentiment::Neutral => Err(Suppressed::new(format!("no trade direction (side {:?})", ev.side).to_lowercase())),
+    }
+}
+
+/// `plan` as it is published, when it is worth taking: its levels on the
+/// price tick of [`crate::alert::tick`] — the entry to the nearest tick, the
+/// stop toward the entry and the targets away from it, so rounding never
+/// lowers the reward:risk a trader reads — and its reward:risk at that entry
+/// ([`Plan::meets`]) at least `min_reward_risk` (`MIN_REWARD_RISK`).
+/// Otherwise why not, with the levels.
+pub fn plan_worth_taking(plan: &Plan, min_reward_risk: f64) -> Result<Plan, Suppressed> {
+    let Some(first) = plan.targets.first().copied() else {
+        return Err(Suppressed::new("plan without a target"));
+    };
+    let (long, _) = Plan::shape(plan.entry, plan.stop, first);
+    // Long: the stop rounds up toward the entry, the targets up away from
+    // it; short: both down.
+    let outward = |x: f64| tick_rounded(x, long);
+    let published = Plan {
+        entry: crate::alert::tick(plan.entry),
+        stop: outward(plan.stop),
+        targets: plan.targets.iter().map(|t| outward(*t)).collect(),
+    };
+    if published.meets(min_reward_risk) {
+        return Ok(published);
+    }
+    let rr = published
+        .reward_risk()
+        .map_or_else(|| "none (the stop is not on the losing side of the entry)".to_string(), |r| format!("{r:.2}"));
+    Err(Suppressed::new(format!(
+        "reward:risk {rr} below min_reward_risk={min_reward_risk} (entry {} stop {} target {})",
+        published.entry,
+        published.stop,
+        published.targets.first().copied().unwrap_or(f64::NAN)
+    )))
+}
+
+/// Ticks per dollar at `price`, as [`crate::alert::tick`] rounds: cents from
+/// $1 up, hundredths of a cent below.
+fn ticks_per_dollar(price: f64) -> f64 {
+    if price.abs() >= 1.0 { 100.0 } else { 10_000.0 }
+}
+
+/// `price` on its tick, rounded up or down. A price already on the tick
+/// (up to floating-point noise) stays where it is.
+fn tick_rounded(price: f64, up: bool) -> f64 {
+    const NOISE: f64 = 1e-6;
+    let per = ticks_per_dollar(price);
+    let ticks = price * per;
+    let r = if up { (ticks - NOISE).ceil() } else { (ticks + NOISE).floor() };
+    r / per
 }
 
 /// The options rules' shared checks, with the messages the logs show.
@@ -153,11 +216,20 @@ impl Confirmation {
         let prints = if self.iso_prints == 1 { "print" } else { "prints" };
         // Prints without an exchange id confirm the sweep but not its breadth.
         if self.exchanges == 0 {
-            return format!("sweep confirmed: {} ISO {prints}", self.iso_prints);
+            return format!("{CONFIRMED_LABEL}: {} ISO {prints}", self.iso_prints);
         }
         let exchanges = if self.exchanges == 1 { "exchange" } else { "exchanges" };
-        format!("sweep confirmed: {} ISO {prints} on {} {exchanges}", self.iso_prints, self.exchanges)
+        format!("{CONFIRMED_LABEL}: {} ISO {prints} on {} {exchanges}", self.iso_prints, self.exchanges)
     }
+}
+
+/// How every confirmed sweep's label begins.
+const CONFIRMED_LABEL: &str = "sweep confirmed";
+
+/// Whether an alert's label says ISO prints confirmed a sweep: only then may
+/// its title call it one (SPEC §5).
+pub fn label_confirms_sweep(label: &str) -> bool {
+    label.starts_with(CONFIRMED_LABEL)
 }
 
 /// The label for an alert whose trades may not have been fetched.
@@ -233,6 +305,73 @@ mod tests {
             assert_eq!((c.iso_prints, c.exchanges, c.label().as_str()), (iso, exchanges, label));
         }
         assert_eq!(confirmation_label(None), "flow (unconfirmed)");
+        for (c, confirms) in [(Confirmation { iso_prints: 1, exchanges: 0 }, true), (Confirmation::default(), false)] {
+            assert_eq!(label_confirms_sweep(&c.label()), confirms, "{c:?}");
+        }
+        assert!(!label_confirms_sweep("flow (unconfirmed), 3 hits at the ask in 30 min totalling $60,000"));
+    }
+
+    #[test]
+    fn direction_is_the_sentiment() {
+        use crate::alert::Side;
+        let mut ev = crate::flow::test_event();
+        assert_eq!(trade_direction(&ev), Ok(true));
+        (ev.side, ev.sentiment) = (Side::Bid, Sentiment::Bearish);
+        assert_eq!(trade_direction(&ev), Ok(false));
+        for side in [Side::Mid, Side::Unknown] {
+            (ev.side, ev.sentiment) = (side, Sentiment::Neutral);
+            let want = format!("no trade direction (side {side:?})").to_lowercase();
+            assert_eq!(trade_direction(&ev), Err(Suppressed::new(want)));
+        }
+    }
+
+    #[test]
+    fn published_plans_round_without_losing_reward() {
+        let plan = |entry: f64, stop: f64, targets: &[f64]| Plan { entry, stop, targets: targets.to_vec() };
+        // (plan, min, published levels or reason)
+        let cases: Vec<(Plan, f64, Result<Plan, &str>)> = vec![
+            // Exactly 1:1 stays 1:1 after rounding: the stop toward the
+            // entry, the target away from it (a nearest rounding would make
+            // this 1.00 of reward against 1.01 of risk).
+            (plan(100.0, 98.995, &[101.005]), 1.0, Ok(plan(100.0, 99.0, &[101.01]))),
+            (plan(100.0, 101.005, &[98.995]), 1.0, Ok(plan(100.0, 101.0, &[98.99]))),
+            // Already on the tick: unchanged.
+            (plan(421.85, 417.85, &[425.85, 429.85]), 1.0, Ok(plan(421.85, 417.85, &[425.85, 429.85]))),
+            // Below a dollar the tick is a hundredth of a cent.
+            (plan(0.5, 0.45004, &[0.55001]), 1.0, Ok(plan(0.5, 0.4501, &[0.5501]))),
+            // 0.04 of reward for 2.57 of risk (a passed trigger entered at
+            // the market) is no plan.
+            (
+                plan(674.62, 677.19, &[674.52]),
+                1.0,
+                Err("reward:risk 0.04 below min_reward_risk=1 (entry 674.62 stop 677.19 target 674.52)"),
+            ),
+            (plan(100.0, 99.0, &[101.5]), 1.5, Ok(plan(100.0, 99.0, &[101.5]))),
+            (
+                plan(100.0, 99.0, &[101.49]),
+                1.5,
+                Err("reward:risk 1.49 below min_reward_risk=1.5 (entry 100 stop 99 target 101.49)"),
+            ),
+            (
+                plan(100.0, 100.0, &[101.0]),
+                1.0,
+                Err(
+                    "reward:risk none (the stop is not on the losing side of the entry) below min_reward_risk=1 (entry 100 stop 100 target 101)",
+                ),
+            ),
+            (plan(100.0, 99.0, &[]), 1.0, Err("plan without a target")),
+        ];
+        for (p, min, want) in cases {
+            let got = plan_worth_taking(&p, min).map_err(|s| s.reason);
+            assert_eq!(got, want.map_err(str::to_string), "{p:?} min {min}");
+        }
+        // The tick is alert::tick's.
+        for x in [0.123456, 0.99994, 1.0, 12.345, 674.625] {
+            assert_eq!(
+                crate::alert::tick(x) * ticks_per_dollar(x),
+                (crate::alert::tick(x) * ticks_per_dollar(x)).round()
+            );
+        }
     }
 
     #[test]

@@ -10,6 +10,14 @@
 //! small or far-out-of-the-money prints is not the conviction this bot looks
 //! for, so it must not help a later print over the threshold.
 //!
+//! Repeats count same-side hits only: buys at the ask with buys at the ask,
+//! sells at the bid with sells at the bid. A fill between bid and ask or
+//! without a usable quote says nothing about who was aggressive, so it is no
+//! repeat of either direction and never fires. Counting every fill together
+//! let one contract be alerted bullish, neutral and bearish within minutes
+//! (a put bought, traded at the mid, then sold); counted per side, an
+//! alert's sentiment is the side its hits agree on.
+//!
 //! After an alert the count is not reset. The next qualifying events on the
 //! contract keep counting (the 4th, 5th, ... within the window still meet the
 //! threshold), and the bot's per-contract cooldown in the store decides
@@ -24,7 +32,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::alert::{Alert, fmt_money};
+use crate::alert::{Alert, Side, fmt_money};
 use crate::bots::{Suppressed, check_dte, check_premium, flow_alert_id};
 use crate::flow::{FlowEvent, UNCONFIRMED_LABEL};
 use crate::job::Bot;
@@ -88,14 +96,54 @@ pub const MAX_HITS_PER_CONTRACT: usize = 256;
 /// chains fit with room to spare.
 pub const MAX_CONTRACTS: usize = 20_000;
 
-/// Qualifying events per contract within the repeat window: the bot's memory
-/// between scans. Kept in a `BTreeMap` so eviction order is deterministic.
+/// The aggressive side of a directional fill: the only fills that repeat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FillSide {
+    /// Bought at the ask.
+    Ask,
+    /// Sold at the bid.
+    Bid,
+}
+
+impl FillSide {
+    /// The directional side of `side`; mid and unknown fills have none.
+    pub fn of(side: Side) -> Option<FillSide> {
+        match side {
+            Side::Ask => Some(FillSide::Ask),
+            Side::Bid => Some(FillSide::Bid),
+            Side::Mid | Side::Unknown => None,
+        }
+    }
+
+    /// `ask` / `bid`, for the logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FillSide::Ask => "ask",
+            FillSide::Bid => "bid",
+        }
+    }
+
+    /// "at the ask" / "at the bid", as the alert words it.
+    pub fn words(self) -> &'static str {
+        match self {
+            FillSide::Ask => "at the ask",
+            FillSide::Bid => "at the bid",
+        }
+    }
+}
+
+/// A contract and the side its hits filled at: what repeats are counted by.
+type RepeatKey = (String, FillSide);
+
+/// Qualifying events per contract and side within the repeat window: the
+/// bot's memory between scans. Kept in a `BTreeMap` so eviction order is
+/// deterministic.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RepeatTracker {
     window: Duration,
-    /// Per contract, (observed_at, premium) in time order, none older than
-    /// the window before the latest one recorded.
-    hits: BTreeMap<String, Vec<(DateTime<Utc>, f64)>>,
+    /// Per contract and side, (observed_at, premium) in time order, none
+    /// older than the window before the latest one recorded.
+    hits: BTreeMap<RepeatKey, Vec<(DateTime<Utc>, f64)>>,
 }
 
 impl RepeatTracker {
@@ -107,7 +155,7 @@ impl RepeatTracker {
         self.window
     }
 
-    /// Contracts currently tracked.
+    /// (contract, side) pairs currently tracked.
     pub fn len(&self) -> usize {
         self.hits.len()
     }
@@ -116,23 +164,24 @@ impl RepeatTracker {
         self.hits.is_empty()
     }
 
-    /// Records one qualifying event and returns how many qualifying events
-    /// the contract had in [at − window, at], this one included, and their
-    /// summed premium.
+    /// Records one qualifying event filled at `side` and returns how many
+    /// qualifying events of that side the contract had in [at − window, at],
+    /// this one included, and their summed premium.
     ///
-    /// Recording the same (contract, at) twice counts it once, so evaluating
-    /// an event again (a retried scan) cannot inflate the count. A premium
-    /// that is not finite is not recorded: it would poison the sum for the
-    /// whole window.
-    pub fn record(&mut self, contract: &str, at: DateTime<Utc>, premium: f64) -> (usize, f64) {
+    /// Recording the same (contract, side, at) twice counts it once, so
+    /// evaluating an event again (a retried scan) cannot inflate the count.
+    /// A premium that is not finite is not recorded: it would poison the sum
+    /// for the whole window.
+    pub fn record(&mut self, contract: &str, side: FillSide, at: DateTime<Utc>, premium: f64) -> (usize, f64) {
         let since = at - self.window;
-        if !self.hits.contains_key(contract) && self.hits.len() >= MAX_CONTRACTS {
+        let key = (contract.to_string(), side);
+        if !self.hits.contains_key(&key) && self.hits.len() >= MAX_CONTRACTS {
             self.prune(at);
             if self.hits.len() >= MAX_CONTRACTS {
                 self.evict_stalest();
             }
         }
-        let entries = self.hits.entry(contract.to_string()).or_default();
+        let entries = self.hits.entry(key).or_default();
         entries.retain(|(t, _)| *t >= since);
         if premium.is_finite() && !entries.iter().any(|(t, _)| *t == at) {
             // Events arrive in time order in practice; inserting in place
@@ -155,13 +204,10 @@ impl RepeatTracker {
     }
 
     fn evict_stalest(&mut self) {
-        let stalest = self
-            .hits
-            .iter()
-            .min_by_key(|(_, entries)| entries.last().map(|(t, _)| *t))
-            .map(|(contract, _)| contract.clone());
-        if let Some(contract) = stalest {
-            self.hits.remove(&contract);
+        let stalest =
+            self.hits.iter().min_by_key(|(_, entries)| entries.last().map(|(t, _)| *t)).map(|(key, _)| key.clone());
+        if let Some(key) = stalest {
+            self.hits.remove(&key);
         }
     }
 }
@@ -169,16 +215,25 @@ impl RepeatTracker {
 /// A qualifying event that met the repeat threshold.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OraklFlowHit {
-    /// Qualifying events on the contract within the window, this one included.
+    /// The side every counted hit filled at (the alert's sentiment follows).
+    pub side: FillSide,
+    /// Qualifying events of that side on the contract within the window,
+    /// this one included.
     pub hits: usize,
     /// Their summed premium, dollars.
     pub premium_sum: f64,
     pub window: Duration,
 }
 
-/// The parts of the rule that need no memory: premium, DTE and P(ITM).
-/// Only events that pass these count toward repeats.
-pub fn qualifies(cfg: &OraklFlowConfig, ev: &FlowEvent) -> Result<(), Suppressed> {
+/// The parts of the rule that need no memory: a directional fill, premium,
+/// DTE and P(ITM). Only events that pass these count toward repeats, each
+/// with the hits of its own side.
+pub fn qualifies(cfg: &OraklFlowConfig, ev: &FlowEvent) -> Result<FillSide, Suppressed> {
+    let Some(side) = FillSide::of(ev.side) else {
+        return Err(Suppressed::new(
+            format!("side={:?} is no repeat of a direction (only ask or bid fills count)", ev.side).to_lowercase(),
+        ));
+    };
     check_premium(ev, cfg.min_premium)?;
     check_dte(ev, cfg.min_dte, cfg.max_dte)?;
     let Some(p) = ev.prob_itm else {
@@ -187,7 +242,7 @@ pub fn qualifies(cfg: &OraklFlowConfig, ev: &FlowEvent) -> Result<(), Suppressed
     if p.is_nan() || p < cfg.min_itm_probability {
         return Err(Suppressed::new(format!("prob_itm={p:.4} below min_itm_probability={}", cfg.min_itm_probability)));
     }
-    Ok(())
+    Ok(side)
 }
 
 /// Whether `ev` fires ORAKL Flow. A qualifying event is recorded in
@@ -198,28 +253,31 @@ pub fn evaluate(
     ev: &FlowEvent,
     tracker: &mut RepeatTracker,
 ) -> Result<OraklFlowHit, Suppressed> {
-    qualifies(cfg, ev)?;
-    let (hits, premium_sum) = tracker.record(&ev.contract, ev.observed_at, ev.premium);
+    let side = qualifies(cfg, ev)?;
+    let (hits, premium_sum) = tracker.record(&ev.contract, side, ev.observed_at, ev.premium);
     if hits < cfg.repeat_threshold {
         return Err(Suppressed::new(format!(
-            "repeat_hits={hits} below repeat_threshold={} within {}m (premium_sum={:.0})",
+            "repeat_hits={hits} side={} below repeat_threshold={} within {}m (premium_sum={:.0})",
+            side.as_str(),
             cfg.repeat_threshold,
             tracker.window().num_minutes(),
             premium_sum
         )));
     }
-    Ok(OraklFlowHit { hits, premium_sum, window: tracker.window() })
+    Ok(OraklFlowHit { side, hits, premium_sum, window: tracker.window() })
 }
 
 /// The ORAKL Flow alert: every field the event knows, and the repeat count
-/// with its summed premium in the label and the notes. The label stays an
-/// honest "flow": this bot does not fetch trades to confirm sweeps.
+/// (all on one side, named) with its summed premium in the label and the
+/// notes. The label stays an honest "flow": this bot does not fetch trades
+/// to confirm sweeps.
 pub fn build_alert(hit: &OraklFlowHit, ev: &FlowEvent) -> Alert {
     let mut a = ev.to_alert(Bot::OraklFlow, flow_alert_id(Bot::OraklFlow, ev));
     let minutes = hit.window.num_minutes();
     let sum = fmt_money(hit.premium_sum);
-    a.label = format!("{UNCONFIRMED_LABEL}, {} hits in {minutes} min totalling ${sum}", hit.hits);
-    a.details.notes.push(("repeat hits".to_string(), format!("{} in {minutes} min", hit.hits)));
+    let side = hit.side.words();
+    a.label = format!("{UNCONFIRMED_LABEL}, {} hits {side} in {minutes} min totalling ${sum}", hit.hits);
+    a.details.notes.push(("repeat hits".to_string(), format!("{} {side} in {minutes} min", hit.hits)));
     a.details.notes.push(("repeat premium".to_string(), format!("${sum}")));
     a
 }
@@ -227,6 +285,7 @@ pub fn build_alert(hit: &OraklFlowHit, ev: &FlowEvent) -> Alert {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alert::Sentiment;
     use crate::flow::test_event;
 
     const T0: &str = "2025-10-22T14:00:00Z";
@@ -252,6 +311,24 @@ mod tests {
         event("O:SPY251121C00670000", minutes, premium, 30, Some(0.6))
     }
 
+    /// A qualifying event on the test contract filled at `side`, with the
+    /// sentiment that side gives a call.
+    fn filled(minutes: f64, side: Side) -> FlowEvent {
+        let mut ev = q(minutes, 10_000.0);
+        ev.side = side;
+        ev.sentiment = match side {
+            Side::Ask => Sentiment::Bullish,
+            Side::Bid => Sentiment::Bearish,
+            Side::Mid | Side::Unknown => Sentiment::Neutral,
+        };
+        ev
+    }
+
+    /// The test call sold at the bid.
+    fn sold(minutes: f64, premium: f64) -> FlowEvent {
+        FlowEvent { premium, ..filled(minutes, Side::Bid) }
+    }
+
     /// One evaluation's expected (hits, premium_sum) or reason.
     type Want<'a> = Result<(usize, f64), &'a str>;
 
@@ -270,7 +347,8 @@ mod tests {
 
     #[test]
     fn single_event_edges() {
-        let below = |hits: usize, sum: &str| format!("repeat_hits={hits} below repeat_threshold=3 within 30m ({sum})");
+        let below =
+            |hits: usize, sum: &str| format!("repeat_hits={hits} side=ask below repeat_threshold=3 within 30m ({sum})");
         let one = below(1, "premium_sum=10000");
         let cases: Vec<(FlowEvent, String)> = vec![
             (q(0.0, 10_000.0), one.clone()),
@@ -293,7 +371,7 @@ mod tests {
     #[test]
     fn repeats_table() {
         let r = |hits: usize, sum: f64| {
-            format!("repeat_hits={hits} below repeat_threshold=3 within 30m (premium_sum={sum:.0})")
+            format!("repeat_hits={hits} side=ask below repeat_threshold=3 within 30m (premium_sum={sum:.0})")
         };
         let (r1, r2) = (r(1, 10_000.0), r(2, 30_000.0));
         let other = |minutes: f64| event("O:SPY251121P00650000", minutes, 50_000.0, 30, Some(0.6));
@@ -308,7 +386,11 @@ mod tests {
             // A second later the first event has left the window.
             (
                 vec![q(0.0, 10_000.0), q(15.0, 20_000.0), q(30.0 + 1.0 / 60.0, 30_000.0)],
-                vec![Err(&r1), Err(&r2), Err("repeat_hits=2 below repeat_threshold=3 within 30m (premium_sum=50000)")],
+                vec![
+                    Err(&r1),
+                    Err(&r2),
+                    Err("repeat_hits=2 side=ask below repeat_threshold=3 within 30m (premium_sum=50000)"),
+                ],
             ),
             // A non-qualifying event in between does not count.
             (
@@ -324,15 +406,46 @@ mod tests {
                 vec![q(0.0, 10_000.0), other(1.0), q(2.0, 20_000.0), other(3.0)],
                 vec![
                     Err(&r1),
-                    Err("repeat_hits=1 below repeat_threshold=3 within 30m (premium_sum=50000)"),
+                    Err("repeat_hits=1 side=ask below repeat_threshold=3 within 30m (premium_sum=50000)"),
                     Err(&r2),
-                    Err("repeat_hits=2 below repeat_threshold=3 within 30m (premium_sum=100000)"),
+                    Err("repeat_hits=2 side=ask below repeat_threshold=3 within 30m (premium_sum=100000)"),
                 ],
             ),
             // Evaluating the same event again does not count it twice.
             (
                 vec![q(0.0, 10_000.0), q(10.0, 20_000.0), q(10.0, 20_000.0), q(20.0, 30_000.0)],
                 vec![Err(&r1), Err(&r2), Err(&r2), Ok((3, 60_000.0))],
+            ),
+            // Same-side hits only: a sale at the bid does not repeat buys at
+            // the ask (it counts with other sales), and a mid or unknown fill
+            // repeats no direction at all.
+            (
+                vec![q(0.0, 10_000.0), sold(5.0, 20_000.0), q(10.0, 20_000.0), sold(12.0, 30_000.0)],
+                vec![
+                    Err(&r1),
+                    Err("repeat_hits=1 side=bid below repeat_threshold=3 within 30m (premium_sum=20000)"),
+                    Err(&r2),
+                    Err("repeat_hits=2 side=bid below repeat_threshold=3 within 30m (premium_sum=50000)"),
+                ],
+            ),
+            (
+                vec![q(0.0, 10_000.0), filled(5.0, Side::Mid), filled(6.0, Side::Unknown), q(10.0, 20_000.0)],
+                vec![
+                    Err(&r1),
+                    Err("side=mid is no repeat of a direction (only ask or bid fills count)"),
+                    Err("side=unknown is no repeat of a direction (only ask or bid fills count)"),
+                    Err(&r2),
+                ],
+            ),
+            (
+                vec![sold(0.0, 10_000.0), q(1.0, 10_000.0), sold(2.0, 10_000.0), q(3.0, 10_000.0), sold(4.0, 10_000.0)],
+                vec![
+                    Err("repeat_hits=1 side=bid below repeat_threshold=3 within 30m (premium_sum=10000)"),
+                    Err(&r1),
+                    Err("repeat_hits=2 side=bid below repeat_threshold=3 within 30m (premium_sum=20000)"),
+                    Err("repeat_hits=2 side=ask below repeat_threshold=3 within 30m (premium_sum=20000)"),
+                    Ok((3, 30_000.0)),
+                ],
             ),
             // After a quiet spell the count starts over.
             (
@@ -349,24 +462,24 @@ mod tests {
     fn tracker_prunes_and_stays_bounded() {
         let mut t = RepeatTracker::new(Duration::minutes(30));
         assert!(t.is_empty());
-        assert_eq!(t.record("A", at(T0), 1.0), (1, 1.0));
-        assert_eq!(t.record("B", at(T0) + Duration::minutes(20), 2.0), (1, 2.0));
+        assert_eq!(t.record("A", FillSide::Ask, at(T0), 1.0), (1, 1.0));
+        assert_eq!(t.record("B", FillSide::Ask, at(T0) + Duration::minutes(20), 2.0), (1, 2.0));
         // An out-of-order event is kept in order and counts only what precedes it.
-        assert_eq!(t.record("A", at(T0) - Duration::minutes(5), 4.0), (1, 4.0));
-        assert_eq!(t.record("A", at(T0) + Duration::minutes(1), 8.0), (3, 13.0));
-        assert_eq!(t.record("A", at(T0) + Duration::minutes(2), f64::NAN), (3, 13.0));
+        assert_eq!(t.record("A", FillSide::Ask, at(T0) - Duration::minutes(5), 4.0), (1, 4.0));
+        assert_eq!(t.record("A", FillSide::Ask, at(T0) + Duration::minutes(1), 8.0), (3, 13.0));
+        assert_eq!(t.record("A", FillSide::Ask, at(T0) + Duration::minutes(2), f64::NAN), (3, 13.0));
         t.prune(at(T0) + Duration::minutes(45));
         assert_eq!(t.len(), 1, "A's last event is 44 min old, B's 25 min");
         t.prune(at(T0) + Duration::minutes(51));
         assert!(t.is_empty());
         for i in 0..(MAX_HITS_PER_CONTRACT + 10) {
-            t.record("C", at(T0) + Duration::seconds(i as i64), 1.0);
+            t.record("C", FillSide::Ask, at(T0) + Duration::seconds(i as i64), 1.0);
         }
-        assert_eq!(t.record("C", at(T0) + Duration::seconds(1000), 1.0).0, MAX_HITS_PER_CONTRACT);
+        assert_eq!(t.record("C", FillSide::Ask, at(T0) + Duration::seconds(1000), 1.0).0, MAX_HITS_PER_CONTRACT);
         // Milliseconds apart, so all are inside the window and the cap, not
         // pruning, has to make room.
         for i in 0..(MAX_CONTRACTS + 5) {
-            t.record(&format!("K{i:05}"), at(T0) + Duration::milliseconds(i as i64), 1.0);
+            t.record(&format!("K{i:05}"), FillSide::Ask, at(T0) + Duration::milliseconds(i as i64), 1.0);
         }
         assert_eq!(t.len(), MAX_CONTRACTS);
     }
@@ -381,11 +494,11 @@ mod tests {
         let a = build_alert(&hit, &events[2]);
         assert_eq!(a.id, "orakl_flow:O:SPY251121C00670000:20251022T142000Z");
         assert_eq!((a.bot, a.ticker.as_str(), a.premium), (Bot::OraklFlow, "SPY", Some(1_234_567.0)));
-        assert_eq!(a.label, "flow (unconfirmed), 3 hits in 30 min totalling $1,264,567");
+        assert_eq!(a.label, "flow (unconfirmed), 3 hits at the ask in 30 min totalling $1,264,567");
         assert_eq!(
             a.details.notes,
             vec![
-                ("repeat hits".to_string(), "3 in 30 min".to_string()),
+                ("repeat hits".to_string(), "3 at the ask in 30 min".to_string()),
                 ("repeat premium".to_string(), "$1,264,567".to_string())
             ]
         );

@@ -19,10 +19,28 @@
 //! taken at the market now), and a spot already at the target or the stop
 //! is no scalp.
 //!
+//! The trade's direction is its sentiment ([`bots::trade_direction`]): a
+//! call sold at the bid is a bearish trade with a short plan, and a fill
+//! without a side is no scalp. Every published plan has reward:risk of at
+//! least `MIN_REWARD_RISK` at the entry it publishes ([`ScalpEntry`]): a
+//! setup entered at the market after its trigger passed keeps less of the
+//! 2:1 the more the spot ran, and once the market entry no longer holds it
+//! the plan is a limit order back at the trigger instead — which outcomes
+//! count only if the price touches it after the alert, so the plan never
+//! takes credit for the run it missed ([`bots::plan_worth_taking`]). No new
+//! scalp from
+//! `SCALPS_EOD_CUTOFF` (ET, default 15:45) on: a same-day setup alerted in
+//! the last minutes has no session left to reach its target.
+//!
 //! SPEC §6 defines no score for this bot, so its alerts carry none.
 
+use chrono::Timelike;
+
 use crate::alert::{Alert, Plan, Sentiment};
-use crate::bots::{Suppressed, check_dte, check_premium, check_strike_distance, flow_alert_id, market_entry};
+use crate::bots::{
+    self, Suppressed, check_dte, check_premium, check_strike_distance, flow_alert_id, market_entry, plan_worth_taking,
+};
+use crate::calendar::MARKET_TZ;
 use crate::flow::FlowEvent;
 use crate::job::Bot;
 use crate::strat::Pattern;
@@ -40,11 +58,24 @@ pub struct ScalpsConfig {
     pub max_strike_distance: f64,
     /// `SCALPS_RSI_PERIOD`: the period the caller computes RSI with.
     pub rsi_period: usize,
+    /// `SCALPS_EOD_CUTOFF`: no new scalp from this ET time on, in minutes
+    /// after midnight.
+    pub eod_cutoff_minutes: i64,
+    /// `MIN_REWARD_RISK`: the least reward:risk a published plan has.
+    pub min_reward_risk: f64,
 }
 
 impl Default for ScalpsConfig {
     fn default() -> Self {
-        ScalpsConfig { min_premium: 2_000.0, min_dte: 0, max_dte: 7, max_strike_distance: 0.03, rsi_period: 14 }
+        ScalpsConfig {
+            min_premium: 2_000.0,
+            min_dte: 0,
+            max_dte: 7,
+            max_strike_distance: 0.03,
+            rsi_period: 14,
+            eod_cutoff_minutes: 15 * 60 + 45,
+            min_reward_risk: 1.0,
+        }
     }
 }
 
@@ -57,6 +88,8 @@ impl ScalpsConfig {
             max_dte: c.tunables.scalps_max_dte,
             max_strike_distance: c.tunables.scalps_max_strike_distance,
             rsi_period: c.tunables.scalps_rsi_period.max(1) as usize,
+            eod_cutoff_minutes: c.tunables.scalps_eod_cutoff,
+            min_reward_risk: c.tunables.min_reward_risk,
         }
     }
 }
@@ -106,21 +139,38 @@ impl ScalpContext {
     }
 }
 
+/// How a scalp's plan is entered.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ScalpEntry {
+    /// On a move through the trigger, which the spot has not reached.
+    Trigger,
+    /// At the market (the spot): it had passed the `trigger` and still
+    /// held `MIN_REWARD_RISK` from there.
+    Market { trigger: f64 },
+    /// A limit order back at the trigger: the `spot` had run past it too far
+    /// for a market entry to hold `MIN_REWARD_RISK`.
+    Limit { spot: f64 },
+}
+
 /// A scalp: the trigger it rode and its plan.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScalpsHit {
     pub pattern: Pattern,
     pub bullish: bool,
     pub rsi: f64,
-    /// Underlying terms: entry, stop, targets [target].
+    /// Underlying terms: entry, stop, targets [target], on the tick.
     pub plan: Plan,
-    /// The trigger level the setup named, when the spot had already passed
-    /// it and the plan enters at the spot instead.
-    pub passed_trigger: Option<f64>,
+    pub entry: ScalpEntry,
 }
 
-/// The parts of the rule that need no bars: premium, DTE, strike distance.
+/// The parts of the rule that need no bars: the cutoff, premium, DTE,
+/// strike distance.
 pub fn screen(cfg: &ScalpsConfig, ev: &FlowEvent) -> Result<(), Suppressed> {
+    let et = ev.observed_at.with_timezone(&MARKET_TZ);
+    if i64::from(et.hour() * 60 + et.minute()) >= cfg.eod_cutoff_minutes {
+        let cutoff = format!("{:02}:{:02}", cfg.eod_cutoff_minutes / 60, cfg.eod_cutoff_minutes % 60);
+        return Err(Suppressed::new(format!("et_time={} at or after eod_cutoff={cutoff}", et.format("%H:%M"))));
+    }
     check_premium(ev, cfg.min_premium)?;
     check_dte(ev, cfg.min_dte, cfg.max_dte)?;
     check_strike_distance(ev, cfg.max_strike_distance)?;
@@ -142,13 +192,8 @@ pub fn evaluate(cfg: &ScalpsConfig, ev: &FlowEvent, ctx: &ScalpContext) -> Resul
     // bullish, a call sold at the bid bearish); without a side there is no
     // direction to agree with, so no scalp. The RSI band follows it: the
     // call band for a bullish trade, the put band for a bearish one.
-    let (kind, wants_bullish, (rsi_lo, rsi_hi)) = match ev.sentiment {
-        Sentiment::Bullish => ("bullish trade", true, CALL_RSI),
-        Sentiment::Bearish => ("bearish trade", false, PUT_RSI),
-        Sentiment::Neutral => {
-            return Err(Suppressed::new(format!("no trade direction (side {:?})", ev.side).to_lowercase()));
-        }
-    };
+    let wants_bullish = bots::trade_direction(ev)?;
+    let (kind, (rsi_lo, rsi_hi)) = if wants_bullish { ("bullish trade", CALL_RSI) } else { ("bearish trade", PUT_RSI) };
     if t.bullish != wants_bullish {
         return Err(Suppressed::new(format!(
             "trigger {} is {}, a {kind} needs {}",
@@ -184,13 +229,16 @@ pub fn evaluate(cfg: &ScalpsConfig, ev: &FlowEvent, ctx: &ScalpContext) -> Resul
         return Err(Suppressed::new(format!("rsi={rsi:.2} outside {rsi_lo}..={rsi_hi} for a {kind}")));
     }
     let (entry, passed_trigger) = market_entry(t.bullish, ev.spot, t.entry, t.stop, t.target)?;
-    Ok(ScalpsHit {
-        pattern: t.pattern,
-        bullish: t.bullish,
-        rsi,
-        plan: Plan { entry, stop: t.stop, targets: vec![t.target] },
-        passed_trigger,
-    })
+    let setup =
+        |entry: f64| plan_worth_taking(&Plan { entry, stop: t.stop, targets: vec![t.target] }, cfg.min_reward_risk);
+    let (plan, entry) = match (setup(entry), passed_trigger) {
+        (Ok(plan), None) => (plan, ScalpEntry::Trigger),
+        (Ok(plan), Some(trigger)) => (plan, ScalpEntry::Market { trigger }),
+        // The spot ran too far for the market: a limit back at the trigger.
+        (Err(_), Some(trigger)) => (setup(trigger)?, ScalpEntry::Limit { spot: entry }),
+        (Err(s), None) => return Err(s),
+    };
+    Ok(ScalpsHit { pattern: t.pattern, bullish: t.bullish, rsi, plan, entry })
 }
 
 /// The Scalps alert: every field the event knows, the setup's plan in
@@ -204,19 +252,19 @@ pub fn build_alert(hit: &ScalpsHit, ev: &FlowEvent) -> Alert {
         "setup".to_string(),
         format!("{} {} on 5m bars, RSI {:.1}", hit.pattern.as_str(), direction(hit.bullish), hit.rsi),
     ));
-    let (through, target) = (if hit.bullish { "above" } else { "below" }, hit.plan.targets.first().copied());
-    let entry = match hit.passed_trigger {
-        Some(trigger) => format!("entry at the market {:.2} (trigger {trigger:.2} already passed)", hit.plan.entry),
-        None => format!("entry {through} {:.2}", hit.plan.entry),
-    };
-    a.details.notes.push((
-        "plan".to_string(),
-        format!(
-            "underlying: {entry}, stop {:.2}, target {}",
-            hit.plan.stop,
-            target.map_or_else(|| "none".to_string(), |t| format!("{t:.2}"))
+    // The levels are the plan fields; this says how the entry is taken.
+    let through = if hit.bullish { "above" } else { "below" };
+    let entry = match hit.entry {
+        ScalpEntry::Trigger => format!("on a move {through} {:.2} (the trigger)", hit.plan.entry),
+        ScalpEntry::Market { trigger } => {
+            format!("at the market {:.2} (trigger {trigger:.2} already passed)", hit.plan.entry)
+        }
+        ScalpEntry::Limit { spot } => format!(
+            "limit at {:.2}, the trigger: spot {spot:.2} ran too far past it to enter at the market; counts only if touched after the alert",
+            hit.plan.entry
         ),
-    ));
+    };
+    a.details.notes.push(("entry".to_string(), entry));
     a
 }
 
@@ -245,6 +293,10 @@ mod tests {
         // Between the bearish trigger's stop (660) and its entry (658.5).
         ev.spot = Some(659.0);
         ev
+    }
+
+    fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
+        s.parse().unwrap()
     }
 
     fn with(mut ev: FlowEvent, f: impl FnOnce(&mut FlowEvent)) -> FlowEvent {
@@ -288,16 +340,36 @@ mod tests {
         let cases: Vec<(FlowEvent, ScalpContext, Want)> = vec![
             (call(), ok.clone(), long),
             // The spot against the trigger's levels: past the trigger the
-            // plan enters at the spot; at the target or the stop, no trade.
-            (with(call(), |e| e.spot = Some(662.5)), ok.clone(), Ok((662.5, 659.8, 664.0))),
+            // plan enters at the spot while that still holds 1R; at the
+            // target or the stop, no trade.
+            (with(call(), |e| e.spot = Some(661.5)), ok.clone(), Ok((661.5, 659.8, 664.0))),
+            // 1:1 exactly at 661.90; a cent further is below 1R.
+            (with(call(), |e| e.spot = Some(661.9)), ok.clone(), Ok((661.9, 659.8, 664.0))),
+            (with(call(), |e| e.spot = Some(661.91)), ok.clone(), long),
+            // Too far past for the market: a limit back at the trigger.
+            (with(call(), |e| e.spot = Some(662.5)), ok.clone(), long),
             (with(call(), |e| e.spot = Some(664.0)), ok.clone(), Err("target 664 already reached (spot 664)")),
             (with(call(), |e| e.spot = Some(659.8)), ok.clone(), Err("stop 659.8 already hit (spot 659.8)")),
             (with(call(), |e| e.spot = None), ok.clone(), long),
-            (with(put(), |e| e.spot = Some(657.0)), ctx(Some(40.0), bear("2-1-2")), Ok((657.0, 660.0, 655.5))),
+            (with(put(), |e| e.spot = Some(658.0)), ctx(Some(40.0), bear("2-1-2")), Ok((658.0, 660.0, 655.5))),
+            (with(put(), |e| e.spot = Some(657.0)), ctx(Some(40.0), bear("2-1-2")), short),
             (
                 with(put(), |e| e.spot = Some(655.5)),
                 ctx(Some(40.0), bear("2-1-2")),
                 Err("target 655.5 already reached (spot 655.5)"),
+            ),
+            // No new scalp from the cutoff (15:45 ET) on, in either offset.
+            (with(call(), |e| e.observed_at = at("2025-10-22T19:44:59Z")), ok.clone(), long),
+            (
+                with(call(), |e| e.observed_at = at("2025-10-22T19:45:00Z")),
+                ok.clone(),
+                Err("et_time=15:45 at or after eod_cutoff=15:45"),
+            ),
+            (with(call(), |e| e.observed_at = at("2025-12-03T20:44:59Z")), ok.clone(), long),
+            (
+                with(call(), |e| e.observed_at = at("2025-12-03T20:59:57Z")),
+                ok.clone(),
+                Err("et_time=15:59 at or after eod_cutoff=15:45"),
             ),
             // Premium.
             (with(call(), |e| e.premium = 2_000.0), ok.clone(), long),
@@ -373,6 +445,30 @@ mod tests {
     }
 
     #[test]
+    fn every_entry_holds_the_minimum_reward_risk() {
+        // (spot, MIN_REWARD_RISK, entry or reason): the trigger's 2:1 from
+        // 661.20 with the stop at 659.80.
+        let cases = [
+            (661.0, 1.0, Ok((661.2, ScalpEntry::Trigger))),
+            (661.5, 1.0, Ok((661.5, ScalpEntry::Market { trigger: 661.2 }))),
+            (661.5, 1.4, Ok((661.5, ScalpEntry::Market { trigger: 661.2 }))),
+            (661.5, 1.5, Ok((661.2, ScalpEntry::Limit { spot: 661.5 }))),
+            (663.9, 1.0, Ok((661.2, ScalpEntry::Limit { spot: 663.9 }))),
+            (661.0, 2.5, Err("reward:risk 2.00 below min_reward_risk=2.5 (entry 661.2 stop 659.8 target 664)")),
+            (661.5, 2.5, Err("reward:risk 2.00 below min_reward_risk=2.5 (entry 661.2 stop 659.8 target 664)")),
+        ];
+        for (spot, min_reward_risk, want) in cases {
+            let cfg = ScalpsConfig { min_reward_risk, ..ScalpsConfig::default() };
+            let got = evaluate(&cfg, &with(call(), |e| e.spot = Some(spot)), &ctx(Some(60.0), bull("2-1-2")));
+            if let Ok(hit) = &got {
+                assert!(hit.plan.meets(min_reward_risk), "{spot} {min_reward_risk}: {:?}", hit.plan);
+            }
+            let got = got.map(|h| (h.plan.entry, h.entry)).map_err(|s| s.reason);
+            assert_eq!(got, want.map_err(str::to_string), "spot {spot} min {min_reward_risk}");
+        }
+    }
+
+    #[test]
     fn alert_carries_the_setup() {
         // (event, context, entry, stop, target, notes)
         let cases = [
@@ -380,13 +476,28 @@ mod tests {
                 call(),
                 ctx(Some(58.3), bull("2-1-2")),
                 (661.2, 659.8, 664.0),
-                ["2-1-2 bullish on 5m bars, RSI 58.3", "underlying: entry above 661.20, stop 659.80, target 664.00"],
+                ["2-1-2 bullish on 5m bars, RSI 58.3", "on a move above 661.20 (the trigger)"],
             ),
             (
                 put(),
                 ctx(Some(41.0), bear("3-1-2")),
                 (658.5, 660.0, 655.5),
-                ["3-1-2 bearish on 5m bars, RSI 41.0", "underlying: entry below 658.50, stop 660.00, target 655.50"],
+                ["3-1-2 bearish on 5m bars, RSI 41.0", "on a move below 658.50 (the trigger)"],
+            ),
+            (
+                with(call(), |e| e.spot = Some(661.5)),
+                ctx(Some(58.3), bull("2-1-2")),
+                (661.5, 659.8, 664.0),
+                ["2-1-2 bullish on 5m bars, RSI 58.3", "at the market 661.50 (trigger 661.20 already passed)"],
+            ),
+            (
+                with(put(), |e| e.spot = Some(657.0)),
+                ctx(Some(41.0), bear("2-1-2")),
+                (658.5, 660.0, 655.5),
+                [
+                    "2-1-2 bearish on 5m bars, RSI 41.0",
+                    "limit at 658.50, the trigger: spot 657.00 ran too far past it to enter at the market; counts only if touched after the alert",
+                ],
             ),
         ];
         for (ev, ctx, (entry, stop, target), notes) in cases {
@@ -398,7 +509,7 @@ mod tests {
             assert_eq!((a.pattern.as_deref(), a.rsi), (ctx.trigger.as_ref().map(|t| t.pattern.as_str()), ctx.rsi));
             assert_eq!((a.side, a.sentiment, a.score), (ev.side, ev.sentiment, None));
             let want: Vec<(String, String)> =
-                ["setup", "plan"].iter().zip(notes).map(|(k, v)| (k.to_string(), v.to_string())).collect();
+                ["setup", "entry"].iter().zip(notes).map(|(k, v)| (k.to_string(), v.to_string())).collect();
             assert_eq!(a.details.notes, want);
         }
     }
@@ -413,13 +524,22 @@ mod tests {
             ("SCALPS_MAX_DTE", "3"),
             ("SCALPS_MAX_STRIKE_DISTANCE", "0.02"),
             ("SCALPS_RSI_PERIOD", "9"),
+            ("SCALPS_EOD_CUTOFF", "15:30"),
+            ("MIN_REWARD_RISK", "1.5"),
         ]
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
         let c = crate::config::Config::from_vars(&vars).unwrap();
-        let want =
-            ScalpsConfig { min_premium: 3_000.0, min_dte: 1, max_dte: 3, max_strike_distance: 0.02, rsi_period: 9 };
+        let want = ScalpsConfig {
+            min_premium: 3_000.0,
+            min_dte: 1,
+            max_dte: 3,
+            max_strike_distance: 0.02,
+            rsi_period: 9,
+            eod_cutoff_minutes: 15 * 60 + 30,
+            min_reward_risk: 1.5,
+        };
         assert_eq!(ScalpsConfig::from_config(&c), want);
     }
 }

@@ -12,6 +12,7 @@ use chrono::SecondsFormat;
 use serde_json::{Value, json};
 
 use crate::alert::{Alert, Sentiment, Side, fmt_money, fmt_num};
+use crate::bots::label_confirms_sweep;
 use crate::job::Bot;
 
 /// Discord's limits for one message's embeds, counted in characters
@@ -108,7 +109,7 @@ pub fn render_text(alert: &Alert) -> String {
 pub fn card(alert: &Alert) -> Card {
     let sentiment = shown_sentiment(alert);
     Card {
-        username: alert.bot.display_name().to_string(),
+        username: family_name(alert).to_string(),
         title: title(alert),
         description: description(alert, sentiment),
         color: color(sentiment),
@@ -135,9 +136,30 @@ fn shown_sentiment(alert: &Alert) -> Sentiment {
     if directionless { Sentiment::Neutral } else { alert.sentiment }
 }
 
+/// The family's name as the alert may claim it: Sweeps and Golden Sweeps
+/// whose ISO prints were not seen are flow, not sweeps (SPEC §5), so they
+/// read "Unusual Flow" and "Golden Flow"; family and webhook stay the same.
+fn family_name(alert: &Alert) -> &'static str {
+    match alert.bot {
+        Bot::Sweeps if !label_confirms_sweep(&alert.label) => "Unusual Flow",
+        Bot::GoldenSweeps if !label_confirms_sweep(&alert.label) => "Golden Flow",
+        bot => bot.display_name(),
+    }
+}
+
+/// What a plan's levels are prices of: the option (the flow families'
+/// premium plans) or the underlying (the rest), as their outcomes measure
+/// them.
+fn plan_terms(bot: Bot) -> &'static str {
+    match crate::outcomes::Kind::of(bot) {
+        Some(crate::outcomes::Kind::Premium) => "option",
+        _ => "underlying",
+    }
+}
+
 /// `Golden Sweeps · SPY 670C 2025-11-21`, or `Darkpool · AAPL` for stocks.
 fn title(alert: &Alert) -> String {
-    let mut t = format!("{} · {}", alert.bot.display_name(), alert.ticker);
+    let mut t = format!("{} · {}", family_name(alert), alert.ticker);
     if let Some(k) = finite(alert.strike) {
         t.push(' ');
         t.push_str(&fmt_num(k));
@@ -163,16 +185,29 @@ fn description(alert: &Alert, sentiment: Sentiment) -> Option<String> {
     if alert.bot == Bot::Darkpool {
         return Some("Dark pool print · no direction".to_string());
     }
+    let plan = plan_headline(alert);
     if alert.bot.is_options() {
-        return Some(match alert.side {
-            Side::Ask => format!("{word} · filled at the ask"),
-            Side::Bid => format!("{word} · filled at the bid"),
-            Side::Mid => format!("{word} · filled between bid and ask"),
-            Side::Unknown => format!("{word} · fill side unknown"),
-        });
+        let fill = match alert.side {
+            Side::Ask => "filled at the ask",
+            Side::Bid => "filled at the bid",
+            Side::Mid => "filled between bid and ask",
+            Side::Unknown => "fill side unknown",
+        };
+        return Some([Some(format!("{word} · {fill}")), plan].into_iter().flatten().collect::<Vec<_>>().join(" · "));
     }
     // Stock setups have a direction only when the bot gave one.
-    (sentiment != Sentiment::Neutral).then(|| word.to_string())
+    let word = (sentiment != Sentiment::Neutral).then(|| word.to_string());
+    let parts: Vec<String> = [word, plan].into_iter().flatten().collect();
+    (!parts.is_empty()).then(|| parts.join(" · "))
+}
+
+/// "long plan on the underlying": which way the published plan trades and
+/// what its levels are prices of, so a stop is never read as the option's
+/// (or the underlying's) by mistake.
+fn plan_headline(alert: &Alert) -> Option<String> {
+    let (entry, stop, target) = (finite(alert.entry)?, finite(alert.stop)?, *alert.targets.as_ref()?.first()?);
+    let (long, _) = crate::alert::Plan::shape(entry, stop, target);
+    Some(format!("{} plan on the {}", if long { "long" } else { "short" }, plan_terms(alert.bot)))
 }
 
 fn fields(a: &Alert) -> Vec<Field> {
@@ -223,11 +258,14 @@ fn fields(a: &Alert) -> Vec<Field> {
     push("Price", finite(a.price).map(dollars), true, ESSENTIAL);
     push("Notional", finite(a.notional).map(|n| format!("${}", fmt_money(n))), true, ESSENTIAL);
 
-    // The plan, when the bot publishes one.
-    push("Entry", finite(a.entry).map(dollars), true, HIGH);
-    push("Stop", finite(a.stop).map(dollars), true, HIGH);
+    // The plan, when the bot publishes one, its levels named as prices of
+    // the underlying or of the option.
+    let terms = plan_terms(a.bot);
+    push(&format!("Entry ({terms})"), finite(a.entry).map(dollars), true, HIGH);
+    push(&format!("Stop ({terms})"), finite(a.stop).map(dollars), true, HIGH);
     let targets = a.targets.as_ref().map(|ts| ts.iter().filter(|t| t.is_finite()).map(|t| dollars(*t)).collect());
-    push("Targets", targets.filter(|ts: &Vec<String>| !ts.is_empty()).map(|ts| ts.join(" → ")), true, HIGH);
+    let targets = targets.filter(|ts: &Vec<String>| !ts.is_empty()).map(|ts| ts.join(" → "));
+    push(&format!("Targets ({terms})"), targets, true, HIGH);
 
     push("Label", Some(a.label.clone()), false, HIGH);
     push("Contract", a.contract.clone(), false, LOW);
@@ -507,6 +545,53 @@ mod tests {
         drop_lowest(&mut fields);
         let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(names, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn titles_call_a_sweep_only_when_iso_prints_confirmed_it() {
+        let at = "2026-03-09T15:00:00Z".parse().unwrap();
+        let confirmed = "sweep confirmed: 3 ISO prints on 2 exchanges";
+        let cases = [
+            (Bot::Sweeps, confirmed, "Sweeps · SPY"),
+            (Bot::Sweeps, "flow (unconfirmed)", "Unusual Flow · SPY"),
+            (Bot::GoldenSweeps, confirmed, "Golden Sweeps · SPY"),
+            (Bot::GoldenSweeps, "flow (unconfirmed)", "Golden Flow · SPY"),
+            (Bot::OraklFlow, "flow (unconfirmed), 3 hits at the ask in 30 min totalling $60,000", "ORAKL Flow · SPY"),
+        ];
+        for (bot, label, want) in cases {
+            let mut a = Alert::new("x".into(), bot, at, "SPY");
+            a.label = label.to_string();
+            let card = card(&a);
+            assert_eq!(card.title, want, "{bot} {label}");
+            assert_eq!(Some(card.username.as_str()), want.split(" · ").next());
+        }
+    }
+
+    #[test]
+    fn plans_say_which_way_and_on_what() {
+        let at = "2026-03-09T15:00:00Z".parse().unwrap();
+        let mut a = Alert::new("x".into(), Bot::Bullseye, at, "TSLA");
+        (a.side, a.sentiment) = (Side::Ask, Sentiment::Bearish);
+        (a.entry, a.stop, a.targets) = (Some(415.46), Some(419.0), Some(vec![410.0, 405.0]));
+        let card = card(&a);
+        assert_eq!(card.description.as_deref(), Some("Bearish · filled at the ask · short plan on the underlying"));
+        let plan: Vec<(&str, &str)> =
+            card.fields.iter().map(|f| (f.name.as_str(), f.value.as_str())).filter(|(n, _)| n.contains('(')).collect();
+        assert_eq!(
+            plan,
+            [
+                ("Entry (underlying)", "$415.46"),
+                ("Stop (underlying)", "$419.00"),
+                ("Targets (underlying)", "$410.00 → $405.00")
+            ]
+        );
+        // Without a plan the headline says only what the fill showed.
+        (a.entry, a.stop, a.targets) = (None, None, None);
+        assert_eq!(card_description(&a), Some("Bearish · filled at the ask".to_string()));
+    }
+
+    fn card_description(a: &Alert) -> Option<String> {
+        card(a).description
     }
 
     #[test]

@@ -258,7 +258,7 @@ fn a_full_options_alert_renders_as_a_readable_embed() {
         "allowed_mentions": {"parse": []},
         "embeds": [{
             "title": "Golden Sweeps · SPY 670C 2025-11-21",
-            "description": "Bullish · filled at the ask",
+            "description": "Bullish · filled at the ask · long plan on the option",
             "color": 0x2ECC71,
             "timestamp": "2025-10-22T14:30:05Z",
             "footer": {"text": "golden_sweeps:O:SPY251121C00670000:20251022T143005 · not financial advice"},
@@ -276,9 +276,9 @@ fn a_full_options_alert_renders_as_a_readable_embed() {
                 {"name": "IV", "value": "18.2%", "inline": true},
                 {"name": "P(ITM)", "value": "41.2%", "inline": true},
                 {"name": "Score", "value": "58/100\npremium 58", "inline": true},
-                {"name": "Entry", "value": "$5.10", "inline": true},
-                {"name": "Stop", "value": "$2.55", "inline": true},
-                {"name": "Targets", "value": "$7.65 → $10.20", "inline": true},
+                {"name": "Entry (option)", "value": "$5.10", "inline": true},
+                {"name": "Stop (option)", "value": "$2.55", "inline": true},
+                {"name": "Targets (option)", "value": "$7.65 → $10.20", "inline": true},
                 {"name": "Label", "value": "sweep confirmed: 4 ISO prints on 3 exchanges", "inline": false},
                 {"name": "Contract", "value": "O:SPY251121C00670000", "inline": false},
                 {"name": "Repeat", "value": "3rd hit in 30 min · $2,100,000 total", "inline": true},
@@ -291,7 +291,9 @@ fn a_full_options_alert_renders_as_a_readable_embed() {
 #[test]
 fn unknown_values_are_omitted_not_printed() {
     let payload = render(&sparse_options_alert());
-    assert_eq!(embed(&payload)["title"], "Sweeps · QQQ P");
+    // Without ISO prints it is flow, not a sweep, whatever the family.
+    assert_eq!(embed(&payload)["title"], "Unusual Flow · QQQ P");
+    assert_eq!(payload["username"], "Unusual Flow");
     assert_eq!(field_names(&payload), ["Size", "Δvol/OI", "Vol/OI", "OI", "Label"]);
     assert_eq!(field(&payload, "Δvol/OI"), Some("vol > OI"));
     assert_eq!(field(&payload, "Vol/OI"), Some("vol > OI"));
@@ -312,10 +314,11 @@ fn stock_alerts_show_their_pattern_and_plan() {
     assert_eq!(embed(&payload)["title"], "STRAT · AAPL");
     assert_eq!(
         field_names(&payload),
-        ["Pattern", "RSI", "ATR", "Price", "Entry", "Stop", "Targets", "Label"],
+        ["Pattern", "RSI", "ATR", "Price", "Entry (underlying)", "Stop (underlying)", "Targets (underlying)", "Label"],
         "{payload:#}"
     );
-    assert_eq!(field(&payload, "Targets"), Some("$234.90"));
+    assert_eq!(field(&payload, "Targets (underlying)"), Some("$234.90"));
+    assert_eq!(embed(&payload)["description"], "Bullish · long plan on the underlying");
     assert_eq!(field(&payload, "RSI"), Some("61.2"));
 
     let payload = render(&darkpool_alert());
@@ -363,7 +366,7 @@ fn an_oversize_alert_is_shortened_not_rejected() {
 
     // The numbers a trader acts on survive; the notes go first.
     let names = field_names(&payload);
-    for kept in ["Premium", "Size", "Side", "Score", "Entry", "Stop", "Targets", "Label"] {
+    for kept in ["Premium", "Size", "Side", "Score", "Entry (option)", "Stop (option)", "Targets (option)", "Label"] {
         assert!(names.iter().any(|n| n == kept), "{kept} dropped: {names:?}");
     }
     assert!(names.iter().filter(|n| n.starts_with("Note")).count() < 40);
@@ -405,7 +408,7 @@ fn dry_run_text_is_plain_and_deterministic() {
     assert_eq!(text, render_text(&full_options_alert()));
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], "Golden Sweeps · SPY 670C 2025-11-21");
-    assert_eq!(lines[1], "Bullish · filled at the ask");
+    assert_eq!(lines[1], "Bullish · filled at the ask · long plan on the option");
     assert!(lines.contains(&"  Premium: $1,250,000"), "{text}");
     assert!(lines.contains(&"  Score: 58/100"), "{text}");
     assert!(lines.contains(&"    premium 58"), "{text}");
