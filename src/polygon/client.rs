@@ -653,8 +653,15 @@ impl Client {
                         }
                         403 => return Err(self.forbid(call)),
                         429 | 500..=599 if attempt < max_retries => match self.retry_wait(&resp, attempt) {
-                            Wait::Sleep(wait) if budget.allows(self.clock.elapsed(), wait) => {
+                            Wait::Sleep(wait)
+                                if budget.allows(self.clock.elapsed(), wait) && self.within_limit(wait) =>
+                            {
                                 (wait, resp.status.to_string())
+                            }
+                            // The firing's budget has no room for the wait the server asked
+                            // for: the endpoint pauses until then, so the next call honours it.
+                            Wait::Sleep(wait) if resp.header("retry-after").is_some() => {
+                                return Err(self.defer(call, &resp, attempts, wait));
                             }
                             Wait::Sleep(_) => return Err(self.status_error(call, &resp, attempts)),
                             Wait::Defer(wait) => return Err(self.defer(call, &resp, attempts, wait)),
@@ -668,7 +675,11 @@ impl Client {
                 Err(error) => {
                     *self.stats.borrow_mut().endpoint(call.kind).requests.entry("error".into()).or_default() += 1;
                     let wait = backoff::backoff(self.config.backoff_base, self.config.backoff_max, attempt);
-                    if !error.retry_now() || attempt >= max_retries || !budget.allows(self.clock.elapsed(), wait) {
+                    if !error.retry_now()
+                        || attempt >= max_retries
+                        || !budget.allows(self.clock.elapsed(), wait)
+                        || !self.within_limit(wait)
+                    {
                         return Err(PolygonError::Transport { endpoint: call.label.clone(), error, attempts });
                     }
                     (wait, quoted(&error.to_string()).to_string())
@@ -693,6 +704,13 @@ impl Client {
             }
             attempt += 1;
         }
+    }
+
+    /// Whether a retry after `wait` still starts within the caller's limit
+    /// on server time. When it does not, the call ends with the failure it
+    /// has (so the circuit breaker counts it), not with `BudgetSpent`.
+    fn within_limit(&self, wait: Duration) -> bool {
+        self.server_time_limit.get().is_none_or(|limit| self.server_time.get().saturating_add(wait) < limit)
     }
 
     /// Adds the time since `from` to the server's account.
