@@ -237,11 +237,17 @@ settings! {
     chain_cache_ttl_seconds: int("CHAIN_CACHE_TTL_SECONDS", 30, 0, 3600),
     volume_cache_ttl_seconds: int("VOLUME_CACHE_TTL_SECONDS", 900, 1, DAY),
     options_batch: int("OPTIONS_BATCH", 10, 1, 10_000),
+    polygon_feature_reprobe_minutes: int("POLYGON_FEATURE_REPROBE_MINUTES", 30, 1, 7 * 24 * 60),
     // Scheduling and delivery.
     schedule_grace_seconds: int("SCHEDULE_GRACE_SECONDS", 10, 0, 3600),
     alert_max_age_seconds: int("ALERT_MAX_AGE_SECONDS", 900, 1, 7 * DAY),
     discord_timeout_seconds: int("DISCORD_TIMEOUT_SECONDS", 10, 1, 120),
     discord_max_attempts: int("DISCORD_MAX_ATTEMPTS", 4, 1, 20),
+    firing_budget_seconds: int("FIRING_BUDGET_SECONDS", 5, 1, 3600),
+    delivery_budget_seconds: int("DELIVERY_BUDGET_SECONDS", 5, 1, 3600),
+    // State retention (ALERT_RETENTION_DAYS 0: alerts and outcomes are kept).
+    retention_days: int("RETENTION_DAYS", 90, 1, 36_500),
+    alert_retention_days: int("ALERT_RETENTION_DAYS", 0, 0, 36_500),
     // Alert quality guards.
     max_spread_pct: num("MAX_SPREAD_PCT", 0.25, 0.0, 100.0),
     min_reward_risk: num("MIN_REWARD_RISK", 1.0, 0.0, 100.0),

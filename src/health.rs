@@ -152,7 +152,13 @@ pub struct Inputs {
     pub open_circuits: Vec<String>,
     pub retired_webhooks: Vec<String>,
     pub disabled_features: Vec<String>,
+    /// Why the state database cannot be written, while it cannot (only the
+    /// service knows; from outside, its heartbeat stops being saved).
+    pub store_unwritable: Option<String>,
 }
+
+/// A store that cannot write pauses delivery and scanning: unhealthy.
+pub const STORE_UNWRITABLE_PENALTY: u32 = 100 - DEGRADED_MIN + 10;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -203,8 +209,9 @@ pub struct Health {
     pub score: u32,
     pub status: Status,
     /// By name: `api_errors`, `staleness`, `outbox_backlog`, `delivery`,
-    /// `circuits`, `webhooks`, `features`, and `heartbeat` when judged from
-    /// outside (`store` alone when the inputs could not be read).
+    /// `circuits`, `webhooks`, `features`, `store_writes` while the service
+    /// cannot write its state, and `heartbeat` when judged from outside
+    /// (`store` alone when the inputs could not be read).
     pub components: BTreeMap<String, Component>,
 }
 
@@ -220,9 +227,16 @@ pub fn assess(inputs: &Inputs) -> Health {
         "webhooks".to_string(),
         list_component(&inputs.retired_webhooks, DEGRADED_PENALTY, 10, "retired (404)"),
     );
-    components.insert("features".to_string(), list_component(&inputs.disabled_features, 10, 5, "disabled (403)"));
+    components.insert(
+        "features".to_string(),
+        list_component(&inputs.disabled_features, DEGRADED_PENALTY, 5, "disabled (403)"),
+    );
     if let Some(hb) = &inputs.heartbeat {
         components.insert("heartbeat".to_string(), heartbeat_component(hb));
+    }
+    if let Some(why) = &inputs.store_unwritable {
+        let detail = format!("the state database cannot be written ({why}): delivery and scanning paused");
+        components.insert("store_writes".to_string(), Component { penalty: STORE_UNWRITABLE_PENALTY, detail });
     }
     let penalty: u32 = components.values().map(|c| c.penalty).sum();
     let score = 100u32.saturating_sub(penalty);
@@ -359,6 +373,7 @@ pub fn gather(
         open_circuits: live.open_circuits,
         retired_webhooks: store.retired_webhooks()?.into_iter().map(|d| d.name).collect(),
         disabled_features: disabled.into_iter().collect(),
+        store_unwritable: None,
     })
 }
 
@@ -467,10 +482,16 @@ mod tests {
                 Status::Degraded,
             ),
             (
-                "a disabled feature is a note",
-                Inputs { disabled_features: strings(&["trades"]), ..Default::default() },
-                90,
-                Status::Healthy,
+                "a disabled feature degrades",
+                Inputs { disabled_features: strings(&["stock_trades"]), ..Default::default() },
+                75,
+                Status::Degraded,
+            ),
+            (
+                "the state database cannot be written",
+                Inputs { store_unwritable: Some("database or disk is full".into()), ..Default::default() },
+                40,
+                Status::Unhealthy,
             ),
             (
                 "the heartbeat stopped",

@@ -45,6 +45,9 @@ pub const POST_BUDGET: Duration = Duration::from_secs(10);
 /// Long enough for a slow Discord to have finished (and for the message to
 /// show in the channel), short next to `ALERT_MAX_AGE_SECONDS`.
 pub const UNKNOWN_RETRY_DELAY: Duration = Duration::from_secs(30);
+/// How long a webhook whose post was given up (5xx or connection failures
+/// through its attempts) is left alone before the next post to it.
+pub const FAILING_WEBHOOK_PAUSE: Duration = Duration::from_secs(30);
 /// Posts with an unknown outcome remembered at once; the oldest is dropped
 /// past this (its alert has long expired or failed).
 const UNKNOWN_REMEMBERED: usize = 1024;
@@ -90,6 +93,9 @@ pub struct Sender {
     /// The same for every webhook, from a 429 flagged `global`.
     global_not_before: Mutex<Option<Duration>>,
     unknown: Mutex<BTreeMap<(u64, u64), Unknown>>,
+    /// Per webhook id: the monotonic instant before which a webhook whose
+    /// last post was given up is not posted to (never slept through).
+    resting: Mutex<BTreeMap<u64, Duration>>,
     /// Posts that ended with an unknown outcome since start.
     unknown_total: Mutex<u64>,
     events: Mutex<VecDeque<String>>,
@@ -112,6 +118,7 @@ impl Sender {
             not_before: Mutex::new(BTreeMap::new()),
             global_not_before: Mutex::new(None),
             unknown: Mutex::new(BTreeMap::new()),
+            resting: Mutex::new(BTreeMap::new()),
             unknown_total: Mutex::new(0),
             events: Mutex::new(VecDeque::new()),
         }
@@ -166,6 +173,10 @@ impl Sender {
             Some(_) => true,
             None => false,
         };
+        if let Some(until) = lock(&self.resting).get(&id).copied().filter(|t| *t > self.clock.elapsed()) {
+            let secs = (until - self.clock.elapsed()).as_secs_f64().ceil();
+            return Delivery::RetryLater { reason: format!("the webhook's last post failed; it rests {secs} s more") };
+        }
         let max_attempts = if retrying_unknown { 1 } else { self.max_attempts };
         let budget = Budget::new(self.clock.elapsed(), POST_BUDGET);
         let mut failures = 0u32;
@@ -177,7 +188,11 @@ impl Sender {
                 Err(Waited::Elapsed) => return self.give_up(id, "rate limited past the post's time budget".into()),
             }
             let last = attempt == max_attempts;
-            let resp = match self.http.post_json(&url, &[], &body) {
+            let sent_at = self.clock.elapsed();
+            let answer = self.http.post_json(&url, &[], &body);
+            // A retry is only worth starting if it can also take as long.
+            let took = self.clock.elapsed().saturating_sub(sent_at);
+            let resp = match answer {
                 Ok(r) => r,
                 Err(e) if outcome_unknown(&e) => return self.unknown_outcome(key, &e, webhook, retrying_unknown),
                 Err(e) if !e.is_transient() => {
@@ -202,7 +217,7 @@ impl Sender {
                     if last {
                         return self.give_up(id, format!("{reason} ({attempt} attempts)"));
                     }
-                    match self.pause(self.backoff_for(failures), &budget) {
+                    match self.retry_pause(self.backoff_for(failures), took, &budget) {
                         Ok(()) => continue,
                         Err(Waited::Shutdown) => return self.shutdown(id),
                         Err(Waited::Elapsed) => {
@@ -279,7 +294,7 @@ impl Sender {
                     if last {
                         return self.give_up(id, format!("server error {status} ({attempt} attempts)"));
                     }
-                    match self.pause(self.backoff_for(failures), &budget) {
+                    match self.retry_pause(self.backoff_for(failures), took, &budget) {
                         Ok(()) => {}
                         Err(Waited::Shutdown) => return self.shutdown(id),
                         Err(Waited::Elapsed) => {
@@ -310,6 +325,16 @@ impl Sender {
                 self.pause(d, budget).map(|()| Gate::Go)
             }
         }
+    }
+
+    /// The backoff `d` before a retry, slept only if the retry, taking as
+    /// long as the attempt before it (`took`), still ends within the budget:
+    /// a Discord that answers 500 after 8 s is not asked twice in one post.
+    fn retry_pause(&self, d: Duration, took: Duration, budget: &Budget) -> Result<(), Waited> {
+        if !budget.allows(self.clock.elapsed(), d.saturating_add(took)) {
+            return Err(Waited::Elapsed);
+        }
+        self.pause(d, budget)
     }
 
     /// Sleeps `d` through the clock if the post's budget allows it.
@@ -378,8 +403,14 @@ impl Sender {
         Delivery::RetryLater { reason: format!("rate limited; webhook deferred for {secs} s") }
     }
 
+    /// Gives the post up for now; the webhook rests for
+    /// [`FAILING_WEBHOOK_PAUSE`], so a Discord that keeps failing costs one
+    /// post's time per pause, not one per alert and per pass.
     fn give_up(&self, id: u64, reason: String) -> Delivery {
         self.event(log::Level::Warn, &format!("event=discord_retry_later webhook={id} reason={}", quoted(&reason)));
+        if !self.clock.shutdown().is_requested() {
+            lock(&self.resting).insert(id, self.clock.elapsed().saturating_add(FAILING_WEBHOOK_PAUSE));
+        }
         Delivery::RetryLater { reason }
     }
 

@@ -8,7 +8,7 @@
 //! in the `Authorization` header; no URL, log line, error or `Debug` output
 //! contains it.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::marker::PhantomData;
@@ -26,6 +26,7 @@ use crate::logging::quoted;
 use crate::notify::Notifier;
 
 use super::breaker::{Admission, Breaker, Transition};
+use super::feature::{Feature, Gate, Switches};
 use super::models::{Bar, ContractResponse, OptionSnapshot, PageSeed, StockSnapshotResponse, TickerSnapshot, Trade};
 use super::rate::{GateError, RateGate};
 use super::route::Route;
@@ -74,6 +75,9 @@ pub struct PolygonConfig {
     pub breaker_cooldown: Duration,
     /// Bound on pages per call, against a server that loops its `next_url`.
     pub max_pages: usize,
+    /// How long a feature switched off by a 403 stays off before one call
+    /// probes it again.
+    pub feature_reprobe: Duration,
 }
 
 impl PolygonConfig {
@@ -93,6 +97,7 @@ impl PolygonConfig {
             breaker_failures: 5,
             breaker_cooldown: Duration::from_secs(60),
             max_pages: 400,
+            feature_reprobe: Duration::from_secs(30 * 60),
         }
     }
 }
@@ -114,6 +119,7 @@ impl fmt::Debug for PolygonConfig {
             .field("breaker_failures", &self.breaker_failures)
             .field("breaker_cooldown", &self.breaker_cooldown)
             .field("max_pages", &self.max_pages)
+            .field("feature_reprobe", &self.feature_reprobe)
             .finish()
     }
 }
@@ -217,8 +223,15 @@ pub struct Client {
     authorization: String,
     config: PolygonConfig,
     breakers: RefCell<BTreeMap<Endpoint, Breaker>>,
-    disabled: RefCell<BTreeSet<Endpoint>>,
+    features: RefCell<Switches>,
     stats: RefCell<Stats>,
+    /// Time spent on the server's account since start: in requests and in
+    /// the retry waits it caused (not in the token bucket, which is the
+    /// pace orakl sets itself).
+    server_time: Cell<Duration>,
+    /// No attempt starts once `server_time` has reached this (a firing's
+    /// budget, set by the caller).
+    server_time_limit: Cell<Option<Duration>>,
 }
 
 impl fmt::Debug for Client {
@@ -255,6 +268,7 @@ impl Client {
             return Err(PolygonError::Config("max pages must be at least 1".into()));
         }
         let gate = RateGate::new(config.rate_per_sec, config.burst, clock.clone()).map_err(PolygonError::Config)?;
+        let features = RefCell::new(Switches::new(config.feature_reprobe));
         Ok(Self {
             transport,
             clock,
@@ -263,8 +277,10 @@ impl Client {
             authorization: format!("Bearer {}", config.api_key),
             config,
             breakers: RefCell::new(BTreeMap::new()),
-            disabled: RefCell::new(BTreeSet::new()),
+            features,
             stats: RefCell::new(Stats::default()),
+            server_time: Cell::new(Duration::ZERO),
+            server_time_limit: Cell::new(None),
         })
     }
 
@@ -412,13 +428,41 @@ impl Client {
         self.stats.borrow().clone()
     }
 
-    /// Endpoint kinds switched off by a 403, for `orakl status`.
-    pub fn disabled_features(&self) -> Vec<&'static str> {
-        self.disabled.borrow().iter().map(|e| e.as_str()).collect()
+    /// Time spent waiting on the server since start (requests and the retry
+    /// waits they caused), on the client's clock.
+    pub fn server_time(&self) -> Duration {
+        self.server_time.get()
     }
 
-    pub fn is_disabled(&self, endpoint: Endpoint) -> bool {
-        self.disabled.borrow().contains(&endpoint)
+    /// From now on no request (attempt or page) starts once
+    /// [`Client::server_time`] has reached `limit`; `None` lifts the limit.
+    /// A firing sets it so that a slow server cannot hold it for minutes.
+    pub fn set_server_time_limit(&self, limit: Option<Duration>) {
+        self.server_time_limit.set(limit);
+    }
+
+    /// Features switched off by a 403, for the heartbeat and health.
+    pub fn disabled_features(&self) -> Vec<&'static str> {
+        self.features.borrow().off().into_iter().map(|(f, _)| f.as_str()).collect()
+    }
+
+    /// Features switched off by a 403, each with why, for the state
+    /// database (`orakl status`).
+    pub fn disabled_feature_reasons(&self) -> Vec<(Feature, String)> {
+        self.features.borrow().off()
+    }
+
+    pub fn is_disabled(&self, feature: Feature) -> bool {
+        self.features.borrow().is_off(feature)
+    }
+
+    /// Switches a feature off as a previous process recorded it, `age` ago:
+    /// it is probed once its back-off has passed, not at once, so a restart
+    /// loop cannot hammer a forbidden endpoint.
+    pub fn restore_disabled(&self, feature: Feature, age: Duration, reason: String) {
+        let mut switches = self.features.borrow_mut();
+        let probe_in = switches.reprobe().saturating_sub(age);
+        switches.restore_off(feature, self.clock.elapsed(), probe_in, reason);
     }
 
     /// Endpoint kinds whose circuit is open (or awaiting its trial call):
@@ -430,9 +474,19 @@ impl Client {
     /// The feature switch and the circuit breaker around one call, and its
     /// outcome in the counters.
     fn run<R>(&self, call: &Call, body: impl FnOnce() -> Result<R, PolygonError>) -> Result<R, PolygonError> {
-        if self.is_disabled(call.kind) {
-            self.stats.borrow_mut().endpoint(call.kind).calls_skipped += 1;
-            return Err(PolygonError::Forbidden { endpoint: call.label.clone(), feature: call.kind.as_str() });
+        let feature = Feature::of(call.kind, &call.ticker);
+        let gate = self.features.borrow().admit(feature, self.clock.elapsed());
+        match gate {
+            Gate::Allowed => {}
+            Gate::Probe => log::info!(
+                "event=polygon_feature_probe feature={feature} endpoint={} ticker={}",
+                call.kind.as_str(),
+                call.ticker
+            ),
+            Gate::Off => {
+                self.stats.borrow_mut().endpoint(call.kind).calls_skipped += 1;
+                return Err(PolygonError::Forbidden { endpoint: call.label.clone(), feature: feature.as_str() });
+            }
         }
         let admission = self.breaker(call.kind, |b| b.admit(self.clock.elapsed()));
         match admission {
@@ -452,6 +506,13 @@ impl Client {
         let transition = match &result {
             Ok(_) => {
                 self.stats.borrow_mut().endpoint(call.kind).calls_ok += 1;
+                if gate == Gate::Probe && self.features.borrow_mut().on_success(feature) {
+                    log::warn!(
+                        "event=polygon_feature_restored feature={feature} endpoint={} ticker={}",
+                        call.kind.as_str(),
+                        call.ticker
+                    );
+                }
                 self.breaker(call.kind, |b| b.on_success())
             }
             Err(e) => {
@@ -563,9 +624,15 @@ impl Client {
         let budget = Budget::new(self.clock.elapsed(), self.config.retry_budget);
         let mut attempt: u32 = 0;
         loop {
+            if self.server_time_limit.get().is_some_and(|limit| self.server_time.get() >= limit) {
+                return Err(PolygonError::BudgetSpent { endpoint: call.label.clone() });
+            }
             self.take_token(call)?;
             let attempts = attempt + 1;
-            let (wait, what) = match self.transport.get(&full_url, &headers) {
+            let sent_at = self.clock.elapsed();
+            let answer = self.transport.get(&full_url, &headers);
+            self.spend(sent_at);
+            let (wait, what) = match answer {
                 Ok(resp) => {
                     {
                         let mut stats = self.stats.borrow_mut();
@@ -586,8 +653,15 @@ impl Client {
                         }
                         403 => return Err(self.forbid(call)),
                         429 | 500..=599 if attempt < max_retries => match self.retry_wait(&resp, attempt) {
-                            Wait::Sleep(wait) if budget.allows(self.clock.elapsed(), wait) => {
+                            Wait::Sleep(wait)
+                                if budget.allows(self.clock.elapsed(), wait) && self.within_limit(wait) =>
+                            {
                                 (wait, resp.status.to_string())
+                            }
+                            // The firing's budget has no room for the wait the server asked
+                            // for: the endpoint pauses until then, so the next call honours it.
+                            Wait::Sleep(wait) if resp.header("retry-after").is_some() => {
+                                return Err(self.defer(call, &resp, attempts, wait));
                             }
                             Wait::Sleep(_) => return Err(self.status_error(call, &resp, attempts)),
                             Wait::Defer(wait) => return Err(self.defer(call, &resp, attempts, wait)),
@@ -601,7 +675,11 @@ impl Client {
                 Err(error) => {
                     *self.stats.borrow_mut().endpoint(call.kind).requests.entry("error".into()).or_default() += 1;
                     let wait = backoff::backoff(self.config.backoff_base, self.config.backoff_max, attempt);
-                    if !error.retry_now() || attempt >= max_retries || !budget.allows(self.clock.elapsed(), wait) {
+                    if !error.retry_now()
+                        || attempt >= max_retries
+                        || !budget.allows(self.clock.elapsed(), wait)
+                        || !self.within_limit(wait)
+                    {
                         return Err(PolygonError::Transport { endpoint: call.label.clone(), error, attempts });
                     }
                     (wait, quoted(&error.to_string()).to_string())
@@ -618,11 +696,27 @@ impl Client {
                 stats.retry_wait_ms += wait.as_millis() as u64;
                 stats.endpoint(call.kind).retries += 1;
             }
-            if self.clock.wait(wait) == Waited::Shutdown {
+            let waited_from = self.clock.elapsed();
+            let waited = self.clock.wait(wait);
+            self.spend(waited_from);
+            if waited == Waited::Shutdown {
                 return Err(PolygonError::Shutdown { endpoint: call.label.clone() });
             }
             attempt += 1;
         }
+    }
+
+    /// Whether a retry after `wait` still starts within the caller's limit
+    /// on server time. When it does not, the call ends with the failure it
+    /// has (so the circuit breaker counts it), not with `BudgetSpent`.
+    fn within_limit(&self, wait: Duration) -> bool {
+        self.server_time_limit.get().is_none_or(|limit| self.server_time.get().saturating_add(wait) < limit)
+    }
+
+    /// Adds the time since `from` to the server's account.
+    fn spend(&self, from: Duration) {
+        let spent = self.clock.elapsed().saturating_sub(from);
+        self.server_time.set(self.server_time.get().saturating_add(spent));
     }
 
     fn take_token(&self, call: &Call) -> Result<(), PolygonError> {
@@ -677,18 +771,24 @@ impl Client {
         self.status_error(call, resp, attempts)
     }
 
-    /// Switches the endpoint kind off for the rest of the process, with one
-    /// warning the first time.
+    /// Switches off the feature this call served (not the endpoint kind:
+    /// options and stock data are sold apart) until its back-off has
+    /// passed, with one warning each time it goes off.
     fn forbid(&self, call: &Call) -> PolygonError {
-        if self.disabled.borrow_mut().insert(call.kind) {
+        let feature = Feature::of(call.kind, &call.ticker);
+        let minutes = self.config.feature_reprobe.as_secs() / 60;
+        let reason = format!(
+            "HTTP 403 on {}: the plan does not include this data; probed again every {minutes} min",
+            call.label
+        );
+        if self.features.borrow_mut().forbid(feature, self.clock.elapsed(), reason) {
             log::warn!(
-                "event=polygon_forbidden endpoint={} ticker={} status=403 feature={} action=disabled_until_restart",
+                "event=polygon_forbidden endpoint={} ticker={} status=403 feature={feature} action=disabled reprobe_min={minutes}",
                 call.kind.as_str(),
                 call.ticker,
-                call.kind.as_str()
             );
         }
-        PolygonError::Forbidden { endpoint: call.label.clone(), feature: call.kind.as_str() }
+        PolygonError::Forbidden { endpoint: call.label.clone(), feature: feature.as_str() }
     }
 
     /// A 2xx body may still report a failure in its `status` field.

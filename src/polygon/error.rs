@@ -16,9 +16,10 @@ pub enum PolygonError {
     /// 401: a configuration error, never retried.
     #[error("{endpoint}: api key rejected (401); check POLYGON_API_KEY")]
     Unauthorized { endpoint: String },
-    /// 403: the plan does not include this data. The feature stays disabled
-    /// until restart, and later calls fail with this without a request.
-    #[error("{endpoint}: not included in the api plan (403); {feature} disabled until restart")]
+    /// 403: the plan does not include this data. The feature stays off
+    /// until a later call probes it after a back-off; meanwhile calls fail
+    /// with this without a request.
+    #[error("{endpoint}: not included in the api plan (403); {feature} off until probed again")]
     Forbidden { endpoint: String, feature: &'static str },
     /// The endpoint's circuit breaker is open; no request was made.
     #[error("{endpoint}: circuit open after repeated failures; next try in {retry_in_secs} s")]
@@ -35,6 +36,10 @@ pub enum PolygonError {
     /// The server kept handing out `next_url`s past the page bound.
     #[error("{endpoint}: more than {max} pages; giving up")]
     TooManyPages { endpoint: String, max: usize },
+    /// The time budget the caller set for server time (one firing's) is
+    /// spent: no request was started, the work waits for the next firing.
+    #[error("{endpoint}: not started: the firing's time budget is spent")]
+    BudgetSpent { endpoint: String },
     /// Shutdown was requested while waiting (rate limit, backoff).
     #[error("{endpoint}: interrupted by shutdown")]
     Shutdown { endpoint: String },
@@ -58,7 +63,10 @@ impl PolygonError {
         match self {
             PolygonError::Status { status, .. } => *status == 429 || *status >= 500,
             PolygonError::Transport { error, .. } => error.is_transient(),
-            PolygonError::CircuitOpen { .. } | PolygonError::BadBody { .. } | PolygonError::TooManyPages { .. } => true,
+            PolygonError::CircuitOpen { .. }
+            | PolygonError::BadBody { .. }
+            | PolygonError::TooManyPages { .. }
+            | PolygonError::BudgetSpent { .. } => true,
             _ => false,
         }
     }
@@ -88,6 +96,7 @@ impl PolygonError {
             | PolygonError::BadBody { endpoint, .. }
             | PolygonError::TooManyPages { endpoint, .. }
             | PolygonError::Shutdown { endpoint }
+            | PolygonError::BudgetSpent { endpoint }
             | PolygonError::ClockStuck { endpoint } => endpoint,
         };
         let kind = text.split(' ').next().unwrap_or("");

@@ -3,6 +3,7 @@
 //! - `models` — response shapes; nearly every field optional, as the API sends them.
 //! - `lean` — a chain contract with only what the options scan reads (the hot path).
 //! - `client` — [`Client`]: token bucket, retries, circuit breakers, 403 switches, pages.
+//! - `feature` — what a 403 switches off (a feature, not an endpoint kind) and its re-probe.
 //! - `breaker`, `rate`, `url` — the client's pure parts: breaker state, the
 //!   clock-driven token bucket, URL building (backoff and `Retry-After` are
 //!   [`crate::backoff`], shared with the Discord sender).
@@ -13,6 +14,7 @@
 mod breaker;
 mod client;
 mod error;
+pub mod feature;
 pub mod lean;
 pub mod models;
 mod rate;
@@ -23,12 +25,13 @@ mod url;
 
 pub use client::{AggBound, ChainQuery, Client, DEFAULT_BASE_URL, PolygonConfig, TradesQuery, Transport};
 pub use error::PolygonError;
+pub use feature::Feature;
 pub use models::{Bar, Greeks, OptionSnapshot, TickerSnapshot, Trade};
 pub use rate::{GateError, RateGate};
 pub use stats::{EndpointStats, Stats};
 
-/// The endpoint kinds orakl calls. Each has its own circuit breaker and can
-/// be switched off by a 403 (the plan does not include that data).
+/// The endpoint kinds orakl calls. Each has its own circuit breaker; a 403
+/// switches off a [`Feature`] (the endpoint for one asset class).
 ///
 /// Its names ([`Endpoint::as_str`]) are also the tape's `endpoint` tags,
 /// read by serde under the same spelling (a test holds the two equal).

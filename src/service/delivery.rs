@@ -55,6 +55,13 @@ pub trait Deliver {
     /// tried again).
     fn begin_pass(&mut self) {}
 
+    /// Whether the last post to `alert`'s destination failed for now: its
+    /// alerts go after the others in a pass, so a failing webhook cannot
+    /// take every turn's delivery budget from the healthy ones.
+    fn failing(&self, _alert: &Alert) -> bool {
+        false
+    }
+
     /// Webhook ids known to be deleted (from the store at start-up).
     fn retire(&mut self, _ids: &[u64]) {}
 
@@ -79,6 +86,7 @@ impl Delivery {
             reports: settings.reports_webhook.clone(),
             retired: BTreeSet::new(),
             deferred: BTreeSet::new(),
+            failing: BTreeSet::new(),
         }))
     }
 
@@ -158,6 +166,8 @@ pub struct DiscordDelivery {
     /// Webhooks that answered "later" in this pass: not tried again in it,
     /// so one bad webhook cannot stall the loop.
     deferred: BTreeSet<u64>,
+    /// Webhooks whose last post answered "later" (kept across passes).
+    failing: BTreeSet<u64>,
 }
 
 impl Deliver for DiscordDelivery {
@@ -176,7 +186,13 @@ impl Deliver for DiscordDelivery {
         if self.deferred.contains(&id) {
             return Delivered::Skipped;
         }
-        match self.sender.post(webhook, &discord::render(alert)) {
+        let answer = self.sender.post(webhook, &discord::render(alert));
+        if matches!(answer, discord::Delivery::RetryLater { .. }) {
+            self.failing.insert(id);
+        } else {
+            self.failing.remove(&id);
+        }
+        match answer {
             discord::Delivery::Sent { message_id } => {
                 log::info!("event=alert_sent id={} webhook={id}", alert.id);
                 Delivered::Sent { message_id }
@@ -227,6 +243,10 @@ impl Deliver for DiscordDelivery {
 
     fn begin_pass(&mut self) {
         self.deferred.clear();
+    }
+
+    fn failing(&self, alert: &Alert) -> bool {
+        self.webhooks.get(&alert.bot).is_some_and(|w| self.failing.contains(&w.id()))
     }
 
     fn retire(&mut self, ids: &[u64]) {

@@ -21,23 +21,69 @@ impl Service {
             self.engine.maintain(now);
             self.engine.start_firing(now);
         }
-        let symbols = self.engine.symbols(bot, line.line, line.batch);
+        // Symbols an earlier firing did not reach go first, those it cut
+        // short last.
+        let (mut symbols, cut_before) = self.deferred.remove(&bot).unwrap_or_default();
+        for s in self.engine.symbols(bot, line.line, line.batch) {
+            if !symbols.contains(&s) && !cut_before.contains(&s) {
+                symbols.push(s);
+            }
+        }
+        symbols.extend(cut_before);
+        // A slow server cannot hold the firing for long: once the requests
+        // have taken the budget, no request starts and the symbols not yet
+        // scanned (and one cut short) wait for the next firing.
+        let budget = seconds(self.config.tunables.firing_budget_seconds);
+        let limit = self.polygon.as_ref().map(|c| c.server_time().saturating_add(budget));
+        if let (Some(c), Some(l)) = (&self.polygon, limit) {
+            c.set_server_time_limit(Some(l));
+        }
+        let spent = |svc: &Service| match (&svc.polygon, limit) {
+            (Some(c), Some(l)) => c.server_time() >= l,
+            _ => false,
+        };
         // New alerts of a family with an hourly budget wait for the end of
         // the firing, to be ranked (see `budget`).
         let mut held = Vec::new();
         let (mut events, mut alerts, mut failures) = (0usize, 0usize, 0usize);
         let (mut confirmations, mut over_cap) = (0usize, 0usize);
-        for symbol in &symbols {
+        let mut deferred: Vec<String> = Vec::new();
+        // A symbol cut short goes last next time, so one slow symbol cannot
+        // take every firing's budget before the others are reached.
+        let mut cut: Vec<String> = Vec::new();
+        for (i, symbol) in symbols.iter().enumerate() {
             if self.clock.shutdown().is_requested() {
                 break;
             }
+            // Out of time, or the store stopped writing: the rest waits.
+            if spent(self) || self.unwritable().is_some() {
+                deferred.extend(symbols[i..].iter().filter(|s| !cut.contains(s)).cloned());
+                break;
+            }
+            self.cut_short = false;
             let mut task = self.engine.start(bot, symbol);
             let (summary, committed) = self.drive(&mut task, &mut held);
             events += summary.events;
             confirmations += summary.confirmations;
             over_cap += summary.over_cap;
             alerts += committed;
-            failures += usize::from(summary.failed);
+            failures += usize::from(summary.failed && !self.cut_short);
+            if self.cut_short {
+                cut.push(symbol.clone());
+            }
+        }
+        if let Some(c) = &self.polygon {
+            c.set_server_time_limit(None);
+        }
+        if !deferred.is_empty() || !cut.is_empty() {
+            let why = if self.unwritable().is_some() { "store_unwritable" } else { "budget_spent" };
+            log::warn!(
+                "event=firing_deferred bot={bot} reason={why} budget_s={} deferred={} cut_short=\"{}\"",
+                budget.as_secs(),
+                deferred.len() + cut.len(),
+                cut.join(",")
+            );
+            self.deferred.insert(bot, (deferred, cut));
         }
         alerts += self.release(bot, held);
         let after = self.api_counts();
@@ -158,9 +204,9 @@ impl Service {
                 return match client.trades(&contract, &q) {
                     Ok(trades) => Answer::Trades(trades),
                     Err(e) => {
-                        if let PolygonError::Forbidden { .. } = e {
-                            self.disable_feature("sweep_confirmation", &e);
-                        } else {
+                        // A 403 was logged once by the client, which keeps
+                        // the feature off until its probe.
+                        if !matches!(e, PolygonError::Forbidden { .. }) {
                             log::warn!("event=sweep_confirmation_failed contract={contract} error=\"{e}\"");
                         }
                         Answer::Unavailable
@@ -219,7 +265,7 @@ impl Service {
             Decision::SetCursor { key, text } => {
                 let now = self.now();
                 if let Err(e) = self.store.set_cursor(&key, &text, now) {
-                    log::error!("event=store_error op=set_cursor error=\"{e}\"");
+                    self.write_failed("set_cursor", &e);
                 }
                 false
             }
@@ -238,6 +284,10 @@ impl Service {
                 "event=polygon_unauthorized bot={bot} ticker={symbol} error=\"{e}\" action=\"check POLYGON_API_KEY\""
             );
         } else if matches!(e, PolygonError::Shutdown { .. }) {
+            return;
+        } else if matches!(e, PolygonError::BudgetSpent { .. }) {
+            // Not a failure of the symbol: it is scanned again next firing.
+            self.cut_short = true;
             return;
         } else {
             log::warn!("event=scan_symbol_failed bot={bot} ticker={symbol} error=\"{e}\"");

@@ -17,6 +17,8 @@ impl Service {
         self.retry_weekly_report();
         let (snapshot, recent) = self.take_snapshot(now);
         match serde_json::to_string(&snapshot) {
+            // A store that cannot write has said so once already.
+            Ok(_) if self.unwritable().is_some() => {}
             Ok(json) => {
                 if let Err(e) = self.store.save_snapshot(now, &json) {
                     log::error!("event=store_error op=save_snapshot error=\"{e}\"");
@@ -115,9 +117,9 @@ impl Service {
         };
         let mut alerts_by_bot: BTreeMap<String, u64> =
             crate::job::Bot::ALL.iter().map(|b| (b.as_str().to_string(), 0)).collect();
-        match self.store.alert_counts_by_bot(None) {
+        match self.store.alert_totals_by_bot() {
             Ok(c) => alerts_by_bot.extend(c),
-            Err(e) => logged("alert_counts_by_bot", e),
+            Err(e) => logged("alert_totals_by_bot", e),
         }
         let last_success = self.store.last_successes().unwrap_or_else(|e| {
             logged("last_successes", e);
@@ -145,7 +147,8 @@ impl Service {
         let lines = self.timetable.as_ref().map_or(&[][..], |t| &t.lines[..]);
         let (health, retired_webhooks, disabled_features, recent) =
             match health::gather(&self.store, lines, live, Vantage::Inside, now) {
-                Ok(inputs) => {
+                Ok(mut inputs) => {
+                    inputs.store_unwritable = self.unwritable().map(|d| d.error.clone());
                     (health::assess(&inputs), inputs.retired_webhooks, inputs.disabled_features, inputs.delivery)
                 }
                 Err(e) => {

@@ -11,7 +11,7 @@
 //! plan committed in one transaction); the next outbox pass, which runs
 //! between jobs, delivers it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,6 +38,7 @@ mod firing;
 mod heartbeat;
 mod outbox;
 mod outcomes;
+mod write_guard;
 
 pub use delivery::{Deliver, Delivered, Delivery, DiscordDelivery, PrintDelivery};
 pub use outcomes::{build_report, opening_confirmed, warn_flagged};
@@ -117,11 +118,19 @@ pub struct Service {
     timetable: Option<Timetable>,
     /// `<BOT>_MAX_ALERTS_PER_HOUR`.
     budget: budget::Budget,
+    /// The features switched off by a 403 as the state database has them,
+    /// kept in step with the client's (`sync_features`).
+    features_recorded: BTreeSet<String>,
+    /// Per bot, the symbols its last firing had no time for (its budget,
+    /// `FIRING_BUDGET_SECONDS`, was spent, or the store stopped writing)
+    /// and those it cut short: the next firing takes the first first and
+    /// the second last.
+    deferred: BTreeMap<Bot, (Vec<String>, Vec<String>)>,
+    /// The current symbol's task was cut short by the firing's budget.
+    cut_short: bool,
+    /// What waits for the state database to write again (a full disk).
+    guard: write_guard::WriteGuard,
 }
-
-/// How long the daily prune keeps records (SPEC §11's default retention;
-/// making it a setting belongs with the retention policy).
-pub const RETENTION_DAYS: i64 = 90;
 
 /// Why the service cannot start; the CLI maps it to an exit code.
 #[derive(Debug, thiserror::Error)]
@@ -139,6 +148,7 @@ pub fn polygon_config(config: &Config, key: &str) -> PolygonConfig {
     pc.rate_per_sec = t.polygon_rate_limit.max(1) as u64;
     pc.timeout = seconds(t.polygon_timeout_seconds);
     pc.max_retries = t.polygon_max_retries.max(0) as u32;
+    pc.feature_reprobe = Duration::from_secs(t.polygon_feature_reprobe_minutes.max(1) as u64 * 60);
     pc
 }
 
@@ -174,6 +184,16 @@ impl Service {
         delivery.retire(&retired);
         let engine = Engine::new(Rules::from_config(&config)?);
         let budget = budget::Budget::new(&config.tunables);
+        // A feature a previous process found forbidden stays off until its
+        // back-off has passed, then is probed, as if this process had found it.
+        let mut features_recorded = BTreeSet::new();
+        for d in store.disabled_features()? {
+            if let (Some(client), Some(feature)) = (&polygon, crate::polygon::Feature::from_name(&d.name)) {
+                let age = (clock.now() - d.at).to_std().unwrap_or_default();
+                client.restore_disabled(feature, age, d.reason);
+            }
+            features_recorded.insert(d.name);
+        }
         Ok(Service {
             budget,
             started: clock.elapsed(),
@@ -186,6 +206,10 @@ impl Service {
             engine,
             progress: None,
             timetable: None,
+            features_recorded,
+            deferred: BTreeMap::new(),
+            cut_short: false,
+            guard: write_guard::WriteGuard::default(),
         })
     }
 
@@ -262,10 +286,36 @@ impl Service {
         }
     }
 
-    fn disable_feature(&mut self, name: &str, e: &PolygonError) {
+    /// Brings the state database's list of disabled features in step with
+    /// the client's: a feature that went off is recorded with why (for
+    /// `status` and health from outside), one that came back is removed.
+    fn sync_features(&mut self) {
+        let Some(client) = &self.polygon else { return };
+        let off = client.disabled_feature_reasons();
         let now = self.now();
-        if let Err(se) = self.store.disable_feature(name, &e.to_string(), now) {
-            log::error!("event=store_error op=disable_feature error=\"{se}\"");
+        for (feature, reason) in &off {
+            if !self.features_recorded.contains(feature.as_str()) {
+                match self.store.disable_feature(feature.as_str(), reason, now) {
+                    Ok(()) => {
+                        self.features_recorded.insert(feature.as_str().to_string());
+                    }
+                    Err(e) => log::error!("event=store_error op=disable_feature error=\"{e}\""),
+                }
+            }
+        }
+        let back: Vec<String> = self
+            .features_recorded
+            .iter()
+            .filter(|name| !off.iter().any(|(f, _)| f.as_str() == *name))
+            .cloned()
+            .collect();
+        for name in back {
+            match self.store.enable_feature(&name) {
+                Ok(()) => {
+                    self.features_recorded.remove(&name);
+                }
+                Err(e) => log::error!("event=store_error op=enable_feature error=\"{e}\""),
+            }
         }
     }
 
@@ -289,27 +339,49 @@ impl Service {
             }
             Ok(false) => false,
             Err(e) => {
-                log::error!("event=store_error op=commit_alert id={} error=\"{e}\"", c.alert.id);
+                self.keep_uncommitted(c, &e);
                 false
             }
         }
     }
 
-    /// The daily prune: run records, processing errors and cooldowns that
-    /// ended more than [`RETENTION_DAYS`] ago (the latest run of each job
-    /// is always kept).
+    /// The daily prune: run records, processing errors, open-interest
+    /// readings and cooldowns older than `RETENTION_DAYS` (the latest run of
+    /// each job is always kept), alerts and outcomes older than
+    /// `ALERT_RETENTION_DAYS` when it is set; then the freed pages go back to
+    /// the file system.
     fn prune_job(&mut self) -> JobResult {
         let now = self.now();
-        match self.store.prune_before(now - chrono::Duration::days(RETENTION_DAYS)) {
-            Ok(deleted) => {
-                log::info!("event=prune deleted={deleted} retention_days={RETENTION_DAYS}");
-                JobResult::Ok(format!("deleted={deleted}"))
-            }
+        let t = &self.config.tunables;
+        let (days, alert_days) = (t.retention_days, t.alert_retention_days);
+        let alerts_before = (alert_days > 0).then(|| now - chrono::Duration::days(alert_days));
+        let pruned = match self.store.prune(now - chrono::Duration::days(days), alerts_before, now) {
+            Ok(p) => p,
             Err(e) => {
                 log::error!("event=store_error op=prune error=\"{e}\"");
-                JobResult::Error(format!("prune: {e}"))
+                return JobResult::Error(format!("prune: {e}"));
             }
-        }
+        };
+        let freed = match self.store.incremental_vacuum() {
+            Ok(pages) => pages,
+            Err(e) => {
+                log::error!("event=store_error op=incremental_vacuum error=\"{e}\"");
+                return JobResult::Error(format!("incremental vacuum: {e}"));
+            }
+        };
+        let detail = format!(
+            "deleted={} runs={} processing_errors={} cooldowns={} open_interest={} alerts={} outcomes={} \
+             freed_pages={freed} retention_days={days} alert_retention_days={alert_days}",
+            pruned.total(),
+            pruned.runs,
+            pruned.processing_errors,
+            pruned.cooldowns,
+            pruned.open_interest,
+            pruned.alerts,
+            pruned.outcomes,
+        );
+        log::info!("event=prune {detail}");
+        JobResult::Ok(detail)
     }
 
     /// The volume cache's housekeeping (between firings and at heartbeats).
@@ -331,7 +403,7 @@ impl Service {
             detail,
         };
         if let Err(e) = self.store.record_run(&run) {
-            log::error!("event=store_error op=record_run error=\"{e}\"");
+            self.write_failed("record_run", &e);
         }
     }
 }
@@ -339,6 +411,12 @@ impl Service {
 impl Jobs for Service {
     fn run(&mut self, line: &Line, scheduled: DateTime<Utc>) -> JobResult {
         let started_at = self.now();
+        // While the store cannot write, only the heartbeat runs (it reports
+        // the service unhealthy); the rest would redo or lose work.
+        if line.job != JobName::Heartbeat && !self.store_writable() {
+            let why = self.unwritable().map_or_else(String::new, |d| d.error.clone());
+            return JobResult::Error(format!("paused: the state database cannot be written ({why})"));
+        }
         let result = match line.job {
             JobName::Bot(bot) => self.firing(bot, line),
             JobName::Heartbeat => self.heartbeat(),
@@ -347,11 +425,14 @@ impl Jobs for Service {
             JobName::WeeklyReport => self.weekly_report_job(),
             JobName::Prune => self.prune_job(),
         };
-        self.record_run(line, scheduled, started_at, &result);
+        if self.unwritable().is_none() {
+            self.record_run(line, scheduled, started_at, &result);
+        }
         result
     }
 
     fn between(&mut self) {
+        self.sync_features();
         self.deliver_outbox();
         let now = self.now();
         if let Some(p) = &mut self.progress {

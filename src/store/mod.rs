@@ -17,6 +17,7 @@ mod ops;
 mod outbox;
 mod outcomes;
 mod records;
+mod retention;
 
 use std::fs;
 use std::io;
@@ -35,6 +36,7 @@ pub use ops::{Settled, Undelivered};
 pub use outbox::{Cooldown, CooldownSet, OutboxCounts};
 pub use outcomes::{AlertOutcome, OutcomeRecord};
 pub use records::{Disabled, ProcessingError, RunRecord, RunResult};
+pub use retention::Pruned;
 
 /// Where the state lives unless `STATE_DB_PATH` says otherwise.
 pub const DEFAULT_PATH: &str = "state/bot_state.db";
@@ -131,6 +133,9 @@ impl Store {
         // from a newer build (or not a database at all) is left untouched.
         let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(opening)?;
         migrations::check_version(path, found)?;
+        // Before the first write to a new file (switching it to WAL is one),
+        // so a new file is made in this mode rather than vacuumed into it.
+        retention::ensure_incremental_vacuum(&conn, path)?;
         let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)).map_err(opening)?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(StoreError::NoWal { path: path.to_path_buf(), mode });
@@ -184,6 +189,19 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// One small write (a row of its own in `cursors`), to learn whether the
+    /// database can be written again after a write failed (a full disk).
+    pub fn probe_write(&mut self, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO cursors (name, value, updated_at) VALUES ('store_write_probe', '', ?1)
+                 ON CONFLICT (name) DO UPDATE SET updated_at = excluded.updated_at",
+            )
+            .and_then(|mut stmt| stmt.execute([ts(now)]))
+            .map(drop)
+            .map_err(sql_error(&self.path, "probe write"))
     }
 
     /// The schema version recorded in the file (`PRAGMA user_version`).

@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, params};
 
 use super::{Store, StoreError, Ts, bounded, sql_error, ts};
 
@@ -264,30 +264,18 @@ impl Store {
             .map_err(sql_error(&self.path, "disable feature"))
     }
 
+    /// A disabled feature works again (its probe succeeded).
+    pub fn enable_feature(&mut self, name: &str) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("DELETE FROM features_disabled WHERE name = ?1")
+            .and_then(|mut stmt| stmt.execute([name]))
+            .map(drop)
+            .map_err(sql_error(&self.path, "enable feature"))
+    }
+
     /// Disabled features, oldest first.
     pub fn disabled_features(&self) -> Result<Vec<Disabled>, StoreError> {
         self.disabled("read disabled features", "SELECT name, at, reason FROM features_disabled ORDER BY at, name")
-    }
-
-    /// Deletes what only matters while recent: runs and processing errors
-    /// before `cutoff` (keeping each job's latest run, which `status`
-    /// shows) and cooldowns that ended before it. Alerts and outcomes are
-    /// kept for reports. Returns the number of rows deleted.
-    pub fn prune_before(&mut self, cutoff: DateTime<Utc>) -> Result<usize, StoreError> {
-        let fail = sql_error(&self.path, "prune old records");
-        let cutoff = ts(cutoff);
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(&fail)?;
-        let mut deleted = tx
-            .execute(
-                "DELETE FROM runs AS r WHERE finished_at < ?1
-                 AND id <> (SELECT id FROM runs WHERE job = r.job ORDER BY started_at DESC, id DESC LIMIT 1)",
-                [&cutoff],
-            )
-            .map_err(&fail)?;
-        deleted += tx.execute("DELETE FROM processing_errors WHERE at < ?1", [&cutoff]).map_err(&fail)?;
-        deleted += tx.execute("DELETE FROM cooldowns WHERE until < ?1", [&cutoff]).map_err(&fail)?;
-        tx.commit().map_err(&fail)?;
-        Ok(deleted)
     }
 
     fn disabled(&self, op: &'static str, sql: &str) -> Result<Vec<Disabled>, StoreError> {

@@ -31,26 +31,26 @@ use serde_json::{Value, json};
 use crate::support::fake_http::{FakeServer, Recorded, Reply};
 use crate::support::logcap;
 
-const KEY: &str = "CANARY-FAULTS-KEY-9f3e";
+pub(crate) const KEY: &str = "CANARY-FAULTS-KEY-9f3e";
 const GOLDEN_TOKEN: &str = "CANARYgoldenTOKEN-77";
 const SWEEPS_TOKEN: &str = "CANARYsweepsTOKEN-88";
 const GOLDEN_HOOK: &str = "323456789012345678";
 const SWEEPS_HOOK: &str = "423456789012345678";
 
-const TIMETABLE: &str = "\
+pub(crate) const TIMETABLE: &str = "\
 3,18,33,48 * 9-15 * * Mon-Fri sweeps        session=regular
 6,21,36,51 * 9-15 * * Mon-Fri golden_sweeps session=regular
 0          * *    * * *       heartbeat     session=any
 ";
 
-fn et(h: u32, m: u32, s: u32) -> DateTime<Utc> {
+pub(crate) fn et(h: u32, m: u32, s: u32) -> DateTime<Utc> {
     // Monday 2026-03-09, EDT (UTC−4).
     Utc.with_ymd_and_hms(2026, 3, 9, h + 4, m, s).unwrap()
 }
 
 /// Three calls; each one's day volume jumps by 2,000 contracts ($2M at
 /// $10) at its instant: before the outage, inside it, and after it.
-fn contracts() -> Vec<(&'static str, DateTime<Utc>)> {
+pub(crate) fn contracts() -> Vec<(&'static str, DateTime<Utc>)> {
     vec![
         ("O:SPY260320C00600000", et(9, 31, 0)),
         ("O:SPY260320C00605000", et(9, 33, 30)),
@@ -58,7 +58,7 @@ fn contracts() -> Vec<(&'static str, DateTime<Utc>)> {
     ]
 }
 
-fn snapshot(ticker: &str, jump: DateTime<Utc>, now: DateTime<Utc>) -> Value {
+pub(crate) fn snapshot(ticker: &str, jump: DateTime<Utc>, now: DateTime<Utc>) -> Value {
     let strike: f64 = ticker[ticker.len() - 8..].parse::<f64>().unwrap() / 1000.0;
     let volume = if now >= jump { 3000.0 } else { 1000.0 };
     let ns = now.timestamp_nanos_opt().unwrap();
@@ -175,7 +175,7 @@ fn polygon_with(
     (server, log)
 }
 
-fn ok_reply(req: &Recorded, now: DateTime<Utc>) -> Reply {
+pub(crate) fn ok_reply(req: &Recorded, now: DateTime<Utc>) -> Reply {
     let path = req.path();
     if path == "/v3/snapshot/options/SPY" {
         let page: usize = req.query("cursor").and_then(|c| c.parse().ok()).unwrap_or(0);
@@ -195,15 +195,15 @@ fn ok_reply(req: &Recorded, now: DateTime<Utc>) -> Reply {
 
 /// A Discord webhook answering the n-th post with `reply(n, body)`, noting
 /// the simulated time and the alert id of each post.
-struct Hook {
-    server: FakeServer,
-    posts: Arc<Mutex<Vec<Post>>>,
+pub(crate) struct Hook {
+    pub(crate) server: FakeServer,
+    pub(crate) posts: Arc<Mutex<Vec<Post>>>,
 }
 
 /// (simulated time, alert id, status answered)
-type Post = (DateTime<Utc>, String, u16);
+pub(crate) type Post = (DateTime<Utc>, String, u16);
 
-fn hook(clock: Arc<SimClock>, reply: fn(usize, &str) -> Reply) -> Hook {
+pub(crate) fn hook(clock: Arc<SimClock>, reply: fn(usize, &str) -> Reply) -> Hook {
     let posts = Arc::new(Mutex::new(Vec::new()));
     let log = posts.clone();
     let n = AtomicUsize::new(0);
@@ -233,7 +233,7 @@ fn golden_reply(n: usize, id: &str) -> Reply {
     }
 }
 
-fn ok_reply_discord(n: usize, _: &str) -> Reply {
+pub(crate) fn ok_reply_discord(n: usize, _: &str) -> Reply {
     Reply::json(200, format!(r#"{{"id":"66{n:016}","channel_id":"1"}}"#))
 }
 
@@ -245,7 +245,7 @@ fn config(polygon: &str, golden: &str, sweeps: &str, metrics: &Path) -> Config {
     config_with(polygon, golden, sweeps, metrics, &[])
 }
 
-fn config_with(polygon: &str, golden: &str, sweeps: &str, metrics: &Path, extra: &[(&str, &str)]) -> Config {
+pub(crate) fn config_with(polygon: &str, golden: &str, sweeps: &str, metrics: &Path, extra: &[(&str, &str)]) -> Config {
     let vars: BTreeMap<String, String> = [
         ("POLYGON_API_KEY", KEY.to_string()),
         ("POLYGON_BASE_URL", polygon.to_string()),

@@ -6,6 +6,7 @@ mod crash;
 mod discord;
 mod evaluate;
 mod faults;
+mod hardening;
 mod invariants;
 mod ops;
 mod outcomes;

@@ -161,8 +161,8 @@ fn status_prints_jobs_alerts_outbox_usage_caches_and_problems() {
     let (code, out, err) = orakl(dir.path(), &["status"]);
     assert_eq!(code, 0, "{err}");
     for want in [
-        "health: 65 degraded",
-        "-10 features: disabled (403): trades",
+        "health: 50 degraded",
+        "-25 features: disabled (403): trades",
         "-25 webhooks: retired (404): 123456789012345678",
         "jobs (timetable schedule.cron)",
         "sweeps detail",

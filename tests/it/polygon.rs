@@ -19,7 +19,7 @@ use orakl::notify::Notifier;
 use orakl::polygon::models::{
     AggsPage, ChainPage, ContractResponse, Greeks, OneOrMany, StockSnapshotResponse, TradesPage,
 };
-use orakl::polygon::{ChainQuery, Client, Endpoint, PolygonConfig, PolygonError, TradesQuery};
+use orakl::polygon::{ChainQuery, Client, Feature, PolygonConfig, PolygonError, TradesQuery};
 
 use crate::support::fake_http::{FakeServer, Recorded, Reply};
 use crate::support::fixture_models::{
@@ -661,12 +661,20 @@ fn unauthorized_is_a_configuration_error_and_not_retried() {
 fn forbidden_disables_the_feature_with_one_warning() {
     let capturing = capture::install();
     capture::take();
-    let server = FakeServer::start(|r: &Recorded| {
-        if r.path().starts_with("/v3/trades") {
+    // Stock trades are forbidden until the plan is upgraded (the flag);
+    // option trades (sweep confirmation) are in the plan.
+    let upgraded = Arc::new(AtomicBool::new(false));
+    let up = upgraded.clone();
+    let server = FakeServer::start(move |r: &Recorded| {
+        if r.path().starts_with("/v3/trades/O:") {
+            Reply::json(200, r#"{"status":"OK","results":[]}"#)
+        } else if r.path().starts_with("/v3/trades") && !up.load(Ordering::SeqCst) {
             Reply::json(
                 403,
                 r#"{"status":"NOT_AUTHORIZED","request_id":"x","message":"You are not entitled to this data."}"#,
             )
+        } else if r.path().starts_with("/v3/trades") {
+            Reply::json(200, r#"{"status":"OK","results":[]}"#)
         } else {
             ok_chain_page()
         }
@@ -674,24 +682,45 @@ fn forbidden_disables_the_feature_with_one_warning() {
     let clock = sim_clock();
     let c = client(&server, &clock);
     let first = c.trades("SPY", &TradesQuery::default()).unwrap_err();
-    assert!(matches!(first, PolygonError::Forbidden { feature: "trades", .. }), "{first:?}");
+    assert!(matches!(first, PolygonError::Forbidden { feature: "stock_trades", .. }), "{first:?}");
     assert_eq!(server.count(), 1);
     let second = c.trades("QQQ", &TradesQuery::default()).unwrap_err();
-    assert!(matches!(second, PolygonError::Forbidden { feature: "trades", .. }), "{second:?}");
+    assert!(matches!(second, PolygonError::Forbidden { feature: "stock_trades", .. }), "{second:?}");
     assert!(second.to_string().starts_with("trades QQQ: "), "{second}");
     assert_eq!(server.count(), 1, "a disabled feature makes no request");
-    assert_eq!(c.disabled_features(), ["trades"]);
-    assert!(c.is_disabled(Endpoint::Trades));
+    assert_eq!(c.disabled_features(), ["stock_trades"]);
+    assert!(c.is_disabled(Feature::StockTrades));
+    // Option trades are another feature of the same endpoint: still on.
+    assert!(c.trades("O:SPY260320C00600000", &TradesQuery::default()).unwrap().is_empty());
+    assert!(!c.is_disabled(Feature::SweepConfirmation));
     // Other endpoints keep working.
     assert_eq!(c.option_chain("SPY", &ChainQuery::default()).unwrap().len(), 1);
 
+    // After the back-off (30 minutes by default) one call probes again: a
+    // 403 starts another back-off; once the plan includes the data, the
+    // probe succeeds and the feature is back by itself.
+    clock.advance(Duration::from_secs(29 * 60));
+    assert!(c.trades("SPY", &TradesQuery::default()).is_err());
+    let before = server.count();
+    clock.advance(Duration::from_secs(60));
+    assert!(matches!(c.trades("SPY", &TradesQuery::default()), Err(PolygonError::Forbidden { .. })));
+    assert_eq!(server.count(), before + 1, "one probe");
+    assert!(c.trades("SPY", &TradesQuery::default()).is_err());
+    assert_eq!(server.count(), before + 1, "a failed probe starts a new back-off");
+    upgraded.store(true, Ordering::SeqCst);
+    clock.advance(Duration::from_secs(30 * 60));
+    assert!(c.trades("SPY", &TradesQuery::default()).unwrap().is_empty(), "the probe succeeds");
+    assert!(c.disabled_features().is_empty());
+    assert!(c.trades("QQQ", &TradesQuery::default()).unwrap().is_empty());
+
     if capturing {
-        let warns: Vec<_> = capture::take()
-            .into_iter()
-            .filter(|(l, m)| *l == log::Level::Warn && m.contains("polygon_forbidden"))
-            .collect();
+        let lines = capture::take();
+        let warns: Vec<_> =
+            lines.iter().filter(|(l, m)| *l == log::Level::Warn && m.contains("polygon_forbidden")).collect();
         assert_eq!(warns.len(), 1, "{warns:?}");
         assert!(warns[0].1.contains("endpoint=trades"), "{warns:?}");
+        assert!(warns[0].1.contains("feature=stock_trades"), "{warns:?}");
+        assert!(lines.iter().any(|(_, m)| m.contains("event=polygon_feature_restored feature=stock_trades")));
     } else {
         eprintln!("another logger is installed; the one-warning check was skipped");
     }

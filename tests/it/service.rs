@@ -199,11 +199,12 @@ fn discord_down_keeps_the_alert_pending_and_a_restart_delivers_it() {
     let down = discord(|_| Reply::json(503, r#"{"message":"upstream unavailable"}"#));
     let logs = run_service(config(&market.url(), &down.url(), &[]), &db, clock.clone(), Duration::from_secs(70), None);
     // Each outbox pass tries the alert at most DISCORD_MAX_ATTEMPTS (4)
-    // times, then defers its webhook to a later pass: the posts are exactly
-    // four per deferring pass, never more.
+    // times, then defers its webhook to a later pass (and it rests 30 s):
+    // the posts are exactly four per pass that posted, never more.
     let passes = logs.iter().filter(|l| l.contains("event=alert_deferred")).count();
     assert!(passes >= 1, "the alert was deferred: {}", logs.join("\n"));
-    assert_eq!(down.count(), 4 * passes, "bounded retries: 4 per pass over {passes} passes");
+    let posts = down.count();
+    assert!(posts >= 4 && posts % 4 == 0 && posts <= 4 * passes, "bounded retries: {posts} over {passes} passes");
     let store = Store::open(&db).unwrap();
     let pending = store.pending_alerts().unwrap();
     assert_eq!(pending.len(), 1, "the alert is kept, not lost");

@@ -562,9 +562,9 @@ fn pruning_drops_old_history_but_keeps_alerts_and_each_jobs_latest_run() {
     store.record_error(t("2025-09-01T14:00:00Z"), "polygon", None, "old").unwrap();
     store.record_error(t("2025-10-22T14:00:00Z"), "polygon", None, "new").unwrap();
 
-    let deleted = store.prune_before(t("2025-10-01T00:00:00Z")).unwrap();
-    // One run, one error, one cooldown.
-    assert_eq!(deleted, 3);
+    let pruned = store.prune(t("2025-10-01T00:00:00Z"), None, t("2025-10-22T15:00:00Z")).unwrap();
+    // One run, one error, one cooldown; alerts are kept without an alert retention.
+    assert_eq!((pruned.runs, pruned.processing_errors, pruned.cooldowns, pruned.alerts), (1, 1, 1, 0));
     assert_eq!(store.last_runs().unwrap(), [runs[1].clone(), runs[2].clone()]);
     let messages: Vec<String> = store.recent_errors(10).unwrap().into_iter().map(|e| e.message).collect();
     assert_eq!(messages, ["new"]);
