@@ -3,11 +3,13 @@
 //! Rule (SPEC §6): a print reported to a FINRA trade reporting facility
 //! (`exchange == 4` with a `trf_id`), size ≥ `DARKPOOL_MIN_SIZE`, notional
 //! (size × price) ≥ `DARKPOOL_MIN_NOTIONAL`, none of the excluded conditions,
-//! not a correction, each print id once; and, relative to the stock itself,
-//! size ≥ `DARKPOOL_MIN_ADV_FRACTION` of its average daily volume over the
-//! previous [`ADV_SESSIONS`] sessions ([`relative`]). The share floor alone
-//! cannot tell a routine 10,000-share SPY cross (SPY trades tens of millions
-//! of shares a day) from a block that moves a thinly traded name.
+//! not a correction, each print id once; and, relative to the stock itself
+//! ([`relative`]), a large share of its average daily volume over the
+//! previous [`ADV_SESSIONS`] sessions: at least `DARKPOOL_MIN_ADV_FRACTION`
+//! (0.25%), or at least `DARKPOOL_LARGE_MIN_ADV_FRACTION` (0.1%) for a print
+//! of `DARKPOOL_LARGE_NOTIONAL` ($15M) or more. The share floor alone cannot
+//! tell a routine 10,000-share SPY cross (SPY trades tens of millions of
+//! shares a day) from a block that moves a thinly traded name.
 //!
 //! The caller keeps a [`Cursor`] in SQLite and asks Polygon for prints with
 //! `timestamp.gte = cursor.sip_timestamp`; [`unseen`] drops what the cursor
@@ -60,13 +62,24 @@ pub struct DarkpoolConfig {
     /// `DARKPOOL_MIN_NOTIONAL`, dollars, inclusive.
     pub min_notional: f64,
     /// `DARKPOOL_MIN_ADV_FRACTION`: the print's size over the stock's
-    /// average daily volume, inclusive.
+    /// average daily volume, inclusive; enough on its own.
     pub min_adv_fraction: f64,
+    /// `DARKPOOL_LARGE_NOTIONAL`: from this many dollars (inclusive) a
+    /// print needs only `large_min_adv_fraction` of the daily volume.
+    pub large_notional: f64,
+    /// `DARKPOOL_LARGE_MIN_ADV_FRACTION`, inclusive.
+    pub large_min_adv_fraction: f64,
 }
 
 impl Default for DarkpoolConfig {
     fn default() -> Self {
-        DarkpoolConfig { min_size: 10_000.0, min_notional: 15_000_000.0, min_adv_fraction: 0.001 }
+        DarkpoolConfig {
+            min_size: 10_000.0,
+            min_notional: 0.0,
+            min_adv_fraction: 0.0025,
+            large_notional: 15_000_000.0,
+            large_min_adv_fraction: 0.001,
+        }
     }
 }
 
@@ -76,7 +89,17 @@ impl DarkpoolConfig {
             min_size: c.tunables.darkpool_min_size,
             min_notional: c.tunables.darkpool_min_notional,
             min_adv_fraction: c.tunables.darkpool_min_adv_fraction,
+            large_notional: c.tunables.darkpool_large_notional,
+            large_min_adv_fraction: c.tunables.darkpool_large_min_adv_fraction,
         }
+    }
+}
+
+impl DarkpoolConfig {
+    /// False when `DARKPOOL_MIN_ADV_FRACTION` is 0: the relative gate is
+    /// off, and no daily bars are asked for.
+    pub fn needs_volume(&self) -> bool {
+        self.min_adv_fraction > 0.0
     }
 }
 
@@ -96,22 +119,31 @@ pub fn average_daily_volume(daily: &[crate::bars::Bar], today: NaiveDate) -> Opt
 }
 
 /// The relative gate: the print's size as a fraction of the stock's
-/// average daily volume `adv`, at least `min_adv_fraction`. Returns that
-/// fraction; with no `adv` the gate fails.
+/// average daily volume `adv` is at least `min_adv_fraction`, or at least
+/// `large_min_adv_fraction` when its notional reaches `large_notional` (a
+/// block that size is rare in dollars even where it is a routine slice of
+/// a heavily traded stock's day). Returns the fraction; with no `adv` the
+/// gate fails.
 pub fn relative(cfg: &DarkpoolConfig, t: &Trade, adv: Option<f64>) -> Result<f64, Suppressed> {
+    if !cfg.needs_volume() {
+        return Ok(adv.map_or(0.0, |adv| t.size / adv));
+    }
     let Some(adv) = adv else {
         return Err(Suppressed::new(format!("average daily volume unknown (fewer than {ADV_SESSIONS} sessions)")));
     };
     let fraction = t.size / adv;
-    if fraction < cfg.min_adv_fraction {
-        return Err(Suppressed::new(format!(
-            "size={:.0} is {:.3}% of average daily volume {adv:.0}, below min_adv_fraction={}",
-            t.size,
-            fraction * 100.0,
-            cfg.min_adv_fraction
-        )));
+    let large = t.size * t.price >= cfg.large_notional;
+    if fraction >= cfg.min_adv_fraction || (large && fraction >= cfg.large_min_adv_fraction) {
+        return Ok(fraction);
     }
-    Ok(fraction)
+    let needed = if large { cfg.large_min_adv_fraction } else { cfg.min_adv_fraction };
+    Err(Suppressed::new(format!(
+        "size={:.0} is {:.3}% of average daily volume {adv:.0}, below {}% for a ${:.0} print",
+        t.size,
+        fraction * 100.0,
+        needed * 100.0,
+        t.size * t.price
+    )))
 }
 
 /// True for a print reported to a TRF: exchange 4 alone can be a FINRA ADF
@@ -378,7 +410,7 @@ pub struct DarkpoolScan {
 /// absolute rules ([`qualifies`]): only then is the stock's average daily
 /// volume worth a request.
 pub fn has_candidate(cfg: &DarkpoolConfig, cursor: Option<&Cursor>, trades: &[Trade]) -> bool {
-    unseen(cursor, trades).into_iter().any(|t| qualifies(cfg, t).is_ok())
+    cfg.needs_volume() && unseen(cursor, trades).into_iter().any(|t| qualifies(cfg, t).is_ok())
 }
 
 /// One scan: every unseen print feeds the day's tape in time order, and each
@@ -431,7 +463,7 @@ mod tests {
 
     /// The seed's absolute rules (no notional floor) with the relative gate.
     fn seed() -> DarkpoolConfig {
-        DarkpoolConfig { min_size: 10_000.0, min_notional: 0.0, min_adv_fraction: 0.001 }
+        DarkpoolConfig::default()
     }
 
     /// An average daily volume under which a 50,000-share print is 5%.
@@ -525,24 +557,34 @@ mod tests {
     #[test]
     fn relative_to_the_stocks_own_volume() {
         let cfg = DarkpoolConfig::default();
+        let rel = |price: f64, size: f64, adv: Option<f64>| {
+            relative(&cfg, &dark("a", price, size), adv).map_err(|s| s.reason)
+        };
         // 50,000 shares at $300 ($15M): 0.1% of 50M shares a day passes at
-        // the edge, of 50.1M it does not; without a volume history nothing passes.
-        let print = dark("a", 300.0, 50_000.0);
-        assert_eq!(qualifies(&cfg, &print).map_err(|s| s.reason), Ok(()));
-        assert_eq!(relative(&cfg, &print, Some(50_000_000.0)).map_err(|s| s.reason), Ok(0.001));
+        // the edge, of 50.1M it does not.
+        assert_eq!(rel(300.0, 50_000.0, Some(50_000_000.0)), Ok(0.001));
         assert_eq!(
-            relative(&cfg, &print, Some(50_100_000.0)).map_err(|s| s.reason),
-            Err("size=50000 is 0.100% of average daily volume 50100000, below min_adv_fraction=0.001".to_string())
+            rel(300.0, 50_000.0, Some(50_100_000.0)),
+            Err("size=50000 is 0.100% of average daily volume 50100000, below 0.1% for a $15000000 print".to_string())
         );
+        // At $299.99 the print is under $15M: it needs 0.25% of the volume,
+        // 50,000 of 20M shares (and 0.2% of 25M is not enough).
+        assert_eq!(rel(299.99, 50_000.0, Some(20_000_000.0)), Ok(0.0025));
         assert_eq!(
-            relative(&cfg, &print, None).map_err(|s| s.reason),
+            rel(299.99, 50_000.0, Some(25_000_000.0)),
+            Err("size=50000 is 0.200% of average daily volume 25000000, below 0.25% for a $14999500 print".to_string())
+        );
+        // Without a volume history nothing passes, unless the gate is off.
+        assert_eq!(
+            rel(300.0, 50_000.0, None),
             Err("average daily volume unknown (fewer than 20 sessions)".to_string())
         );
-        // The $15M floor: 49,999 shares at $300 is $14,999,700.
-        assert_eq!(
-            qualifies(&cfg, &dark("b", 300.0, 49_999.0)).map_err(|s| s.reason),
-            Err("notional=14999700 below min_notional=15000000".to_string())
-        );
+        let off = DarkpoolConfig { min_adv_fraction: 0.0, ..cfg };
+        assert!(!off.needs_volume() && cfg.needs_volume());
+        assert_eq!(relative(&off, &dark("a", 1.0, 10_000.0), None).map_err(|s| s.reason), Ok(0.0));
+        assert!(!has_candidate(&off, None, &[dark("a", 1.0, 10_000.0)]));
+        assert!(has_candidate(&cfg, None, &[dark("a", 1.0, 10_000.0)]));
+        assert!(!has_candidate(&cfg, None, &[dark("a", 1.0, 9_999.0)]));
     }
 
     #[test]
@@ -591,6 +633,8 @@ mod tests {
             ("DARKPOOL_MIN_SIZE", "5000"),
             ("DARKPOOL_MIN_NOTIONAL", "250000"),
             ("DARKPOOL_MIN_ADV_FRACTION", "0.002"),
+            ("DARKPOOL_LARGE_NOTIONAL", "1000000"),
+            ("DARKPOOL_LARGE_MIN_ADV_FRACTION", "0.0005"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -598,7 +642,13 @@ mod tests {
         let set = crate::config::Config::from_vars(&vars).unwrap();
         assert_eq!(
             DarkpoolConfig::from_config(&set),
-            DarkpoolConfig { min_size: 5000.0, min_notional: 250_000.0, min_adv_fraction: 0.002 }
+            DarkpoolConfig {
+                min_size: 5000.0,
+                min_notional: 250_000.0,
+                min_adv_fraction: 0.002,
+                large_notional: 1e6,
+                large_min_adv_fraction: 0.0005
+            }
         );
     }
 
