@@ -1347,6 +1347,24 @@ mod tests {
         a
     }
 
+    #[test]
+    fn an_entry_away_from_the_spot_is_a_limit_plan() {
+        let params = OutcomeParams::from_config(&defaults());
+        // (spot at the alert, limit): a STRAT retest at 98 with the spot at 99.5
+        // waits for the price; at the spot it is the market; no spot: market.
+        for (spot, want) in [(Some(99.5), true), (Some(98.0), false), (None, false)] {
+            let mut a = level_alert(Bot::Strat, 98.0, 90.0, Some(&[114.0]));
+            a.spot = spot;
+            let plan = plan_for(&a, None, &params).expect("plan");
+            assert_eq!(plan.limit, want, "spot {spot:?}");
+            assert_eq!(Outcome::start(&plan).filled_at.is_none(), want, "spot {spot:?}");
+        }
+        // Option-premium plans are entered at the ask: never a limit.
+        let mut a = option_alert(Bot::Sweeps, Some(1.1), Some("2025-07-18"));
+        a.spot = Some(600.0);
+        assert!(!plan_for(&a, Some((1.15, 1.2)), &params).expect("plan").limit);
+    }
+
     type Quote = Option<(f64, f64)>;
 
     #[test]
