@@ -291,6 +291,9 @@ settings! {
     // Stock bots.
     darkpool_min_size: num("DARKPOOL_MIN_SIZE", 10_000.0, 0.0, 1e12),
     darkpool_min_notional: num("DARKPOOL_MIN_NOTIONAL", 0.0, 0.0, MONEY),
+    darkpool_min_adv_fraction: num("DARKPOOL_MIN_ADV_FRACTION", 0.0025, 0.0, 1.0),
+    darkpool_large_notional: num("DARKPOOL_LARGE_NOTIONAL", 15_000_000.0, 0.0, MONEY),
+    darkpool_large_min_adv_fraction: num("DARKPOOL_LARGE_MIN_ADV_FRACTION", 0.001, 0.0, 1.0),
     breakout_min_volume_surge: num("BREAKOUT_MIN_VOLUME_SURGE", 1.5, 0.0, 1000.0),
     breakout_lookback_days: int("BREAKOUT_LOOKBACK_DAYS", 20, 2, 500),
     // Cooldowns per bot (per contract for options bots, per symbol for stock bots).

@@ -29,6 +29,18 @@
 //! profit at T1 was paid). MFE and MAE are magnitudes (both ≥ 0), as
 //! fractions of the entry: the largest move in the plan's favour and against
 //! it over the bars counted.
+//!
+//! An underlying plan whose entry is not the market at the alert (the spot
+//! had not reached a trigger, or had passed it and the plan waits for a
+//! retest) is a limit order: it is filled only when a bar after the alert
+//! touches the entry, and counts nothing before. One never filled by its
+//! expiry is "not filled": no win, no loss, not resolved.
+//!
+//! Every outcome carries an R-multiple: its result over its initial risk
+//! (|entry − stop|). The stop is −1R, T1 and T2 their own distance in R (an
+//! option-premium plan with the −50% stop and +50% T1 is −1R and +1R); an
+//! outcome still open, or expired without a level, is marked at the close of
+//! the last bar counted.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -211,6 +223,9 @@ pub struct Plan {
     pub t2: Option<f64>,
     /// The alert's time; only bars starting after its minute count.
     pub opened_at: DateTime<Utc>,
+    /// The entry is a limit order (not the market at the alert): nothing
+    /// counts until a bar after the alert touches it.
+    pub limit: bool,
     /// No bar ending after this counts; once `now` reaches it the outcome is
     /// final.
     pub expires_at: DateTime<Utc>,
@@ -249,7 +264,18 @@ pub fn plan_for(alert: &Alert, quote: Option<(f64, f64)>, params: &OutcomeParams
     if expires_at <= alert.at {
         return None;
     }
-    Some(Plan { kind, direction, entry, stop, t1, t2, opened_at: alert.at, expires_at })
+    let limit = kind == Kind::Underlying && is_limit(entry, alert.spot);
+    Some(Plan { kind, direction, entry, stop, t1, t2, opened_at: alert.at, expires_at, limit })
+}
+
+/// True when an underlying plan's `entry` is not the market at the alert:
+/// the spot then was elsewhere (short of a trigger, or past it with the
+/// plan waiting for a retest), so a trader's order rests at the entry until
+/// the price comes to it. Without a spot the entry is taken as the market,
+/// as the plan published it.
+pub fn is_limit(entry: f64, spot: Option<f64>) -> bool {
+    spot.filter(|s| s.is_finite() && *s > 0.0)
+        .is_some_and(|s| (s - entry).abs() > crate::alert::PRICE_EPSILON * entry.abs().max(1.0))
 }
 
 /// When the plan of `alert` stops being watched; `None` for bots without a
@@ -335,17 +361,57 @@ pub struct Outcome {
     /// The end of the latest bar counted (stored as `last_checked_at`); bars
     /// ending at or before it are never counted again.
     pub last_bar_end: Option<DateTime<Utc>>,
+    /// When a limit entry was filled (the end of the bar that touched it);
+    /// a market entry is filled at the alert. `None` while a limit waits.
+    pub filled_at: Option<DateTime<Utc>>,
+    /// The result in units of the initial risk; `None` until filled.
+    pub r: Option<f64>,
 }
 
 impl Outcome {
     /// A fresh outcome: nothing seen yet.
     pub fn open() -> Outcome {
-        Outcome { status: Status::Open, mfe: 0.0, mae: 0.0, resolved_at: None, last_bar_end: None }
+        Outcome {
+            status: Status::Open,
+            mfe: 0.0,
+            mae: 0.0,
+            resolved_at: None,
+            last_bar_end: None,
+            filled_at: None,
+            r: None,
+        }
+    }
+
+    /// The outcome `plan` starts with: a market entry is filled at the
+    /// alert and stands at 0R; a limit entry waits for its fill.
+    pub fn start(plan: &Plan) -> Outcome {
+        if plan.limit {
+            return Outcome::open();
+        }
+        Outcome { filled_at: Some(plan.opened_at), r: Some(0.0), ..Outcome::open() }
     }
 
     /// True when nothing can change it any more.
     pub fn is_final(&self) -> bool {
         self.resolved_at.is_some()
+    }
+
+    /// True once the plan's entry was taken: always for a market entry
+    /// (`limit` false).
+    pub fn is_filled(&self, limit: bool) -> bool {
+        !limit || self.filled_at.is_some()
+    }
+
+    /// Final and filled: what the report counts as resolved. An open
+    /// outcome (even one at T1, still watched for T2) and a limit never
+    /// filled are not.
+    pub fn is_resolved(&self, limit: bool) -> bool {
+        self.is_final() && self.is_filled(limit)
+    }
+
+    /// Final without a fill: a limit entry the price never came back to.
+    pub fn is_not_filled(&self, limit: bool) -> bool {
+        self.is_final() && !self.is_filled(limit)
     }
 }
 
@@ -393,13 +459,23 @@ pub fn advance(plan: &Plan, state: &Outcome, bars: &[Bar], now: DateTime<Utc>) -
     if now >= plan.expires_at {
         // An option is resolved at expiry (the contract leaves the snapshots
         // after it), an underlying plan after its sessions: an open plan
-        // expires, a T1 win is kept.
+        // expires (marked at its last close; a limit never filled has no R),
+        // a T1 win is kept.
         out.resolved_at = Some(plan.expires_at);
         if out.status == Status::Open {
             out.status = Status::Expired;
+            if out.is_filled(plan.limit) && out.r.is_none() {
+                out.r = Some(0.0);
+            }
         }
     }
     out
+}
+
+/// `level` in units of the plan's initial risk, in its favour.
+fn r_at(plan: &Plan, level: f64) -> f64 {
+    let risk = (plan.entry - plan.stop).abs();
+    plan.direction.sign() * (level - plan.entry) / risk
 }
 
 /// One bar, in time order, on an outcome that is not final.
@@ -412,10 +488,23 @@ fn step(plan: &Plan, out: &mut Outcome, b: &Bar) {
         Direction::Long => (hi, lo),
         Direction::Short => (lo, hi),
     };
-    out.mfe = out.mfe.max(s * (best - plan.entry) / plan.entry);
+    let filling = !out.is_filled(plan.limit);
+    if filling {
+        // A limit order fills only when a bar after the alert trades at it.
+        if !(lo <= plan.entry && plan.entry <= hi) {
+            return;
+        }
+        out.filled_at = Some(b.end);
+    }
+    // On the bar that fills a limit, a target may have printed before the
+    // fill: only the stop and the adverse excursion count there, so a fill
+    // bar never flatters the plan.
+    if !filling {
+        out.mfe = out.mfe.max(s * (best - plan.entry) / plan.entry);
+    }
     out.mae = out.mae.max(s * (plan.entry - worst) / plan.entry);
 
-    let reached = |level: f64| s * (best - level) >= 0.0;
+    let reached = |level: f64| !filling && s * (best - level) >= 0.0;
     // The stop is checked first: a bar touching the stop and a target counts
     // as stopped because the bar cannot say which came first.
     let stopped = s * (worst - plan.stop) <= 0.0;
@@ -434,6 +523,13 @@ fn step(plan: &Plan, out: &mut Outcome, b: &Bar) {
         Status::T1 if stopped => out.resolved_at = Some(b.end),
         _ => {}
     }
+    out.r = Some(match out.status {
+        Status::Stopped => -1.0,
+        Status::T1 => r_at(plan, plan.t1),
+        Status::T2 => r_at(plan, plan.t2.unwrap_or(plan.t1)),
+        // Still open: marked at this bar's close.
+        Status::Open | Status::Expired => r_at(plan, b.close),
+    });
 }
 
 /// Bars no price decision should see: non-finite prices, an inverted range
@@ -479,6 +575,13 @@ pub struct Row {
     pub score: Option<f64>,
     pub symbol: String,
     pub status: Status,
+    /// Final and filled ([`Outcome::is_resolved`]); false for an alert
+    /// without a plan.
+    pub resolved: bool,
+    /// A limit entry that expired without a fill.
+    pub not_filled: bool,
+    /// The R-multiple, when the plan was filled.
+    pub r: Option<f64>,
     pub mfe: Option<f64>,
     pub mae: Option<f64>,
     /// `None` until the morning-after open-interest check has run (and
@@ -525,12 +628,16 @@ impl Bucket {
     }
 }
 
-/// Counts for one group of rows. Rates are of resolved outcomes (anything
-/// but `Open`); open rows count as alerts only.
+/// Counts for one group of rows. Rates are of resolved outcomes (final and
+/// filled); open rows and limits never filled count as alerts only.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Stats {
     pub alerts: usize,
     pub resolved: usize,
+    /// Limit entries that expired without a fill: neither win nor loss.
+    pub not_filled: usize,
+    r_sum: f64,
+    r_count: usize,
     /// Outcomes that touched T1 before the stop (T2 included).
     pub wins: usize,
     pub t2: usize,
@@ -553,10 +660,17 @@ impl Stats {
             self.confirm_checked += 1;
             self.confirmed += usize::from(c);
         }
-        if row.status == Status::Open {
+        if row.not_filled {
+            self.not_filled += 1;
+        }
+        if !row.resolved {
             return;
         }
         self.resolved += 1;
+        if let Some(r) = row.r.filter(|r| r.is_finite()) {
+            self.r_sum += r;
+            self.r_count += 1;
+        }
         self.wins += usize::from(is_win(row.status));
         self.t2 += usize::from(row.status == Status::T2);
         self.stopped += usize::from(row.status == Status::Stopped);
@@ -587,6 +701,19 @@ impl Stats {
 
     pub fn stop_rate(&self) -> Option<f64> {
         self.of_resolved(self.stopped)
+    }
+
+    /// The mean R-multiple of resolved outcomes.
+    pub fn avg_r(&self) -> Option<f64> {
+        (self.r_count > 0).then(|| self.r_sum / self.r_count as f64)
+    }
+
+    /// R per finished plan: resolved outcomes' R summed over them and the
+    /// limits never filled (0R each: no trade, no result). What following
+    /// every alert's plan as published earned per alert.
+    pub fn expectancy(&self) -> Option<f64> {
+        let n = self.r_count + self.not_filled;
+        (n > 0).then(|| self.r_sum / n as f64)
     }
 
     pub fn avg_mfe(&self) -> Option<f64> {
@@ -647,11 +774,17 @@ T2 touched after T1 (or directly) upgrades to T2, and a stop after T1 keeps the 
 Options flow alerts are measured in option premium (entry = ask at the alert, else mid, else the
 average fill; T1, T2 and stop from OUTCOME_T1_PCT, OUTCOME_T2_PCT and OUTCOME_STOP_PCT) and
 resolve at the contract's expiration; bullseye, scalps, breakouts and strat are measured on the
-underlying at their published levels for OUTCOME_MAX_DAYS sessions. Rates are of resolved
-outcomes (T1 rate includes T2). MFE/MAE: largest move for/against the plan, as a percentage of
-the entry, averaged over resolved outcomes. Opened: opening confirmed (change in open interest
-at least half the alerted volume) of the alerts checked. Darkpool prints publish no plan and
-count as alerts only.
+underlying at their published levels for OUTCOME_MAX_DAYS sessions. An underlying entry that was
+not the market at the alert is a limit order: filled only when a later bar touches it (on that bar
+only the stop counts), and one never filled is \"unfilled\", not a win or a loss.
+Resolved = final (T2, stopped, expired, or T1 then stopped or expired) and filled; an open outcome,
+even one past T1, is not resolved. Rates are of resolved outcomes (T1 rate includes T2).
+R = result / initial risk (|entry - stop|): the stop is -1R, T1 and T2 their distance in R (an
+option plan's -50% stop is -1R), an expired plan its last close. Avg R: mean R of resolved
+outcomes; exp R: R summed over resolved and unfilled plans (0R each), per plan. MFE/MAE: largest
+move for/against the plan, as a percentage of the entry, averaged over resolved outcomes.
+Opened: opening confirmed (change in open interest at least half the alerted volume) of the
+alerts checked. Darkpool prints publish no plan and count as alerts only.
 ";
 
 /// The report as plain text: per bot, per score band, flagged symbols and
@@ -672,7 +805,10 @@ pub fn render_tables(report: &Report, title: &str, days: u32) -> String {
     ];
     for (name, rows) in groups {
         out.push('\n');
-        out.push_str(&table_line(name, ["alerts", "resolved", "T1", "T2", "stop", "avg MFE", "avg MAE", "opened"]));
+        out.push_str(&table_line(
+            name,
+            ["alerts", "resolved", "unfilled", "T1", "T2", "stop", "avg R", "exp R", "avg MFE", "avg MAE", "opened"],
+        ));
         for (label, s) in rows {
             out.push_str(&stats_line(label, s));
         }
@@ -694,13 +830,14 @@ pub fn render_tables(report: &Report, title: &str, days: u32) -> String {
     out
 }
 
-fn table_line(label: &str, cells: [&str; 8]) -> String {
-    let [a, r, t1, t2, st, mfe, mae, op] = cells;
-    format!("{label:<14}{a:>7}{r:>9}{t1:>8}{t2:>8}{st:>8}{mfe:>9}{mae:>9}{op:>9}\n")
+fn table_line(label: &str, cells: [&str; 11]) -> String {
+    let [a, r, nf, t1, t2, st, avg_r, exp_r, mfe, mae, op] = cells;
+    format!("{label:<14}{a:>7}{r:>9}{nf:>9}{t1:>8}{t2:>8}{st:>8}{avg_r:>7}{exp_r:>7}{mfe:>9}{mae:>9}{op:>9}\n")
 }
 
 fn stats_line(label: &str, s: &Stats) -> String {
     let rate = |r: Option<f64>| r.map_or_else(|| "-".to_string(), pct);
+    let in_r = |r: Option<f64>| r.map_or_else(|| "-".to_string(), |r| format!("{r:+.2}"));
     let opened =
         if s.confirm_checked == 0 { "-".to_string() } else { format!("{}/{}", s.confirmed, s.confirm_checked) };
     table_line(
@@ -708,9 +845,12 @@ fn stats_line(label: &str, s: &Stats) -> String {
         [
             &s.alerts.to_string(),
             &s.resolved.to_string(),
+            &s.not_filled.to_string(),
             &rate(s.t1_rate()),
             &rate(s.t2_rate()),
             &rate(s.stop_rate()),
+            &in_r(s.avg_r()),
+            &in_r(s.expectancy()),
             &rate(s.avg_mfe()),
             &rate(s.avg_mae()),
             &opened,
@@ -776,6 +916,102 @@ mod tests {
             t2: Some(t2),
             opened_at: t("10:00:30"),
             expires_at: t("16:00"),
+            limit: false,
+        }
+    }
+
+    /// What the limit-order and R-multiple tests compare: status, when
+    /// resolved and filled, R to two decimals.
+    fn show_fill(o: &Outcome) -> String {
+        let when = |x: Option<DateTime<Utc>>| x.map_or_else(|| "-".to_string(), show_et);
+        let r = o.r.map_or_else(|| "-".to_string(), |r| format!("{r:+.2}"));
+        format!(
+            "{} resolved={} filled={} r={r} mfe={:.4} mae={:.4}",
+            o.status,
+            when(o.resolved_at),
+            when(o.filled_at),
+            o.mfe,
+            o.mae
+        )
+    }
+
+    #[test]
+    fn a_limit_entry_fills_only_when_touched_after_the_alert() {
+        // Long 100 (stop 99, T1 101, T2 102), the spot elsewhere at the alert.
+        let p = Plan { limit: true, ..plan(Direction::Long) };
+        assert_eq!(Outcome::start(&p), Outcome::open(), "a limit starts unfilled, without R");
+        let day = bars(&[
+            // The alert's minute trades through 100: before the alert, not a fill.
+            ("10:00", 100.5, 100.5, 99.5, 100.2),
+            // Above the entry: no fill, nothing counted.
+            ("10:01", 100.6, 100.9, 100.2, 100.5),
+            // Touches 100: filled at 10:03. Its 101.5 may have printed before
+            // the fill, so no T1 and no MFE; the low 99.9 is 0.1% adverse;
+            // marked at the close, (100.2 − 100) ÷ 1 = +0.2R.
+            ("10:02", 100.4, 101.5, 99.9, 100.2),
+            // T1 101: +1R.
+            ("10:03", 100.2, 101.2, 100.1, 101.1),
+            // T2 102: +2R, final.
+            ("10:04", 101.1, 102.3, 101.0, 102.2),
+        ]);
+        let steps = [
+            ("10:02", "open resolved=- filled=- r=- mfe=0.0000 mae=0.0000"),
+            ("10:03", "open resolved=- filled=10:03 r=+0.20 mfe=0.0000 mae=0.0010"),
+            ("10:04", "t1 resolved=- filled=10:03 r=+1.00 mfe=0.0120 mae=0.0010"),
+            ("10:05", "t2 resolved=10:05 filled=10:03 r=+2.00 mfe=0.0230 mae=0.0010"),
+        ];
+        for (now, want) in steps {
+            let got = advance(&p, &Outcome::start(&p), &day, t(now));
+            assert_eq!(show_fill(&got), want, "now={now}");
+        }
+        let done = advance(&p, &Outcome::start(&p), &day, t("16:00"));
+        assert!(done.is_resolved(p.limit));
+
+        // Never touched by the expiry: not filled, final, not resolved, no R.
+        let never = advance(&p, &Outcome::start(&p), &day[..2], t("16:00"));
+        assert_eq!(show_fill(&never), "expired resolved=16:00 filled=- r=- mfe=0.0000 mae=0.0000");
+        assert!(never.is_final() && !never.is_resolved(p.limit));
+
+        // A short retest limit at 100 (stop 101) whose fill bar also reaches
+        // the stop is stopped at once: −1R.
+        let short = Plan { limit: true, ..plan(Direction::Short) };
+        let gap = bars(&[("10:01", 99.6, 101.2, 99.5, 100.8)]);
+        let got = advance(&short, &Outcome::start(&short), &gap, t("10:30"));
+        assert_eq!(show_fill(&got), "stopped resolved=10:02 filled=10:02 r=-1.00 mfe=0.0000 mae=0.0120");
+    }
+
+    #[test]
+    fn r_multiples_of_market_entries() {
+        let p = plan(Direction::Long);
+        assert_eq!(Outcome::start(&p).r, Some(0.0), "a market entry is filled at the alert");
+        // T1 then the close: the T1 win is kept at +1R.
+        let t1 = bars(&[("10:01", 100.0, 101.0, 99.8, 100.9), ("10:02", 100.9, 100.9, 98.9, 99.0)]);
+        let got = advance(&p, &Outcome::start(&p), &t1, t("16:00"));
+        assert_eq!(show_fill(&got), "t1 resolved=10:03 filled=10:00 r=+1.00 mfe=0.0100 mae=0.0110");
+        // Expired without a level: marked at the last close, (100.4 − 100) ÷ 1.
+        let drift = bars(&[("10:01", 100.0, 100.6, 99.5, 100.4)]);
+        let got = advance(&p, &Outcome::start(&p), &drift, t("16:00"));
+        assert_eq!(show_fill(&got), "expired resolved=16:00 filled=10:00 r=+0.40 mfe=0.0060 mae=0.0050");
+        // A short stopped: −1R, whatever the gap.
+        let s = plan(Direction::Short);
+        let got = advance(&s, &Outcome::start(&s), &bars(&[("10:01", 101.5, 101.6, 101.4, 101.5)]), t("16:00"));
+        assert_eq!(got.r, Some(-1.0));
+        // No bar at all by the expiry: 0R.
+        assert_eq!(advance(&p, &Outcome::start(&p), &[], t("16:00")).r, Some(0.0));
+    }
+
+    #[test]
+    fn a_plan_is_a_limit_when_its_entry_is_not_the_spot() {
+        let cases = [
+            (100.0, Some(100.0), false),
+            (100.0, None, false),
+            (100.0, Some(f64::NAN), false),
+            (98.0, Some(99.5), true),
+            (100.0, Some(97.0), true),
+            (100.0, Some(100.0 + 1e-12), false),
+        ];
+        for (entry, spot, want) in cases {
+            assert_eq!(is_limit(entry, spot), want, "entry={entry} spot={spot:?}");
         }
     }
 
@@ -1111,6 +1347,24 @@ mod tests {
         a
     }
 
+    #[test]
+    fn an_entry_away_from_the_spot_is_a_limit_plan() {
+        let params = OutcomeParams::from_config(&defaults());
+        // (spot at the alert, limit): a STRAT retest at 98 with the spot at 99.5
+        // waits for the price; at the spot it is the market; no spot: market.
+        for (spot, want) in [(Some(99.5), true), (Some(98.0), false), (None, false)] {
+            let mut a = level_alert(Bot::Strat, 98.0, 90.0, Some(&[114.0]));
+            a.spot = spot;
+            let plan = plan_for(&a, None, &params).expect("plan");
+            assert_eq!(plan.limit, want, "spot {spot:?}");
+            assert_eq!(Outcome::start(&plan).filled_at.is_none(), want, "spot {spot:?}");
+        }
+        // Option-premium plans are entered at the ask: never a limit.
+        let mut a = option_alert(Bot::Sweeps, Some(1.1), Some("2025-07-18"));
+        a.spot = Some(600.0);
+        assert!(!plan_for(&a, Some((1.15, 1.2)), &params).expect("plan").limit);
+    }
+
     type Quote = Option<(f64, f64)>;
 
     #[test]
@@ -1252,17 +1506,30 @@ mod tests {
         // The 10:00 bar (the alert's minute) would have been a T2; T1 at 10:01
         // decides, the stop at 10:02 ends the watch.
         assert_eq!(show(&got), "t1 resolved=10:03 seen=10:03 mfe=0.5833 mae=0.5417");
+        // Entry 1.2 (the ask), stop −50% = 0.6: T1 at +50% is +1R.
+        assert!(got.r.is_some_and(|r| (r - 1.0).abs() < 1e-9), "{:?}", got.r);
     }
 
     // ---- reports -----------------------------------------------------------
 
+    /// A final outcome unless `Open`; R: T2 +2, T1 +1, stopped −1, expired +0.3.
     fn row(bot: Bot, score: Option<f64>, symbol: &str, status: Status, mfe: f64, confirmed: Option<bool>) -> Row {
         let open = status == Status::Open;
+        let r = match status {
+            Status::Open => 0.1,
+            Status::T1 => 1.0,
+            Status::T2 => 2.0,
+            Status::Stopped => -1.0,
+            Status::Expired => 0.3,
+        };
         Row {
             bot,
             score,
             symbol: symbol.to_string(),
             status,
+            resolved: !open,
+            not_filled: false,
+            r: Some(r),
             mfe: (!open).then_some(mfe),
             mae: (!open).then_some(mfe / 2.0),
             opening_confirmed: confirmed,
@@ -1281,6 +1548,15 @@ mod tests {
             row(Bot::Scalps, Some(60.0), "AAA", Stopped, 0.004, None),
             row(Bot::Scalps, None, "AAA", Expired, 0.008, None),
             row(Bot::Bullseye, None, "QQQ", Open, 0.0, None),
+            // Past T1 and still watched for T2: open, not resolved.
+            Row { resolved: false, r: Some(1.0), ..row(Bot::Bullseye, None, "QQQ", T1, 0.3, None) },
+            // A limit never filled: neither win nor loss, no R.
+            Row {
+                resolved: false,
+                not_filled: true,
+                r: None,
+                ..row(Bot::Scalps, Some(60.0), "AAA", Expired, 0.0, None)
+            },
         ]
     }
 
@@ -1307,7 +1583,12 @@ mod tests {
     fn summary_counts_and_flags() {
         let report = summarize(&rows(), &ReportParams { min_obs: 5, min_win: 0.25 });
         let t = &report.total;
-        assert_eq!((t.alerts, t.resolved, t.wins, t.t2, t.stopped, t.expired), (9, 7, 2, 1, 4, 1));
+        assert_eq!((t.alerts, t.resolved, t.not_filled, t.wins, t.t2, t.stopped, t.expired), (11, 7, 1, 2, 1, 4, 1));
+        // R of the resolved: +2 −1 −1 −1 +1 −1 +0.3 = −0.7 over 7 outcomes,
+        // and over 8 finished plans with the unfilled limit at 0R.
+        assert!(t.avg_r().is_some_and(|r| (r + 0.1).abs() < 1e-12), "{:?}", t.avg_r());
+        assert!(t.expectancy().is_some_and(|r| (r + 0.0875).abs() < 1e-12), "{:?}", t.expectancy());
+        assert_eq!((Stats::default().avg_r(), Stats::default().expectancy()), (None, None));
         assert_eq!((t.confirmed, t.confirm_checked), (2, 3));
         // AAA: 5 resolved, 1 win (20% < 25%); SPY has too few to judge.
         assert_eq!(report.flagged, vec![Flagged { symbol: "AAA".to_string(), resolved: 5, t1_rate: 0.2 }]);
@@ -1325,21 +1606,21 @@ mod tests {
             "\
 orakl performance: last 7 days
 
-bot            alerts resolved      T1      T2    stop  avg MFE  avg MAE   opened
-orakl_flow          3        2   50.0%   50.0%   50.0%    70.0%    35.0%      1/2
-sweeps              3        3   33.3%    0.0%   66.7%    23.3%    11.7%      1/1
-bullseye            1        0       -       -       -        -        -        -
-scalps              2        2    0.0%    0.0%   50.0%     0.6%     0.3%        -
-all                 9        7   28.6%   14.3%   57.1%    30.2%    15.1%      2/3
+bot            alerts resolved unfilled      T1      T2    stop  avg R  exp R  avg MFE  avg MAE   opened
+orakl_flow          3        2        0   50.0%   50.0%   50.0%  +0.50  +0.50    70.0%    35.0%      1/2
+sweeps              3        3        0   33.3%    0.0%   66.7%  -0.33  -0.33    23.3%    11.7%      1/1
+bullseye            2        0        0       -       -       -      -      -        -        -        -
+scalps              3        2        1    0.0%    0.0%   50.0%  -0.35  -0.23     0.6%     0.3%        -
+all                11        7        1   28.6%   14.3%   57.1%  -0.10  -0.09    30.2%    15.1%      2/3
 
-score          alerts resolved      T1      T2    stop  avg MFE  avg MAE   opened
-<60                 1        1  100.0%    0.0%    0.0%    60.0%    30.0%        -
-60-69               2        2    0.0%    0.0%  100.0%     0.2%     0.1%        -
-70-79               1        1    0.0%    0.0%  100.0%    10.0%     5.0%      1/1
-80-89               1        1    0.0%    0.0%  100.0%    20.0%    10.0%      0/1
-90-100              2        1  100.0%  100.0%    0.0%   120.0%    60.0%      1/1
-none                2        1    0.0%    0.0%    0.0%     0.8%     0.4%        -
-all                 9        7   28.6%   14.3%   57.1%    30.2%    15.1%      2/3
+score          alerts resolved unfilled      T1      T2    stop  avg R  exp R  avg MFE  avg MAE   opened
+<60                 1        1        0  100.0%    0.0%    0.0%  +1.00  +1.00    60.0%    30.0%        -
+60-69               3        2        1    0.0%    0.0%  100.0%  -1.00  -0.67     0.2%     0.1%        -
+70-79               1        1        0    0.0%    0.0%  100.0%  -1.00  -1.00    10.0%     5.0%      1/1
+80-89               1        1        0    0.0%    0.0%  100.0%  -1.00  -1.00    20.0%    10.0%      0/1
+90-100              2        1        0  100.0%  100.0%    0.0%  +2.00  +2.00   120.0%    60.0%      1/1
+none                3        1        0    0.0%    0.0%    0.0%  +0.30  +0.30     0.8%     0.4%        -
+all                11        7        1   28.6%   14.3%   57.1%  -0.10  -0.09    30.2%    15.1%      2/3
 
 Flagged for review (at least 5 resolved, T1 rate below 25.0%; listed, never removed):
   AAA        resolved    5  T1 rate 20.0%

@@ -35,11 +35,14 @@ pub struct BreakoutConfig {
     /// `BREAKOUT_LOOKBACK_DAYS`: previous sessions forming the range and the
     /// volume average.
     pub lookback_days: usize,
+    /// `MIN_REWARD_RISK`: the least reward:risk a published plan keeps at
+    /// its entry.
+    pub min_reward_risk: f64,
 }
 
 impl Default for BreakoutConfig {
     fn default() -> Self {
-        BreakoutConfig { min_volume_surge: 1.5, lookback_days: 20 }
+        BreakoutConfig { min_volume_surge: 1.5, lookback_days: 20, min_reward_risk: 1.0 }
     }
 }
 
@@ -54,6 +57,7 @@ impl BreakoutConfig {
                 .ok()
                 .filter(|d| *d > 0)
                 .unwrap_or(default.lookback_days),
+            min_reward_risk: c.tunables.min_reward_risk,
         }
     }
 }
@@ -199,6 +203,40 @@ pub fn plan(direction: Direction, level: f64, entry: f64, atr: Option<f64>) -> O
     Some(Plan { entry, stop: level - sign * 0.5 * atr, targets: vec![entry + sign * atr, entry + sign * 2.0 * atr] })
 }
 
+/// The plan the alert publishes (`None` without an ATR), with a note when
+/// it is not the market entry, or why the break is not alerted.
+///
+/// At the market the first target is one ATR away and the stop half an ATR
+/// behind the level, so once the price has run more than half an ATR past
+/// the level the market plan is below 1:1. It is published only while it
+/// keeps `min_rr`; otherwise the plan is a limit order back at the broken
+/// level (the retest: 1 ATR of reward over 0.5 ATR of risk, 2:1), which
+/// outcomes count only once a bar after the alert touches it.
+pub fn published_plan(
+    direction: Direction,
+    level: f64,
+    last_price: f64,
+    atr: Option<f64>,
+    min_rr: f64,
+) -> Result<Option<(Plan, Option<String>)>, Suppressed> {
+    let Some(market) = plan(direction, level, last_price, atr) else { return Ok(None) };
+    if market.meets(min_rr) {
+        return Ok(Some((market, None)));
+    }
+    let market_rr = market.reward_risk().unwrap_or(0.0);
+    let Some(retest) = plan(direction, level, level, atr).filter(|p| p.meets(min_rr)) else {
+        return Err(Suppressed::new(format!(
+            "reward:risk {market_rr:.2} at the market and the retest of {level} below min_reward_risk={min_rr}"
+        )));
+    };
+    let note = format!(
+        "limit at the broken level {} (retest): at the market {} the plan is only {market_rr:.2}:1",
+        fmt_price(level),
+        fmt_price(last_price)
+    );
+    Ok(Some((retest, Some(note))))
+}
+
 /// `breakouts:<symbol>:<date>:up|down`: one per symbol, direction and day.
 pub fn breakout_alert_id(symbol: &str, date: NaiveDate, direction: Direction) -> String {
     alert_id(Bot::Breakouts, symbol, &format!("{date}:{}", direction.as_str()))
@@ -208,9 +246,12 @@ fn fmt_price(x: f64) -> String {
     format!("${x:.2}")
 }
 
-/// The Breakouts alert for `hit`: pattern, plan, ATR and the two numbers that
-/// made it (the level and the volume surge against the requirement).
-pub fn build_alert(hit: &BreakoutHit, input: &BreakoutInput) -> Alert {
+/// The Breakouts alert for `hit`: pattern, plan ([`published_plan`]), ATR and
+/// the two numbers that made it (the level and the volume surge against the
+/// requirement).
+pub fn build_alert(hit: &BreakoutHit, input: &BreakoutInput, min_rr: f64) -> Result<Alert, Suppressed> {
+    let atr = input.atr.filter(|x| x.is_finite() && *x > 0.0);
+    let published = published_plan(hit.direction, hit.level, input.last_price, atr, min_rr)?;
     let id = breakout_alert_id(&input.symbol, hit.date, hit.direction);
     let mut a = Alert::new(id, Bot::Breakouts, input.now, &input.symbol);
     let (edge, sentiment) = match hit.direction {
@@ -223,10 +264,11 @@ pub fn build_alert(hit: &BreakoutHit, input: &BreakoutInput) -> Alert {
     // A break of the range has a direction; where it printed does not apply.
     a.sentiment = sentiment;
     a.side = Side::Unknown;
-    let atr = input.atr.filter(|x| x.is_finite() && *x > 0.0);
     a.atr = atr;
-    if let Some(p) = plan(hit.direction, hit.level, input.last_price, atr) {
+    let mut entry_note = None;
+    if let Some((p, note)) = published {
         a = a.with_plan(&p);
+        entry_note = note;
     }
     a.details.notes = vec![
         ("level".to_string(), format!("{}-day {edge} {}", hit.sessions, fmt_price(hit.level))),
@@ -248,7 +290,10 @@ pub fn build_alert(hit: &BreakoutHit, input: &BreakoutInput) -> Alert {
     if atr.is_none() {
         a.details.notes.push(("plan".to_string(), "no ATR yet: no stop or targets".to_string()));
     }
-    a
+    if let Some(note) = entry_note {
+        a.details.notes.push(("entry".to_string(), note));
+    }
+    Ok(a)
 }
 
 fn preposition(direction: Direction) -> &'static str {
@@ -465,11 +510,41 @@ mod tests {
     }
 
     #[test]
+    fn published_plans_keep_the_minimum_reward_risk() {
+        // Level 100, ATR 2: the stop is 99. At 100.5 the market plan is
+        // 2 ÷ 1.5 = 1.33:1; at 102 it is 2 ÷ 3 = 0.67:1, so the plan is the
+        // retest limit at 100 (2 ÷ 1 = 2:1).
+        let at = |last: f64, min: f64| {
+            published_plan(Direction::Up, 100.0, last, Some(2.0), min)
+                .map(|p| p.map(|(p, note)| (p.entry, p.stop, p.targets, note)))
+                .map_err(|s| s.reason)
+        };
+        assert_eq!(at(100.5, 1.0), Ok(Some((100.5, 99.0, vec![102.5, 104.5], None))));
+        assert_eq!(
+            at(102.0, 1.0),
+            Ok(Some((
+                100.0,
+                99.0,
+                vec![102.0, 104.0],
+                Some(
+                    "limit at the broken level $100.00 (retest): at the market $102.00 the plan is only 0.67:1".into()
+                )
+            )))
+        );
+        assert_eq!(at(100.5, 1.5).map(|p| p.map(|p| p.0)), Ok(Some(100.0)));
+        assert_eq!(
+            at(100.5, 2.5),
+            Err("reward:risk 1.33 at the market and the retest of 100 below min_reward_risk=2.5".to_string())
+        );
+        assert_eq!(published_plan(Direction::Down, 50.0, 49.0, None, 1.0).map_err(|s| s.reason), Ok(None));
+    }
+
+    #[test]
     fn alerts_carry_pattern_plan_and_direction() {
         // 12:00 ET: 150/390 of the session; 1.3M × 5/13 = 500k paced.
         let up = input(NOON, 100.5, 1_000_000.0, 1_300_000.0);
         let hit = evaluate(&BreakoutConfig::default(), &up).unwrap();
-        let a = build_alert(&hit, &up);
+        let a = build_alert(&hit, &up, 1.0).unwrap();
         assert_eq!(a.id, "breakouts:SPY:2026-03-10:up");
         assert_eq!((a.bot, a.at, a.ticker.as_str()), (Bot::Breakouts, up.now, "SPY"));
         assert_eq!((a.pattern.as_deref(), a.label.as_str()), (Some("breakout"), "breakout above 20-day high"));
@@ -488,7 +563,7 @@ mod tests {
         let mut down = input(NOON, 89.5, 1_000_000.0, 1_300_000.0);
         down.atr = None;
         let hit = evaluate(&BreakoutConfig::default(), &down).unwrap();
-        let a = build_alert(&hit, &down);
+        let a = build_alert(&hit, &down, 1.0).unwrap();
         assert_eq!(a.id, "breakouts:SPY:2026-03-10:down");
         assert_eq!((a.pattern.as_deref(), a.label.as_str()), (Some("breakdown"), "breakdown below 20-day low"));
         assert_eq!((a.sentiment, a.side, a.atr), (Sentiment::Bearish, Side::Unknown, None));
@@ -502,7 +577,7 @@ mod tests {
         let id = |now: &str, price: f64| {
             let inp = input(now, price, 9e9, 1_300_000.0);
             let hit = evaluate(&BreakoutConfig::default(), &inp).unwrap();
-            build_alert(&hit, &inp).id
+            build_alert(&hit, &inp, 1.0).unwrap().id
         };
         // (now, last price, id)
         let cases = [
@@ -528,6 +603,9 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         let set = crate::config::Config::from_vars(&vars).unwrap();
-        assert_eq!(BreakoutConfig::from_config(&set), BreakoutConfig { min_volume_surge: 2.5, lookback_days: 55 });
+        assert_eq!(
+            BreakoutConfig::from_config(&set),
+            BreakoutConfig { min_volume_surge: 2.5, lookback_days: 55, min_reward_risk: 1.0 }
+        );
     }
 }

@@ -3,7 +3,13 @@
 //! Rule (SPEC §6): a print reported to a FINRA trade reporting facility
 //! (`exchange == 4` with a `trf_id`), size ≥ `DARKPOOL_MIN_SIZE`, notional
 //! (size × price) ≥ `DARKPOOL_MIN_NOTIONAL`, none of the excluded conditions,
-//! not a correction, each print id once.
+//! not a correction, each print id once; and, relative to the stock itself
+//! ([`relative`]), a large share of its average daily volume over the
+//! previous [`ADV_SESSIONS`] sessions: at least `DARKPOOL_MIN_ADV_FRACTION`
+//! (0.25%), or at least `DARKPOOL_LARGE_MIN_ADV_FRACTION` (0.1%) for a print
+//! of `DARKPOOL_LARGE_NOTIONAL` ($15M) or more. The share floor alone cannot
+//! tell a routine 10,000-share SPY cross (SPY trades tens of millions of
+//! shares a day) from a block that moves a thinly traded name.
 //!
 //! The caller keeps a [`Cursor`] in SQLite and asks Polygon for prints with
 //! `timestamp.gte = cursor.sip_timestamp`; [`unseen`] drops what the cursor
@@ -44,25 +50,100 @@ pub const MAX_PRICE_LEVELS: usize = 20_000;
 /// (the print id) still keeps the outbox from posting it twice.
 pub const MAX_BOUNDARY_IDS: usize = 1_000;
 
-/// Thresholds, defaults from the seeds; each is an environment variable.
+/// Previous sessions whose mean daily volume is the stock's usual volume
+/// (a month of trading, as Breakouts' range).
+pub const ADV_SESSIONS: usize = 20;
+
+/// Thresholds; each is an environment variable.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DarkpoolConfig {
     /// `DARKPOOL_MIN_SIZE`, shares, inclusive.
     pub min_size: f64,
     /// `DARKPOOL_MIN_NOTIONAL`, dollars, inclusive.
     pub min_notional: f64,
+    /// `DARKPOOL_MIN_ADV_FRACTION`: the print's size over the stock's
+    /// average daily volume, inclusive; enough on its own.
+    pub min_adv_fraction: f64,
+    /// `DARKPOOL_LARGE_NOTIONAL`: from this many dollars (inclusive) a
+    /// print needs only `large_min_adv_fraction` of the daily volume.
+    pub large_notional: f64,
+    /// `DARKPOOL_LARGE_MIN_ADV_FRACTION`, inclusive.
+    pub large_min_adv_fraction: f64,
 }
 
 impl Default for DarkpoolConfig {
     fn default() -> Self {
-        DarkpoolConfig { min_size: 10_000.0, min_notional: 0.0 }
+        DarkpoolConfig {
+            min_size: 10_000.0,
+            min_notional: 0.0,
+            min_adv_fraction: 0.0025,
+            large_notional: 15_000_000.0,
+            large_min_adv_fraction: 0.001,
+        }
     }
 }
 
 impl DarkpoolConfig {
     pub fn from_config(c: &crate::config::Config) -> Self {
-        DarkpoolConfig { min_size: c.tunables.darkpool_min_size, min_notional: c.tunables.darkpool_min_notional }
+        DarkpoolConfig {
+            min_size: c.tunables.darkpool_min_size,
+            min_notional: c.tunables.darkpool_min_notional,
+            min_adv_fraction: c.tunables.darkpool_min_adv_fraction,
+            large_notional: c.tunables.darkpool_large_notional,
+            large_min_adv_fraction: c.tunables.darkpool_large_min_adv_fraction,
+        }
     }
+}
+
+impl DarkpoolConfig {
+    /// False when `DARKPOOL_MIN_ADV_FRACTION` is 0: the relative gate is
+    /// off, and no daily bars are asked for.
+    pub fn needs_volume(&self) -> bool {
+        self.min_adv_fraction > 0.0
+    }
+}
+
+/// The mean volume of the last [`ADV_SESSIONS`] sessions of `daily` (day
+/// bars, any order) before `today`; `None` with fewer sessions or no
+/// volume, since a gate that needs it cannot be judged without it.
+pub fn average_daily_volume(daily: &[crate::bars::Bar], today: NaiveDate) -> Option<f64> {
+    let mut previous: Vec<&crate::bars::Bar> =
+        daily.iter().filter(|b| b.trading_date() < today && b.volume.is_finite() && b.volume >= 0.0).collect();
+    previous.sort_by_key(|b| b.start);
+    if previous.len() < ADV_SESSIONS {
+        return None;
+    }
+    let window = &previous[previous.len() - ADV_SESSIONS..];
+    let adv = window.iter().map(|b| b.volume).sum::<f64>() / ADV_SESSIONS as f64;
+    (adv > 0.0).then_some(adv)
+}
+
+/// The relative gate: the print's size as a fraction of the stock's
+/// average daily volume `adv` is at least `min_adv_fraction`, or at least
+/// `large_min_adv_fraction` when its notional reaches `large_notional` (a
+/// block that size is rare in dollars even where it is a routine slice of
+/// a heavily traded stock's day). Returns the fraction; with no `adv` the
+/// gate fails.
+pub fn relative(cfg: &DarkpoolConfig, t: &Trade, adv: Option<f64>) -> Result<f64, Suppressed> {
+    if !cfg.needs_volume() {
+        return Ok(adv.map_or(0.0, |adv| t.size / adv));
+    }
+    let Some(adv) = adv else {
+        return Err(Suppressed::new(format!("average daily volume unknown (fewer than {ADV_SESSIONS} sessions)")));
+    };
+    let fraction = t.size / adv;
+    let large = t.size * t.price >= cfg.large_notional;
+    if fraction >= cfg.min_adv_fraction || (large && fraction >= cfg.large_min_adv_fraction) {
+        return Ok(fraction);
+    }
+    let needed = if large { cfg.large_min_adv_fraction } else { cfg.min_adv_fraction };
+    Err(Suppressed::new(format!(
+        "size={:.0} is {:.3}% of average daily volume {adv:.0}, below {}% for a ${:.0} print",
+        t.size,
+        fraction * 100.0,
+        needed * 100.0,
+        t.size * t.price
+    )))
 }
 
 /// True for a print reported to a TRF: exchange 4 alone can be a FINRA ADF
@@ -276,7 +357,9 @@ fn fmt_price(x: f64) -> String {
 ///
 /// The id is the print's own id, so a restart that refetches the print (or a
 /// boundary overlap) can never alert it twice.
-pub fn build_alert(symbol: &str, t: &Trade, day: &DayTape, at: DateTime<Utc>) -> Alert {
+/// `adv` is the stock's average daily volume (the relative gate's
+/// denominator), shown in plain words.
+pub fn build_alert(symbol: &str, t: &Trade, day: &DayTape, adv: Option<f64>, at: DateTime<Utc>) -> Alert {
     let mut a = Alert::new(alert_id(Bot::Darkpool, symbol, &print_key(t)), Bot::Darkpool, at, symbol);
     let notional = t.size * t.price;
     a.size = Some(t.size);
@@ -301,6 +384,13 @@ pub fn build_alert(symbol: &str, t: &Trade, day: &DayTape, at: DateTime<Utc>) ->
         (format!("dark volume at {}", fmt_price(t.price)), level),
         ("printed".to_string(), printed.format("%H:%M:%S ET").to_string()),
     ];
+    if let Some(adv) = adv {
+        a.details.unusual.push(format!(
+            "{:.2}% of {symbol}'s average daily volume ({} shares over {ADV_SESSIONS} sessions)",
+            t.size / adv * 100.0,
+            fmt_money(adv)
+        ));
+    }
     a
 }
 
@@ -316,23 +406,33 @@ pub struct DarkpoolScan {
     pub cursor: Option<Cursor>,
 }
 
+/// True when some print of `trades` the cursor has not covered passes the
+/// absolute rules ([`qualifies`]): only then is the stock's average daily
+/// volume worth a request.
+pub fn has_candidate(cfg: &DarkpoolConfig, cursor: Option<&Cursor>, trades: &[Trade]) -> bool {
+    cfg.needs_volume() && unseen(cursor, trades).into_iter().any(|t| qualifies(cfg, t).is_ok())
+}
+
 /// One scan: every unseen print feeds the day's tape in time order, and each
-/// qualifying print alerts against the tape as it stood at that print (its
-/// own volume included), so "vs VWAP" is the VWAP the print traded into.
+/// print that passes the absolute rules and the relative gate against `adv`
+/// (the stock's average daily volume) alerts against the tape as it stood at
+/// that print (its own volume included), so "vs VWAP" is the VWAP the print
+/// traded into.
 pub fn scan(
     cfg: &DarkpoolConfig,
     symbol: &str,
     cursor: Option<&Cursor>,
     trades: &[Trade],
     day: &mut DayTape,
+    adv: Option<f64>,
     at: DateTime<Utc>,
 ) -> DarkpoolScan {
     let mut alerts = Vec::new();
     let mut suppressed = 0;
     for t in unseen(cursor, trades) {
         day.observe(t);
-        match qualifies(cfg, t) {
-            Ok(()) => alerts.push(build_alert(symbol, t, day, at)),
+        match qualifies(cfg, t).and_then(|()| relative(cfg, t, adv)) {
+            Ok(_) => alerts.push(build_alert(symbol, t, day, adv, at)),
             Err(_) => suppressed += 1,
         }
     }
@@ -360,6 +460,14 @@ mod tests {
             ..Trade::default()
         }
     }
+
+    /// The seed's absolute rules (no notional floor) with the relative gate.
+    fn seed() -> DarkpoolConfig {
+        DarkpoolConfig::default()
+    }
+
+    /// An average daily volume under which a 50,000-share print is 5%.
+    const ADV: f64 = 1_000_000.0;
 
     fn dark(id: &str, price: f64, size: f64) -> Trade {
         trade(id, Some(4), Some(201), price, size)
@@ -389,7 +497,7 @@ mod tests {
 
     #[test]
     fn venue_and_correction_rules() {
-        let cfg = DarkpoolConfig::default();
+        let cfg = seed();
         let mut corrected = dark("c1", 50.0, 20_000.0);
         corrected.correction = Some(1);
         let mut original = dark("c0", 50.0, 20_000.0);
@@ -415,7 +523,7 @@ mod tests {
 
     #[test]
     fn every_excluded_condition_suppresses() {
-        let cfg = DarkpoolConfig::default();
+        let cfg = seed();
         for c in EXCLUDED_CONDITIONS {
             let want = format!("condition={c} excluded");
             check(&cfg, &with_conditions(dark("x", 50.0, 20_000.0), &[c]), Err(&want));
@@ -430,8 +538,8 @@ mod tests {
 
     #[test]
     fn size_and_notional_edges() {
-        let by_size = DarkpoolConfig::default();
-        let by_notional = DarkpoolConfig { min_size: 10_000.0, min_notional: 1_000_000.0 };
+        let by_size = seed();
+        let by_notional = DarkpoolConfig { min_notional: 1_000_000.0, ..seed() };
         let cases = [
             (by_size, dark("a", 1.0, 10_000.0), Ok(())),
             (by_size, dark("b", 1.0, 9_999.0), Err("size=9999 below min_size=10000")),
@@ -447,15 +555,101 @@ mod tests {
     }
 
     #[test]
+    fn relative_to_the_stocks_own_volume() {
+        let cfg = DarkpoolConfig::default();
+        let rel = |price: f64, size: f64, adv: Option<f64>| {
+            relative(&cfg, &dark("a", price, size), adv).map_err(|s| s.reason)
+        };
+        // 50,000 shares at $300 ($15M): 0.1% of 50M shares a day passes at
+        // the edge, of 50.1M it does not.
+        assert_eq!(rel(300.0, 50_000.0, Some(50_000_000.0)), Ok(0.001));
+        assert_eq!(
+            rel(300.0, 50_000.0, Some(50_100_000.0)),
+            Err("size=50000 is 0.100% of average daily volume 50100000, below 0.1% for a $15000000 print".to_string())
+        );
+        // At $299.99 the print is under $15M: it needs 0.25% of the volume,
+        // 50,000 of 20M shares (and 0.2% of 25M is not enough).
+        assert_eq!(rel(299.99, 50_000.0, Some(20_000_000.0)), Ok(0.0025));
+        assert_eq!(
+            rel(299.99, 50_000.0, Some(25_000_000.0)),
+            Err("size=50000 is 0.200% of average daily volume 25000000, below 0.25% for a $14999500 print".to_string())
+        );
+        // Without a volume history nothing passes, unless the gate is off.
+        assert_eq!(
+            rel(300.0, 50_000.0, None),
+            Err("average daily volume unknown (fewer than 20 sessions)".to_string())
+        );
+        let off = DarkpoolConfig { min_adv_fraction: 0.0, ..cfg };
+        assert!(!off.needs_volume() && cfg.needs_volume());
+        assert_eq!(relative(&off, &dark("a", 1.0, 10_000.0), None).map_err(|s| s.reason), Ok(0.0));
+        assert!(!has_candidate(&off, None, &[dark("a", 1.0, 10_000.0)]));
+        assert!(has_candidate(&cfg, None, &[dark("a", 1.0, 10_000.0)]));
+        assert!(!has_candidate(&cfg, None, &[dark("a", 1.0, 9_999.0)]));
+    }
+
+    #[test]
+    fn average_daily_volume_of_the_previous_sessions() {
+        use crate::calendar::previous_trading_day;
+        let today: NaiveDate = "2026-03-10".parse().unwrap();
+        let day = |date: NaiveDate, volume: f64| {
+            let start_ms = crate::calendar::et_midnight(date).unwrap().timestamp_millis();
+            let raw = crate::polygon::Bar {
+                start_ms,
+                open: 1.0,
+                high: 1.0,
+                low: 1.0,
+                close: 1.0,
+                volume,
+                ..Default::default()
+            };
+            crate::bars::Bar::from_polygon_day(&raw).unwrap()
+        };
+        // 25 sessions, oldest at 9,000 shares: the last 20 are 1,000 each
+        // except the newest at 21,000, so (19 × 1,000 + 21,000) / 20 = 2,000.
+        let mut bars = vec![day(today, 1e9)];
+        let mut d = today;
+        for i in 0..25 {
+            d = previous_trading_day(d).unwrap();
+            bars.push(day(
+                d,
+                if i == 0 {
+                    21_000.0
+                } else if i < 20 {
+                    1_000.0
+                } else {
+                    9_000.0
+                },
+            ));
+        }
+        assert_eq!(average_daily_volume(&bars, today), Some(2_000.0));
+        assert_eq!(average_daily_volume(&bars[..20], today), None, "today's bar and 19 sessions");
+    }
+
+    #[test]
     fn config_reads_the_environment_names() {
         let none = crate::config::Config::from_vars(&Map::new()).unwrap();
         assert_eq!(DarkpoolConfig::from_config(&none), DarkpoolConfig::default());
-        let vars: Map<String, String> = [("DARKPOOL_MIN_SIZE", "5000"), ("DARKPOOL_MIN_NOTIONAL", "250000")]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let vars: Map<String, String> = [
+            ("DARKPOOL_MIN_SIZE", "5000"),
+            ("DARKPOOL_MIN_NOTIONAL", "250000"),
+            ("DARKPOOL_MIN_ADV_FRACTION", "0.002"),
+            ("DARKPOOL_LARGE_NOTIONAL", "1000000"),
+            ("DARKPOOL_LARGE_MIN_ADV_FRACTION", "0.0005"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
         let set = crate::config::Config::from_vars(&vars).unwrap();
-        assert_eq!(DarkpoolConfig::from_config(&set), DarkpoolConfig { min_size: 5000.0, min_notional: 250_000.0 });
+        assert_eq!(
+            DarkpoolConfig::from_config(&set),
+            DarkpoolConfig {
+                min_size: 5000.0,
+                min_notional: 250_000.0,
+                min_adv_fraction: 0.002,
+                large_notional: 1e6,
+                large_min_adv_fraction: 0.0005
+            }
+        );
     }
 
     #[test]
@@ -631,7 +825,7 @@ mod tests {
         let print = dark("12345", 100.12, 20_000.0);
         day.observe(&print);
         let now = at("2026-03-10T14:31:00Z");
-        let a = build_alert("SPY", &print, &day, now);
+        let a = build_alert("SPY", &print, &day, Some(8_000_000.0), now);
         assert_eq!(a.id, "darkpool:SPY:12345");
         assert_eq!((a.bot, a.at, a.ticker.as_str(), a.label.as_str()), (Bot::Darkpool, now, "SPY", LABEL));
         assert_eq!((a.size, a.price, a.notional), (Some(20_000.0), Some(100.12), Some(2_002_400.0)));
@@ -647,12 +841,15 @@ mod tests {
                 ("printed", "10:30:00 ET"),
             ]
         );
+        // 20,000 of 8,000,000 shares a day.
+        assert_eq!(a.details.unusual, ["0.25% of SPY's average daily volume (8,000,000 shares over 20 sessions)"]);
 
         // Without an id the timestamp names the print; a cheap stock shows
         // four decimals; an unobserved tape says so.
         let mut no_id = dark("x", 0.5, 40_000.0);
         no_id.id = None;
-        let a = build_alert("SIRI", &no_id, &DayTape::new(), now);
+        let a = build_alert("SIRI", &no_id, &DayTape::new(), None, now);
+        assert!(a.details.unusual.is_empty());
         assert_eq!(a.id, format!("darkpool:SIRI:{T0}"));
         assert_eq!(a.details.notes[0].1, "VWAP n/a (no volume seen today)");
         assert_eq!(a.details.notes[1], ("dark volume at $0.5000".to_string(), "not tracked (level table full)".into()));
@@ -660,7 +857,7 @@ mod tests {
 
     #[test]
     fn scan_alerts_each_new_print_once_and_never_takes_a_side() {
-        let cfg = DarkpoolConfig::default();
+        let cfg = seed();
         let now = at("2026-03-10T15:00:00Z");
         let below = at_ns(dark("below", 99.0, 50_000.0), T0 + 1);
         let above = at_ns(dark("above", 101.0, 50_000.0), T0 + 2);
@@ -672,7 +869,7 @@ mod tests {
             at_ns(with_conditions(dark("avg", 100.0, 50_000.0), &[2]), T0 + 2),
         ];
         let mut day = DayTape::new();
-        let first = scan(&cfg, "AAPL", None, &trades, &mut day, now);
+        let first = scan(&cfg, "AAPL", None, &trades, &mut day, Some(ADV), now);
         let ids: Vec<&str> = first.alerts.iter().map(|a| a.id.as_str()).collect();
         assert_eq!(ids, ["darkpool:AAPL:below", "darkpool:AAPL:above"]);
         assert_eq!(first.suppressed, 3);
@@ -687,7 +884,7 @@ mod tests {
         // the tape does not count those prints twice.
         let volume = day.volume();
         let again = vec![above, at_ns(dark("small", 100.0, 9_999.0), T0 + 2)];
-        let second = scan(&cfg, "AAPL", first.cursor.as_ref(), &again, &mut day, now);
+        let second = scan(&cfg, "AAPL", first.cursor.as_ref(), &again, &mut day, Some(ADV), now);
         assert_eq!((second.alerts.len(), second.suppressed), (0, 0));
         assert_eq!(day.volume(), volume);
         assert_eq!(second.cursor, first.cursor);

@@ -26,16 +26,20 @@ use crate::calendar::MARKET_TZ;
 use crate::job::Bot;
 use crate::strat::{self, Setup};
 
-/// `STRAT_TIMEFRAMES`, default `60m,4h,1d`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `STRAT_TIMEFRAMES`, default `60m,4h,1d`, and the reward:risk every
+/// published plan keeps (`MIN_REWARD_RISK`).
+#[derive(Debug, Clone, PartialEq)]
 pub struct StratConfig {
     /// The frames to evaluate, in the order given (alerts come out in it).
     pub timeframes: Vec<Frame>,
+    /// `MIN_REWARD_RISK`: a plan below it at the entry it publishes is not
+    /// alerted.
+    pub min_reward_risk: f64,
 }
 
 impl Default for StratConfig {
     fn default() -> Self {
-        StratConfig { timeframes: vec![Frame::Min60, Frame::Hour4, Frame::Day] }
+        StratConfig { timeframes: vec![Frame::Min60, Frame::Hour4, Frame::Day], min_reward_risk: 1.0 }
     }
 }
 
@@ -54,7 +58,7 @@ impl StratConfig {
         if timeframes.is_empty() {
             return Err("STRAT_TIMEFRAMES: no timeframe given (e.g. 60m,4h,1d)".to_string());
         }
-        Ok(StratConfig { timeframes })
+        Ok(StratConfig { timeframes, ..StratConfig::default() })
     }
 }
 
@@ -86,18 +90,63 @@ pub fn evaluate(frame: Frame, bars: &[Bar], now: DateTime<Utc>) -> Option<StratH
     strat::detect(&bars::closed(bars, now)).map(|setup| StratHit { frame, setup })
 }
 
+/// The plan a triggered setup publishes, given the spot at the alert, or
+/// why it publishes none.
+///
+/// The trigger bar has broken the setup's level by the time the alert goes
+/// out, so the spot is usually past it and the 2:1 at the level is gone: at
+/// the market the plan is worse (0.4–0.8 once the move has run). The market
+/// entry is published only when it still keeps `min_rr`; otherwise the plan
+/// is a limit order back at the level (a retest), which keeps the setup's
+/// own reward:risk and which outcomes count only once a bar after the alert
+/// touches it. A spot short of the level keeps the level as the entry (an
+/// order resting there); a spot at the target or the stop leaves no trade
+/// ([`market_entry`]). Returns the plan and, when the spot had passed the
+/// level, what the entry note says.
+pub fn plan_at(setup: &Setup, spot: Option<f64>, min_rr: f64) -> Result<(Plan, Option<String>), Suppressed> {
+    let (entry, passed) = market_entry(setup.bullish, spot, setup.entry, setup.stop, setup.target)?;
+    let at = |entry: f64| Plan { entry, stop: setup.stop, targets: vec![setup.target] };
+    let rr = |p: &Plan| p.reward_risk().unwrap_or(0.0);
+    let (plan, note) = match passed {
+        None => (at(entry), None),
+        Some(level) => {
+            let market = at(entry);
+            if market.meets(min_rr) {
+                (market, Some(format!("at the market; the setup's level {level:.2} already broke")))
+            } else {
+                let note = format!(
+                    "limit at the setup's level {level:.2} (retest): at the market {entry:.2} the plan is only {:.2}:1",
+                    rr(&market)
+                );
+                (at(level), Some(note))
+            }
+        }
+    };
+    if !plan.meets(min_rr) {
+        return Err(Suppressed::new(format!(
+            "reward:risk {:.2} below min_reward_risk={min_rr} at entry {}",
+            rr(&plan),
+            plan.entry
+        )));
+    }
+    Ok((plan, note))
+}
+
 /// The STRAT alert for `symbol`: the pattern with its direction and frame,
-/// the plan in the stock's price, and the trigger bar's time.
+/// the plan in the stock's price ([`plan_at`]), and the trigger bar's time.
 ///
 /// The sentiment is the pattern's own direction (a 2U trigger is bullish by
 /// definition), unlike dark prints; there is no option trade, so the side is
-/// unknown and there is no score. The trigger bar has broken the setup's
-/// level by the time the alert goes out, so the plan enters at the spot
-/// when it is past the level, and a spot already at the target or the stop
-/// is no alert ([`market_entry`]).
-pub fn build_alert(symbol: &str, hit: &StratHit, spot: Option<f64>, at: DateTime<Utc>) -> Result<Alert, Suppressed> {
+/// unknown and there is no score.
+pub fn build_alert(
+    symbol: &str,
+    hit: &StratHit,
+    spot: Option<f64>,
+    min_rr: f64,
+    at: DateTime<Utc>,
+) -> Result<Alert, Suppressed> {
     let StratHit { frame, setup } = *hit;
-    let (entry, passed) = market_entry(setup.bullish, spot, setup.entry, setup.stop, setup.target)?;
+    let (plan, entry_note) = plan_at(&setup, spot, min_rr)?;
     let event = format!("{frame}:{}", time_key(setup.trigger_start));
     let mut a = Alert::new(alert_id(Bot::Strat, symbol, &event), Bot::Strat, at, symbol);
     a.spot = spot;
@@ -109,12 +158,10 @@ pub fn build_alert(symbol: &str, hit: &StratHit, spot: Option<f64>, at: DateTime
     a.pattern = Some(format!("{} {direction} {frame}", setup.pattern));
     let trigger_et = setup.trigger_start.with_timezone(&MARKET_TZ).format("%Y-%m-%d %H:%M ET");
     a.details.notes.push(("trigger bar".to_string(), format!("{frame} bar from {trigger_et}")));
-    if let Some(level) = passed {
-        a.details
-            .notes
-            .push(("entry".to_string(), format!("at the market; the setup's level {level:.2} already broke")));
+    if let Some(note) = entry_note {
+        a.details.notes.push(("entry".to_string(), note));
     }
-    Ok(a.with_plan(&Plan { entry, stop: setup.stop, targets: vec![setup.target] }))
+    Ok(a.with_plan(&plan))
 }
 
 #[cfg(test)]
@@ -176,7 +223,7 @@ mod tests {
         let bars = hourly();
         let at: DateTime<Utc> = "2025-07-15T17:31:10Z".parse().expect("test instant");
         let bull = evaluate(Frame::Hour4, &bars, at).expect("2-1-2 bull");
-        let a = build_alert("AAPL", &bull, Some(99.5), at).expect("a plan");
+        let a = build_alert("AAPL", &bull, Some(99.5), 1.0, at).expect("a plan");
         assert_eq!(a.id, "strat:AAPL:4h:20250715T163000Z");
         assert_eq!((a.bot, a.at, a.ticker.as_str(), a.spot), (Bot::Strat, at, "AAPL", Some(99.5)));
         assert_eq!((a.side, a.sentiment, a.score), (Side::Unknown, Sentiment::Bullish, None));
@@ -190,18 +237,21 @@ mod tests {
                 ("entry".to_string(), "at the market; the setup's level 98.00 already broke".to_string())
             ]
         );
-        let below = build_alert("AAPL", &bull, Some(97.0), at).expect("a plan");
+        let below = build_alert("AAPL", &bull, Some(97.0), 1.0, at).expect("a plan");
         assert_eq!(below.entry, Some(98.0), "a spot short of the level keeps the level");
         assert_eq!(
-            build_alert("AAPL", &bull, Some(114.0), at).unwrap_err().reason,
+            build_alert("AAPL", &bull, Some(114.0), 1.0, at).unwrap_err().reason,
             "target 114 already reached (spot 114)"
         );
-        assert_eq!(build_alert("AAPL", &bull, Some(90.0), at).unwrap_err().reason, "stop 90 already hit (spot 90)");
+        assert_eq!(
+            build_alert("AAPL", &bull, Some(90.0), 1.0, at).unwrap_err().reason,
+            "stop 90 already hit (spot 90)"
+        );
         assert_eq!((a.contract, a.premium), (None, None));
 
         let later: DateTime<Utc> = "2025-07-15T18:31:10Z".parse().expect("test instant");
         let bear = evaluate(Frame::Day, &bars, later).expect("1-2-2 bear");
-        let a = build_alert("AAPL", &bear, None, later).expect("a plan");
+        let a = build_alert("AAPL", &bear, None, 1.0, later).expect("a plan");
         assert_eq!(a.id, "strat:AAPL:1d:20250715T173000Z");
         assert_eq!(
             (a.sentiment, a.label.as_str(), a.pattern.as_deref()),
@@ -212,11 +262,40 @@ mod tests {
         // The same trigger found again an hour later has the same id, so the
         // outbox posts it once; another frame is another alert.
         let again =
-            build_alert("AAPL", &evaluate(Frame::Day, &bars, later + Duration::hours(1)).expect("same"), None, at)
+            build_alert("AAPL", &evaluate(Frame::Day, &bars, later + Duration::hours(1)).expect("same"), None, 1.0, at)
                 .expect("a plan");
         assert_eq!(again.id, a.id);
-        let hourly_id = build_alert("AAPL", &StratHit { frame: Frame::Min60, ..bear }, None, later).expect("a plan").id;
+        let hourly_id =
+            build_alert("AAPL", &StratHit { frame: Frame::Min60, ..bear }, None, 1.0, later).expect("a plan").id;
         assert_eq!(hourly_id, "strat:AAPL:60m:20250715T173000Z");
+    }
+
+    #[test]
+    fn plans_keep_the_minimum_reward_risk() {
+        let bars = hourly();
+        let at: DateTime<Utc> = "2025-07-15T17:31:10Z".parse().expect("test instant");
+        // 2-1-2 bull: level 98, stop 90, target 114 (2:1 at the level).
+        let bull = evaluate(Frame::Min60, &bars, at).expect("2-1-2 bull");
+        // Spot 104: at the market (114 − 104) ÷ (104 − 90) = 10/14 = 0.71:1,
+        // so the plan is a limit back at the level, 16/8 = 2:1.
+        let a = build_alert("AAPL", &bull, Some(104.0), 1.0, at).expect("a limit plan");
+        assert_eq!((a.entry, a.stop, a.targets.clone()), (Some(98.0), Some(90.0), Some(vec![114.0])));
+        assert_eq!(
+            a.details.notes[1],
+            (
+                "entry".to_string(),
+                "limit at the setup's level 98.00 (retest): at the market 104.00 the plan is only 0.71:1".to_string()
+            )
+        );
+        // Spot 100: (114 − 100) ÷ 10 = 1.4:1 keeps the market entry at 1R,
+        // not at 1.5R, where the retest limit is published instead.
+        assert_eq!(build_alert("AAPL", &bull, Some(100.0), 1.0, at).expect("market").entry, Some(100.0));
+        assert_eq!(build_alert("AAPL", &bull, Some(100.0), 1.5, at).expect("limit").entry, Some(98.0));
+        // Above the setup's own 2:1 there is no plan to publish.
+        assert_eq!(
+            build_alert("AAPL", &bull, Some(100.0), 2.5, at).unwrap_err().reason,
+            "reward:risk 2.00 below min_reward_risk=2.5 at entry 98"
+        );
     }
 
     /// Minute bars 04:00–20:00 ET of `date` whose high and low follow
@@ -277,7 +356,10 @@ mod tests {
             (hit.setup.pattern, hit.setup.bullish, hit.setup.entry, hit.setup.stop),
             ("2-1-2", true, 98.0, 90.0)
         );
-        assert_eq!(build_alert("SPY", &hit, None, end_of_day).expect("a plan").id, "strat:SPY:4h:20250715T200000Z");
+        assert_eq!(
+            build_alert("SPY", &hit, None, 1.0, end_of_day).expect("a plan").id,
+            "strat:SPY:4h:20250715T200000Z"
+        );
         // One minute earlier the 16:00 bar is still open: no 4h trigger yet.
         let before = end_of_day - Duration::minutes(1);
         assert_eq!(evaluate(Frame::Hour4, &frame_bars(Frame::Hour4, &minutes, before), before), None);

@@ -113,13 +113,14 @@ impl Rules {
 
 /// `STRAT_TIMEFRAMES`, or the default when unset.
 pub fn strat_config(config: &Config) -> Result<StratConfig, ConfigError> {
-    match &config.strat_timeframes {
+    let parsed = match &config.strat_timeframes {
         None => Ok(StratConfig::default()),
         Some(v) => StratConfig::parse(v).map_err(|m| ConfigError::Var {
             var: "STRAT_TIMEFRAMES".into(),
             message: m.trim_start_matches("STRAT_TIMEFRAMES: ").to_string(),
         }),
-    }
+    };
+    parsed.map(|s| StratConfig { min_reward_risk: config.tunables.min_reward_risk, ..s })
 }
 
 /// Data the engine needs before it can go on.

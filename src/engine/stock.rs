@@ -42,6 +42,17 @@ pub(super) enum Stage {
         cursor: Option<Cursor>,
         started: DateTime<Utc>,
     },
+    /// The stock's daily bars, for the relative gate of the prints fetched.
+    AwaitDarkDaily {
+        cursor: Option<Cursor>,
+        trades: Vec<crate::polygon::models::Trade>,
+        started: DateTime<Utc>,
+    },
+    DarkScan {
+        cursor: Option<Cursor>,
+        trades: Vec<crate::polygon::models::Trade>,
+        started: DateTime<Utc>,
+    },
     AwaitDaily {
         started: DateTime<Utc>,
     },
@@ -134,9 +145,39 @@ impl Engine {
                         task.summary.failed = true;
                         return None;
                     };
+                    // The relative gate needs the stock's daily volumes: asked
+                    // for (once a day, cached) only when a print passed the
+                    // absolute rules.
+                    let date = calendar::trading_date(started);
+                    if self.cached_daily(&task.symbol, date).is_none()
+                        && darkpool::has_candidate(&self.rules.darkpool, cursor.as_ref(), &trades)
+                    {
+                        task.state = State::Stock(Stage::AwaitDarkDaily { cursor, trades, started });
+                        return Some(Step::Need(Engine::daily_need(&task.symbol, date)));
+                    }
+                    Stage::DarkScan { cursor, trades, started }
+                }
+                Stage::AwaitDarkDaily { cursor, trades, started } => {
+                    // Without the bars the relative gate fails closed: the
+                    // prints still feed the day's tape and move the cursor.
+                    if let Answer::Bars(daily) = task.take_answer() {
+                        let date = calendar::trading_date(started);
+                        self.daily_cache.insert(task.symbol.clone(), (date, std::sync::Arc::new(daily)));
+                    }
+                    Stage::DarkScan { cursor, trades, started }
+                }
+                Stage::DarkScan { cursor, trades, started } => {
+                    let date = calendar::trading_date(started);
+                    let daily: Vec<bars::Bar> = self
+                        .cached_daily(&task.symbol, date)
+                        .unwrap_or_default()
+                        .iter()
+                        .filter_map(bars::Bar::from_polygon_day)
+                        .collect();
+                    let adv = darkpool::average_daily_volume(&daily, date);
                     let day = self.day_tapes.entry(task.symbol.clone()).or_default();
                     let scan =
-                        darkpool::scan(&self.rules.darkpool, &task.symbol, cursor.as_ref(), &trades, day, started);
+                        darkpool::scan(&self.rules.darkpool, &task.symbol, cursor.as_ref(), &trades, day, adv, started);
                     let queue = scan
                         .alerts
                         .into_iter()
@@ -241,11 +282,13 @@ impl Engine {
                 (Some(last_price), Some(today_volume)) => {
                     let input = BreakoutInput { symbol: symbol.to_string(), daily, last_price, today_volume, atr, now };
                     match breakouts::evaluate(&self.rules.breakouts, &input) {
-                        Ok(hit) => {
-                            let alert = breakouts::build_alert(&hit, &input);
-                            let key = CooldownPolicy::stock_key(symbol, Some(hit.direction.as_str()));
-                            queue.push_back(Item::Alert(Box::new(Found { alert, key, size: None })));
-                        }
+                        Ok(hit) => match breakouts::build_alert(&hit, &input, self.rules.breakouts.min_reward_risk) {
+                            Ok(alert) => {
+                                let key = CooldownPolicy::stock_key(symbol, Some(hit.direction.as_str()));
+                                queue.push_back(Item::Alert(Box::new(Found { alert, key, size: None })));
+                            }
+                            Err(s) => queue.push_back(note(s.reason)),
+                        },
                         Err(s) => queue.push_back(note(s.reason)),
                     }
                 }
@@ -265,7 +308,7 @@ impl Engine {
         for frame in &self.rules.strat.timeframes {
             let frame_bars = strat_bot::frame_bars(*frame, &minutes, now);
             let Some(hit) = strat_bot::evaluate(*frame, &frame_bars, now) else { continue };
-            match strat_bot::build_alert(symbol, &hit, spot, now) {
+            match strat_bot::build_alert(symbol, &hit, spot, self.rules.strat.min_reward_risk, now) {
                 Ok(alert) => {
                     let key = CooldownPolicy::stock_key(symbol, Some(frame.as_str()));
                     queue.push_back(Item::Alert(Box::new(Found { alert, key, size: None })));

@@ -11,7 +11,7 @@ use super::StoreError;
 /// The schema version this build writes and understands.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// Every table is STRICT so a wrongly typed value is an error at the write,
 /// not a surprise at a later read. Times are RFC 3339 UTC text (see the
@@ -124,6 +124,15 @@ CREATE TABLE heartbeat_snapshot (
     payload TEXT NOT NULL
 ) STRICT;
 CREATE INDEX runs_by_job_result ON runs (job, result, scheduled_for);
+";
+
+/// Limit entries (filled only when touched after the alert) and R-multiples.
+/// Every plan stored before this step was measured from its alert: filled then.
+const V3: &str = "
+ALTER TABLE outcomes ADD COLUMN limit_entry INTEGER NOT NULL DEFAULT 0 CHECK (limit_entry IN (0, 1));
+ALTER TABLE outcomes ADD COLUMN filled_at TEXT;
+ALTER TABLE outcomes ADD COLUMN r_multiple REAL;
+UPDATE outcomes SET filled_at = opened_at;
 ";
 
 /// Refuses a file whose version this build does not know, rather than

@@ -32,6 +32,12 @@ pub struct OutcomeRecord {
     pub opening_confirmed: Option<bool>,
     /// The open interest `oi_confirm` saw.
     pub oi_seen: Option<f64>,
+    /// The entry is a limit order, filled only when touched after the alert.
+    pub limit: bool,
+    /// When the entry was filled; `None` while a limit waits (or never filled).
+    pub filled_at: Option<DateTime<Utc>>,
+    /// The R-multiple; `None` until filled.
+    pub r_multiple: Option<f64>,
 }
 
 impl OutcomeRecord {
@@ -47,7 +53,18 @@ impl OutcomeRecord {
             t2: self.t2,
             opened_at: self.opened_at,
             expires_at,
+            limit: self.limit,
         }
+    }
+
+    /// Final and filled: counted as resolved by the report.
+    pub fn is_resolved(&self) -> bool {
+        self.state().is_resolved(self.limit)
+    }
+
+    /// A limit entry that expired without a fill.
+    pub fn is_not_filled(&self) -> bool {
+        self.state().is_not_filled(self.limit)
     }
 
     /// Where the measurement stands, as [`crate::outcomes::advance`] takes it.
@@ -58,6 +75,8 @@ impl OutcomeRecord {
             mae: self.mae.unwrap_or(0.0),
             resolved_at: self.resolved_at,
             last_bar_end: self.last_checked_at,
+            filled_at: self.filled_at,
+            r: self.r_multiple,
         }
     }
 }
@@ -71,14 +90,30 @@ pub struct AlertOutcome {
 }
 
 const OUTCOME_COLUMNS: &str = "o.kind, o.direction, o.entry, o.stop, o.t1, o.t2, o.opened_at, o.status, \
-     o.resolved_at, o.mfe, o.mae, o.last_checked_at, o.opening_confirmed, o.oi_seen";
+     o.resolved_at, o.mfe, o.mae, o.last_checked_at, o.opening_confirmed, o.oi_seen, o.limit_entry, o.filled_at, \
+     o.r_multiple";
 
-/// Writes the open outcome of a plan; part of the alert's transaction.
+/// Writes the open outcome of a plan ([`Outcome::start`]: a market entry
+/// filled at the alert, a limit waiting); part of the alert's transaction.
 pub(super) fn insert_plan(tx: &Transaction<'_>, alert_id: &str, p: &Plan) -> rusqlite::Result<usize> {
+    let start = Outcome::start(p);
     tx.execute(
-        "INSERT INTO outcomes (alert_id, kind, direction, entry, stop, t1, t2, status, opened_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'open', ?8)",
-        params![alert_id, p.kind.as_str(), p.direction.as_str(), p.entry, p.stop, p.t1, p.t2, ts(p.opened_at)],
+        "INSERT INTO outcomes (alert_id, kind, direction, entry, stop, t1, t2, status, opened_at,
+                               limit_entry, filled_at, r_multiple)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'open', ?8, ?9, ?10, ?11)",
+        params![
+            alert_id,
+            p.kind.as_str(),
+            p.direction.as_str(),
+            p.entry,
+            p.stop,
+            p.t1,
+            p.t2,
+            ts(p.opened_at),
+            p.limit,
+            start.filled_at.map(ts),
+            start.r
+        ],
     )
 }
 
@@ -129,7 +164,8 @@ impl Store {
         let changed = self
             .conn
             .prepare_cached(
-                "UPDATE outcomes SET status = ?2, resolved_at = ?3, mfe = ?4, mae = ?5, last_checked_at = ?6
+                "UPDATE outcomes SET status = ?2, resolved_at = ?3, mfe = ?4, mae = ?5, last_checked_at = ?6,
+                                     filled_at = ?7, r_multiple = ?8
                  WHERE alert_id = ?1 AND resolved_at IS NULL",
             )
             .and_then(|mut stmt| {
@@ -140,6 +176,8 @@ impl Store {
                     finite(o.mfe),
                     finite(o.mae),
                     o.last_bar_end.map(ts),
+                    o.filled_at.map(ts),
+                    o.r.and_then(finite),
                 ])
             })
             .map_err(&fail)?;
@@ -217,6 +255,9 @@ fn outcome_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<OutcomeRecord>
         last_checked_at: r.get::<_, Option<Ts>>(i + 11)?.map(|t| t.0),
         opening_confirmed: r.get(i + 12)?,
         oi_seen: r.get(i + 13)?,
+        limit: r.get(i + 14)?,
+        filled_at: r.get::<_, Option<Ts>>(i + 15)?.map(|t| t.0),
+        r_multiple: r.get(i + 16)?,
     }))
 }
 

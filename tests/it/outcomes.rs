@@ -103,9 +103,12 @@ fn replayed_outcomes_match_the_injected_price_paths() {
         let Some(o) = item.outcome.as_ref().filter(|o| o.kind == Kind::Premium) else { continue };
         let e = stored.entry(item.entry.alert.bot).or_default();
         e.0 += 1;
-        e.1[0] += usize::from(matches!(o.status, Status::T1 | Status::T2));
-        e.1[1] += usize::from(o.status == Status::T2);
-        e.1[2] += usize::from(o.status == Status::Stopped);
+        // The report counts final outcomes only: a T1 still watched for T2
+        // is not resolved yet.
+        let resolved = o.is_resolved();
+        e.1[0] += usize::from(resolved && matches!(o.status, Status::T1 | Status::T2));
+        e.1[1] += usize::from(resolved && o.status == Status::T2);
+        e.1[2] += usize::from(resolved && o.status == Status::Stopped);
     }
     let config = Config::from_vars(&BTreeMap::new()).unwrap();
     let end = items.iter().map(|i| i.entry.alert.at).max().unwrap();
@@ -408,6 +411,8 @@ fn the_weekly_report_is_posted_to_the_reports_webhook_and_flags_weak_symbols() {
             mae: 0.5,
             resolved_at: Some(friday + chrono::Duration::hours(1)),
             last_bar_end: Some(friday + chrono::Duration::hours(1)),
+            filled_at: Some(friday + chrono::Duration::minutes(i)),
+            r: Some(-1.0),
         };
         store.update_outcome(&a.id, &stopped).unwrap();
     }
@@ -471,6 +476,8 @@ fn export_fixture(db: &std::path::Path) {
         mae: 0.1,
         resolved_at: Some(et(11, 0, 0)),
         last_bar_end: Some(et(11, 0, 0)),
+        filled_at: Some(et(10, 0, 30)),
+        r: Some(2.0),
     };
     store.update_outcome("a1", &t1).unwrap();
     let mut d = Alert::new("d1".into(), Bot::Darkpool, et(10, 5, 0), "SPY");
@@ -560,7 +567,11 @@ fn report_prints_the_tables_and_the_method_and_needs_an_existing_state() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.starts_with("orakl report: last 3650 days\n"), "{text}");
     let line = |name: &str| text.lines().find(|l| l.starts_with(name)).unwrap().split_whitespace().collect::<Vec<_>>();
-    assert_eq!(line("sweeps"), ["sweeps", "1", "1", "100.0%", "100.0%", "0.0%", "125.0%", "10.0%", "-"]);
+    // A T2 on a premium plan (entry 2.0, stop 1.0, T2 4.0): +2R.
+    assert_eq!(
+        line("sweeps"),
+        ["sweeps", "1", "1", "0", "100.0%", "100.0%", "0.0%", "+2.00", "+2.00", "125.0%", "10.0%", "-"]
+    );
     assert_eq!(line("darkpool")[1..3], ["1", "0"]);
     assert!(text.contains("Method: win = T1 touched before the stop"));
 

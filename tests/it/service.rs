@@ -356,7 +356,8 @@ fn darkpool_resumes_from_its_cursor_after_a_restart_without_realerting() {
     let market = FakePolygon::start(BTreeMap::new(), trades, 250, move || c2.now().timestamp_nanos_opt().unwrap_or(0));
     let hook = discord(ok_message);
     let run = |clock: Arc<SimClock>, span: u64| {
-        let cfg = config(&market.url(), &hook.url(), &[]);
+        // The market here has no daily bars: the relative gate is off.
+        let cfg = config(&market.url(), &hook.url(), &[("DARKPOOL_MIN_ADV_FRACTION", "0")]);
         let tt = Timetable::parse("schedule.cron", tt).unwrap();
         let settings = Settings::validate(&cfg, &tt, false).unwrap();
         let delivery = Delivery::discord(&cfg, &settings, clock.clone(), Notifier::disabled());

@@ -57,7 +57,7 @@ fn table_names(path: &Path) -> Vec<String> {
 fn a_fresh_file_is_created_and_migrated() {
     let (_dir, path, store) = fresh();
     assert!(path.is_file());
-    assert_eq!(SCHEMA_VERSION, 2);
+    assert_eq!(SCHEMA_VERSION, 3);
     assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
     assert_eq!(user_version(&path), SCHEMA_VERSION);
     assert_eq!(
@@ -727,6 +727,7 @@ fn premium_plan(at: &str) -> orakl::outcomes::Plan {
         t2: Some(4.0),
         opened_at: t(at),
         expires_at: t("2025-11-21T21:00:00Z"),
+        limit: false,
     }
 }
 
@@ -746,6 +747,8 @@ fn an_outcome_is_opened_with_its_alert_and_only_once() {
     let o = open[0].outcome.as_ref().unwrap();
     assert_eq!(o.plan(plan.expires_at), plan);
     assert_eq!((o.status, o.mfe, o.resolved_at, o.opening_confirmed), (Status::Open, None, None, None));
+    // A market entry is filled at the alert, at 0R.
+    assert_eq!((o.limit, o.filled_at, o.r_multiple), (false, Some(plan.opened_at), Some(0.0)));
     // An alert without a plan has no outcome row.
     store
         .commit_alert(&alert("b", Bot::Darkpool, "2025-10-22T14:40:00Z"), None, None, t("2025-10-22T14:40:00Z"))
@@ -760,6 +763,41 @@ fn an_outcome_is_opened_with_its_alert_and_only_once() {
 }
 
 #[test]
+fn a_limit_entry_is_stored_unfilled_until_its_fill() {
+    use orakl::outcomes::{Outcome, Status};
+    let (_dir, _path, mut store) = fresh();
+    let a = alert("a", Bot::Sweeps, "2025-10-22T14:30:05Z");
+    let plan = orakl::outcomes::Plan { limit: true, ..premium_plan("2025-10-22T14:30:05Z") };
+    store.commit_alert(&a, None, Some(&plan), t("2025-10-22T14:30:06Z")).unwrap();
+    let o = store.open_outcomes().unwrap().remove(0).outcome.unwrap();
+    assert_eq!((o.limit, o.filled_at, o.r_multiple), (true, None, None));
+    assert_eq!(o.plan(plan.expires_at), plan);
+    assert!(!o.is_resolved() && !o.is_not_filled());
+    let filled = Outcome {
+        filled_at: Some(t("2025-10-22T14:40:00Z")),
+        r: Some(0.25),
+        last_bar_end: Some(t("2025-10-22T14:40:00Z")),
+        ..o.state()
+    };
+    store.update_outcome("a", &filled).unwrap();
+    let o = store.open_outcomes().unwrap().remove(0).outcome.unwrap();
+    assert_eq!((o.filled_at, o.r_multiple), (Some(t("2025-10-22T14:40:00Z")), Some(0.25)));
+    let t2 = Outcome { status: Status::T2, resolved_at: Some(t("2025-10-22T15:00:00Z")), r: Some(2.0), ..filled };
+    store.update_outcome("a", &t2).unwrap();
+    let row = store.alerts_with_outcomes(t("2025-10-22T00:00:00Z"), None).unwrap().remove(0).outcome.unwrap();
+    assert!(row.is_resolved() && !row.is_not_filled());
+    assert_eq!(row.r_multiple, Some(2.0));
+
+    // One never filled: final, not resolved.
+    let b = alert("b", Bot::Sweeps, "2025-10-22T14:31:05Z");
+    store.commit_alert(&b, None, Some(&plan), t("2025-10-22T14:31:06Z")).unwrap();
+    let never = Outcome { status: Status::Expired, resolved_at: Some(plan.expires_at), ..Outcome::start(&plan) };
+    store.update_outcome("b", &never).unwrap();
+    let row = store.alerts_with_outcomes(t("2025-10-22T00:00:00Z"), None).unwrap().remove(1).outcome.unwrap();
+    assert!(row.is_not_filled() && !row.is_resolved());
+}
+
+#[test]
 fn a_final_outcome_stays_final() {
     use orakl::outcomes::{Outcome, Status};
     let (_dir, _path, mut store) = fresh();
@@ -771,6 +809,8 @@ fn a_final_outcome_stays_final() {
         mae: 0.1,
         resolved_at: None,
         last_bar_end: Some(t("2025-10-22T15:00:00Z")),
+        filled_at: Some(t("2025-10-22T14:30:05Z")),
+        r: Some(1.0),
     };
     store.update_outcome("a", &watched).unwrap();
     assert_eq!(store.open_outcomes().unwrap().len(), 1, "a T1 still watched for T2 stays open");
