@@ -73,3 +73,4 @@ pub mod store;
 pub mod strat;
 pub mod tape;
 pub mod unknown_vars;
+pub mod unusual;

@@ -213,6 +213,7 @@ fn fields(a: &Alert) -> Vec<Field> {
         if parts.is_empty() { format!("{s:.0}/100") } else { format!("{s:.0}/100\n{}", parts.join(" · ")) }
     });
     push("Score", score, true, HIGH);
+    push("Unusual", Some(d.unusual.join("\n")), false, HIGH);
 
     // Stock setups: the pattern and the levels it rests on.
     push("Pattern", a.pattern.clone(), true, HIGH);

@@ -28,6 +28,8 @@ const SCALP_TRIGGER_BARS: usize = 3;
 #[derive(Debug)]
 pub(super) enum Stage {
     Start,
+    /// The previous sessions' flow statistics were asked for.
+    AwaitHistory,
     /// The chain was asked for at `asked_at`: the instant its snapshot
     /// stands for.
     AwaitChain {
@@ -80,6 +82,21 @@ impl Engine {
         let mut stage = stage;
         loop {
             stage = match stage {
+                Stage::Start if self.book.needs_history(calendar::trading_date(now)) => {
+                    task.state = State::Options(Stage::AwaitHistory);
+                    let before = calendar::trading_date(now);
+                    return Some(Step::Need(Need::FlowHistory { before, sessions: self.rules.history_sessions }));
+                }
+                Stage::AwaitHistory => {
+                    // Without the store's answer (logged by the shell) the
+                    // day starts from today's flow alone.
+                    let previous = match task.take_answer() {
+                        Answer::FlowHistory(rows) => rows,
+                        _ => Vec::new(),
+                    };
+                    self.book.load(calendar::trading_date(now), &previous);
+                    Stage::Start
+                }
                 Stage::Start => match self.chains.get(&task.symbol, now) {
                     Some(scan) => {
                         let scan = scan.clone();
@@ -187,7 +204,10 @@ impl Engine {
         if let Some(spot) = observations.iter().find_map(|o| o.spot) {
             self.spots.record(&underlying, now, spot);
         }
-        let detection = flow::detect_with(&mut self.volume, &self.rules.flow, &observations, now, date);
+        let mut detection = flow::detect_with(&mut self.volume, &self.rules.flow, &observations, now, date);
+        if let Some(stats) = crate::unusual::rank_premiums(&mut self.book, &underlying, &mut detection.events, now) {
+            task.pending.push_back(Decision::SaveFlowStats(stats));
+        }
         for d in detection.dropped {
             task.pending.push_back(Decision::Dropped {
                 contract: d.contract,
@@ -224,6 +244,7 @@ impl Engine {
     /// The part of `bot`'s rule that needs no stored state and no request.
     fn screen(&mut self, bot: Bot, ev: &FlowEvent, now: DateTime<Utc>) -> Result<Screened, Suppressed> {
         let r = &self.rules;
+        crate::unusual::gate(bot, ev, &r.unusual)?;
         match bot {
             Bot::GoldenSweeps => golden_sweeps::evaluate(&r.golden, ev).map(Screened::Golden),
             Bot::Sweeps => sweeps::screen(&r.sweeps, ev).map(|_| Screened::Sweeps),

@@ -81,6 +81,15 @@ impl Service {
                     }
                 };
             }
+            Need::FlowHistory { before, sessions } => {
+                return match self.store.flow_history(before, sessions) {
+                    Ok(rows) => Answer::FlowHistory(rows),
+                    Err(e) => {
+                        log::error!("event=store_error op=flow_history error=\"{e}\"");
+                        Answer::Unavailable
+                    }
+                };
+            }
             Need::Cursor { key } => {
                 return match self.store.cursor(&key) {
                     Ok(text) => Answer::Cursor(text),
@@ -170,6 +179,13 @@ impl Service {
                 let now = self.now();
                 if let Err(e) = self.store.set_cursor(&key, &text, now) {
                     log::error!("event=store_error op=set_cursor error=\"{e}\"");
+                }
+                false
+            }
+            Decision::SaveFlowStats(stats) => {
+                let now = self.now();
+                if let Err(e) = self.store.save_flow_stats(&stats, now) {
+                    log::error!("event=store_error op=save_flow_stats error=\"{e}\"");
                 }
                 false
             }
