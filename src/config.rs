@@ -236,8 +236,8 @@ settings! {
     repeat_window_minutes: int("REPEAT_WINDOW_MINUTES", 30, 1, 24 * 60),
     orakl_flow_min_itm_probability: num("ORAKL_FLOW_MIN_ITM_PROBABILITY", 0.5, 0.0, 1.0),
     orakl_flow_min_volume_multiple: num("ORAKL_FLOW_MIN_VOLUME_MULTIPLE", 5.0, 0.0, 1e9),
-    orakl_flow_max_flow_share: num("ORAKL_FLOW_MAX_FLOW_SHARE", 0.01, 0.0, 1.0),
-    orakl_flow_min_delta_voi: num("ORAKL_FLOW_MIN_DELTA_VOI", 0.02, 0.0, 1e6),
+    orakl_flow_max_flow_share: num("ORAKL_FLOW_MAX_FLOW_SHARE", 1.0, 0.0, 1.0),
+    orakl_flow_min_delta_voi: num("ORAKL_FLOW_MIN_DELTA_VOI", 0.0, 0.0, 1e6),
     // Sweeps.
     sweeps_min_premium: num("SWEEPS_MIN_PREMIUM", 50_000.0, 0.0, MONEY),
     sweeps_min_dte: int("SWEEPS_MIN_DTE", 1, 0, 3650),
@@ -252,7 +252,7 @@ settings! {
     golden_min_dte: int("GOLDEN_MIN_DTE", 1, 0, 3650),
     golden_max_dte: int("GOLDEN_MAX_DTE", 180, 0, 3650),
     golden_max_strike_distance: num("GOLDEN_MAX_STRIKE_DISTANCE", 0.05, 0.0, 10.0),
-    golden_min_volume_multiple: num("GOLDEN_MIN_VOLUME_MULTIPLE", 20.0, 0.0, 1e9),
+    golden_min_volume_multiple: num("GOLDEN_MIN_VOLUME_MULTIPLE", 50.0, 0.0, 1e9),
     golden_max_flow_share: num("GOLDEN_MAX_FLOW_SHARE", 0.01, 0.0, 1.0),
     golden_min_delta_voi: num("GOLDEN_MIN_DELTA_VOI", 0.02, 0.0, 1e6),
     // Bullseye.

@@ -244,15 +244,19 @@ impl Engine {
     /// The part of `bot`'s rule that needs no stored state and no request.
     fn screen(&mut self, bot: Bot, ev: &FlowEvent, now: DateTime<Utc>) -> Result<Screened, Suppressed> {
         let r = &self.rules;
-        crate::unusual::gate(bot, ev, &r.unusual)?;
-        match bot {
+        // The relative gates come after the family's own cheap part, so
+        // every qualifying ORAKL Flow hit still counts toward its repeats
+        // and only the hit that would alert must be unusual.
+        let screened = match bot {
             Bot::GoldenSweeps => golden_sweeps::evaluate(&r.golden, ev).map(Screened::Golden),
             Bot::Sweeps => sweeps::screen(&r.sweeps, ev).map(|_| Screened::Sweeps),
             Bot::OraklFlow => orakl_flow::evaluate(&r.orakl_flow, ev, &mut self.repeats).map(Screened::Flow),
             Bot::Bullseye => bullseye::screen(&r.bullseye, ev, now, &self.spots).map(|_| Screened::Bullseye),
             Bot::Scalps => scalps::screen(&r.scalps, ev).map(|_| Screened::Scalps),
             Bot::Darkpool | Bot::Breakouts | Bot::Strat => Err(Suppressed::new("not an options family")),
-        }
+        }?;
+        crate::unusual::gate(bot, ev, &r.unusual)?;
+        Ok(screened)
     }
 
     /// What the rest of the rule needs fetched, if anything: trades for a
