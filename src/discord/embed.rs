@@ -511,6 +511,20 @@ mod tests {
     }
 
     #[test]
+    fn how_unusual_is_one_field_and_absent_when_there_is_nothing_to_say() {
+        let mut ev = crate::flow::test_event();
+        ev.unusual.volume_multiple = 7.0;
+        ev.unusual.interval_seconds = 30.0;
+        let alert = ev.to_alert(crate::job::Bot::Sweeps, "id".into());
+        let unusual =
+            |a: &Alert| card(a).fields.into_iter().filter(|f| f.name == "Unusual").map(|f| f.value).collect::<Vec<_>>();
+        assert_eq!(unusual(&alert), ["7.0× this contract's usual volume for 30 s\nvolume 5.0× open interest"]);
+        ev.unusual.volume_multiple = 1.0;
+        ev.vol_oi = None;
+        assert!(unusual(&ev.to_alert(crate::job::Bot::Sweeps, "id".into())).is_empty());
+    }
+
+    #[test]
     fn ratio_reads_vol_over_oi_without_open_interest() {
         assert_eq!(ratio(None, Some(10.0), Some(0.0), true), Some("vol > OI".into()));
         assert_eq!(ratio(None, Some(10.0), Some(0.0), false), Some("vol > OI".into()));
