@@ -8,6 +8,8 @@
 //! - `engine` — the detection engine: every bot's pipeline and the detection state; it says
 //!   what it needs and what it decided, and does no IO; the one cooldown policy.
 //! - `flow`, `cache` — flow detection between chain snapshots; the volume and chain caches.
+//! - `unusual` — how unusual a flow event is for its contract and underlying; the options
+//!   families' relative gates; the underlying's flow distribution (today and stored sessions).
 //! - `bots` — one module per alert family's rule.
 //! - `bars`, `indicators`, `strat` — ET bar aggregation, RSI/ATR (Wilder), Strat patterns.
 //! - `discord` — embeds within Discord's limits; the webhook sender.
