@@ -250,6 +250,7 @@ settings! {
     alert_retention_days: int("ALERT_RETENTION_DAYS", 0, 0, 36_500),
     // Alert quality guards.
     max_spread_pct: num("MAX_SPREAD_PCT", 0.25, 0.0, 100.0),
+    unusual_history_sessions: int("UNUSUAL_HISTORY_SESSIONS", 5, 0, 60),
     min_reward_risk: num("MIN_REWARD_RISK", 1.0, 0.0, 100.0),
     // ORAKL Flow.
     min_premium: num("MIN_PREMIUM", 10_000.0, 0.0, MONEY),
@@ -258,6 +259,9 @@ settings! {
     repeat_signal_threshold: int("REPEAT_SIGNAL_THRESHOLD", 3, 1, 100),
     repeat_window_minutes: int("REPEAT_WINDOW_MINUTES", 30, 1, 24 * 60),
     orakl_flow_min_itm_probability: num("ORAKL_FLOW_MIN_ITM_PROBABILITY", 0.5, 0.0, 1.0),
+    orakl_flow_min_volume_multiple: num("ORAKL_FLOW_MIN_VOLUME_MULTIPLE", 5.0, 0.0, 1e9),
+    orakl_flow_max_flow_share: num("ORAKL_FLOW_MAX_FLOW_SHARE", 1.0, 0.0, 1.0),
+    orakl_flow_min_delta_voi: num("ORAKL_FLOW_MIN_DELTA_VOI", 0.0, 0.0, 1e6),
     // Sweeps.
     sweeps_min_premium: num("SWEEPS_MIN_PREMIUM", 50_000.0, 0.0, MONEY),
     sweeps_min_dte: int("SWEEPS_MIN_DTE", 1, 0, 3650),
@@ -265,11 +269,17 @@ settings! {
     min_sweep_score: num("MIN_SWEEP_SCORE", 60.0, 0.0, 100.0),
     sweeps_confirm_with_trades: flag("SWEEPS_CONFIRM_WITH_TRADES", true),
     sweeps_max_confirmations: int("SWEEPS_MAX_CONFIRMATIONS", 3, 0, 1000),
+    sweeps_min_volume_multiple: num("SWEEPS_MIN_VOLUME_MULTIPLE", 10.0, 0.0, 1e9),
+    sweeps_max_flow_share: num("SWEEPS_MAX_FLOW_SHARE", 0.01, 0.0, 1.0),
+    sweeps_min_delta_voi: num("SWEEPS_MIN_DELTA_VOI", 0.02, 0.0, 1e6),
     // Golden Sweeps.
     golden_min_premium: num("GOLDEN_MIN_PREMIUM", 1_000_000.0, 0.0, MONEY),
     golden_min_dte: int("GOLDEN_MIN_DTE", 1, 0, 3650),
     golden_max_dte: int("GOLDEN_MAX_DTE", 180, 0, 3650),
     golden_max_strike_distance: num("GOLDEN_MAX_STRIKE_DISTANCE", 0.05, 0.0, 10.0),
+    golden_min_volume_multiple: num("GOLDEN_MIN_VOLUME_MULTIPLE", 50.0, 0.0, 1e9),
+    golden_max_flow_share: num("GOLDEN_MAX_FLOW_SHARE", 0.01, 0.0, 1.0),
+    golden_min_delta_voi: num("GOLDEN_MIN_DELTA_VOI", 0.02, 0.0, 1e6),
     // Bullseye.
     bullseye_min_premium: num("BULLSEYE_MIN_PREMIUM", 5_000.0, 0.0, MONEY),
     bullseye_min_dte: int("BULLSEYE_MIN_DTE", 1, 0, 3650),
@@ -281,6 +291,9 @@ settings! {
     bullseye_max_flow_age_hours: num("BULLSEYE_MAX_FLOW_AGE_HOURS", 2.0, 0.0, 48.0),
     bullseye_atr_mult_short: num("BULLSEYE_ATR_MULT_SHORT", 0.75, 0.0, 100.0),
     bullseye_atr_mult_long: num("BULLSEYE_ATR_MULT_LONG", 1.0, 0.0, 100.0),
+    bullseye_min_volume_multiple: num("BULLSEYE_MIN_VOLUME_MULTIPLE", 5.0, 0.0, 1e9),
+    bullseye_max_flow_share: num("BULLSEYE_MAX_FLOW_SHARE", 0.01, 0.0, 1.0),
+    bullseye_min_delta_voi: num("BULLSEYE_MIN_DELTA_VOI", 0.02, 0.0, 1e6),
     // Scalps.
     scalps_min_premium: num("SCALPS_MIN_PREMIUM", 2_000.0, 0.0, MONEY),
     scalps_min_dte: int("SCALPS_MIN_DTE", 0, 0, 3650),
@@ -288,6 +301,9 @@ settings! {
     scalps_max_strike_distance: num("SCALPS_MAX_STRIKE_DISTANCE", 0.03, 0.0, 10.0),
     scalps_rsi_period: int("SCALPS_RSI_PERIOD", 14, 2, 500),
     scalps_eod_cutoff: time("SCALPS_EOD_CUTOFF", 15 * 60 + 45, 0, 24 * 60 - 1),
+    scalps_min_volume_multiple: num("SCALPS_MIN_VOLUME_MULTIPLE", 0.5, 0.0, 1e9),
+    scalps_max_flow_share: num("SCALPS_MAX_FLOW_SHARE", 0.5, 0.0, 1.0),
+    scalps_min_delta_voi: num("SCALPS_MIN_DELTA_VOI", 0.002, 0.0, 1e6),
     // Stock bots.
     darkpool_min_size: num("DARKPOOL_MIN_SIZE", 10_000.0, 0.0, 1e12),
     darkpool_min_notional: num("DARKPOOL_MIN_NOTIONAL", 0.0, 0.0, MONEY),

@@ -190,6 +190,9 @@ pub struct FlowEvent {
     pub trading_date: NaiveDate,
     pub observed_at: DateTime<Utc>,
     pub previous_at: DateTime<Utc>,
+    /// How unusual the event is for its contract (set here) and its
+    /// underlying (the premium rank, set by the engine after detection).
+    pub unusual: crate::unusual::Unusualness,
 }
 
 impl std::ops::Deref for FlowEvent {
@@ -230,6 +233,7 @@ impl FlowEvent {
             strike_distance: self.strike_distance,
             vol_oi: self.vol_oi,
             delta_vol_oi: self.delta_vol_oi,
+            unusual: crate::unusual::lines(self),
             ..Details::default()
         };
         if self.vol_exceeds_oi {
@@ -313,6 +317,8 @@ pub fn detect_with(
 ) -> Detection {
     cache.roll_date(trading_date);
     let mut out = Detection::default();
+    // The contract's usual pace is measured from the regular open.
+    let session_open = crate::calendar::session(trading_date).map(|s| s.open);
     for obs in observations {
         // A volume that is not a number cannot be compared with anything;
         // leave the baseline as it was.
@@ -340,7 +346,7 @@ pub fn detect_with(
         if volume_delta <= 0.0 {
             continue;
         }
-        match event(params, obs, &prev, volume_delta, now, trading_date) {
+        match event(params, obs, &prev, volume_delta, now, trading_date, session_open) {
             Ok(ev) => out.events.push(ev),
             Err(reason) => out.dropped.push(Dropped { contract: obs.contract.clone(), volume_delta, reason }),
         }
@@ -355,6 +361,7 @@ fn event(
     volume_delta: f64,
     now: DateTime<Utc>,
     trading_date: NaiveDate,
+    session_open: Option<DateTime<Utc>>,
 ) -> Result<FlowEvent, DropReason> {
     if let Some(spread_pct) = obs.quote.and_then(|q| q.spread_pct())
         && spread_pct > params.max_spread_pct
@@ -370,6 +377,8 @@ fn event(
     let dte = (obs.expiration - trading_date).num_days();
     let spot = obs.spot.filter(|s| s.is_finite() && *s > 0.0);
     let oi = obs.open_interest.filter(|oi| oi.is_finite() && *oi > 0.0);
+    let (volume_multiple, interval_seconds) =
+        crate::unusual::volume_multiple(prev.volume, volume_delta, prev.at, now, session_open);
     Ok(FlowEvent {
         observation: obs.clone(),
         contract_type,
@@ -389,6 +398,11 @@ fn event(
         trading_date,
         observed_at: now,
         previous_at: prev.at,
+        unusual: crate::unusual::Unusualness {
+            volume_multiple,
+            interval_seconds,
+            premium: crate::unusual::PremiumRank::default(),
+        },
     })
 }
 
@@ -567,6 +581,7 @@ pub(crate) fn test_event() -> FlowEvent {
         trading_date: d("2025-10-22"),
         observed_at: t("2025-10-22T14:30:15Z"),
         previous_at: t("2025-10-22T14:30:00Z"),
+        unusual: crate::unusual::Unusualness::default(),
     }
 }
 

@@ -9,6 +9,8 @@
 //!   what it needs and what it decided, and does no IO; the one cooldown policy.
 //! - `flow`, `cache` — flow detection between chain snapshots; the volume and chain caches.
 //! - `plausible` — figures that cannot be true: data errors, never alerts.
+//! - `unusual` — how unusual a flow event is for its contract and underlying; the options
+//!   families' relative gates; the underlying's flow distribution (today and stored sessions).
 //! - `bots` — one module per alert family's rule.
 //! - `bars`, `indicators`, `strat` — ET bar aggregation, RSI/ATR (Wilder), Strat patterns.
 //! - `discord` — embeds within Discord's limits; the webhook sender.
@@ -75,3 +77,4 @@ pub mod store;
 pub mod strat;
 pub mod tape;
 pub mod unknown_vars;
+pub mod unusual;

@@ -248,6 +248,7 @@ fn fields(a: &Alert) -> Vec<Field> {
         if parts.is_empty() { format!("{s:.0}/100") } else { format!("{s:.0}/100\n{}", parts.join(" · ")) }
     });
     push("Score", score, true, HIGH);
+    push("Unusual", Some(d.unusual.join("\n")), false, HIGH);
 
     // Stock setups: the pattern and the levels it rests on.
     push("Pattern", a.pattern.clone(), true, HIGH);
@@ -592,6 +593,20 @@ mod tests {
 
     fn card_description(a: &Alert) -> Option<String> {
         card(a).description
+    }
+
+    #[test]
+    fn how_unusual_is_one_field_and_absent_when_there_is_nothing_to_say() {
+        let mut ev = crate::flow::test_event();
+        ev.unusual.volume_multiple = 7.0;
+        ev.unusual.interval_seconds = 30.0;
+        let alert = ev.to_alert(crate::job::Bot::Sweeps, "id".into());
+        let unusual =
+            |a: &Alert| card(a).fields.into_iter().filter(|f| f.name == "Unusual").map(|f| f.value).collect::<Vec<_>>();
+        assert_eq!(unusual(&alert), ["7.0× this contract's usual volume for 30 s\nvolume 5.0× open interest"]);
+        ev.unusual.volume_multiple = 1.0;
+        ev.vol_oi = None;
+        assert!(unusual(&ev.to_alert(crate::job::Bot::Sweeps, "id".into())).is_empty());
     }
 
     #[test]

@@ -72,6 +72,10 @@ pub struct Rules {
     pub strat: StratConfig,
     pub outcomes: OutcomeParams,
     pub flow: FlowParams,
+    /// The options families' relative gates (`<PREFIX>_MIN_VOLUME_MULTIPLE`, ...).
+    pub unusual: crate::unusual::Gates,
+    /// `UNUSUAL_HISTORY_SESSIONS`: previous sessions of flow statistics read.
+    pub history_sessions: usize,
     pub cooldowns: CooldownPolicy,
     /// `<PREFIX>_MAX_DTE` of each options family.
     pub max_dte: BTreeMap<Bot, i64>,
@@ -100,6 +104,8 @@ impl Rules {
             strat: strat_config(c)?,
             outcomes: OutcomeParams::from_config(c),
             flow: FlowParams { max_spread_pct: t.max_spread_pct },
+            unusual: crate::unusual::Gates::from_tunables(t),
+            history_sessions: t.unusual_history_sessions.max(0) as usize,
             cooldowns: CooldownPolicy::new(|b| t.cooldown_seconds(b)),
             max_dte: Bot::ALL.into_iter().filter_map(|b| Some((b, t.max_dte(b)?))).collect(),
             volume_cache_ttl_seconds: t.volume_cache_ttl_seconds.max(0) as u64,
@@ -143,6 +149,9 @@ pub enum Need {
     Snapshot { symbol: String },
     /// The stored cursor text under `key`.
     Cursor { key: String },
+    /// The stored flow statistics of the last `sessions` trading dates
+    /// before `before`, every underlying.
+    FlowHistory { before: NaiveDate, sessions: usize },
 }
 
 /// The shell's answer to a [`Need`].
@@ -157,6 +166,7 @@ pub enum Answer {
     Bars(Vec<Bar>),
     Snapshot(Option<Box<TickerSnapshot>>),
     Cursor(Option<String>),
+    FlowHistory(Vec<crate::unusual::DayStats>),
     /// The fetch failed; the shell has logged and recorded why.
     Unavailable,
 }
@@ -175,6 +185,8 @@ pub enum Decision {
     Commit(Box<Commit>),
     /// Store the cursor text under `key`.
     SetCursor { key: String, text: String },
+    /// Store an underlying's flow statistics for its date (replacing them).
+    SaveFlowStats(crate::unusual::DayStats),
 }
 
 /// An alert to commit.
@@ -279,6 +291,8 @@ pub struct Engine {
     /// Sweep confirmations: the firing's allowance and the answers shared
     /// by Sweeps and Golden Sweeps.
     confirmations: options::Confirmations,
+    /// Each underlying's flow premiums today and in previous sessions.
+    book: crate::unusual::FlowBook,
 }
 
 impl Engine {
@@ -297,6 +311,7 @@ impl Engine {
             daily_cache: BTreeMap::new(),
             spots: SpotHistory::default(),
             confirmations: options::Confirmations::default(),
+            book: crate::unusual::FlowBook::default(),
         }
     }
 

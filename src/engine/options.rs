@@ -74,6 +74,8 @@ impl Confirmations {
 #[derive(Debug)]
 pub(super) enum Stage {
     Start,
+    /// The previous sessions' flow statistics were asked for.
+    AwaitHistory,
     /// The chain was asked for at `asked_at`: the instant its snapshot
     /// stands for.
     AwaitChain {
@@ -138,6 +140,21 @@ impl Engine {
         let mut stage = stage;
         loop {
             stage = match stage {
+                Stage::Start if self.book.needs_history(calendar::trading_date(now)) => {
+                    task.state = State::Options(Stage::AwaitHistory);
+                    let before = calendar::trading_date(now);
+                    return Some(Step::Need(Need::FlowHistory { before, sessions: self.rules.history_sessions }));
+                }
+                Stage::AwaitHistory => {
+                    // Without the store's answer (logged by the shell) the
+                    // day starts from today's flow alone.
+                    let previous = match task.take_answer() {
+                        Answer::FlowHistory(rows) => rows,
+                        _ => Vec::new(),
+                    };
+                    self.book.load(calendar::trading_date(now), &previous);
+                    Stage::Start
+                }
                 Stage::Start => match self.chains.get(&task.symbol, now) {
                     Some(scan) => {
                         let scan = scan.clone();
@@ -353,6 +370,11 @@ impl Engine {
             }
         }
         task.pending.extend(errors);
+        // Ranked after the plausibility check: a corrupt figure never
+        // enters the underlying's flow distribution.
+        if let Some(stats) = crate::unusual::rank_premiums(&mut self.book, &underlying, &mut events, now) {
+            task.pending.push_back(Decision::SaveFlowStats(stats));
+        }
         self.scan_seq += 1;
         let scan = Arc::new(ChainScan { seq: self.scan_seq, contracts, events, baselines: detection.baselines });
         self.chains.put(&task.symbol, now, scan.clone());
@@ -377,14 +399,19 @@ impl Engine {
     /// The part of `bot`'s rule that needs no stored state and no request.
     fn screen(&mut self, bot: Bot, ev: &FlowEvent, now: DateTime<Utc>) -> Result<Screened, Suppressed> {
         let r = &self.rules;
-        match bot {
+        // The relative gates come after the family's own cheap part, so
+        // every qualifying ORAKL Flow hit still counts toward its repeats
+        // and only the hit that would alert must be unusual.
+        let screened = match bot {
             Bot::GoldenSweeps => golden_sweeps::evaluate(&r.golden, ev).map(Screened::Golden),
             Bot::Sweeps => sweeps::screen(&r.sweeps, ev).map(|_| Screened::Sweeps),
             Bot::OraklFlow => orakl_flow::evaluate(&r.orakl_flow, ev, &mut self.repeats).map(Screened::Flow),
             Bot::Bullseye => bullseye::screen(&r.bullseye, ev, now, &self.spots).map(|_| Screened::Bullseye),
             Bot::Scalps => scalps::screen(&r.scalps, ev).map(|_| Screened::Scalps),
             Bot::Darkpool | Bot::Breakouts | Bot::Strat => Err(Suppressed::new("not an options family")),
-        }
+        }?;
+        crate::unusual::gate(bot, ev, &r.unusual)?;
+        Ok(screened)
     }
 
     /// What the rest of the rule needs fetched, if anything: daily bars for

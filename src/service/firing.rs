@@ -172,6 +172,15 @@ impl Service {
                     }
                 };
             }
+            Need::FlowHistory { before, sessions } => {
+                return match self.store.flow_history(before, sessions) {
+                    Ok(rows) => Answer::FlowHistory(rows),
+                    Err(e) => {
+                        log::error!("event=store_error op=flow_history error=\"{e}\"");
+                        Answer::Unavailable
+                    }
+                };
+            }
             Need::Cursor { key } => {
                 return match self.store.cursor(&key) {
                     Ok(text) => Answer::Cursor(text),
@@ -266,6 +275,13 @@ impl Service {
                 let now = self.now();
                 if let Err(e) = self.store.set_cursor(&key, &text, now) {
                     self.write_failed("set_cursor", &e);
+                }
+                false
+            }
+            Decision::SaveFlowStats(stats) => {
+                let now = self.now();
+                if let Err(e) = self.store.save_flow_stats(&stats, now) {
+                    log::error!("event=store_error op=save_flow_stats error=\"{e}\"");
                 }
                 false
             }

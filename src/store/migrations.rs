@@ -11,7 +11,7 @@ use super::StoreError;
 /// The schema version this build writes and understands.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, super::flow_history::SCHEMA];
 
 /// Every table is STRICT so a wrongly typed value is an error at the write,
 /// not a surprise at a later read. Times are RFC 3339 UTC text (see the

@@ -11,6 +11,7 @@
 //! Reads take `&self`, writes take `&mut self`.
 
 mod entry;
+mod flow_history;
 mod lock;
 mod migrations;
 mod ops;

@@ -342,6 +342,9 @@ fn run_seed(seed: u64, counts: &mut Counts) -> Result<(), String> {
                                 }
                                 Need::Snapshot { symbol } => Answer::Snapshot(market.snapshot(&symbol)),
                                 Need::Cursor { key } => Answer::Cursor(store.cursor(&key).ok().flatten()),
+                                Need::FlowHistory { before, sessions } => {
+                                    Answer::FlowHistory(store.flow_history(before, sessions).unwrap_or_default())
+                                }
                             };
                             task.answer(answer);
                         }
