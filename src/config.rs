@@ -224,6 +224,7 @@ settings! {
     alert_max_age_seconds: int("ALERT_MAX_AGE_SECONDS", 900, 1, 7 * DAY),
     discord_timeout_seconds: int("DISCORD_TIMEOUT_SECONDS", 10, 1, 120),
     discord_max_attempts: int("DISCORD_MAX_ATTEMPTS", 4, 1, 20),
+    episode_minutes: int("EPISODE_MINUTES", 15, 0, 24 * 60),
     // Alert quality guards.
     max_spread_pct: num("MAX_SPREAD_PCT", 0.25, 0.0, 100.0),
     min_reward_risk: num("MIN_REWARD_RISK", 1.0, 0.0, 100.0),

@@ -51,7 +51,13 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use serde::Serialize;
 
 use crate::alert::{Alert, Sentiment};
+// Direction (`Some(true)` bullish, `Some(false)` bearish, `None` neutral),
+// the size an escalation is measured on (the premium, else a print's
+// notional) and the Scalps/STRAT setup (the pattern and the setup bar's
+// levels) are the episode book's: one rule for the alerts' episodes and
+// for the scorecard that judges them.
 use crate::calendar::MARKET_TZ;
+use crate::engine::episode::{Update, direction, setup, size};
 use crate::flow::UNCONFIRMED_LABEL;
 use crate::job::Bot;
 
@@ -65,7 +71,7 @@ pub const SCORECARD_VERSION: u32 = 1;
 pub const FANOUT_WINDOW_MINUTES: i64 = 15;
 /// A later alert with at least this multiple of the earlier's premium is
 /// an escalation, not fan-out.
-pub const ESCALATION_MULTIPLE: f64 = 2.0;
+pub const ESCALATION_MULTIPLE: f64 = crate::engine::episode::ESCALATION_MULTIPLE;
 /// Plans whose reward:risk is below this are counted.
 pub const MIN_REWARD_RISK: f64 = 1.0;
 /// Consecutive alerts of one family on one underlying this close in
@@ -155,9 +161,15 @@ pub struct Scorecard {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AlertCounts {
+    /// Posts: messages the families sent (an episode's first hit, and its
+    /// escalations).
     pub total: u64,
     /// Every family, zeros included.
     pub by_family: BTreeMap<Bot, u64>,
+    /// Episode updates: hits that joined an open episode and edited its
+    /// message instead of posting, in all and per family (zeros included).
+    pub updates: u64,
+    pub updates_by_family: BTreeMap<Bot, u64>,
     /// ET trading date → family → alerts (families with alerts only).
     pub by_day: BTreeMap<NaiveDate, BTreeMap<Bot, u64>>,
 }
@@ -347,8 +359,10 @@ pub struct Noise {
 // ---------------------------------------------------------------------------
 // Scoring.
 
-/// Scores `alerts` (any order) against `truth`.
-pub fn score(alerts: &[Alert], truth: &[TruthLine], run: &RunFacts) -> Scorecard {
+/// Scores `alerts` (any order) against `truth`; `updates` (the episode
+/// updates of the run) are counted beside them, and nothing else is
+/// measured on them: every other figure is over the posts.
+pub fn score(alerts: &[Alert], updates: &[Update], truth: &[TruthLine], run: &RunFacts) -> Scorecard {
     let mut alerts: Vec<&Alert> = alerts.iter().collect();
     alerts.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
     let windows = windows(run);
@@ -370,7 +384,7 @@ pub fn score(alerts: &[Alert], truth: &[TruthLine], run: &RunFacts) -> Scorecard
     Scorecard {
         version: SCORECARD_VERSION,
         run: run.clone(),
-        alerts: alert_counts(&alerts),
+        alerts: alert_counts(&alerts, updates),
         recall,
         near_misses,
         precision,
@@ -426,14 +440,18 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
     Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
 }
 
-fn alert_counts(alerts: &[&Alert]) -> AlertCounts {
+fn alert_counts(alerts: &[&Alert], updates: &[Update]) -> AlertCounts {
     let mut by_family: BTreeMap<Bot, u64> = Bot::ALL.iter().map(|b| (*b, 0)).collect();
     let mut by_day: BTreeMap<NaiveDate, BTreeMap<Bot, u64>> = BTreeMap::new();
     for a in alerts {
         *by_family.entry(a.bot).or_default() += 1;
         *by_day.entry(crate::calendar::trading_date(a.at)).or_default().entry(a.bot).or_default() += 1;
     }
-    AlertCounts { total: alerts.len() as u64, by_family, by_day }
+    let mut updates_by_family: BTreeMap<Bot, u64> = Bot::ALL.iter().map(|b| (*b, 0)).collect();
+    for u in updates {
+        *updates_by_family.entry(u.bot).or_default() += 1;
+    }
+    AlertCounts { total: alerts.len() as u64, by_family, updates: updates.len() as u64, updates_by_family, by_day }
 }
 
 /// Recall per event and family, and which alerts are tied (by index).
@@ -538,29 +556,6 @@ fn plan_of(a: &Alert) -> Option<PlanView> {
     let (entry, stop, target) = (a.entry?, a.stop?, *a.targets.as_ref()?.first()?);
     let (long, reward_risk) = crate::alert::Plan::shape(entry, stop, target);
     Some(PlanView { entry, stop, target, long, reward_risk })
-}
-
-/// `Some(true)` bullish, `Some(false)` bearish, `None` neutral.
-fn direction(a: &Alert) -> Option<bool> {
-    match a.sentiment {
-        Sentiment::Bullish => Some(true),
-        Sentiment::Bearish => Some(false),
-        Sentiment::Neutral => plan_of(a).map(|p| p.long),
-    }
-}
-
-/// What an escalation is measured on: the premium, else a print's notional.
-fn size(a: &Alert) -> Option<f64> {
-    a.premium.or(a.notional)
-}
-
-/// For Scalps and STRAT, what makes a setup: the pattern and the setup
-/// bar's levels.
-fn setup(a: &Alert) -> Option<(Option<&str>, Option<u64>, Option<u64>)> {
-    matches!(a.bot, Bot::Scalps | Bot::Strat).then(|| {
-        let target = a.targets.as_ref().and_then(|t| t.first()).map(|x| x.to_bits());
-        (a.pattern.as_deref(), a.stop.map(f64::to_bits), target)
-    })
 }
 
 fn escalates(later: &Alert, earlier: &Alert) -> bool {

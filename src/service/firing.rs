@@ -20,6 +20,7 @@ impl Service {
         if bot.is_options() {
             self.engine.maintain(now);
         }
+        self.restore_episodes(now);
         let symbols = self.engine.symbols(bot, line.line, line.batch);
         let (mut events, mut alerts, mut failures) = (0usize, 0usize, 0usize);
         for symbol in &symbols {
@@ -165,7 +166,19 @@ impl Service {
                 log::debug!("event=flow_dropped contract={contract} volume_delta={volume_delta} reason=\"{reason}\"");
                 false
             }
-            Decision::Commit(c) => self.commit(&c),
+            Decision::Commit(c) => {
+                let committed = self.commit(&c);
+                // A post the store does not hold (an error, a duplicate,
+                // one held back) opens no episode: the next hit posts.
+                if let (false, Some(e)) = (committed, &c.episode) {
+                    self.engine.forget_episode(e);
+                }
+                committed
+            }
+            Decision::Update(j) => {
+                self.join(&j);
+                false
+            }
             Decision::SetCursor { key, text } => {
                 let now = self.now();
                 if let Err(e) = self.store.set_cursor(&key, &text, now) {
@@ -174,6 +187,62 @@ impl Service {
                 false
             }
         }
+    }
+
+    /// Commits a hit that joined an open episode: the hit's cooldown, the
+    /// episode and the edit of its message, in one transaction.
+    fn join(&mut self, j: &crate::engine::Join) {
+        let now = self.now();
+        let cooldown = crate::store::CooldownSet {
+            key: j.cooldown.key.clone(),
+            until: j.cooldown.until,
+            premium: j.cooldown.size,
+        };
+        let u = &j.update;
+        match self.store.commit_update(u, &j.episode, Some(&cooldown), now) {
+            Ok(crate::store::Joined::Committed) => log::info!(
+                "event=episode_update bot={} id={} update_of={} ticker={} hits={} premium_total={}",
+                j.bot,
+                u.id,
+                u.update_of,
+                u.ticker,
+                u.hits,
+                u.premium_total.map_or_else(|| "-".to_string(), |p| format!("{p:.0}"))
+            ),
+            Ok(crate::store::Joined::Duplicate) => {}
+            Ok(crate::store::Joined::NoPost) => {
+                log::info!(
+                    "event=episode_forgotten bot={} update_of={} reason=\"its post was not committed\"",
+                    j.bot,
+                    u.update_of
+                );
+                self.engine.forget_episode(&j.episode);
+            }
+            Err(e) => {
+                log::error!("event=store_error op=commit_update id={} error=\"{e}\"", u.id);
+                self.engine.forget_episode(&j.episode);
+            }
+        }
+    }
+
+    /// Before the first firing: the episodes the store holds open, so a
+    /// restart edits their messages instead of posting again.
+    fn restore_episodes(&mut self, now: chrono::DateTime<chrono::Utc>) {
+        if self.engine.episodes_restored() {
+            return;
+        }
+        let since = now - chrono::Duration::minutes(self.engine.episode_minutes());
+        let open = match self.store.open_episodes(since) {
+            Ok(open) => open,
+            Err(e) => {
+                log::error!("event=store_error op=open_episodes error=\"{e}\"");
+                Vec::new()
+            }
+        };
+        if !open.is_empty() {
+            log::info!("event=episodes_restored open={}", open.len());
+        }
+        self.engine.restore_episodes(open);
     }
 
     pub(super) fn client(&self) -> Result<&Client, PolygonError> {

@@ -33,6 +33,7 @@ use crate::schedule::{Line, Timetable};
 use crate::store::{RunRecord, RunResult, Store};
 
 mod delivery;
+mod edits;
 mod firing;
 mod heartbeat;
 mod outbox;
@@ -277,7 +278,7 @@ impl Service {
         if c.plan.is_none() && crate::outcomes::Kind::of(c.bot).is_some() {
             log::debug!("event=no_outcome id={} reason=\"the alert's levels cannot be measured\"", c.alert.id);
         }
-        match self.store.commit_alert(&c.alert, Some(&cooldown), c.plan.as_ref(), now) {
+        match self.store.commit_post(&c.alert, Some(&cooldown), c.plan.as_ref(), c.episode.as_ref(), now) {
             Ok(true) => {
                 log::info!("event=alert bot={} id={} {}", c.bot, c.alert.id, alert_fields(&c.alert));
                 true

@@ -50,5 +50,6 @@ impl Service {
                 log::error!("event=store_error op=mark id={} error=\"{e}\"", alert.id);
             }
         }
+        self.deliver_updates();
     }
 }

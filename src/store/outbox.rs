@@ -11,6 +11,7 @@ use rusqlite::{OptionalExtension, Params, TransactionBehavior, params};
 use super::entry::{AlertStatus, ENTRY_COLUMNS, OutboxEntry, RawEntry};
 use super::{Store, StoreError, Ts, bounded, sql_error, ts};
 use crate::alert::Alert;
+use crate::engine::episode::Episode;
 use crate::job::Bot;
 use crate::outcomes::Plan;
 
@@ -53,6 +54,21 @@ impl Store {
         plan: Option<&Plan>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
+        self.commit_post(alert, cooldown, plan, None, now)
+    }
+
+    /// [`Store::commit_alert`], with the episode the alert posts for (a
+    /// new episode, or an escalation of one) written in the same
+    /// transaction.
+    pub fn commit_post(
+        &mut self,
+        alert: &Alert,
+        cooldown: Option<&CooldownSet>,
+        plan: Option<&Plan>,
+        episode: Option<&Episode>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let state = episode.map(|e| self.episode_state(e)).transpose()?;
         let payload = serde_json::to_string(alert).map_err(|cause| StoreError::Payload {
             path: self.path.clone(),
             id: alert.id.clone(),
@@ -82,6 +98,9 @@ impl Store {
         }
         if let Some(p) = plan {
             super::outcomes::insert_plan(&tx, &alert.id, p).map_err(&fail)?;
+        }
+        if let (Some(e), Some(state)) = (episode, &state) {
+            super::episodes::upsert_episode(&tx, e, state).map_err(&fail)?;
         }
         tx.commit().map_err(&fail)?;
         Ok(true)
