@@ -31,6 +31,10 @@ use crate::job::Bot;
 pub const ESCALATION_MULTIPLE: f64 = 2.0;
 /// Contracts an episode keeps summed premiums for (the largest stay).
 const CONTRACTS_KEPT: usize = 25;
+/// An episode is dropped from memory this long after it closed: longer
+/// than any family's alerts lag behind another's (a dark print is alerted
+/// up to one darkpool visit of the watchlist after it printed).
+pub const FORGET_AFTER_MINUTES: i64 = 120;
 /// Contracts an update shows.
 pub const TOP_CONTRACTS_SHOWN: usize = 3;
 
@@ -156,6 +160,7 @@ impl Episode {
             bot: self.bot,
             at: a.at,
             ticker: self.ticker.clone(),
+            contract: a.contract.clone(),
             hits: self.hits,
             premium_total: self.total,
             top_contracts: self.contracts.iter().take(TOP_CONTRACTS_SHOWN).cloned().collect(),
@@ -175,6 +180,8 @@ pub struct Update {
     pub bot: Bot,
     pub at: DateTime<Utc>,
     pub ticker: String,
+    /// The joining hit's option contract (None for a stock family).
+    pub contract: Option<String>,
     pub hits: u32,
     pub premium_total: Option<f64>,
     pub top_contracts: Vec<TopContract>,
@@ -270,9 +277,14 @@ impl EpisodeBook {
             return (Verdict::Post, None);
         }
         let minutes = self.minutes;
-        self.open.retain(|_, e| e.open_at(alert.at, minutes));
+        // Hits do not come in the order of their times across families (a
+        // dark print is alerted minutes after it printed), so whether an
+        // episode is open is judged for the hit's own key only; memory is
+        // bounded by dropping what no plausible hit can still join.
+        self.open.retain(|_, e| e.open_at(alert.at, minutes + FORGET_AFTER_MINUTES));
         let slot = (alert.bot, key(alert));
-        let Some(e) = self.open.get_mut(&slot) else {
+        let open = self.open.get_mut(&slot).filter(|e| e.open_at(alert.at, minutes));
+        let Some(e) = open else {
             let e = Episode::open(alert);
             self.open.insert(slot, e.clone());
             return (Verdict::Post, Some(e));
@@ -354,6 +366,20 @@ mod tests {
         // ... and 16 minutes of quiet close it.
         let mut d = hit("d", "2026-03-09T14:46:00Z", "C1", 10_000.0, Sentiment::Bullish);
         assert_eq!(book.hit(&mut d).0, Verdict::Post);
+    }
+
+    #[test]
+    fn a_later_hit_of_another_family_does_not_close_an_episode_a_late_hit_still_joins() {
+        let mut book = EpisodeBook::new(15);
+        let mut a = hit("a", "2026-03-09T14:00:00Z", "C1", 100_000.0, Sentiment::Bullish);
+        a.bot = Bot::Darkpool;
+        book.hit(&mut a);
+        let mut other = hit("o", "2026-03-09T14:20:00Z", "C9", 100_000.0, Sentiment::Bearish);
+        book.hit(&mut other);
+        // A print from 14:10 alerted after the 14:20 hit of another family.
+        let mut late = hit("b", "2026-03-09T14:10:00Z", "C1", 1_000.0, Sentiment::Bullish);
+        late.bot = Bot::Darkpool;
+        assert!(matches!(book.hit(&mut late).0, Verdict::Join(u) if u.update_of == "a"));
     }
 
     #[test]

@@ -30,6 +30,11 @@
 //!   (a dark print's notional) is under twice the earlier's, or either is
 //!   unknown; for Scalps and STRAT a new setup (another pattern, stop or
 //!   first target) is an escalation too.
+//! - **Updates.** Hits that joined an open episode and edited its message
+//!   (SPEC §6 "One alert per move") are counted per family beside the
+//!   alerts, which are the posts; every other figure is over the posts. An
+//!   event no post answered but an update did is still missed, and named
+//!   as having joined an open episode.
 //! - **Reward:risk** of a published plan (entry, stop, targets) at its
 //!   stated entry: |first target − entry| ÷ the loss to the stop; below 1.0
 //!   by more than 1e-9 counts as below 1R; a stop at or beyond the entry on
@@ -196,6 +201,10 @@ pub struct Recall {
 pub struct FamilyRecall {
     pub expected: u64,
     pub alerted: u64,
+    /// Expected but not alerted, yet answered by an episode update (the
+    /// event's hit joined an episode that was already open and edited its
+    /// message): seen, but not posted.
+    pub updated: u64,
     pub latency_median_s: Option<f64>,
     pub latency_max_s: Option<i64>,
 }
@@ -211,6 +220,9 @@ pub struct MissedEvent {
     pub missing: Vec<Bot>,
     /// The expected families that did.
     pub alerted: Vec<Bot>,
+    /// Of the missing families, those whose episode update answers the
+    /// event (it joined an open episode instead of posting).
+    pub updated: Vec<Bot>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -366,7 +378,7 @@ pub fn score(alerts: &[Alert], updates: &[Update], truth: &[TruthLine], run: &Ru
     let mut alerts: Vec<&Alert> = alerts.iter().collect();
     alerts.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
     let windows = windows(run);
-    let (recall, tied) = recall_and_ties(&alerts, truth, &windows);
+    let (recall, tied) = recall_and_ties(&alerts, updates, truth, &windows);
     let near_misses = near_misses(&alerts, truth, &windows);
     let mut precision: BTreeMap<Bot, Precision> = Bot::ALL.iter().map(|b| (*b, Precision::default())).collect();
     for (a, is_tied) in alerts.iter().zip(&tied) {
@@ -418,6 +430,17 @@ pub fn matches(a: &Alert, t: &TruthLine, bot: Bot, window: Duration) -> bool {
     a.bot == bot && a.ticker == t.symbol && same_contract && a.at >= t.at && a.at <= t.at + window
 }
 
+/// Whether episode update `u` answers truth line `t` as family `bot`: the
+/// match rule of [`matches`] on the joining hit's underlying, contract and
+/// time.
+fn update_matches(u: &Update, t: &TruthLine, bot: Bot, window: Duration) -> bool {
+    let same_contract = match (&t.contract, bot.is_options()) {
+        (Some(c), true) => u.contract.as_deref() == Some(c.as_str()),
+        _ => true,
+    };
+    u.bot == bot && u.ticker == t.symbol && same_contract && u.at >= t.at && u.at <= t.at + window
+}
+
 fn is_event(t: &TruthLine) -> bool {
     !t.near_miss && !t.expected_bots.is_empty()
 }
@@ -455,7 +478,12 @@ fn alert_counts(alerts: &[&Alert], updates: &[Update]) -> AlertCounts {
 }
 
 /// Recall per event and family, and which alerts are tied (by index).
-fn recall_and_ties(alerts: &[&Alert], truth: &[TruthLine], windows: &BTreeMap<Bot, Duration>) -> (Recall, Vec<bool>) {
+fn recall_and_ties(
+    alerts: &[&Alert],
+    updates: &[Update],
+    truth: &[TruthLine],
+    windows: &BTreeMap<Bot, Duration>,
+) -> (Recall, Vec<bool>) {
     let mut tied = vec![false; alerts.len()];
     let mut by_family: BTreeMap<Bot, FamilyRecall> = BTreeMap::new();
     let mut latencies: BTreeMap<Bot, Vec<i64>> = BTreeMap::new();
@@ -463,7 +491,7 @@ fn recall_and_ties(alerts: &[&Alert], truth: &[TruthLine], windows: &BTreeMap<Bo
     let (mut events, mut recalled) = (0, 0);
     for t in truth.iter().filter(|t| is_event(t)) {
         events += 1;
-        let (mut alerted, mut missing) = (Vec::new(), Vec::new());
+        let (mut alerted, mut missing, mut updated) = (Vec::new(), Vec::new(), Vec::new());
         for &bot in &t.expected_bots {
             let fam = by_family.entry(bot).or_default();
             fam.expected += 1;
@@ -482,7 +510,13 @@ fn recall_and_ties(alerts: &[&Alert], truth: &[TruthLine], windows: &BTreeMap<Bo
                     latencies.entry(bot).or_default().push((at - t.at).num_seconds());
                     alerted.push(bot);
                 }
-                None => missing.push(bot),
+                None => {
+                    missing.push(bot);
+                    if updates.iter().any(|u| update_matches(u, t, bot, window)) {
+                        fam.updated += 1;
+                        updated.push(bot);
+                    }
+                }
             }
         }
         if !alerted.is_empty() {
@@ -497,6 +531,7 @@ fn recall_and_ties(alerts: &[&Alert], truth: &[TruthLine], windows: &BTreeMap<Bo
                 contract: t.contract.clone(),
                 missing,
                 alerted,
+                updated,
             });
         }
     }

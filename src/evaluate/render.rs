@@ -132,8 +132,13 @@ pub fn render_text(card: &Scorecard) -> String {
     }
     list(&mut s, "missed", &r.missed, |m| {
         let alerted = if m.alerted.is_empty() { String::new() } else { format!(" (alerted: {})", names(&m.alerted)) };
+        let updated = if m.updated.is_empty() {
+            String::new()
+        } else {
+            format!(" (joined an open episode: {})", names(&m.updated))
+        };
         format!(
-            "{} {} {} {}{} — no {}{alerted}",
+            "{} {} {} {}{} — no {}{alerted}{updated}",
             m.id,
             when(m.at),
             m.kind,

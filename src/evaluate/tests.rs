@@ -354,3 +354,36 @@ fn the_scorecard_is_the_same_bytes_whatever_the_alerts_order() {
     assert!(text.contains("e1 10:00:00 test SPY C1 — no orakl_flow (alerted: sweeps)"), "{text}");
     assert!(text.contains("e4 11:10:00 test SPY C4 — by sweeps"), "{text}");
 }
+
+#[test]
+fn updates_are_counted_per_family_and_named_beside_an_event_they_answer_but_are_not_alerts() {
+    // The post answers nothing; the update's hit is the event's contract,
+    // 30 s after it (inside the 2-minute window).
+    let post = flow(Bot::Sweeps, "C0", "14:00:00", 100_000.0, Sentiment::Bullish);
+    let update = |id: &str, contract: &str, hms: &str| Update {
+        update_of: post.id.clone(),
+        id: id.into(),
+        bot: Bot::Sweeps,
+        at: at(hms),
+        ticker: "SPY".into(),
+        contract: Some(contract.into()),
+        hits: 2,
+        premium_total: Some(150_000.0),
+        top_contracts: Vec::new(),
+    };
+    let updates = [update("u1", "C1", "14:05:30"), update("u2", "C2", "14:06:00")];
+    let truth = [truth("e1", "14:05:00", "SPY", Some("C1"), &[Bot::Sweeps], &[])];
+    let card = score(std::slice::from_ref(&post), &updates, &truth, &facts());
+    assert_eq!((card.alerts.total, card.alerts.updates), (1, 2));
+    assert_eq!(card.alerts.updates_by_family[&Bot::Sweeps], 2);
+    assert_eq!(card.alerts.updates_by_family[&Bot::Scalps], 0);
+    // Still missed (recall is over posts), and said to have joined an episode.
+    assert_eq!(card.recall.recalled, 0);
+    assert_eq!((card.recall.by_family[&Bot::Sweeps].alerted, card.recall.by_family[&Bot::Sweeps].updated), (0, 1));
+    assert_eq!(card.recall.missed[0].updated, [Bot::Sweeps]);
+    assert_eq!(card.precision[&Bot::Sweeps].alerts, 1);
+    let text = render_text(&card);
+    assert!(text.contains("joined an open episode: sweeps"), "{text}");
+    let json: serde_json::Value = serde_json::from_str(&render_json(&card)).unwrap();
+    assert_eq!(json["alerts"]["updates"], 2);
+}

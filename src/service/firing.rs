@@ -166,15 +166,11 @@ impl Service {
                 log::debug!("event=flow_dropped contract={contract} volume_delta={volume_delta} reason=\"{reason}\"");
                 false
             }
-            Decision::Commit(c) => {
-                let committed = self.commit(&c);
-                // A post the store does not hold (an error, a duplicate,
-                // one held back) opens no episode: the next hit posts.
-                if let (false, Some(e)) = (committed, &c.episode) {
-                    self.engine.forget_episode(e);
-                }
-                committed
-            }
+            // A post the store does not hold (an error, one held back) is
+            // found out by the episode's next hit (`Joined::NoPost`), which
+            // forgets the episode; a duplicate's episode stands (its post is
+            // stored).
+            Decision::Commit(c) => self.commit(&c),
             Decision::Update(j) => {
                 self.join(&j);
                 false
@@ -231,7 +227,8 @@ impl Service {
         if self.engine.episodes_restored() {
             return;
         }
-        let since = now - chrono::Duration::minutes(self.engine.episode_minutes());
+        let minutes = self.engine.episode_minutes() + crate::engine::episode::FORGET_AFTER_MINUTES;
+        let since = now - chrono::Duration::minutes(minutes);
         let open = match self.store.open_episodes(since) {
             Ok(open) => open,
             Err(e) => {

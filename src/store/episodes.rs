@@ -8,10 +8,10 @@
 //! as alerts: from `pending` once to `sent`, `failed` or `expired`.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use super::entry::{ENTRY_COLUMNS, OutboxEntry, RawEntry};
-use super::outbox::CooldownSet;
+use super::outbox::{CooldownSet, upsert_episode};
 use super::{Store, StoreError, Ts, bounded, sql_error, ts};
 use crate::engine::episode::{Episode, Update};
 
@@ -20,8 +20,8 @@ use crate::engine::episode::{Episode, Update};
 pub enum Joined {
     /// The hit, its edit, its cooldown and the episode are written.
     Committed,
-    /// An edit with this id exists: the same hit was seen again; nothing
-    /// changed.
+    /// An edit or an alert with this id exists: the same hit was seen
+    /// again; nothing changed.
     Duplicate,
     /// The episode's post is not in the outbox (it was never committed):
     /// nothing changed, and the caller forgets the episode.
@@ -43,23 +43,7 @@ fn payload<T: serde::Serialize>(store: &Store, id: &str, value: &T) -> Result<St
     })
 }
 
-/// Writes (or replaces) `episode` inside `tx`.
-pub(super) fn upsert_episode(tx: &Transaction<'_>, episode: &Episode, state: &str) -> rusqlite::Result<usize> {
-    tx.execute(
-        "INSERT INTO episodes (bot, key, post_id, last_hit_at, state) VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (bot, key) DO UPDATE
-         SET post_id = excluded.post_id, last_hit_at = excluded.last_hit_at, state = excluded.state",
-        params![episode.bot.as_str(), episode.key, episode.post_id, ts(episode.last_hit_at), state],
-    )
-}
-
 impl Store {
-    /// The episode's state as stored text (checked before a transaction
-    /// opens, so a payload error never leaves one half done).
-    pub(super) fn episode_state(&self, episode: &Episode) -> Result<String, StoreError> {
-        payload(self, &episode.post_id, episode)
-    }
-
     /// Commits a hit that joined `episode`: its edit `update` as
     /// `pending`, the episode's new state and the hit's cooldown (held by
     /// the episode's post), in one transaction.
@@ -80,6 +64,15 @@ impl Store {
             .map_err(&fail)?;
         if post.is_none() {
             return Ok(Joined::NoPost);
+        }
+        // The hit was posted before (a replay from the tape's start after a
+        // restart meets it again): it is not a new hit of the episode.
+        let posted: Option<String> = tx
+            .query_row("SELECT id FROM alerts WHERE id = ?1", [&update.id], |r| r.get(0))
+            .optional()
+            .map_err(&fail)?;
+        if posted.is_some() {
+            return Ok(Joined::Duplicate);
         }
         let inserted = tx
             .execute(

@@ -100,10 +100,20 @@ impl Store {
             super::outcomes::insert_plan(&tx, &alert.id, p).map_err(&fail)?;
         }
         if let (Some(e), Some(state)) = (episode, &state) {
-            super::episodes::upsert_episode(&tx, e, state).map_err(&fail)?;
+            upsert_episode(&tx, e, state).map_err(&fail)?;
         }
         tx.commit().map_err(&fail)?;
         Ok(true)
+    }
+
+    /// The episode's state as stored text (checked before a transaction
+    /// opens, so a payload error never leaves one half done).
+    pub(super) fn episode_state(&self, episode: &Episode) -> Result<String, StoreError> {
+        serde_json::to_string(episode).map_err(|cause| StoreError::Payload {
+            path: self.path.clone(),
+            id: episode.post_id.clone(),
+            cause,
+        })
     }
 
     pub fn cooldown(&self, bot: Bot, key: &str) -> Result<Option<Cooldown>, StoreError> {
@@ -262,4 +272,18 @@ impl Store {
         }
         Ok(entries)
     }
+}
+
+/// Writes (or replaces) `episode` inside `tx`.
+pub(super) fn upsert_episode(
+    tx: &rusqlite::Transaction<'_>,
+    episode: &Episode,
+    state: &str,
+) -> rusqlite::Result<usize> {
+    tx.execute(
+        "INSERT INTO episodes (bot, key, post_id, last_hit_at, state) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (bot, key) DO UPDATE
+         SET post_id = excluded.post_id, last_hit_at = excluded.last_hit_at, state = excluded.state",
+        params![episode.bot.as_str(), episode.key, episode.post_id, ts(episode.last_hit_at), state],
+    )
 }
