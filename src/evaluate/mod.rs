@@ -29,7 +29,8 @@
 //!   earlier (inclusive), that is not an escalation: the later's premium
 //!   (a dark print's notional) is under twice the earlier's, or either is
 //!   unknown; for Scalps and STRAT a new setup (another pattern, stop or
-//!   first target) is an escalation too.
+//!   first target) is an escalation too. Two alerts of the same instant
+//!   have no later one: they pair only when neither escalates the other.
 //! - **Updates.** Hits that joined an open episode and edited its message
 //!   (SPEC §6 "One alert per move") are counted per family beside the
 //!   alerts, which are the posts; every other figure is over the posts. An
@@ -616,7 +617,10 @@ fn fanout(alerts: &[&Alert]) -> Fanout {
     for ((bot, _, _), stream) in streams(alerts) {
         let fam = by_family.entry(bot).or_default();
         for (j, later) in stream.iter().enumerate() {
-            let pairs = stream[..j].iter().filter(|e| later.at - e.at <= window && !escalates(later, e)).count() as u64;
+            // Two alerts of one instant have no "later" (their order is the
+            // ids'): they pair only when neither escalates the other.
+            let repeats = |e: &&&Alert| !escalates(later, e) && (e.at < later.at || !escalates(e, later));
+            let pairs = stream[..j].iter().filter(|e| later.at - e.at <= window).filter(repeats).count() as u64;
             fam.pairs += pairs;
             fam.alerts_in_pairs += u64::from(pairs > 0);
         }

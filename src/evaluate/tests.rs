@@ -387,3 +387,16 @@ fn updates_are_counted_per_family_and_named_beside_an_event_they_answer_but_are_
     let json: serde_json::Value = serde_json::from_str(&render_json(&card)).unwrap();
     assert_eq!(json["alerts"]["updates"], 2);
 }
+
+#[test]
+fn alerts_of_one_instant_pair_only_when_neither_escalates_the_other() {
+    // A post of $100K and, in the same firing, its episode's escalation
+    // reporting $250K: whichever id sorts first, no pair.
+    let post = flow(Bot::Sweeps, "C9", "14:00:00", 100_000.0, Sentiment::Bullish);
+    let escalation = flow(Bot::Sweeps, "C1", "14:00:00", 250_000.0, Sentiment::Bullish);
+    assert!(escalation.id < post.id, "the escalation sorts first");
+    assert_eq!(score(&[post.clone(), escalation], &[], &[], &facts()).fanout.pairs, 0);
+    // Two of one instant, neither 2x the other: one pair.
+    let close = flow(Bot::Sweeps, "C1", "14:00:00", 150_000.0, Sentiment::Bullish);
+    assert_eq!(score(&[post, close], &[], &[], &facts()).fanout.pairs, 1);
+}
