@@ -237,7 +237,7 @@ impl EpisodeBook {
         EpisodeBook { minutes: minutes.max(0), open: BTreeMap::new() }
     }
 
-    pub fn enabled(&self) -> bool {
+    fn enabled(&self) -> bool {
         self.minutes > 0
     }
 
@@ -257,15 +257,6 @@ impl EpisodeBook {
     /// store does not know it and its next hit posts.
     pub fn forget(&mut self, bot: Bot, key: &str) {
         self.open.remove(&(bot, key.to_string()));
-    }
-
-    /// Open episodes.
-    pub fn len(&self) -> usize {
-        self.open.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.open.is_empty()
     }
 
     /// Decides what the hit `alert` is and updates the book. An escalation
@@ -392,7 +383,7 @@ mod tests {
         let mut c = hit("c", "2026-03-09T14:02:00Z", "C1", 100_000.0, Sentiment::Bullish);
         c.bot = Bot::OraklFlow;
         assert_eq!(book.hit(&mut c).0, Verdict::Post);
-        assert_eq!(book.len(), 3);
+        assert_eq!(book.open.len(), 3);
     }
 
     #[test]
