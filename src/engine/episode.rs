@@ -32,8 +32,9 @@ pub const ESCALATION_MULTIPLE: f64 = 2.0;
 /// Contracts an episode keeps summed premiums for (the largest stay).
 const CONTRACTS_KEPT: usize = 25;
 /// An episode is dropped from memory this long after it closed: longer
-/// than any family's alerts lag behind another's (a dark print is alerted
-/// up to one darkpool visit of the watchlist after it printed).
+/// than one family's hit can come after another's later-timed one (an
+/// alert's time is its chain snapshot's, taken before the firing that
+/// decides it).
 pub const FORGET_AFTER_MINUTES: i64 = 120;
 /// Contracts an update shows.
 pub const TOP_CONTRACTS_SHOWN: usize = 3;
@@ -268,10 +269,12 @@ impl EpisodeBook {
             return (Verdict::Post, None);
         }
         let minutes = self.minutes;
-        // Hits do not come in the order of their times across families (a
-        // dark print is alerted minutes after it printed), so whether an
-        // episode is open is judged for the hit's own key only; memory is
-        // bounded by dropping what no plausible hit can still join.
+        // Hits do not come in the order of their times across families (an
+        // alert's time is its snapshot's, and a cached chain is older than
+        // another family's fresh one), so whether an episode is open is
+        // judged for the hit's own key only; pruning every episode against
+        // this hit's time closed some a few seconds early. Memory is bounded
+        // by dropping what no plausible hit can still join.
         self.open.retain(|_, e| e.open_at(alert.at, minutes + FORGET_AFTER_MINUTES));
         let slot = (alert.bot, key(alert));
         let open = self.open.get_mut(&slot).filter(|e| e.open_at(alert.at, minutes));
