@@ -248,6 +248,7 @@ settings! {
     // State retention (ALERT_RETENTION_DAYS 0: alerts and outcomes are kept).
     retention_days: int("RETENTION_DAYS", 90, 1, 36_500),
     alert_retention_days: int("ALERT_RETENTION_DAYS", 0, 0, 36_500),
+    episode_minutes: int("EPISODE_MINUTES", 15, 0, 24 * 60),
     // Alert quality guards.
     max_spread_pct: num("MAX_SPREAD_PCT", 0.25, 0.0, 100.0),
     unusual_history_sessions: int("UNUSUAL_HISTORY_SESSIONS", 5, 0, 60),

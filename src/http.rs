@@ -119,6 +119,12 @@ impl Http {
         self.finish(req.send(body))
     }
 
+    /// PATCH with a JSON body (Discord's edit of a posted message).
+    pub fn patch_json(&self, url: &str, body: &[u8]) -> Result<Response, HttpError> {
+        self.notifier.watchdog();
+        self.finish(self.agent.patch(url).header("Content-Type", "application/json").send(body))
+    }
+
     fn finish(&self, result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<Response, HttpError> {
         let mut resp = result.map_err(|e| self.map_error(e))?;
         let status = resp.status().as_u16();

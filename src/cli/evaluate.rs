@@ -45,7 +45,7 @@ pub(super) fn evaluate(
     let opts = ReplayOptions { from, to, format: OutputFormat::Text, state: cli.state.clone(), post: false };
     let mut replayed = replay_counted(sources, &timetable, tape, &opts, &mut std::io::sink())?;
     replayed.facts.visit_delay_s = visit_delays(&timetable, &replayed.facts);
-    let card = score(&replayed.alerts, &truth, &replayed.facts);
+    let card = score(&replayed.alerts, &replayed.updates, &truth, &replayed.facts);
     let text = match format {
         ScoreFormat::Text => render_text(&card),
         ScoreFormat::Json => render_json(&card),

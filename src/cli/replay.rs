@@ -67,6 +67,8 @@ pub(super) fn replay(
 /// what the run counted (for `orakl evaluate`).
 pub(super) struct Replayed {
     pub alerts: Vec<crate::alert::Alert>,
+    /// Episode updates (hits that edited a posted message), in time order.
+    pub updates: Vec<crate::engine::Update>,
     pub facts: RunFacts,
 }
 
@@ -187,7 +189,8 @@ pub(super) fn replay_counted(
 
     buffer.release(out).map_err(Failure::runtime)?;
     let entries = svc.store().alerts_since(start - chrono::Duration::days(1)).map_err(Failure::runtime)?;
-    let summary = summarize(&svc, &entries, start, end);
+    let updates = svc.store().updates_since(start - chrono::Duration::days(1)).map_err(Failure::runtime)?;
+    let summary = summarize(&svc, &entries, &updates, start, end);
     // The outcomes as the last `outcomes` firing of the replay left them.
     let days = u32::try_from((end - start).num_days() + 1).unwrap_or(u32::MAX);
     let report = service::build_report(svc.store(), svc.config(), end, days).map_err(Failure::runtime)?;
@@ -220,11 +223,17 @@ pub(super) fn replay_counted(
             facts.by_endpoint.insert(endpoint.to_string(), count);
         }
     }
-    Ok(Replayed { alerts: entries.into_iter().map(|e| e.alert).collect(), facts })
+    Ok(Replayed { alerts: entries.into_iter().map(|e| e.alert).collect(), updates, facts })
 }
 
 /// The summary printed after the alerts: deterministic for a tape.
-fn summarize(svc: &Service, entries: &[OutboxEntry], start: DateTime<Utc>, end: DateTime<Utc>) -> String {
+fn summarize(
+    svc: &Service,
+    entries: &[OutboxEntry],
+    updates: &[crate::engine::Update],
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> String {
     let mut by_bot: BTreeMap<Bot, u64> = Bot::ALL.iter().map(|b| (*b, 0)).collect();
     for entry in entries {
         *by_bot.entry(entry.alert.bot).or_default() += 1;
@@ -236,6 +245,15 @@ fn summarize(svc: &Service, entries: &[OutboxEntry], start: DateTime<Utc>, end: 
     s.push_str(&format!("  alerts      {total}\n"));
     for (bot, n) in &by_bot {
         s.push_str(&format!("    {:<16}{n}\n", bot.as_str()));
+    }
+    // Hits that joined an open episode edited its message instead.
+    if !updates.is_empty() {
+        let mut by_bot: BTreeMap<Bot, u64> = BTreeMap::new();
+        for u in updates {
+            *by_bot.entry(u.bot).or_default() += 1;
+        }
+        let list: Vec<String> = by_bot.iter().map(|(b, n)| format!("{} {n}", b.as_str())).collect();
+        s.push_str(&format!("  updates     {} ({})\n", updates.len(), list.join(", ")));
     }
     if let Some(client) = svc.polygon() {
         let stats = client.stats();

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use crate::alert::{Alert, Sentiment, Side, fmt_money, fmt_num};
 use crate::bots::label_confirms_sweep;
+use crate::engine::episode::Update;
 use crate::job::Bot;
 
 /// Discord's limits for one message's embeds, counted in characters
@@ -103,6 +104,35 @@ pub fn render_text(alert: &Alert) -> String {
     }
     out.push_str(&format!("  {} · {}\n", card.footer, card.timestamp));
     out
+}
+
+/// The edit-webhook-message JSON body that shows episode `update` on its
+/// posted alert `post`: the post's embed with the episode (hits, summed
+/// premium, top contracts) as its first field. An edit cannot change the
+/// sender's name, so the body has no `username`.
+pub fn render_update(post: &Alert, update: &Update) -> Value {
+    let mut card = card(post);
+    let name = format!("Episode · updated {}", update.at.to_rfc3339_opts(SecondsFormat::Secs, true));
+    card.fields.insert(0, Field { name, value: update.summary(), inline: false, priority: priority::ESSENTIAL });
+    fit(&mut card);
+    let mut body = payload(&card);
+    if let Some(obj) = body.as_object_mut() {
+        obj.remove("username");
+    }
+    body
+}
+
+/// An episode update as the text of `--dry-run` and `replay`.
+pub fn render_update_text(update: &Update) -> String {
+    format!(
+        "{} update of {}: {} · {}\n  {} · {}\n",
+        update.bot.display_name(),
+        update.update_of,
+        update.ticker,
+        update.summary(),
+        update.id,
+        update.at.to_rfc3339_opts(SecondsFormat::Secs, true)
+    )
 }
 
 /// Lays out `alert` without applying any limit.

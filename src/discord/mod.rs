@@ -11,7 +11,7 @@ pub mod report;
 pub mod sender;
 pub mod webhook;
 
-pub use embed::{check_limits, render, render_text};
+pub use embed::{check_limits, render, render_text, render_update, render_update_text};
 pub use report::report_payload;
 pub use sender::{Delivery, Sender};
 pub use webhook::{Webhook, WebhookError};

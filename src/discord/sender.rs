@@ -55,6 +55,9 @@ const UNKNOWN_REMEMBERED: usize = 1024;
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 /// Longest Discord message text kept from an error response.
 const MAX_MESSAGE_CHARS: usize = 300;
+/// Discord's JSON error code for "Unknown Webhook" (its "JSON Error Codes"
+/// table; 10008 is "Unknown Message").
+const UNKNOWN_WEBHOOK: i64 = 10015;
 /// Recent log lines kept for `status`/`health`.
 const RECENT_EVENTS: usize = 64;
 
@@ -65,6 +68,9 @@ pub enum Delivery {
     Sent { message_id: Option<String> },
     /// 404: the webhook was deleted. Stop using it.
     WebhookGone,
+    /// 404 on an edit: the message was deleted (the webhook may still be
+    /// there). The edit can never be made.
+    MessageGone,
     /// Discord refused this payload (a 4xx other than 404 and 429), or the
     /// request can never succeed. Retrying the same payload would not help.
     Rejected { status: u16, message: String },
@@ -150,6 +156,21 @@ impl Sender {
     /// connection failures up to the attempt bound and within
     /// [`POST_BUDGET`]; a post whose outcome is unknown is not retried here.
     pub fn post(&self, webhook: &Webhook, payload: &Value) -> Delivery {
+        self.send(webhook, payload, None)
+    }
+
+    /// Edits message `message_id` that `webhook` posted (Discord's Edit
+    /// Webhook Message, `PATCH .../messages/{id}`) to `payload`, with the
+    /// post's retry rules, except that an edit whose outcome is unknown is
+    /// simply retried (making the same edit twice changes nothing), and a
+    /// 404 is the message deleted unless Discord names the webhook
+    /// (code 10015, Unknown Webhook).
+    pub fn edit(&self, webhook: &Webhook, message_id: &str, payload: &Value) -> Delivery {
+        self.send(webhook, payload, Some(message_id))
+    }
+
+    /// A post (`edit` None) or an edit of message `edit`.
+    fn send(&self, webhook: &Webhook, payload: &Value, edit: Option<&str>) -> Delivery {
         let body = match serde_json::to_vec(payload) {
             Ok(b) => b,
             Err(e) => {
@@ -158,12 +179,16 @@ impl Sender {
                 return Delivery::Rejected { status: 0, message };
             }
         };
-        let url = webhook.execute_url();
+        let url = match edit {
+            Some(message_id) => webhook.message_url(message_id),
+            None => webhook.execute_url(),
+        };
         let id = webhook.id();
         let key = (id, digest(&body));
         // An earlier post of this payload may have gone through: one more
         // try, and only once its delay has passed.
-        let retrying_unknown = match lock(&self.unknown).get(&key) {
+        let remembered = if edit.is_some() { None } else { lock(&self.unknown).get(&key).copied() };
+        let retrying_unknown = match remembered {
             Some(u) if self.clock.elapsed() < u.retry_at => {
                 let secs = (u.retry_at - self.clock.elapsed()).as_secs_f64().ceil();
                 return Delivery::RetryLater {
@@ -189,12 +214,17 @@ impl Sender {
             }
             let last = attempt == max_attempts;
             let sent_at = self.clock.elapsed();
-            let answer = self.http.post_json(&url, &[], &body);
+            let answer = match edit {
+                Some(_) => self.http.patch_json(&url, &body),
+                None => self.http.post_json(&url, &[], &body),
+            };
             // A retry is only worth starting if it can also take as long.
             let took = self.clock.elapsed().saturating_sub(sent_at);
             let resp = match answer {
                 Ok(r) => r,
-                Err(e) if outcome_unknown(&e) => return self.unknown_outcome(key, &e, webhook, retrying_unknown),
+                Err(e) if edit.is_none() && outcome_unknown(&e) => {
+                    return self.unknown_outcome(key, &e, webhook, retrying_unknown);
+                }
                 Err(e) if !e.is_transient() => {
                     lock(&self.unknown).remove(&key);
                     let message = webhook.redact(&e.to_string());
@@ -262,6 +292,10 @@ impl Sender {
                     if last {
                         return self.give_up(id, format!("rate limited (429) on all {attempt} attempts"));
                     }
+                }
+                404 if edit.is_some() && discord_code(&resp) != Some(UNKNOWN_WEBHOOK) => {
+                    self.event(log::Level::Warn, &format!("event=discord_message_gone webhook={id} status=404"));
+                    return Delivery::MessageGone;
                 }
                 404 => {
                     lock(&self.unknown).remove(&key);

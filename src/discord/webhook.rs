@@ -105,6 +105,17 @@ impl Webhook {
         url
     }
 
+    /// The URL to PATCH to edit message `message_id` that this webhook
+    /// posted (Discord's Edit Webhook Message), in the webhook's thread if
+    /// it has one.
+    pub fn message_url(&self, message_id: &str) -> String {
+        let mut url = format!("{}{}/messages/{message_id}", self.origin, self.path);
+        if let Some(t) = self.thread_id {
+            url.push_str(&format!("?thread_id={t}"));
+        }
+        url
+    }
+
     /// `text` with every occurrence of the token replaced, for anything that
     /// came back from a server and is about to be logged or stored.
     pub fn redact(&self, text: &str) -> String {
@@ -211,6 +222,7 @@ mod tests {
             Webhook::parse("X", "HTTPS://Discord.com/api/v10/webhooks/42/abc_DEF-1/?wait=false&thread_id=7").unwrap();
         assert_eq!(w.execute_url(), "https://discord.com/api/v10/webhooks/42/abc_DEF-1?wait=true&thread_id=7");
         assert_eq!(w.thread_id(), Some(7));
+        assert_eq!(w.message_url("99"), "https://discord.com/api/v10/webhooks/42/abc_DEF-1/messages/99?thread_id=7");
     }
 
     #[test]

@@ -29,6 +29,7 @@
 //! darkpool day tapes and the daily-bar cache.
 
 pub mod cooldown;
+pub mod episode;
 mod options;
 mod stock;
 
@@ -55,6 +56,7 @@ use crate::polygon::{Bar, TickerSnapshot, Trade};
 use crate::scan::{ChainScan, RoundRobin};
 
 pub use cooldown::{Cooldown, CooldownPolicy, SetCooldown};
+pub use episode::{Episode, EpisodeBook, Update, Verdict};
 
 /// How often the volume cache drops entries past their TTL.
 const VOLUME_SWEEP_SECONDS: i64 = 60;
@@ -77,6 +79,9 @@ pub struct Rules {
     /// `UNUSUAL_HISTORY_SESSIONS`: previous sessions of flow statistics read.
     pub history_sessions: usize,
     pub cooldowns: CooldownPolicy,
+    /// `EPISODE_MINUTES`: how long an episode stays open after its last
+    /// hit (0: every hit posts).
+    pub episode_minutes: i64,
     /// `<PREFIX>_MAX_DTE` of each options family.
     pub max_dte: BTreeMap<Bot, i64>,
     pub volume_cache_ttl_seconds: u64,
@@ -107,6 +112,7 @@ impl Rules {
             unusual: crate::unusual::Gates::from_tunables(t),
             history_sessions: t.unusual_history_sessions.max(0) as usize,
             cooldowns: CooldownPolicy::new(|b| t.cooldown_seconds(b)),
+            episode_minutes: t.episode_minutes,
             max_dte: Bot::ALL.into_iter().filter_map(|b| Some((b, t.max_dte(b)?))).collect(),
             volume_cache_ttl_seconds: t.volume_cache_ttl_seconds.max(0) as u64,
             chain_cache_ttl_seconds: t.chain_cache_ttl_seconds.max(0) as u64,
@@ -181,8 +187,12 @@ pub enum Decision {
     Dropped { contract: String, volume_delta: f64, reason: String },
     /// Data that cannot be true ([`crate::plausible`]): a processing error.
     DataError { symbol: String, contract: String, reason: String },
-    /// Commit this alert, its cooldown and its outcome plan together.
+    /// Commit this alert, its cooldown and its outcome plan together: the
+    /// post of a new episode, or an escalation of one.
     Commit(Box<Commit>),
+    /// A hit that joined an open episode: commit it, its cooldown and the
+    /// edit of the episode's message together.
+    Update(Box<Join>),
     /// Store the cursor text under `key`.
     SetCursor { key: String, text: String },
     /// Store an underlying's flow statistics for its date (replacing them).
@@ -195,8 +205,24 @@ pub struct Commit {
     pub bot: Bot,
     pub alert: Alert,
     pub cooldown: SetCooldown,
-    /// How the alert's plan will be measured; None when its levels cannot be.
+    /// How the alert's plan will be measured; None when its levels cannot
+    /// be, and for an escalation (one outcome per episode: its post's).
     pub plan: Option<Plan>,
+    /// The episode the alert posts for, stored with it; None when episodes
+    /// are off.
+    pub episode: Option<Episode>,
+}
+
+/// A hit that joined an open episode.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Join {
+    pub bot: Bot,
+    /// The edit of the episode's message.
+    pub update: Update,
+    /// The episode with this hit counted.
+    pub episode: Episode,
+    /// The hit's own cooldown, as a post would have set it.
+    pub cooldown: SetCooldown,
 }
 
 /// One step of a task.
@@ -293,6 +319,10 @@ pub struct Engine {
     confirmations: options::Confirmations,
     /// Each underlying's flow premiums today and in previous sessions.
     book: crate::unusual::FlowBook,
+    /// The open episodes of every family (one alert per move).
+    episodes: EpisodeBook,
+    /// Whether the shell has handed over the stored open episodes.
+    episodes_restored: bool,
 }
 
 impl Engine {
@@ -301,6 +331,7 @@ impl Engine {
             volume: VolumeCache::new(rules.volume_cache_ttl_seconds),
             chains: ChainCache::new(rules.chain_cache_ttl_seconds),
             repeats: RepeatTracker::new(rules.orakl_flow.window()),
+            episodes: EpisodeBook::new(rules.episode_minutes),
             options_bots: Bot::ALL.into_iter().filter(|b| b.is_options()).collect(),
             rules,
             scan_seq: 0,
@@ -312,6 +343,7 @@ impl Engine {
             spots: SpotHistory::default(),
             confirmations: options::Confirmations::default(),
             book: crate::unusual::FlowBook::default(),
+            episodes_restored: false,
         }
     }
 
@@ -391,19 +423,56 @@ impl Engine {
         (self.volume.len(), self.chains.len())
     }
 
-    /// A commit of `bot`'s alert under the cooldown `key`, with its plan.
+    /// What `bot`'s alert under the cooldown `key` becomes: the post of a
+    /// new episode (with its plan), an escalation, or an update of an open
+    /// episode's message (see [`EpisodeBook::hit`]).
     fn commit(
-        &self,
+        &mut self,
         bot: Bot,
-        alert: Alert,
+        mut alert: Alert,
         key: &str,
         size: Option<f64>,
         quote: Option<(f64, f64)>,
         now: DateTime<Utc>,
     ) -> Decision {
-        let plan = crate::outcomes::plan_for(&alert, quote, &self.rules.outcomes);
         let cooldown = self.rules.cooldowns.set(bot, key, size, now);
-        Decision::Commit(Box::new(Commit { bot, alert, cooldown, plan }))
+        let (verdict, episode) = self.episodes.hit(&mut alert);
+        match (verdict, episode) {
+            (Verdict::Join(update), Some(episode)) => {
+                Decision::Update(Box::new(Join { bot, update, episode, cooldown }))
+            }
+            // One outcome per episode: its post's.
+            (Verdict::Escalate { .. }, episode) => {
+                Decision::Commit(Box::new(Commit { bot, alert, cooldown, plan: None, episode }))
+            }
+            (_, episode) => {
+                let plan = crate::outcomes::plan_for(&alert, quote, &self.rules.outcomes);
+                Decision::Commit(Box::new(Commit { bot, alert, cooldown, plan, episode }))
+            }
+        }
+    }
+
+    /// Whether the stored open episodes have been handed over
+    /// ([`Engine::restore_episodes`]).
+    pub fn episodes_restored(&self) -> bool {
+        self.episodes_restored
+    }
+
+    /// Hands over the open episodes read from the store (a restart), once.
+    pub fn restore_episodes(&mut self, episodes: Vec<Episode>) {
+        self.episodes.restore(episodes);
+        self.episodes_restored = true;
+    }
+
+    /// How long an episode stays open after its last hit, in minutes.
+    pub fn episode_minutes(&self) -> i64 {
+        self.episodes.minutes()
+    }
+
+    /// Forgets an episode the shell could not commit (a store error, a post
+    /// held back): its next hit posts.
+    pub fn forget_episode(&mut self, episode: &Episode) {
+        self.episodes.forget(episode.bot, &episode.key);
     }
 
     /// Previous sessions' daily bars of `symbol` for `date`, when cached.

@@ -29,7 +29,13 @@
 //!   earlier (inclusive), that is not an escalation: the later's premium
 //!   (a dark print's notional) is under twice the earlier's, or either is
 //!   unknown; for Scalps and STRAT a new setup (another pattern, stop or
-//!   first target) is an escalation too.
+//!   first target) is an escalation too. Two alerts of the same instant
+//!   have no later one: they pair only when neither escalates the other.
+//! - **Updates.** Hits that joined an open episode and edited its message
+//!   (SPEC §6 "One alert per move") are counted per family beside the
+//!   alerts, which are the posts; every other figure is over the posts. An
+//!   event no post answered but an update did is still missed, and named
+//!   as having joined an open episode.
 //! - **Reward:risk** of a published plan (entry, stop, targets) at its
 //!   stated entry: |first target − entry| ÷ the loss to the stop; below 1.0
 //!   by more than 1e-9 counts as below 1R; a stop at or beyond the entry on
@@ -51,7 +57,13 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use serde::Serialize;
 
 use crate::alert::{Alert, Sentiment};
+// Direction (`Some(true)` bullish, `Some(false)` bearish, `None` neutral),
+// the size an escalation is measured on (the premium, else a print's
+// notional) and the Scalps/STRAT setup (the pattern and the setup bar's
+// levels) are the episode book's: one rule for the alerts' episodes and
+// for the scorecard that judges them.
 use crate::calendar::MARKET_TZ;
+use crate::engine::episode::{Update, direction, setup, size};
 use crate::flow::UNCONFIRMED_LABEL;
 use crate::job::Bot;
 
@@ -65,7 +77,7 @@ pub const SCORECARD_VERSION: u32 = 1;
 pub const FANOUT_WINDOW_MINUTES: i64 = 15;
 /// A later alert with at least this multiple of the earlier's premium is
 /// an escalation, not fan-out.
-pub const ESCALATION_MULTIPLE: f64 = 2.0;
+pub const ESCALATION_MULTIPLE: f64 = crate::engine::episode::ESCALATION_MULTIPLE;
 /// Plans whose reward:risk is below this are counted.
 pub const MIN_REWARD_RISK: f64 = 1.0;
 /// Consecutive alerts of one family on one underlying this close in
@@ -155,9 +167,15 @@ pub struct Scorecard {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AlertCounts {
+    /// Posts: messages the families sent (an episode's first hit, and its
+    /// escalations).
     pub total: u64,
     /// Every family, zeros included.
     pub by_family: BTreeMap<Bot, u64>,
+    /// Episode updates: hits that joined an open episode and edited its
+    /// message instead of posting, in all and per family (zeros included).
+    pub updates: u64,
+    pub updates_by_family: BTreeMap<Bot, u64>,
     /// ET trading date → family → alerts (families with alerts only).
     pub by_day: BTreeMap<NaiveDate, BTreeMap<Bot, u64>>,
 }
@@ -184,6 +202,10 @@ pub struct Recall {
 pub struct FamilyRecall {
     pub expected: u64,
     pub alerted: u64,
+    /// Expected but not alerted, yet answered by an episode update (the
+    /// event's hit joined an episode that was already open and edited its
+    /// message): seen, but not posted.
+    pub updated: u64,
     pub latency_median_s: Option<f64>,
     pub latency_max_s: Option<i64>,
 }
@@ -199,6 +221,9 @@ pub struct MissedEvent {
     pub missing: Vec<Bot>,
     /// The expected families that did.
     pub alerted: Vec<Bot>,
+    /// Of the missing families, those whose episode update answers the
+    /// event (it joined an open episode instead of posting).
+    pub updated: Vec<Bot>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -347,12 +372,14 @@ pub struct Noise {
 // ---------------------------------------------------------------------------
 // Scoring.
 
-/// Scores `alerts` (any order) against `truth`.
-pub fn score(alerts: &[Alert], truth: &[TruthLine], run: &RunFacts) -> Scorecard {
+/// Scores `alerts` (any order) against `truth`; `updates` (the episode
+/// updates of the run) are counted beside them, and nothing else is
+/// measured on them: every other figure is over the posts.
+pub fn score(alerts: &[Alert], updates: &[Update], truth: &[TruthLine], run: &RunFacts) -> Scorecard {
     let mut alerts: Vec<&Alert> = alerts.iter().collect();
     alerts.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
     let windows = windows(run);
-    let (recall, tied) = recall_and_ties(&alerts, truth, &windows);
+    let (recall, tied) = recall_and_ties(&alerts, updates, truth, &windows);
     let near_misses = near_misses(&alerts, truth, &windows);
     let mut precision: BTreeMap<Bot, Precision> = Bot::ALL.iter().map(|b| (*b, Precision::default())).collect();
     for (a, is_tied) in alerts.iter().zip(&tied) {
@@ -370,7 +397,7 @@ pub fn score(alerts: &[Alert], truth: &[TruthLine], run: &RunFacts) -> Scorecard
     Scorecard {
         version: SCORECARD_VERSION,
         run: run.clone(),
-        alerts: alert_counts(&alerts),
+        alerts: alert_counts(&alerts, updates),
         recall,
         near_misses,
         precision,
@@ -404,6 +431,17 @@ pub fn matches(a: &Alert, t: &TruthLine, bot: Bot, window: Duration) -> bool {
     a.bot == bot && a.ticker == t.symbol && same_contract && a.at >= t.at && a.at <= t.at + window
 }
 
+/// Whether episode update `u` answers truth line `t` as family `bot`: the
+/// match rule of [`matches`] on the joining hit's underlying, contract and
+/// time.
+fn update_matches(u: &Update, t: &TruthLine, bot: Bot, window: Duration) -> bool {
+    let same_contract = match (&t.contract, bot.is_options()) {
+        (Some(c), true) => u.contract.as_deref() == Some(c.as_str()),
+        _ => true,
+    };
+    u.bot == bot && u.ticker == t.symbol && same_contract && u.at >= t.at && u.at <= t.at + window
+}
+
 fn is_event(t: &TruthLine) -> bool {
     !t.near_miss && !t.expected_bots.is_empty()
 }
@@ -426,18 +464,27 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
     Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
 }
 
-fn alert_counts(alerts: &[&Alert]) -> AlertCounts {
+fn alert_counts(alerts: &[&Alert], updates: &[Update]) -> AlertCounts {
     let mut by_family: BTreeMap<Bot, u64> = Bot::ALL.iter().map(|b| (*b, 0)).collect();
     let mut by_day: BTreeMap<NaiveDate, BTreeMap<Bot, u64>> = BTreeMap::new();
     for a in alerts {
         *by_family.entry(a.bot).or_default() += 1;
         *by_day.entry(crate::calendar::trading_date(a.at)).or_default().entry(a.bot).or_default() += 1;
     }
-    AlertCounts { total: alerts.len() as u64, by_family, by_day }
+    let mut updates_by_family: BTreeMap<Bot, u64> = Bot::ALL.iter().map(|b| (*b, 0)).collect();
+    for u in updates {
+        *updates_by_family.entry(u.bot).or_default() += 1;
+    }
+    AlertCounts { total: alerts.len() as u64, by_family, updates: updates.len() as u64, updates_by_family, by_day }
 }
 
 /// Recall per event and family, and which alerts are tied (by index).
-fn recall_and_ties(alerts: &[&Alert], truth: &[TruthLine], windows: &BTreeMap<Bot, Duration>) -> (Recall, Vec<bool>) {
+fn recall_and_ties(
+    alerts: &[&Alert],
+    updates: &[Update],
+    truth: &[TruthLine],
+    windows: &BTreeMap<Bot, Duration>,
+) -> (Recall, Vec<bool>) {
     let mut tied = vec![false; alerts.len()];
     let mut by_family: BTreeMap<Bot, FamilyRecall> = BTreeMap::new();
     let mut latencies: BTreeMap<Bot, Vec<i64>> = BTreeMap::new();
@@ -445,7 +492,7 @@ fn recall_and_ties(alerts: &[&Alert], truth: &[TruthLine], windows: &BTreeMap<Bo
     let (mut events, mut recalled) = (0, 0);
     for t in truth.iter().filter(|t| is_event(t)) {
         events += 1;
-        let (mut alerted, mut missing) = (Vec::new(), Vec::new());
+        let (mut alerted, mut missing, mut updated) = (Vec::new(), Vec::new(), Vec::new());
         for &bot in &t.expected_bots {
             let fam = by_family.entry(bot).or_default();
             fam.expected += 1;
@@ -464,7 +511,13 @@ fn recall_and_ties(alerts: &[&Alert], truth: &[TruthLine], windows: &BTreeMap<Bo
                     latencies.entry(bot).or_default().push((at - t.at).num_seconds());
                     alerted.push(bot);
                 }
-                None => missing.push(bot),
+                None => {
+                    missing.push(bot);
+                    if updates.iter().any(|u| update_matches(u, t, bot, window)) {
+                        fam.updated += 1;
+                        updated.push(bot);
+                    }
+                }
             }
         }
         if !alerted.is_empty() {
@@ -479,6 +532,7 @@ fn recall_and_ties(alerts: &[&Alert], truth: &[TruthLine], windows: &BTreeMap<Bo
                 contract: t.contract.clone(),
                 missing,
                 alerted,
+                updated,
             });
         }
     }
@@ -540,29 +594,6 @@ fn plan_of(a: &Alert) -> Option<PlanView> {
     Some(PlanView { entry, stop, target, long, reward_risk })
 }
 
-/// `Some(true)` bullish, `Some(false)` bearish, `None` neutral.
-fn direction(a: &Alert) -> Option<bool> {
-    match a.sentiment {
-        Sentiment::Bullish => Some(true),
-        Sentiment::Bearish => Some(false),
-        Sentiment::Neutral => plan_of(a).map(|p| p.long),
-    }
-}
-
-/// What an escalation is measured on: the premium, else a print's notional.
-fn size(a: &Alert) -> Option<f64> {
-    a.premium.or(a.notional)
-}
-
-/// For Scalps and STRAT, what makes a setup: the pattern and the setup
-/// bar's levels.
-fn setup(a: &Alert) -> Option<(Option<&str>, Option<u64>, Option<u64>)> {
-    matches!(a.bot, Bot::Scalps | Bot::Strat).then(|| {
-        let target = a.targets.as_ref().and_then(|t| t.first()).map(|x| x.to_bits());
-        (a.pattern.as_deref(), a.stop.map(f64::to_bits), target)
-    })
-}
-
 fn escalates(later: &Alert, earlier: &Alert) -> bool {
     let bigger = match (size(later), size(earlier)) {
         (Some(l), Some(e)) => l >= ESCALATION_MULTIPLE * e,
@@ -586,7 +617,10 @@ fn fanout(alerts: &[&Alert]) -> Fanout {
     for ((bot, _, _), stream) in streams(alerts) {
         let fam = by_family.entry(bot).or_default();
         for (j, later) in stream.iter().enumerate() {
-            let pairs = stream[..j].iter().filter(|e| later.at - e.at <= window && !escalates(later, e)).count() as u64;
+            // Two alerts of one instant have no "later" (their order is the
+            // ids'): they pair only when neither escalates the other.
+            let repeats = |e: &&&Alert| !escalates(later, e) && (e.at < later.at || !escalates(e, later));
+            let pairs = stream[..j].iter().filter(|e| later.at - e.at <= window).filter(repeats).count() as u64;
             fam.pairs += pairs;
             fam.alerts_in_pairs += u64::from(pairs > 0);
         }

@@ -41,8 +41,18 @@ pub fn render_text(card: &Scorecard) -> String {
     // The table: one row a family.
     let _ = writeln!(
         s,
-        "  {:<14}{:>7}{:>7}{:>10}{:>9}{:>10}{:>9}{:>11}{:>10}{:>8}",
-        "family", "alerts", "tied", "precision", "recall", "near-miss", "fan-out", "plans <1R", "peak/min", "late"
+        "  {:<14}{:>7}{:>8}{:>7}{:>10}{:>9}{:>10}{:>9}{:>11}{:>10}{:>8}",
+        "family",
+        "alerts",
+        "updates",
+        "tied",
+        "precision",
+        "recall",
+        "near-miss",
+        "fan-out",
+        "plans <1R",
+        "peak/min",
+        "late"
     );
     let late_label = &card.noise.late_cutoff_et;
     for bot in Bot::ALL {
@@ -57,9 +67,10 @@ pub fn render_text(card: &Scorecard) -> String {
             .map_or("-".to_string(), |f| format!("{}/{}", f.below_1r + f.invalid, f.published));
         let _ = writeln!(
             s,
-            "  {:<14}{:>7}{:>7}{:>10}{:>9}{:>10}{:>9}{:>11}{:>10}{:>8}",
+            "  {:<14}{:>7}{:>8}{:>7}{:>10}{:>9}{:>10}{:>9}{:>11}{:>10}{:>8}",
             bot.as_str(),
             p.alerts,
+            card.alerts.updates_by_family.get(&bot).copied().unwrap_or(0),
             p.tied,
             p.precision.map_or("-".to_string(), |x| format!("{x:.3}")),
             recall,
@@ -73,9 +84,10 @@ pub fn render_text(card: &Scorecard) -> String {
     let t = &card.precision_total;
     let _ = writeln!(
         s,
-        "  {:<14}{:>7}{:>7}{:>10}{:>9}{:>10}{:>9}{:>11}",
+        "  {:<14}{:>7}{:>8}{:>7}{:>10}{:>9}{:>10}{:>9}{:>11}",
         "total",
         t.alerts,
+        card.alerts.updates,
         t.tied,
         t.precision.map_or("-".to_string(), |x| format!("{x:.3}")),
         format!("{}/{}", card.recall.recalled, card.recall.events),
@@ -85,8 +97,8 @@ pub fn render_text(card: &Scorecard) -> String {
     );
     let _ = writeln!(
         s,
-        "  (recall: alerted/expected; near-miss: fired/lines; plans <1R: below 1R or invalid/published; \
-         late: at or after {late_label} ET)"
+        "  (alerts: posts; updates: hits that edited an open episode's message; recall: alerted/expected; \
+         near-miss: fired/lines; plans <1R: below 1R or invalid/published; late: at or after {late_label} ET)"
     );
     if card.alerts.by_day.len() > 1 {
         s.push_str("\nalerts by day\n");
@@ -120,8 +132,13 @@ pub fn render_text(card: &Scorecard) -> String {
     }
     list(&mut s, "missed", &r.missed, |m| {
         let alerted = if m.alerted.is_empty() { String::new() } else { format!(" (alerted: {})", names(&m.alerted)) };
+        let updated = if m.updated.is_empty() {
+            String::new()
+        } else {
+            format!(" (joined an open episode: {})", names(&m.updated))
+        };
         format!(
-            "{} {} {} {}{} — no {}{alerted}",
+            "{} {} {} {}{} — no {}{alerted}{updated}",
             m.id,
             when(m.at),
             m.kind,

@@ -89,10 +89,10 @@ fn matching_windows_and_instruments() {
     assert!(matches(&late, &strat, Bot::Strat, match_window(Bot::Strat, Duration::hours(19))));
     // The same through the scorecard, whose windows come from the run.
     let lines = [strat.clone()];
-    assert_eq!(score(std::slice::from_ref(&late), &lines, &facts()).recall.recalled, 0);
+    assert_eq!(score(std::slice::from_ref(&late), &[], &lines, &facts()).recall.recalled, 0);
     let mut run = facts();
     run.visit_delay_s.insert(Bot::Strat, 19 * 3600);
-    let card = score(&[late], &lines, &run);
+    let card = score(&[late], &[], &lines, &run);
     assert_eq!((card.recall.recalled, card.recall.match_window_s[&Bot::Strat]), (1, 65 * 60 + 19 * 3600));
     assert_eq!(card.recall.match_window_s[&Bot::Sweeps], 120);
 }
@@ -123,7 +123,7 @@ fn small_day() -> (Vec<Alert>, Vec<TruthLine>) {
 #[test]
 fn recall_near_misses_and_precision_on_a_small_day() {
     let (alerts, truth) = small_day();
-    let card = score(&alerts, &truth, &facts());
+    let card = score(&alerts, &[], &truth, &facts());
 
     // Events are e1 and e2 (e3 and e4 are near-misses, e5 expects nothing);
     // e1 is recalled by sweeps (a1, 15 s after it) but not by orakl_flow,
@@ -163,7 +163,7 @@ fn recall_near_misses_and_precision_on_a_small_day() {
 #[test]
 fn fan_out_counts_pairs_without_a_twofold_escalation() {
     let (alerts, truth) = small_day();
-    let card = score(&alerts, &truth, &facts());
+    let card = score(&alerts, &[], &truth, &facts());
     // The bullish SPY sweeps stream is a1 14:00:15 $100k, a2 14:01:00
     // $150k, a3 14:05:00 $300k, a6 15:13:00 $70k:
     // (a1, a2): 45 s apart, 150k < 2 × 100k → a pair;
@@ -182,7 +182,7 @@ fn fan_out_counts_pairs_without_a_twofold_escalation() {
     for hms in ["14:20:00", "14:27:00", "14:35:01"] {
         more.push(flow(Bot::Sweeps, "C9", hms, 100_000.0, Sentiment::Bullish));
     }
-    let card = score(&more, &truth, &facts());
+    let card = score(&more, &[], &truth, &facts());
     assert_eq!((card.fanout.pairs, card.fanout.alerts_in_pairs), (4, 4));
 
     // Scalps without premiums: the same setup twice is a pair; a new setup
@@ -194,7 +194,7 @@ fn fan_out_counts_pairs_without_a_twofold_escalation() {
     ];
     // (1, 2): stops 99 vs 98 → new setup; (1, 3): same pattern, stop 99
     // and target 101 → a pair; (2, 3): stops differ → new setup.
-    let card = score(&scalps, &[], &facts());
+    let card = score(&scalps, &[], &[], &facts());
     assert_eq!(card.fanout.by_family[&Bot::Scalps], FanoutFamily { pairs: 1, alerts_in_pairs: 1 });
 }
 
@@ -222,7 +222,7 @@ fn reward_risk_and_direction_of_published_plans() {
         // 0, risk 1 → 0 (not −0), below.
         planned(Bot::Strat, "15:30:00", Sentiment::Bearish, 30.0, 31.0, 30.0),
     ];
-    let card = score(&alerts, &[], &facts());
+    let card = score(&alerts, &[], &[], &facts());
     // 8 plans; below 1R: p2, p4, p8; invalid: p6.
     assert_eq!((card.plans.published, card.plans.below_1r, card.plans.invalid), (8, 3, 1));
     let listed: Vec<(&str, Option<f64>)> =
@@ -257,15 +257,15 @@ fn direction_flips_within_five_minutes() {
     // Sweeps on SPY in time order: bullish a1, a2, a3 (14:00–14:05), bearish
     // a4 at 15:10:20 (65 min after a3: no flip), bullish a6 at 15:13:00
     // (2 min 40 s after a4: a flip).
-    let card = score(&alerts, &truth, &facts());
+    let card = score(&alerts, &[], &truth, &facts());
     assert_eq!(card.direction.flips, 1);
     // A bearish alert 5 min 1 s after a6 is not a flip; one 5 min after is.
     let mut late = alerts.clone();
     late.push(flow(Bot::Sweeps, "C6", "15:18:01", 70_000.0, Sentiment::Bearish));
-    assert_eq!(score(&late, &truth, &facts()).direction.flips, 1);
+    assert_eq!(score(&late, &[], &truth, &facts()).direction.flips, 1);
     let mut edge = alerts;
     edge.push(flow(Bot::Sweeps, "C6", "15:18:00", 70_000.0, Sentiment::Bearish));
-    assert_eq!(score(&edge, &truth, &facts()).direction.flips, 2);
+    assert_eq!(score(&edge, &[], &truth, &facts()).direction.flips, 2);
 }
 
 #[test]
@@ -286,7 +286,7 @@ fn channel_minutes_against_discords_limits() {
         alerts.push(alert(Bot::Scalps, "SPY", Some(&format!("E{k}")), &format!("14:05:{:02}", 2 * k)));
     }
     alerts.push(alert(Bot::Darkpool, "CSCO", None, "14:00:00"));
-    let card = score(&alerts, &[], &facts());
+    let card = score(&alerts, &[], &[], &facts());
     let scalps = &card.channels.by_family[&Bot::Scalps];
     assert_eq!((scalps.peak_per_minute, scalps.peak_minute, scalps.minutes_over_limit), (31, Some(at("14:00:00")), 1));
     assert_eq!((scalps.peak_per_2s, scalps.slots_over_2s_limit), (6, 1));
@@ -310,7 +310,7 @@ fn noise_late_alerts_repeats_unconfirmed_and_implausible() {
         flow(Bot::Sweeps, "C2", "15:02:00", 80_000.0, Sentiment::Bullish),
         flow(Bot::Sweeps, "C2", "15:03:00", 80_000.0, Sentiment::Bullish),
     ];
-    let card = score(&alerts, &[], &facts());
+    let card = score(&alerts, &[], &[], &facts());
     assert_eq!(card.noise.after_cutoff, BTreeMap::from([(Bot::Scalps, 1), (Bot::Darkpool, 1)]));
     // Scalps on C1 twice, Sweeps on C2 three times (golden's C2 once is
     // another family) → 2 repeated, at most 3.
@@ -325,7 +325,7 @@ fn the_scorecard_is_the_same_bytes_whatever_the_alerts_order() {
     let (alerts, truth) = small_day();
     let mut reversed = alerts.clone();
     reversed.reverse();
-    let (a, b) = (score(&alerts, &truth, &facts()), score(&reversed, &truth, &facts()));
+    let (a, b) = (score(&alerts, &[], &truth, &facts()), score(&reversed, &[], &truth, &facts()));
     assert_eq!(render_json(&a), render_json(&b));
     assert_eq!(render_text(&a), render_text(&b));
     // The JSON's top-level fields, as the README documents them (a parsed
@@ -353,4 +353,50 @@ fn the_scorecard_is_the_same_bytes_whatever_the_alerts_order() {
     let text = render_text(&a);
     assert!(text.contains("e1 10:00:00 test SPY C1 — no orakl_flow (alerted: sweeps)"), "{text}");
     assert!(text.contains("e4 11:10:00 test SPY C4 — by sweeps"), "{text}");
+}
+
+#[test]
+fn updates_are_counted_per_family_and_named_beside_an_event_they_answer_but_are_not_alerts() {
+    // The post answers nothing; the update's hit is the event's contract,
+    // 30 s after it (inside the 2-minute window).
+    let post = flow(Bot::Sweeps, "C0", "14:00:00", 100_000.0, Sentiment::Bullish);
+    let update = |id: &str, contract: &str, hms: &str| Update {
+        update_of: post.id.clone(),
+        id: id.into(),
+        bot: Bot::Sweeps,
+        at: at(hms),
+        ticker: "SPY".into(),
+        contract: Some(contract.into()),
+        hits: 2,
+        premium_total: Some(150_000.0),
+        top_contracts: Vec::new(),
+    };
+    let updates = [update("u1", "C1", "14:05:30"), update("u2", "C2", "14:06:00")];
+    let truth = [truth("e1", "14:05:00", "SPY", Some("C1"), &[Bot::Sweeps], &[])];
+    let card = score(std::slice::from_ref(&post), &updates, &truth, &facts());
+    assert_eq!((card.alerts.total, card.alerts.updates), (1, 2));
+    assert_eq!(card.alerts.updates_by_family[&Bot::Sweeps], 2);
+    assert_eq!(card.alerts.updates_by_family[&Bot::Scalps], 0);
+    // Still missed (recall is over posts), and said to have joined an episode.
+    assert_eq!(card.recall.recalled, 0);
+    assert_eq!((card.recall.by_family[&Bot::Sweeps].alerted, card.recall.by_family[&Bot::Sweeps].updated), (0, 1));
+    assert_eq!(card.recall.missed[0].updated, [Bot::Sweeps]);
+    assert_eq!(card.precision[&Bot::Sweeps].alerts, 1);
+    let text = render_text(&card);
+    assert!(text.contains("joined an open episode: sweeps"), "{text}");
+    let json: serde_json::Value = serde_json::from_str(&render_json(&card)).unwrap();
+    assert_eq!(json["alerts"]["updates"], 2);
+}
+
+#[test]
+fn alerts_of_one_instant_pair_only_when_neither_escalates_the_other() {
+    // A post of $100K and, in the same firing, its episode's escalation
+    // reporting $250K: whichever id sorts first, no pair.
+    let post = flow(Bot::Sweeps, "C9", "14:00:00", 100_000.0, Sentiment::Bullish);
+    let escalation = flow(Bot::Sweeps, "C1", "14:00:00", 250_000.0, Sentiment::Bullish);
+    assert!(escalation.id < post.id, "the escalation sorts first");
+    assert_eq!(score(&[post.clone(), escalation], &[], &[], &facts()).fanout.pairs, 0);
+    // Two of one instant, neither 2x the other: one pair.
+    let close = flow(Bot::Sweeps, "C1", "14:00:00", 150_000.0, Sentiment::Bullish);
+    assert_eq!(score(&[post, close], &[], &[], &facts()).fanout.pairs, 1);
 }

@@ -102,7 +102,7 @@ mod tests {
         let mut alert = Alert::new(id.to_string(), Bot::Scalps, t(14, 0, 0), "SPY");
         alert.score = score;
         let cooldown = SetCooldown { key: key.to_string(), until: t(14, 15, 0), size };
-        Commit { bot: Bot::Scalps, alert, cooldown, plan: None }
+        Commit { bot: Bot::Scalps, alert, cooldown, plan: None, episode: None }
     }
 
     fn budget(scalps: i64) -> Budget {

@@ -14,6 +14,7 @@ use crate::alert::Alert;
 use crate::clock::Clock;
 use crate::config::{Config, seconds};
 use crate::discord::{self, Sender, Webhook};
+use crate::engine::episode::Update;
 use crate::http::Http;
 use crate::job::Bot;
 use crate::notify::Notifier;
@@ -40,6 +41,12 @@ pub enum Delivered {
 pub trait Deliver {
     /// Delivers one alert.
     fn deliver(&mut self, alert: &Alert) -> Delivered;
+
+    /// Delivers the pending edits of one posted alert's message, oldest
+    /// first (`message_id`: Discord's id of the post). Discord gets one
+    /// edit, the latest (it holds the episode as of the last hit); printed
+    /// output shows each. The answer is for all of them.
+    fn deliver_updates(&mut self, post: &Alert, message_id: Option<&str>, updates: &[Update]) -> Delivered;
 
     /// Delivers the weekly report; on failure the reason and whether a
     /// later try may succeed.
@@ -133,6 +140,20 @@ impl Deliver for PrintDelivery {
         }
     }
 
+    fn deliver_updates(&mut self, _post: &Alert, _message_id: Option<&str>, updates: &[Update]) -> Delivered {
+        for u in updates {
+            let text = match self.format {
+                OutputFormat::Text => discord::render_update_text(u),
+                OutputFormat::Jsonl => format!("{}\n", u.to_jsonl()),
+            };
+            if let Err(e) = self.out.write_all(text.as_bytes()).and_then(|_| self.out.flush()) {
+                log::error!("event=print_failed id={} error=\"{e}\"", u.id);
+                return Delivered::Stop;
+            }
+        }
+        Delivered::Sent { message_id: None }
+    }
+
     fn deliver_report(
         &mut self,
         report: &Report,
@@ -197,7 +218,7 @@ impl Deliver for DiscordDelivery {
                 log::info!("event=alert_sent id={} webhook={id}", alert.id);
                 Delivered::Sent { message_id }
             }
-            discord::Delivery::WebhookGone => {
+            discord::Delivery::WebhookGone | discord::Delivery::MessageGone => {
                 log::error!("event=webhook_retired webhook={id} var={} reason=404", alert.bot.webhook_var());
                 self.retired.insert(id);
                 Delivered::WebhookGone { webhook: id, reason: format!("webhook {id} was deleted (404)") }
@@ -208,6 +229,54 @@ impl Deliver for DiscordDelivery {
             }
             discord::Delivery::RetryLater { reason } => {
                 log::warn!("event=alert_deferred id={} webhook={id} reason=\"{reason}\"", alert.id);
+                self.deferred.insert(id);
+                Delivered::Deferred { reason }
+            }
+        }
+    }
+
+    fn deliver_updates(&mut self, post: &Alert, message_id: Option<&str>, updates: &[Update]) -> Delivered {
+        let Some(latest) = updates.last() else { return Delivered::Sent { message_id: None } };
+        let Some(webhook) = self.webhooks.get(&post.bot) else {
+            return Delivered::Failed { reason: format!("no webhook configured for {}", post.bot.webhook_var()) };
+        };
+        let id = webhook.id();
+        if self.retired.contains(&id) {
+            return Delivered::Failed { reason: format!("webhook {id} was deleted (404)") };
+        }
+        if self.deferred.contains(&id) {
+            return Delivered::Skipped;
+        }
+        let Some(message_id) = message_id else {
+            return Delivered::Failed { reason: "discord gave no message id for the post; it cannot be edited".into() };
+        };
+        match self.sender.edit(webhook, message_id, &discord::render_update(post, latest)) {
+            discord::Delivery::Sent { .. } => {
+                log::info!(
+                    "event=episode_update_sent id={} update_of={} coalesced={} webhook={id}",
+                    latest.id,
+                    post.id,
+                    updates.len()
+                );
+                Delivered::Sent { message_id: Some(message_id.to_string()) }
+            }
+            discord::Delivery::MessageGone => {
+                Delivered::Failed { reason: format!("message {message_id} of alert {} was deleted (404)", post.id) }
+            }
+            discord::Delivery::WebhookGone => {
+                log::error!("event=webhook_retired webhook={id} var={} reason=404", post.bot.webhook_var());
+                self.retired.insert(id);
+                Delivered::WebhookGone { webhook: id, reason: format!("webhook {id} was deleted (404)") }
+            }
+            discord::Delivery::Rejected { status, message } => {
+                log::error!(
+                    "event=episode_update_rejected id={} webhook={id} status={status} message=\"{message}\"",
+                    latest.id
+                );
+                Delivered::Failed { reason: format!("discord {status}: {message}") }
+            }
+            discord::Delivery::RetryLater { reason } => {
+                log::warn!("event=episode_update_deferred id={} webhook={id} reason=\"{reason}\"", latest.id);
                 self.deferred.insert(id);
                 Delivered::Deferred { reason }
             }

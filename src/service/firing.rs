@@ -11,6 +11,14 @@ use crate::scan;
 /// steps, so this only stops a task that no longer moves on.
 const MAX_STEPS_PER_TASK: usize = 1_000_000;
 
+/// A firing's new alerts waiting for the hour's budget (`budget`), and the
+/// hits that joined their episodes meanwhile.
+#[derive(Default)]
+struct Held {
+    posts: Vec<crate::engine::Commit>,
+    joins: Vec<crate::engine::Join>,
+}
+
 impl Service {
     /// One firing of `bot` over the next batch of symbols.
     pub(super) fn firing(&mut self, bot: Bot, line: &Line) -> JobResult {
@@ -21,6 +29,7 @@ impl Service {
             self.engine.maintain(now);
             self.engine.start_firing(now);
         }
+        self.restore_episodes(now);
         // Symbols an earlier firing did not reach go first, those it cut
         // short last.
         let (mut symbols, cut_before) = self.deferred.remove(&bot).unwrap_or_default();
@@ -44,7 +53,7 @@ impl Service {
         };
         // New alerts of a family with an hourly budget wait for the end of
         // the firing, to be ranked (see `budget`).
-        let mut held = Vec::new();
+        let mut held = Held::default();
         let (mut events, mut alerts, mut failures) = (0usize, 0usize, 0usize);
         let (mut confirmations, mut over_cap) = (0usize, 0usize);
         let mut deferred: Vec<String> = Vec::new();
@@ -108,7 +117,7 @@ impl Service {
 
     /// Runs `task` to its end; its summary and the alerts committed. New
     /// alerts of a family with an hourly budget go to `held` instead.
-    fn drive(&mut self, task: &mut Task, held: &mut Vec<crate::engine::Commit>) -> (crate::engine::Summary, usize) {
+    fn drive(&mut self, task: &mut Task, held: &mut Held) -> (crate::engine::Summary, usize) {
         let mut committed = 0;
         for _ in 0..MAX_STEPS_PER_TASK {
             let now = self.now();
@@ -118,11 +127,17 @@ impl Service {
                     task.answer(answer);
                 }
                 Step::Decided(Decision::Commit(c)) if self.budget.applies(c.bot) => {
-                    if budget::cooldown_allows(held, &c, now) {
-                        held.push(*c);
+                    if budget::cooldown_allows(&held.posts, &c, now) {
+                        held.posts.push(*c);
                     } else {
                         log::debug!("event=suppressed bot={} id={} reason=\"cooldown\"", c.bot, c.alert.id);
                     }
+                }
+                // A hit joining the episode of a held post waits with it: its
+                // edit needs the post committed (or, if the budget drops the
+                // post, finds it missing and the episode is forgotten).
+                Step::Decided(Decision::Update(j)) if held.posts.iter().any(|h| h.alert.id == j.update.update_of) => {
+                    held.joins.push(*j);
                 }
                 Step::Decided(decision) => committed += usize::from(self.carry_out(decision)),
                 Step::Done(summary) => return (summary, committed),
@@ -134,7 +149,8 @@ impl Service {
 
     /// Commits the firing's held alerts that the hour's budget has room
     /// for, the highest scores first; the count committed.
-    fn release(&mut self, bot: Bot, held: Vec<crate::engine::Commit>) -> usize {
+    fn release(&mut self, bot: Bot, held: Held) -> usize {
+        let Held { posts: held, joins } = held;
         if held.is_empty() {
             return 0;
         }
@@ -156,7 +172,11 @@ impl Service {
                 c.alert.score.map_or_else(|| "none".to_string(), |s| format!("{s:.1}"))
             );
         }
-        kept.iter().map(|c| usize::from(self.commit(c))).sum()
+        let committed = kept.iter().map(|c| usize::from(self.commit(c))).sum();
+        for j in &joins {
+            self.join(j);
+        }
+        committed
     }
 
     /// Fetches what the engine needs. A failed request is logged and
@@ -270,7 +290,15 @@ impl Service {
                 self.record_error("plausibility", Some(&symbol), &format!("{contract}: {reason}"));
                 false
             }
+            // A post the store does not hold (an error, one held back) is
+            // found out by the episode's next hit (`Joined::NoPost`), which
+            // forgets the episode; a duplicate's episode stands (its post is
+            // stored).
             Decision::Commit(c) => self.commit(&c),
+            Decision::Update(j) => {
+                self.join(&j);
+                false
+            }
             Decision::SetCursor { key, text } => {
                 let now = self.now();
                 if let Err(e) = self.store.set_cursor(&key, &text, now) {
@@ -286,6 +314,63 @@ impl Service {
                 false
             }
         }
+    }
+
+    /// Commits a hit that joined an open episode: the hit's cooldown, the
+    /// episode and the edit of its message, in one transaction.
+    fn join(&mut self, j: &crate::engine::Join) {
+        let now = self.now();
+        let cooldown = crate::store::CooldownSet {
+            key: j.cooldown.key.clone(),
+            until: j.cooldown.until,
+            premium: j.cooldown.size,
+        };
+        let u = &j.update;
+        match self.store.commit_update(u, &j.episode, Some(&cooldown), now) {
+            Ok(crate::store::Joined::Committed) => log::info!(
+                "event=episode_update bot={} id={} update_of={} ticker={} hits={} premium_total={}",
+                j.bot,
+                u.id,
+                u.update_of,
+                u.ticker,
+                u.hits,
+                u.premium_total.map_or_else(|| "-".to_string(), |p| format!("{p:.0}"))
+            ),
+            Ok(crate::store::Joined::Duplicate) => {}
+            Ok(crate::store::Joined::NoPost) => {
+                log::info!(
+                    "event=episode_forgotten bot={} update_of={} reason=\"its post was not committed\"",
+                    j.bot,
+                    u.update_of
+                );
+                self.engine.forget_episode(&j.episode);
+            }
+            Err(e) => {
+                log::error!("event=store_error op=commit_update id={} error=\"{e}\"", u.id);
+                self.engine.forget_episode(&j.episode);
+            }
+        }
+    }
+
+    /// Before the first firing: the episodes the store holds open, so a
+    /// restart edits their messages instead of posting again.
+    fn restore_episodes(&mut self, now: chrono::DateTime<chrono::Utc>) {
+        if self.engine.episodes_restored() {
+            return;
+        }
+        let minutes = self.engine.episode_minutes() + crate::engine::episode::FORGET_AFTER_MINUTES;
+        let since = now - chrono::Duration::minutes(minutes);
+        let open = match self.store.open_episodes(since) {
+            Ok(open) => open,
+            Err(e) => {
+                log::error!("event=store_error op=open_episodes error=\"{e}\"");
+                Vec::new()
+            }
+        };
+        if !open.is_empty() {
+            log::info!("event=episodes_restored open={}", open.len());
+        }
+        self.engine.restore_episodes(open);
     }
 
     pub(super) fn client(&self) -> Result<&Client, PolygonError> {

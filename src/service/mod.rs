@@ -34,6 +34,7 @@ use crate::store::{RunRecord, RunResult, Store};
 
 mod budget;
 mod delivery;
+mod edits;
 mod firing;
 mod heartbeat;
 mod outbox;
@@ -332,7 +333,7 @@ impl Service {
         if c.plan.is_none() && crate::outcomes::Kind::of(c.bot).is_some() {
             log::debug!("event=no_outcome id={} reason=\"the alert's levels cannot be measured\"", c.alert.id);
         }
-        match self.store.commit_alert(&c.alert, Some(&cooldown), c.plan.as_ref(), now) {
+        match self.store.commit_post(&c.alert, Some(&cooldown), c.plan.as_ref(), c.episode.as_ref(), now) {
             Ok(true) => {
                 log::info!("event=alert bot={} id={} {}", c.bot, c.alert.id, alert_fields(&c.alert));
                 true
@@ -371,7 +372,7 @@ impl Service {
         };
         let detail = format!(
             "deleted={} runs={} processing_errors={} cooldowns={} open_interest={} alerts={} outcomes={} \
-             freed_pages={freed} retention_days={days} alert_retention_days={alert_days}",
+             episodes={} freed_pages={freed} retention_days={days} alert_retention_days={alert_days}",
             pruned.total(),
             pruned.runs,
             pruned.processing_errors,
@@ -379,6 +380,7 @@ impl Service {
             pruned.open_interest,
             pruned.alerts,
             pruned.outcomes,
+            pruned.episodes,
         );
         log::info!("event=prune {detail}");
         JobResult::Ok(detail)

@@ -79,5 +79,6 @@ impl Service {
                 (Err(e), None) => log::error!("event=store_error op=mark id={} error=\"{e}\"", alert.id),
             }
         }
+        self.deliver_updates();
     }
 }

@@ -11,7 +11,7 @@ use super::StoreError;
 /// The schema version this build writes and understands.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3, super::flow_history::SCHEMA];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, super::flow_history::SCHEMA, V5];
 
 /// Every table is STRICT so a wrongly typed value is an error at the write,
 /// not a surprise at a later read. Times are RFC 3339 UTC text (see the
@@ -133,6 +133,39 @@ ALTER TABLE outcomes ADD COLUMN limit_entry INTEGER NOT NULL DEFAULT 0 CHECK (li
 ALTER TABLE outcomes ADD COLUMN filled_at TEXT;
 ALTER TABLE outcomes ADD COLUMN r_multiple REAL;
 UPDATE outcomes SET filled_at = opened_at;
+";
+
+/// One alert per move (SPEC §6): each family's open episodes (the state
+/// as JSON, keyed like the engine's book) and the edits of their posted
+/// messages, an outbox of their own with the alerts' delivery states.
+const V5: &str = "
+CREATE TABLE episodes (
+    bot         TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    post_id     TEXT NOT NULL REFERENCES alerts (id),
+    last_hit_at TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    PRIMARY KEY (bot, key)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX episodes_by_last_hit ON episodes (last_hit_at);
+
+CREATE TABLE episode_updates (
+    id              TEXT PRIMARY KEY NOT NULL,
+    post_id         TEXT NOT NULL REFERENCES alerts (id),
+    bot             TEXT NOT NULL,
+    at              TEXT NOT NULL,
+    created_at      TEXT NOT NULL,
+    status          TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (status IN ('pending', 'sent', 'failed', 'expired')),
+    status_at       TEXT NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    last_attempt_at TEXT,
+    last_error      TEXT,
+    payload         TEXT NOT NULL
+) STRICT;
+CREATE INDEX episode_updates_by_status ON episode_updates (status, created_at);
+CREATE INDEX episode_updates_by_at ON episode_updates (at);
+CREATE INDEX episode_updates_by_post ON episode_updates (post_id);
 ";
 
 /// Refuses a file whose version this build does not know, rather than

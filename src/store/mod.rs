@@ -11,6 +11,7 @@
 //! Reads take `&self`, writes take `&mut self`.
 
 mod entry;
+mod episodes;
 mod flow_history;
 mod lock;
 mod migrations;
@@ -31,6 +32,7 @@ use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ValueRef};
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 pub use entry::{AlertStatus, OutboxEntry};
+pub use episodes::{Joined, UpdateEntry};
 pub use lock::{Holder, InstanceLock, LockError};
 pub use migrations::SCHEMA_VERSION;
 pub use ops::{Settled, Undelivered};

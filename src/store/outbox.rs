@@ -11,6 +11,7 @@ use rusqlite::{OptionalExtension, Params, TransactionBehavior, params};
 use super::entry::{AlertStatus, ENTRY_COLUMNS, OutboxEntry, RawEntry};
 use super::{Store, StoreError, Ts, bounded, sql_error, ts};
 use crate::alert::Alert;
+use crate::engine::episode::Episode;
 use crate::job::Bot;
 use crate::outcomes::Plan;
 
@@ -53,6 +54,21 @@ impl Store {
         plan: Option<&Plan>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
+        self.commit_post(alert, cooldown, plan, None, now)
+    }
+
+    /// [`Store::commit_alert`], with the episode the alert posts for (a
+    /// new episode, or an escalation of one) written in the same
+    /// transaction.
+    pub fn commit_post(
+        &mut self,
+        alert: &Alert,
+        cooldown: Option<&CooldownSet>,
+        plan: Option<&Plan>,
+        episode: Option<&Episode>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let state = episode.map(|e| self.episode_state(e)).transpose()?;
         let payload = serde_json::to_string(alert).map_err(|cause| StoreError::Payload {
             path: self.path.clone(),
             id: alert.id.clone(),
@@ -83,8 +99,21 @@ impl Store {
         if let Some(p) = plan {
             super::outcomes::insert_plan(&tx, &alert.id, p).map_err(&fail)?;
         }
+        if let (Some(e), Some(state)) = (episode, &state) {
+            upsert_episode(&tx, e, state).map_err(&fail)?;
+        }
         tx.commit().map_err(&fail)?;
         Ok(true)
+    }
+
+    /// The episode's state as stored text (checked before a transaction
+    /// opens, so a payload error never leaves one half done).
+    pub(super) fn episode_state(&self, episode: &Episode) -> Result<String, StoreError> {
+        serde_json::to_string(episode).map_err(|cause| StoreError::Payload {
+            path: self.path.clone(),
+            id: episode.post_id.clone(),
+            cause,
+        })
     }
 
     pub fn cooldown(&self, bot: Bot, key: &str) -> Result<Option<Cooldown>, StoreError> {
@@ -243,4 +272,18 @@ impl Store {
         }
         Ok(entries)
     }
+}
+
+/// Writes (or replaces) `episode` inside `tx`.
+pub(super) fn upsert_episode(
+    tx: &rusqlite::Transaction<'_>,
+    episode: &Episode,
+    state: &str,
+) -> rusqlite::Result<usize> {
+    tx.execute(
+        "INSERT INTO episodes (bot, key, post_id, last_hit_at, state) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (bot, key) DO UPDATE
+         SET post_id = excluded.post_id, last_hit_at = excluded.last_hit_at, state = excluded.state",
+        params![episode.bot.as_str(), episode.key, episode.post_id, ts(episode.last_hit_at), state],
+    )
 }

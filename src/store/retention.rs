@@ -30,11 +30,19 @@ pub struct Pruned {
     pub open_interest: usize,
     pub alerts: usize,
     pub outcomes: usize,
+    /// Episode edits (delivered or given up) and closed episodes.
+    pub episodes: usize,
 }
 
 impl Pruned {
     pub fn total(&self) -> usize {
-        self.runs + self.processing_errors + self.cooldowns + self.open_interest + self.alerts + self.outcomes
+        self.runs
+            + self.processing_errors
+            + self.cooldowns
+            + self.open_interest
+            + self.alerts
+            + self.outcomes
+            + self.episodes
     }
 }
 
@@ -86,6 +94,12 @@ impl Store {
             processing_errors: tx.execute("DELETE FROM processing_errors WHERE at < ?1", [&cutoff]).map_err(&fail)?,
             cooldowns: tx.execute("DELETE FROM cooldowns WHERE until < ?1", [&cutoff]).map_err(&fail)?,
             open_interest: tx.execute("DELETE FROM open_interest WHERE recorded_at < ?1", [&cutoff]).map_err(&fail)?,
+            // An episode closes EPISODE_MINUTES after its last hit: one
+            // untouched for the whole retention window is long closed.
+            episodes: tx
+                .execute("DELETE FROM episode_updates WHERE at < ?1 AND status <> 'pending'", [&cutoff])
+                .map_err(&fail)?
+                + tx.execute("DELETE FROM episodes WHERE last_hit_at < ?1", [&cutoff]).map_err(&fail)?,
             ..Pruned::default()
         };
         if let Some(alerts_before) = alerts_before {
@@ -108,6 +122,12 @@ impl Store {
                 tx.execute(&format!("DELETE FROM cooldowns WHERE alert_id IN ({old})"), [&cutoff]).map_err(&fail)?;
             p.outcomes =
                 tx.execute(&format!("DELETE FROM outcomes WHERE alert_id IN ({old})"), [&cutoff]).map_err(&fail)?;
+            // The episodes and edits of the alerts that go (their foreign keys).
+            p.episodes += tx
+                .execute(&format!("DELETE FROM episode_updates WHERE post_id IN ({old})"), [&cutoff])
+                .map_err(&fail)?;
+            p.episodes +=
+                tx.execute(&format!("DELETE FROM episodes WHERE post_id IN ({old})"), [&cutoff]).map_err(&fail)?;
             p.alerts =
                 tx.execute("DELETE FROM alerts WHERE at < ?1 AND status <> 'pending'", [&cutoff]).map_err(&fail)?;
         }

@@ -91,6 +91,10 @@ impl Discord {
         let tx = Mutex::new(tx);
         let log = posts.clone();
         let server = FakeServer::start(move |req: &Recorded| {
+            // An episode's edit (PATCH) changes a posted message: not a post.
+            if req.method == "PATCH" {
+                return Reply::json(200, r#"{"id":"1","channel_id":"1"}"#);
+            }
             let id = alert_id(req);
             let run: usize = req.path().rsplit_once('r').and_then(|(_, n)| n.parse().ok()).unwrap_or(usize::MAX);
             let n = {

@@ -152,7 +152,7 @@ fn evaluate_scores_a_hand_built_day() {
     assert!(text.contains("e03 10:06:00 sweep SPY O:SPY260320P00590000 — no sweeps"), "{text}");
     assert!(
         text.lines().any(|l| l.split_whitespace().collect::<Vec<_>>()
-            == ["sweeps", "1", "1", "1.000", "1/2", "-", "0", "-", "1", "0"]),
+            == ["sweeps", "1", "0", "1", "1.000", "1/2", "-", "0", "-", "1", "0"]),
         "{text}"
     );
 

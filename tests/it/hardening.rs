@@ -113,7 +113,7 @@ fn cfg(polygon: &str, golden: &str, sweeps: &str, dir: &Path, extra: &[(&str, &s
 
 // ------------------------------------------------------------ full disk
 
-const TABLES: [&str; 10] = [
+const TABLES: [&str; 13] = [
     "alerts",
     "cooldowns",
     "outcomes",
@@ -124,6 +124,9 @@ const TABLES: [&str; 10] = [
     "webhooks_retired",
     "features_disabled",
     "heartbeat_snapshot",
+    "flow_history",
+    "episodes",
+    "episode_updates",
 ];
 
 /// Every write to the database at `db` fails from now on, for every

@@ -4,6 +4,7 @@
 mod cli;
 mod crash;
 mod discord;
+mod episodes;
 mod evaluate;
 mod faults;
 mod hardening;

@@ -22,11 +22,11 @@ use crate::support::fake_polygon::{Contract, FakePolygon, iso_print};
 use crate::support::logcap;
 
 const KEY: &str = "CANARY-KEY-123";
-const TOKEN: &str = "CANARYTOKENabc";
+pub(crate) const TOKEN: &str = "CANARYTOKENabc";
 const CALL: &str = "O:SPY260320C00600000";
 const TIMETABLE: &str = "6,21,36,51 * 9-15 * * Mon-Fri golden_sweeps session=regular\n0 */5 * * * * heartbeat\n";
 
-fn t0() -> DateTime<Utc> {
+pub(crate) fn t0() -> DateTime<Utc> {
     // Monday 2026-03-09 09:29:50 EDT.
     Utc.with_ymd_and_hms(2026, 3, 9, 13, 29, 50).unwrap()
 }
@@ -47,16 +47,16 @@ fn spy_market(clock: Arc<SimClock>, volumes: &[f64]) -> FakePolygon {
 }
 
 /// A Discord webhook endpoint answering with `reply(n)` for the n-th post.
-fn discord(reply: impl Fn(usize) -> Reply + Send + Sync + 'static) -> FakeServer {
+pub(crate) fn discord(reply: impl Fn(usize) -> Reply + Send + Sync + 'static) -> FakeServer {
     let n = AtomicUsize::new(0);
     FakeServer::start(move |_req: &Recorded| reply(n.fetch_add(1, Ordering::SeqCst)))
 }
 
-fn ok_message(n: usize) -> Reply {
+pub(crate) fn ok_message(n: usize) -> Reply {
     Reply::json(200, format!(r#"{{"id":"99000000000000{n:04}","channel_id":"1"}}"#))
 }
 
-fn config(polygon: &str, discord: &str, extra: &[(&str, &str)]) -> Config {
+pub(crate) fn config(polygon: &str, discord: &str, extra: &[(&str, &str)]) -> Config {
     let mut vars: BTreeMap<String, String> = [
         ("POLYGON_API_KEY", KEY.to_string()),
         ("POLYGON_BASE_URL", polygon.to_string()),
@@ -74,7 +74,7 @@ fn config(polygon: &str, discord: &str, extra: &[(&str, &str)]) -> Config {
 
 /// Runs the service from `start` for `span` of simulated time on the store
 /// at `db`; returns the captured log lines.
-fn run_service(
+pub(crate) fn run_service(
     cfg: Config,
     db: &std::path::Path,
     clock: Arc<SimClock>,
@@ -109,7 +109,7 @@ fn run_timetable(
 }
 
 #[derive(Clone, Default)]
-struct SharedBuf(Arc<Mutex<Vec<u8>>>);
+pub(crate) struct SharedBuf(pub(crate) Arc<Mutex<Vec<u8>>>);
 
 impl Write for SharedBuf {
     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
@@ -402,7 +402,10 @@ fn golden_premiums(volumes: &[f64], fetches: u64) -> Vec<f64> {
     let market = spy_market(clock.clone(), volumes);
     let hook = discord(ok_message);
     let span = Duration::from_secs(16 + 30 * (fetches - 1) + 5);
-    run_service(config(&market.url(), &hook.url(), &[]), &dir.path().join("s.db"), clock, span, None);
+    // The cooldown alone: with episodes on, a breakthrough would be an
+    // escalation reporting the episode's summed premium.
+    let cfg = config(&market.url(), &hook.url(), &[("EPISODE_MINUTES", "0")]);
+    run_service(cfg, &dir.path().join("s.db"), clock, span, None);
     assert_eq!(market.chain_fetches("SPY") as u64, fetches);
     let store = Store::open(&dir.path().join("s.db")).unwrap();
     store.alerts_since(t0()).unwrap().iter().filter_map(|e| e.alert.premium).collect()

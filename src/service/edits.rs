@@ -1,0 +1,97 @@
+//! The edits of episodes' messages, delivered after the outbox's posts in
+//! the same pass: expire what is too old, then per posted message its
+//! pending edits together (Discord gets the latest; the earlier ones are in
+//! it), once the post has gone out with its message id.
+
+use super::*;
+use crate::engine::episode::Update;
+use crate::service::delivery::Delivered;
+use crate::store::AlertStatus;
+
+impl Service {
+    /// Expires pending edits older than `ALERT_MAX_AGE_SECONDS`, then
+    /// delivers the rest grouped by message, oldest first. An edit waits
+    /// while its post is pending, and fails when the post never went out.
+    pub(super) fn deliver_updates(&mut self) {
+        let now = self.now();
+        let cutoff = now - chrono::Duration::seconds(self.config.tunables.alert_max_age_seconds);
+        match self.store.expire_updates_older_than(cutoff, now) {
+            Ok(ids) => {
+                for id in ids {
+                    log::warn!(
+                        "event=episode_update_expired id={id} reason=\"pending longer than ALERT_MAX_AGE_SECONDS\""
+                    );
+                }
+            }
+            Err(e) => log::error!("event=store_error op=expire_updates error=\"{e}\""),
+        }
+        let pending = match self.store.pending_updates() {
+            Ok(p) => p,
+            Err(e) => {
+                log::error!("event=store_error op=pending_updates error=\"{e}\"");
+                return;
+            }
+        };
+        // Per message, in the order its first pending edit was committed.
+        let mut groups: Vec<(String, Vec<Update>)> = Vec::new();
+        for entry in pending {
+            let u = entry.update;
+            match groups.iter_mut().find(|(post, _)| *post == u.update_of) {
+                Some((_, list)) => list.push(u),
+                None => groups.push((u.update_of.clone(), vec![u])),
+            }
+        }
+        for (post_id, updates) in groups {
+            if self.clock.shutdown().is_requested() {
+                break;
+            }
+            let ids: Vec<String> = updates.iter().map(|u| u.id.clone()).collect();
+            let post = match self.store.alert_entry(&post_id) {
+                Ok(Some(p)) => p,
+                Ok(None) => {
+                    self.settle_updates(&ids, Delivered::Failed { reason: format!("alert {post_id} is unknown") });
+                    continue;
+                }
+                Err(e) => {
+                    log::error!("event=store_error op=alert_entry id={post_id} error=\"{e}\"");
+                    continue;
+                }
+            };
+            let delivered = match post.status {
+                // An edit needs the posted message: it waits for its post.
+                AlertStatus::Pending => continue,
+                AlertStatus::Failed | AlertStatus::Expired => {
+                    Delivered::Failed { reason: format!("alert {post_id} was never posted ({})", post.status) }
+                }
+                AlertStatus::Sent => self.delivery.deliver_updates(&post.alert, post.message_id.as_deref(), &updates),
+            };
+            if delivered == Delivered::Stop {
+                return;
+            }
+            self.settle_updates(&ids, delivered);
+        }
+    }
+
+    /// Records what became of the edits `ids` of one message.
+    fn settle_updates(&mut self, ids: &[String], delivered: Delivered) {
+        let now = self.now();
+        let recorded = match delivered {
+            Delivered::Sent { .. } => self.store.mark_updates_sent(ids, now),
+            Delivered::Failed { reason } => {
+                log::warn!("event=episode_update_failed ids={} reason=\"{reason}\"", ids.join(","));
+                self.store.mark_updates_failed(ids, &reason, now)
+            }
+            Delivered::WebhookGone { webhook, reason } => {
+                if let Err(e) = self.store.retire_webhook(&webhook.to_string(), "discord answered 404", now) {
+                    log::error!("event=store_error op=retire_webhook error=\"{e}\"");
+                }
+                self.store.mark_updates_failed(ids, &reason, now)
+            }
+            Delivered::Deferred { reason } => self.store.record_update_attempt(ids, &reason, now),
+            Delivered::Skipped | Delivered::Stop => return,
+        };
+        if let Err(e) = recorded {
+            log::error!("event=store_error op=mark_updates ids={} error=\"{e}\"", ids.join(","));
+        }
+    }
+}
