@@ -269,6 +269,7 @@ settings! {
     sweeps_max_dte: int("SWEEPS_MAX_DTE", 90, 0, 3650),
     min_sweep_score: num("MIN_SWEEP_SCORE", 60.0, 0.0, 100.0),
     sweeps_confirm_with_trades: flag("SWEEPS_CONFIRM_WITH_TRADES", true),
+    sweeps_require_iso: flag("SWEEPS_REQUIRE_ISO", false),
     sweeps_max_confirmations: int("SWEEPS_MAX_CONFIRMATIONS", 3, 0, 1000),
     sweeps_min_volume_multiple: num("SWEEPS_MIN_VOLUME_MULTIPLE", 10.0, 0.0, 1e9),
     sweeps_max_flow_share: num("SWEEPS_MAX_FLOW_SHARE", 0.01, 0.0, 1.0),

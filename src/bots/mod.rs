@@ -232,6 +232,17 @@ pub fn label_confirms_sweep(label: &str) -> bool {
     label.starts_with(CONFIRMED_LABEL)
 }
 
+/// Sweeps and Golden Sweeps post sweeps: with `required`, trades that were
+/// read and show no intermarket-sweep print end the candidate. Trades not
+/// read (the firing's cap, confirmation off, the endpoint forbidden) leave
+/// it to be posted as unconfirmed flow.
+pub fn check_sweep(required: bool, confirmation: Option<Confirmation>) -> Result<(), Suppressed> {
+    match confirmation {
+        Some(c) if required && !c.is_sweep() => Err(Suppressed::new("trades show no ISO print (SWEEPS_REQUIRE_ISO)")),
+        _ => Ok(()),
+    }
+}
+
 /// The label for an alert whose trades may not have been fetched.
 pub fn confirmation_label(confirmation: Option<Confirmation>) -> String {
     confirmation.map_or_else(|| UNCONFIRMED_LABEL.to_string(), |c| c.label())
@@ -372,6 +383,16 @@ mod tests {
                 (crate::alert::tick(x) * ticks_per_dollar(x)).round()
             );
         }
+    }
+
+    #[test]
+    fn a_sweep_family_needs_iso_prints_once_trades_were_read() {
+        let iso = Some(Confirmation { iso_prints: 2, exchanges: 2 });
+        let none = Some(Confirmation::default());
+        assert!(check_sweep(true, iso).is_ok());
+        assert!(check_sweep(true, none).is_err());
+        assert!(check_sweep(true, None).is_ok());
+        assert!(check_sweep(false, none).is_ok());
     }
 
     #[test]

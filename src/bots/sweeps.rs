@@ -38,11 +38,22 @@ pub struct SweepsConfig {
     /// `SWEEPS_CONFIRM_WITH_TRADES`: whether the ISO part may be earned at
     /// the cost of a trades request.
     pub confirm_with_trades: bool,
+    /// `SWEEPS_REQUIRE_ISO`: a candidate whose trades were read and show no
+    /// ISO print is not alerted by Sweeps or Golden Sweeps (a family named
+    /// for sweeps posts sweeps; unread trades still post, "unconfirmed").
+    pub require_iso: bool,
 }
 
 impl Default for SweepsConfig {
     fn default() -> Self {
-        SweepsConfig { min_premium: 50_000.0, min_dte: 1, max_dte: 90, min_score: 60.0, confirm_with_trades: true }
+        SweepsConfig {
+            min_premium: 50_000.0,
+            min_dte: 1,
+            max_dte: 90,
+            min_score: 60.0,
+            confirm_with_trades: true,
+            require_iso: false,
+        }
     }
 }
 
@@ -55,6 +66,7 @@ impl SweepsConfig {
             max_dte: c.tunables.sweeps_max_dte,
             min_score: c.tunables.min_sweep_score,
             confirm_with_trades: c.tunables.sweeps_confirm_with_trades,
+            require_iso: c.tunables.sweeps_require_iso,
         }
     }
 }
@@ -143,13 +155,16 @@ fn reaches(score: f64, min_score: f64) -> bool {
 
 /// Whether a trades request could change the decision on `ev`: confirmation
 /// is enabled, the event passes premium and DTE, and it reaches the minimum
-/// score with the ISO part but not without it.
+/// score with the ISO part but (unless `require_iso`, when only a confirmed
+/// sweep posts) not without it.
 pub fn needs_confirmation(cfg: &SweepsConfig, ev: &FlowEvent) -> bool {
     if !cfg.confirm_with_trades || screen(cfg, ev).is_err() {
         return false;
     }
     let base = score(ev, None).score;
-    !reaches(base, cfg.min_score) && reaches(base + ISO_POINTS, cfg.min_score)
+    // Posting only sweeps, every candidate the ISO part could carry is read;
+    // otherwise only those it decides.
+    (cfg.require_iso || !reaches(base, cfg.min_score)) && reaches(base + ISO_POINTS, cfg.min_score)
 }
 
 /// Whether `ev` is a Sweeps alert given its (optional) confirmation, and its
@@ -310,6 +325,7 @@ mod tests {
     fn confirmation_only_where_it_decides() {
         use Side::*;
         let off = SweepsConfig { confirm_with_trades: false, ..SweepsConfig::default() };
+        let iso_required = SweepsConfig { require_iso: true, ..SweepsConfig::default() };
         // (config, event, needs a trades request)
         let cases = [
             // 55 without ISO, 70 with: the request decides.
@@ -318,8 +334,9 @@ mod tests {
             (SweepsConfig::default(), event(50_000.0, 30, 600.0, Some(1000.0), Ask), true),
             // 44.99 + 15 is still below 60.
             (SweepsConfig::default(), event(50_000.0, 30, 599.6, Some(1000.0), Ask), false),
-            // Already 60 without it.
+            // Already 60 without it: read only when only a sweep may post.
             (SweepsConfig::default(), event(400_000.0, 30, 4000.0, None, Ask), false),
+            (iso_required, event(400_000.0, 30, 4000.0, None, Ask), true),
             // Fails premium or DTE whatever the trades say.
             (SweepsConfig::default(), event(49_999.0, 30, 4000.0, Some(0.0), Ask), false),
             (SweepsConfig::default(), event(50_000.0, 0, 4000.0, Some(0.0), Ask), false),
@@ -337,7 +354,8 @@ mod tests {
                 ev.volume_delta
             );
             // Whenever a request is worth it, an ISO print makes the event pass.
-            if want {
+            // (With require_iso the engine's `bots::check_sweep` ends it.)
+            if want && !cfg.require_iso {
                 assert!(evaluate(&cfg, &ev, ISO).is_ok());
                 assert!(evaluate(&cfg, &ev, None).is_err());
             }
@@ -391,6 +409,7 @@ mod tests {
             ("SWEEPS_MAX_DTE", "60"),
             ("MIN_SWEEP_SCORE", "70.5"),
             ("SWEEPS_CONFIRM_WITH_TRADES", "false"),
+            ("SWEEPS_REQUIRE_ISO", "false"),
         ]
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -402,6 +421,7 @@ mod tests {
             max_dte: 60,
             min_score: 70.5,
             confirm_with_trades: false,
+            require_iso: false,
         };
         assert_eq!(SweepsConfig::from_config(&c), want);
     }

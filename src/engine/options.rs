@@ -259,6 +259,13 @@ impl Engine {
                     }
                     if known.is_none() {
                         task.summary.over_cap += 1;
+                        // A family that posts only sweeps cannot post what
+                        // it had no allowance left to confirm.
+                        if self.rules.sweeps.require_iso {
+                            task.state = State::Options(Stage::Confirm { scan, queue });
+                            let why = "not confirmed: SWEEPS_MAX_CONFIRMATIONS spent this firing (SWEEPS_REQUIRE_ISO)";
+                            return Some(suppressed(task.bot, ev, Suppressed::new(why)));
+                        }
                     }
                     let step = self.decide(task, ev, current.screened, None, known, current.at, now);
                     task.state = State::Options(Stage::Confirm { scan, queue });
@@ -455,12 +462,14 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Step {
         let bot = task.bot;
+        let require_iso = self.rules.sweeps.require_iso;
         let alert = match screened {
-            Screened::Golden(hit) => Ok(golden_sweeps::build_alert(&hit, ev, confirmation)),
+            Screened::Golden(hit) => bots::check_sweep(require_iso, confirmation)
+                .map(|()| golden_sweeps::build_alert(&hit, ev, confirmation)),
             Screened::Flow(hit) => Ok(orakl_flow::build_alert(&hit, ev)),
-            Screened::Sweeps => {
-                sweeps::evaluate(&self.rules.sweeps, ev, confirmation).map(|hit| sweeps::build_alert(&hit, ev))
-            }
+            Screened::Sweeps => bots::check_sweep(require_iso, confirmation)
+                .and_then(|()| sweeps::evaluate(&self.rules.sweeps, ev, confirmation))
+                .map(|hit| sweeps::build_alert(&hit, ev)),
             Screened::Bullseye => {
                 if let Some(Answer::Bars(daily)) = answer {
                     self.daily_cache.insert(task.symbol.clone(), (ev.trading_date, Arc::new(daily)));

@@ -482,23 +482,27 @@ fn one_confirmation_serves_sweeps_and_golden_sweeps_and_the_cap_bounds_them() {
     // below its minimum, Golden Sweeps alerts unconfirmed.
     let timetable = "3,18,33,48 * 9-15 * * Mon-Fri sweeps session=regular\n\
                      6,21,36,51 * 9-15 * * Mon-Fri golden_sweeps session=regular\n";
-    // (SWEEPS_MAX_CONFIRMATIONS, trades requests, alerts and labels)
+    // (SWEEPS_MAX_CONFIRMATIONS, SWEEPS_REQUIRE_ISO, trades requests, alerts
+    // and labels): posting only sweeps, what the cap left unread is not posted.
     let confirmed = "sweep confirmed: 2 ISO prints on 2 exchanges";
-    type Case<'a> = (&'a str, usize, Vec<(&'a str, &'a str)>);
-    let cases: [Case; 2] = [
-        ("3", 1, vec![("sweeps", confirmed), ("golden_sweeps", confirmed)]),
-        ("0", 0, vec![("golden_sweeps", "flow (unconfirmed)")]),
+    type Case<'a> = (&'a str, &'a str, usize, Vec<(&'a str, &'a str)>);
+    let cases: [Case; 4] = [
+        ("3", "false", 1, vec![("sweeps", confirmed), ("golden_sweeps", confirmed)]),
+        ("0", "false", 0, vec![("golden_sweeps", "flow (unconfirmed)")]),
+        ("3", "true", 1, vec![("sweeps", confirmed), ("golden_sweeps", confirmed)]),
+        ("0", "true", 0, vec![]),
     ];
-    for (cap, requests, want) in cases {
+    for (cap, require, requests, want) in cases {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("state.db");
         let clock = Arc::new(SimClock::new(t0()));
         let market = spy_market_mid_fill(clock.clone(), &[1000.0, 3000.0]);
         let hook = discord(ok_message);
-        let cfg = config(&market.url(), &hook.url(), &[("SWEEPS_MAX_CONFIRMATIONS", cap)]);
+        let cfg =
+            config(&market.url(), &hook.url(), &[("SWEEPS_MAX_CONFIRMATIONS", cap), ("SWEEPS_REQUIRE_ISO", require)]);
         let logs = run_timetable(cfg, &db, clock, Duration::from_secs(50), None, timetable);
         let trades = market.server.requests().iter().filter(|r| r.path().starts_with("/v3/trades/")).count();
-        assert_eq!(trades, requests, "cap {cap}: {}", logs.join("\n"));
+        assert_eq!(trades, requests, "cap {cap} require {require}: {}", logs.join("\n"));
         let store = Store::open(&db).unwrap();
         let got: Vec<(String, String)> = store
             .alerts_since(t0())
@@ -507,7 +511,7 @@ fn one_confirmation_serves_sweeps_and_golden_sweeps_and_the_cap_bounds_them() {
             .map(|e| (e.alert.bot.as_str().to_string(), e.alert.label.clone()))
             .collect();
         let want: Vec<(String, String)> = want.iter().map(|(b, l)| (b.to_string(), l.to_string())).collect();
-        assert_eq!(got, want, "cap {cap}");
+        assert_eq!(got, want, "cap {cap} require {require}");
         if cap == "0" {
             assert!(
                 logs.iter().any(|l| l.contains("event=scan bot=sweeps") && l.contains("unconfirmed_over_cap=1")),
