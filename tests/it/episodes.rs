@@ -216,3 +216,27 @@ fn printed_output_shows_each_update_as_its_own_line_naming_the_alert_it_updates(
     assert_eq!((update["hits"].as_u64(), update["premium_total"].as_f64()), (Some(2), Some(3_000_000.0)));
     assert_eq!(update["at"].as_str().map(at), Some(at("2026-03-09T13:31:06Z")));
 }
+
+#[test]
+fn a_hit_joining_a_post_the_hourly_budget_still_holds_edits_it_once_committed() {
+    // One fetch brings $2M on CALL and $1M on CALL2: the first posts, the
+    // second joins its episode in the same firing, while the budget holds
+    // the post until the firing ends; the edit must follow the post, not
+    // find it missing and forget the episode (which would post the next hit).
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("state.db");
+    let clock = Arc::new(SimClock::new(t0()));
+    let m =
+        market(clock.clone(), &[(CALL, 600.0, &[1000.0, 3000.0]), (CALL2, 605.0, &[1000.0, 2000.0, 2000.0, 2500.0])]);
+    let hook = discord(edited);
+    let cfg = config(&m.url(), &hook.url(), &[("GOLDEN_SWEEPS_MAX_ALERTS_PER_HOUR", "5")]);
+    let logs = run_service(cfg, &db, clock, Duration::from_secs(110), None);
+    let wh = format!("{WEBHOOK}/T");
+    assert_eq!(
+        methods(&hook),
+        [format!("POST {wh}"), format!("PATCH {wh}/messages/990000000000000000")],
+        "{}",
+        logs.join("\n")
+    );
+    assert!(!logs.iter().any(|l| l.contains("event=episode_forgotten")), "{}", logs.join("\n"));
+}
