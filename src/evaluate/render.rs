@@ -143,7 +143,7 @@ pub fn render_text(card: &Scorecard) -> String {
             when(m.at),
             m.kind,
             m.symbol,
-            m.contract.as_deref().map(|c| format!(" {c}")).unwrap_or_default(),
+            contract_suffix(m.contract.as_deref()),
             names(&m.missing)
         )
     });
@@ -157,7 +157,7 @@ pub fn render_text(card: &Scorecard) -> String {
             when(f.at),
             f.kind,
             f.symbol,
-            f.contract.as_deref().map(|c| format!(" {c}")).unwrap_or_default(),
+            contract_suffix(f.contract.as_deref()),
             names(&f.fired_by)
         )
     });
@@ -196,7 +196,7 @@ pub fn render_text(card: &Scorecard) -> String {
             when(row.at),
             row.bot.as_str(),
             row.ticker,
-            row.contract.as_deref().map(|c| format!(" {c}")).unwrap_or_default(),
+            contract_suffix(row.contract.as_deref()),
             row.entry,
             row.stop,
             row.target,
@@ -216,7 +216,7 @@ pub fn render_text(card: &Scorecard) -> String {
             Sentiment::Bearish => "bearish",
             Sentiment::Neutral => "neutral",
         };
-        let contract = c.contract.as_deref().map(|c| format!(" {c}")).unwrap_or_default();
+        let contract = contract_suffix(c.contract.as_deref());
         format!("{} {} {}{contract} {sentiment} with a {} plan", when(c.at), c.bot.as_str(), c.ticker, c.plan)
     });
 
@@ -266,6 +266,11 @@ pub fn render_text(card: &Scorecard) -> String {
 
 fn names(bots: &[Bot]) -> String {
     bots.iter().map(|b| b.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+/// " O:SPY…" after a row's ticker when it names a contract, else nothing.
+fn contract_suffix(contract: Option<&str>) -> String {
+    contract.map(|c| format!(" {c}")).unwrap_or_default()
 }
 
 fn opt(x: Option<f64>) -> String {
