@@ -3,12 +3,13 @@
 //! not the way alert volume is kept down (that is the rules' work).
 //!
 //! How "the highest-scoring alerts are kept" works without holding alerts
-//! back for an hour: a firing's new alerts of a budgeted family are held
-//! until the firing ends, then ranked by score (an alert without a score
+//! back for an hour: a symbol's new alerts of a budgeted family are held
+//! until its task ends (one chain scan: holding them longer would widen
+//! the window in which a kill loses a decided alert), then ranked by score (an alert without a score
 //! ranks last; ties keep their order) and committed while the clock hour
 //! (an ET hour; New York's offsets are whole hours) has room. Earlier
 //! firings of the hour are never taken back, so within an hour it is first
-//! come, and within a firing the best first. The alerts already in the hour
+//! come, and within a symbol's scan the best first. The alerts already in the hour
 //! are counted from the store, so a restart does not refill the budget.
 //! What does not fit is suppressed: one `info` line each, counted per
 //! family since start for `status` and the metrics.
@@ -47,7 +48,7 @@ impl Budget {
         self.limits.contains_key(&bot)
     }
 
-    /// Splits a firing's held alerts of `bot` into those the hour has room
+    /// Splits a scan's held alerts of `bot` into those the hour has room
     /// for (`used` alerts are in it already), the highest scores first, in
     /// their original order, and the rest, which are counted.
     pub fn admit(&mut self, bot: Bot, used: u64, held: Vec<Commit>) -> (Vec<Commit>, Vec<Commit>) {

@@ -52,7 +52,9 @@ impl Service {
             _ => false,
         };
         // New alerts of a family with an hourly budget wait for the end of
-        // the firing, to be ranked (see `budget`).
+        // their symbol's task, to be ranked (see `budget`): no longer, for
+        // an alert decided and not yet committed is lost to a kill (the
+        // volume that revealed it is not seen again).
         let mut held = Held::default();
         let (mut events, mut alerts, mut failures) = (0usize, 0usize, 0usize);
         let (mut confirmations, mut over_cap) = (0usize, 0usize);
@@ -72,10 +74,11 @@ impl Service {
             self.cut_short = false;
             let mut task = self.engine.start(bot, symbol);
             let (summary, committed) = self.drive(&mut task, &mut held);
+            let released = self.release(bot, std::mem::take(&mut held));
             events += summary.events;
             confirmations += summary.confirmations;
             over_cap += summary.over_cap;
-            alerts += committed;
+            alerts += committed + released;
             failures += usize::from(summary.failed && !self.cut_short);
             if self.cut_short {
                 cut.push(symbol.clone());
@@ -94,7 +97,6 @@ impl Service {
             );
             self.deferred.insert(bot, (deferred, cut));
         }
-        alerts += self.release(bot, held);
         let after = self.api_counts();
         let (requests, pages) = (after.0 - before.0, after.1 - before.1);
         let ms = (self.clock.elapsed() - t0).as_millis();
@@ -147,7 +149,7 @@ impl Service {
         (crate::engine::Summary { failed: true, ..Default::default() }, committed)
     }
 
-    /// Commits the firing's held alerts that the hour's budget has room
+    /// Commits a task's held alerts that the hour's budget has room
     /// for, the highest scores first; the count committed.
     fn release(&mut self, bot: Bot, held: Held) -> usize {
         let Held { posts: held, joins } = held;
