@@ -269,8 +269,9 @@ settings! {
     sweeps_max_dte: int("SWEEPS_MAX_DTE", 90, 0, 3650),
     min_sweep_score: num("MIN_SWEEP_SCORE", 60.0, 0.0, 100.0),
     sweeps_confirm_with_trades: flag("SWEEPS_CONFIRM_WITH_TRADES", true),
-    sweeps_require_iso: flag("SWEEPS_REQUIRE_ISO", false),
-    sweeps_max_confirmations: int("SWEEPS_MAX_CONFIRMATIONS", 3, 0, 1000),
+    sweeps_require_iso: flag("SWEEPS_REQUIRE_ISO", true),
+    sweeps_min_exchanges: int("SWEEPS_MIN_EXCHANGES", 2, 1, 16),
+    sweeps_max_confirmations: int("SWEEPS_MAX_CONFIRMATIONS", 8, 0, 1000),
     sweeps_min_volume_multiple: num("SWEEPS_MIN_VOLUME_MULTIPLE", 10.0, 0.0, 1e9),
     sweeps_max_flow_share: num("SWEEPS_MAX_FLOW_SHARE", 0.01, 0.0, 1.0),
     sweeps_min_delta_voi: num("SWEEPS_MIN_DELTA_VOI", 0.02, 0.0, 1e6),
@@ -819,6 +820,9 @@ mod tests {
             "SWEEPS_CONFIRM_WITH_TRADES: `maybe` is not a boolean (true/false)",
         );
         check(&[("GOLDEN_MIN_DTE", "200")], "GOLDEN_MIN_DTE: 200 is above GOLDEN_MAX_DTE (180)");
+        check(&[("SWEEPS_MIN_EXCHANGES", "0")], "SWEEPS_MIN_EXCHANGES: 0 is outside 1..=16");
+        check(&[("SWEEPS_MIN_EXCHANGES", "17")], "SWEEPS_MIN_EXCHANGES: 17 is outside 1..=16");
+        check(&[("SWEEPS_MIN_EXCHANGES", "16")], "");
         check(
             &[("WATCHLIST", "SPY,QQQ"), ("WATCHLIST_FILE", "x")],
             "WATCHLIST: set WATCHLIST or WATCHLIST_FILE, not both",
@@ -840,6 +844,10 @@ mod tests {
         assert_eq!(c.tunables.polygon_rate_limit, 5);
         assert_eq!(c.tunables.cooldown_seconds(Bot::GoldenSweeps), 900);
         assert!(c.tunables.sweeps_confirm_with_trades);
+        // Sweeps and Golden Sweeps post sweeps: ISO prints on two exchanges
+        // or more, confirmed (README, "Sweeps").
+        assert!(c.tunables.sweeps_require_iso);
+        assert_eq!((c.tunables.sweeps_min_exchanges, c.tunables.sweeps_max_confirmations), (2, 8));
         assert_eq!(c.state_db_path, PathBuf::from("state/bot_state.db"));
     }
 

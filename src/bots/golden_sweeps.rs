@@ -4,6 +4,9 @@
 //! [`GOLDEN_MIN_DTE`, `GOLDEN_MAX_DTE`], strike distance ≤
 //! `GOLDEN_MAX_STRIKE_DISTANCE`. Score min(100, 50 + 25·log2(premium/1e6)).
 //! The outcome plan in premium terms is added by the outcomes feature.
+//! With `SWEEPS_REQUIRE_ISO` (the default) only a confirmed sweep posts: the
+//! engine asks for the option's trades and [`crate::bots::check_sweep`]
+//! judges them, with the Sweeps family's `SWEEPS_MIN_EXCHANGES`.
 
 use crate::alert::Alert;
 use crate::bots::{
@@ -69,12 +72,13 @@ pub fn score(premium: f64) -> GoldenHit {
 }
 
 /// The Golden Sweeps alert for `ev`: every field the event knows, the score
-/// with its parts and the honest sweep label.
-pub fn build_alert(hit: &GoldenHit, ev: &FlowEvent, confirmation: Option<Confirmation>) -> Alert {
+/// with its parts and the honest sweep label (a sweep on at least
+/// `min_exchanges` venues).
+pub fn build_alert(hit: &GoldenHit, ev: &FlowEvent, confirmation: Option<Confirmation>, min_exchanges: usize) -> Alert {
     let mut a = ev.to_alert(Bot::GoldenSweeps, flow_alert_id(Bot::GoldenSweeps, ev));
     a.score = Some(hit.score);
     a.details.score_parts = hit.score_parts.clone();
-    a.label = confirmation_label(confirmation);
+    a.label = confirmation_label(confirmation, min_exchanges);
     a
 }
 
@@ -150,10 +154,15 @@ mod tests {
     fn alert_carries_every_field() {
         let ev = event(2_000_000.0, 30, Some(0.015));
         let hit = evaluate(&GoldenConfig::default(), &ev).unwrap();
-        let confirmed = Confirmation { iso_prints: 4, exchanges: 3 };
-        let cases = [(Some(confirmed), "sweep confirmed: 4 ISO prints on 3 exchanges"), (None, "flow (unconfirmed)")];
+        let confirmed = Confirmation { iso_prints: 4, exchanges: 3, unknown_exchange: false };
+        let one_venue = Confirmation { iso_prints: 1, exchanges: 1, unknown_exchange: false };
+        let cases = [
+            (Some(confirmed), "sweep confirmed: 4 ISO prints on 3 exchanges"),
+            (Some(one_venue), "flow (unconfirmed): 1 ISO print on 1 exchange"),
+            (None, "flow (unconfirmed)"),
+        ];
         for (confirmation, label) in cases {
-            let a = build_alert(&hit, &ev, confirmation);
+            let a = build_alert(&hit, &ev, confirmation, 2);
             assert_eq!(a.id, "golden_sweeps:O:SPY251121C00670000:20251022T143015Z");
             assert_eq!((a.bot, a.at, a.ticker.as_str()), (Bot::GoldenSweeps, ev.observed_at, "SPY"));
             assert_eq!(a.contract.as_deref(), Some("O:SPY251121C00670000"));

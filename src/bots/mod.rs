@@ -198,28 +198,49 @@ pub struct OptionPrint {
 pub struct Confirmation {
     /// Prints carrying condition 219.
     pub iso_prints: usize,
-    /// Distinct exchanges among those prints.
+    /// Distinct exchange ids among those prints.
     pub exchanges: usize,
+    /// Some of those prints carry no exchange id.
+    pub unknown_exchange: bool,
 }
 
 impl Confirmation {
-    /// A snapshot delta is a sweep only when ISO prints were seen.
-    pub fn is_sweep(&self) -> bool {
-        self.iso_prints > 0
+    /// The venues the ISO prints reached: the distinct exchanges, and the
+    /// prints without an exchange id as one more at most (they may all be
+    /// one venue, and may be one already counted).
+    pub fn venues(&self) -> usize {
+        self.exchanges + usize::from(self.unknown_exchange)
     }
 
-    /// The alert's honest label: `sweep confirmed: 4 ISO prints on 3 exchanges`.
-    pub fn label(&self) -> String {
-        if !self.is_sweep() {
+    /// The one rule of what a sweep is: an intermarket sweep is one order
+    /// routed across several venues at once, so its ISO prints reach at
+    /// least `min_exchanges` (`SWEEPS_MIN_EXCHANGES`) of them. A lone ISO
+    /// print on one exchange is a large order's fill, not a sweep.
+    pub fn is_sweep(&self, min_exchanges: usize) -> bool {
+        self.iso_prints > 0 && self.venues() >= min_exchanges.max(1)
+    }
+
+    /// The alert's honest label: `sweep confirmed: 4 ISO prints on 3
+    /// exchanges` for a sweep; ISO prints on fewer venues are flow, and the
+    /// label says what the trades showed (`flow (unconfirmed): 1 ISO print
+    /// on 1 exchange`); no ISO print at all is plain unconfirmed flow.
+    pub fn label(&self, min_exchanges: usize) -> String {
+        if self.iso_prints == 0 {
             return UNCONFIRMED_LABEL.to_string();
         }
         let prints = if self.iso_prints == 1 { "print" } else { "prints" };
-        // Prints without an exchange id confirm the sweep but not its breadth.
-        if self.exchanges == 0 {
-            return format!("{CONFIRMED_LABEL}: {} ISO {prints}", self.iso_prints);
+        let venues = match (self.exchanges, self.unknown_exchange) {
+            (0, _) => "on an unknown exchange".to_string(),
+            (1, false) => "on 1 exchange".to_string(),
+            (n, false) => format!("on {n} exchanges"),
+            (n, true) => format!("on {} exchanges (1 unknown)", n + 1),
+        };
+        let seen = format!("{} ISO {prints} {venues}", self.iso_prints);
+        if self.is_sweep(min_exchanges) {
+            format!("{CONFIRMED_LABEL}: {seen}")
+        } else {
+            format!("{UNCONFIRMED_LABEL}: {seen}")
         }
-        let exchanges = if self.exchanges == 1 { "exchange" } else { "exchanges" };
-        format!("{CONFIRMED_LABEL}: {} ISO {prints} on {} {exchanges}", self.iso_prints, self.exchanges)
     }
 }
 
@@ -232,20 +253,31 @@ pub fn label_confirms_sweep(label: &str) -> bool {
     label.starts_with(CONFIRMED_LABEL)
 }
 
-/// Sweeps and Golden Sweeps post sweeps: with `required`, trades that were
-/// read and show no intermarket-sweep print end the candidate. Trades not
-/// read (the firing's cap, confirmation off, the endpoint forbidden) leave
-/// it to be posted as unconfirmed flow.
-pub fn check_sweep(required: bool, confirmation: Option<Confirmation>) -> Result<(), Suppressed> {
+/// Sweeps and Golden Sweeps post sweeps: with `required`
+/// (`SWEEPS_REQUIRE_ISO`) a candidate posts only when its trades were read
+/// and show a sweep on at least `min_exchanges` venues. Trades not read
+/// (confirmation off; the engine names the cap and a failed request itself)
+/// are no confirmation either. Without `required` anything posts, labelled
+/// by what is known.
+pub fn check_sweep(required: bool, min_exchanges: usize, confirmation: Option<Confirmation>) -> Result<(), Suppressed> {
+    if !required {
+        return Ok(());
+    }
     match confirmation {
-        Some(c) if required && !c.is_sweep() => Err(Suppressed::new("trades show no ISO print (SWEEPS_REQUIRE_ISO)")),
-        _ => Ok(()),
+        Some(c) if c.is_sweep(min_exchanges) => Ok(()),
+        Some(c) if c.iso_prints == 0 => Err(Suppressed::new("trades show no ISO print (SWEEPS_REQUIRE_ISO)")),
+        Some(c) => Err(Suppressed::new(format!(
+            "not a sweep: {} ISO print(s) on {} venue(s), fewer than SWEEPS_MIN_EXCHANGES={min_exchanges} (SWEEPS_REQUIRE_ISO)",
+            c.iso_prints,
+            c.venues()
+        ))),
+        None => Err(Suppressed::new("not confirmed: trades not read (SWEEPS_REQUIRE_ISO)")),
     }
 }
 
 /// The label for an alert whose trades may not have been fetched.
-pub fn confirmation_label(confirmation: Option<Confirmation>) -> String {
-    confirmation.map_or_else(|| UNCONFIRMED_LABEL.to_string(), |c| c.label())
+pub fn confirmation_label(confirmation: Option<Confirmation>, min_exchanges: usize) -> String {
+    confirmation.map_or_else(|| UNCONFIRMED_LABEL.to_string(), |c| c.label(min_exchanges))
 }
 
 /// Counts the ISO prints among `trades` (already narrowed to the window since
@@ -253,7 +285,11 @@ pub fn confirmation_label(confirmation: Option<Confirmation>) -> String {
 pub fn sweep_confirmation(trades: &[OptionPrint]) -> Confirmation {
     let iso: Vec<&OptionPrint> = trades.iter().filter(|t| t.conditions.contains(&ISO_CONDITION)).collect();
     let exchanges: BTreeSet<i64> = iso.iter().filter_map(|t| t.exchange).collect();
-    Confirmation { iso_prints: iso.len(), exchanges: exchanges.len() }
+    Confirmation {
+        iso_prints: iso.len(),
+        exchanges: exchanges.len(),
+        unknown_exchange: iso.iter().any(|t| t.exchange.is_none()),
+    }
 }
 
 #[cfg(test)]
@@ -292,11 +328,26 @@ mod tests {
 
     #[test]
     fn sweep_confirmation_table() {
-        // (prints, iso prints, exchanges, label)
+        // (prints, iso prints, venues, is a sweep at the default minimum of 2, label)
         let cases = [
-            (vec![], 0, 0, "flow (unconfirmed)"),
-            (vec![print(&[209], Some(1)), print(&[], Some(2))], 0, 0, "flow (unconfirmed)"),
-            (vec![print(&[219], Some(5))], 1, 1, "sweep confirmed: 1 ISO print on 1 exchange"),
+            (vec![], 0, 0, false, "flow (unconfirmed)"),
+            (vec![print(&[209], Some(1)), print(&[], Some(2))], 0, 0, false, "flow (unconfirmed)"),
+            // One ISO print on one exchange is a fill, not a sweep.
+            (vec![print(&[219], Some(5))], 1, 1, false, "flow (unconfirmed): 1 ISO print on 1 exchange"),
+            (
+                vec![print(&[219], Some(5)), print(&[219], Some(5)), print(&[209], Some(7))],
+                2,
+                1,
+                false,
+                "flow (unconfirmed): 2 ISO prints on 1 exchange",
+            ),
+            (
+                vec![print(&[219], Some(5)), print(&[209, 219], Some(7))],
+                2,
+                2,
+                true,
+                "sweep confirmed: 2 ISO prints on 2 exchanges",
+            ),
             (
                 vec![
                     print(&[219], Some(5)),
@@ -307,18 +358,36 @@ mod tests {
                 ],
                 4,
                 3,
+                true,
                 "sweep confirmed: 4 ISO prints on 3 exchanges",
             ),
-            (vec![print(&[219], None), print(&[219], None)], 2, 0, "sweep confirmed: 2 ISO prints"),
+            // Prints without an exchange id are one unknown venue at most.
+            (
+                vec![print(&[219], None), print(&[219], None)],
+                2,
+                1,
+                false,
+                "flow (unconfirmed): 2 ISO prints on an unknown exchange",
+            ),
+            (
+                vec![print(&[219], None), print(&[219], Some(4)), print(&[219], None)],
+                3,
+                2,
+                true,
+                "sweep confirmed: 3 ISO prints on 2 exchanges (1 unknown)",
+            ),
         ];
-        for (prints, iso, exchanges, label) in cases {
+        for (prints, iso, venues, sweep, label) in cases {
             let c = sweep_confirmation(&prints);
-            assert_eq!((c.iso_prints, c.exchanges, c.label().as_str()), (iso, exchanges, label));
+            assert_eq!((c.iso_prints, c.venues(), c.is_sweep(2), c.label(2).as_str()), (iso, venues, sweep, label));
+            assert_eq!(label_confirms_sweep(&c.label(2)), sweep, "{c:?}");
+            // A minimum of 1 is any ISO print; above the venues seen, none.
+            assert_eq!(c.is_sweep(1), iso > 0, "{c:?}");
+            assert!(!c.is_sweep(venues + 1), "{c:?}");
         }
-        assert_eq!(confirmation_label(None), "flow (unconfirmed)");
-        for (c, confirms) in [(Confirmation { iso_prints: 1, exchanges: 0 }, true), (Confirmation::default(), false)] {
-            assert_eq!(label_confirms_sweep(&c.label()), confirms, "{c:?}");
-        }
+        assert_eq!(confirmation_label(None, 2), "flow (unconfirmed)");
+        let one = Confirmation { iso_prints: 1, exchanges: 1, unknown_exchange: false };
+        assert_eq!(one.label(1), "sweep confirmed: 1 ISO print on 1 exchange");
         assert!(!label_confirms_sweep("flow (unconfirmed), 3 hits at the ask in 30 min totalling $60,000"));
     }
 
@@ -386,13 +455,41 @@ mod tests {
     }
 
     #[test]
-    fn a_sweep_family_needs_iso_prints_once_trades_were_read() {
-        let iso = Some(Confirmation { iso_prints: 2, exchanges: 2 });
+    fn a_sweep_family_posts_only_confirmed_sweeps_when_required() {
+        let sweep = Some(Confirmation { iso_prints: 3, exchanges: 2, unknown_exchange: false });
+        let one_venue = Some(Confirmation { iso_prints: 2, exchanges: 1, unknown_exchange: false });
         let none = Some(Confirmation::default());
-        assert!(check_sweep(true, iso).is_ok());
-        assert!(check_sweep(true, none).is_err());
-        assert!(check_sweep(true, None).is_ok());
-        assert!(check_sweep(false, none).is_ok());
+        // (required, min exchanges, confirmation, reason or Ok)
+        let cases = [
+            (true, 2, sweep, Ok(())),
+            (
+                true,
+                3,
+                sweep,
+                Err(
+                    "not a sweep: 3 ISO print(s) on 2 venue(s), fewer than SWEEPS_MIN_EXCHANGES=3 (SWEEPS_REQUIRE_ISO)",
+                ),
+            ),
+            (
+                true,
+                2,
+                one_venue,
+                Err(
+                    "not a sweep: 2 ISO print(s) on 1 venue(s), fewer than SWEEPS_MIN_EXCHANGES=2 (SWEEPS_REQUIRE_ISO)",
+                ),
+            ),
+            (true, 1, one_venue, Ok(())),
+            (true, 2, none, Err("trades show no ISO print (SWEEPS_REQUIRE_ISO)")),
+            // Trades not read are no confirmation.
+            (true, 2, None, Err("not confirmed: trades not read (SWEEPS_REQUIRE_ISO)")),
+            (false, 2, None, Ok(())),
+            (false, 2, none, Ok(())),
+            (false, 2, one_venue, Ok(())),
+        ];
+        for (required, min, c, want) in cases {
+            let got = check_sweep(required, min, c).map_err(|s| s.reason);
+            assert_eq!(got, want.map_err(str::to_string), "required {required} min {min} {c:?}");
+        }
     }
 
     #[test]

@@ -8,19 +8,23 @@
 //! - Δvol/OI: min(25, 25·ΔV/OI); OI = 0 gives 25 (the volume is all new),
 //!   an unknown OI gives 0 and the alert says so;
 //! - side: ask 20, mid 8, unknown 8, bid 0;
-//! - ISO sweep: 15 when the option's own trades in the window carry
-//!   intermarket-sweep prints.
+//! - ISO sweep: 15 when the option's own trades in the window are a sweep:
+//!   ISO prints on at least `SWEEPS_MIN_EXCHANGES` venues
+//!   ([`Confirmation::is_sweep`]).
 //!
-//! Confirmation costs a `/v3/trades` request per contract, so
+//! With `SWEEPS_REQUIRE_ISO` (the default) the family posts only confirmed
+//! sweeps: a candidate whose trades were not read, or show no sweep, is not
+//! alerted. Confirmation costs a `/v3/trades` request per contract, so
 //! [`needs_confirmation`] names the events worth one: those that pass the
-//! premium and DTE parts and reach the minimum score only with the +15. An
-//! event that passes without it alerts without a request, honestly labelled
-//! unconfirmed, its ISO part 0; an event that fails even with it is not worth
-//! a request. The caller may still pass a confirmation it already has for any
-//! event; [`evaluate`] uses it.
+//! premium and DTE parts and reach the minimum score with the +15 (without
+//! `SWEEPS_REQUIRE_ISO`, only those that need it: an event that passes
+//! without it then alerts without a request, honestly labelled unconfirmed,
+//! its ISO part 0). An event that fails even with it is not worth a request.
+//! The caller may still pass a confirmation it already has for any event;
+//! [`evaluate`] uses it.
 
 use crate::alert::{Alert, Side};
-use crate::bots::{Confirmation, Suppressed, check_dte, check_premium, confirmation_label, flow_alert_id};
+use crate::bots::{Confirmation, Suppressed, check_dte, check_premium, check_sweep, confirmation_label, flow_alert_id};
 use crate::flow::FlowEvent;
 use crate::job::Bot;
 
@@ -38,10 +42,13 @@ pub struct SweepsConfig {
     /// `SWEEPS_CONFIRM_WITH_TRADES`: whether the ISO part may be earned at
     /// the cost of a trades request.
     pub confirm_with_trades: bool,
-    /// `SWEEPS_REQUIRE_ISO`: a candidate whose trades were read and show no
-    /// ISO print is not alerted by Sweeps or Golden Sweeps (a family named
-    /// for sweeps posts sweeps; unread trades still post, "unconfirmed").
+    /// `SWEEPS_REQUIRE_ISO`: Sweeps and Golden Sweeps post only confirmed
+    /// sweeps (a family named for sweeps posts sweeps); a candidate whose
+    /// trades were not read or show no sweep is not alerted.
     pub require_iso: bool,
+    /// `SWEEPS_MIN_EXCHANGES`: the venues a window's ISO prints must reach
+    /// to be a sweep, for both families.
+    pub min_exchanges: usize,
 }
 
 impl Default for SweepsConfig {
@@ -52,7 +59,8 @@ impl Default for SweepsConfig {
             max_dte: 90,
             min_score: 60.0,
             confirm_with_trades: true,
-            require_iso: false,
+            require_iso: true,
+            min_exchanges: 2,
         }
     }
 }
@@ -67,6 +75,8 @@ impl SweepsConfig {
             min_score: c.tunables.min_sweep_score,
             confirm_with_trades: c.tunables.sweeps_confirm_with_trades,
             require_iso: c.tunables.sweeps_require_iso,
+            // Validated 1..=16 by `SETTINGS`.
+            min_exchanges: c.tunables.sweeps_min_exchanges.max(1) as usize,
         }
     }
 }
@@ -90,6 +100,8 @@ pub struct SweepsHit {
     pub score_parts: Vec<(String, f64)>,
     /// The confirmation the ISO part was judged on (None: not fetched).
     pub confirmation: Option<Confirmation>,
+    /// The alert's label for that confirmation.
+    pub label: String,
     /// Extra lines for the alert, e.g. why a part scored 0.
     pub notes: Vec<(String, String)>,
 }
@@ -124,14 +136,15 @@ pub fn side_points(side: Side) -> f64 {
     }
 }
 
-/// The event's score and its parts, given what is known of its trades.
-pub fn score(ev: &FlowEvent, confirmation: Option<Confirmation>) -> SweepsHit {
+/// The event's score and its parts, given what is known of its trades (the
+/// ISO part only for a sweep on `cfg.min_exchanges` venues).
+pub fn score(cfg: &SweepsConfig, ev: &FlowEvent, confirmation: Option<Confirmation>) -> SweepsHit {
     let mut notes = Vec::new();
     let dvol = delta_vol_oi_points(ev.volume_delta, ev.open_interest).unwrap_or_else(|| {
         notes.push(("Δvol/OI".to_string(), "unknown (no open interest), 0 points".to_string()));
         0.0
     });
-    let iso = if confirmation.is_some_and(|c| c.is_sweep()) { ISO_POINTS } else { 0.0 };
+    let iso = if confirmation.is_some_and(|c| c.is_sweep(cfg.min_exchanges)) { ISO_POINTS } else { 0.0 };
     let score_parts = vec![
         ("premium".to_string(), premium_points(ev.premium)),
         ("Δvol/OI".to_string(), dvol),
@@ -139,7 +152,8 @@ pub fn score(ev: &FlowEvent, confirmation: Option<Confirmation>) -> SweepsHit {
         ("ISO sweep".to_string(), iso),
     ];
     let score = score_parts.iter().map(|(_, p)| p).sum();
-    SweepsHit { score, score_parts, confirmation, notes }
+    let label = confirmation_label(confirmation, cfg.min_exchanges);
+    SweepsHit { score, score_parts, confirmation, label, notes }
 }
 
 /// The parts of the rule that need no trades: premium and DTE.
@@ -161,21 +175,27 @@ pub fn needs_confirmation(cfg: &SweepsConfig, ev: &FlowEvent) -> bool {
     if !cfg.confirm_with_trades || screen(cfg, ev).is_err() {
         return false;
     }
-    let base = score(ev, None).score;
+    let base = score(cfg, ev, None).score;
     // Posting only sweeps, every candidate the ISO part could carry is read;
     // otherwise only those it decides.
     (cfg.require_iso || !reaches(base, cfg.min_score)) && reaches(base + ISO_POINTS, cfg.min_score)
 }
 
 /// Whether `ev` is a Sweeps alert given its (optional) confirmation, and its
-/// score; otherwise the first rule it failed.
+/// score; otherwise the first rule it failed: premium, DTE, then (with
+/// `SWEEPS_REQUIRE_ISO`) the sweep itself for an event the ISO part would
+/// carry to the minimum, then the score. An event below the minimum even
+/// with the ISO part is told so, whatever its trades showed.
 pub fn evaluate(
     cfg: &SweepsConfig,
     ev: &FlowEvent,
     confirmation: Option<Confirmation>,
 ) -> Result<SweepsHit, Suppressed> {
     screen(cfg, ev)?;
-    let hit = score(ev, confirmation);
+    let hit = score(cfg, ev, confirmation);
+    if reaches(score(cfg, ev, None).score + ISO_POINTS, cfg.min_score) {
+        check_sweep(cfg.require_iso, cfg.min_exchanges, confirmation)?;
+    }
     if !reaches(hit.score, cfg.min_score) {
         let parts: Vec<String> = hit.score_parts.iter().map(|(name, p)| format!("{name}={p:.2}")).collect();
         return Err(Suppressed::new(format!(
@@ -189,13 +209,14 @@ pub fn evaluate(
 }
 
 /// The Sweeps alert: every field the event knows, the score with its parts,
-/// and the label the confirmation earns ("flow (unconfirmed)" without one).
+/// and the label the confirmation earns ("flow (unconfirmed)" without a
+/// sweep).
 pub fn build_alert(hit: &SweepsHit, ev: &FlowEvent) -> Alert {
     let mut a = ev.to_alert(Bot::Sweeps, flow_alert_id(Bot::Sweeps, ev));
     a.score = Some(hit.score);
     a.details.score_parts = hit.score_parts.clone();
     a.details.notes.extend(hit.notes.iter().cloned());
-    a.label = confirmation_label(hit.confirmation);
+    a.label = hit.label.clone();
     a
 }
 
@@ -205,8 +226,15 @@ mod tests {
     use crate::flow::test_event;
     use std::collections::BTreeMap;
 
-    const ISO: Option<Confirmation> = Some(Confirmation { iso_prints: 3, exchanges: 2 });
-    const NO_ISO: Option<Confirmation> = Some(Confirmation { iso_prints: 0, exchanges: 0 });
+    const ISO: Option<Confirmation> = Some(Confirmation { iso_prints: 3, exchanges: 2, unknown_exchange: false });
+    const NO_ISO: Option<Confirmation> = Some(Confirmation { iso_prints: 0, exchanges: 0, unknown_exchange: false });
+    /// ISO prints on one exchange: a large fill, not a sweep.
+    const ONE_VENUE: Option<Confirmation> = Some(Confirmation { iso_prints: 2, exchanges: 1, unknown_exchange: false });
+
+    /// The score rule alone: unconfirmed events may post.
+    fn scoring() -> SweepsConfig {
+        SweepsConfig { require_iso: false, ..SweepsConfig::default() }
+    }
 
     fn event(premium: f64, dte: i64, volume_delta: f64, oi: Option<f64>, side: Side) -> FlowEvent {
         let mut ev = test_event();
@@ -224,7 +252,7 @@ mod tests {
     /// `Ok(parts)` (premium, Δvol/OI, side, ISO; the score is their sum) or
     /// `Err(reason)`.
     fn check(ev: &FlowEvent, confirmation: Option<Confirmation>, want: Result<[f64; 4], &str>) {
-        let got = evaluate(&SweepsConfig::default(), ev, confirmation);
+        let got = evaluate(&scoring(), ev, confirmation);
         let ctx = format!("premium={} dte={} side={:?} confirmation={confirmation:?}", ev.premium, ev.dte, ev.side);
         match (got, want) {
             (Ok(hit), Ok(parts)) => {
@@ -266,10 +294,16 @@ mod tests {
                 None,
                 Err("score=55.00 below min_score=60 (premium=10.00 Δvol/OI=25.00 side=20.00 ISO sweep=0.00)"),
             ),
-            // An empty confirmation earns nothing.
+            // An empty confirmation earns nothing, nor do ISO prints on one
+            // exchange.
             (
                 event(50_000.0, 30, 4000.0, Some(0.0), Ask),
                 NO_ISO,
+                Err("score=55.00 below min_score=60 (premium=10.00 Δvol/OI=25.00 side=20.00 ISO sweep=0.00)"),
+            ),
+            (
+                event(50_000.0, 30, 4000.0, Some(0.0), Ask),
+                ONE_VENUE,
                 Err("score=55.00 below min_score=60 (premium=10.00 Δvol/OI=25.00 side=20.00 ISO sweep=0.00)"),
             ),
             // DTE edges, inclusive.
@@ -325,22 +359,26 @@ mod tests {
     fn confirmation_only_where_it_decides() {
         use Side::*;
         let off = SweepsConfig { confirm_with_trades: false, ..SweepsConfig::default() };
-        let iso_required = SweepsConfig { require_iso: true, ..SweepsConfig::default() };
+        let optional = scoring();
+        let default = SweepsConfig::default();
         // (config, event, needs a trades request)
         let cases = [
             // 55 without ISO, 70 with: the request decides.
-            (SweepsConfig::default(), event(50_000.0, 30, 4000.0, Some(0.0), Ask), true),
+            (optional, event(50_000.0, 30, 4000.0, Some(0.0), Ask), true),
+            (default, event(50_000.0, 30, 4000.0, Some(0.0), Ask), true),
             // 45 + 15 is exactly 60.
-            (SweepsConfig::default(), event(50_000.0, 30, 600.0, Some(1000.0), Ask), true),
+            (optional, event(50_000.0, 30, 600.0, Some(1000.0), Ask), true),
             // 44.99 + 15 is still below 60.
-            (SweepsConfig::default(), event(50_000.0, 30, 599.6, Some(1000.0), Ask), false),
-            // Already 60 without it: read only when only a sweep may post.
-            (SweepsConfig::default(), event(400_000.0, 30, 4000.0, None, Ask), false),
-            (iso_required, event(400_000.0, 30, 4000.0, None, Ask), true),
+            (optional, event(50_000.0, 30, 599.6, Some(1000.0), Ask), false),
+            (default, event(50_000.0, 30, 599.6, Some(1000.0), Ask), false),
+            // Already 60 without it: read only when only a sweep may post
+            // (the default).
+            (optional, event(400_000.0, 30, 4000.0, None, Ask), false),
+            (default, event(400_000.0, 30, 4000.0, None, Ask), true),
             // Fails premium or DTE whatever the trades say.
-            (SweepsConfig::default(), event(49_999.0, 30, 4000.0, Some(0.0), Ask), false),
-            (SweepsConfig::default(), event(50_000.0, 0, 4000.0, Some(0.0), Ask), false),
-            (SweepsConfig::default(), event(50_000.0, 91, 4000.0, Some(0.0), Ask), false),
+            (default, event(49_999.0, 30, 4000.0, Some(0.0), Ask), false),
+            (default, event(50_000.0, 0, 4000.0, Some(0.0), Ask), false),
+            (default, event(50_000.0, 91, 4000.0, Some(0.0), Ask), false),
             // Confirmation switched off.
             (off, event(50_000.0, 30, 4000.0, Some(0.0), Ask), false),
         ];
@@ -348,18 +386,62 @@ mod tests {
             assert_eq!(
                 needs_confirmation(&cfg, &ev),
                 want,
-                "premium={} dte={} dv={}",
+                "premium={} dte={} dv={} require_iso={}",
                 ev.premium,
                 ev.dte,
-                ev.volume_delta
+                ev.volume_delta,
+                cfg.require_iso
             );
-            // Whenever a request is worth it, an ISO print makes the event pass.
-            // (With require_iso the engine's `bots::check_sweep` ends it.)
-            if want && !cfg.require_iso {
+            // Whenever a request is worth it, a sweep makes the event pass and
+            // no confirmation, or ISO prints on one exchange, does not.
+            if want && !(cfg.require_iso && ev.premium >= 400_000.0) {
                 assert!(evaluate(&cfg, &ev, ISO).is_ok());
                 assert!(evaluate(&cfg, &ev, None).is_err());
+                assert!(evaluate(&cfg, &ev, ONE_VENUE).is_err());
             }
         }
+    }
+
+    #[test]
+    fn by_default_only_a_confirmed_sweep_posts() {
+        use Side::*;
+        let cfg = SweepsConfig::default();
+        assert!(cfg.require_iso);
+        assert_eq!(cfg.min_exchanges, 2);
+        // 60 without the ISO part, 75 with it.
+        let ev = event(400_000.0, 30, 4000.0, None, Ask);
+        // (confirmation, score and label, or the reason)
+        type Case = (Option<Confirmation>, Result<(f64, &'static str), &'static str>);
+        let cases: [Case; 4] = [
+            (ISO, Ok((75.0, "sweep confirmed: 3 ISO prints on 2 exchanges"))),
+            (None, Err("not confirmed: trades not read (SWEEPS_REQUIRE_ISO)")),
+            (NO_ISO, Err("trades show no ISO print (SWEEPS_REQUIRE_ISO)")),
+            (
+                ONE_VENUE,
+                Err(
+                    "not a sweep: 2 ISO print(s) on 1 venue(s), fewer than SWEEPS_MIN_EXCHANGES=2 (SWEEPS_REQUIRE_ISO)",
+                ),
+            ),
+        ];
+        for (confirmation, want) in cases {
+            let got = evaluate(&cfg, &ev, confirmation).map(|h| (h.score, build_alert(&h, &ev).label));
+            let want = want.map(|(s, l)| (s, l.to_string())).map_err(Suppressed::new);
+            assert_eq!(got, want, "{confirmation:?}");
+        }
+        // A score that fails even with the ISO part says so first; one the
+        // ISO part would carry is judged on the sweep.
+        let low = event(50_000.0, 30, 599.6, Some(1000.0), Ask);
+        let got = evaluate(&cfg, &low, None).unwrap_err().reason;
+        assert!(got.starts_with("score=44.99 below min_score=60"), "{got}");
+        let needs_iso = event(50_000.0, 30, 4000.0, Some(0.0), Ask);
+        let got = evaluate(&cfg, &needs_iso, ONE_VENUE).unwrap_err().reason;
+        assert!(got.starts_with("not a sweep: 2 ISO print(s) on 1 venue(s)"), "{got}");
+        assert_eq!(evaluate(&cfg, &needs_iso, ISO).map(|h| h.score), Ok(70.0));
+        // A higher minimum asks for more venues than two.
+        let three = SweepsConfig { min_exchanges: 3, ..cfg };
+        assert!(evaluate(&three, &ev, ISO).is_err());
+        let four = Some(Confirmation { iso_prints: 4, exchanges: 3, unknown_exchange: false });
+        assert!(evaluate(&three, &ev, four).is_ok());
     }
 
     #[test]
@@ -375,7 +457,14 @@ mod tests {
                 vec![],
             ),
             (event(400_000.0, 30, 4000.0, None, Side::Ask), None, 60.0, "flow (unconfirmed)", unknown_oi.clone()),
-            (event(400_000.0, 30, 4000.0, None, Side::Ask), NO_ISO, 60.0, "flow (unconfirmed)", unknown_oi),
+            (event(400_000.0, 30, 4000.0, None, Side::Ask), NO_ISO, 60.0, "flow (unconfirmed)", unknown_oi.clone()),
+            (
+                event(400_000.0, 30, 4000.0, None, Side::Ask),
+                ONE_VENUE,
+                60.0,
+                "flow (unconfirmed): 2 ISO prints on 1 exchange",
+                unknown_oi,
+            ),
             (
                 event(200_000.0, 30, 500.0, Some(0.0), Side::Ask),
                 None,
@@ -386,7 +475,7 @@ mod tests {
         ];
         for (mut ev, confirmation, score, label, notes) in cases {
             ev.vol_exceeds_oi = ev.open_interest == Some(0.0);
-            let hit = evaluate(&SweepsConfig::default(), &ev, confirmation).unwrap();
+            let hit = evaluate(&scoring(), &ev, confirmation).unwrap();
             let a = build_alert(&hit, &ev);
             assert_eq!(a.id, "sweeps:O:SPY251121C00670000:20251022T143015Z");
             assert_eq!((a.bot, a.ticker.as_str(), a.premium), (Bot::Sweeps, "SPY", Some(ev.premium)));
@@ -410,6 +499,7 @@ mod tests {
             ("MIN_SWEEP_SCORE", "70.5"),
             ("SWEEPS_CONFIRM_WITH_TRADES", "false"),
             ("SWEEPS_REQUIRE_ISO", "false"),
+            ("SWEEPS_MIN_EXCHANGES", "3"),
         ]
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -422,6 +512,7 @@ mod tests {
             min_score: 70.5,
             confirm_with_trades: false,
             require_iso: false,
+            min_exchanges: 3,
         };
         assert_eq!(SweepsConfig::from_config(&c), want);
     }

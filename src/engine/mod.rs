@@ -28,6 +28,8 @@
 //! per symbol, ORAKL Flow's repeat tracker, Bullseye's spot history, the
 //! darkpool day tapes and the daily-bar cache.
 
+#[cfg(test)]
+mod confirm_tests;
 pub mod cooldown;
 pub mod episode;
 mod options;

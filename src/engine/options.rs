@@ -6,12 +6,17 @@
 //! Sweep confirmations (the option's own trades) are the costly part, one
 //! request per contract, so they come last: a candidate of Sweeps or Golden
 //! Sweeps that passed every other gate (for Sweeps: its score reaches the
-//! minimum only with the ISO part) waits until every event of the scan has
-//! had its turn; then the waiting candidates are confirmed largest premium
-//! first, while the firing's `SWEEPS_MAX_CONFIRMATIONS` lasts. The rest are
-//! judged unconfirmed (never called sweeps) and counted. A confirmation is
-//! kept per contract and window, so the other family's firing on the same
-//! scan reuses it instead of asking again.
+//! minimum with the ISO part; without `SWEEPS_REQUIRE_ISO`, only with it)
+//! waits until every event of the scan has had its turn; then the waiting
+//! candidates are confirmed largest premium first (the larger the order, the
+//! more venues it takes to fill, and the more a missed one costs), while
+//! the firing's `SWEEPS_MAX_CONFIRMATIONS` lasts. The allowance is the
+//! firing's, spent symbol after symbol. What it leaves unread is never
+//! called a sweep and is counted; with `SWEEPS_REQUIRE_ISO` (the default)
+//! it is suppressed, as is a candidate whose trades request failed, before
+//! anything is committed. A confirmation is kept per contract and window,
+//! so the other family's firing on the same scan reuses it instead of
+//! asking again.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -276,12 +281,19 @@ impl Engine {
                     let shared = scan.clone();
                     let ev = shared.events.get(current.index)?;
                     // A failed request (logged by the shell) leaves the
-                    // candidate unconfirmed and is not remembered.
+                    // candidate unconfirmed and is not remembered. A family
+                    // that posts only sweeps cannot post it: it is
+                    // suppressed here, before anything is committed.
                     let confirmation = match answer {
                         Answer::Trades(trades) => {
                             let c = bots::sweep_confirmation(&crate::scan::option_prints(&trades));
                             self.confirmations.known.insert(Confirmations::window(ev), c);
                             Some(c)
+                        }
+                        _ if self.rules.sweeps.require_iso => {
+                            task.state = State::Options(Stage::Confirm { scan, queue });
+                            let why = "not confirmed: the trades request failed (SWEEPS_REQUIRE_ISO)";
+                            return Some(suppressed(task.bot, ev, Suppressed::new(why)));
                         }
                         _ => None,
                     };
@@ -462,14 +474,12 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Step {
         let bot = task.bot;
-        let require_iso = self.rules.sweeps.require_iso;
+        let sw = &self.rules.sweeps;
         let alert = match screened {
-            Screened::Golden(hit) => bots::check_sweep(require_iso, confirmation)
-                .map(|()| golden_sweeps::build_alert(&hit, ev, confirmation)),
+            Screened::Golden(hit) => bots::check_sweep(sw.require_iso, sw.min_exchanges, confirmation)
+                .map(|()| golden_sweeps::build_alert(&hit, ev, confirmation, sw.min_exchanges)),
             Screened::Flow(hit) => Ok(orakl_flow::build_alert(&hit, ev)),
-            Screened::Sweeps => bots::check_sweep(require_iso, confirmation)
-                .and_then(|()| sweeps::evaluate(&self.rules.sweeps, ev, confirmation))
-                .map(|hit| sweeps::build_alert(&hit, ev)),
+            Screened::Sweeps => sweeps::evaluate(sw, ev, confirmation).map(|hit| sweeps::build_alert(&hit, ev)),
             Screened::Bullseye => {
                 if let Some(Answer::Bars(daily)) = answer {
                     self.daily_cache.insert(task.symbol.clone(), (ev.trading_date, Arc::new(daily)));

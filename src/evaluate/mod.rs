@@ -768,7 +768,9 @@ fn noise(alerts: &[&Alert]) -> Noise {
         if let Some(c) = &a.contract {
             *per_contract.entry((a.bot, c.as_str())).or_default() += 1;
         }
-        if matches!(a.bot, Bot::Sweeps | Bot::GoldenSweeps) && a.label == UNCONFIRMED_LABEL {
+        // Plain unconfirmed flow, and ISO prints on too few exchanges to be
+        // a sweep ("flow (unconfirmed): 1 ISO print on 1 exchange").
+        if matches!(a.bot, Bot::Sweeps | Bot::GoldenSweeps) && a.label.starts_with(UNCONFIRMED_LABEL) {
             unconfirmed_sweeps += 1;
         }
         if a.premium.is_some_and(|p| p > IMPLAUSIBLE_PREMIUM_USD) {

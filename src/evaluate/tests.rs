@@ -301,7 +301,11 @@ fn noise_late_alerts_repeats_unconfirmed_and_implausible() {
     golden.label = crate::flow::UNCONFIRMED_LABEL.to_string();
     let mut confirmed = flow(Bot::Sweeps, "C2", "15:01:00", 80_000.0, Sentiment::Bullish);
     confirmed.label = "sweep confirmed: 3 ISO prints on 2 exchanges".into();
+    // ISO prints on one exchange are not a sweep either.
+    let mut one_venue = flow(Bot::Sweeps, "C3", "15:04:00", 80_000.0, Sentiment::Bullish);
+    one_venue.label = "flow (unconfirmed): 1 ISO print on 1 exchange".into();
     let alerts = vec![
+        one_venue,
         alert(Bot::Scalps, "SPY", Some("C1"), "19:44:59"),
         alert(Bot::Scalps, "SPY", Some("C1"), "19:45:00"),
         alert(Bot::Darkpool, "SPY", None, "19:59:00"),
@@ -315,9 +319,10 @@ fn noise_late_alerts_repeats_unconfirmed_and_implausible() {
     // Scalps on C1 twice, Sweeps on C2 three times (golden's C2 once is
     // another family) → 2 repeated, at most 3.
     assert_eq!((card.noise.repeat_contracts, card.noise.max_alerts_one_contract), (2, 3));
-    // Only the golden sweep carries the unconfirmed label (the two plain
-    // sweeps have no label at all, the third is confirmed).
-    assert_eq!((card.noise.unconfirmed_sweeps, card.noise.implausible_premium), (1, 1));
+    // The golden sweep and the one-exchange Sweeps alert carry an
+    // unconfirmed label (the two plain sweeps have no label at all, the
+    // third is confirmed).
+    assert_eq!((card.noise.unconfirmed_sweeps, card.noise.implausible_premium), (2, 1));
 }
 
 #[test]

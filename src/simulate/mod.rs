@@ -708,7 +708,7 @@ impl<'w> Recording<'w> {
                 delta: snap.greeks.as_ref().and_then(|g| g.delta).unwrap_or(0.0),
                 bid,
                 ask,
-                iso: false,
+                iso_exchanges: 0,
                 at: t,
                 repeats: 0,
             };
@@ -730,7 +730,7 @@ impl<'w> Recording<'w> {
             return;
         };
         // The injected sweep's ISO prints are among the interval's trades.
-        o.iso = p.iso();
+        o.iso_exchanges = p.iso_exchanges();
         let entry = q.ask;
         let hits = self.qualifying.get(&(i, p.contract)).map(Vec::as_slice).unwrap_or(&[]);
         o.repeats = hits.iter().filter(|&&h| h + events::FLOW_WINDOW_S > t).count();

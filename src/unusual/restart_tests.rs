@@ -17,10 +17,13 @@ fn t(s: &str) -> DateTime<Utc> {
 }
 
 fn engine() -> Engine {
-    let vars: BTreeMap<String, String> = [("WATCHLIST", "SPY"), ("SWEEPS_CONFIRM_WITH_TRADES", "false")]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    // Sweeps posts here without a trades request: unconfirmed flow, which
+    // only a family not limited to sweeps may post.
+    let vars: BTreeMap<String, String> =
+        [("WATCHLIST", "SPY"), ("SWEEPS_CONFIRM_WITH_TRADES", "false"), ("SWEEPS_REQUIRE_ISO", "false")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
     let config = Config::from_vars(&vars).expect("config");
     Engine::new(Rules::from_config(&config).expect("rules"))
 }

@@ -22,6 +22,9 @@ const CALL2: &str = "O:SPY260320C00605000";
 const CALL3: &str = "O:SPY260320C00595000";
 const CALL4: &str = "O:SPY260320C00610000";
 const WEBHOOK: &str = "/api/webhooks/123456789012345678";
+/// These markets serve no option trades: the hits are unconfirmed flow,
+/// which Golden Sweeps posts only without SWEEPS_REQUIRE_ISO.
+const UNCONFIRMED: (&str, &str) = ("SWEEPS_REQUIRE_ISO", "false");
 
 /// SPY calls whose day volumes follow the scripts (one value per chain
 /// fetch; fetches at 09:30:06, :36, 09:31:06, ...): $10 a contract, so
@@ -87,7 +90,7 @@ fn a_later_hit_edits_the_posted_message_with_its_stored_id_and_a_doubling_posts_
         ],
     );
     let hook = discord(edited);
-    let logs = run_service(config(&m.url(), &hook.url(), &[]), &db, clock, Duration::from_secs(110), None);
+    let logs = run_service(config(&m.url(), &hook.url(), &[UNCONFIRMED]), &db, clock, Duration::from_secs(110), None);
     let wh = format!("{WEBHOOK}/T");
     assert_eq!(
         methods(&hook),
@@ -136,7 +139,8 @@ fn an_edit_survives_discord_down_and_a_restart_and_the_restarted_service_edits_t
     );
     // Edits fail: the committed edit stays pending, tried again each pass.
     let down = discord(|_| Reply::json(503, r#"{"message":"upstream unavailable"}"#));
-    let logs = run_service(config(&m.url(), &down.url(), &[]), &db, clock.clone(), Duration::from_secs(80), None);
+    let logs =
+        run_service(config(&m.url(), &down.url(), &[UNCONFIRMED]), &db, clock.clone(), Duration::from_secs(80), None);
     let posts = methods(&down).iter().filter(|m| m.starts_with("POST")).count();
     assert_eq!(posts, 1, "{}", logs.join("\n"));
     assert!(methods(&down).iter().any(|m| m.starts_with("PATCH")), "{}", logs.join("\n"));
@@ -149,7 +153,7 @@ fn an_edit_survives_discord_down_and_a_restart_and_the_restarted_service_edits_t
     let clock = Arc::new(SimClock::new(clock.now() + chrono::Duration::seconds(50)));
     *market_clock.lock().unwrap() = clock.clone();
     let up = discord(edited);
-    let logs = run_service(config(&m.url(), &up.url(), &[]), &db, clock, Duration::from_secs(70), None);
+    let logs = run_service(config(&m.url(), &up.url(), &[UNCONFIRMED]), &db, clock, Duration::from_secs(70), None);
     let wh = format!("{WEBHOOK}/T/messages/990000000000000000");
     assert_eq!(methods(&up), [format!("PATCH {wh}"), format!("PATCH {wh}")], "{}", logs.join("\n"));
     assert!(episode_field(&up.requests()[1]).starts_with("3 hits · $5,000,000 in all"));
@@ -179,7 +183,7 @@ fn a_deleted_message_fails_its_edits_without_retiring_the_webhook_and_several_ed
         0 => edited(n),
         _ => Reply::json(404, r#"{"message":"Unknown Message","code":10008}"#),
     });
-    let logs = run_service(config(&m.url(), &gone.url(), &[]), &db, clock, Duration::from_secs(110), None);
+    let logs = run_service(config(&m.url(), &gone.url(), &[UNCONFIRMED]), &db, clock, Duration::from_secs(110), None);
     let wh = format!("{WEBHOOK}/T");
     let patch = format!("PATCH {wh}/messages/990000000000000000");
     assert_eq!(methods(&gone), [format!("POST {wh}"), patch.clone(), patch], "{}", logs.join("\n"));
@@ -196,7 +200,7 @@ fn printed_output_shows_each_update_as_its_own_line_naming_the_alert_it_updates(
     let clock = Arc::new(SimClock::new(t0()));
     let m = market(clock.clone(), &[(CALL, 600.0, &[1000.0, 3000.0]), (CALL2, 605.0, &[1000.0, 1000.0, 2000.0])]);
     let buf = SharedBuf::default();
-    let cfg = config(&m.url(), "http://127.0.0.1:9", &[]);
+    let cfg = config(&m.url(), "http://127.0.0.1:9", &[UNCONFIRMED]);
     run_service(
         cfg,
         &dir.path().join("s.db"),
@@ -229,7 +233,7 @@ fn a_hit_joining_a_post_the_hourly_budget_still_holds_edits_it_once_committed() 
     let m =
         market(clock.clone(), &[(CALL, 600.0, &[1000.0, 3000.0]), (CALL2, 605.0, &[1000.0, 2000.0, 2000.0, 2500.0])]);
     let hook = discord(edited);
-    let cfg = config(&m.url(), &hook.url(), &[("GOLDEN_SWEEPS_MAX_ALERTS_PER_HOUR", "5")]);
+    let cfg = config(&m.url(), &hook.url(), &[UNCONFIRMED, ("GOLDEN_SWEEPS_MAX_ALERTS_PER_HOUR", "5")]);
     let logs = run_service(cfg, &db, clock, Duration::from_secs(110), None);
     let wh = format!("{WEBHOOK}/T");
     assert_eq!(

@@ -41,15 +41,27 @@ fn contract(ticker: &str, call: bool, strike: f64, volume: f64, at: DateTime<Utc
 
 /// SPY's chain every minute from 10:00 to 10:12 ET. The call's day volume
 /// is 1,000 until 10:02, when 500 more trade at the ask at $10: a $500,000
-/// premium, ΔV/OI 1.25. That is a sweep for the Sweeps rule (premium part
-/// min(40, 10 + 10·log2(500k/50k)) = 40, ΔV/OI part 25, ask 20: 85 ≥ 60;
-/// no option trades on the tape, so unconfirmed), and nothing else fires:
+/// premium, ΔV/OI 1.25, as ISO prints on two exchanges: a confirmed sweep
+/// for the Sweeps rule (premium part min(40, 10 + 10·log2(500k/50k)) = 40,
+/// ΔV/OI part 25, ask 20, ISO 15: 100 ≥ 60), and nothing else fires:
 /// under $1M (Golden Sweeps), one hit (ORAKL Flow needs 3), 11 DTE (over
 /// Bullseye's 5 and Scalps' 7). The put never trades.
 fn write_tape(path: &Path) {
     let header = Header::new(BTreeMap::from([("source".to_string(), json!("test"))]));
     let mut w = TapeWriter::create(path, &header).unwrap();
     for m in 0..=12 {
+        if m == 2 {
+            let iso = |exchange: i32, ms: i64| orakl::polygon::Trade {
+                conditions: Some(vec![219]),
+                exchange: Some(exchange),
+                price: 10.0,
+                size: 250.0,
+                sip_timestamp: (t(2) - chrono::Duration::milliseconds(ms)).timestamp_nanos_opt().unwrap(),
+                ..Default::default()
+            };
+            let results = vec![iso(302, 40), iso(303, 30)];
+            w.write(&Record { at: t(2), payload: Payload::Trades { ticker: CALL.into(), results } }).unwrap();
+        }
         let call_volume = if m < 2 { 1000.0 } else { 1500.0 };
         let results = vec![contract(CALL, true, 600.0, call_volume, t(m)), contract(PUT, false, 590.0, 200.0, t(m))];
         w.write(&Record { at: t(m), payload: Payload::OptionChain { underlying: "SPY".into(), results } }).unwrap();
@@ -123,7 +135,7 @@ fn evaluate_scores_a_hand_built_day() {
     assert_eq!((card["plans"]["published"].as_u64(), card["direction"]["contradictions"].as_u64()), (Some(0), Some(0)));
     assert_eq!(card["channels"]["by_family"]["sweeps"]["peak_per_minute"], 1);
     assert_eq!(card["channels"]["minutes_over_limit"], 0);
-    assert_eq!(card["noise"]["unconfirmed_sweeps"], 1);
+    assert_eq!(card["noise"]["unconfirmed_sweeps"], 0);
     assert_eq!(card["run"]["firings_skipped_late"], 0);
     assert_eq!(
         (card["run"]["from"].as_str(), card["run"]["to"].as_str()),

@@ -253,7 +253,10 @@ pub(crate) fn config_with(polygon: &str, golden: &str, sweeps: &str, metrics: &P
         ("WATCHLIST", "SPY".to_string()),
         ("GOLDEN_SWEEPS_WEBHOOK", format!("{golden}/api/webhooks/{GOLDEN_HOOK}/{GOLDEN_TOKEN}")),
         ("SWEEPS_WEBHOOK", format!("{sweeps}/api/webhooks/{SWEEPS_HOOK}/{SWEEPS_TOKEN}")),
+        // These markets serve no option trades: the alerts the faults act on
+        // are unconfirmed flow, which only SWEEPS_REQUIRE_ISO=false posts.
         ("SWEEPS_CONFIRM_WITH_TRADES", "false".to_string()),
+        ("SWEEPS_REQUIRE_ISO", "false".to_string()),
         // Not what this test is about: its contracts trade 1,000 lots in the
         // first minute, and a jump seen after an outage stands against that
         // pace over the whole gap.

@@ -80,11 +80,16 @@ fn a_recorded_live_run_replays_to_the_same_alerts() {
     let tape = dir.path().join("day.tape.gz");
     let clock = Arc::new(SimClock::new(t0()));
     // A contract that trades $2M at the ask on its second fetch and keeps
-    // trading $60k a fetch after that, with ISO prints inside the windows.
+    // trading $60k a fetch after that, with ISO prints on two exchanges
+    // inside each window (a sweep).
     let mut call = Contract::new("O:SPY260320C00600000", true, 600.0, "2026-03-20", 610.0, &[]);
     call.volumes = (0..20).map(|i| if i == 0 { 1000.0 } else { 3000.0 + 60.0 * i as f64 }).collect();
     let at = |s: i64| (t0() + chrono::Duration::seconds(s)).timestamp_nanos_opt().unwrap();
-    let prints = (0..12).map(|k| iso_print(302 + (k % 3), 500.0, at(20 + 30 * k))).collect();
+    let prints = (0..12)
+        .flat_map(|k| {
+            [iso_print(302 + (k % 3), 500.0, at(20 + 30 * k)), iso_print(303 + (k % 3), 500.0, at(25 + 30 * k))]
+        })
+        .collect();
     let c2 = clock.clone();
     let market = FakePolygon::start(
         BTreeMap::from([("SPY".to_string(), vec![call])]),

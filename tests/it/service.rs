@@ -37,12 +37,14 @@ fn spy_market(clock: Arc<SimClock>, volumes: &[f64]) -> FakePolygon {
     let call = Contract::new(CALL, true, 600.0, "2026-03-20", 600.0, volumes);
     let put = Contract::new("O:SPY260320P00550000", false, 550.0, "2026-03-20", 600.0, &[200.0]);
     let chains = BTreeMap::from([("SPY".to_string(), vec![call, put])]);
-    // Two ISO prints inside the 09:30:06–09:30:36 window, one before it.
+    // One ISO print before the 09:30:06–09:30:36 window, then a sweep (ISO
+    // prints on two exchanges) inside it and inside each 30 s window after.
     let at = |s: i64| (t0() + chrono::Duration::seconds(s)).timestamp_nanos_opt().unwrap();
-    let trades = BTreeMap::from([(
-        CALL.to_string(),
-        vec![iso_print(302, 5.0, at(0)), iso_print(302, 1000.0, at(20)), iso_print(303, 1000.0, at(30))],
-    )]);
+    let mut prints = vec![iso_print(302, 5.0, at(0))];
+    prints.extend(
+        (0..20).flat_map(|k| [iso_print(302, 1000.0, at(20 + 30 * k)), iso_print(303, 1000.0, at(30 + 30 * k))]),
+    );
+    let trades = BTreeMap::from([(CALL.to_string(), prints)]);
     FakePolygon::start(chains, trades, 1, move || clock.now().timestamp_nanos_opt().unwrap_or(0))
 }
 
@@ -540,8 +542,13 @@ fn the_hourly_budget_keeps_the_highest_score_of_a_firing_and_counts_the_rest() {
         let market =
             FakePolygon::start(chains, BTreeMap::new(), 1, move || ns.now().timestamp_nanos_opt().unwrap_or(0));
         // Without confirmations the candidates are decided in chain order
-        // (confirmations would take the larger premium first).
-        let extra = [("GOLDEN_SWEEPS_MAX_ALERTS_PER_HOUR", budget), ("SWEEPS_CONFIRM_WITH_TRADES", "false")];
+        // (confirmations would take the larger premium first), and post as
+        // unconfirmed flow.
+        let extra = [
+            ("GOLDEN_SWEEPS_MAX_ALERTS_PER_HOUR", budget),
+            ("SWEEPS_CONFIRM_WITH_TRADES", "false"),
+            ("SWEEPS_REQUIRE_ISO", "false"),
+        ];
         let cfg = config(&market.url(), &hook.url(), &extra);
         // Through the 09:35 heartbeat, whose snapshot `status` and the
         // metrics read.

@@ -202,16 +202,18 @@ impl Market {
         out
     }
 
+    /// Half the time a sweep (ISO prints on two exchanges), else one
+    /// ordinary print.
     fn option_trades(&mut self, after_ns: Option<i64>) -> Vec<Trade> {
         let iso = self.rng.chance(0.5);
         let t = after_ns.unwrap_or(0) + 1;
-        vec![
+        let print = |exchange: i64, condition: i64| -> Trade {
             serde_json::from_value(json!({
-                "price": 1.0, "size": 10.0, "sip_timestamp": t, "exchange": 5,
-                "conditions": if iso { vec![219] } else { vec![209] },
+                "price": 1.0, "size": 10.0, "sip_timestamp": t, "exchange": exchange, "conditions": [condition],
             }))
-            .unwrap(),
-        ]
+            .unwrap()
+        };
+        if iso { vec![print(5, 219), print(7, 219)] } else { vec![print(5, 209)] }
     }
 
     fn snapshot(&mut self, symbol: &str) -> Option<Box<TickerSnapshot>> {

@@ -68,8 +68,10 @@ impl OptionPlan {
         self.prints.iter().map(|p| p.size * p.price * 100.0).sum()
     }
 
-    pub fn iso(&self) -> bool {
-        self.prints.iter().any(|p| p.conditions.contains(&COND_ISO))
+    /// The distinct exchanges its ISO prints reached (0: none is ISO).
+    pub fn iso_exchanges(&self) -> usize {
+        let iso = self.prints.iter().filter(|p| p.conditions.contains(&COND_ISO));
+        iso.map(|p| p.exchange).collect::<BTreeSet<i32>>().len()
     }
 }
 

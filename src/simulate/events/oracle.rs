@@ -4,8 +4,6 @@
 //! contract, background included; the underlying's bars, RSI and momentum;
 //! the dark-pool cooldown a background block may hold).
 
-use std::collections::BTreeSet;
-
 use super::super::chain::Chain;
 use super::super::market::{Block, OPEN_ET_SECONDS, StoryFacts, StoryKind, market_bars};
 use super::truth::TruthEvent;
@@ -27,6 +25,9 @@ pub(super) mod rule {
     pub const SWEEPS_MIN_PREMIUM: f64 = 50_000.0;
     pub const SWEEPS_DTE: (i64, i64) = (1, 90);
     pub const SWEEPS_MIN_SCORE: f64 = 60.0;
+    /// `SWEEPS_MIN_EXCHANGES`: a sweep's ISO prints reach this many venues;
+    /// with `SWEEPS_REQUIRE_ISO` Sweeps and Golden Sweeps post only sweeps.
+    pub const SWEEPS_MIN_EXCHANGES: usize = 2;
     pub const GOLDEN_MIN_PREMIUM: f64 = 1_000_000.0;
     pub const GOLDEN_DTE: (i64, i64) = (1, 180);
     pub const GOLDEN_MAX_DISTANCE: f64 = 0.05;
@@ -159,12 +160,19 @@ pub struct Observed {
     pub delta: f64,
     pub bid: f64,
     pub ask: f64,
-    pub iso: bool,
+    /// Distinct exchanges the injected ISO prints reached (0: none were ISO).
+    pub iso_exchanges: usize,
     /// Seconds since the bell.
     pub at: u32,
     /// Qualifying ORAKL Flow events on this contract in the last 30 minutes,
     /// this one included.
     pub repeats: usize,
+}
+
+/// Whether the injected prints are a sweep as the bots confirm one: ISO
+/// prints on at least `SWEEPS_MIN_EXCHANGES` distinct exchanges.
+pub fn is_sweep(o: &Observed) -> bool {
+    o.iso_exchanges >= rule::SWEEPS_MIN_EXCHANGES
 }
 
 /// The bots whose default rule holds for an observed option event.
@@ -178,11 +186,19 @@ pub fn expected_bots(w: &World, sym: usize, o: &Observed) -> Vec<Bot> {
     if qualifies_for_flow(o) && o.repeats >= rule::FLOW_REPEATS {
         out.push(Bot::OraklFlow);
     }
-    let score = sweeps_score(o.premium, o.volume_delta, o.open_interest, o.fill, o.iso);
-    if o.premium >= rule::SWEEPS_MIN_PREMIUM && in_dte(rule::SWEEPS_DTE) && score >= rule::SWEEPS_MIN_SCORE {
+    // Sweeps and Golden Sweeps post confirmed sweeps only (the defaults
+    // SWEEPS_REQUIRE_ISO, SWEEPS_MIN_EXCHANGES): a large buy without ISO
+    // prints on several exchanges is neither family's, whatever its score.
+    let sweep = is_sweep(o);
+    let score = sweeps_score(o.premium, o.volume_delta, o.open_interest, o.fill, sweep);
+    if sweep && o.premium >= rule::SWEEPS_MIN_PREMIUM && in_dte(rule::SWEEPS_DTE) && score >= rule::SWEEPS_MIN_SCORE {
         out.push(Bot::Sweeps);
     }
-    if o.premium >= rule::GOLDEN_MIN_PREMIUM && in_dte(rule::GOLDEN_DTE) && distance <= rule::GOLDEN_MAX_DISTANCE {
+    if sweep
+        && o.premium >= rule::GOLDEN_MIN_PREMIUM
+        && in_dte(rule::GOLDEN_DTE)
+        && distance <= rule::GOLDEN_MAX_DISTANCE
+    {
         out.push(Bot::GoldenSweeps);
     }
     // Direction exists only for a trade at the ask (the injected ones are
@@ -290,9 +306,12 @@ pub fn option_truth(w: &World, plan: &OptionPlan, chain: &Chain, o: &Observed, m
         o.spot,
         o.open_interest
     );
-    if o.iso {
-        let exchanges: BTreeSet<i32> = plan.prints.iter().map(|p| p.exchange).collect();
-        why.push_str(&format!(", {} ISO prints on {} exchanges", plan.prints.len(), exchanges.len()));
+    if o.iso_exchanges > 0 {
+        let exchanges = if o.iso_exchanges == 1 { "exchange" } else { "exchanges" };
+        why.push_str(&format!(", {} ISO prints on {} {exchanges}", plan.prints.len(), o.iso_exchanges));
+        if !is_sweep(o) {
+            why.push_str(&format!(" (not a sweep: fewer than SWEEPS_MIN_EXCHANGES={})", rule::SWEEPS_MIN_EXCHANGES));
+        }
     }
     if members.len() > 1 {
         let list: Vec<String> = members
@@ -321,6 +340,59 @@ pub fn option_truth(w: &World, plan: &OptionPlan, chain: &Chain, o: &Observed, m
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::simulate::market::Day;
+
+    #[test]
+    fn sweeps_and_golden_sweeps_are_expected_only_for_iso_prints_on_two_exchanges() {
+        let day = Day::new("2026-03-09".parse().unwrap()).unwrap();
+        let (symbols, paths) = (vec!["SPY".to_string()], vec![vec![100.0; 23_400]]);
+        let w = World {
+            day: &day,
+            start_s: 0,
+            end_s: 23_400,
+            interval: 30,
+            symbols: &symbols,
+            paths: &paths,
+            minutes: &[Vec::new()],
+            history: &[Vec::new()],
+            facts: &[None],
+            blocks: &[Vec::new()],
+        };
+        // At the ask near the money, 30 DTE: no Bullseye, Scalps or repeats.
+        let observed = |premium: f64, iso_exchanges| Observed {
+            call: true,
+            fill: Fill::Ask,
+            premium,
+            volume_delta: 4000.0,
+            day_volume: 4000.0,
+            open_interest: 1000.0,
+            dte: 30,
+            strike: 101.0,
+            spot: 100.0,
+            iv: 0.2,
+            delta: 0.45,
+            bid: 4.9,
+            ask: 5.0,
+            iso_exchanges,
+            at: 7200,
+            repeats: 0,
+        };
+        // (premium, exchanges the ISO prints reached, expected bots)
+        let cases = [
+            (2_000_000.0, 0, vec![]),
+            (2_000_000.0, 1, vec![]),
+            (2_000_000.0, 2, vec![Bot::Sweeps, Bot::GoldenSweeps]),
+            (2_000_000.0, 4, vec![Bot::Sweeps, Bot::GoldenSweeps]),
+            // Score 85 without the ISO part: still no sweep, no Sweeps.
+            (200_000.0, 1, vec![]),
+            (200_000.0, 3, vec![Bot::Sweeps]),
+        ];
+        for (premium, exchanges, want) in cases {
+            let o = observed(premium, exchanges);
+            assert_eq!(expected_bots(&w, 0, &o), want, "premium {premium} on {exchanges} exchanges");
+            assert_eq!(is_sweep(&o), exchanges >= 2);
+        }
+    }
 
     #[test]
     fn a_background_block_holds_the_dark_pool_cooldown_unless_the_print_doubles_it() {
