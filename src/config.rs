@@ -260,7 +260,7 @@ settings! {
     repeat_signal_threshold: int("REPEAT_SIGNAL_THRESHOLD", 3, 1, 100),
     repeat_window_minutes: int("REPEAT_WINDOW_MINUTES", 30, 1, 24 * 60),
     orakl_flow_min_itm_probability: num("ORAKL_FLOW_MIN_ITM_PROBABILITY", 0.5, 0.0, 1.0),
-    orakl_flow_min_volume_multiple: num("ORAKL_FLOW_MIN_VOLUME_MULTIPLE", 5.0, 0.0, 1e9),
+    orakl_flow_min_volume_multiple: num("ORAKL_FLOW_MIN_VOLUME_MULTIPLE", 30.0, 0.0, 1e9),
     orakl_flow_max_flow_share: num("ORAKL_FLOW_MAX_FLOW_SHARE", 1.0, 0.0, 1.0),
     orakl_flow_min_delta_voi: num("ORAKL_FLOW_MIN_DELTA_VOI", 0.0, 0.0, 1e6),
     // Sweeps.
