@@ -397,6 +397,7 @@ const OTHER_VARS: &[&str] = &[
     "STATE_DB_PATH",
     "METRICS_FILE",
     "STRAT_TIMEFRAMES",
+    "STRAT_PATTERNS",
     "ORAKL_LOG_FORMAT",
     "RUST_LOG",
 ];
@@ -430,6 +431,8 @@ pub struct Config {
     pub metrics_file: Option<PathBuf>,
     /// `STRAT_TIMEFRAMES` as given (validated with the STRAT bot's parser).
     pub strat_timeframes: Option<String>,
+    /// `STRAT_PATTERNS` as given (validated with the STRAT bot's parser).
+    pub strat_patterns: Option<String>,
     pub log_format: LogFormat,
     /// Every numeric setting, resolved and typed.
     pub tunables: Tunables,
@@ -497,6 +500,7 @@ impl Config {
             state_db_path: PathBuf::from(get("STATE_DB_PATH").unwrap_or("state/bot_state.db")),
             metrics_file: get("METRICS_FILE").map(PathBuf::from),
             strat_timeframes: get("STRAT_TIMEFRAMES").map(str::to_string),
+            strat_patterns: get("STRAT_PATTERNS").map(str::to_string),
             log_format,
             tunables: Tunables::resolve(&values),
             values,

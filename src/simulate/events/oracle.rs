@@ -81,7 +81,7 @@ pub(super) fn strat_truth(w: &World, sym: usize, facts: &StoryFacts) -> Option<T
     if hours.last()?.end != c_close {
         return None;
     }
-    let found = strat::detect(&hours).map(|s| (s.pattern, s.bullish));
+    let found = strat::detect_among(&hours, &crate::bots::strat::DEFAULT_PATTERNS).map(|s| (s.pattern, s.bullish));
     let bullish = story.kind != StoryKind::Bear;
     let hit = found == Some(("3-1-2", bullish));
     let near = story.kind == StoryKind::Fake;
@@ -100,8 +100,8 @@ pub(super) fn strat_truth(w: &World, sym: usize, facts: &StoryFacts) -> Option<T
     Some(TruthEvent::about(c_close, "strat", &w.symbols[sym], Bot::Strat, found.is_some(), near, why))
 }
 
-/// The breakout line of a story: the first breakouts firing (every five
-/// minutes at :45) that sees the last price beyond the 20-day extreme and,
+/// The breakout line of a story: the first breakouts firing (every 30 s, at
+/// :20 and :50, the shipped timetable) that sees the last price beyond the 20-day extreme and,
 /// for a hit, today's volume at 1.5× the 20-day pace.
 pub(super) fn breakout_truth(w: &World, sym: usize, facts: &StoryFacts) -> Option<TruthEvent> {
     let dir = facts.story.kind.dir();
@@ -112,7 +112,7 @@ pub(super) fn breakout_truth(w: &World, sym: usize, facts: &StoryFacts) -> Optio
     let session = f64::from(w.day.session_s);
     let mut first_beyond: Option<u32> = None;
     let mut first_hit: Option<(u32, f64)> = None;
-    let mut s = 45;
+    let mut s = 20;
     while s <= w.end_s {
         if s >= w.start_s {
             let closed = (s / 60) as usize;
@@ -128,7 +128,7 @@ pub(super) fn breakout_truth(w: &World, sym: usize, facts: &StoryFacts) -> Optio
                 }
             }
         }
-        s += 300;
+        s += 30;
     }
     let near = facts.story.kind == StoryKind::Fake;
     let at = first_hit.map(|(s, _)| s).or(first_beyond)?;
@@ -236,10 +236,10 @@ pub fn qualifies_for_flow(o: &Observed) -> bool {
 /// A dark-pool alert's cooldown on its symbol (`DARKPOOL_COOLDOWN_SECONDS`).
 pub const DARKPOOL_COOLDOWN_S: u32 = 900;
 
-/// The dark-pool scan runs every minute (the shipped timetable): a block's
+/// The dark-pool scan runs every 30 s (the shipped timetable): a block's
 /// alert comes up to that long after its print, and its cooldown runs from
 /// the alert.
-const DARKPOOL_POLL_S: u32 = 60;
+const DARKPOOL_POLL_S: u32 = 30;
 
 /// The second of the latest background off-exchange block whose dark-pool
 /// alert would still hold the symbol's cooldown against a print of `size`
@@ -342,8 +342,8 @@ mod tests {
         // (second, size, the block that holds the cooldown)
         let cases = [
             (100, 20_000.0, Some(100)),     // same second, 12,000 × 2 > 20,000
-            (1_059, 20_000.0, Some(100)),   // 900 s cooldown + 60 s poll later, still held
-            (1_060, 20_000.0, None),        // past it
+            (1_029, 20_000.0, Some(100)),   // 900 s cooldown + 30 s poll later, still held
+            (1_030, 20_000.0, None),        // past it
             (500, 24_000.0, None),          // twice the block's size breaks it
             (99, 20_000.0, None),           // before the block
             (2_200, 50_000.0, Some(2_000)), // the lit block is not a dark-pool print
