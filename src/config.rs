@@ -260,7 +260,7 @@ settings! {
     repeat_signal_threshold: int("REPEAT_SIGNAL_THRESHOLD", 3, 1, 100),
     repeat_window_minutes: int("REPEAT_WINDOW_MINUTES", 30, 1, 24 * 60),
     orakl_flow_min_itm_probability: num("ORAKL_FLOW_MIN_ITM_PROBABILITY", 0.5, 0.0, 1.0),
-    orakl_flow_min_volume_multiple: num("ORAKL_FLOW_MIN_VOLUME_MULTIPLE", 5.0, 0.0, 1e9),
+    orakl_flow_min_volume_multiple: num("ORAKL_FLOW_MIN_VOLUME_MULTIPLE", 30.0, 0.0, 1e9),
     orakl_flow_max_flow_share: num("ORAKL_FLOW_MAX_FLOW_SHARE", 1.0, 0.0, 1.0),
     orakl_flow_min_delta_voi: num("ORAKL_FLOW_MIN_DELTA_VOI", 0.0, 0.0, 1e6),
     // Sweeps.
@@ -398,6 +398,7 @@ const OTHER_VARS: &[&str] = &[
     "STATE_DB_PATH",
     "METRICS_FILE",
     "STRAT_TIMEFRAMES",
+    "STRAT_PATTERNS",
     "ORAKL_LOG_FORMAT",
     "RUST_LOG",
 ];
@@ -431,6 +432,8 @@ pub struct Config {
     pub metrics_file: Option<PathBuf>,
     /// `STRAT_TIMEFRAMES` as given (validated with the STRAT bot's parser).
     pub strat_timeframes: Option<String>,
+    /// `STRAT_PATTERNS` as given (validated with the STRAT bot's parser).
+    pub strat_patterns: Option<String>,
     pub log_format: LogFormat,
     /// Every numeric setting, resolved and typed.
     pub tunables: Tunables,
@@ -498,6 +501,7 @@ impl Config {
             state_db_path: PathBuf::from(get("STATE_DB_PATH").unwrap_or("state/bot_state.db")),
             metrics_file: get("METRICS_FILE").map(PathBuf::from),
             strat_timeframes: get("STRAT_TIMEFRAMES").map(str::to_string),
+            strat_patterns: get("STRAT_PATTERNS").map(str::to_string),
             log_format,
             tunables: Tunables::resolve(&values),
             values,

@@ -101,6 +101,11 @@ impl Pattern {
     /// A 3-2-2 is not among them but still counts there as the 2-2 it ends in.
     pub const SCALPS: [Pattern; 4] = [Pattern::ThreeOneTwo, Pattern::TwoOneTwo, Pattern::RevStrat, Pattern::TwoTwo];
 
+    /// The pattern named `name` (`3-1-2`, `2-1-2`, `3-2-2`, `1-2-2`, `2-2`).
+    pub fn from_name(name: &str) -> Option<Pattern> {
+        Pattern::PRIORITY.into_iter().find(|p| p.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Pattern::ThreeOneTwo => "3-1-2",
@@ -185,6 +190,14 @@ fn setup_at(bars: &[Bar], allowed: &[Pattern]) -> Option<Setup> {
 /// four for the others.
 pub fn detect(bars: &[Bar]) -> Option<Setup> {
     setup_at(bars, &Pattern::PRIORITY)
+}
+
+/// [`detect`] among `allowed` only (kept in priority order whatever order
+/// it is given in): a 3-2-2 or 1-2-2 is still found when the plain 2-2 it
+/// ends in is not allowed.
+pub fn detect_among(bars: &[Bar], allowed: &[Pattern]) -> Option<Setup> {
+    let ordered: Vec<Pattern> = Pattern::PRIORITY.into_iter().filter(|p| allowed.contains(p)).collect();
+    setup_at(bars, &ordered)
 }
 
 /// For Scalps: the most recent setup in the trade's direction (`bullish` for

@@ -24,14 +24,16 @@ use crate::bars::{self, Bar, Frame, Session};
 use crate::bots::{Suppressed, alert_id, market_entry, time_key};
 use crate::calendar::MARKET_TZ;
 use crate::job::Bot;
-use crate::strat::{self, Setup};
+use crate::strat::{self, Pattern, Setup};
 
-/// `STRAT_TIMEFRAMES`, default `60m,4h,1d`, and the reward:risk every
-/// published plan keeps (`MIN_REWARD_RISK`).
+/// `STRAT_TIMEFRAMES`, default `60m,4h,1d`, `STRAT_PATTERNS`, and the
+/// reward:risk every published plan keeps (`MIN_REWARD_RISK`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StratConfig {
     /// The frames to evaluate, in the order given (alerts come out in it).
     pub timeframes: Vec<Frame>,
+    /// The patterns that alert (`STRAT_PATTERNS`), in priority order.
+    pub patterns: Vec<Pattern>,
     /// `MIN_REWARD_RISK`: a plan below it at the entry it publishes is not
     /// alerted.
     pub min_reward_risk: f64,
@@ -39,8 +41,37 @@ pub struct StratConfig {
 
 impl Default for StratConfig {
     fn default() -> Self {
-        StratConfig { timeframes: vec![Frame::Min60, Frame::Hour4, Frame::Day], min_reward_risk: 1.0 }
+        StratConfig {
+            timeframes: vec![Frame::Min60, Frame::Hour4, Frame::Day],
+            patterns: DEFAULT_PATTERNS.to_vec(),
+            min_reward_risk: 1.0,
+        }
     }
+}
+
+/// `STRAT_PATTERNS` by default: every SPEC §6 pattern but the plain 2-2
+/// reversal, which needs neither an inside nor an outside bar. On the
+/// calibrated 200-symbol day, with every symbol looked at each hour, 2-2s
+/// were 36 of STRAT's 60 alerts and none of the injected setups; setting
+/// `STRAT_PATTERNS=3-1-2,2-1-2,3-2-2,1-2-2,2-2` brings them back.
+pub const DEFAULT_PATTERNS: [Pattern; 4] =
+    [Pattern::ThreeOneTwo, Pattern::TwoOneTwo, Pattern::ThreeTwoTwo, Pattern::RevStrat];
+
+/// Parses the comma list of `STRAT_PATTERNS` (`3-1-2,2-1-2`) into priority
+/// order; an empty list is an error, as for the timeframes.
+pub fn parse_patterns(value: &str) -> Result<Vec<Pattern>, String> {
+    let mut named = Vec::new();
+    for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let known: Vec<&str> = Pattern::PRIORITY.iter().map(|p| p.as_str()).collect();
+        let p = Pattern::from_name(part)
+            .ok_or_else(|| format!("STRAT_PATTERNS: unknown pattern `{part}` (known: {})", known.join(", ")))?;
+        named.push(p);
+    }
+    let ordered: Vec<Pattern> = Pattern::PRIORITY.into_iter().filter(|p| named.contains(p)).collect();
+    if ordered.is_empty() {
+        return Err("STRAT_PATTERNS: no pattern given (e.g. 3-1-2,2-1-2,3-2-2,1-2-2)".to_string());
+    }
+    Ok(ordered)
 }
 
 impl StratConfig {
@@ -86,8 +117,8 @@ pub fn frame_bars(frame: Frame, minutes: &[Bar], now: DateTime<Utc>) -> Vec<Bar>
 /// The setup the last closed bar of `bars` (one symbol's `frame` bars,
 /// oldest first) triggers, if any. Bars still open at `now` are dropped
 /// first, so a bar that may yet change can never trigger.
-pub fn evaluate(frame: Frame, bars: &[Bar], now: DateTime<Utc>) -> Option<StratHit> {
-    strat::detect(&bars::closed(bars, now)).map(|setup| StratHit { frame, setup })
+pub fn evaluate(frame: Frame, bars: &[Bar], now: DateTime<Utc>, patterns: &[Pattern]) -> Option<StratHit> {
+    strat::detect_among(&bars::closed(bars, now), patterns).map(|setup| StratHit { frame, setup })
 }
 
 /// The plan a triggered setup publishes, given the spot at the alert, or
@@ -190,6 +221,33 @@ mod tests {
         assert_eq!(StratConfig::parse("60m,4h,1d"), Ok(StratConfig::default()));
     }
 
+    #[test]
+    fn patterns_setting() {
+        let all = |names: &[&str]| names.iter().filter_map(|n| Pattern::from_name(n)).collect::<Vec<_>>();
+        let cases = [
+            ("3-1-2,2-1-2,3-2-2,1-2-2", Ok(DEFAULT_PATTERNS.to_vec())),
+            // Priority order whatever the order given; a name twice once.
+            (" 2-2 , 3-1-2,2-2", Ok(all(&["3-1-2", "2-2"]))),
+            ("", Err("STRAT_PATTERNS: no pattern given (e.g. 3-1-2,2-1-2,3-2-2,1-2-2)")),
+            ("3-1-2,2-2-2", Err("STRAT_PATTERNS: unknown pattern `2-2-2` (known: 3-1-2, 2-1-2, 3-2-2, 1-2-2, 2-2)")),
+        ];
+        for (value, want) in cases {
+            assert_eq!(parse_patterns(value), want.map_err(str::to_string), "{value:?}");
+        }
+        assert!(!StratConfig::default().patterns.contains(&Pattern::TwoTwo));
+    }
+
+    #[test]
+    fn a_plain_two_two_alerts_only_when_allowed() {
+        // 2U, 2D, 2U: a 2-2 bull reversal on the last bar (no inside or
+        // outside bar anywhere), all closed by `now`.
+        let bars = hl_bars(&[(100.0, 90.0), (101.0, 91.0), (100.0, 89.0), (102.0, 90.0)]);
+        let now = "2026-03-09T18:30:00Z".parse().expect("test instant");
+        assert_eq!(evaluate(Frame::Min60, &bars, now, &DEFAULT_PATTERNS), None);
+        let hit = evaluate(Frame::Min60, &bars, now, &Pattern::PRIORITY).expect("2-2 when allowed");
+        assert_eq!((hit.setup.pattern, hit.setup.bullish), ("2-2", true));
+    }
+
     /// A 2-1-2 bull (2D, 1, 2U) on hourly bars starting 13:30 UTC, plus one
     /// more bar (index 4) that is still open until 18:30 UTC.
     fn hourly() -> Vec<Bar> {
@@ -211,7 +269,7 @@ mod tests {
             ("2025-07-15T13:00:00Z", None),
         ];
         for (now, want) in cases {
-            let got = evaluate(Frame::Min60, &bars, now.parse().expect("test instant"));
+            let got = evaluate(Frame::Min60, &bars, now.parse().expect("test instant"), &Pattern::PRIORITY);
             let got = got.map(|h| (h.frame, h.setup.trigger_start, h.setup.pattern, h.setup.bullish));
             let want = want.map(|(i, p, bull): (usize, &str, bool)| (Frame::Min60, bars[i].start, p, bull));
             assert_eq!(got, want, "now={now}");
@@ -222,7 +280,7 @@ mod tests {
     fn alert_fields() {
         let bars = hourly();
         let at: DateTime<Utc> = "2025-07-15T17:31:10Z".parse().expect("test instant");
-        let bull = evaluate(Frame::Hour4, &bars, at).expect("2-1-2 bull");
+        let bull = evaluate(Frame::Hour4, &bars, at, &Pattern::PRIORITY).expect("2-1-2 bull");
         let a = build_alert("AAPL", &bull, Some(99.5), 1.0, at).expect("a plan");
         assert_eq!(a.id, "strat:AAPL:4h:20250715T163000Z");
         assert_eq!((a.bot, a.at, a.ticker.as_str(), a.spot), (Bot::Strat, at, "AAPL", Some(99.5)));
@@ -250,7 +308,7 @@ mod tests {
         assert_eq!((a.contract, a.premium), (None, None));
 
         let later: DateTime<Utc> = "2025-07-15T18:31:10Z".parse().expect("test instant");
-        let bear = evaluate(Frame::Day, &bars, later).expect("1-2-2 bear");
+        let bear = evaluate(Frame::Day, &bars, later, &Pattern::PRIORITY).expect("1-2-2 bear");
         let a = build_alert("AAPL", &bear, None, 1.0, later).expect("a plan");
         assert_eq!(a.id, "strat:AAPL:1d:20250715T173000Z");
         assert_eq!(
@@ -261,9 +319,14 @@ mod tests {
 
         // The same trigger found again an hour later has the same id, so the
         // outbox posts it once; another frame is another alert.
-        let again =
-            build_alert("AAPL", &evaluate(Frame::Day, &bars, later + Duration::hours(1)).expect("same"), None, 1.0, at)
-                .expect("a plan");
+        let again = build_alert(
+            "AAPL",
+            &evaluate(Frame::Day, &bars, later + Duration::hours(1), &Pattern::PRIORITY).expect("same"),
+            None,
+            1.0,
+            at,
+        )
+        .expect("a plan");
         assert_eq!(again.id, a.id);
         let hourly_id =
             build_alert("AAPL", &StratHit { frame: Frame::Min60, ..bear }, None, 1.0, later).expect("a plan").id;
@@ -275,7 +338,7 @@ mod tests {
         let bars = hourly();
         let at: DateTime<Utc> = "2025-07-15T17:31:10Z".parse().expect("test instant");
         // 2-1-2 bull: level 98, stop 90, target 114 (2:1 at the level).
-        let bull = evaluate(Frame::Min60, &bars, at).expect("2-1-2 bull");
+        let bull = evaluate(Frame::Min60, &bars, at, &Pattern::PRIORITY).expect("2-1-2 bull");
         // Spot 104: at the market (114 − 104) ÷ (104 − 90) = 10/14 = 0.71:1,
         // so the plan is a limit back at the level, 16/8 = 2:1.
         let a = build_alert("AAPL", &bull, Some(104.0), 1.0, at).expect("a limit plan");
@@ -351,7 +414,8 @@ mod tests {
             );
         }
         let hit =
-            evaluate(Frame::Hour4, &frame_bars(Frame::Hour4, &minutes, end_of_day), end_of_day).expect("4h setup");
+            evaluate(Frame::Hour4, &frame_bars(Frame::Hour4, &minutes, end_of_day), end_of_day, &Pattern::PRIORITY)
+                .expect("4h setup");
         assert_eq!(
             (hit.setup.pattern, hit.setup.bullish, hit.setup.entry, hit.setup.stop),
             ("2-1-2", true, 98.0, 90.0)
@@ -362,6 +426,9 @@ mod tests {
         );
         // One minute earlier the 16:00 bar is still open: no 4h trigger yet.
         let before = end_of_day - Duration::minutes(1);
-        assert_eq!(evaluate(Frame::Hour4, &frame_bars(Frame::Hour4, &minutes, before), before), None);
+        assert_eq!(
+            evaluate(Frame::Hour4, &frame_bars(Frame::Hour4, &minutes, before), before, &Pattern::PRIORITY),
+            None
+        );
     }
 }

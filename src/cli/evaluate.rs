@@ -89,7 +89,8 @@ mod tests {
     fn a_symbol_comes_round_every_watchlist_over_batch_firings() {
         let timetable = Timetable::parse("schedule.cron", BUILTIN_TIMETABLE).unwrap();
         // 09:30 ET: the options lines fire every 15 s, darkpool and
-        // breakouts every 5 min, STRAT hourly.
+        // breakouts every 30 s, STRAT every minute in the first twenty of
+        // each hour, 10 symbols at a time.
         let from = "2026-03-09T13:30:00Z".parse().unwrap();
         let facts = |watchlist| RunFacts { from, watchlist, batch: 10, ..RunFacts::default() };
         // 6 symbols, 10 a firing: every firing visits each one.
@@ -97,7 +98,7 @@ mod tests {
         // 200 symbols: every 20th firing, 19 intervals late at worst.
         let d = visit_delays(&timetable, &facts(200));
         assert_eq!((d[&Bot::Sweeps], d[&Bot::Scalps]), (19 * 15, 19 * 15));
-        assert_eq!((d[&Bot::Darkpool], d[&Bot::Breakouts], d[&Bot::Strat]), (19 * 300, 19 * 300, 19 * 3600));
+        assert_eq!((d[&Bot::Darkpool], d[&Bot::Breakouts], d[&Bot::Strat]), (19 * 30, 19 * 30, 19 * 60));
         // A line's own batch= wins: 11 symbols, 10 a firing → 1 interval.
         let one = Timetable::parse("t", "30 */5 4-19 * * Mon-Fri darkpool session=extended batch=10\n").unwrap();
         assert_eq!(visit_delays(&one, &RunFacts { batch: 1, ..facts(11) })[&Bot::Darkpool], 300);

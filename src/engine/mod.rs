@@ -125,16 +125,21 @@ impl Rules {
     }
 }
 
-/// `STRAT_TIMEFRAMES`, or the default when unset.
+/// `STRAT_TIMEFRAMES` and `STRAT_PATTERNS`, or the defaults when unset.
 pub fn strat_config(config: &Config) -> Result<StratConfig, ConfigError> {
-    let parsed = match &config.strat_timeframes {
-        None => Ok(StratConfig::default()),
-        Some(v) => StratConfig::parse(v).map_err(|m| ConfigError::Var {
-            var: "STRAT_TIMEFRAMES".into(),
-            message: m.trim_start_matches("STRAT_TIMEFRAMES: ").to_string(),
-        }),
+    let error = |var: &str| {
+        let var = var.to_string();
+        move |m: String| ConfigError::Var { message: m.trim_start_matches(&format!("{var}: ")).to_string(), var }
     };
-    parsed.map(|s| StratConfig { min_reward_risk: config.tunables.min_reward_risk, ..s })
+    let parsed = match &config.strat_timeframes {
+        None => StratConfig::default(),
+        Some(v) => StratConfig::parse(v).map_err(error("STRAT_TIMEFRAMES"))?,
+    };
+    let patterns = match &config.strat_patterns {
+        None => parsed.patterns.clone(),
+        Some(v) => crate::bots::strat::parse_patterns(v).map_err(error("STRAT_PATTERNS"))?,
+    };
+    Ok(StratConfig { min_reward_risk: config.tunables.min_reward_risk, patterns, ..parsed })
 }
 
 /// Data the engine needs before it can go on.

@@ -418,9 +418,13 @@ impl Engine {
     /// The part of `bot`'s rule that needs no stored state and no request.
     fn screen(&mut self, bot: Bot, ev: &FlowEvent, now: DateTime<Utc>) -> Result<Screened, Suppressed> {
         let r = &self.rules;
-        // The relative gates come after the family's own cheap part, so
-        // every qualifying ORAKL Flow hit still counts toward its repeats
-        // and only the hit that would alert must be unusual.
+        // ORAKL Flow's repeats are hits each unusual for their contract:
+        // the gate comes first, so routine prints on a busy contract never
+        // add up to "bought again and again". The other families gate after
+        // their own cheap part, which names the commoner reason.
+        if bot == Bot::OraklFlow {
+            crate::unusual::gate(bot, ev, &r.unusual)?;
+        }
         let screened = match bot {
             Bot::GoldenSweeps => golden_sweeps::evaluate(&r.golden, ev).map(Screened::Golden),
             Bot::Sweeps => sweeps::screen(&r.sweeps, ev).map(|_| Screened::Sweeps),
@@ -429,7 +433,9 @@ impl Engine {
             Bot::Scalps => scalps::screen(&r.scalps, ev).map(|_| Screened::Scalps),
             Bot::Darkpool | Bot::Breakouts | Bot::Strat => Err(Suppressed::new("not an options family")),
         }?;
-        crate::unusual::gate(bot, ev, &r.unusual)?;
+        if bot != Bot::OraklFlow {
+            crate::unusual::gate(bot, ev, &r.unusual)?;
+        }
         Ok(screened)
     }
 

@@ -307,7 +307,9 @@ impl Engine {
         let mut queue = VecDeque::new();
         for frame in &self.rules.strat.timeframes {
             let frame_bars = strat_bot::frame_bars(*frame, &minutes, now);
-            let Some(hit) = strat_bot::evaluate(*frame, &frame_bars, now) else { continue };
+            let Some(hit) = strat_bot::evaluate(*frame, &frame_bars, now, &self.rules.strat.patterns) else {
+                continue;
+            };
             match strat_bot::build_alert(symbol, &hit, spot, self.rules.strat.min_reward_risk, now) {
                 Ok(alert) => {
                     let key = CooldownPolicy::stock_key(symbol, Some(frame.as_str()));

@@ -102,8 +102,9 @@ const EPSILON: f64 = crate::alert::PRICE_EPSILON;
 /// answer it: the family's cadence in the shipped timetable when every
 /// symbol is visited at every firing — the options families run every 15 s
 /// and see a chain within one firing (two minutes leave room for a chain
-/// fetched just before the event's); Darkpool and Breakouts run every 5
-/// minutes (two firings); STRAT once an hour, after the trigger bar has
+/// fetched just before the event's); Darkpool and Breakouts run every 30 s
+/// (ten minutes leave room for a print or a bar the tape shows a little
+/// late); STRAT in the first minutes of each hour, after the trigger bar has
 /// closed — plus `visit_delay`, how much later a symbol comes round when a
 /// firing takes only a batch of the watchlist ([`RunFacts::visit_delay_s`]).
 pub fn match_window(bot: Bot, visit_delay: Duration) -> Duration {

@@ -699,6 +699,8 @@ impl<'w> Recording<'w> {
                 fill: if last >= ask && ask > 0.0 { Fill::Ask } else { Fill::Mid },
                 premium,
                 volume_delta: dv,
+                previous_volume: v0,
+                interval_s: self.world.interval,
                 day_volume: contract.volume,
                 open_interest: contract.open_interest,
                 dte: contract.dte,

@@ -23,6 +23,8 @@
 
 pub mod book;
 #[cfg(test)]
+mod repeat_tests;
+#[cfg(test)]
 mod restart_tests;
 
 use std::collections::BTreeMap;
@@ -73,8 +75,16 @@ pub fn volume_multiple(
 ) -> (f64, f64) {
     let interval = ((observed_at - previous_at).num_milliseconds() as f64 / 1000.0).max(1.0);
     let elapsed = session_open.map_or(0.0, |open| ((previous_at - open).num_milliseconds() as f64 / 1000.0).max(0.0));
-    let usual_rate = (previous_volume.max(0.0) + PRIOR_VOLUME) / (elapsed + PRIOR_SECONDS);
-    (volume_delta / (usual_rate * interval), interval)
+    (usual_multiple(previous_volume, volume_delta, interval, elapsed), interval)
+}
+
+/// The volume multiple from plain numbers: `volume_delta` traded in
+/// `interval_s` seconds against `previous_volume` traded in the `elapsed_s`
+/// session seconds before it, smoothed by the prior. The one formula the
+/// engine and the simulator's rule oracle share.
+pub fn usual_multiple(previous_volume: f64, volume_delta: f64, interval_s: f64, elapsed_s: f64) -> f64 {
+    let usual_rate = (previous_volume.max(0.0) + PRIOR_VOLUME) / (elapsed_s.max(0.0) + PRIOR_SECONDS);
+    volume_delta / (usual_rate * interval_s.max(1.0))
 }
 
 /// One family's relative gates (each off at its neutral value).

@@ -59,6 +59,7 @@ fn configuration_mistakes_exit_78_naming_what_and_where() {
         (78, "schedule.cron:2:3: bad minute field `61`", &[], "0 * * * * * heartbeat\n0 61 * * * * heartbeat\n"),
         (78, "schedule.cron:1:13: unknown job `sweep`", &[], "0 * * * * * sweep\n"),
         (78, "POLYGON_RATE_LIMIT: `fast` is not a whole number", &[("POLYGON_RATE_LIMIT", "fast")], HEARTBEAT_ONLY),
+        (78, "STRAT_PATTERNS: unknown pattern `2-2-2`", &[("STRAT_PATTERNS", "3-1-2,2-2-2")], HEARTBEAT_ONLY),
         (78, "POLYGON_API_KEY: not set; job `golden_sweeps`", &[("WATCHLIST", "SPY")], GOLDEN),
         (78, "WATCHLIST: empty", &[("POLYGON_API_KEY", KEY)], GOLDEN),
         (

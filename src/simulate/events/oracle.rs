@@ -14,6 +14,7 @@ use crate::flow::prob_itm;
 use crate::indicators::rsi_wilder;
 use crate::job::Bot;
 use crate::strat;
+use crate::unusual;
 
 /// The default thresholds of SPEC §6 the oracle applies.
 pub(super) mod rule {
@@ -22,6 +23,8 @@ pub(super) mod rule {
     pub const FLOW_REPEATS: usize = 3;
     pub const FLOW_WINDOW_S: u32 = 30 * 60;
     pub const FLOW_MIN_ITM: f64 = 0.5;
+    /// `ORAKL_FLOW_MIN_VOLUME_MULTIPLE`: each repeat unusual for its contract.
+    pub const FLOW_MIN_VOLUME_MULTIPLE: f64 = 30.0;
     pub const SWEEPS_MIN_PREMIUM: f64 = 50_000.0;
     pub const SWEEPS_DTE: (i64, i64) = (1, 90);
     pub const SWEEPS_MIN_SCORE: f64 = 60.0;
@@ -79,7 +82,7 @@ pub(super) fn strat_truth(w: &World, sym: usize, facts: &StoryFacts) -> Option<T
     if hours.last()?.end != c_close {
         return None;
     }
-    let found = strat::detect(&hours).map(|s| (s.pattern, s.bullish));
+    let found = strat::detect_among(&hours, &crate::bots::strat::DEFAULT_PATTERNS).map(|s| (s.pattern, s.bullish));
     let bullish = story.kind != StoryKind::Bear;
     let hit = found == Some(("3-1-2", bullish));
     let near = story.kind == StoryKind::Fake;
@@ -98,8 +101,8 @@ pub(super) fn strat_truth(w: &World, sym: usize, facts: &StoryFacts) -> Option<T
     Some(TruthEvent::about(c_close, "strat", &w.symbols[sym], Bot::Strat, found.is_some(), near, why))
 }
 
-/// The breakout line of a story: the first breakouts firing (every five
-/// minutes at :45) that sees the last price beyond the 20-day extreme and,
+/// The breakout line of a story: the first breakouts firing (every 30 s, at
+/// :20 and :50, the shipped timetable) that sees the last price beyond the 20-day extreme and,
 /// for a hit, today's volume at 1.5× the 20-day pace.
 pub(super) fn breakout_truth(w: &World, sym: usize, facts: &StoryFacts) -> Option<TruthEvent> {
     let dir = facts.story.kind.dir();
@@ -110,7 +113,7 @@ pub(super) fn breakout_truth(w: &World, sym: usize, facts: &StoryFacts) -> Optio
     let session = f64::from(w.day.session_s);
     let mut first_beyond: Option<u32> = None;
     let mut first_hit: Option<(u32, f64)> = None;
-    let mut s = 45;
+    let mut s = 20;
     while s <= w.end_s {
         if s >= w.start_s {
             let closed = (s / 60) as usize;
@@ -126,7 +129,7 @@ pub(super) fn breakout_truth(w: &World, sym: usize, facts: &StoryFacts) -> Optio
                 }
             }
         }
-        s += 300;
+        s += 30;
     }
     let near = facts.story.kind == StoryKind::Fake;
     let at = first_hit.map(|(s, _)| s).or(first_beyond)?;
@@ -151,6 +154,10 @@ pub struct Observed {
     pub fill: Fill,
     pub premium: f64,
     pub volume_delta: f64,
+    /// The contract's day volume at the previous snapshot, `interval_s`
+    /// seconds earlier (what the volume multiple is measured against).
+    pub previous_volume: f64,
+    pub interval_s: u32,
     pub day_volume: f64,
     pub open_interest: f64,
     pub dte: i64,
@@ -228,21 +235,27 @@ pub fn expected_bots(w: &World, sym: usize, o: &Observed) -> Vec<Bot> {
     out
 }
 
-/// Whether an event counts toward ORAKL Flow's repeats.
+/// Whether an event counts toward ORAKL Flow's repeats: the seed rule's premium,
+/// DTE and P(ITM), and the hit unusual for its contract (its volume multiple,
+/// measured as the engine measures it).
 pub fn qualifies_for_flow(o: &Observed) -> bool {
     let ct = if o.call { ContractType::Call } else { ContractType::Put };
     let itm = prob_itm(ct, Some(o.spot), o.strike, Some(o.iv), Some(o.delta), o.dte).unwrap_or(0.0);
+    let elapsed = f64::from(o.at.saturating_sub(o.interval_s));
+    let multiple = unusual::usual_multiple(o.previous_volume, o.volume_delta, f64::from(o.interval_s), elapsed);
     o.premium >= rule::FLOW_MIN_PREMIUM
         && (rule::FLOW_DTE.0..=rule::FLOW_DTE.1).contains(&o.dte)
         && itm >= rule::FLOW_MIN_ITM
+        && multiple >= rule::FLOW_MIN_VOLUME_MULTIPLE
 }
 
 /// A dark-pool alert's cooldown on its symbol (`DARKPOOL_COOLDOWN_SECONDS`).
 pub const DARKPOOL_COOLDOWN_S: u32 = 900;
 
-/// The dark-pool scan runs every five minutes: a block's alert comes up to
-/// that long after its print, and its cooldown runs from the alert.
-const DARKPOOL_POLL_S: u32 = 300;
+/// The dark-pool scan runs every 30 s (the shipped timetable): a block's
+/// alert comes up to that long after its print, and its cooldown runs from
+/// the alert.
+const DARKPOOL_POLL_S: u32 = 30;
 
 /// The second of the latest background off-exchange block whose dark-pool
 /// alert would still hold the symbol's cooldown against a print of `size`
@@ -401,8 +414,8 @@ mod tests {
         // (second, size, the block that holds the cooldown)
         let cases = [
             (100, 20_000.0, Some(100)),     // same second, 12,000 × 2 > 20,000
-            (1_299, 20_000.0, Some(100)),   // 900 s cooldown + 300 s poll later, still held
-            (1_300, 20_000.0, None),        // past it
+            (1_029, 20_000.0, Some(100)),   // 900 s cooldown + 30 s poll later, still held
+            (1_030, 20_000.0, None),        // past it
             (500, 24_000.0, None),          // twice the block's size breaks it
             (99, 20_000.0, None),           // before the block
             (2_200, 50_000.0, Some(2_000)), // the lit block is not a dark-pool print
