@@ -377,6 +377,8 @@ mod tests {
             fill: Fill::Ask,
             premium,
             volume_delta: 4000.0,
+            previous_volume: 0.0,
+            interval_s: 30,
             day_volume: 4000.0,
             open_interest: 1000.0,
             dte: 30,
