@@ -139,7 +139,8 @@ pub fn strat_config(config: &Config) -> Result<StratConfig, ConfigError> {
         None => parsed.patterns.clone(),
         Some(v) => crate::bots::strat::parse_patterns(v).map_err(error("STRAT_PATTERNS"))?,
     };
-    Ok(StratConfig { min_reward_risk: config.tunables.min_reward_risk, patterns, ..parsed })
+    let t = &config.tunables;
+    Ok(StratConfig { min_reward_risk: t.min_reward_risk, min_volume_pace: t.strat_min_volume_pace, patterns, ..parsed })
 }
 
 /// Data the engine needs before it can go on.

@@ -62,6 +62,13 @@ pub(super) enum Stage {
     AwaitSnapshot {
         started: DateTime<Utc>,
     },
+    /// STRAT's daily bars, for the trigger bar's volume pace.
+    AwaitStratDaily {
+        started: DateTime<Utc>,
+    },
+    AskMinutes {
+        started: DateTime<Utc>,
+    },
     AwaitMinutes {
         started: DateTime<Utc>,
     },
@@ -107,18 +114,38 @@ impl Engine {
                             return Some(Step::Need(Engine::daily_need(&task.symbol, calendar::trading_date(now))));
                         }
                     },
-                    Bot::Strat => {
-                        let date = calendar::trading_date(now);
-                        task.state = State::Stock(Stage::AwaitMinutes { started: now });
-                        return Some(Step::Need(Need::MinuteBars {
-                            symbol: task.symbol.clone(),
-                            ticker: flow::polygon_underlying(&task.symbol),
-                            from: date - chrono::Duration::days(STRAT_LOOKBACK_CALENDAR_DAYS),
-                            to: date,
-                        }));
-                    }
+                    // The daily bars (shared with Breakouts and Darkpool,
+                    // fetched once a day) give the volume gate its average.
+                    Bot::Strat => match self.cached_daily(&task.symbol, calendar::trading_date(now)) {
+                        None if self.rules.strat.min_volume_pace > 0.0 => {
+                            task.state = State::Stock(Stage::AwaitStratDaily { started: now });
+                            return Some(Step::Need(Engine::daily_need(&task.symbol, calendar::trading_date(now))));
+                        }
+                        _ => Stage::AskMinutes { started: now },
+                    },
                     _ => return None,
                 },
+                Stage::AwaitStratDaily { started } => match task.take_answer() {
+                    Answer::Bars(daily) => {
+                        let date = calendar::trading_date(started);
+                        self.daily_cache.insert(task.symbol.clone(), (date, std::sync::Arc::new(daily)));
+                        Stage::AskMinutes { started }
+                    }
+                    _ => {
+                        task.summary.failed = true;
+                        return None;
+                    }
+                },
+                Stage::AskMinutes { started } => {
+                    let date = calendar::trading_date(started);
+                    task.state = State::Stock(Stage::AwaitMinutes { started });
+                    return Some(Step::Need(Need::MinuteBars {
+                        symbol: task.symbol.clone(),
+                        ticker: flow::polygon_underlying(&task.symbol),
+                        from: date - chrono::Duration::days(STRAT_LOOKBACK_CALENDAR_DAYS),
+                        to: date,
+                    }));
+                }
                 Stage::AwaitCursor { started } => {
                     let now = started;
                     let text = match task.take_answer() {
@@ -304,13 +331,23 @@ impl Engine {
         let minutes: Vec<bars::Bar> =
             raw.iter().filter_map(|b| bars::Bar::from_polygon(b, chrono::Duration::minutes(1))).collect();
         let spot = minutes.iter().rev().find(|b| b.is_closed(now)).map(|b| b.close);
+        let date = calendar::trading_date(now);
+        let adv = self.cached_daily(symbol, date).and_then(|raw| {
+            let daily: Vec<bars::Bar> = raw.iter().filter_map(bars::Bar::from_polygon_day).collect();
+            darkpool::average_daily_volume(&daily, date)
+        });
+        let rules = &self.rules.strat;
         let mut queue = VecDeque::new();
-        for frame in &self.rules.strat.timeframes {
+        for frame in &rules.timeframes {
             let frame_bars = strat_bot::frame_bars(*frame, &minutes, now);
-            let Some(hit) = strat_bot::evaluate(*frame, &frame_bars, now, &self.rules.strat.patterns) else {
+            let Some(hit) = strat_bot::evaluate(*frame, &frame_bars, now, &rules.patterns) else {
                 continue;
             };
-            match strat_bot::build_alert(symbol, &hit, spot, self.rules.strat.min_reward_risk, now) {
+            let trigger = bars::closed(&frame_bars, now).last().cloned();
+            let pace = trigger.as_ref().and_then(|b| strat_bot::volume_pace(b, adv));
+            let found = strat_bot::check_volume_pace(pace, rules.min_volume_pace)
+                .and_then(|()| strat_bot::build_alert(symbol, &hit, spot, rules.min_reward_risk, pace, now));
+            match found {
                 Ok(alert) => {
                     let key = CooldownPolicy::stock_key(symbol, Some(frame.as_str()));
                     queue.push_back(Item::Alert(Box::new(Found { alert, key, size: None })));

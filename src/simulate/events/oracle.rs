@@ -10,6 +10,7 @@ use super::truth::TruthEvent;
 use super::{Fill, OptionPlan, World};
 use crate::alert::ContractType;
 use crate::bars;
+use crate::bots::strat as strat_bot;
 use crate::flow::prob_itm;
 use crate::indicators::rsi_wilder;
 use crate::job::Bot;
@@ -82,9 +83,15 @@ pub(super) fn strat_truth(w: &World, sym: usize, facts: &StoryFacts) -> Option<T
     if hours.last()?.end != c_close {
         return None;
     }
-    let found = strat::detect_among(&hours, &crate::bots::strat::DEFAULT_PATTERNS).map(|s| (s.pattern, s.bullish));
+    let found = strat::detect_among(&hours, &strat_bot::DEFAULT_PATTERNS).map(|s| (s.pattern, s.bullish));
+    // The bot's volume gate, against the same 20 sessions it averages.
+    let hist = &w.history[sym];
+    let recent = &hist[hist.len().saturating_sub(20)..];
+    let adv = (recent.len() == 20).then(|| recent.iter().map(|b| b.v).sum::<f64>() / 20.0);
+    let pace = hours.last().and_then(|b| strat_bot::volume_pace(b, adv));
+    let heavy = strat_bot::check_volume_pace(pace, strat_bot::DEFAULT_MIN_VOLUME_PACE).is_ok();
     let bullish = story.kind != StoryKind::Bear;
-    let hit = found == Some(("3-1-2", bullish));
+    let hit = found == Some(("3-1-2", bullish)) && heavy;
     let near = story.kind == StoryKind::Fake;
     let why = if near {
         "60m bars 3-1 then a bar whose high only equals the inside bar's high (equal is not a break): no 3-1-2"
@@ -98,7 +105,9 @@ pub(super) fn strat_truth(w: &World, sym: usize, facts: &StoryFacts) -> Option<T
     } else {
         format!("planned 60m 3-1-2 came out as {found:?}")
     };
-    Some(TruthEvent::about(c_close, "strat", &w.symbols[sym], Bot::Strat, found.is_some(), near, why))
+    let pace_words = pace.map_or_else(String::new, |p| format!(", trigger bar on {p:.1}x the usual volume"));
+    let why = format!("{why}{pace_words}");
+    Some(TruthEvent::about(c_close, "strat", &w.symbols[sym], Bot::Strat, found.is_some() && heavy, near, why))
 }
 
 /// The breakout line of a story: the first breakouts firing (every 30 s, at
