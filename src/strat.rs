@@ -135,6 +135,9 @@ pub struct Setup {
     pub bullish: bool,
     /// The trigger bar's start: with the timeframe, it names the event.
     pub trigger_start: DateTime<Utc>,
+    /// The trigger bar's close: when the setup became known (Scalps
+    /// measures how fresh a trigger is from it).
+    pub trigger_end: DateTime<Utc>,
     /// The setup bar's high (bull) or low (bear): the level the trigger broke.
     pub entry: f64,
     /// The setup bar's other extreme.
@@ -174,6 +177,7 @@ fn setup_at(bars: &[Bar], allowed: &[Pattern]) -> Option<Setup> {
         pattern: pattern.as_str(),
         bullish,
         trigger_start: trigger_bar.start,
+        trigger_end: trigger_bar.end,
         entry,
         stop,
         target,
@@ -267,7 +271,8 @@ pub(crate) mod tests {
         let got = detect(&bars);
         assert_eq!(got.map(|s| (s.pattern, s.bullish, s.entry, s.stop, s.target)), want, "{want_types}");
         if let Some(s) = got {
-            assert_eq!(s.trigger_start, bars[bars.len() - 1].start);
+            let last = &bars[bars.len() - 1];
+            assert_eq!((s.trigger_start, s.trigger_end), (last.start, last.end));
         }
     }
 

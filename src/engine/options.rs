@@ -519,6 +519,7 @@ impl Engine {
                 entry: s.entry,
                 stop: s.stop,
                 target: s.target,
+                closed_at: s.trigger_end,
             })
         };
         ScalpInputs {
