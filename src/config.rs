@@ -399,6 +399,7 @@ const OTHER_VARS: &[&str] = &[
     "STATE_DB_PATH",
     "METRICS_FILE",
     "STRAT_TIMEFRAMES",
+    "SCALPS_PATTERNS",
     "ORAKL_LOG_FORMAT",
     "RUST_LOG",
 ];
@@ -432,6 +433,10 @@ pub struct Config {
     pub metrics_file: Option<PathBuf>,
     /// `STRAT_TIMEFRAMES` as given (validated with the STRAT bot's parser).
     pub strat_timeframes: Option<String>,
+    /// `SCALPS_PATTERNS`, parsed (the Strat triggers a scalp may ride).
+    pub scalps_patterns: Vec<crate::strat::Pattern>,
+    /// Whether `SCALPS_PATTERNS` came from the environment.
+    scalps_patterns_set: bool,
     pub log_format: LogFormat,
     /// Every numeric setting, resolved and typed.
     pub tunables: Tunables,
@@ -489,6 +494,11 @@ impl Config {
             other => return Err(ConfigError::var("ORAKL_LOG_FORMAT", format!("`{other}` is not `text` or `json`"))),
         };
 
+        let scalps_patterns = match get("SCALPS_PATTERNS") {
+            Some(v) => crate::bots::scalps::parse_patterns(v).map_err(|m| ConfigError::var("SCALPS_PATTERNS", m))?,
+            None => crate::bots::scalps::DEFAULT_PATTERNS.to_vec(),
+        };
+
         Ok(Config {
             polygon_api_key: get("POLYGON_API_KEY").map(Secret::new),
             polygon_base_url: polygon_base_url.to_string(),
@@ -499,6 +509,8 @@ impl Config {
             state_db_path: PathBuf::from(get("STATE_DB_PATH").unwrap_or("state/bot_state.db")),
             metrics_file: get("METRICS_FILE").map(PathBuf::from),
             strat_timeframes: get("STRAT_TIMEFRAMES").map(str::to_string),
+            scalps_patterns,
+            scalps_patterns_set: get("SCALPS_PATTERNS").is_some(),
             log_format,
             tunables: Tunables::resolve(&values),
             values,
@@ -530,6 +542,11 @@ impl Config {
                 self.metrics_file.as_ref().map(|p| p.display().to_string()).unwrap_or("<not set>".into())
             ),
             format!("ORAKL_LOG_FORMAT={}", if self.log_format == LogFormat::Json { "json" } else { "text" }),
+            format!(
+                "SCALPS_PATTERNS={}{}",
+                self.scalps_patterns.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(","),
+                if self.scalps_patterns_set { "" } else { " (default)" }
+            ),
         ];
         for b in Bot::ALL {
             out.push(format!("{}={}", b.webhook_var(), webhook(self.webhooks.get(&b))));

@@ -101,6 +101,11 @@ impl Pattern {
     /// A 3-2-2 is not among them but still counts there as the 2-2 it ends in.
     pub const SCALPS: [Pattern; 4] = [Pattern::ThreeOneTwo, Pattern::TwoOneTwo, Pattern::RevStrat, Pattern::TwoTwo];
 
+    /// The pattern named `name` (`3-1-2`, `2-1-2`, `3-2-2`, `1-2-2`, `2-2`).
+    pub fn from_name(name: &str) -> Option<Pattern> {
+        Pattern::PRIORITY.into_iter().find(|p| p.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Pattern::ThreeOneTwo => "3-1-2",
@@ -193,10 +198,13 @@ pub fn detect(bars: &[Bar]) -> Option<Setup> {
 
 /// For Scalps: the most recent setup in the trade's direction (`bullish` for
 /// calls) whose trigger is one of the last `lookback` closed bars, among
-/// 3-1-2, 2-1-2, 1-2-2 and 2-2.
-pub fn recent_trigger(bars: &[Bar], lookback: usize, bullish: bool) -> Option<Setup> {
+/// `allowed` (tried in [`Pattern::PRIORITY`] order whatever order they are
+/// given in). A bar whose trigger is not allowed does not hide an allowed
+/// one before it.
+pub fn recent_trigger(bars: &[Bar], lookback: usize, bullish: bool, allowed: &[Pattern]) -> Option<Setup> {
+    let allowed: Vec<Pattern> = Pattern::PRIORITY.into_iter().filter(|p| allowed.contains(p)).collect();
     (0..lookback.min(bars.len()))
-        .filter_map(|back| setup_at(&bars[..bars.len() - back], &Pattern::SCALPS))
+        .filter_map(|back| setup_at(&bars[..bars.len() - back], &allowed))
         .find(|s| s.bullish == bullish)
 }
 
@@ -352,7 +360,7 @@ pub(crate) mod tests {
             (4, 99, true, Some(3)),
         ];
         for (used, lookback, bullish, want) in cases {
-            let got = recent_trigger(&bars[..used], lookback, bullish).map(|s| s.trigger_start);
+            let got = recent_trigger(&bars[..used], lookback, bullish, &Pattern::SCALPS).map(|s| s.trigger_start);
             assert_eq!(got, want.map(|i: usize| bars[i].start), "{used} bars, lookback {lookback}, bullish {bullish}");
         }
 
@@ -362,15 +370,36 @@ pub(crate) mod tests {
         assert_eq!(types(&hl), "2U 2D 2U 2D 2U");
         let bars = hl_bars(&hl);
         let plan = |s: Setup| (s.pattern, s.trigger_start, s.entry, s.stop, s.target);
-        assert_eq!(recent_trigger(&bars, 3, true).map(plan), Some(("2-2", bars[5].start, 100.5, 89.0, 123.5)));
-        assert_eq!(recent_trigger(&bars, 3, false).map(plan), Some(("2-2", bars[4].start, 90.0, 101.0, 68.0)));
+        assert_eq!(
+            recent_trigger(&bars, 3, true, &Pattern::SCALPS).map(plan),
+            Some(("2-2", bars[5].start, 100.5, 89.0, 123.5))
+        );
+        assert_eq!(
+            recent_trigger(&bars, 3, false, &Pattern::SCALPS).map(plan),
+            Some(("2-2", bars[4].start, 90.0, 101.0, 68.0))
+        );
 
         // Scalps does not list 3-2-2; the 2-2 it ends in still counts.
         let three_two_two = hl_bars(&[(100.0, 90.0), (102.0, 88.0), (101.0, 87.0), (102.0, 88.0)]);
         assert_eq!(detect(&three_two_two).map(|s| s.pattern), Some("3-2-2"));
         assert_eq!(
-            recent_trigger(&three_two_two, 3, true).map(plan),
+            recent_trigger(&three_two_two, 3, true, &Pattern::SCALPS).map(plan),
             Some(("2-2", three_two_two[3].start, 101.0, 87.0, 129.0))
         );
+
+        // Only the allowed patterns: a newer 2-2 does not hide an older
+        // 3-1-2, and the order the patterns are given in does not matter.
+        // Bars: 3, 1, 2U (a 3-1-2 bull at bar 4), then 2D, 2U (a 2-2 bull at bar 6).
+        let hl = [(100.0, 90.0), (102.0, 88.0), (100.0, 92.0), (101.0, 93.0), (100.5, 92.5), (101.5, 93.0)];
+        assert_eq!(types(&hl), "3 1 2U 2D 2U");
+        let bars = hl_bars(&hl);
+        let found = |allowed: &[Pattern]| recent_trigger(&bars, 3, true, allowed).map(|s| (s.pattern, s.trigger_start));
+        assert_eq!(found(&Pattern::SCALPS), Some(("2-2", bars[5].start)));
+        assert_eq!(found(&[Pattern::ThreeOneTwo]), Some(("3-1-2", bars[3].start)));
+        assert_eq!(found(&[Pattern::TwoTwo, Pattern::ThreeOneTwo]), Some(("2-2", bars[5].start)));
+        assert_eq!(found(&[Pattern::TwoOneTwo]), None);
+        assert_eq!(found(&[]), None);
+        assert_eq!(Pattern::from_name("1-2-2"), Some(Pattern::RevStrat));
+        assert_eq!(Pattern::from_name("3-1-3"), None);
     }
 }

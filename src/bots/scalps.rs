@@ -53,7 +53,7 @@ use crate::job::Bot;
 use crate::strat::Pattern;
 
 /// Thresholds, defaults from the seeds; each is an environment variable.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ScalpsConfig {
     /// `SCALPS_MIN_PREMIUM`, dollars.
     pub min_premium: f64,
@@ -73,6 +73,32 @@ pub struct ScalpsConfig {
     /// `SCALPS_MAX_TRIGGER_AGE_SECONDS`: the flow must be observed at most
     /// this long after its trigger bar closed (inclusive).
     pub max_trigger_age_seconds: i64,
+    /// `SCALPS_PATTERNS`: the Strat triggers a scalp may ride, in
+    /// [`Pattern::PRIORITY`] order.
+    pub patterns: Vec<Pattern>,
+}
+
+/// `SCALPS_PATTERNS`' default: the 3-1-2 alone. On 5-minute bars the other
+/// triggers are everyday bars, not setups (see the README's Scalps section).
+pub const DEFAULT_PATTERNS: [Pattern; 1] = [Pattern::ThreeOneTwo];
+
+/// Parses `SCALPS_PATTERNS`, a comma list of the Scalps triggers (3-1-2,
+/// 2-1-2, 1-2-2, 2-2). A pattern named twice counts once; an empty list is
+/// an error, since it would silently turn the bot off (the timetable is the
+/// place for that).
+pub fn parse_patterns(value: &str) -> Result<Vec<Pattern>, String> {
+    let known = || Pattern::SCALPS.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ");
+    let mut given = Vec::new();
+    for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match Pattern::from_name(part).filter(|p| Pattern::SCALPS.contains(p)) {
+            Some(p) => given.push(p),
+            None => return Err(format!("`{part}` is not a Scalps trigger (known: {})", known())),
+        }
+    }
+    if given.is_empty() {
+        return Err(format!("no pattern given (known: {})", known()));
+    }
+    Ok(Pattern::SCALPS.into_iter().filter(|p| given.contains(p)).collect())
 }
 
 impl Default for ScalpsConfig {
@@ -86,6 +112,7 @@ impl Default for ScalpsConfig {
             eod_cutoff_minutes: 15 * 60 + 45,
             min_reward_risk: 1.0,
             max_trigger_age_seconds: 300,
+            patterns: DEFAULT_PATTERNS.to_vec(),
         }
     }
 }
@@ -102,6 +129,7 @@ impl ScalpsConfig {
             eod_cutoff_minutes: c.tunables.scalps_eod_cutoff,
             min_reward_risk: c.tunables.min_reward_risk,
             max_trigger_age_seconds: c.tunables.scalps_max_trigger_age_seconds,
+            patterns: c.scalps_patterns.clone(),
         }
     }
 }
@@ -259,12 +287,12 @@ pub fn evaluate(cfg: &ScalpsConfig, ev: &FlowEvent, ctx: &ScalpContext) -> Resul
             direction(wants_bullish)
         )));
     }
-    // 3-2-2 is left out on purpose: SPEC §6 lists it for the STRAT bot, not
-    // for scalps.
-    if !Pattern::SCALPS.contains(&t.pattern) {
-        let names: Vec<&str> = Pattern::SCALPS.iter().map(|p| p.as_str()).collect();
+    // Only the configured triggers (3-2-2 never: SPEC §6 lists it for the
+    // STRAT bot, not for scalps).
+    if !cfg.patterns.contains(&t.pattern) {
+        let names: Vec<&str> = cfg.patterns.iter().map(|p| p.as_str()).collect();
         return Err(Suppressed::new(format!(
-            "pattern {} is not a scalp trigger ({})",
+            "pattern {} is not in SCALPS_PATTERNS ({})",
             t.pattern.as_str(),
             names.join(", ")
         )));
@@ -418,12 +446,18 @@ mod tests {
         ScalpContext { rsi, trigger }
     }
 
+    /// The rule with every Scalps trigger allowed (the default allows the
+    /// 3-1-2 alone; most cases here use a 2-1-2).
+    fn all() -> ScalpsConfig {
+        ScalpsConfig { patterns: Pattern::SCALPS.to_vec(), ..ScalpsConfig::default() }
+    }
+
     /// The expected (entry, stop, target) or reason.
     type Want = Result<(f64, f64, f64), &'static str>;
 
     /// `Ok((entry, stop, target))` or `Err(reason)`.
     fn check(ev: &FlowEvent, ctx: &ScalpContext, want: Want) {
-        let got = evaluate(&ScalpsConfig::default(), ev, ctx)
+        let got = evaluate(&all(), ev, ctx)
             .map(|h| (h.plan.entry, h.plan.stop, h.plan.targets.clone()))
             .map_err(|s| s.reason);
         let want = want.map(|(e, s, t)| (e, s, vec![t])).map_err(str::to_string);
@@ -521,7 +555,7 @@ mod tests {
             (
                 call(),
                 ctx(Some(60.0), bull("3-2-2")),
-                Err("pattern 3-2-2 is not a scalp trigger (3-1-2, 2-1-2, 1-2-2, 2-2)"),
+                Err("pattern 3-2-2 is not in SCALPS_PATTERNS (3-1-2, 2-1-2, 1-2-2, 2-2)"),
             ),
             (
                 call(),
@@ -600,7 +634,7 @@ mod tests {
         ];
         let z = |hms: &str| format!("2025-10-22T{hms}Z");
         for (last_trade, closed_at, max_trigger_age_seconds, want) in cases {
-            let cfg = ScalpsConfig { max_trigger_age_seconds, ..ScalpsConfig::default() };
+            let cfg = ScalpsConfig { max_trigger_age_seconds, ..all() };
             let ev = printed(call(), &z(last_trade));
             let got = evaluate(&cfg, &ev, &bull_closed(&z(closed_at))).map(|_| ()).map_err(|s| s.reason);
             assert_eq!(
@@ -611,7 +645,7 @@ mod tests {
         }
         // Without a last trade nothing says when the flow came.
         let ev = with(call(), |e| e.observation.last_trade = None);
-        let got = evaluate(&ScalpsConfig::default(), &ev, &bull_closed(&z("14:30:00"))).map_err(|s| s.reason);
+        let got = evaluate(&all(), &ev, &bull_closed(&z("14:30:00"))).map_err(|s| s.reason);
         assert_eq!(got.map(|_| ()), Err("no last trade to time the flow against its trigger".to_string()));
     }
 
@@ -629,7 +663,7 @@ mod tests {
             (661.5, 2.5, Err("reward:risk 2.00 below min_reward_risk=2.5 (entry 661.2 stop 659.8 target 664)")),
         ];
         for (spot, min_reward_risk, want) in cases {
-            let cfg = ScalpsConfig { min_reward_risk, ..ScalpsConfig::default() };
+            let cfg = ScalpsConfig { min_reward_risk, ..all() };
             let got = evaluate(&cfg, &with(call(), |e| e.spot = Some(spot)), &ctx(Some(60.0), bull("2-1-2")));
             if let Ok(hit) = &got {
                 assert!(hit.plan.meets(min_reward_risk), "{spot} {min_reward_risk}: {:?}", hit.plan);
@@ -681,7 +715,7 @@ mod tests {
             ),
         ];
         for (ev, ctx, (entry, stop, target), notes) in cases {
-            let hit = evaluate(&ScalpsConfig::default(), &ev, &ctx).unwrap();
+            let hit = evaluate(&all(), &ev, &ctx).unwrap();
             let a = build_alert(&hit, &ev);
             assert_eq!(a.id, format!("scalps:{}:20251022T143015Z", ev.contract));
             assert_eq!((a.bot, a.ticker.as_str(), a.label.as_str()), (Bot::Scalps, "SPY", "flow (unconfirmed)"));
@@ -692,6 +726,47 @@ mod tests {
                 ["setup", "entry"].iter().zip(notes).map(|(k, v)| (k.to_string(), v.to_string())).collect();
             assert_eq!(a.details.notes, want);
         }
+    }
+
+    #[test]
+    fn only_the_configured_patterns() {
+        // The default: the 3-1-2 alone.
+        let default = ScalpsConfig::default();
+        let got = |cfg: &ScalpsConfig, name: &str| {
+            evaluate(cfg, &call(), &ctx(Some(60.0), bull(name))).map(|h| h.pattern.as_str()).map_err(|s| s.reason)
+        };
+        assert_eq!(got(&default, "3-1-2"), Ok("3-1-2"));
+        for name in ["2-1-2", "1-2-2", "2-2", "3-2-2"] {
+            let want = format!("pattern {name} is not in SCALPS_PATTERNS (3-1-2)");
+            assert_eq!(got(&default, name), Err(want));
+        }
+        let two_two = ScalpsConfig { patterns: vec![Pattern::TwoTwo], ..ScalpsConfig::default() };
+        assert_eq!(got(&two_two, "2-2"), Ok("2-2"));
+        assert_eq!(got(&two_two, "3-1-2"), Err("pattern 3-1-2 is not in SCALPS_PATTERNS (2-2)".to_string()));
+
+        // (SCALPS_PATTERNS, the patterns in priority order, or the error)
+        let cases: [(&str, Result<Vec<&str>, &str>); 7] = [
+            ("3-1-2", Ok(vec!["3-1-2"])),
+            ("2-2, 3-1-2,2-2", Ok(vec!["3-1-2", "2-2"])),
+            ("2-2,1-2-2,2-1-2,3-1-2", Ok(vec!["3-1-2", "2-1-2", "1-2-2", "2-2"])),
+            ("3-2-2", Err("`3-2-2` is not a Scalps trigger (known: 3-1-2, 2-1-2, 1-2-2, 2-2)")),
+            ("3-1-2,312", Err("`312` is not a Scalps trigger (known: 3-1-2, 2-1-2, 1-2-2, 2-2)")),
+            ("", Err("no pattern given (known: 3-1-2, 2-1-2, 1-2-2, 2-2)")),
+            (" , ", Err("no pattern given (known: 3-1-2, 2-1-2, 1-2-2, 2-2)")),
+        ];
+        for (raw, want) in cases {
+            let got = parse_patterns(raw).map(|ps| ps.iter().map(|p| p.as_str()).collect::<Vec<_>>());
+            assert_eq!(got, want.map_err(str::to_string), "{raw:?}");
+        }
+        // Through the configuration: a bad list stops the start (exit 78).
+        let vars = |v: &str| BTreeMap::from([("SCALPS_PATTERNS".to_string(), v.to_string())]);
+        let c = crate::config::Config::from_vars(&vars("2-1-2,3-1-2")).unwrap();
+        assert_eq!(ScalpsConfig::from_config(&c).patterns, vec![Pattern::ThreeOneTwo, Pattern::TwoOneTwo]);
+        assert!(c.describe().contains(&"SCALPS_PATTERNS=3-1-2,2-1-2".to_string()));
+        let defaults = crate::config::Config::from_vars(&BTreeMap::new()).unwrap();
+        assert!(defaults.describe().contains(&"SCALPS_PATTERNS=3-1-2 (default)".to_string()));
+        let e = crate::config::Config::from_vars(&vars("3-2-2")).unwrap_err();
+        assert_eq!(e.to_string(), "SCALPS_PATTERNS: `3-2-2` is not a Scalps trigger (known: 3-1-2, 2-1-2, 1-2-2, 2-2)");
     }
 
     #[test]
@@ -721,6 +796,7 @@ mod tests {
             ("SCALPS_EOD_CUTOFF", "15:30"),
             ("MIN_REWARD_RISK", "1.5"),
             ("SCALPS_MAX_TRIGGER_AGE_SECONDS", "120"),
+            ("SCALPS_PATTERNS", "2-2,3-1-2"),
         ]
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -735,6 +811,7 @@ mod tests {
             eod_cutoff_minutes: 15 * 60 + 30,
             min_reward_risk: 1.5,
             max_trigger_age_seconds: 120,
+            patterns: vec![Pattern::ThreeOneTwo, Pattern::TwoTwo],
         };
         assert_eq!(ScalpsConfig::from_config(&c), want);
     }

@@ -40,6 +40,7 @@ pub(super) mod rule {
     pub const SCALPS_DTE: (i64, i64) = (0, 7);
     pub const SCALPS_MAX_DISTANCE: f64 = 0.03;
     pub const SCALPS_MAX_TRIGGER_AGE_S: i64 = 300;
+    pub const SCALPS_PATTERNS: [crate::strat::Pattern; 1] = crate::bots::scalps::DEFAULT_PATTERNS;
     pub const DARKPOOL_MIN_SIZE: f64 = 10_000.0;
     pub const DARKPOOL_EXCLUDED: [i32; 19] = [2, 7, 10, 12, 13, 15, 16, 20, 21, 22, 29, 30, 31, 32, 33, 35, 37, 52, 53];
     pub const BREAKOUT_SURGE: f64 = 1.5;
@@ -259,8 +260,8 @@ fn momentum_agrees(w: &World, sym: usize, t: u32, bullish: bool) -> bool {
     if bullish { old.iter().all(|&x| now > x) } else { old.iter().all(|&x| now < x) }
 }
 
-/// A Strat trigger in the trade's direction among the last three closed
-/// 5-minute bars that is fresh: the print came after its bar closed and at
+/// A Strat trigger of `SCALPS_PATTERNS` (the 3-1-2) in the trade's
+/// direction among the last three closed 5-minute bars that is fresh: the print came after its bar closed and at
 /// most `SCALPS_MAX_TRIGGER_AGE_SECONDS` after it. And RSI(14) of their
 /// closes in 50–70 (calls) or 30–50 (puts): the inputs the Scalps bot reads,
 /// computed by the same functions. The oracle knows the print's second;
@@ -272,7 +273,7 @@ fn scalps_setup(w: &World, sym: usize, t: u32, bullish: bool) -> bool {
     let now = w.day.at(t);
     let closed = market_bars(&w.minutes[sym], w.day, bars::Frame::Min5, now);
     let max_age = chrono::TimeDelta::seconds(rule::SCALPS_MAX_TRIGGER_AGE_S);
-    let trigger = strat::recent_trigger(&closed, 3, bullish)
+    let trigger = strat::recent_trigger(&closed, 3, bullish, &rule::SCALPS_PATTERNS)
         .is_some_and(|s| now > s.trigger_end && now - s.trigger_end <= max_age);
     let closes: Vec<f64> = closed.iter().map(|b| b.close).collect();
     let rsi_ok = rsi_wilder(&closes, 14)
