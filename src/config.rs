@@ -49,7 +49,7 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
-    fn var(var: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn var(var: &str, message: impl Into<String>) -> Self {
         ConfigError::Var { var: var.to_string(), message: message.into() }
     }
 }
@@ -304,6 +304,8 @@ settings! {
     scalps_max_strike_distance: num("SCALPS_MAX_STRIKE_DISTANCE", 0.03, 0.0, 10.0),
     scalps_rsi_period: int("SCALPS_RSI_PERIOD", 14, 2, 500),
     scalps_eod_cutoff: time("SCALPS_EOD_CUTOFF", 15 * 60 + 45, 0, 24 * 60 - 1),
+    // At most one 5-minute bar: a fresh trigger is the latest closed bar.
+    scalps_max_trigger_age_seconds: int("SCALPS_MAX_TRIGGER_AGE_SECONDS", 300, 1, 300),
     scalps_min_volume_multiple: num("SCALPS_MIN_VOLUME_MULTIPLE", 0.5, 0.0, 1e9),
     scalps_max_flow_share: num("SCALPS_MAX_FLOW_SHARE", 0.5, 0.0, 1.0),
     scalps_min_delta_voi: num("SCALPS_MIN_DELTA_VOI", 0.002, 0.0, 1e6),
@@ -400,6 +402,7 @@ const OTHER_VARS: &[&str] = &[
     "METRICS_FILE",
     "STRAT_TIMEFRAMES",
     "STRAT_PATTERNS",
+    "SCALPS_PATTERNS",
     "ORAKL_LOG_FORMAT",
     "RUST_LOG",
 ];
@@ -435,6 +438,10 @@ pub struct Config {
     pub strat_timeframes: Option<String>,
     /// `STRAT_PATTERNS` as given (validated with the STRAT bot's parser).
     pub strat_patterns: Option<String>,
+    /// `SCALPS_PATTERNS`, parsed (the Strat triggers a scalp may ride).
+    pub scalps_patterns: Vec<crate::strat::Pattern>,
+    /// Whether `SCALPS_PATTERNS` came from the environment.
+    scalps_patterns_set: bool,
     pub log_format: LogFormat,
     /// Every numeric setting, resolved and typed.
     pub tunables: Tunables,
@@ -492,6 +499,11 @@ impl Config {
             other => return Err(ConfigError::var("ORAKL_LOG_FORMAT", format!("`{other}` is not `text` or `json`"))),
         };
 
+        let scalps_patterns = match get("SCALPS_PATTERNS") {
+            Some(v) => crate::bots::scalps::parse_patterns(v).map_err(|m| ConfigError::var("SCALPS_PATTERNS", m))?,
+            None => crate::bots::scalps::DEFAULT_PATTERNS.to_vec(),
+        };
+
         Ok(Config {
             polygon_api_key: get("POLYGON_API_KEY").map(Secret::new),
             polygon_base_url: polygon_base_url.to_string(),
@@ -503,6 +515,8 @@ impl Config {
             metrics_file: get("METRICS_FILE").map(PathBuf::from),
             strat_timeframes: get("STRAT_TIMEFRAMES").map(str::to_string),
             strat_patterns: get("STRAT_PATTERNS").map(str::to_string),
+            scalps_patterns,
+            scalps_patterns_set: get("SCALPS_PATTERNS").is_some(),
             log_format,
             tunables: Tunables::resolve(&values),
             values,
@@ -534,6 +548,11 @@ impl Config {
                 self.metrics_file.as_ref().map(|p| p.display().to_string()).unwrap_or("<not set>".into())
             ),
             format!("ORAKL_LOG_FORMAT={}", if self.log_format == LogFormat::Json { "json" } else { "text" }),
+            format!(
+                "SCALPS_PATTERNS={}{}",
+                self.scalps_patterns.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(","),
+                if self.scalps_patterns_set { "" } else { " (default)" }
+            ),
         ];
         for b in Bot::ALL {
             out.push(format!("{}={}", b.webhook_var(), webhook(self.webhooks.get(&b))));

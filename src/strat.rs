@@ -140,6 +140,9 @@ pub struct Setup {
     pub bullish: bool,
     /// The trigger bar's start: with the timeframe, it names the event.
     pub trigger_start: DateTime<Utc>,
+    /// The trigger bar's close: when the setup became known (Scalps
+    /// measures how fresh a trigger is from it).
+    pub trigger_end: DateTime<Utc>,
     /// The setup bar's high (bull) or low (bear): the level the trigger broke.
     pub entry: f64,
     /// The setup bar's other extreme.
@@ -179,6 +182,7 @@ fn setup_at(bars: &[Bar], allowed: &[Pattern]) -> Option<Setup> {
         pattern: pattern.as_str(),
         bullish,
         trigger_start: trigger_bar.start,
+        trigger_end: trigger_bar.end,
         entry,
         stop,
         target,
@@ -192,6 +196,25 @@ pub fn detect(bars: &[Bar]) -> Option<Setup> {
     setup_at(bars, &Pattern::PRIORITY)
 }
 
+/// Parses a comma list of pattern names (`STRAT_PATTERNS`,
+/// `SCALPS_PATTERNS`) among `known`, into priority order. A name given twice
+/// counts once; an empty list is an error, since it would silently turn the
+/// bot off (the timetable is the place for that).
+pub fn parse_patterns(value: &str, known: &[Pattern]) -> Result<Vec<Pattern>, String> {
+    let names = || known.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ");
+    let mut given = Vec::new();
+    for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match Pattern::from_name(part).filter(|p| known.contains(p)) {
+            Some(p) => given.push(p),
+            None => return Err(format!("unknown pattern `{part}` (known: {})", names())),
+        }
+    }
+    if given.is_empty() {
+        return Err(format!("no pattern given (known: {})", names()));
+    }
+    Ok(Pattern::PRIORITY.into_iter().filter(|p| given.contains(p)).collect())
+}
+
 /// [`detect`] among `allowed` only (kept in priority order whatever order
 /// it is given in): a 3-2-2 or 1-2-2 is still found when the plain 2-2 it
 /// ends in is not allowed.
@@ -202,10 +225,13 @@ pub fn detect_among(bars: &[Bar], allowed: &[Pattern]) -> Option<Setup> {
 
 /// For Scalps: the most recent setup in the trade's direction (`bullish` for
 /// calls) whose trigger is one of the last `lookback` closed bars, among
-/// 3-1-2, 2-1-2, 1-2-2 and 2-2.
-pub fn recent_trigger(bars: &[Bar], lookback: usize, bullish: bool) -> Option<Setup> {
+/// `allowed` (tried in [`Pattern::PRIORITY`] order whatever order they are
+/// given in). A bar whose trigger is not allowed does not hide an allowed
+/// one before it.
+pub fn recent_trigger(bars: &[Bar], lookback: usize, bullish: bool, allowed: &[Pattern]) -> Option<Setup> {
+    let allowed: Vec<Pattern> = Pattern::PRIORITY.into_iter().filter(|p| allowed.contains(p)).collect();
     (0..lookback.min(bars.len()))
-        .filter_map(|back| setup_at(&bars[..bars.len() - back], &Pattern::SCALPS))
+        .filter_map(|back| setup_at(&bars[..bars.len() - back], &allowed))
         .find(|s| s.bullish == bullish)
 }
 
@@ -280,7 +306,8 @@ pub(crate) mod tests {
         let got = detect(&bars);
         assert_eq!(got.map(|s| (s.pattern, s.bullish, s.entry, s.stop, s.target)), want, "{want_types}");
         if let Some(s) = got {
-            assert_eq!(s.trigger_start, bars[bars.len() - 1].start);
+            let last = &bars[bars.len() - 1];
+            assert_eq!((s.trigger_start, s.trigger_end), (last.start, last.end));
         }
     }
 
@@ -360,7 +387,7 @@ pub(crate) mod tests {
             (4, 99, true, Some(3)),
         ];
         for (used, lookback, bullish, want) in cases {
-            let got = recent_trigger(&bars[..used], lookback, bullish).map(|s| s.trigger_start);
+            let got = recent_trigger(&bars[..used], lookback, bullish, &Pattern::SCALPS).map(|s| s.trigger_start);
             assert_eq!(got, want.map(|i: usize| bars[i].start), "{used} bars, lookback {lookback}, bullish {bullish}");
         }
 
@@ -370,15 +397,36 @@ pub(crate) mod tests {
         assert_eq!(types(&hl), "2U 2D 2U 2D 2U");
         let bars = hl_bars(&hl);
         let plan = |s: Setup| (s.pattern, s.trigger_start, s.entry, s.stop, s.target);
-        assert_eq!(recent_trigger(&bars, 3, true).map(plan), Some(("2-2", bars[5].start, 100.5, 89.0, 123.5)));
-        assert_eq!(recent_trigger(&bars, 3, false).map(plan), Some(("2-2", bars[4].start, 90.0, 101.0, 68.0)));
+        assert_eq!(
+            recent_trigger(&bars, 3, true, &Pattern::SCALPS).map(plan),
+            Some(("2-2", bars[5].start, 100.5, 89.0, 123.5))
+        );
+        assert_eq!(
+            recent_trigger(&bars, 3, false, &Pattern::SCALPS).map(plan),
+            Some(("2-2", bars[4].start, 90.0, 101.0, 68.0))
+        );
 
         // Scalps does not list 3-2-2; the 2-2 it ends in still counts.
         let three_two_two = hl_bars(&[(100.0, 90.0), (102.0, 88.0), (101.0, 87.0), (102.0, 88.0)]);
         assert_eq!(detect(&three_two_two).map(|s| s.pattern), Some("3-2-2"));
         assert_eq!(
-            recent_trigger(&three_two_two, 3, true).map(plan),
+            recent_trigger(&three_two_two, 3, true, &Pattern::SCALPS).map(plan),
             Some(("2-2", three_two_two[3].start, 101.0, 87.0, 129.0))
         );
+
+        // Only the allowed patterns: a newer 2-2 does not hide an older
+        // 3-1-2, and the order the patterns are given in does not matter.
+        // Bars: 3, 1, 2U (a 3-1-2 bull at bar 4), then 2D, 2U (a 2-2 bull at bar 6).
+        let hl = [(100.0, 90.0), (102.0, 88.0), (100.0, 92.0), (101.0, 93.0), (100.5, 92.5), (101.5, 93.0)];
+        assert_eq!(types(&hl), "3 1 2U 2D 2U");
+        let bars = hl_bars(&hl);
+        let found = |allowed: &[Pattern]| recent_trigger(&bars, 3, true, allowed).map(|s| (s.pattern, s.trigger_start));
+        assert_eq!(found(&Pattern::SCALPS), Some(("2-2", bars[5].start)));
+        assert_eq!(found(&[Pattern::ThreeOneTwo]), Some(("3-1-2", bars[3].start)));
+        assert_eq!(found(&[Pattern::TwoTwo, Pattern::ThreeOneTwo]), Some(("2-2", bars[5].start)));
+        assert_eq!(found(&[Pattern::TwoOneTwo]), None);
+        assert_eq!(found(&[]), None);
+        assert_eq!(Pattern::from_name("1-2-2"), Some(Pattern::RevStrat));
+        assert_eq!(Pattern::from_name("3-1-3"), None);
     }
 }

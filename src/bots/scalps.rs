@@ -11,6 +11,13 @@
 //! directions may start from, and 70/30 are where the usual overbought and
 //! oversold readings begin, so a reading exactly there is still in play.
 //!
+//! The trigger must be fresh (issue #16): the flow's print comes after the
+//! trigger bar closed and at most `SCALPS_MAX_TRIGGER_AGE_SECONDS` (≤ 300)
+//! later, so the trigger is the latest closed bar when the flow comes. Among
+//! the last 3 bars the SPEC allows, an older trigger admitted every
+//! qualifying print for up to 15 minutes; the flow that confirms a trigger
+//! comes as it fires.
+//!
 //! The bars, the Strat detector and the RSI live elsewhere; the caller fills
 //! a [`ScalpContext`] from them, after [`screen`] has passed (the bars cost a
 //! request). The plan is the setup's own, in underlying terms: entry at the
@@ -34,7 +41,7 @@
 //!
 //! SPEC §6 defines no score for this bot, so its alerts carry none.
 
-use chrono::Timelike;
+use chrono::{DateTime, TimeDelta, Timelike, Utc};
 
 use crate::alert::{Alert, Plan, Sentiment};
 use crate::bots::{
@@ -46,7 +53,7 @@ use crate::job::Bot;
 use crate::strat::Pattern;
 
 /// Thresholds, defaults from the seeds; each is an environment variable.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ScalpsConfig {
     /// `SCALPS_MIN_PREMIUM`, dollars.
     pub min_premium: f64,
@@ -63,6 +70,22 @@ pub struct ScalpsConfig {
     pub eod_cutoff_minutes: i64,
     /// `MIN_REWARD_RISK`: the least reward:risk a published plan has.
     pub min_reward_risk: f64,
+    /// `SCALPS_MAX_TRIGGER_AGE_SECONDS`: the flow must be observed at most
+    /// this long after its trigger bar closed (inclusive).
+    pub max_trigger_age_seconds: i64,
+    /// `SCALPS_PATTERNS`: the Strat triggers a scalp may ride, in
+    /// [`Pattern::PRIORITY`] order.
+    pub patterns: Vec<Pattern>,
+}
+
+/// `SCALPS_PATTERNS`' default: the 3-1-2 alone. On 5-minute bars the other
+/// triggers are everyday bars, not setups (see the README's Scalps section).
+pub const DEFAULT_PATTERNS: [Pattern; 1] = [Pattern::ThreeOneTwo];
+
+/// Parses `SCALPS_PATTERNS`, a comma list of the Scalps triggers (3-1-2,
+/// 2-1-2, 1-2-2, 2-2).
+pub fn parse_patterns(value: &str) -> Result<Vec<Pattern>, String> {
+    crate::strat::parse_patterns(value, &Pattern::SCALPS)
 }
 
 impl Default for ScalpsConfig {
@@ -75,6 +98,8 @@ impl Default for ScalpsConfig {
             rsi_period: 14,
             eod_cutoff_minutes: 15 * 60 + 45,
             min_reward_risk: 1.0,
+            max_trigger_age_seconds: 300,
+            patterns: DEFAULT_PATTERNS.to_vec(),
         }
     }
 }
@@ -90,6 +115,8 @@ impl ScalpsConfig {
             rsi_period: c.tunables.scalps_rsi_period.max(1) as usize,
             eod_cutoff_minutes: c.tunables.scalps_eod_cutoff,
             min_reward_risk: c.tunables.min_reward_risk,
+            max_trigger_age_seconds: c.tunables.scalps_max_trigger_age_seconds,
+            patterns: c.scalps_patterns.clone(),
         }
     }
 }
@@ -100,7 +127,7 @@ pub const CALL_RSI: (f64, f64) = (50.0, 70.0);
 pub const PUT_RSI: (f64, f64) = (30.0, 50.0);
 
 /// A Strat trigger the detector found among the last 3 closed 5-minute bars,
-/// with its levels in underlying terms.
+/// with its levels in underlying terms and when its bar closed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Trigger {
     /// The detector's pattern.
@@ -113,6 +140,8 @@ pub struct Trigger {
     pub stop: f64,
     /// 2:1 reward to risk from the entry.
     pub target: f64,
+    /// When the trigger bar closed: the setup exists from then on.
+    pub closed_at: DateTime<Utc>,
 }
 
 /// What the underlying's 5-minute bars say, filled in by the caller.
@@ -157,6 +186,10 @@ pub enum ScalpEntry {
 pub struct ScalpsHit {
     pub pattern: Pattern,
     pub bullish: bool,
+    /// When the trigger bar closed.
+    pub closed_at: DateTime<Utc>,
+    /// Seconds from that close to the flow's print.
+    pub age: f64,
     pub rsi: f64,
     /// Underlying terms: entry, stop, targets [target], on the tick.
     pub plan: Plan,
@@ -181,6 +214,45 @@ fn direction(bullish: bool) -> &'static str {
     if bullish { "bullish" } else { "bearish" }
 }
 
+/// The flow rides the trigger only as it fires: its print must come after
+/// the trigger bar closed and at most `SCALPS_MAX_TRIGGER_AGE_SECONDS` after
+/// that (inclusive). Flow from before the close came before the setup
+/// existed; flow long after it is the background trading on, not the
+/// trigger's confirmation. The setting is at most one bar (300 s), so a
+/// fresh trigger is the latest closed 5-minute bar when the print comes.
+///
+/// The print is the contract's last trade in the snapshot, the one that
+/// gave the event its side (and so its direction): its SIP time says when
+/// the flow came whatever the pace the bot looks at the chain (every 30 s
+/// with a few symbols, every ~5 minutes with 200), where the span between
+/// two looks would not.
+///
+/// The flow's age (seconds after the close) when fresh.
+fn fresh(cfg: &ScalpsConfig, ev: &FlowEvent, t: &Trigger) -> Result<f64, Suppressed> {
+    let et = |at: DateTime<Utc>| at.with_timezone(&MARKET_TZ).format("%H:%M:%S%.3f ET").to_string();
+    let Some(printed) = ev.last_trade.map(|tr| DateTime::from_timestamp_nanos(tr.at_ns)) else {
+        return Err(Suppressed::new("no last trade to time the flow against its trigger"));
+    };
+    if printed <= t.closed_at {
+        return Err(Suppressed::new(format!(
+            "flow printed at {}, before its trigger bar closed at {}",
+            et(printed),
+            et(t.closed_at)
+        )));
+    }
+    let age = printed - t.closed_at;
+    if age > TimeDelta::seconds(cfg.max_trigger_age_seconds) {
+        return Err(Suppressed::new(format!(
+            "trigger {} closed at {}, {} s before the flow printed: stale (SCALPS_MAX_TRIGGER_AGE_SECONDS={})",
+            t.pattern.as_str(),
+            et(t.closed_at),
+            age.num_milliseconds() as f64 / 1000.0,
+            cfg.max_trigger_age_seconds
+        )));
+    }
+    Ok(age.num_milliseconds() as f64 / 1000.0)
+}
+
 /// Whether `ev` is a scalp given the underlying's bars; otherwise the first
 /// rule it failed.
 pub fn evaluate(cfg: &ScalpsConfig, ev: &FlowEvent, ctx: &ScalpContext) -> Result<ScalpsHit, Suppressed> {
@@ -202,16 +274,17 @@ pub fn evaluate(cfg: &ScalpsConfig, ev: &FlowEvent, ctx: &ScalpContext) -> Resul
             direction(wants_bullish)
         )));
     }
-    // 3-2-2 is left out on purpose: SPEC §6 lists it for the STRAT bot, not
-    // for scalps.
-    if !Pattern::SCALPS.contains(&t.pattern) {
-        let names: Vec<&str> = Pattern::SCALPS.iter().map(|p| p.as_str()).collect();
+    // Only the configured triggers (3-2-2 never: SPEC §6 lists it for the
+    // STRAT bot, not for scalps).
+    if !cfg.patterns.contains(&t.pattern) {
+        let names: Vec<&str> = cfg.patterns.iter().map(|p| p.as_str()).collect();
         return Err(Suppressed::new(format!(
-            "pattern {} is not a scalp trigger ({})",
+            "pattern {} is not in SCALPS_PATTERNS ({})",
             t.pattern.as_str(),
             names.join(", ")
         )));
     }
+    let age = fresh(cfg, ev, t)?;
     // A trigger whose levels do not bracket the entry in its direction has
     // no risk to size or no reward to take; publishing it would mislead.
     let ordered =
@@ -238,7 +311,7 @@ pub fn evaluate(cfg: &ScalpsConfig, ev: &FlowEvent, ctx: &ScalpContext) -> Resul
         (Err(_), Some(trigger)) => (setup(trigger)?, ScalpEntry::Limit { spot: entry }),
         (Err(s), None) => return Err(s),
     };
-    Ok(ScalpsHit { pattern: t.pattern, bullish: t.bullish, rsi, plan, entry })
+    Ok(ScalpsHit { pattern: t.pattern, bullish: t.bullish, closed_at: t.closed_at, age, rsi, plan, entry })
 }
 
 /// The Scalps alert: every field the event knows, the setup's plan in
@@ -250,7 +323,14 @@ pub fn build_alert(hit: &ScalpsHit, ev: &FlowEvent) -> Alert {
     a.rsi = Some(hit.rsi);
     a.details.notes.push((
         "setup".to_string(),
-        format!("{} {} on 5m bars, RSI {:.1}", hit.pattern.as_str(), direction(hit.bullish), hit.rsi),
+        format!(
+            "{} {} on the 5m bar closed {}, flow {:.0} s after; RSI {:.1}",
+            hit.pattern.as_str(),
+            direction(hit.bullish),
+            hit.closed_at.with_timezone(&MARKET_TZ).format("%H:%M ET"),
+            hit.age,
+            hit.rsi
+        ),
     ));
     // The levels are the plan fields; this says how the entry is taken.
     let through = if hit.bullish { "above" } else { "below" };
@@ -273,15 +353,23 @@ mod tests {
     use super::*;
     use crate::alert::Sentiment;
     use crate::alert::{ContractType, Side};
-    use crate::flow::test_event;
+    use crate::flow::{TradePoint, test_event};
     use std::collections::BTreeMap;
 
-    /// A call that passes the flow part: $5k, 2 DTE, 1% from spot.
+    /// A call that passes the flow part: $5k, 2 DTE, 1% from spot, its last
+    /// trade 10 s after the test triggers' bar closed.
     fn call() -> FlowEvent {
         let mut ev = test_event();
         ev.premium = 5_000.0;
         ev.dte = 2;
         ev.strike_distance = Some(0.01);
+        printed(ev, "2025-10-22T14:30:10Z")
+    }
+
+    /// `ev` with its last trade at `at`.
+    fn printed(mut ev: FlowEvent, at: &str) -> FlowEvent {
+        let at_ns = self::at(at).timestamp_nanos_opt().unwrap();
+        ev.observation.last_trade = ev.last_trade.map(|t| TradePoint { at_ns, ..t });
         ev
     }
 
@@ -299,6 +387,17 @@ mod tests {
         s.parse().unwrap()
     }
 
+    /// When the test triggers' bar closed: 15 s before the test event was
+    /// observed (14:30:15Z), a fresh trigger.
+    fn closed() -> DateTime<Utc> {
+        at("2025-10-22T14:30:00Z")
+    }
+
+    /// The bullish 2-1-2 context, its bar closed at `closed_at`.
+    fn bull_closed(closed_at: &str) -> ScalpContext {
+        ctx(Some(60.0), Some(Trigger { closed_at: at(closed_at), ..bull("2-1-2").unwrap() }))
+    }
+
     fn with(mut ev: FlowEvent, f: impl FnOnce(&mut FlowEvent)) -> FlowEvent {
         f(&mut ev);
         ev
@@ -309,15 +408,35 @@ mod tests {
     }
 
     fn bull(name: &str) -> Option<Trigger> {
-        Some(Trigger { pattern: pattern(name), bullish: true, entry: 661.2, stop: 659.8, target: 664.0 })
+        Some(Trigger {
+            pattern: pattern(name),
+            bullish: true,
+            entry: 661.2,
+            stop: 659.8,
+            target: 664.0,
+            closed_at: closed(),
+        })
     }
 
     fn bear(name: &str) -> Option<Trigger> {
-        Some(Trigger { pattern: pattern(name), bullish: false, entry: 658.5, stop: 660.0, target: 655.5 })
+        Some(Trigger {
+            pattern: pattern(name),
+            bullish: false,
+            entry: 658.5,
+            stop: 660.0,
+            target: 655.5,
+            closed_at: closed(),
+        })
     }
 
     fn ctx(rsi: Option<f64>, trigger: Option<Trigger>) -> ScalpContext {
         ScalpContext { rsi, trigger }
+    }
+
+    /// The rule with every Scalps trigger allowed (the default allows the
+    /// 3-1-2 alone; most cases here use a 2-1-2).
+    fn all() -> ScalpsConfig {
+        ScalpsConfig { patterns: Pattern::SCALPS.to_vec(), ..ScalpsConfig::default() }
     }
 
     /// The expected (entry, stop, target) or reason.
@@ -325,7 +444,7 @@ mod tests {
 
     /// `Ok((entry, stop, target))` or `Err(reason)`.
     fn check(ev: &FlowEvent, ctx: &ScalpContext, want: Want) {
-        let got = evaluate(&ScalpsConfig::default(), ev, ctx)
+        let got = evaluate(&all(), ev, ctx)
             .map(|h| (h.plan.entry, h.plan.stop, h.plan.targets.clone()))
             .map_err(|s| s.reason);
         let want = want.map(|(e, s, t)| (e, s, vec![t])).map_err(str::to_string);
@@ -359,13 +478,21 @@ mod tests {
                 Err("target 655.5 already reached (spot 655.5)"),
             ),
             // No new scalp from the cutoff (15:45 ET) on, in either offset.
-            (with(call(), |e| e.observed_at = at("2025-10-22T19:44:59Z")), ok.clone(), long),
+            (
+                printed(with(call(), |e| e.observed_at = at("2025-10-22T19:44:59Z")), "2025-10-22T19:44:50Z"),
+                bull_closed("2025-10-22T19:44:30Z"),
+                long,
+            ),
             (
                 with(call(), |e| e.observed_at = at("2025-10-22T19:45:00Z")),
                 ok.clone(),
                 Err("et_time=15:45 at or after eod_cutoff=15:45"),
             ),
-            (with(call(), |e| e.observed_at = at("2025-12-03T20:44:59Z")), ok.clone(), long),
+            (
+                printed(with(call(), |e| e.observed_at = at("2025-12-03T20:44:59Z")), "2025-12-03T20:44:50Z"),
+                bull_closed("2025-12-03T20:44:30Z"),
+                long,
+            ),
             (
                 with(call(), |e| e.observed_at = at("2025-12-03T20:59:57Z")),
                 ok.clone(),
@@ -415,7 +542,7 @@ mod tests {
             (
                 call(),
                 ctx(Some(60.0), bull("3-2-2")),
-                Err("pattern 3-2-2 is not a scalp trigger (3-1-2, 2-1-2, 1-2-2, 2-2)"),
+                Err("pattern 3-2-2 is not in SCALPS_PATTERNS (3-1-2, 2-1-2, 1-2-2, 2-2)"),
             ),
             (
                 call(),
@@ -445,6 +572,71 @@ mod tests {
     }
 
     #[test]
+    fn a_scalp_rides_a_fresh_trigger() {
+        // (the flow's last trade, the trigger bar's close,
+        // SCALPS_MAX_TRIGGER_AGE_SECONDS, the reason if not a scalp);
+        // 14:30Z is 10:30 ET.
+        let cases = [
+            ("14:30:10", "14:30:00", 60, None),
+            ("14:31:00", "14:30:00", 60, None),
+            (
+                "14:31:00.001",
+                "14:30:00",
+                60,
+                Some(
+                    "trigger 2-1-2 closed at 10:30:00.000 ET, 60.001 s before the flow printed: stale (SCALPS_MAX_TRIGGER_AGE_SECONDS=60)",
+                ),
+            ),
+            (
+                "14:40:00",
+                "14:30:00",
+                60,
+                Some(
+                    "trigger 2-1-2 closed at 10:30:00.000 ET, 600 s before the flow printed: stale (SCALPS_MAX_TRIGGER_AGE_SECONDS=60)",
+                ),
+            ),
+            ("14:35:00", "14:30:00", 300, None),
+            (
+                "14:35:00.001",
+                "14:30:00",
+                300,
+                Some(
+                    "trigger 2-1-2 closed at 10:30:00.000 ET, 300.001 s before the flow printed: stale (SCALPS_MAX_TRIGGER_AGE_SECONDS=300)",
+                ),
+            ),
+            // A print at the close belongs to the trigger bar: before the setup existed.
+            ("14:30:00.001", "14:30:00", 60, None),
+            (
+                "14:30:00",
+                "14:30:00",
+                60,
+                Some("flow printed at 10:30:00.000 ET, before its trigger bar closed at 10:30:00.000 ET"),
+            ),
+            (
+                "14:29:59.5",
+                "14:30:00",
+                60,
+                Some("flow printed at 10:29:59.500 ET, before its trigger bar closed at 10:30:00.000 ET"),
+            ),
+        ];
+        let z = |hms: &str| format!("2025-10-22T{hms}Z");
+        for (last_trade, closed_at, max_trigger_age_seconds, want) in cases {
+            let cfg = ScalpsConfig { max_trigger_age_seconds, ..all() };
+            let ev = printed(call(), &z(last_trade));
+            let got = evaluate(&cfg, &ev, &bull_closed(&z(closed_at))).map(|_| ()).map_err(|s| s.reason);
+            assert_eq!(
+                got,
+                want.map_or(Ok(()), |w| Err(w.to_string())),
+                "{last_trade} closed {closed_at} max {max_trigger_age_seconds}"
+            );
+        }
+        // Without a last trade nothing says when the flow came.
+        let ev = with(call(), |e| e.observation.last_trade = None);
+        let got = evaluate(&all(), &ev, &bull_closed(&z("14:30:00"))).map_err(|s| s.reason);
+        assert_eq!(got.map(|_| ()), Err("no last trade to time the flow against its trigger".to_string()));
+    }
+
+    #[test]
     fn every_entry_holds_the_minimum_reward_risk() {
         // (spot, MIN_REWARD_RISK, entry or reason): the trigger's 2:1 from
         // 661.20 with the stop at 659.80.
@@ -458,7 +650,7 @@ mod tests {
             (661.5, 2.5, Err("reward:risk 2.00 below min_reward_risk=2.5 (entry 661.2 stop 659.8 target 664)")),
         ];
         for (spot, min_reward_risk, want) in cases {
-            let cfg = ScalpsConfig { min_reward_risk, ..ScalpsConfig::default() };
+            let cfg = ScalpsConfig { min_reward_risk, ..all() };
             let got = evaluate(&cfg, &with(call(), |e| e.spot = Some(spot)), &ctx(Some(60.0), bull("2-1-2")));
             if let Ok(hit) = &got {
                 assert!(hit.plan.meets(min_reward_risk), "{spot} {min_reward_risk}: {:?}", hit.plan);
@@ -476,32 +668,41 @@ mod tests {
                 call(),
                 ctx(Some(58.3), bull("2-1-2")),
                 (661.2, 659.8, 664.0),
-                ["2-1-2 bullish on 5m bars, RSI 58.3", "on a move above 661.20 (the trigger)"],
+                [
+                    "2-1-2 bullish on the 5m bar closed 10:30 ET, flow 10 s after; RSI 58.3",
+                    "on a move above 661.20 (the trigger)",
+                ],
             ),
             (
                 put(),
                 ctx(Some(41.0), bear("3-1-2")),
                 (658.5, 660.0, 655.5),
-                ["3-1-2 bearish on 5m bars, RSI 41.0", "on a move below 658.50 (the trigger)"],
+                [
+                    "3-1-2 bearish on the 5m bar closed 10:30 ET, flow 10 s after; RSI 41.0",
+                    "on a move below 658.50 (the trigger)",
+                ],
             ),
             (
                 with(call(), |e| e.spot = Some(661.5)),
                 ctx(Some(58.3), bull("2-1-2")),
                 (661.5, 659.8, 664.0),
-                ["2-1-2 bullish on 5m bars, RSI 58.3", "at the market 661.50 (trigger 661.20 already passed)"],
+                [
+                    "2-1-2 bullish on the 5m bar closed 10:30 ET, flow 10 s after; RSI 58.3",
+                    "at the market 661.50 (trigger 661.20 already passed)",
+                ],
             ),
             (
                 with(put(), |e| e.spot = Some(657.0)),
                 ctx(Some(41.0), bear("2-1-2")),
                 (658.5, 660.0, 655.5),
                 [
-                    "2-1-2 bearish on 5m bars, RSI 41.0",
+                    "2-1-2 bearish on the 5m bar closed 10:30 ET, flow 10 s after; RSI 41.0",
                     "limit at 658.50, the trigger: spot 657.00 ran too far past it to enter at the market; counts only if touched after the alert",
                 ],
             ),
         ];
         for (ev, ctx, (entry, stop, target), notes) in cases {
-            let hit = evaluate(&ScalpsConfig::default(), &ev, &ctx).unwrap();
+            let hit = evaluate(&all(), &ev, &ctx).unwrap();
             let a = build_alert(&hit, &ev);
             assert_eq!(a.id, format!("scalps:{}:20251022T143015Z", ev.contract));
             assert_eq!((a.bot, a.ticker.as_str(), a.label.as_str()), (Bot::Scalps, "SPY", "flow (unconfirmed)"));
@@ -511,6 +712,61 @@ mod tests {
             let want: Vec<(String, String)> =
                 ["setup", "entry"].iter().zip(notes).map(|(k, v)| (k.to_string(), v.to_string())).collect();
             assert_eq!(a.details.notes, want);
+        }
+    }
+
+    #[test]
+    fn only_the_configured_patterns() {
+        // The default: the 3-1-2 alone.
+        let default = ScalpsConfig::default();
+        let got = |cfg: &ScalpsConfig, name: &str| {
+            evaluate(cfg, &call(), &ctx(Some(60.0), bull(name))).map(|h| h.pattern.as_str()).map_err(|s| s.reason)
+        };
+        assert_eq!(got(&default, "3-1-2"), Ok("3-1-2"));
+        for name in ["2-1-2", "1-2-2", "2-2", "3-2-2"] {
+            let want = format!("pattern {name} is not in SCALPS_PATTERNS (3-1-2)");
+            assert_eq!(got(&default, name), Err(want));
+        }
+        let two_two = ScalpsConfig { patterns: vec![Pattern::TwoTwo], ..ScalpsConfig::default() };
+        assert_eq!(got(&two_two, "2-2"), Ok("2-2"));
+        assert_eq!(got(&two_two, "3-1-2"), Err("pattern 3-1-2 is not in SCALPS_PATTERNS (2-2)".to_string()));
+
+        // (SCALPS_PATTERNS, the patterns in priority order, or the error)
+        let cases: [(&str, Result<Vec<&str>, &str>); 7] = [
+            ("3-1-2", Ok(vec!["3-1-2"])),
+            ("2-2, 3-1-2,2-2", Ok(vec!["3-1-2", "2-2"])),
+            ("2-2,1-2-2,2-1-2,3-1-2", Ok(vec!["3-1-2", "2-1-2", "1-2-2", "2-2"])),
+            ("3-2-2", Err("unknown pattern `3-2-2` (known: 3-1-2, 2-1-2, 1-2-2, 2-2)")),
+            ("3-1-2,312", Err("unknown pattern `312` (known: 3-1-2, 2-1-2, 1-2-2, 2-2)")),
+            ("", Err("no pattern given (known: 3-1-2, 2-1-2, 1-2-2, 2-2)")),
+            (" , ", Err("no pattern given (known: 3-1-2, 2-1-2, 1-2-2, 2-2)")),
+        ];
+        for (raw, want) in cases {
+            let got = parse_patterns(raw).map(|ps| ps.iter().map(|p| p.as_str()).collect::<Vec<_>>());
+            assert_eq!(got, want.map_err(str::to_string), "{raw:?}");
+        }
+        // Through the configuration: a bad list stops the start (exit 78).
+        let vars = |v: &str| BTreeMap::from([("SCALPS_PATTERNS".to_string(), v.to_string())]);
+        let c = crate::config::Config::from_vars(&vars("2-1-2,3-1-2")).unwrap();
+        assert_eq!(ScalpsConfig::from_config(&c).patterns, vec![Pattern::ThreeOneTwo, Pattern::TwoOneTwo]);
+        assert!(c.describe().contains(&"SCALPS_PATTERNS=3-1-2,2-1-2".to_string()));
+        let defaults = crate::config::Config::from_vars(&BTreeMap::new()).unwrap();
+        assert!(defaults.describe().contains(&"SCALPS_PATTERNS=3-1-2 (default)".to_string()));
+        let e = crate::config::Config::from_vars(&vars("3-2-2")).unwrap_err();
+        assert_eq!(e.to_string(), "SCALPS_PATTERNS: unknown pattern `3-2-2` (known: 3-1-2, 2-1-2, 1-2-2, 2-2)");
+    }
+
+    #[test]
+    fn the_trigger_age_is_at_most_one_bar() {
+        let age = |raw: &str| {
+            let vars = BTreeMap::from([("SCALPS_MAX_TRIGGER_AGE_SECONDS".to_string(), raw.to_string())]);
+            crate::config::Config::from_vars(&vars).map(|c| ScalpsConfig::from_config(&c).max_trigger_age_seconds)
+        };
+        assert_eq!(age("1").unwrap(), 1);
+        assert_eq!(age("300").unwrap(), 300);
+        for bad in ["0", "301", "60s", "-5"] {
+            let e = age(bad).unwrap_err().to_string();
+            assert!(e.contains("SCALPS_MAX_TRIGGER_AGE_SECONDS"), "{bad}: {e}");
         }
     }
 
@@ -526,6 +782,8 @@ mod tests {
             ("SCALPS_RSI_PERIOD", "9"),
             ("SCALPS_EOD_CUTOFF", "15:30"),
             ("MIN_REWARD_RISK", "1.5"),
+            ("SCALPS_MAX_TRIGGER_AGE_SECONDS", "120"),
+            ("SCALPS_PATTERNS", "2-2,3-1-2"),
         ]
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -539,6 +797,8 @@ mod tests {
             rsi_period: 9,
             eod_cutoff_minutes: 15 * 60 + 30,
             min_reward_risk: 1.5,
+            max_trigger_age_seconds: 120,
+            patterns: vec![Pattern::ThreeOneTwo, Pattern::TwoTwo],
         };
         assert_eq!(ScalpsConfig::from_config(&c), want);
     }

@@ -96,21 +96,10 @@ pub fn check_volume_pace(pace: Option<f64>, min: f64) -> Result<(), Suppressed> 
     }
 }
 
-/// Parses the comma list of `STRAT_PATTERNS` (`3-1-2,2-1-2`) into priority
-/// order; an empty list is an error, as for the timeframes.
+/// Parses the comma list of `STRAT_PATTERNS` (`3-1-2,2-1-2`), any of the
+/// five patterns.
 pub fn parse_patterns(value: &str) -> Result<Vec<Pattern>, String> {
-    let mut named = Vec::new();
-    for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let known: Vec<&str> = Pattern::PRIORITY.iter().map(|p| p.as_str()).collect();
-        let p = Pattern::from_name(part)
-            .ok_or_else(|| format!("STRAT_PATTERNS: unknown pattern `{part}` (known: {})", known.join(", ")))?;
-        named.push(p);
-    }
-    let ordered: Vec<Pattern> = Pattern::PRIORITY.into_iter().filter(|p| named.contains(p)).collect();
-    if ordered.is_empty() {
-        return Err("STRAT_PATTERNS: no pattern given (e.g. 3-1-2,2-1-2,3-2-2,1-2-2)".to_string());
-    }
-    Ok(ordered)
+    strat::parse_patterns(value, &Pattern::PRIORITY)
 }
 
 impl StratConfig {
@@ -271,8 +260,8 @@ mod tests {
             ("3-1-2,2-1-2,3-2-2,1-2-2", Ok(DEFAULT_PATTERNS.to_vec())),
             // Priority order whatever the order given; a name twice once.
             (" 2-2 , 3-1-2,2-2", Ok(all(&["3-1-2", "2-2"]))),
-            ("", Err("STRAT_PATTERNS: no pattern given (e.g. 3-1-2,2-1-2,3-2-2,1-2-2)")),
-            ("3-1-2,2-2-2", Err("STRAT_PATTERNS: unknown pattern `2-2-2` (known: 3-1-2, 2-1-2, 3-2-2, 1-2-2, 2-2)")),
+            ("", Err("no pattern given (known: 3-1-2, 2-1-2, 3-2-2, 1-2-2, 2-2)")),
+            ("3-1-2,2-2-2", Err("unknown pattern `2-2-2` (known: 3-1-2, 2-1-2, 3-2-2, 1-2-2, 2-2)")),
         ];
         for (value, want) in cases {
             assert_eq!(parse_patterns(value), want.map_err(str::to_string), "{value:?}");

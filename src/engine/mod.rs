@@ -137,7 +137,7 @@ pub fn strat_config(config: &Config) -> Result<StratConfig, ConfigError> {
     };
     let patterns = match &config.strat_patterns {
         None => parsed.patterns.clone(),
-        Some(v) => crate::bots::strat::parse_patterns(v).map_err(error("STRAT_PATTERNS"))?,
+        Some(v) => crate::bots::strat::parse_patterns(v).map_err(|m| ConfigError::var("STRAT_PATTERNS", m))?,
     };
     let t = &config.tunables;
     Ok(StratConfig { min_reward_risk: t.min_reward_risk, min_volume_pace: t.strat_min_volume_pace, patterns, ..parsed })

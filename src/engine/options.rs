@@ -522,19 +522,21 @@ impl Engine {
 
     /// The Scalps inputs from today's 1-minute bars: RSI of the closed
     /// 5-minute bars and the latest Strat trigger each way among the last
-    /// 3 of them.
+    /// 3 of them, of the patterns `SCALPS_PATTERNS` allows, with when its
+    /// bar closed (the rule judges how fresh it is against the flow).
     fn scalp_inputs(&self, minutes: &[crate::polygon::Bar], now: DateTime<Utc>) -> ScalpInputs {
         let minutes: Vec<bars::Bar> =
             minutes.iter().filter_map(|b| bars::Bar::from_polygon(b, chrono::Duration::minutes(1))).collect();
         let bars = bars::aggregate(&minutes, bars::Frame::Min5, bars::Session::Extended, now);
         let closes: Vec<f64> = bars.iter().map(|b| b.close).collect();
         let trigger = |bullish| {
-            strat::recent_trigger(&bars, SCALP_TRIGGER_BARS, bullish).map(|s| Trigger {
+            strat::recent_trigger(&bars, SCALP_TRIGGER_BARS, bullish, &self.rules.scalps.patterns).map(|s| Trigger {
                 pattern: s.kind,
                 bullish: s.bullish,
                 entry: s.entry,
                 stop: s.stop,
                 target: s.target,
+                closed_at: s.trigger_end,
             })
         };
         ScalpInputs {

@@ -262,10 +262,16 @@ fn config(rng: &mut Rng) -> (Config, BTreeMap<Bot, i64>) {
         ("SCALPS_MAX_DTE", "30"),
         ("SCALPS_MAX_STRIKE_DISTANCE", "0.2"),
         ("SCALPS_RSI_PERIOD", "5"),
+        // Every trigger, so Scalps alerts in a 40-minute random market (the
+        // default 3-1-2 is rare by design).
+        ("SCALPS_PATTERNS", "3-1-2,2-1-2,1-2-2,2-2"),
         ("DARKPOOL_MIN_SIZE", "5000"),
         ("BREAKOUT_MIN_VOLUME_SURGE", "0.1"),
         ("ALERT_MAX_AGE_SECONDS", "300"),
         ("STRAT_TIMEFRAMES", "5m"),
+        // Every pattern on any volume, so STRAT alerts in the same market.
+        ("STRAT_PATTERNS", "3-1-2,2-1-2,3-2-2,1-2-2,2-2"),
+        ("STRAT_MIN_VOLUME_PACE", "0"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -44,6 +44,8 @@ pub(super) mod rule {
     pub const SCALPS_MIN_PREMIUM: f64 = 2_000.0;
     pub const SCALPS_DTE: (i64, i64) = (0, 7);
     pub const SCALPS_MAX_DISTANCE: f64 = 0.03;
+    pub const SCALPS_MAX_TRIGGER_AGE_S: i64 = 300;
+    pub const SCALPS_PATTERNS: [crate::strat::Pattern; 1] = crate::bots::scalps::DEFAULT_PATTERNS;
     pub const DARKPOOL_MIN_SIZE: f64 = 10_000.0;
     pub const DARKPOOL_EXCLUDED: [i32; 19] = [2, 7, 10, 12, 13, 15, 16, 20, 21, 22, 29, 30, 31, 32, 33, 35, 37, 52, 53];
     pub const BREAKOUT_SURGE: f64 = 1.5;
@@ -296,12 +298,21 @@ fn momentum_agrees(w: &World, sym: usize, t: u32, bullish: bool) -> bool {
     if bullish { old.iter().all(|&x| now > x) } else { old.iter().all(|&x| now < x) }
 }
 
-/// A Strat trigger in the trade's direction among the last three closed
-/// 5-minute bars, and RSI(14) of their closes in 50–70 (calls) or 30–50 (puts):
-/// the inputs the Scalps bot reads, computed by the same functions.
+/// A Strat trigger of `SCALPS_PATTERNS` (the 3-1-2) in the trade's
+/// direction among the last three closed 5-minute bars that is fresh: the print came after its bar closed and at
+/// most `SCALPS_MAX_TRIGGER_AGE_SECONDS` after it. And RSI(14) of their
+/// closes in 50–70 (calls) or 30–50 (puts): the inputs the Scalps bot reads,
+/// computed by the same functions. The oracle knows the print's second;
+/// the bot knows only the span between two looks at the contract and asks
+/// it to overlap the window by half (`bots::scalps`). They can disagree only
+/// on a print in the window's first seconds seen on a look that mostly
+/// covered the trigger bar; the planted scalps print 15–30 s after the close.
 fn scalps_setup(w: &World, sym: usize, t: u32, bullish: bool) -> bool {
-    let closed = market_bars(&w.minutes[sym], w.day, bars::Frame::Min5, w.day.at(t));
-    let trigger = strat::recent_trigger(&closed, 3, bullish).is_some();
+    let now = w.day.at(t);
+    let closed = market_bars(&w.minutes[sym], w.day, bars::Frame::Min5, now);
+    let max_age = chrono::TimeDelta::seconds(rule::SCALPS_MAX_TRIGGER_AGE_S);
+    let trigger = strat::recent_trigger(&closed, 3, bullish, &rule::SCALPS_PATTERNS)
+        .is_some_and(|s| now > s.trigger_end && now - s.trigger_end <= max_age);
     let closes: Vec<f64> = closed.iter().map(|b| b.close).collect();
     let rsi_ok = rsi_wilder(&closes, 14)
         .is_some_and(|r| if bullish { (50.0..=70.0).contains(&r) } else { (30.0..=50.0).contains(&r) });
@@ -361,8 +372,9 @@ pub fn option_truth(w: &World, plan: &OptionPlan, chain: &Chain, o: &Observed, m
 
 #[cfg(test)]
 mod tests {
+    use super::super::super::market::{Day, Story, generate_path, minute_bars, profile};
+    use super::super::super::rng::Rng;
     use super::*;
-    use crate::simulate::market::Day;
 
     #[test]
     fn sweeps_and_golden_sweeps_are_expected_only_for_iso_prints_on_two_exchanges() {
@@ -415,6 +427,44 @@ mod tests {
             let o = observed(premium, exchanges);
             assert_eq!(expected_bots(&w, 0, &o), want, "premium {premium} on {exchanges} exchanges");
             assert_eq!(is_sweep(&o), exchanges >= 2);
+        }
+    }
+
+    #[test]
+    fn a_scalp_needs_a_fresh_trigger() {
+        let day = Day::new(chrono::NaiveDate::from_ymd_opt(2026, 3, 9).unwrap()).unwrap();
+        for (kind, bullish) in [(StoryKind::Bull, true), (StoryKind::Bear, false)] {
+            // A story whose 5-minute 3-1-2 came out as planned (RSI in band).
+            let story = Story { kind, c_hour: 13 };
+            let (prices, facts) = (0..20u64)
+                .map(|seed| generate_path(&profile("CSCO"), &day, Some(story), &mut Rng::new(seed)))
+                .find(|(_, f)| f.as_ref().is_some_and(|f| f.verified))
+                .expect("a verified story");
+            let symbols = ["CSCO".to_string()];
+            let paths = [prices.clone()];
+            let minutes = [minute_bars(&prices, &vec![1.0; day.minutes() as usize])];
+            let facts = [facts];
+            let w = World {
+                day: &day,
+                start_s: 0,
+                end_s: day.session_s,
+                interval: 30,
+                symbols: &symbols,
+                paths: &paths,
+                minutes: &minutes,
+                history: &[],
+                facts: &facts,
+                blocks: &[],
+            };
+            let close = story.setup_close_s() as u32;
+            // (seconds after the trigger bar closed, a scalp): after the
+            // close (a print at it belongs to the bar) up to
+            // SCALPS_MAX_TRIGGER_AGE_SECONDS (300), while the trigger bar is
+            // the latest closed one, and never in the other direction.
+            for (after, want) in [(0, false), (1, true), (30, true), (299, true), (301, false), (600, false)] {
+                assert_eq!(scalps_setup(&w, 0, close + after, bullish), want, "{kind:?} {after} s after");
+                assert!(!scalps_setup(&w, 0, close + after, !bullish), "{kind:?} other way {after} s after");
+            }
         }
     }
 
