@@ -53,6 +53,7 @@ pub(super) enum Stage {
         trades: Vec<crate::polygon::models::Trade>,
         started: DateTime<Utc>,
     },
+    /// The stock's daily bars: Breakouts' levels, STRAT's volume pace.
     AwaitDaily {
         started: DateTime<Utc>,
     },
@@ -60,10 +61,6 @@ pub(super) enum Stage {
         started: DateTime<Utc>,
     },
     AwaitSnapshot {
-        started: DateTime<Utc>,
-    },
-    /// STRAT's daily bars, for the trigger bar's volume pace.
-    AwaitStratDaily {
         started: DateTime<Utc>,
     },
     AskMinutes {
@@ -118,23 +115,12 @@ impl Engine {
                     // fetched once a day) give the volume gate its average.
                     Bot::Strat => match self.cached_daily(&task.symbol, calendar::trading_date(now)) {
                         None if self.rules.strat.min_volume_pace > 0.0 => {
-                            task.state = State::Stock(Stage::AwaitStratDaily { started: now });
+                            task.state = State::Stock(Stage::AwaitDaily { started: now });
                             return Some(Step::Need(Engine::daily_need(&task.symbol, calendar::trading_date(now))));
                         }
                         _ => Stage::AskMinutes { started: now },
                     },
                     _ => return None,
-                },
-                Stage::AwaitStratDaily { started } => match task.take_answer() {
-                    Answer::Bars(daily) => {
-                        let date = calendar::trading_date(started);
-                        self.daily_cache.insert(task.symbol.clone(), (date, std::sync::Arc::new(daily)));
-                        Stage::AskMinutes { started }
-                    }
-                    _ => {
-                        task.summary.failed = true;
-                        return None;
-                    }
                 },
                 Stage::AskMinutes { started } => {
                     let date = calendar::trading_date(started);
@@ -227,7 +213,12 @@ impl Engine {
                     Answer::Bars(daily) => {
                         let date = calendar::trading_date(started);
                         self.daily_cache.insert(task.symbol.clone(), (date, std::sync::Arc::new(daily)));
-                        Stage::AskSnapshot { started }
+                        // Breakouts go on to the snapshot, STRAT to its bars.
+                        if task.bot == Bot::Strat {
+                            Stage::AskMinutes { started }
+                        } else {
+                            Stage::AskSnapshot { started }
+                        }
                     }
                     _ => {
                         task.summary.failed = true;
