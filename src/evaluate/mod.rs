@@ -101,16 +101,21 @@ const EPSILON: f64 = crate::alert::PRICE_EPSILON;
 /// How long after a truth line's `at` an alert of `bot` may come and still
 /// answer it: the family's cadence in the shipped timetable when every
 /// symbol is visited at every firing — the options families run every 15 s
-/// and see a chain within one firing (two minutes leave room for a chain
-/// fetched just before the event's); Darkpool and Breakouts run every 30 s
-/// (ten minutes leave room for a print or a bar the tape shows a little
-/// late); STRAT in the first minutes of each hour, after the trigger bar has
+/// and see a chain within one firing, Darkpool and Breakouts every 30 s
+/// (two minutes leave room for a chain or a print fetched just before the
+/// event's, and keep another alert on the symbol from claiming the line);
+/// STRAT in the first minutes of each hour, after the trigger bar has
 /// closed — plus `visit_delay`, how much later a symbol comes round when a
 /// firing takes only a batch of the watchlist ([`RunFacts::visit_delay_s`]).
 pub fn match_window(bot: Bot, visit_delay: Duration) -> Duration {
     let base = match bot {
-        Bot::OraklFlow | Bot::Sweeps | Bot::GoldenSweeps | Bot::Bullseye | Bot::Scalps => Duration::minutes(2),
-        Bot::Darkpool | Bot::Breakouts => Duration::minutes(10),
+        Bot::OraklFlow
+        | Bot::Sweeps
+        | Bot::GoldenSweeps
+        | Bot::Bullseye
+        | Bot::Scalps
+        | Bot::Darkpool
+        | Bot::Breakouts => Duration::minutes(2),
         Bot::Strat => Duration::minutes(65),
     };
     base + visit_delay

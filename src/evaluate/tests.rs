@@ -70,9 +70,9 @@ fn matching_windows_and_instruments() {
         (alert(Bot::Sweeps, "QQQ", Some("C1"), "14:00:30"), &sweep, Bot::Sweeps, false),
         // The alert must be of the family asked about.
         (alert(Bot::OraklFlow, "SPY", Some("C1"), "14:00:30"), &sweep, Bot::Sweeps, false),
-        // Darkpool and Breakouts: 10 minutes; no contract to compare.
-        (alert(Bot::Darkpool, "CSCO", None, "14:10:00"), &dark, Bot::Darkpool, true),
-        (alert(Bot::Darkpool, "CSCO", None, "14:10:01"), &dark, Bot::Darkpool, false),
+        // Darkpool and Breakouts: 2 minutes too; no contract to compare.
+        (alert(Bot::Darkpool, "CSCO", None, "14:02:00"), &dark, Bot::Darkpool, true),
+        (alert(Bot::Darkpool, "CSCO", None, "14:02:01"), &dark, Bot::Darkpool, false),
         // STRAT: 65 minutes (an hourly job after the trigger bar closes).
         (alert(Bot::Strat, "CSCO", None, "15:05:00"), &strat, Bot::Strat, true),
         (alert(Bot::Strat, "CSCO", None, "15:05:01"), &strat, Bot::Strat, false),
@@ -107,7 +107,7 @@ fn small_day() -> (Vec<Alert>, Vec<TruthLine>) {
         truth("e4", "15:10:00", "SPY", Some("C4"), &[], &[Bot::Sweeps]),
         truth("e5", "15:20:00", "SPY", None, &[], &[]),
     ];
-    let mut dark = alert(Bot::Darkpool, "CSCO", None, "14:35:30");
+    let mut dark = alert(Bot::Darkpool, "CSCO", None, "14:31:30");
     dark.notional = Some(2_000_000.0);
     let alerts = vec![
         flow(Bot::Sweeps, "C1", "14:00:15", 100_000.0, Sentiment::Bullish), // a1: ties e1
@@ -127,7 +127,7 @@ fn recall_near_misses_and_precision_on_a_small_day() {
 
     // Events are e1 and e2 (e3 and e4 are near-misses, e5 expects nothing);
     // e1 is recalled by sweeps (a1, 15 s after it) but not by orakl_flow,
-    // e2 by darkpool (a5, 5 min 30 s = 330 s after it).
+    // e2 by darkpool (a5, 1 min 30 s = 90 s after it).
     assert_eq!((card.recall.events, card.recall.recalled, card.recall.lines_without_expectation), (2, 2, 1));
     let fam = |b: Bot| card.recall.by_family[&b].clone();
     assert_eq!((fam(Bot::Sweeps).expected, fam(Bot::Sweeps).alerted, fam(Bot::Sweeps).latency_max_s), (1, 1, Some(15)));
@@ -135,7 +135,7 @@ fn recall_near_misses_and_precision_on_a_small_day() {
         (fam(Bot::OraklFlow).expected, fam(Bot::OraklFlow).alerted, fam(Bot::OraklFlow).latency_max_s),
         (1, 0, None)
     );
-    assert_eq!(fam(Bot::Darkpool).latency_median_s, Some(330.0));
+    assert_eq!(fam(Bot::Darkpool).latency_median_s, Some(90.0));
     assert_eq!(card.recall.missed.len(), 1);
     let missed = &card.recall.missed[0];
     assert_eq!(
