@@ -78,6 +78,9 @@ pub struct BullseyeConfig {
     pub atr_mult_long: f64,
     /// `MIN_REWARD_RISK`: the least reward:risk a published plan has.
     pub min_reward_risk: f64,
+    /// `BULLSEYE_MIN_VOLUME_SURGE`: the underlying's volume today at least
+    /// this many times its usual for the time of day (0 is off).
+    pub min_volume_surge: f64,
 }
 
 impl Default for BullseyeConfig {
@@ -94,6 +97,7 @@ impl Default for BullseyeConfig {
             atr_mult_short: 0.75,
             atr_mult_long: 1.0,
             min_reward_risk: 1.0,
+            min_volume_surge: DEFAULT_MIN_VOLUME_SURGE,
         }
     }
 }
@@ -113,6 +117,7 @@ impl BullseyeConfig {
             atr_mult_short: c.tunables.bullseye_atr_mult_short,
             atr_mult_long: c.tunables.bullseye_atr_mult_long,
             min_reward_risk: c.tunables.min_reward_risk,
+            min_volume_surge: c.tunables.bullseye_min_volume_surge,
         }
     }
 
@@ -337,8 +342,34 @@ pub fn evaluate(
 /// The Bullseye alert: every field the event knows, the plan in underlying
 /// terms, the ATR, and notes for the momentum, the entry plan and the entry
 /// timing. The label stays an honest "flow": this bot does not fetch trades.
-pub fn build_alert(hit: &BullseyeHit, ev: &FlowEvent) -> Alert {
+/// `BULLSEYE_MIN_VOLUME_SURGE` by default, Breakouts' surge: a momentum buy
+/// counts when the whole market is trading the move. The simulated
+/// background's stocks trade 0.8–1.15× their average day, which at the
+/// session's pace (the same measure as Breakouts') stays under 1.5 once the
+/// opening hour's heavy volume has been averaged in; a breakout's day
+/// trades about twice its average.
+pub const DEFAULT_MIN_VOLUME_SURGE: f64 = 1.5;
+
+/// The underlying's volume gate: passes when the pace (today's volume over
+/// the 20-session average at the session's elapsed fraction,
+/// [`crate::bars::volume_pace`]) reaches `min`, when the gate is off (0), and
+/// when the pace is unknown (no snapshot or no 20 sessions), as the other
+/// relative gates do.
+pub fn check_volume_surge(pace: Option<f64>, min: f64) -> Result<(), Suppressed> {
+    match pace {
+        Some(p) if min > 0.0 && p < min => Err(Suppressed::new(format!(
+            "underlying volume {p:.2}x its usual pace, below min_volume_surge={min} (BULLSEYE_MIN_VOLUME_SURGE)"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+pub fn build_alert(hit: &BullseyeHit, ev: &FlowEvent, pace: Option<f64>) -> Alert {
     let mut a = ev.to_alert(Bot::Bullseye, flow_alert_id(Bot::Bullseye, ev)).with_plan(&hit.plan);
+    if let Some(p) = pace {
+        let symbol = crate::flow::display_symbol(&ev.underlying);
+        a.details.unusual.push(format!("{symbol} trading {p:.1}× its usual volume for the time of day"));
+    }
     a.atr = Some(hit.atr);
     let s = &hit.setup;
     let change_pct = (s.spot / s.reference.1 - 1.0) * 100.0;
@@ -438,6 +469,18 @@ mod tests {
             .map_err(|s| s.reason);
         let want = want.map(|(stop, t)| (stop, t.to_vec())).map_err(str::to_string);
         assert_eq!(got, want, "{} dte={} at {now}", ev.contract, ev.dte);
+    }
+
+    #[test]
+    fn the_underlying_must_trade_above_its_usual_pace() {
+        assert_eq!(check_volume_surge(Some(1.5), 1.5), Ok(()));
+        assert_eq!(
+            check_volume_surge(Some(1.24), 1.5).unwrap_err().reason,
+            "underlying volume 1.24x its usual pace, below min_volume_surge=1.5 (BULLSEYE_MIN_VOLUME_SURGE)"
+        );
+        // Off, or unknown (no snapshot, no 20 sessions): not judged.
+        assert_eq!(check_volume_surge(Some(0.2), 0.0), Ok(()));
+        assert_eq!(check_volume_surge(None, 1.5), Ok(()));
     }
 
     #[test]
@@ -687,7 +730,12 @@ mod tests {
         ];
         for (ev, stop, targets, entry_plan, timing) in cases {
             let hit = evaluate(&BullseyeConfig::default(), &ev, now, &history(now), Some(ATR)).unwrap();
-            let a = build_alert(&hit, &ev);
+            let a = build_alert(&hit, &ev, None);
+            assert!(!a.details.unusual.iter().any(|l| l.contains("usual volume for the time of day")));
+            let paced = build_alert(&hit, &ev, Some(2.04));
+            assert!(
+                paced.details.unusual.contains(&"SPY trading 2.0× its usual volume for the time of day".to_string())
+            );
             assert_eq!(a.id, format!("bullseye:{}:20251022T182000Z", ev.contract));
             assert_eq!((a.bot, a.ticker.as_str(), a.label.as_str()), (Bot::Bullseye, "SPY", "flow (unconfirmed)"));
             assert_eq!((a.entry, a.stop, a.targets.clone()), (ev.spot, Some(stop), Some(targets.to_vec())));
@@ -723,6 +771,7 @@ mod tests {
             ("BULLSEYE_ATR_MULT_SHORT", "1"),
             ("BULLSEYE_ATR_MULT_LONG", "3"),
             ("MIN_REWARD_RISK", "2"),
+            ("BULLSEYE_MIN_VOLUME_SURGE", "1.2"),
         ]
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -740,6 +789,7 @@ mod tests {
             atr_mult_short: 1.0,
             atr_mult_long: 3.0,
             min_reward_risk: 2.0,
+            min_volume_surge: 1.2,
         };
         assert_eq!(BullseyeConfig::from_config(&c), want);
         assert_eq!(want.max_flow_age(), Duration::minutes(90));

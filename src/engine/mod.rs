@@ -318,6 +318,9 @@ pub struct Engine {
     day_tapes: BTreeMap<String, DayTape>,
     /// Per symbol: previous sessions' daily bars and the date they are for.
     daily_cache: BTreeMap<String, (NaiveDate, Arc<Vec<Bar>>)>,
+    /// Per underlying: its volume today from its snapshot and when it was
+    /// read (Bullseye's volume gate).
+    underlying_volumes: BTreeMap<String, (DateTime<Utc>, Option<f64>)>,
     /// ORAKL Flow's qualifying events per contract within its window.
     repeats: RepeatTracker,
     /// Bullseye's own spot observations per underlying (momentum).
@@ -348,6 +351,7 @@ impl Engine {
             last_sweep: None,
             day_tapes: BTreeMap::new(),
             daily_cache: BTreeMap::new(),
+            underlying_volumes: BTreeMap::new(),
             spots: SpotHistory::default(),
             confirmations: options::Confirmations::default(),
             book: crate::unusual::FlowBook::default(),

@@ -21,7 +21,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{Answer, Decision, Engine, Need, State, Step, Task, daily_atr};
 use crate::bots::bullseye;
@@ -44,6 +44,9 @@ const SCALP_TRIGGER_BARS: usize = 3;
 /// How long a confirmation is kept for the other family: longer than the
 /// chain cache's life, within which both families read the same scan.
 const CONFIRMATION_KEEP_SECONDS: i64 = 600;
+/// How long an underlying's volume read from its snapshot serves Bullseye
+/// (one request a minute per underlying at most).
+const UNDERLYING_VOLUME_TTL_SECONDS: i64 = 60;
 
 /// A candidate that passed every gate but its sweep confirmation.
 #[derive(Debug)]
@@ -237,11 +240,21 @@ impl Engine {
                     }
                 }
                 Stage::AwaitData { scan, index, screened, at } => {
-                    let answer = task.take_answer();
+                    let mut answer = Some(task.take_answer());
                     let shared = scan.clone();
                     let ev = shared.events.get(index)?;
+                    // Bullseye's data is cached as it comes (daily bars,
+                    // then the underlying's snapshot); the next need, if
+                    // any, is asked before the rule is judged.
+                    if matches!(screened, Screened::Bullseye) {
+                        self.keep_bullseye_data(&task.symbol, ev.trading_date, answer.take(), at);
+                        if let Some(need) = self.data_need(task, ev, &screened, at) {
+                            task.state = State::Options(Stage::AwaitData { scan, index, screened, at });
+                            return Some(Step::Need(need));
+                        }
+                    }
                     let known = self.confirmations.known(ev);
-                    let step = self.decide(task, ev, screened, Some(answer), known, at, now);
+                    let step = self.decide(task, ev, screened, answer, known, at, now);
                     task.state = State::Options(Stage::Event { scan, index: index + 1 });
                     return Some(step);
                 }
@@ -303,6 +316,42 @@ impl Engine {
                 }
             };
         }
+    }
+
+    /// Keeps what Bullseye fetched: daily bars in the shared cache, the
+    /// underlying's volume today from its snapshot (none when the snapshot
+    /// was unavailable, so the gate does not judge and the request is not
+    /// repeated for every hit of the scan).
+    fn keep_bullseye_data(&mut self, symbol: &str, date: NaiveDate, answer: Option<Answer>, at: DateTime<Utc>) {
+        match answer {
+            Some(Answer::Bars(daily)) => {
+                self.daily_cache.insert(symbol.to_string(), (date, Arc::new(daily)));
+            }
+            Some(Answer::Snapshot(snap)) => {
+                let volume = snap.as_deref().and_then(|s| s.day.as_ref()).and_then(|d| d.volume);
+                self.underlying_volumes.insert(symbol.to_string(), (at, volume));
+            }
+            _ => {
+                self.underlying_volumes.insert(symbol.to_string(), (at, None));
+            }
+        }
+    }
+
+    /// The underlying's volume today as last read, when read within
+    /// [`UNDERLYING_VOLUME_TTL_SECONDS`] of `now` (Some(None): read, unknown).
+    fn underlying_volume(&self, symbol: &str, now: DateTime<Utc>) -> Option<Option<f64>> {
+        let (at, volume) = self.underlying_volumes.get(symbol)?;
+        ((now - *at).num_seconds().abs() <= UNDERLYING_VOLUME_TTL_SECONDS).then_some(*volume)
+    }
+
+    /// The underlying's volume pace at `now` (Breakouts' measure: today's
+    /// volume over the 20-session average at the session's elapsed fraction).
+    fn underlying_pace(&self, symbol: &str, date: NaiveDate, now: DateTime<Utc>) -> Option<f64> {
+        let today = self.underlying_volume(symbol, now)??;
+        let daily: Vec<crate::bars::Bar> =
+            self.cached_daily(symbol, date)?.iter().filter_map(crate::bars::Bar::from_polygon_day).collect();
+        let adv = crate::bots::darkpool::average_daily_volume(&daily, date)?;
+        crate::bars::volume_pace(today, adv, crate::bars::session_fraction_elapsed(now))
     }
 
     /// A new firing of an options bot: its allowance of confirmation
@@ -446,8 +495,14 @@ impl Engine {
         match screened {
             Screened::Golden(_) | Screened::Flow(_) | Screened::Sweeps => None,
             Screened::Bullseye => match self.cached_daily(&task.symbol, ev.trading_date) {
-                Some(_) => None,
                 None => Some(Engine::daily_need(&task.symbol, ev.trading_date)),
+                Some(_)
+                    if self.rules.bullseye.min_volume_surge > 0.0
+                        && self.underlying_volume(&task.symbol, now).is_none() =>
+                {
+                    Some(Need::Snapshot { symbol: task.symbol.clone() })
+                }
+                Some(_) => None,
             },
             Screened::Scalps => match &task.scalp {
                 Some(_) => None,
@@ -487,12 +542,12 @@ impl Engine {
             Screened::Flow(hit) => Ok(orakl_flow::build_alert(&hit, ev)),
             Screened::Sweeps => sweeps::evaluate(sw, ev, confirmation).map(|hit| sweeps::build_alert(&hit, ev)),
             Screened::Bullseye => {
-                if let Some(Answer::Bars(daily)) = answer {
-                    self.daily_cache.insert(task.symbol.clone(), (ev.trading_date, Arc::new(daily)));
-                }
-                let atr = self.cached_daily(&task.symbol, ev.trading_date).and_then(|d| daily_atr(&d));
-                bullseye::evaluate(&self.rules.bullseye, ev, at, &self.spots, atr)
-                    .map(|hit| bullseye::build_alert(&hit, ev))
+                let daily = self.cached_daily(&task.symbol, ev.trading_date);
+                let atr = daily.and_then(|d| daily_atr(&d));
+                let pace = self.underlying_pace(&task.symbol, ev.trading_date, at);
+                bullseye::check_volume_surge(pace, self.rules.bullseye.min_volume_surge)
+                    .and_then(|()| bullseye::evaluate(&self.rules.bullseye, ev, at, &self.spots, atr))
+                    .map(|hit| bullseye::build_alert(&hit, ev, pace))
             }
             Screened::Scalps => {
                 if task.scalp.is_none() {

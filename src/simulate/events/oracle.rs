@@ -232,6 +232,7 @@ pub fn expected_bots(w: &World, sym: usize, o: &Observed) -> Vec<Bot> {
         && et < rule::BULLSEYE_EOD_ET_S
         && directional
         && momentum_agrees(w, sym, o.at, bullish)
+        && underlying_surges(w, sym, o.at)
     {
         out.push(Bot::Bullseye);
     }
@@ -298,15 +299,27 @@ fn momentum_agrees(w: &World, sym: usize, t: u32, bullish: bool) -> bool {
     if bullish { old.iter().all(|&x| now > x) } else { old.iter().all(|&x| now < x) }
 }
 
+/// Bullseye's volume gate as the bot measures it: the stock's volume so far
+/// today (its closed minutes) over its 20-session average at the session's
+/// elapsed fraction, against the default `BULLSEYE_MIN_VOLUME_SURGE`.
+fn underlying_surges(w: &World, sym: usize, t: u32) -> bool {
+    let hist = &w.history[sym];
+    let recent = &hist[hist.len().saturating_sub(20)..];
+    let adv = (recent.len() == 20).then(|| recent.iter().map(|b| b.v).sum::<f64>() / 20.0);
+    let today: f64 = w.minutes[sym].iter().take((t / 60) as usize).map(|b| b.v).sum();
+    let fraction = f64::from(t) / f64::from(w.day.session_s.max(1));
+    let pace = adv.and_then(|adv| crate::bars::volume_pace(today, adv, fraction));
+    crate::bots::bullseye::check_volume_surge(pace, crate::bots::bullseye::DEFAULT_MIN_VOLUME_SURGE).is_ok()
+}
+
 /// A Strat trigger of `SCALPS_PATTERNS` (the 3-1-2) in the trade's
-/// direction among the last three closed 5-minute bars that is fresh: the print came after its bar closed and at
-/// most `SCALPS_MAX_TRIGGER_AGE_SECONDS` after it. And RSI(14) of their
-/// closes in 50–70 (calls) or 30–50 (puts): the inputs the Scalps bot reads,
-/// computed by the same functions. The oracle knows the print's second;
-/// the bot knows only the span between two looks at the contract and asks
-/// it to overlap the window by half (`bots::scalps`). They can disagree only
-/// on a print in the window's first seconds seen on a look that mostly
-/// covered the trigger bar; the planted scalps print 15–30 s after the close.
+/// direction among the last three closed 5-minute bars that is fresh: the
+/// print came after its bar closed and at most
+/// `SCALPS_MAX_TRIGGER_AGE_SECONDS` after it. And RSI(14) of their closes in
+/// 50–70 (calls) or 30–50 (puts): the inputs the Scalps bot reads, computed
+/// by the same functions. The oracle knows the print's second; the bot
+/// times the flow by the contract's last trade in the snapshot, the print
+/// that gives the event its side (`bots::scalps`).
 fn scalps_setup(w: &World, sym: usize, t: u32, bullish: bool) -> bool {
     let now = w.day.at(t);
     let closed = market_bars(&w.minutes[sym], w.day, bars::Frame::Min5, now);
