@@ -52,6 +52,8 @@ const THRESHOLDS: &[(&str, &str)] = &[
     ("MIN_PREMIUM", "2000"),
     ("REPEAT_SIGNAL_THRESHOLD", "1"),
     ("ORAKL_FLOW_MIN_ITM_PROBABILITY", "0.3"),
+    // Any hit repeats: the tape is short, and the test wants many alerts.
+    ("ORAKL_FLOW_MIN_VOLUME_MULTIPLE", "0"),
     ("SWEEPS_MIN_PREMIUM", "5000"),
     ("MIN_SWEEP_SCORE", "30"),
     ("GOLDEN_MIN_PREMIUM", "50000"),
