@@ -73,6 +73,9 @@ pub struct ScalpsConfig {
     /// `SCALPS_MAX_TRIGGER_AGE_SECONDS`: the flow must be observed at most
     /// this long after its trigger bar closed (inclusive).
     pub max_trigger_age_seconds: i64,
+    /// `SCALPS_MIN_VOLUME_PACE`: the trigger bar's volume at least this many
+    /// times the stock's usual volume for five minutes (0 is off).
+    pub min_volume_pace: f64,
     /// `SCALPS_PATTERNS`: the Strat triggers a scalp may ride, in
     /// [`Pattern::PRIORITY`] order.
     pub patterns: Vec<Pattern>,
@@ -99,6 +102,7 @@ impl Default for ScalpsConfig {
             eod_cutoff_minutes: 15 * 60 + 45,
             min_reward_risk: 1.0,
             max_trigger_age_seconds: 300,
+            min_volume_pace: crate::bots::strat::DEFAULT_MIN_VOLUME_PACE,
             patterns: DEFAULT_PATTERNS.to_vec(),
         }
     }
@@ -116,6 +120,7 @@ impl ScalpsConfig {
             eod_cutoff_minutes: c.tunables.scalps_eod_cutoff,
             min_reward_risk: c.tunables.min_reward_risk,
             max_trigger_age_seconds: c.tunables.scalps_max_trigger_age_seconds,
+            min_volume_pace: c.tunables.scalps_min_volume_pace,
             patterns: c.scalps_patterns.clone(),
         }
     }
@@ -142,6 +147,9 @@ pub struct Trigger {
     pub target: f64,
     /// When the trigger bar closed: the setup exists from then on.
     pub closed_at: DateTime<Utc>,
+    /// The trigger bar's volume against the stock's usual for five minutes
+    /// (`bots::strat::volume_pace`); None without 20 sessions of history.
+    pub volume_pace: Option<f64>,
 }
 
 /// What the underlying's 5-minute bars say, filled in by the caller.
@@ -285,6 +293,9 @@ pub fn evaluate(cfg: &ScalpsConfig, ev: &FlowEvent, ctx: &ScalpContext) -> Resul
         )));
     }
     let age = fresh(cfg, ev, t)?;
+    // The same volume gate as STRAT's: a break on ordinary volume is the
+    // 5-minute chart's everyday back-and-forth, not a setup.
+    crate::bots::strat::check_volume_pace(t.volume_pace, cfg.min_volume_pace, "SCALPS_MIN_VOLUME_PACE")?;
     // A trigger whose levels do not bracket the entry in its direction has
     // no risk to size or no reward to take; publishing it would mislead.
     let ordered =
@@ -415,6 +426,7 @@ mod tests {
             stop: 659.8,
             target: 664.0,
             closed_at: closed(),
+            volume_pace: Some(2.5),
         })
     }
 
@@ -426,6 +438,7 @@ mod tests {
             stop: 660.0,
             target: 655.5,
             closed_at: closed(),
+            volume_pace: Some(2.5),
         })
     }
 
@@ -784,6 +797,7 @@ mod tests {
             ("MIN_REWARD_RISK", "1.5"),
             ("SCALPS_MAX_TRIGGER_AGE_SECONDS", "120"),
             ("SCALPS_PATTERNS", "2-2,3-1-2"),
+            ("SCALPS_MIN_VOLUME_PACE", "1.5"),
         ]
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -798,6 +812,7 @@ mod tests {
             eod_cutoff_minutes: 15 * 60 + 30,
             min_reward_risk: 1.5,
             max_trigger_age_seconds: 120,
+            min_volume_pace: 1.5,
             patterns: vec![Pattern::ThreeOneTwo, Pattern::TwoTwo],
         };
         assert_eq!(ScalpsConfig::from_config(&c), want);

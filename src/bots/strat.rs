@@ -87,10 +87,10 @@ pub fn volume_pace(trigger: &Bar, adv: Option<f64>) -> Option<f64> {
 /// The volume gate: passes a trigger whose pace reaches `min` (0 is off),
 /// and one whose pace is unknown (no 20 sessions of history yet), as the
 /// other relative gates do.
-pub fn check_volume_pace(pace: Option<f64>, min: f64) -> Result<(), Suppressed> {
+pub fn check_volume_pace(pace: Option<f64>, min: f64, setting: &str) -> Result<(), Suppressed> {
     match pace {
         Some(p) if min > 0.0 && p < min => Err(Suppressed::new(format!(
-            "trigger bar volume {p:.2}x the usual pace, below min_volume_pace={min} (STRAT_MIN_VOLUME_PACE)"
+            "trigger bar volume {p:.2}x the usual pace, below min_volume_pace={min} ({setting})"
         ))),
         _ => Ok(()),
     }
@@ -277,15 +277,15 @@ mod tests {
         bar.volume = 3_900_000.0;
         let pace = volume_pace(&bar, Some(10_000_000.0));
         assert!(pace.is_some_and(|p| (p - 2.535).abs() < 1e-9), "{pace:?}");
-        assert_eq!(check_volume_pace(pace, 2.0), Ok(()));
+        assert_eq!(check_volume_pace(pace, 2.0, "STRAT_MIN_VOLUME_PACE"), Ok(()));
         assert_eq!(
-            check_volume_pace(pace, 3.0).unwrap_err().reason,
+            check_volume_pace(pace, 3.0, "STRAT_MIN_VOLUME_PACE").unwrap_err().reason,
             "trigger bar volume 2.54x the usual pace, below min_volume_pace=3 (STRAT_MIN_VOLUME_PACE)"
         );
         // Off, or no average to judge by: it passes.
-        assert_eq!(check_volume_pace(pace, 0.0), Ok(()));
+        assert_eq!(check_volume_pace(pace, 0.0, "STRAT_MIN_VOLUME_PACE"), Ok(()));
         assert_eq!(volume_pace(&bar, None), None);
-        assert_eq!(check_volume_pace(None, 2.0), Ok(()));
+        assert_eq!(check_volume_pace(None, 2.0, "STRAT_MIN_VOLUME_PACE"), Ok(()));
         // The alert says it.
         let bull = evaluate(Frame::Min60, &hourly(), "2025-07-15T18:30:00Z".parse().expect("t"), &Pattern::PRIORITY)
             .expect("2-1-2 bull");

@@ -267,6 +267,9 @@ pub struct Task {
     pending: VecDeque<Decision>,
     /// Scalps' inputs for the symbol, fetched once per task.
     scalp: Option<options::ScalpInputs>,
+    /// Whether the symbol's daily bars were asked for in this task (Scalps'
+    /// volume gate asks once, whatever the answer).
+    daily_asked: bool,
     /// Candidates waiting for a sweep confirmation until every event of
     /// the scan has been through the other gates.
     confirm: Vec<options::Deferred>,
@@ -402,6 +405,7 @@ impl Engine {
             state,
             pending: VecDeque::new(),
             scalp: None,
+            daily_asked: false,
             confirm: Vec::new(),
         }
     }

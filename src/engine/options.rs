@@ -246,12 +246,24 @@ impl Engine {
                     // Bullseye's data is cached as it comes (daily bars,
                     // then the underlying's snapshot); the next need, if
                     // any, is asked before the rule is judged.
+                    let scalps_daily = matches!(screened, Screened::Scalps)
+                        && task.scalp.is_none()
+                        && !task.daily_asked
+                        && self.cached_daily(&task.symbol, ev.trading_date).is_none();
+                    if scalps_daily {
+                        task.daily_asked = true;
+                        if let Some(Answer::Bars(daily)) = answer.take() {
+                            self.daily_cache.insert(task.symbol.clone(), (ev.trading_date, Arc::new(daily)));
+                        }
+                    }
                     if matches!(screened, Screened::Bullseye) {
                         self.keep_bullseye_data(&task.symbol, ev.trading_date, answer.take(), at);
-                        if let Some(need) = self.data_need(task, ev, &screened, at) {
-                            task.state = State::Options(Stage::AwaitData { scan, index, screened, at });
-                            return Some(Step::Need(need));
-                        }
+                    }
+                    if answer.is_none()
+                        && let Some(need) = self.data_need(task, ev, &screened, at)
+                    {
+                        task.state = State::Options(Stage::AwaitData { scan, index, screened, at });
+                        return Some(Step::Need(need));
                     }
                     let known = self.confirmations.known(ev);
                     let step = self.decide(task, ev, screened, answer, known, at, now);
@@ -506,6 +518,14 @@ impl Engine {
             },
             Screened::Scalps => match &task.scalp {
                 Some(_) => None,
+                // The volume gate's average comes from the daily bars the
+                // stock families share; asked once per task when missing.
+                None if self.rules.scalps.min_volume_pace > 0.0
+                    && !task.daily_asked
+                    && self.cached_daily(&task.symbol, ev.trading_date).is_none() =>
+                {
+                    Some(Engine::daily_need(&task.symbol, ev.trading_date))
+                }
                 None => {
                     let date = calendar::trading_date(now);
                     Some(Need::MinuteBars {
@@ -555,7 +575,7 @@ impl Engine {
                         Some(Answer::Bars(b)) => b,
                         _ => Vec::new(),
                     };
-                    task.scalp = Some(self.scalp_inputs(&minutes, at));
+                    task.scalp = Some(self.scalp_inputs(&task.symbol, &minutes, at));
                 }
                 let inputs = task.scalp.clone().unwrap_or_default();
                 let ctx = ScalpContext::for_event(ev, inputs.rsi, inputs.bull.as_ref(), inputs.bear.as_ref());
@@ -579,10 +599,16 @@ impl Engine {
     /// 5-minute bars and the latest Strat trigger each way among the last
     /// 3 of them, of the patterns `SCALPS_PATTERNS` allows, with when its
     /// bar closed (the rule judges how fresh it is against the flow).
-    fn scalp_inputs(&self, minutes: &[crate::polygon::Bar], now: DateTime<Utc>) -> ScalpInputs {
+    fn scalp_inputs(&self, symbol: &str, minutes: &[crate::polygon::Bar], now: DateTime<Utc>) -> ScalpInputs {
         let minutes: Vec<bars::Bar> =
             minutes.iter().filter_map(|b| bars::Bar::from_polygon(b, chrono::Duration::minutes(1))).collect();
         let bars = bars::aggregate(&minutes, bars::Frame::Min5, bars::Session::Extended, now);
+        let date = calendar::trading_date(now);
+        let adv = self.cached_daily(symbol, date).and_then(|raw| {
+            let daily: Vec<bars::Bar> = raw.iter().filter_map(bars::Bar::from_polygon_day).collect();
+            crate::bots::darkpool::average_daily_volume(&daily, date)
+        });
+        let pace = |start| bars.iter().find(|b| b.start == start).and_then(|b| crate::bots::strat::volume_pace(b, adv));
         let closes: Vec<f64> = bars.iter().map(|b| b.close).collect();
         let trigger = |bullish| {
             strat::recent_trigger(&bars, SCALP_TRIGGER_BARS, bullish, &self.rules.scalps.patterns).map(|s| Trigger {
@@ -592,6 +618,7 @@ impl Engine {
                 stop: s.stop,
                 target: s.target,
                 closed_at: s.trigger_end,
+                volume_pace: pace(s.trigger_start),
             })
         };
         ScalpInputs {

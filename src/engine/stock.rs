@@ -336,7 +336,7 @@ impl Engine {
             };
             let trigger = bars::closed(&frame_bars, now).last().cloned();
             let pace = trigger.as_ref().and_then(|b| strat_bot::volume_pace(b, adv));
-            let found = strat_bot::check_volume_pace(pace, rules.min_volume_pace)
+            let found = strat_bot::check_volume_pace(pace, rules.min_volume_pace, "STRAT_MIN_VOLUME_PACE")
                 .and_then(|()| strat_bot::build_alert(symbol, &hit, spot, rules.min_reward_risk, pace, now));
             match found {
                 Ok(alert) => {

@@ -87,11 +87,9 @@ pub(super) fn strat_truth(w: &World, sym: usize, facts: &StoryFacts) -> Option<T
     }
     let found = strat::detect_among(&hours, &strat_bot::DEFAULT_PATTERNS).map(|s| (s.pattern, s.bullish));
     // The bot's volume gate, against the same 20 sessions it averages.
-    let hist = &w.history[sym];
-    let recent = &hist[hist.len().saturating_sub(20)..];
-    let adv = (recent.len() == 20).then(|| recent.iter().map(|b| b.v).sum::<f64>() / 20.0);
+    let adv = average_daily_volume(w, sym);
     let pace = hours.last().and_then(|b| strat_bot::volume_pace(b, adv));
-    let heavy = strat_bot::check_volume_pace(pace, strat_bot::DEFAULT_MIN_VOLUME_PACE).is_ok();
+    let heavy = strat_bot::check_volume_pace(pace, strat_bot::DEFAULT_MIN_VOLUME_PACE, "").is_ok();
     let bullish = story.kind != StoryKind::Bear;
     let hit = found == Some(("3-1-2", bullish)) && heavy;
     let near = story.kind == StoryKind::Fake;
@@ -299,13 +297,19 @@ fn momentum_agrees(w: &World, sym: usize, t: u32, bullish: bool) -> bool {
     if bullish { old.iter().all(|&x| now > x) } else { old.iter().all(|&x| now < x) }
 }
 
+/// The stock's average daily volume over its previous 20 sessions, as the
+/// bots' volume gates read it from daily bars; None with fewer sessions.
+fn average_daily_volume(w: &World, sym: usize) -> Option<f64> {
+    let hist = &w.history[sym];
+    let recent = &hist[hist.len().saturating_sub(20)..];
+    (recent.len() == 20).then(|| recent.iter().map(|b| b.v).sum::<f64>() / 20.0)
+}
+
 /// Bullseye's volume gate as the bot measures it: the stock's volume so far
 /// today (its closed minutes) over its 20-session average at the session's
 /// elapsed fraction, against the default `BULLSEYE_MIN_VOLUME_SURGE`.
 fn underlying_surges(w: &World, sym: usize, t: u32) -> bool {
-    let hist = &w.history[sym];
-    let recent = &hist[hist.len().saturating_sub(20)..];
-    let adv = (recent.len() == 20).then(|| recent.iter().map(|b| b.v).sum::<f64>() / 20.0);
+    let adv = average_daily_volume(w, sym);
     let today: f64 = w.minutes[sym].iter().take((t / 60) as usize).map(|b| b.v).sum();
     let fraction = f64::from(t) / f64::from(w.day.session_s.max(1));
     let pace = adv.and_then(|adv| crate::bars::volume_pace(today, adv, fraction));
@@ -324,8 +328,14 @@ fn scalps_setup(w: &World, sym: usize, t: u32, bullish: bool) -> bool {
     let now = w.day.at(t);
     let closed = market_bars(&w.minutes[sym], w.day, bars::Frame::Min5, now);
     let max_age = chrono::TimeDelta::seconds(rule::SCALPS_MAX_TRIGGER_AGE_S);
-    let trigger = strat::recent_trigger(&closed, 3, bullish, &rule::SCALPS_PATTERNS)
-        .is_some_and(|s| now > s.trigger_end && now - s.trigger_end <= max_age);
+    let adv = average_daily_volume(w, sym);
+    let trigger = strat::recent_trigger(&closed, 3, bullish, &rule::SCALPS_PATTERNS).is_some_and(|s| {
+        let bar = closed.iter().find(|b| b.start == s.trigger_start);
+        let pace = bar.and_then(|b| strat_bot::volume_pace(b, adv));
+        now > s.trigger_end
+            && now - s.trigger_end <= max_age
+            && strat_bot::check_volume_pace(pace, strat_bot::DEFAULT_MIN_VOLUME_PACE, "").is_ok()
+    });
     let closes: Vec<f64> = closed.iter().map(|b| b.close).collect();
     let rsi_ok = rsi_wilder(&closes, 14)
         .is_some_and(|r| if bullish { (50.0..=70.0).contains(&r) } else { (30.0..=50.0).contains(&r) });
