@@ -465,6 +465,20 @@ mod tests {
     }
 
     #[test]
+    fn the_trigger_bar_needs_volume() {
+        let long = Ok((661.2, 659.8, 664.0));
+        let paced = |pace| ctx(Some(60.0), Some(Trigger { volume_pace: pace, ..bull("2-1-2").unwrap() }));
+        check(&call(), &paced(Some(2.0)), long);
+        check(
+            &call(),
+            &paced(Some(1.4)),
+            Err("trigger bar volume 1.40x the usual pace, below min_volume_pace=2 (SCALPS_MIN_VOLUME_PACE)"),
+        );
+        // Without 20 sessions of history the gate does not judge.
+        check(&call(), &paced(None), long);
+    }
+
+    #[test]
     fn rule_edges() {
         let long = Ok((661.2, 659.8, 664.0));
         let short = Ok((658.5, 660.0, 655.5));

@@ -265,6 +265,7 @@ fn config(rng: &mut Rng) -> (Config, BTreeMap<Bot, i64>) {
         // Every trigger, so Scalps alerts in a 40-minute random market (the
         // default 3-1-2 is rare by design).
         ("SCALPS_PATTERNS", "3-1-2,2-1-2,1-2-2,2-2"),
+        ("SCALPS_MIN_VOLUME_PACE", "0"),
         ("DARKPOOL_MIN_SIZE", "5000"),
         ("BREAKOUT_MIN_VOLUME_SURGE", "0.1"),
         ("ALERT_MAX_AGE_SECONDS", "300"),
