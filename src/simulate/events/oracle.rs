@@ -300,7 +300,7 @@ fn momentum_agrees(w: &World, sym: usize, t: u32, bullish: bool) -> bool {
 /// The stock's average daily volume over its previous 20 sessions, as the
 /// bots' volume gates read it from daily bars; None with fewer sessions.
 fn average_daily_volume(w: &World, sym: usize) -> Option<f64> {
-    let hist = &w.history[sym];
+    let hist = w.history.get(sym)?;
     let recent = &hist[hist.len().saturating_sub(20)..];
     (recent.len() == 20).then(|| recent.iter().map(|b| b.v).sum::<f64>() / 20.0)
 }
