@@ -80,8 +80,7 @@ const SESSION_MINUTES: f64 = 390.0;
 /// 390 minutes of a session. None without an average or a bar length.
 pub fn volume_pace(trigger: &Bar, adv: Option<f64>) -> Option<f64> {
     let minutes = (trigger.end - trigger.start).num_seconds() as f64 / 60.0;
-    let usual = adv? * minutes / SESSION_MINUTES;
-    (usual > 0.0 && trigger.volume.is_finite()).then(|| trigger.volume / usual)
+    bars::volume_pace(trigger.volume, adv?, minutes / SESSION_MINUTES)
 }
 
 /// The volume gate: passes a trigger whose pace reaches `min` (0 is off),

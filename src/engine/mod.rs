@@ -496,6 +496,20 @@ impl Engine {
         self.daily_cache.get(symbol).filter(|(d, _)| *d == date).map(|(_, b)| b.clone())
     }
 
+    /// Keeps `symbol`'s daily bars before `date`, for every bot that reads them.
+    fn keep_daily(&mut self, symbol: &str, date: NaiveDate, daily: Vec<Bar>) {
+        self.daily_cache.insert(symbol.to_string(), (date, Arc::new(daily)));
+    }
+
+    /// `symbol`'s average daily volume over the 20 sessions before `date`,
+    /// from the cached daily bars: what the relative gates of Darkpool,
+    /// STRAT, Scalps and Bullseye measure against.
+    fn cached_adv(&self, symbol: &str, date: NaiveDate) -> Option<f64> {
+        let daily: Vec<crate::bars::Bar> =
+            self.cached_daily(symbol, date)?.iter().filter_map(crate::bars::Bar::from_polygon_day).collect();
+        crate::bots::darkpool::average_daily_volume(&daily, date)
+    }
+
     /// The request for `symbol`'s daily bars before `date`: enough sessions
     /// for a 20-day lookback and ATR(14) with its seeding period.
     fn daily_need(symbol: &str, date: NaiveDate) -> Need {

@@ -253,7 +253,7 @@ impl Engine {
                     if scalps_daily {
                         task.daily_asked = true;
                         if let Some(Answer::Bars(daily)) = answer.take() {
-                            self.daily_cache.insert(task.symbol.clone(), (ev.trading_date, Arc::new(daily)));
+                            self.keep_daily(&task.symbol, ev.trading_date, daily);
                         }
                     }
                     if matches!(screened, Screened::Bullseye) {
@@ -337,7 +337,7 @@ impl Engine {
     fn keep_bullseye_data(&mut self, symbol: &str, date: NaiveDate, answer: Option<Answer>, at: DateTime<Utc>) {
         match answer {
             Some(Answer::Bars(daily)) => {
-                self.daily_cache.insert(symbol.to_string(), (date, Arc::new(daily)));
+                self.keep_daily(symbol, date, daily);
             }
             Some(Answer::Snapshot(snap)) => {
                 let volume = snap.as_deref().and_then(|s| s.day.as_ref()).and_then(|d| d.volume);
@@ -360,9 +360,7 @@ impl Engine {
     /// volume over the 20-session average at the session's elapsed fraction).
     fn underlying_pace(&self, symbol: &str, date: NaiveDate, now: DateTime<Utc>) -> Option<f64> {
         let today = self.underlying_volume(symbol, now)??;
-        let daily: Vec<crate::bars::Bar> =
-            self.cached_daily(symbol, date)?.iter().filter_map(crate::bars::Bar::from_polygon_day).collect();
-        let adv = crate::bots::darkpool::average_daily_volume(&daily, date)?;
+        let adv = self.cached_adv(symbol, date)?;
         crate::bars::volume_pace(today, adv, crate::bars::session_fraction_elapsed(now))
     }
 
@@ -603,11 +601,7 @@ impl Engine {
         let minutes: Vec<bars::Bar> =
             minutes.iter().filter_map(|b| bars::Bar::from_polygon(b, chrono::Duration::minutes(1))).collect();
         let bars = bars::aggregate(&minutes, bars::Frame::Min5, bars::Session::Extended, now);
-        let date = calendar::trading_date(now);
-        let adv = self.cached_daily(symbol, date).and_then(|raw| {
-            let daily: Vec<bars::Bar> = raw.iter().filter_map(bars::Bar::from_polygon_day).collect();
-            crate::bots::darkpool::average_daily_volume(&daily, date)
-        });
+        let adv = self.cached_adv(symbol, calendar::trading_date(now));
         let pace = |start| bars.iter().find(|b| b.start == start).and_then(|b| crate::bots::strat::volume_pace(b, adv));
         let closes: Vec<f64> = bars.iter().map(|b| b.close).collect();
         let trigger = |bullish| {

@@ -175,19 +175,12 @@ impl Engine {
                     // prints still feed the day's tape and move the cursor.
                     if let Answer::Bars(daily) = task.take_answer() {
                         let date = calendar::trading_date(started);
-                        self.daily_cache.insert(task.symbol.clone(), (date, std::sync::Arc::new(daily)));
+                        self.keep_daily(&task.symbol, date, daily);
                     }
                     Stage::DarkScan { cursor, trades, started }
                 }
                 Stage::DarkScan { cursor, trades, started } => {
-                    let date = calendar::trading_date(started);
-                    let daily: Vec<bars::Bar> = self
-                        .cached_daily(&task.symbol, date)
-                        .unwrap_or_default()
-                        .iter()
-                        .filter_map(bars::Bar::from_polygon_day)
-                        .collect();
-                    let adv = darkpool::average_daily_volume(&daily, date);
+                    let adv = self.cached_adv(&task.symbol, calendar::trading_date(started));
                     let day = self.day_tapes.entry(task.symbol.clone()).or_default();
                     let scan =
                         darkpool::scan(&self.rules.darkpool, &task.symbol, cursor.as_ref(), &trades, day, adv, started);
@@ -212,7 +205,7 @@ impl Engine {
                 Stage::AwaitDaily { started } => match task.take_answer() {
                     Answer::Bars(daily) => {
                         let date = calendar::trading_date(started);
-                        self.daily_cache.insert(task.symbol.clone(), (date, std::sync::Arc::new(daily)));
+                        self.keep_daily(&task.symbol, date, daily);
                         // Breakouts go on to the snapshot, STRAT to its bars.
                         if task.bot == Bot::Strat {
                             Stage::AskMinutes { started }
@@ -322,11 +315,7 @@ impl Engine {
         let minutes: Vec<bars::Bar> =
             raw.iter().filter_map(|b| bars::Bar::from_polygon(b, chrono::Duration::minutes(1))).collect();
         let spot = minutes.iter().rev().find(|b| b.is_closed(now)).map(|b| b.close);
-        let date = calendar::trading_date(now);
-        let adv = self.cached_daily(symbol, date).and_then(|raw| {
-            let daily: Vec<bars::Bar> = raw.iter().filter_map(bars::Bar::from_polygon_day).collect();
-            darkpool::average_daily_volume(&daily, date)
-        });
+        let adv = self.cached_adv(symbol, calendar::trading_date(now));
         let rules = &self.rules.strat;
         let mut queue = VecDeque::new();
         for frame in &rules.timeframes {

@@ -103,6 +103,21 @@ fn hook(clock: Arc<SimClock>, reply: impl Fn(&str) -> Reply + Send + Sync + 'sta
     Hook { server, posts }
 }
 
+/// `orakl CMD` from another process on the state file `db`, in `dir`, with
+/// a key and a webhook set and nothing else from the environment.
+fn orakl_in(dir: &Path, db: &Path, cmd: &str) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_orakl"))
+        .current_dir(dir)
+        .env_clear()
+        .env("POLYGON_API_KEY", KEY)
+        .env("DISCORD_WEBHOOK_URL", "http://127.0.0.1:9/api/webhooks/1/x")
+        .arg("--state")
+        .arg(db)
+        .arg(cmd)
+        .output()
+        .unwrap()
+}
+
 fn discord_ok() -> Reply {
     Reply::json(200, r#"{"id":"660000000000000001","channel_id":"1"}"#)
 }
@@ -312,18 +327,7 @@ fn a_403_switches_off_one_feature_until_a_probe_finds_it_back() {
     assert!(chain_403[1] - chain_403[0] >= chrono::Duration::minutes(2), "{chain_403:?}");
 
     // From another process: which feature, why, and the health it costs.
-    let orakl = |cmd: &str| {
-        Command::new(env!("CARGO_BIN_EXE_orakl"))
-            .current_dir(dir.path())
-            .env_clear()
-            .env("POLYGON_API_KEY", KEY)
-            .env("DISCORD_WEBHOOK_URL", "http://127.0.0.1:9/api/webhooks/1/x")
-            .arg("--state")
-            .arg(&db)
-            .arg(cmd)
-            .output()
-            .unwrap()
-    };
+    let orakl = |cmd: &str| orakl_in(dir.path(), &db, cmd);
     let status = orakl("status");
     let text = String::from_utf8_lossy(&status.stdout).to_string();
     assert!(text.contains("option_chains since"), "{text}");
@@ -489,16 +493,7 @@ fn a_discord_that_fails_slowly_does_not_starve_the_loop() {
     // The alerts expired unposted; the last heartbeat counts them.
     let last = heartbeats.last().unwrap();
     assert!(last.contains("delivery:") && last.contains("status=unhealthy"), "{last}");
-    let out = Command::new(env!("CARGO_BIN_EXE_orakl"))
-        .current_dir(dir.path())
-        .env_clear()
-        .env("POLYGON_API_KEY", KEY)
-        .env("DISCORD_WEBHOOK_URL", "http://127.0.0.1:9/api/webhooks/1/x")
-        .arg("--state")
-        .arg(&db)
-        .arg("status")
-        .output()
-        .unwrap();
+    let out = orakl_in(dir.path(), &db, "status");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("expired"), "{text}");
     let store = Store::open(&db).unwrap();
