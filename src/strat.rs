@@ -189,13 +189,6 @@ fn setup_at(bars: &[Bar], allowed: &[Pattern]) -> Option<Setup> {
     })
 }
 
-/// The setup triggered by the last of `bars` (closed bars, oldest first),
-/// trying the patterns most specific first. Needs three bars for a 2-2 and
-/// four for the others.
-pub fn detect(bars: &[Bar]) -> Option<Setup> {
-    setup_at(bars, &Pattern::PRIORITY)
-}
-
 /// Parses a comma list of pattern names (`STRAT_PATTERNS`,
 /// `SCALPS_PATTERNS`) among `known`, into priority order. A name given twice
 /// counts once; an empty list is an error, since it would silently turn the
@@ -215,9 +208,11 @@ pub fn parse_patterns(value: &str, known: &[Pattern]) -> Result<Vec<Pattern>, St
     Ok(Pattern::PRIORITY.into_iter().filter(|p| given.contains(p)).collect())
 }
 
-/// [`detect`] among `allowed` only (kept in priority order whatever order
-/// it is given in): a 3-2-2 or 1-2-2 is still found when the plain 2-2 it
-/// ends in is not allowed.
+/// The setup triggered by the last of `bars` (closed bars, oldest first),
+/// trying the patterns of `allowed` most specific first (priority order
+/// whatever order it is given in): a 3-2-2 or 1-2-2 is still found when the
+/// plain 2-2 it ends in is not allowed. Needs three bars for a 2-2 and four
+/// for the others.
 pub fn detect_among(bars: &[Bar], allowed: &[Pattern]) -> Option<Setup> {
     let ordered: Vec<Pattern> = Pattern::PRIORITY.into_iter().filter(|p| allowed.contains(p)).collect();
     setup_at(bars, &ordered)
@@ -303,7 +298,7 @@ pub(crate) mod tests {
     fn check(hl: &[(f64, f64)], want_types: &str, want: Want) {
         assert_eq!(types(hl), want_types, "types of {hl:?}");
         let bars = hl_bars(hl);
-        let got = detect(&bars);
+        let got = detect_among(&bars, &Pattern::PRIORITY);
         assert_eq!(got.map(|s| (s.pattern, s.bullish, s.entry, s.stop, s.target)), want, "{want_types}");
         if let Some(s) = got {
             let last = &bars[bars.len() - 1];
@@ -364,7 +359,7 @@ pub(crate) mod tests {
         for (hl, want_types, want) in cases {
             check(hl, want_types, want);
         }
-        assert_eq!(detect(&[]), None);
+        assert_eq!(detect_among(&[], &Pattern::PRIORITY), None);
     }
 
     #[test]
@@ -408,7 +403,7 @@ pub(crate) mod tests {
 
         // Scalps does not list 3-2-2; the 2-2 it ends in still counts.
         let three_two_two = hl_bars(&[(100.0, 90.0), (102.0, 88.0), (101.0, 87.0), (102.0, 88.0)]);
-        assert_eq!(detect(&three_two_two).map(|s| s.pattern), Some("3-2-2"));
+        assert_eq!(detect_among(&three_two_two, &Pattern::PRIORITY).map(|s| s.pattern), Some("3-2-2"));
         assert_eq!(
             recent_trigger(&three_two_two, 3, true, &Pattern::SCALPS).map(plan),
             Some(("2-2", three_two_two[3].start, 101.0, 87.0, 129.0))
