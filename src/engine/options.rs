@@ -448,6 +448,13 @@ impl Engine {
             }
         }
         task.pending.extend(errors);
+        // Largest first: the hits of one snapshot are judged in this order,
+        // so a move's first post is its largest hit and the smaller ones of
+        // the same instant join that episode (chain order posted the
+        // smallest and escalated on each larger one: four posts for one
+        // move in one second). It also ranks premiums against the day
+        // correctly within one snapshot.
+        events.sort_by(|a, b| b.premium.total_cmp(&a.premium).then_with(|| a.contract.cmp(&b.contract)));
         // Ranked after the plausibility check: a corrupt figure never
         // enters the underlying's flow distribution.
         if let Some(stats) = crate::unusual::rank_premiums(&mut self.book, &underlying, &mut events, now) {
