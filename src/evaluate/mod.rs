@@ -15,6 +15,12 @@
 //! - **Recall.** A truth line that is not a near-miss and names expected
 //!   families is an injected event; it is recalled by family B when an
 //!   alert of B matches it, and recalled when any of its families did.
+//!   One alert per move (SPEC §6): when the event's own hit joined an
+//!   episode whose post itself matches the line's symbol and time (same
+//!   family, at or after the line's `at`, within the window), that post
+//!   is the move's alert and answers the event too (counted apart as
+//!   `by_move`). An event whose hit joined an episode posted before it
+//!   (opened by other flow) is still missed.
 //! - **Near-miss fired.** A near-miss line fired when an alert of one of its
 //!   `near_miss_bots` matches it.
 //! - **Tied.** An alert is tied when it matches an injected event that
@@ -34,8 +40,8 @@
 //! - **Updates.** Hits that joined an open episode and edited its message
 //!   (SPEC §6 "One alert per move") are counted per family beside the
 //!   alerts, which are the posts; every other figure is over the posts. An
-//!   event no post answered but an update did is still missed, and named
-//!   as having joined an open episode.
+//!   event answered only by an update of an episode posted before it is
+//!   still missed, and named as having joined an open episode.
 //! - **Reward:risk** of a published plan (entry, stop, targets) at its
 //!   stated entry: |first target − entry| ÷ the loss to the stop; below 1.0
 //!   by more than 1e-9 counts as below 1R; a stop at or beyond the entry on
@@ -208,6 +214,9 @@ pub struct Recall {
 pub struct FamilyRecall {
     pub expected: u64,
     pub alerted: u64,
+    /// Of `alerted`, those answered by the post of their move: the
+    /// event's hit joined the episode that post opened within the window.
+    pub by_move: u64,
     /// Expected but not alerted, yet answered by an episode update (the
     /// event's hit joined an episode that was already open and edited its
     /// message): seen, but not posted.
@@ -448,6 +457,18 @@ fn update_matches(u: &Update, t: &TruthLine, bot: Bot, window: Duration) -> bool
     u.bot == bot && u.ticker == t.symbol && same_contract && u.at >= t.at && u.at <= t.at + window
 }
 
+/// The post of the move event `t` joined as family `bot`: the index of the
+/// alert whose episode an update answering `t` edited, when that post is
+/// itself on the line's symbol within its window (it opened the move
+/// `t` is part of, not an earlier one the event was folded into).
+fn move_post(alerts: &[&Alert], updates: &[Update], t: &TruthLine, bot: Bot, window: Duration) -> Option<usize> {
+    updates.iter().filter(|u| update_matches(u, t, bot, window)).find_map(|u| {
+        alerts.iter().position(|a| {
+            a.id == u.update_of && a.bot == bot && a.ticker == t.symbol && a.at >= t.at && a.at <= t.at + window
+        })
+    })
+}
+
 fn is_event(t: &TruthLine) -> bool {
     !t.near_miss && !t.expected_bots.is_empty()
 }
@@ -510,6 +531,13 @@ fn recall_and_ties(
                     tied[i] = true;
                     first.get_or_insert(a.at);
                 }
+            }
+            if first.is_none()
+                && let Some(i) = move_post(alerts, updates, t, bot, window)
+            {
+                tied[i] = true;
+                fam.by_move += 1;
+                first = Some(alerts[i].at);
             }
             match first {
                 Some(at) => {

@@ -129,6 +129,15 @@ pub fn render_text(card: &Scorecard) -> String {
         if let (Some(med), Some(max)) = (f.latency_median_s, f.latency_max_s) {
             let _ = writeln!(s, "  {:<15}latency from the event: median {med:.0} s, max {max} s", bot.as_str());
         }
+        if f.by_move > 0 {
+            let _ = writeln!(
+                s,
+                "  {:<15}{} of {} alerted by the post of their move (the event's hit joined it)",
+                bot.as_str(),
+                f.by_move,
+                f.alerted
+            );
+        }
     }
     list(&mut s, "missed", &r.missed, |m| {
         let alerted = if m.alerted.is_empty() { String::new() } else { format!(" (alerted: {})", names(&m.alerted)) };

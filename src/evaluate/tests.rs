@@ -394,6 +394,44 @@ fn updates_are_counted_per_family_and_named_beside_an_event_they_answer_but_are_
 }
 
 #[test]
+fn an_event_that_joined_the_post_of_its_own_move_is_recalled_by_that_post() {
+    // One move, two contracts of the same instant: the larger hit posts,
+    // the event's contract joins its episode. The post is the move's
+    // alert: it answers the event and is tied.
+    let post = flow(Bot::Scalps, "C0", "14:05:01", 100_000.0, Sentiment::Bullish);
+    let joined = Update {
+        update_of: post.id.clone(),
+        id: "u1".into(),
+        bot: Bot::Scalps,
+        at: at("14:05:01"),
+        ticker: "SPY".into(),
+        contract: Some("C1".into()),
+        hits: 2,
+        premium_total: Some(110_000.0),
+        top_contracts: Vec::new(),
+    };
+    let truth = [truth("e1", "14:05:00", "SPY", Some("C1"), &[Bot::Scalps], &[])];
+    let card = score(std::slice::from_ref(&post), std::slice::from_ref(&joined), &truth, &facts());
+    assert_eq!(card.recall.recalled, 1);
+    let fam = &card.recall.by_family[&Bot::Scalps];
+    assert_eq!((fam.alerted, fam.by_move, fam.updated), (1, 1, 0));
+    assert!(card.recall.missed.is_empty());
+    assert_eq!(card.precision[&Bot::Scalps].tied, 1);
+    // The same update of a post made before the event: folded into an
+    // earlier move, still missed.
+    let earlier = flow(Bot::Scalps, "C0", "14:04:00", 100_000.0, Sentiment::Bullish);
+    let folded = Update { update_of: earlier.id.clone(), ..joined.clone() };
+    let card = score(std::slice::from_ref(&earlier), std::slice::from_ref(&folded), &truth, &facts());
+    assert_eq!(card.recall.recalled, 0);
+    assert_eq!(card.recall.missed[0].updated, [Bot::Scalps]);
+    assert_eq!(card.precision[&Bot::Scalps].tied, 0);
+    // Another family's post of the same id shape answers nothing.
+    let other = flow(Bot::Sweeps, "C0", "14:05:01", 100_000.0, Sentiment::Bullish);
+    let card = score(std::slice::from_ref(&other), std::slice::from_ref(&joined), &truth, &facts());
+    assert_eq!(card.recall.recalled, 0);
+}
+
+#[test]
 fn alerts_of_one_instant_pair_only_when_neither_escalates_the_other() {
     // A post of $100K and, in the same firing, its episode's escalation
     // reporting $250K: whichever id sorts first, no pair.
