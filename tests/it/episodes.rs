@@ -124,6 +124,32 @@ fn a_later_hit_edits_the_posted_message_with_its_stored_id_and_a_doubling_posts_
 }
 
 #[test]
+fn the_hits_of_one_snapshot_are_judged_largest_first_so_the_move_posts_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("state.db");
+    let clock = Arc::new(SimClock::new(t0()));
+    // Fetch 2: $1M on CALL, $1M on CALL2 and $2.5M on CALL4, which sorts
+    // last in the chain. In chain order CALL would post and CALL2 escalate
+    // ($2M = 2 × $1M); largest first, CALL4 posts and the others join
+    // ($4.5M < 2 × $2.5M).
+    let m = market(
+        clock.clone(),
+        &[(CALL, 600.0, &[1000.0, 2000.0]), (CALL2, 605.0, &[1000.0, 2000.0]), (CALL4, 610.0, &[1000.0, 3500.0])],
+    );
+    let hook = discord(edited);
+    let logs = run_service(config(&m.url(), &hook.url(), &[UNCONFIRMED]), &db, clock, Duration::from_secs(80), None);
+    let posts = methods(&hook).iter().filter(|m| m.starts_with("POST")).count();
+    assert_eq!(posts, 1, "{:?}\n{}", methods(&hook), logs.join("\n"));
+    let store = Store::open(&db).unwrap();
+    let alerts = store.alerts_since(t0()).unwrap();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].alert.contract.as_deref(), Some(CALL4));
+    assert_eq!(alerts[0].alert.premium, Some(2_500_000.0));
+    let updates = store.updates_since(t0()).unwrap();
+    assert_eq!(updates.iter().map(|u| u.hits).max(), Some(3));
+}
+
+#[test]
 fn an_edit_survives_discord_down_and_a_restart_and_the_restarted_service_edits_the_same_message() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("state.db");
