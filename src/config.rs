@@ -314,9 +314,9 @@ settings! {
     // Stock bots.
     darkpool_min_size: num("DARKPOOL_MIN_SIZE", 10_000.0, 0.0, 1e12),
     darkpool_min_notional: num("DARKPOOL_MIN_NOTIONAL", 0.0, 0.0, MONEY),
-    darkpool_min_adv_fraction: num("DARKPOOL_MIN_ADV_FRACTION", 0.0025, 0.0, 1.0),
-    darkpool_large_notional: num("DARKPOOL_LARGE_NOTIONAL", 15_000_000.0, 0.0, MONEY),
-    darkpool_large_min_adv_fraction: num("DARKPOOL_LARGE_MIN_ADV_FRACTION", 0.001, 0.0, 1.0),
+    darkpool_min_adv_fraction: num("DARKPOOL_MIN_ADV_FRACTION", 0.005, 0.0, 1.0),
+    darkpool_large_notional: num("DARKPOOL_LARGE_NOTIONAL", 100_000_000.0, 0.0, MONEY),
+    darkpool_large_min_adv_fraction: num("DARKPOOL_LARGE_MIN_ADV_FRACTION", 0.0025, 0.0, 1.0),
     strat_min_volume_pace: num("STRAT_MIN_VOLUME_PACE", 2.0, 0.0, 1000.0),
     breakout_min_volume_surge: num("BREAKOUT_MIN_VOLUME_SURGE", 1.5, 0.0, 1000.0),
     breakout_lookback_days: int("BREAKOUT_LOOKBACK_DAYS", 20, 2, 500),

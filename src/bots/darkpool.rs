@@ -6,8 +6,8 @@
 //! not a correction, each print id once; and, relative to the stock itself
 //! ([`relative`]), a large share of its average daily volume over the
 //! previous [`ADV_SESSIONS`] sessions: at least `DARKPOOL_MIN_ADV_FRACTION`
-//! (0.25%), or at least `DARKPOOL_LARGE_MIN_ADV_FRACTION` (0.1%) for a print
-//! of `DARKPOOL_LARGE_NOTIONAL` ($15M) or more. The share floor alone cannot
+//! (0.5%), or at least `DARKPOOL_LARGE_MIN_ADV_FRACTION` (0.25%) for a print
+//! of `DARKPOOL_LARGE_NOTIONAL` ($100M) or more. The share floor alone cannot
 //! tell a routine 10,000-share SPY cross (SPY trades tens of millions of
 //! shares a day) from a block that moves a thinly traded name.
 //!
@@ -76,9 +76,9 @@ impl Default for DarkpoolConfig {
         DarkpoolConfig {
             min_size: 10_000.0,
             min_notional: 0.0,
-            min_adv_fraction: 0.0025,
-            large_notional: 15_000_000.0,
-            large_min_adv_fraction: 0.001,
+            min_adv_fraction: 0.005,
+            large_notional: 100_000_000.0,
+            large_min_adv_fraction: 0.0025,
         }
     }
 }
@@ -125,24 +125,29 @@ pub fn average_daily_volume(daily: &[crate::bars::Bar], today: NaiveDate) -> Opt
 /// a heavily traded stock's day). Returns the fraction; with no `adv` the
 /// gate fails.
 pub fn relative(cfg: &DarkpoolConfig, t: &Trade, adv: Option<f64>) -> Result<f64, Suppressed> {
+    relative_size(cfg, t.size, t.price, adv)
+}
+
+/// [`relative`] on a print's `size` (shares) and `price`: the one rule the
+/// bot and the simulator's oracle both apply.
+pub fn relative_size(cfg: &DarkpoolConfig, size: f64, price: f64, adv: Option<f64>) -> Result<f64, Suppressed> {
     if !cfg.needs_volume() {
-        return Ok(adv.map_or(0.0, |adv| t.size / adv));
+        return Ok(adv.map_or(0.0, |adv| size / adv));
     }
     let Some(adv) = adv else {
         return Err(Suppressed::new(format!("average daily volume unknown (fewer than {ADV_SESSIONS} sessions)")));
     };
-    let fraction = t.size / adv;
-    let large = t.size * t.price >= cfg.large_notional;
+    let fraction = size / adv;
+    let large = size * price >= cfg.large_notional;
     if fraction >= cfg.min_adv_fraction || (large && fraction >= cfg.large_min_adv_fraction) {
         return Ok(fraction);
     }
     let needed = if large { cfg.large_min_adv_fraction } else { cfg.min_adv_fraction };
     Err(Suppressed::new(format!(
-        "size={:.0} is {:.3}% of average daily volume {adv:.0}, below {}% for a ${:.0} print",
-        t.size,
+        "size={size:.0} is {:.3}% of average daily volume {adv:.0}, below {}% for a ${:.0} print",
         fraction * 100.0,
         needed * 100.0,
-        t.size * t.price
+        size * price
     )))
 }
 
@@ -560,20 +565,23 @@ mod tests {
         let rel = |price: f64, size: f64, adv: Option<f64>| {
             relative(&cfg, &dark("a", price, size), adv).map_err(|s| s.reason)
         };
-        // 50,000 shares at $300 ($15M): 0.1% of 50M shares a day passes at
-        // the edge, of 50.1M it does not.
-        assert_eq!(rel(300.0, 50_000.0, Some(50_000_000.0)), Ok(0.001));
+        // 250,000 shares at $400 ($100M): 0.25% of 100M shares a day passes
+        // at the edge, of 100.1M it does not.
+        assert_eq!(rel(400.0, 250_000.0, Some(100_000_000.0)), Ok(0.0025));
         assert_eq!(
-            rel(300.0, 50_000.0, Some(50_100_000.0)),
-            Err("size=50000 is 0.100% of average daily volume 50100000, below 0.1% for a $15000000 print".to_string())
+            rel(400.0, 250_000.0, Some(100_100_000.0)),
+            Err("size=250000 is 0.250% of average daily volume 100100000, below 0.25% for a $100000000 print"
+                .to_string())
         );
-        // At $299.99 the print is under $15M: it needs 0.25% of the volume,
-        // 50,000 of 20M shares (and 0.2% of 25M is not enough).
-        assert_eq!(rel(299.99, 50_000.0, Some(20_000_000.0)), Ok(0.0025));
+        // At $399.99 the print is under $100M: it needs 0.5% of the volume,
+        // 250,000 of 50M shares (and 0.4% of 62.5M is not enough).
+        assert_eq!(rel(399.99, 250_000.0, Some(50_000_000.0)), Ok(0.005));
         assert_eq!(
-            rel(299.99, 50_000.0, Some(25_000_000.0)),
-            Err("size=50000 is 0.200% of average daily volume 25000000, below 0.25% for a $14999500 print".to_string())
+            rel(399.99, 250_000.0, Some(62_500_000.0)),
+            Err("size=250000 is 0.400% of average daily volume 62500000, below 0.5% for a $99997500 print".to_string())
         );
+        // The simulator's oracle applies the same rule to a size and a price.
+        assert_eq!(relative_size(&cfg, 250_000.0, 399.99, Some(50_000_000.0)), Ok(0.005));
         // Without a volume history nothing passes, unless the gate is off.
         assert_eq!(
             rel(300.0, 50_000.0, None),

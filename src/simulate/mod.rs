@@ -564,7 +564,16 @@ impl<'w> Recording<'w> {
         for i in 0..self.tapes.len() {
             let injected = self.dark.get(&(i, m)).cloned().unwrap_or_default();
             let d = &mut self.tapes[i];
-            let bar = w.minutes[i].get(m as usize).map(|b| b.to_bar(day));
+            // An injected print is volume the minute traded: its bar counts
+            // it (a block of 1% of a day is several ordinary minutes). The
+            // oracle's volume gates read the modelled minutes without it: at
+            // most 1% of a day in one bar.
+            let extra: f64 = injected.iter().map(|p| p.size).sum();
+            let bar = w.minutes[i].get(m as usize).map(|b| {
+                let mut bar = b.to_bar(day);
+                bar.volume += extra;
+                bar
+            });
             let volume = w.minutes[i].get(m as usize).map_or(0.0, |b| b.v);
             let all = &w.blocks[i];
             let (a, b) = (all.partition_point(|b| b.second < m * 60), all.partition_point(|b| b.second < t));

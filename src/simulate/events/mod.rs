@@ -432,10 +432,24 @@ const REPEATS: [RepeatSpec; 2] = [
 ];
 
 /// Dark-pool prints: (slot, where in the window, shares, conditions, why).
-const DARK: [(usize, f64, f64, &[i32], &str); 3] = [
-    (1, 0.40, 50_000.0, &[], "50,000-share off-exchange (TRF) print"),
-    (2, 0.50, 9_000.0, &[], "9,000-share TRF print, under DARKPOOL_MIN_SIZE (10,000)"),
-    (3, 0.70, 25_000.0, &[2], "25,000-share TRF print with condition 2 (average price), which is excluded"),
+/// How an injected dark print is sized.
+#[derive(Clone, Copy)]
+enum DarkSize {
+    /// A fixed number of shares.
+    Shares(f64),
+    /// This fraction of the stock's average daily volume (at least
+    /// `DARKPOOL_MIN_SIZE`): a block unusual for that stock, whatever it
+    /// trades (the background's blocks are capped at 200,000 shares and 60%
+    /// of their minute).
+    OfAdv(f64),
+}
+
+/// The injected dark prints: (symbol slot, place in the window, size,
+/// conditions, what makes it a near-miss).
+const DARK: [(usize, f64, DarkSize, &[i32], &str); 3] = [
+    (1, 0.40, DarkSize::OfAdv(0.01), &[], ""),
+    (2, 0.50, DarkSize::Shares(9_000.0), &[], ", under DARKPOOL_MIN_SIZE (10,000)"),
+    (3, 0.70, DarkSize::OfAdv(0.01), &[2], " with condition 2 (average price), which is excluded"),
 ];
 
 /// Plans the day's injected events. Option events and dark prints are
@@ -460,24 +474,35 @@ pub fn plan(w: &World, chains: &mut [Chain], rng: &mut Rng) -> Plan {
         for (group, spec) in REPEATS.iter().enumerate() {
             repeat_events(w, chains, &mut used, group, spec, at(spec.frac), &mut plan, rng);
         }
-        for (slot, frac, size, conditions, why) in DARK {
+        for (slot, frac, sizing, conditions, near_why) in DARK {
             let sym = slot % n;
-            let expected =
+            let adv = oracle::average_daily_volume(w, sym);
+            let size = match (sizing, adv) {
+                (DarkSize::Shares(s), _) => s,
+                (DarkSize::OfAdv(f), Some(adv)) => ((adv * f / 100.0).round() * 100.0).max(rule::DARKPOOL_MIN_SIZE),
+                // Without 20 sessions of history the bot cannot size it
+                // either: a plain block.
+                (DarkSize::OfAdv(_), None) => 50_000.0,
+            };
+            let share = adv.map(|adv| format!(", {:.2}% of its average daily volume", 100.0 * size / adv)).unwrap_or_default();
+            let why = format!("{}-share off-exchange (TRF) print{share}{near_why}", crate::alert::fmt_money(size));
+            let qualifies =
                 conditions.iter().all(|c| !rule::DARKPOOL_EXCLUDED.contains(c)) && size >= rule::DARKPOOL_MIN_SIZE;
             // A few seconds into a minute, so the print sits inside its bar;
             // a print the scan should alert on goes to the first minute from
             // its place on that no background block's alert holds the
             // symbol's cooldown against it (blocks trade all day around it).
             let mut second = (e0 + (f64::from(span) * frac) as u32).min(e1) / 60 * 60 + 17;
-            while expected && cooling_block(&w.blocks[sym], second, size).is_some() && second + 120 < w.end_s {
+            while qualifies && cooling_block(&w.blocks[sym], second, size).is_some() && second + 120 < w.end_s {
                 second += 60;
             }
             if second >= w.end_s.saturating_sub(60) {
                 continue;
             }
+            let expected = qualifies && oracle::darkpool_relative_passes(w, sym, size, w.spot(sym, second));
             let near = size < rule::DARKPOOL_MIN_SIZE || !conditions.is_empty();
             let (at, symbol) = (w.day.at(second), &w.symbols[sym]);
-            let line = TruthEvent::about(at, "darkpool", symbol, Bot::Darkpool, expected, near, why.into());
+            let line = TruthEvent::about(at, "darkpool", symbol, Bot::Darkpool, expected, near, why);
             plan.truth.push(TruthEvent { size: Some(size), ..line });
             plan.dark.push(DarkPlan { sym, print: InjectedPrint { second, size, conditions: conditions.to_vec() } });
         }

@@ -297,9 +297,16 @@ fn momentum_agrees(w: &World, sym: usize, t: u32, bullish: bool) -> bool {
     if bullish { old.iter().all(|&x| now > x) } else { old.iter().all(|&x| now < x) }
 }
 
+/// Whether a dark print of `size` shares at `price` on stock `sym` passes
+/// Darkpool's relative gate at its defaults (the bot's own rule).
+pub fn darkpool_relative_passes(w: &World, sym: usize, size: f64, price: f64) -> bool {
+    let cfg = crate::bots::darkpool::DarkpoolConfig::default();
+    crate::bots::darkpool::relative_size(&cfg, size, price, average_daily_volume(w, sym)).is_ok()
+}
+
 /// The stock's average daily volume over its previous 20 sessions, as the
 /// bots' volume gates read it from daily bars; None with fewer sessions.
-fn average_daily_volume(w: &World, sym: usize) -> Option<f64> {
+pub fn average_daily_volume(w: &World, sym: usize) -> Option<f64> {
     let hist = w.history.get(sym)?;
     let recent = &hist[hist.len().saturating_sub(20)..];
     (recent.len() == 20).then(|| recent.iter().map(|b| b.v).sum::<f64>() / 20.0)
