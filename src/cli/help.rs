@@ -31,18 +31,15 @@ fn applies(command: &str, option: &str) -> bool {
 /// The clap command with each global option hidden where it does not apply.
 pub fn command() -> clap::Command {
     let mut cmd = Cli::command();
-    // Built first: clap copies the global options into each subcommand then
-    // (not into its own `help` subcommand).
-    cmd.build();
+    // A subcommand that has its own (hidden) copy of a global option is
+    // skipped when clap copies the global options into the subcommands.
+    // (Changing arguments after clap has built the command would break its
+    // lookup tables.)
+    let globals: Vec<clap::Arg> = cmd.get_arguments().filter(|a| a.is_global_set()).cloned().collect();
     for sub in cmd.get_subcommands_mut() {
         let name = sub.get_name().to_string();
-        let hidden: Vec<String> = sub
-            .get_arguments()
-            .filter(|a| a.is_global_set() && !applies(&name, a.get_id().as_str()))
-            .map(|a| a.get_id().to_string())
-            .collect();
-        for option in hidden {
-            *sub = std::mem::take(sub).mut_arg(option, |a| a.hide(true));
+        for option in globals.iter().filter(|a| !applies(&name, a.get_id().as_str())) {
+            *sub = std::mem::take(sub).arg(option.clone().hide(true));
         }
     }
     cmd

@@ -344,8 +344,11 @@ fn load(cli: &Cli, strict: bool) -> Result<(Config, Timetable), Failure> {
         return Err(Failure::config(anyhow::anyhow!("{}", list.join("; "))));
     }
     for u in &unknown {
-        let hint = u.did_you_mean.map(|k| format!(" did_you_mean={k}")).unwrap_or_default();
-        log::warn!(var = format!("{}{hint}", crate::echo::cap(&u.var)); "config_unknown_var");
+        let mut fields = crate::logging::Fields::new().text("var", crate::echo::cap(&u.var));
+        if let Some(k) = u.did_you_mean {
+            fields = fields.text("did_you_mean", k);
+        }
+        crate::logging::event(log::Level::Warn, "config_unknown_var", &fields);
     }
     let timetable = Timetable::load(&cli.schedule).map_err(Failure::config)?;
     Ok((config, timetable))

@@ -190,7 +190,7 @@ impl Service {
             log::info!(
                 bot = bot,
                 id = c.alert.id,
-                score = c.alert.score.map_or_else(|| "none".to_string(), |s| format!("{s:.1}")),
+                score = c.alert.score.map(|s| crate::logging::decimals(s, 1)),
                 used = used;
                 "budget_suppressed"
             );

@@ -203,9 +203,10 @@ fn status_prints_jobs_alerts_outbox_usage_caches_and_problems() {
 fn status_and_health_refuse_a_state_file_that_does_not_exist() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("schedule.cron"), TIMETABLE).unwrap();
-    for cmd in ["status", "health"] {
+    // `health` answers UNKNOWN (3) as a monitoring plugin must.
+    for (cmd, want) in [("status", 78), ("health", 3)] {
         let (code, _, err) = orakl(dir.path(), &[cmd]);
-        assert_eq!(code, 78, "{cmd}: {err}");
+        assert_eq!(code, want, "{cmd}: {err}");
         assert!(err.contains("state.db does not exist"), "{cmd}: {err}");
         assert!(!dir.path().join("state.db").exists(), "{cmd} must not create the file");
     }
