@@ -285,7 +285,7 @@ impl Engine {
         let note = |reason: String| {
             Item::Note(Decision::Suppressed {
                 bot: Bot::Breakouts,
-                what: Fields::new().text("ticker", &symbol),
+                what: Fields::new().text("ticker", symbol),
                 reason,
             })
         };
@@ -339,7 +339,7 @@ impl Engine {
                 }
                 Err(s) => queue.push_back(Item::Note(Decision::Suppressed {
                     bot: Bot::Strat,
-                    what: Fields::new().text("ticker", &symbol).text("frame", frame),
+                    what: Fields::new().text("ticker", symbol).text("frame", frame),
                     reason: s.reason,
                 })),
             }
