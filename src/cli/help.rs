@@ -112,6 +112,8 @@ mod tests {
     fn global_options_show_only_where_they_apply() {
         let help = |name: &str| {
             let mut cmd = command();
+            // As parsing does: the global options copied in.
+            cmd.build();
             let sub = cmd.find_subcommand_mut(name).expect(name);
             sub.render_long_help().to_string()
         };
