@@ -207,8 +207,7 @@ impl log::Log for Logger {
                 // message is the text form, the fields go along as fields.
                 let message = message(r);
                 let fields = WithEvent { event: Some(message_event(r)).filter(|m| is_event_name(m)), record: r };
-                log::Log::log(
-                    journal,
+                let sent = journal.journal_send(
                     &log::Record::builder()
                         .args(format_args!("{message}"))
                         .level(r.level())
@@ -219,6 +218,11 @@ impl log::Log for Logger {
                         .key_values(&fields)
                         .build(),
                 );
+                // A journal that stopped taking entries must not swallow
+                // them: stderr still reaches it, or whoever reads the stream.
+                if sent.is_err() {
+                    write_stderr(&text_line(now(), r));
+                }
             }
         }
     }

@@ -283,11 +283,7 @@ impl Engine {
         let mut queue = VecDeque::new();
         let symbol = &task.symbol;
         let note = |reason: String| {
-            Item::Note(Decision::Suppressed {
-                bot: Bot::Breakouts,
-                what: Fields::new().text("ticker", symbol),
-                reason,
-            })
+            Item::Note(Decision::Suppressed { bot: Bot::Breakouts, what: Fields::new().text("ticker", symbol), reason })
         };
         let date = calendar::trading_date(now);
         let cached = self.cached_daily(symbol, date).unwrap_or_default();
