@@ -30,12 +30,12 @@ bin=${CARGO_TARGET_DIR:-target}/release/orakl
 # timetable applies, and no .env is read.
 abs_bin=$(cd "$(dirname "$bin")" && pwd)/orakl
 cd "$dir"
-RUST_LOG=warn /usr/bin/time -v "$abs_bin" replay "$(basename "$tape")" >replay.out 2>replay.err
-grep -E 'wall time' replay.err
+RUST_LOG=warn,orakl::cli::replay=info /usr/bin/time -v "$abs_bin" replay "$(basename "$tape")" >replay.out 2>replay.err
+grep -E 'event=replay_done' replay.err
 grep -E 'Maximum resident set size|Elapsed \(wall' replay.err
 # Wall time on a shared machine moves with its load: the ratio to CPU time
 # (user + sys, all threads) too.
-awk -F': ' '/wall time: / { split($2, w, " "); span = w[4] }
+awk -F': ' '/event=replay_done/ { match($0, /simulated_s=[0-9.]+/); span = substr($0, RSTART + 12, RLENGTH - 12) }
     /User time/ { u = $2 } /System time/ { s = $2 }
     END { printf "CPU time: %.1f s (user %.1f + sys %.1f), %.0fx real time per CPU-second\n", u + s, u, s, span / (u + s) }' replay.err
 printf 'skipped firings: %s\n' "$(grep -c firing_skipped replay.err || true)"

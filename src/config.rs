@@ -745,8 +745,9 @@ pub fn is_known_var(name: &str) -> bool {
 #[derive(Debug, Default)]
 pub struct Sources {
     pub vars: BTreeMap<String, String>,
-    /// Warnings to log once logging is set up (unknown `.env` keys, ...).
-    pub warnings: Vec<String>,
+    /// Unknown `.env` keys, to log (`event=config_unknown_var`) once
+    /// logging is set up.
+    pub warnings: Vec<crate::logging::Fields>,
 }
 
 impl Sources {
@@ -775,7 +776,8 @@ impl Sources {
         if let Some((path, text)) = dotenv {
             for (k, v, line) in parse_dotenv(&path, &text)? {
                 if !is_known_var(&k) {
-                    s.warnings.push(format!("event=config_unknown_var file={path} line={line} var={k}"));
+                    let w = crate::logging::Fields::new().text("file", &path).int("line", line).text("var", &k);
+                    s.warnings.push(w);
                 }
                 s.vars.insert(k, v);
             }
@@ -1016,7 +1018,8 @@ mod tests {
         let s = Sources::merge(dotenv, process, Some(&dir)).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(s.vars["POLYGON_API_KEY"], "from-credential");
-        assert_eq!(s.warnings, ["event=config_unknown_var file=.env line=2 var=TYPO_VAR"]);
+        let warnings: Vec<String> = s.warnings.iter().map(crate::logging::Fields::to_text).collect();
+        assert_eq!(warnings, ["file=.env line=2 var=TYPO_VAR"]);
     }
 
     #[test]

@@ -186,13 +186,41 @@ impl Status {
             Status::Unhealthy => "unhealthy",
         }
     }
+}
 
-    /// `orakl health`'s exit code.
+/// `orakl health`'s answer in the monitoring-plugin convention (Nagios,
+/// Icinga, Sensu): 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Judged(Status),
+    /// No heartbeat has ever been recorded: a service that has just started
+    /// (or never ran) cannot be judged yet.
+    Starting,
+}
+
+impl Verdict {
+    /// The verdict on `health`, given the heartbeat as judged from outside
+    /// (`None` from inside the service, which is running by definition).
+    pub fn of(health: &Health, heartbeat: Option<&Freshness>) -> Verdict {
+        match heartbeat {
+            Some(hb) if hb.last_ok.is_none() => Verdict::Starting,
+            _ => Verdict::Judged(health.status),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Judged(s) => s.as_str(),
+            Verdict::Starting => "starting",
+        }
+    }
+
     pub fn exit_code(self) -> i32 {
         match self {
-            Status::Healthy => 0,
-            Status::Degraded => 1,
-            Status::Unhealthy => 2,
+            Verdict::Judged(Status::Healthy) => 0,
+            Verdict::Judged(Status::Degraded) => 1,
+            Verdict::Judged(Status::Unhealthy) => 2,
+            Verdict::Starting => 3,
         }
     }
 }
@@ -299,6 +327,14 @@ fn list_component(items: &[String], first: u32, each_more: u32, what: &str) -> C
 }
 
 fn heartbeat_component(hb: &Freshness) -> Component {
+    if hb.last_ok.is_none() {
+        // Said apart from a stopped service: the first heartbeat has not
+        // run yet (the verdict is then "starting").
+        return Component {
+            penalty: if hb.is_stale() { 100 - DEGRADED_MIN + 10 } else { 0 },
+            detail: format!("no heartbeat recorded yet (missed {}): the service is starting", hb.missed),
+        };
+    }
     if hb.is_stale() {
         let since = hb.last_ok.map_or("never".to_string(), |t| t.to_rfc3339());
         return Component {
@@ -520,9 +556,21 @@ mod tests {
     #[test]
     fn status_boundaries_and_exit_codes() {
         let cases = [(100, 0), (80, 0), (79, 1), (50, 1), (49, 2), (0, 2)];
+        let running =
+            Freshness { job: "heartbeat".into(), last_ok: Some(utc(14, 0, 0)), missed: 0, missed_since: None };
         for (score, code) in cases {
-            assert_eq!(Status::from_score(score).exit_code(), code, "score {score}");
+            let h = Health { score, status: Status::from_score(score), components: BTreeMap::new() };
+            assert_eq!(Verdict::of(&h, Some(&running)).exit_code(), code, "score {score}");
+            assert_eq!(Verdict::of(&h, None).exit_code(), code, "score {score}, inside");
         }
+        // Before the first heartbeat: "starting", UNKNOWN, whatever the score.
+        let never = Freshness { last_ok: None, missed: 9, ..running };
+        for score in [100, 0] {
+            let h = Health { score, status: Status::from_score(score), components: BTreeMap::new() };
+            let v = Verdict::of(&h, Some(&never));
+            assert_eq!((v.as_str(), v.exit_code()), ("starting", 3), "score {score}");
+        }
+        assert!(heartbeat_component(&never).detail.contains("starting"));
     }
 
     fn utc(h: u32, m: u32, s: u32) -> DateTime<Utc> {

@@ -47,6 +47,14 @@ impl JobName {
     }
 }
 
+/// A log field's value: the name as text (`bot=sweeps`, `BOT=sweeps` in
+/// the journal).
+impl log::kv::ToValue for JobName {
+    fn to_value(&self) -> log::kv::Value<'_> {
+        log::kv::Value::from(self.as_str())
+    }
+}
+
 impl fmt::Display for JobName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -134,6 +142,14 @@ impl Bot {
     /// Options bots read option chains; the others read stock data.
     pub fn is_options(self) -> bool {
         matches!(self, Bot::OraklFlow | Bot::Sweeps | Bot::GoldenSweeps | Bot::Bullseye | Bot::Scalps)
+    }
+}
+
+/// A log field's value: the name as text (`bot=sweeps`, `BOT=sweeps` in
+/// the journal).
+impl log::kv::ToValue for Bot {
+    fn to_value(&self) -> log::kv::Value<'_> {
+        log::kv::Value::from(self.as_str())
     }
 }
 

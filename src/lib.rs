@@ -15,7 +15,7 @@
 //! - `bars`, `indicators`, `strat` — ET bar aggregation, RSI/ATR (Wilder), Strat patterns.
 //! - `discord` — embeds within Discord's limits; the webhook sender.
 //! - `outcomes` — how an alert's plan turned out, from minute bars after it; the report.
-//! - `export` — alerts with their outcomes as RFC 4180 CSV or JSON.
+//! - `export` — alerts with their outcomes, one serde row, as CSV or JSON.
 //! - `atomic_file` — files replaced whole (the metrics file, exports).
 //! - `health`, `metrics` — the 0–100 health score; the Prometheus textfile.
 //! - `polygon` — typed models and the rate-limited, retrying REST client.
@@ -31,7 +31,8 @@
 //! - `scan` — chain contracts as observations, the shared chain scan, round-robin batches.
 //! - `service` — the shell: fetches what the engine needs, commits what it decided, delivers
 //!   the outbox through the `Deliver` trait, runs the other jobs.
-//! - `logging` — one event per line, text or JSON.
+//! - `logging` — one event per line with typed fields: text, JSON or the
+//!   systemd journal; progress bars that log lines print above.
 //! - `tape`, `replay`, `record`, `simulate` — market tapes: format, replay, recording, synthetic days.
 //! - `evaluate` — a replayed day's alerts scored against its truth file.
 //! - `clock` — the only place that reads the OS clock or sleeps.

@@ -68,7 +68,7 @@ impl Notifier {
     fn send(&self, states: &[NotifyState]) {
         if self.enabled {
             if let Err(e) = sd_notify::notify(false, states) {
-                log::warn!("event=sd_notify_failed error=\"{e}\"");
+                log::warn!(error:% = e; "sd_notify_failed");
             }
         }
     }

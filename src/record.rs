@@ -35,7 +35,6 @@ use serde::de::DeserializeOwned;
 
 use crate::clock::Clock;
 use crate::http::{HttpError, Response};
-use crate::logging::quoted;
 use crate::polygon::models::{ChainPage, ContractResponse, Envelope, OneOrMany, StockSnapshotResponse};
 use crate::polygon::route::{Route, Target, split_url};
 use crate::polygon::{Bar, Trade, Transport};
@@ -131,7 +130,7 @@ impl<T: Transport> Transport for Recorder<T> {
         let target = if query.is_empty() { path.to_string() } else { format!("{path}?{query}") };
         let exchange = Exchange { at: self.clock.now(), target, status, body };
         if self.tx.send(Msg::Exchange(exchange)).is_err() && !self.writer_gone.swap(true, Ordering::Relaxed) {
-            log::warn!("event=record_failed reason=writer_stopped action=not_recording");
+            log::warn!(reason = "writer_stopped", action = "not_recording"; "record_failed");
         }
         result
     }
@@ -166,7 +165,7 @@ impl Drop for RecordHandle {
             return;
         }
         if let Err(e) = self.close() {
-            log::warn!("event=record_failed reason=close error=\"{e}\"");
+            log::warn!(reason = "close", error:% = e; "record_failed");
         }
     }
 }
@@ -192,7 +191,7 @@ fn write_tape(path: PathBuf, header: &Header, rx: &Receiver<Msg>, ready: &SyncSe
             Ok(Msg::Exchange(ex)) => {
                 if let Err(problem) = merger.feed(ex, &mut out) {
                     sink.failed += 1;
-                    log::warn!("event=record_failed {problem}");
+                    crate::logging::event(log::Level::Warn, "record_failed", &problem);
                 }
                 sink.write(&mut writer, &mut out);
             }
@@ -205,8 +204,8 @@ fn write_tape(path: PathBuf, header: &Header, rx: &Receiver<Msg>, ready: &SyncSe
     let records = writer.records();
     let result = writer.finish();
     match &result {
-        Ok(_) => log::info!("event=record_finished records={records} failed={}", sink.failed),
-        Err(e) => log::warn!("event=record_failed reason=close error=\"{e}\""),
+        Ok(_) => log::info!(records = records, failed = sink.failed; "record_finished"),
+        Err(e) => log::warn!(reason = "close", error:% = e; "record_failed"),
     }
     if let Some(reply) = reply {
         let _ = reply.send(result);
@@ -229,9 +228,10 @@ impl Sink {
             if let Err(e) = writer.write(&rec) {
                 self.failed += 1;
                 log::warn!(
-                    "event=record_failed endpoint={} ticker={} error=\"{e}\"",
-                    rec.payload.endpoint(),
-                    rec.payload.symbol()
+                    endpoint = rec.payload.endpoint(),
+                    ticker = rec.payload.symbol(),
+                    error:% = e;
+                    "record_failed"
                 );
             }
         }
@@ -273,7 +273,7 @@ struct Merger {
 impl Merger {
     /// Takes one response; pushes the records it completes onto `out`. An
     /// error describes a response that could not be recorded.
-    fn feed(&mut self, ex: Exchange, out: &mut Vec<Record>) -> Result<(), String> {
+    fn feed(&mut self, ex: Exchange, out: &mut Vec<Record>) -> Result<(), crate::logging::Fields> {
         let target = Target::parse(&ex.target);
         let Some(route) = Route::parse(&target.segments) else { return Ok(()) };
         let continues = self.pending.as_ref().is_some_and(|p| p.expect == ex.target);
@@ -288,7 +288,7 @@ impl Merger {
         }
         let endpoint = route.endpoint().as_str();
         let fail = |endpoint: &str, symbol: &str, why: String| {
-            format!("endpoint={endpoint} ticker={symbol} error={}", quoted(&why))
+            crate::logging::Fields::new().text("endpoint", endpoint).text("ticker", symbol).text("error", why)
         };
         match route {
             Route::Chain { underlying } => {
@@ -409,9 +409,10 @@ impl Merger {
             out.push(Record { at: p.at, payload: p.payload });
         } else {
             log::debug!(
-                "event=record_dropped endpoint={} ticker={} reason=incomplete_fetch",
-                p.payload.endpoint(),
-                p.payload.symbol()
+                endpoint = p.payload.endpoint(),
+                ticker = p.payload.symbol(),
+                reason = "incomplete_fetch";
+                "record_dropped"
             );
         }
     }
@@ -534,7 +535,7 @@ mod tests {
         ]);
         assert_eq!(got, Vec::<String>::new());
         let mut m = Merger::default();
-        let err = m.feed(ok(0, "/v3/trades/SPY", "<html>"), &mut Vec::new()).unwrap_err();
+        let err = m.feed(ok(0, "/v3/trades/SPY", "<html>"), &mut Vec::new()).unwrap_err().to_text();
         assert!(err.starts_with("endpoint=trades ticker=SPY error=\"unexpected body"), "{err}");
     }
 

@@ -80,7 +80,7 @@ pub fn run_loop(
         notifier.watchdog();
         let now = clock.now();
         if now < prev_now - chrono::Duration::seconds(1) {
-            log::warn!("event=wall_clock_stepped_back by_s={}", (prev_now - now).num_seconds());
+            log::warn!(by_s = (prev_now - now).num_seconds(); "wall_clock_stepped_back");
         }
         prev_now = now;
 
@@ -107,12 +107,13 @@ pub fn run_loop(
         if late > grace {
             let (missed, last) = walk_missed(line, due, now, grace);
             log::warn!(
-                "event=firing_skipped job={} line={} missed={missed} late_by_s={} first={} last={}",
-                line.job,
-                line.line,
-                late.num_seconds(),
-                due.to_rfc3339(),
-                last.to_rfc3339()
+                job = line.job,
+                line = line.line,
+                missed = missed,
+                late_by_s = late.num_seconds(),
+                first = due.to_rfc3339(),
+                last = last.to_rfc3339();
+                "firing_skipped"
             );
             stats.skipped_late += missed as u64;
             next[i] = line.next_after(last);

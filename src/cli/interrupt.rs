@@ -37,7 +37,7 @@ pub(super) fn install() -> Result<(), Failure> {
         }
         // Logged after the stop request: the log may block on a full
         // stderr pipe, and the stop must not wait for it.
-        log::warn!("event=signal signal={sig} action=stop");
+        log::warn!(signal = sig, action = "stop"; "signal");
     })
     .map_err(Failure::runtime)?;
     let _ = INSTALLED.set(inner);

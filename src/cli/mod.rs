@@ -1,6 +1,7 @@
 //! The commands behind `main`: argument parsing, the exit-code contract
-//! (0 ok, 1 runtime failure, 2 usage, 78 configuration), and wiring the
-//! real clock, client, store and sender into the service.
+//! (0 ok, 1 runtime failure, 2 usage, 78 configuration; `orakl health`
+//! answers in the monitoring-plugin convention instead, see [`ops`]), and
+//! wiring the real clock, client, store and sender into the service.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -23,6 +24,7 @@ use crate::store::Store;
 use crate::tape::Header;
 
 mod evaluate;
+mod help;
 mod interrupt;
 mod once;
 mod ops;
@@ -39,14 +41,21 @@ pub const EXIT_CONFIG: i32 = 78;
 #[command(name = "orakl", version, about = "Options-flow alert service for US equities (Polygon.io → Discord)")]
 pub struct Cli {
     /// The timetable.
-    #[arg(long, global = true, default_value = "schedule.cron")]
+    #[arg(long, global = true, default_value = "schedule.cron", help_heading = help::GLOBAL)]
     pub schedule: PathBuf,
     /// The SQLite state file (default: STATE_DB_PATH or state/bot_state.db).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = help::GLOBAL)]
     pub state: Option<PathBuf>,
     /// A .env file to load (default: ./.env when it exists).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = help::GLOBAL)]
     pub env_file: Option<PathBuf>,
+    /// Log more: -v info, -vv debug, -vvv trace (over the command's default,
+    /// warn for demo, replay, simulate and evaluate, info otherwise).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = help::GLOBAL)]
+    pub verbose: u8,
+    /// Log less: -q errors only, -qq nothing.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = help::GLOBAL)]
+    pub quiet: u8,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -66,7 +75,9 @@ pub enum Command {
         /// With --once: also run `weekly_report` (posts the report).
         #[arg(long, requires = "once")]
         with_report: bool,
-        /// Output of --dry-run alerts.
+        /// Output of --dry-run alerts: text cards, or one JSON object per
+        /// line (then stdout holds nothing else; a printed report goes to
+        /// stderr).
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         format: OutputFormat,
         /// Also record every API response into this tape.
@@ -92,6 +103,9 @@ pub enum Command {
         /// Stop here instead of the tape's last record (RFC 3339).
         #[arg(long)]
         to: Option<DateTime<Utc>>,
+        /// Alerts as text cards followed by the summary and report, or as
+        /// one JSON object per line (then stdout holds only those lines; the
+        /// summary and report go to stderr).
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         format: OutputFormat,
         /// Also post the alerts to the configured Discord webhooks (a test
@@ -114,6 +128,7 @@ pub enum Command {
         /// Stop here instead of the tape's last record (RFC 3339).
         #[arg(long)]
         to: Option<DateTime<Utc>>,
+        /// The scorecard as text tables or as one JSON object.
         #[arg(long, value_enum, default_value_t = evaluate::ScoreFormat::Text)]
         format: evaluate::ScoreFormat,
     },
@@ -126,6 +141,7 @@ pub enum Command {
     /// Write a realistic synthetic market day as a tape (same seed and
     /// options → the same bytes).
     Simulate {
+        /// The random seed: the same seed and options give the same tape.
         #[arg(long)]
         seed: u64,
         /// A trading day (default 2026-03-09).
@@ -157,7 +173,9 @@ pub enum Command {
     /// Print the state of the service: jobs, alerts today, outbox, API
     /// usage, caches, disabled features, retired webhooks, recent errors.
     Status,
-    /// Print the health score as JSON; exit 0 healthy, 1 degraded, 2 unhealthy.
+    /// Print the health score as JSON; exit as a monitoring plugin does:
+    /// 0 OK (healthy), 1 WARNING (degraded), 2 CRITICAL (unhealthy),
+    /// 3 UNKNOWN (starting: no heartbeat yet, or the state cannot be read).
     Health,
     /// Print the performance report of the alerts of the last N days.
     Report {
@@ -167,6 +185,7 @@ pub enum Command {
     },
     /// Write alerts joined with their outcomes as CSV or JSON.
     Export {
+        /// CSV with a header row, or one JSON array.
         #[arg(long, value_enum, default_value_t = reports::ExportFormat::Csv)]
         format: reports::ExportFormat,
         /// Only alerts on or after this date (YYYY-MM-DD, ET trading date).
@@ -178,6 +197,19 @@ pub enum Command {
         /// Write to this file instead of stdout.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Print a shell completion script (e.g. `orakl completions bash >
+    /// /etc/bash_completion.d/orakl`).
+    Completions {
+        /// The shell to complete in.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff; `orakl man | man -l -`), or write one
+    /// page per command into a directory.
+    Man {
+        /// Write orakl.1, orakl-run.1, … into this directory instead.
+        #[arg(long)]
+        out_dir: Option<PathBuf>,
     },
 }
 
@@ -217,13 +249,20 @@ impl From<ConfigError> for Failure {
 
 /// Parses the process arguments, runs the command, returns the exit code.
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match help::parse(&args) {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+            if !e.use_stderr() {
+                return EXIT_OK;
+            }
+            // A monitoring plugin's 2 means CRITICAL: `health` called wrong
+            // says UNKNOWN instead.
+            return if help::subcommand(&args).as_deref() == Some("health") { ops::EXIT_UNKNOWN } else { EXIT_USAGE };
         }
     };
+    crate::logging::set_shift(i8::try_from(i16::from(cli.verbose) - i16::from(cli.quiet)).unwrap_or(0));
     match run_command(cli) {
         Ok(()) => EXIT_OK,
         Err(f) => {
@@ -275,6 +314,12 @@ fn run_command(cli: Cli) -> Result<(), Failure> {
             })
         }
         Command::Demo => simulate::demo(),
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(*shell, &mut help::command(), "orakl", &mut out);
+            print_out(&String::from_utf8_lossy(&out))
+        }
+        Command::Man { out_dir } => help::man(out_dir.as_deref()),
     }
 }
 
@@ -291,7 +336,7 @@ fn load(cli: &Cli, strict: bool) -> Result<(Config, Timetable), Failure> {
     let config = Config::from_vars(&sources.vars)?;
     crate::logging::init(config.log_format, crate::logging::Verbosity::Service);
     for w in &sources.warnings {
-        log::warn!("{w}");
+        crate::logging::event(log::Level::Warn, "config_unknown_var", w);
     }
     let unknown = crate::unknown_vars::find(sources.vars.keys().map(String::as_str), &crate::config::known_vars());
     if strict && !unknown.is_empty() {
@@ -299,8 +344,11 @@ fn load(cli: &Cli, strict: bool) -> Result<(Config, Timetable), Failure> {
         return Err(Failure::config(anyhow::anyhow!("{}", list.join("; "))));
     }
     for u in &unknown {
-        let hint = u.did_you_mean.map(|k| format!(" did_you_mean={k}")).unwrap_or_default();
-        log::warn!("event=config_unknown_var var={}{hint}", crate::echo::cap(&u.var));
+        let mut fields = crate::logging::Fields::new().text("var", crate::echo::cap(&u.var));
+        if let Some(k) = u.did_you_mean {
+            fields = fields.text("did_you_mean", k);
+        }
+        crate::logging::event(log::Level::Warn, "config_unknown_var", &fields);
     }
     let timetable = Timetable::load(&cli.schedule).map_err(Failure::config)?;
     Ok((config, timetable))
@@ -421,11 +469,12 @@ fn run(
         service::StartError::Unauthorized(_) => Failure::config(e),
     })?;
     log::info!(
-        "event=start version={} dry_run={dry_run} once={} jobs={} state={}",
-        env!("CARGO_PKG_VERSION"),
-        once.is_some(),
-        timetable.lines.len(),
-        state.display()
+        version = env!("CARGO_PKG_VERSION"),
+        dry_run = dry_run,
+        once = once.is_some(),
+        jobs = timetable.lines.len(),
+        state:% = state.display();
+        "start"
     );
     notifier.ready();
     let stats = match once {
@@ -433,15 +482,15 @@ fn run(
         None => svc.run(&timetable),
     };
     log::info!(
-        "event=stop fired={} gated={} skipped_late={} errors={}",
-        stats.fired,
-        stats.gated,
-        stats.skipped_late,
-        stats.errors
+        fired = stats.fired,
+        gated = stats.gated,
+        skipped_late = stats.skipped_late,
+        errors = stats.errors;
+        "stop"
     );
     if let Some(handle) = recording {
         let records = handle.finish().map_err(Failure::runtime)?;
-        log::info!("event=tape_written records={records}");
+        log::info!(records = records; "tape_written");
     }
     if once.is_some() { once::outcome(&stats) } else { Ok(()) }
 }
@@ -478,7 +527,7 @@ fn backup(cli: &Cli, dest: &Path) -> Result<(), Failure> {
 fn install_signal_handlers(shutdown: &Shutdown) -> std::io::Result<()> {
     let shutdown = shutdown.clone();
     on_signal(move |sig| {
-        log::info!("event=signal signal={sig} action=shutdown");
+        log::info!(signal = sig, action = "shutdown"; "signal");
         shutdown.request();
     })
 }

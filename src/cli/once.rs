@@ -15,7 +15,7 @@ pub(super) fn timetable(full: &Timetable, with_report: bool) -> Timetable {
         let before = t.lines.len();
         t.lines.retain(|l| l.job != JobName::WeeklyReport);
         if t.lines.len() < before {
-            log::info!("event=once_skips job=weekly_report reason=\"posted only with --with-report\"");
+            log::info!(job = "weekly_report", reason = "posted only with --with-report"; "once_skips");
         }
     }
     t

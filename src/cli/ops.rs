@@ -33,18 +33,29 @@ pub(super) fn status(cli: &Cli) -> Result<(), Failure> {
     super::print_out(&text)
 }
 
+/// `orakl health`'s exit code when it cannot judge: the monitoring-plugin
+/// convention's UNKNOWN (its 0, 1 and 2 are OK, WARNING and CRITICAL, see
+/// [`health::Verdict`]).
+pub const EXIT_UNKNOWN: i32 = 3;
+
 pub(super) fn health(cli: &Cli) -> Result<(), Failure> {
-    let ctx = Context::open(cli)?;
+    // Whatever keeps the score from being judged (no state file, an
+    // unreadable one) is UNKNOWN, never a code that means a health state.
+    let unknown = |f: Failure| Failure { code: EXIT_UNKNOWN, error: f.error };
+    let ctx = Context::open(cli).map_err(unknown)?;
     let now = SystemClock::new(Shutdown::new()).now();
-    let report = assess(&ctx, now).map_err(Failure::runtime)?;
-    let mut text = serde_json::to_string_pretty(&report.to_json(&ctx, now)).map_err(Failure::runtime)?;
+    let report = assess(&ctx, now).map_err(|e| unknown(Failure::runtime(e)))?;
+    let verdict = health::Verdict::of(&report.health, report.inputs.heartbeat.as_ref());
+    let mut json = report.to_json(&ctx, now);
+    json["status"] = verdict.as_str().into();
+    let mut text = serde_json::to_string_pretty(&json).map_err(|e| unknown(Failure::runtime(e)))?;
     text.push('\n');
-    super::print_out(&text)?;
-    match report.health.status {
-        health::Status::Healthy => Ok(()),
-        status => Err(Failure {
-            code: status.exit_code(),
-            error: anyhow::anyhow!("health: {} (score {})", status.as_str(), report.health.score),
+    super::print_out(&text).map_err(unknown)?;
+    match verdict.exit_code() {
+        0 => Ok(()),
+        code => Err(Failure {
+            code,
+            error: anyhow::anyhow!("health: {} (score {})", verdict.as_str(), report.health.score),
         }),
     }
 }
@@ -66,7 +77,7 @@ impl Context {
             Some((_, json)) => match serde_json::from_str::<Snapshot>(&json) {
                 Ok(s) => Some(s),
                 Err(e) => {
-                    log::warn!("event=snapshot_unreadable error=\"{e}\"");
+                    log::warn!(error:% = e; "snapshot_unreadable");
                     None
                 }
             },

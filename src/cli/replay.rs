@@ -1,11 +1,14 @@
 //! `orakl replay`: the real scheduler, bots, store and outbox on a
 //! simulated clock, answered from a tape; alerts printed, and posted to the
 //! configured webhooks only with `--post`.
-//! stdout (alerts, then the summary) is byte-identical for the same tape and
-//! options; the wall time goes to stderr.
+//! stdout (alerts, then the summary and report) is byte-identical for the
+//! same tape and options. With `--format jsonl` stdout holds only the alert
+//! lines (a pipe into `jq` reads nothing else) and the summary and report go
+//! to stderr. The wall time is a log event (`event=replay_done`, shown with
+//! `-v`), and log lines are stamped with the simulated time.
 
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -125,7 +128,7 @@ pub(super) fn replay_counted(
     let config = Config::from_vars(vars)?;
     crate::logging::init(config.log_format, crate::logging::Verbosity::OneShot);
     for w in &sources.warnings {
-        log::warn!("{w}");
+        crate::logging::event(log::Level::Warn, "config_unknown_var", w);
     }
     let settings = Settings::validate(&config, timetable, !opts.post)?;
 
@@ -145,6 +148,8 @@ pub(super) fn replay_counted(
     super::interrupt::listen(sim.shutdown());
     sim.shutdown_after((end - start).to_std().unwrap_or_default());
     let clock: Arc<dyn Clock> = sim.clone();
+    // A replayed day's log reads in the day's own time.
+    crate::logging::stamp_with(clock.clone());
     let market = TapeMarket::open(tape, clock.clone()).map_err(Failure::config)?;
     let pc = service::polygon_config(&config, "replay");
     let client = Client::with_transport(pc, clock.clone(), Box::new(market.clone())).map_err(Failure::config)?;
@@ -159,26 +164,25 @@ pub(super) fn replay_counted(
     let mut svc = Service::with_client(config, clock.clone(), store, delivery, Notifier::disabled(), Some(client))
         .map_err(Failure::config)?;
 
-    // A progress line on a terminal only, on stderr: stdout stays the
-    // byte-identical record of the replay.
-    let terminal = std::io::stderr().is_terminal();
-    if terminal {
-        let span_s = (end - start).num_seconds().max(1);
+    // A progress bar on a terminal only, on stderr (log lines print above
+    // it): stdout stays the byte-identical record of the replay.
+    let bar = Arc::new(crate::logging::progress("replay", u64::try_from((end - start).num_seconds()).unwrap_or(0)));
+    {
+        let bar = bar.clone();
         let mut shown = start;
         svc.set_progress(Box::new(move |t| {
+            // Once a simulated minute: the bar moves, the replay stays fast.
             if t - shown < chrono::Duration::seconds(60) {
                 return;
             }
             shown = t;
-            let done = ((t - start).num_seconds() * 100 / span_s).clamp(0, 100) as usize;
-            let bar = format!("{}{}", "#".repeat(done / 5), " ".repeat(20 - done / 5));
-            eprint!("\r  replay {} [{bar}] {done:>3}%", t.with_timezone(&New_York).format("%H:%M %Z"));
+            let at = t.with_timezone(&New_York).format("%H:%M %Z").to_string();
+            bar.set(u64::try_from((t - start).num_seconds()).unwrap_or(0), at);
         }));
     }
     let loop_stats = svc.run(timetable);
-    if terminal {
-        eprint!("\r\x1b[K");
-    }
+    svc.set_progress(Box::new(|_| {}));
+    drop(bar);
     // Stopped by a signal: the error return drops the service (closing the
     // store), then the temporary database.
     super::interrupt::check()?;
@@ -196,15 +200,27 @@ pub(super) fn replay_counted(
     let report = service::build_report(svc.store(), svc.config(), end, days).map_err(Failure::runtime)?;
     service::warn_flagged(&report);
     let report = crate::outcomes::render_report(&report, "report", days);
-    out.write_all(summary.as_bytes())
-        .and_then(|_| out.write_all(b"\n"))
-        .and_then(|_| out.write_all(report.as_bytes()))
-        .and_then(|_| out.flush())
+    // For a person: after the alerts in text mode, beside them in jsonl.
+    let mut stderr = std::io::stderr().lock();
+    let tail: &mut dyn Write = match opts.format {
+        OutputFormat::Text => out,
+        OutputFormat::Jsonl => &mut stderr,
+    };
+    tail.write_all(summary.as_bytes())
+        .and_then(|_| tail.write_all(b"\n"))
+        .and_then(|_| tail.write_all(report.as_bytes()))
+        .and_then(|_| tail.flush())
         .map_err(Failure::runtime)?;
-    let span = (end - start).num_milliseconds().max(0) as f64 / 1000.0;
+    drop(stderr);
+    let span_s = (end - start).num_milliseconds().max(0) as f64 / 1000.0;
     let wall_s = wall_elapsed.as_secs_f64();
-    let ratio = if wall_s > 0.0 { span / wall_s } else { f64::INFINITY };
-    eprintln!("wall time: {wall_s:.2} s for {span:.0} s simulated ({ratio:.0}x real time)");
+    let speed = if wall_s > 0.0 { span_s / wall_s } else { 0.0 };
+    log::info!(
+        wall_s = crate::logging::decimals(wall_s, 2),
+        simulated_s = crate::logging::decimals(span_s, 0),
+        times_real_time = crate::logging::decimals(speed, 0);
+        "replay_done"
+    );
     let mut facts = RunFacts {
         from: start,
         to: end,

@@ -54,8 +54,8 @@ pub(super) fn export(
     let (_, store) = super::open_existing_state(cli)?;
     let items = store.alerts_with_outcomes(since, bot).map_err(Failure::runtime)?;
     let text = match format {
-        ExportFormat::Csv => export::to_csv(&items),
-        ExportFormat::Json => export::to_json(&items),
+        ExportFormat::Csv => export::to_csv(&items).map_err(Failure::runtime)?,
+        ExportFormat::Json => export::to_json(&items).map_err(Failure::runtime)?,
     };
     match out {
         None => super::print_out(&text),

@@ -78,6 +78,7 @@ fn describe(seed: u64, opts: &SimOptions, s: &SimSummary, out: &Path) -> String 
 }
 
 pub(super) fn run_simulate(a: &SimulateArgs) -> Result<(), Failure> {
+    crate::logging::init(crate::config::LogFormat::Text, crate::logging::Verbosity::OneShot);
     let opts = options(a);
     let summary = simulate(&opts, a.out, a.truth).map_err(sim_failure)?;
     let mut text = describe(a.seed, &opts, &summary, a.out);

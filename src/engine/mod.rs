@@ -190,7 +190,7 @@ pub enum Answer {
 pub enum Decision {
     /// A candidate that did not become an alert. `what` is its `key=value`
     /// identity for the log line.
-    Suppressed { bot: Bot, what: String, reason: String },
+    Suppressed { bot: Bot, what: crate::logging::Fields, reason: String },
     /// An observation with new volume that a flow guard dropped.
     Dropped { contract: String, volume_delta: f64, reason: String },
     /// Data that cannot be true ([`crate::plausible`]): a processing error.

@@ -33,6 +33,7 @@ use crate::calendar;
 use crate::engine::cooldown::CooldownPolicy;
 use crate::flow::{self, FlowEvent};
 use crate::job::Bot;
+use crate::logging::Fields;
 use crate::plausible;
 use crate::scan::ChainScan;
 use crate::{bars, indicators, strat};
@@ -642,7 +643,7 @@ fn confirmation_queue(task: &mut Task) -> VecDeque<Deferred> {
 fn suppressed(bot: Bot, ev: &FlowEvent, s: Suppressed) -> Step {
     Step::Decided(Decision::Suppressed {
         bot,
-        what: format!("contract={} premium={:.0}", ev.contract, ev.premium),
+        what: Fields::new().text("contract", &ev.contract).num("premium", crate::logging::decimals(ev.premium, 0)),
         reason: s.reason,
     })
 }

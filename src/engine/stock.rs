@@ -19,6 +19,7 @@ use crate::calendar;
 use crate::engine::cooldown::CooldownPolicy;
 use crate::flow;
 use crate::job::Bot;
+use crate::logging::Fields;
 
 /// Minute bars fetched per STRAT scan: enough for several 4h and daily bars.
 const STRAT_LOOKBACK_CALENDAR_DAYS: i64 = 7;
@@ -245,7 +246,7 @@ impl Engine {
                         }
                         Answer::Cooldown(_) => Some(Decision::Suppressed {
                             bot,
-                            what: format!("ticker={} id={}", task.symbol, found.alert.id),
+                            what: Fields::new().text("ticker", &task.symbol).text("id", &found.alert.id),
                             reason: "cooldown".to_string(),
                         }),
                         // The store could not answer (logged by the shell):
@@ -282,7 +283,7 @@ impl Engine {
         let mut queue = VecDeque::new();
         let symbol = &task.symbol;
         let note = |reason: String| {
-            Item::Note(Decision::Suppressed { bot: Bot::Breakouts, what: format!("ticker={symbol}"), reason })
+            Item::Note(Decision::Suppressed { bot: Bot::Breakouts, what: Fields::new().text("ticker", symbol), reason })
         };
         let date = calendar::trading_date(now);
         let cached = self.cached_daily(symbol, date).unwrap_or_default();
@@ -334,7 +335,7 @@ impl Engine {
                 }
                 Err(s) => queue.push_back(Item::Note(Decision::Suppressed {
                     bot: Bot::Strat,
-                    what: format!("ticker={symbol} frame={frame}"),
+                    what: Fields::new().text("ticker", symbol).text("frame", frame),
                     reason: s.reason,
                 })),
             }

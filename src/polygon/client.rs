@@ -478,11 +478,14 @@ impl Client {
         let gate = self.features.borrow().admit(feature, self.clock.elapsed());
         match gate {
             Gate::Allowed => {}
-            Gate::Probe => log::info!(
-                "event=polygon_feature_probe feature={feature} endpoint={} ticker={}",
-                call.kind.as_str(),
-                call.ticker
-            ),
+            Gate::Probe => {
+                log::info!(
+                    feature = feature,
+                    endpoint = call.kind.as_str(),
+                    ticker = call.ticker;
+                    "polygon_feature_probe"
+                )
+            }
             Gate::Off => {
                 self.stats.borrow_mut().endpoint(call.kind).calls_skipped += 1;
                 return Err(PolygonError::Forbidden { endpoint: call.label.clone(), feature: feature.as_str() });
@@ -491,11 +494,14 @@ impl Client {
         let admission = self.breaker(call.kind, |b| b.admit(self.clock.elapsed()));
         match admission {
             Admission::Allowed => {}
-            Admission::Trial => log::info!(
-                "event=polygon_circuit_half_open endpoint={} ticker={} action=trial_call",
-                call.kind.as_str(),
-                call.ticker
-            ),
+            Admission::Trial => {
+                log::info!(
+                    endpoint = call.kind.as_str(),
+                    ticker = call.ticker,
+                    action = "trial_call";
+                    "polygon_circuit_half_open"
+                )
+            }
             Admission::Rejected { retry_in } => {
                 self.stats.borrow_mut().endpoint(call.kind).calls_skipped += 1;
                 let retry_in_secs = retry_in.as_secs() + u64::from(retry_in.subsec_nanos() > 0);
@@ -508,9 +514,10 @@ impl Client {
                 self.stats.borrow_mut().endpoint(call.kind).calls_ok += 1;
                 if gate == Gate::Probe && self.features.borrow_mut().on_success(feature) {
                     log::warn!(
-                        "event=polygon_feature_restored feature={feature} endpoint={} ticker={}",
-                        call.kind.as_str(),
-                        call.ticker
+                        feature = feature,
+                        endpoint = call.kind.as_str(),
+                        ticker = call.ticker;
+                        "polygon_feature_restored"
                     );
                 }
                 self.breaker(call.kind, |b| b.on_success())
@@ -525,15 +532,17 @@ impl Client {
             }
         };
         match transition {
-            Transition::Opened => log::warn!(
-                "event=polygon_circuit_open endpoint={} ticker={} failures={} cooldown_s={}",
-                call.kind.as_str(),
-                call.ticker,
-                self.config.breaker_failures,
-                self.config.breaker_cooldown.as_secs()
-            ),
+            Transition::Opened => {
+                log::warn!(
+                    endpoint = call.kind.as_str(),
+                    ticker = call.ticker,
+                    failures = self.config.breaker_failures,
+                    cooldown_s = self.config.breaker_cooldown.as_secs();
+                    "polygon_circuit_open"
+                )
+            }
             Transition::Closed => {
-                log::info!("event=polygon_circuit_closed endpoint={} ticker={}", call.kind.as_str(), call.ticker)
+                log::info!(endpoint = call.kind.as_str(), ticker = call.ticker; "polygon_circuit_closed")
             }
             Transition::None => {}
         }
@@ -594,10 +603,12 @@ impl Client {
             let Some(next) = page.next_url.filter(|n| !n.trim().is_empty()) else { return Ok((out, read)) };
             if page_cap.is_some_and(|cap| pages >= cap) {
                 log::info!(
-                    "event=polygon_page_cap endpoint={} ticker={} pages={pages} results={} action=return_prefix",
-                    call.kind.as_str(),
-                    call.ticker,
-                    read
+                    endpoint = call.kind.as_str(),
+                    ticker = call.ticker,
+                    pages = pages,
+                    results = read,
+                    action = "return_prefix";
+                    "polygon_page_cap"
                 );
                 return Ok((out, read));
             }
@@ -645,9 +656,11 @@ impl Client {
                         404 if not_found_ok => return Ok(None),
                         401 => {
                             log::error!(
-                                "event=polygon_unauthorized endpoint={} ticker={} status=401 action=check_api_key",
-                                call.kind.as_str(),
-                                call.ticker
+                                endpoint = call.kind.as_str(),
+                                ticker = call.ticker,
+                                status = "401",
+                                action = "check_api_key";
+                                "polygon_unauthorized"
                             );
                             return Err(PolygonError::Unauthorized { endpoint: call.label.clone() });
                         }
@@ -686,10 +699,13 @@ impl Client {
                 }
             };
             log::warn!(
-                "event=polygon_retry endpoint={} ticker={} cause={what} attempt={attempts} max_retries={max_retries} wait_ms={}",
-                call.kind.as_str(),
-                call.ticker,
-                wait.as_millis()
+                endpoint = call.kind.as_str(),
+                ticker = call.ticker,
+                cause = what,
+                attempt = attempts,
+                max_retries = max_retries,
+                wait_ms = wait.as_millis();
+                "polygon_retry"
             );
             {
                 let mut stats = self.stats.borrow_mut();
@@ -760,12 +776,12 @@ impl Client {
         let until = self.clock.elapsed().saturating_add(pause);
         if self.breaker(call.kind, |b| b.open_until(until)) == Transition::Opened {
             log::warn!(
-                "event=polygon_circuit_open endpoint={} ticker={} status={} retry_after_s={} cooldown_s={}",
-                call.kind.as_str(),
-                call.ticker,
-                resp.status,
-                told.as_secs(),
-                pause.as_secs()
+                endpoint = call.kind.as_str(),
+                ticker = call.ticker,
+                status = resp.status,
+                retry_after_s = told.as_secs(),
+                cooldown_s = pause.as_secs();
+                "polygon_circuit_open"
             );
         }
         self.status_error(call, resp, attempts)
@@ -783,9 +799,13 @@ impl Client {
         );
         if self.features.borrow_mut().forbid(feature, self.clock.elapsed(), reason) {
             log::warn!(
-                "event=polygon_forbidden endpoint={} ticker={} status=403 feature={feature} action=disabled reprobe_min={minutes}",
-                call.kind.as_str(),
-                call.ticker,
+                endpoint = call.kind.as_str(),
+                ticker = call.ticker,
+                status = "403",
+                feature = feature,
+                action = "disabled",
+                reprobe_min = minutes;
+                "polygon_forbidden"
             );
         }
         PolygonError::Forbidden { endpoint: call.label.clone(), feature: feature.as_str() }

@@ -76,6 +76,14 @@ impl Feature {
     }
 }
 
+/// A log field's value: the name as text (`bot=sweeps`, `BOT=sweeps` in
+/// the journal).
+impl log::kv::ToValue for Feature {
+    fn to_value(&self) -> log::kv::Value<'_> {
+        log::kv::Value::from(self.as_str())
+    }
+}
+
 impl std::fmt::Display for Feature {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())

@@ -134,7 +134,7 @@ impl Deliver for PrintDelivery {
         match self.out.write_all(text.as_bytes()).and_then(|_| self.out.flush()) {
             Ok(()) => Delivered::Sent { message_id: None },
             Err(e) => {
-                log::error!("event=print_failed id={} error=\"{e}\"", alert.id);
+                log::error!(bot = alert.bot, id = alert.id, error:% = e; "print_failed");
                 Delivered::Stop
             }
         }
@@ -147,7 +147,7 @@ impl Deliver for PrintDelivery {
                 OutputFormat::Jsonl => format!("{}\n", u.to_jsonl()),
             };
             if let Err(e) = self.out.write_all(text.as_bytes()).and_then(|_| self.out.flush()) {
-                log::error!("event=print_failed id={} error=\"{e}\"", u.id);
+                log::error!(id = u.id, error:% = e; "print_failed");
                 return Delivered::Stop;
             }
         }
@@ -162,9 +162,15 @@ impl Deliver for PrintDelivery {
         _now: DateTime<Utc>,
     ) -> Result<(), (String, bool)> {
         let text = outcomes::render_report(report, title, days);
-        self.out
-            .write_all(text.as_bytes())
-            .and_then(|_| self.out.flush())
+        // In jsonl mode stdout carries only alert lines (a pipe into jq
+        // reads nothing else): the report, for a person, goes to stderr.
+        let mut stderr = std::io::stderr().lock();
+        let out: &mut dyn Write = match self.format {
+            OutputFormat::Text => &mut self.out,
+            OutputFormat::Jsonl => &mut stderr,
+        };
+        out.write_all(text.as_bytes())
+            .and_then(|_| out.flush())
             .map_err(|e| (format!("printing the report failed: {e}"), false))
     }
 
@@ -195,13 +201,13 @@ impl Deliver for DiscordDelivery {
     fn deliver(&mut self, alert: &Alert) -> Delivered {
         let Some(webhook) = self.webhooks.get(&alert.bot) else {
             let reason = format!("no webhook configured for {}", alert.bot.webhook_var());
-            log::error!("event=delivery_failed id={} reason=\"{reason}\"", alert.id);
+            log::error!(bot = alert.bot, id = alert.id, reason = reason; "delivery_failed");
             return Delivered::Failed { reason };
         };
         let id = webhook.id();
         if self.retired.contains(&id) {
             let reason = format!("webhook {id} was deleted (404)");
-            log::error!("event=delivery_failed id={} webhook={id} reason=\"{reason}\"", alert.id);
+            log::error!(bot = alert.bot, id = alert.id, webhook = id, reason = reason; "delivery_failed");
             return Delivered::Failed { reason };
         }
         if self.deferred.contains(&id) {
@@ -215,20 +221,33 @@ impl Deliver for DiscordDelivery {
         }
         match answer {
             discord::Delivery::Sent { message_id } => {
-                log::info!("event=alert_sent id={} webhook={id}", alert.id);
+                log::info!(bot = alert.bot, id = alert.id, webhook = id; "alert_sent");
                 Delivered::Sent { message_id }
             }
             discord::Delivery::WebhookGone | discord::Delivery::MessageGone => {
-                log::error!("event=webhook_retired webhook={id} var={} reason=404", alert.bot.webhook_var());
+                log::error!(
+                    bot = alert.bot,
+                    webhook = id,
+                    var = alert.bot.webhook_var(),
+                    reason = "404";
+                    "webhook_retired"
+                );
                 self.retired.insert(id);
                 Delivered::WebhookGone { webhook: id, reason: format!("webhook {id} was deleted (404)") }
             }
             discord::Delivery::Rejected { status, message } => {
-                log::error!("event=alert_rejected id={} webhook={id} status={status} message=\"{message}\"", alert.id);
+                log::error!(
+                    bot = alert.bot,
+                    id = alert.id,
+                    webhook = id,
+                    status = status,
+                    message = message;
+                    "alert_rejected"
+                );
                 Delivered::Failed { reason: format!("discord {status}: {message}") }
             }
             discord::Delivery::RetryLater { reason } => {
-                log::warn!("event=alert_deferred id={} webhook={id} reason=\"{reason}\"", alert.id);
+                log::warn!(bot = alert.bot, id = alert.id, webhook = id, reason = reason; "alert_deferred");
                 self.deferred.insert(id);
                 Delivered::Deferred { reason }
             }
@@ -253,10 +272,12 @@ impl Deliver for DiscordDelivery {
         match self.sender.edit(webhook, message_id, &discord::render_update(post, latest)) {
             discord::Delivery::Sent { .. } => {
                 log::info!(
-                    "event=episode_update_sent id={} update_of={} coalesced={} webhook={id}",
-                    latest.id,
-                    post.id,
-                    updates.len()
+                    bot = post.bot,
+                    id = latest.id,
+                    update_of = post.id,
+                    coalesced = updates.len(),
+                    webhook = id;
+                    "episode_update_sent"
                 );
                 Delivered::Sent { message_id: Some(message_id.to_string()) }
             }
@@ -264,19 +285,29 @@ impl Deliver for DiscordDelivery {
                 Delivered::Failed { reason: format!("message {message_id} of alert {} was deleted (404)", post.id) }
             }
             discord::Delivery::WebhookGone => {
-                log::error!("event=webhook_retired webhook={id} var={} reason=404", post.bot.webhook_var());
+                log::error!(
+                    bot = post.bot,
+                    webhook = id,
+                    var = post.bot.webhook_var(),
+                    reason = "404";
+                    "webhook_retired"
+                );
                 self.retired.insert(id);
                 Delivered::WebhookGone { webhook: id, reason: format!("webhook {id} was deleted (404)") }
             }
             discord::Delivery::Rejected { status, message } => {
                 log::error!(
-                    "event=episode_update_rejected id={} webhook={id} status={status} message=\"{message}\"",
-                    latest.id
+                    bot = post.bot,
+                    id = latest.id,
+                    webhook = id,
+                    status = status,
+                    message = message;
+                    "episode_update_rejected"
                 );
                 Delivered::Failed { reason: format!("discord {status}: {message}") }
             }
             discord::Delivery::RetryLater { reason } => {
-                log::warn!("event=episode_update_deferred id={} webhook={id} reason=\"{reason}\"", latest.id);
+                log::warn!(bot = post.bot, id = latest.id, webhook = id, reason = reason; "episode_update_deferred");
                 self.deferred.insert(id);
                 Delivered::Deferred { reason }
             }
@@ -298,13 +329,13 @@ impl Deliver for DiscordDelivery {
         let payload = discord::report_payload(title, &body, outcomes::METHOD, &stamp);
         match self.sender.post(&webhook, &payload) {
             discord::Delivery::Sent { .. } => {
-                log::info!("event=report_sent webhook={}", webhook.id());
+                log::info!(webhook = webhook.id(); "report_sent");
                 Ok(())
             }
             other => {
                 let retry = matches!(other, discord::Delivery::RetryLater { .. });
                 let message = format!("the weekly report was not delivered: {other:?}");
-                log::error!("event=report_failed webhook={} retry={retry} error=\"{message}\"", webhook.id());
+                log::error!(webhook = webhook.id(), retry = retry, error = message; "report_failed");
                 Err((message, retry))
             }
         }

@@ -19,16 +19,18 @@ impl Service {
             Ok(ids) => {
                 for id in ids {
                     log::warn!(
-                        "event=episode_update_expired id={id} reason=\"pending longer than ALERT_MAX_AGE_SECONDS\""
+                        id = id,
+                        reason = "pending longer than ALERT_MAX_AGE_SECONDS";
+                        "episode_update_expired"
                     );
                 }
             }
-            Err(e) => log::error!("event=store_error op=expire_updates error=\"{e}\""),
+            Err(e) => log::error!(op = "expire_updates", error:% = e; "store_error"),
         }
         let pending = match self.store.pending_updates() {
             Ok(p) => p,
             Err(e) => {
-                log::error!("event=store_error op=pending_updates error=\"{e}\"");
+                log::error!(op = "pending_updates", error:% = e; "store_error");
                 return;
             }
         };
@@ -53,7 +55,7 @@ impl Service {
                     continue;
                 }
                 Err(e) => {
-                    log::error!("event=store_error op=alert_entry id={post_id} error=\"{e}\"");
+                    log::error!(op = "alert_entry", id = post_id, error:% = e; "store_error");
                     continue;
                 }
             };
@@ -78,12 +80,12 @@ impl Service {
         let recorded = match delivered {
             Delivered::Sent { .. } => self.store.mark_updates_sent(ids, now),
             Delivered::Failed { reason } => {
-                log::warn!("event=episode_update_failed ids={} reason=\"{reason}\"", ids.join(","));
+                log::warn!(ids = ids.join(","), reason = reason; "episode_update_failed");
                 self.store.mark_updates_failed(ids, &reason, now)
             }
             Delivered::WebhookGone { webhook, reason } => {
                 if let Err(e) = self.store.retire_webhook(&webhook.to_string(), "discord answered 404", now) {
-                    log::error!("event=store_error op=retire_webhook error=\"{e}\"");
+                    log::error!(op = "retire_webhook", error:% = e; "store_error");
                 }
                 self.store.mark_updates_failed(ids, &reason, now)
             }
@@ -91,7 +93,7 @@ impl Service {
             Delivered::Skipped | Delivered::Stop => return,
         };
         if let Err(e) = recorded {
-            log::error!("event=store_error op=mark_updates ids={} error=\"{e}\"", ids.join(","));
+            log::error!(op = "mark_updates", ids = ids.join(","), error:% = e; "store_error");
         }
     }
 }

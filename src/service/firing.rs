@@ -90,10 +90,12 @@ impl Service {
         if !deferred.is_empty() || !cut.is_empty() {
             let why = if self.unwritable().is_some() { "store_unwritable" } else { "budget_spent" };
             log::warn!(
-                "event=firing_deferred bot={bot} reason={why} budget_s={} deferred={} cut_short=\"{}\"",
-                budget.as_secs(),
-                deferred.len() + cut.len(),
-                cut.join(",")
+                bot = bot,
+                reason = why,
+                budget_s = budget.as_secs(),
+                deferred = deferred.len() + cut.len(),
+                cut_short = cut.join(",");
+                "firing_deferred"
             );
             self.deferred.insert(bot, (deferred, cut));
         }
@@ -103,14 +105,31 @@ impl Service {
         let n = symbols.len();
         let detail = if bot.is_options() {
             log::info!(
-                "event=scan bot={bot} symbols={n} requests={requests} pages={pages} events={events} alerts={alerts} failures={failures} confirmations={confirmations} unconfirmed_over_cap={over_cap} ms={ms}"
+                bot = bot,
+                symbols = n,
+                requests = requests,
+                pages = pages,
+                events = events,
+                alerts = alerts,
+                failures = failures,
+                confirmations = confirmations,
+                unconfirmed_over_cap = over_cap,
+                ms = ms;
+                "scan"
             );
             format!(
                 "symbols={n} events={events} alerts={alerts} failures={failures} confirmations={confirmations} over_cap={over_cap}"
             )
         } else {
             log::info!(
-                "event=scan bot={bot} symbols={n} requests={requests} pages={pages} alerts={alerts} failures={failures} ms={ms}"
+                bot = bot,
+                symbols = n,
+                requests = requests,
+                pages = pages,
+                alerts = alerts,
+                failures = failures,
+                ms = ms;
+                "scan"
             );
             format!("symbols={n} alerts={alerts} failures={failures}")
         };
@@ -132,7 +151,7 @@ impl Service {
                     if budget::cooldown_allows(&held.posts, &c, now) {
                         held.posts.push(*c);
                     } else {
-                        log::debug!("event=suppressed bot={} id={} reason=\"cooldown\"", c.bot, c.alert.id);
+                        log::debug!(bot = c.bot, id = c.alert.id, reason = "cooldown"; "suppressed");
                     }
                 }
                 // A hit joining the episode of a held post waits with it: its
@@ -145,7 +164,7 @@ impl Service {
                 Step::Done(summary) => return (summary, committed),
             }
         }
-        log::error!("event=task_stopped bot={} ticker={} reason=\"step bound reached\"", task.bot(), task.symbol());
+        log::error!(bot = task.bot(), ticker = task.symbol(), reason = "step bound reached"; "task_stopped");
         (crate::engine::Summary { failed: true, ..Default::default() }, committed)
     }
 
@@ -162,16 +181,18 @@ impl Service {
             Err(e) => {
                 // Without the count the budget cannot be judged; the valve
                 // stays open rather than drop alerts on a store error.
-                log::error!("event=store_error op=alert_counts_by_bot error=\"{e}\"");
+                log::error!(op = "alert_counts_by_bot", error:% = e; "store_error");
                 0
             }
         };
         let (kept, suppressed) = self.budget.admit(bot, used, held);
         for c in &suppressed {
             log::info!(
-                "event=budget_suppressed bot={bot} id={} score={} used={used}",
-                c.alert.id,
-                c.alert.score.map_or_else(|| "none".to_string(), |s| format!("{s:.1}"))
+                bot = bot,
+                id = c.alert.id,
+                score = c.alert.score.map(|s| crate::logging::decimals(s, 1)),
+                used = used;
+                "budget_suppressed"
             );
         }
         let committed = kept.iter().map(|c| usize::from(self.commit(c))).sum();
@@ -189,7 +210,7 @@ impl Service {
                 return match self.store.cooldown(bot, &key) {
                     Ok(c) => Answer::Cooldown(c.map(|c| Cooldown { until: c.until, size: c.premium })),
                     Err(e) => {
-                        log::error!("event=store_error op=cooldown error=\"{e}\"");
+                        log::error!(op = "cooldown", error:% = e; "store_error");
                         Answer::Unavailable
                     }
                 };
@@ -198,7 +219,7 @@ impl Service {
                 return match self.store.flow_history(before, sessions) {
                     Ok(rows) => Answer::FlowHistory(rows),
                     Err(e) => {
-                        log::error!("event=store_error op=flow_history error=\"{e}\"");
+                        log::error!(op = "flow_history", error:% = e; "store_error");
                         Answer::Unavailable
                     }
                 };
@@ -207,7 +228,7 @@ impl Service {
                 return match self.store.cursor(&key) {
                     Ok(text) => Answer::Cursor(text),
                     Err(e) => {
-                        log::error!("event=store_error op=cursor error=\"{e}\"");
+                        log::error!(op = "cursor", error:% = e; "store_error");
                         Answer::Cursor(None)
                     }
                 };
@@ -238,7 +259,7 @@ impl Service {
                         // A 403 was logged once by the client, which keeps
                         // the feature off until its probe.
                         if !matches!(e, PolygonError::Forbidden { .. }) {
-                            log::warn!("event=sweep_confirmation_failed contract={contract} error=\"{e}\"");
+                            log::warn!(contract = contract, error:% = e; "sweep_confirmation_failed");
                         }
                         Answer::Unavailable
                     }
@@ -280,15 +301,16 @@ impl Service {
     fn carry_out(&mut self, decision: Decision) -> bool {
         match decision {
             Decision::Suppressed { bot, what, reason } => {
-                log::debug!("event=suppressed bot={bot} {what} reason=\"{reason}\"");
+                let fields = crate::logging::Fields::new().text("bot", bot).extend(what).text("reason", reason);
+                crate::logging::event(log::Level::Debug, "suppressed", &fields);
                 false
             }
             Decision::Dropped { contract, volume_delta, reason } => {
-                log::debug!("event=flow_dropped contract={contract} volume_delta={volume_delta} reason=\"{reason}\"");
+                log::debug!(contract = contract, volume_delta = volume_delta, reason = reason; "flow_dropped");
                 false
             }
             Decision::DataError { symbol, contract, reason } => {
-                log::warn!("event=implausible_data ticker={symbol} contract={contract} reason=\"{reason}\"");
+                log::warn!(ticker = symbol, contract = contract, reason = reason; "implausible_data");
                 self.record_error("plausibility", Some(&symbol), &format!("{contract}: {reason}"));
                 false
             }
@@ -311,7 +333,7 @@ impl Service {
             Decision::SaveFlowStats(stats) => {
                 let now = self.now();
                 if let Err(e) = self.store.save_flow_stats(&stats, now) {
-                    log::error!("event=store_error op=save_flow_stats error=\"{e}\"");
+                    log::error!(op = "save_flow_stats", error:% = e; "store_error");
                 }
                 false
             }
@@ -329,26 +351,29 @@ impl Service {
         };
         let u = &j.update;
         match self.store.commit_update(u, &j.episode, Some(&cooldown), now) {
-            Ok(crate::store::Joined::Committed) => log::info!(
-                "event=episode_update bot={} id={} update_of={} ticker={} hits={} premium_total={}",
-                j.bot,
-                u.id,
-                u.update_of,
-                u.ticker,
-                u.hits,
-                u.premium_total.map_or_else(|| "-".to_string(), |p| format!("{p:.0}"))
-            ),
+            Ok(crate::store::Joined::Committed) => {
+                log::info!(
+                    bot = j.bot,
+                    id = u.id,
+                    update_of = u.update_of,
+                    ticker = u.ticker,
+                    hits = u.hits,
+                    premium_total = u.premium_total.map_or_else(|| "-".to_string(), |p| format!("{p:.0}"));
+                    "episode_update"
+                )
+            }
             Ok(crate::store::Joined::Duplicate) => {}
             Ok(crate::store::Joined::NoPost) => {
                 log::info!(
-                    "event=episode_forgotten bot={} update_of={} reason=\"its post was not committed\"",
-                    j.bot,
-                    u.update_of
+                    bot = j.bot,
+                    update_of = u.update_of,
+                    reason = "its post was not committed";
+                    "episode_forgotten"
                 );
                 self.engine.forget_episode(&j.episode);
             }
             Err(e) => {
-                log::error!("event=store_error op=commit_update id={} error=\"{e}\"", u.id);
+                log::error!(op = "commit_update", id = u.id, error:% = e; "store_error");
                 self.engine.forget_episode(&j.episode);
             }
         }
@@ -365,12 +390,12 @@ impl Service {
         let open = match self.store.open_episodes(since) {
             Ok(open) => open,
             Err(e) => {
-                log::error!("event=store_error op=open_episodes error=\"{e}\"");
+                log::error!(op = "open_episodes", error:% = e; "store_error");
                 Vec::new()
             }
         };
         if !open.is_empty() {
-            log::info!("event=episodes_restored open={}", open.len());
+            log::info!(open = open.len(); "episodes_restored");
         }
         self.engine.restore_episodes(open);
     }
@@ -384,7 +409,11 @@ impl Service {
             // At runtime a rejected key is an alarm, not a reason to exit:
             // systemd would only restart into the same 401.
             log::error!(
-                "event=polygon_unauthorized bot={bot} ticker={symbol} error=\"{e}\" action=\"check POLYGON_API_KEY\""
+                bot = bot,
+                ticker = symbol,
+                error:% = e,
+                action = "check POLYGON_API_KEY";
+                "polygon_unauthorized"
             );
         } else if matches!(e, PolygonError::Shutdown { .. }) {
             return;
@@ -393,7 +422,7 @@ impl Service {
             self.cut_short = true;
             return;
         } else {
-            log::warn!("event=scan_symbol_failed bot={bot} ticker={symbol} error=\"{e}\"");
+            log::warn!(bot = bot, ticker = symbol, error:% = e; "scan_symbol_failed");
         }
         self.record_error(bot.as_str(), Some(symbol), &e.to_string());
     }

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use super::{Service, request_count};
 use crate::health::{self, ApiWindow, Live, Vantage};
+use crate::logging::Fields;
 use crate::metrics::{self, CacheUsage, EndpointUsage, OutboxUsage, Snapshot};
 use crate::runner::JobResult;
 
@@ -21,14 +22,14 @@ impl Service {
             Ok(_) if self.unwritable().is_some() => {}
             Ok(json) => {
                 if let Err(e) = self.store.save_snapshot(now, &json) {
-                    log::error!("event=store_error op=save_snapshot error=\"{e}\"");
+                    log::error!(op = "save_snapshot", error:% = e; "store_error");
                 }
             }
-            Err(e) => log::error!("event=snapshot_encode_failed error=\"{e}\""),
+            Err(e) => log::error!(error:% = e; "snapshot_encode_failed"),
         }
         if let Some(path) = &self.config.metrics_file {
             if let Err(e) = crate::atomic_file::write(path, metrics::render(&snapshot).as_bytes()) {
-                log::warn!("event=metrics_write_failed path={} error=\"{e}\"", path.display());
+                log::warn!(path:% = path.display(), error:% = e; "metrics_write_failed");
             }
         }
 
@@ -42,34 +43,29 @@ impl Service {
             .filter(|(_, c)| c.penalty > 0)
             .map(|(name, c)| format!("{name}:{}", c.penalty))
             .collect();
-        let detail = format!(
-            "health={} status={} penalties=\"{}\" uptime_s={} outbox_pending={} outbox_sent={} outbox_failed={} \
-             outbox_expired={} volume_cache_entries={} volume_cache_hit_rate={:.3} chain_cache_hit_rate={:.3} \
-             requests={requests} window_requests={} window_failed={} recent_failed={} recent_expired={} \
-             disabled_features=\"{}\" open_circuits=\"{}\" retired_webhooks={}",
-            h.score,
-            h.status.as_str(),
-            penalties.join(","),
-            snapshot.uptime_s(),
-            o.pending,
-            o.sent,
-            o.failed,
-            o.expired,
-            self.engine.cache_entries().0,
-            cache_rate("volume"),
-            cache_rate("chain"),
-            snapshot.window.requests,
-            snapshot.window.failed,
-            recent.failed,
-            recent.expired,
-            snapshot.disabled_features.join(","),
-            snapshot.open_circuits.join(","),
-            snapshot.retired_webhooks.len(),
-        );
-        match h.status {
-            health::Status::Healthy => log::info!("event=heartbeat {detail}"),
-            _ => log::warn!("event=heartbeat {detail}"),
-        }
+        let fields = Fields::new()
+            .int("health", h.score)
+            .text("status", h.status.as_str())
+            .text("penalties", penalties.join(","))
+            .int("uptime_s", snapshot.uptime_s())
+            .int("outbox_pending", o.pending)
+            .int("outbox_sent", o.sent)
+            .int("outbox_failed", o.failed)
+            .int("outbox_expired", o.expired)
+            .int("volume_cache_entries", self.engine.cache_entries().0)
+            .num("volume_cache_hit_rate", crate::logging::decimals(cache_rate("volume"), 3))
+            .num("chain_cache_hit_rate", crate::logging::decimals(cache_rate("chain"), 3))
+            .int("requests", requests)
+            .int("window_requests", snapshot.window.requests)
+            .int("window_failed", snapshot.window.failed)
+            .int("recent_failed", recent.failed)
+            .int("recent_expired", recent.expired)
+            .text("disabled_features", snapshot.disabled_features.join(","))
+            .text("open_circuits", snapshot.open_circuits.join(","))
+            .int("retired_webhooks", snapshot.retired_webhooks.len());
+        let level = if h.status == health::Status::Healthy { log::Level::Info } else { log::Level::Warn };
+        crate::logging::event(level, "heartbeat", &fields);
+        let detail = fields.to_text();
         JobResult::Ok(detail)
     }
 
@@ -81,7 +77,7 @@ impl Service {
     fn take_snapshot(&self, now: chrono::DateTime<chrono::Utc>) -> (Snapshot, crate::store::Settled) {
         let uptime = self.clock.elapsed().saturating_sub(self.started);
         let started_at = now - chrono::Duration::from_std(uptime).unwrap_or_default();
-        let logged = |op: &str, e: crate::store::StoreError| log::error!("event=store_error op={op} error=\"{e}\"");
+        let logged = |op: &str, e: crate::store::StoreError| log::error!(op = op, error:% = e; "store_error");
 
         let mut api: BTreeMap<String, EndpointUsage> = BTreeMap::new();
         let mut open_circuits = Vec::new();

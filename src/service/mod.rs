@@ -245,7 +245,7 @@ impl Service {
             Ok(_) => Ok(()),
             Err(e) if e.is_config() => Err(StartError::Unauthorized(e)),
             Err(e) => {
-                log::warn!("event=startup_probe_failed error=\"{e}\"");
+                log::warn!(error:% = e; "startup_probe_failed");
                 Ok(())
             }
         }
@@ -283,7 +283,7 @@ impl Service {
     fn record_error(&mut self, component: &str, symbol: Option<&str>, message: &str) {
         let now = self.now();
         if let Err(e) = self.store.record_error(now, component, symbol, message) {
-            log::error!("event=store_error op=record_error error=\"{e}\"");
+            log::error!(op = "record_error", error:% = e; "store_error");
         }
     }
 
@@ -300,7 +300,7 @@ impl Service {
                     Ok(()) => {
                         self.features_recorded.insert(feature.as_str().to_string());
                     }
-                    Err(e) => log::error!("event=store_error op=disable_feature error=\"{e}\""),
+                    Err(e) => log::error!(op = "disable_feature", error:% = e; "store_error"),
                 }
             }
         }
@@ -315,7 +315,7 @@ impl Service {
                 Ok(()) => {
                     self.features_recorded.remove(&name);
                 }
-                Err(e) => log::error!("event=store_error op=enable_feature error=\"{e}\""),
+                Err(e) => log::error!(op = "enable_feature", error:% = e; "store_error"),
             }
         }
     }
@@ -331,11 +331,11 @@ impl Service {
             premium: c.cooldown.size,
         };
         if c.plan.is_none() && crate::outcomes::Kind::of(c.bot).is_some() {
-            log::debug!("event=no_outcome id={} reason=\"the alert's levels cannot be measured\"", c.alert.id);
+            log::debug!(id = c.alert.id, reason = "the alert's levels cannot be measured"; "no_outcome");
         }
         match self.store.commit_post(&c.alert, Some(&cooldown), c.plan.as_ref(), c.episode.as_ref(), now) {
             Ok(true) => {
-                log::info!("event=alert bot={} id={} {}", c.bot, c.alert.id, alert_fields(&c.alert));
+                crate::logging::event(log::Level::Info, "alert", &alert_fields(&c.alert));
                 true
             }
             Ok(false) => false,
@@ -359,30 +359,31 @@ impl Service {
         let pruned = match self.store.prune(now - chrono::Duration::days(days), alerts_before, now) {
             Ok(p) => p,
             Err(e) => {
-                log::error!("event=store_error op=prune error=\"{e}\"");
+                log::error!(op = "prune", error:% = e; "store_error");
                 return JobResult::Error(format!("prune: {e}"));
             }
         };
         let freed = match self.store.incremental_vacuum() {
             Ok(pages) => pages,
             Err(e) => {
-                log::error!("event=store_error op=incremental_vacuum error=\"{e}\"");
+                log::error!(op = "incremental_vacuum", error:% = e; "store_error");
                 return JobResult::Error(format!("incremental vacuum: {e}"));
             }
         };
-        let detail = format!(
-            "deleted={} runs={} processing_errors={} cooldowns={} open_interest={} alerts={} outcomes={} \
-             episodes={} freed_pages={freed} retention_days={days} alert_retention_days={alert_days}",
-            pruned.total(),
-            pruned.runs,
-            pruned.processing_errors,
-            pruned.cooldowns,
-            pruned.open_interest,
-            pruned.alerts,
-            pruned.outcomes,
-            pruned.episodes,
-        );
-        log::info!("event=prune {detail}");
+        let fields = crate::logging::Fields::new()
+            .int("deleted", pruned.total())
+            .int("runs", pruned.runs)
+            .int("processing_errors", pruned.processing_errors)
+            .int("cooldowns", pruned.cooldowns)
+            .int("open_interest", pruned.open_interest)
+            .int("alerts", pruned.alerts)
+            .int("outcomes", pruned.outcomes)
+            .int("episodes", pruned.episodes)
+            .int("freed_pages", freed)
+            .int("retention_days", days)
+            .int("alert_retention_days", alert_days);
+        crate::logging::event(log::Level::Info, "prune", &fields);
+        let detail = fields.to_text();
         JobResult::Ok(detail)
     }
 
@@ -460,19 +461,19 @@ impl Service {
 }
 
 /// The alert's identifying fields as `key=value` for its log line.
-fn alert_fields(a: &Alert) -> String {
-    let mut s = format!("ticker={}", a.ticker);
+fn alert_fields(a: &Alert) -> crate::logging::Fields {
+    let mut f = crate::logging::Fields::new().text("bot", a.bot).text("id", &a.id).text("ticker", &a.ticker);
     if let Some(c) = &a.contract {
-        s.push_str(&format!(" contract={c}"));
+        f = f.text("contract", c);
     }
     if let Some(p) = a.premium {
-        s.push_str(&format!(" premium={p:.0}"));
+        f = f.num("premium", crate::logging::decimals(p, 0));
     }
     if let Some(sc) = a.score {
-        s.push_str(&format!(" score={sc:.1}"));
+        f = f.num("score", crate::logging::decimals(sc, 1));
     }
-    s.push_str(&format!(" side={:?} sentiment={:?}", a.side, a.sentiment).to_lowercase());
-    s
+    f.text("side", format!("{:?}", a.side).to_lowercase())
+        .text("sentiment", format!("{:?}", a.sentiment).to_lowercase())
 }
 
 /// The timetable with each line's next `n` firings (session-gated) in ET,

@@ -18,15 +18,15 @@ impl Service {
         match self.store.expire_pending_older_than(cutoff, now) {
             Ok(ids) => {
                 for id in ids {
-                    log::warn!("event=alert_expired id={id} reason=\"pending longer than ALERT_MAX_AGE_SECONDS\"");
+                    log::warn!(id = id, reason = "pending longer than ALERT_MAX_AGE_SECONDS"; "alert_expired");
                 }
             }
-            Err(e) => log::error!("event=store_error op=expire error=\"{e}\""),
+            Err(e) => log::error!(op = "expire", error:% = e; "store_error"),
         }
         let mut pending = match self.store.pending_alerts() {
             Ok(p) => p,
             Err(e) => {
-                log::error!("event=store_error op=pending_alerts error=\"{e}\"");
+                log::error!(op = "pending_alerts", error:% = e; "store_error");
                 return;
             }
         };
@@ -41,7 +41,7 @@ impl Service {
                 break;
             }
             if self.clock.elapsed() >= turn_ends {
-                log::info!("event=delivery_turn_budget_spent left_pending=true");
+                log::info!(left_pending = "true"; "delivery_turn_budget_spent");
                 break;
             }
             if self.is_marked_in_memory(&entry.alert.id) {
@@ -60,7 +60,7 @@ impl Service {
                 }
                 Delivered::WebhookGone { webhook, reason } => {
                     if let Err(e) = self.store.retire_webhook(&webhook.to_string(), "discord answered 404", now) {
-                        log::error!("event=store_error op=retire_webhook error=\"{e}\"");
+                        log::error!(op = "retire_webhook", error:% = e; "store_error");
                     }
                     (self.store.mark_failed(&alert.id, &reason, now), Some(write_guard::Mark::Failed { reason }))
                 }
@@ -76,7 +76,7 @@ impl Service {
                     self.remember_mark(&alert.id, mark, &e);
                     return;
                 }
-                (Err(e), None) => log::error!("event=store_error op=mark id={} error=\"{e}\"", alert.id),
+                (Err(e), None) => log::error!(op = "mark", id = alert.id, error:% = e; "store_error"),
             }
         }
         self.deliver_updates();

@@ -98,18 +98,17 @@ impl Service {
             self.advance_watch(&watch, now, &mut pass);
         }
         let (req1, pages1) = self.api_counts();
-        let detail = format!(
-            "instruments={} watched={} resolved={} failures={} deferred={} requests={} pages={} ms={}",
-            pass.instruments,
-            pass.watched,
-            pass.resolved,
-            pass.failures,
-            pass.deferred,
-            req1 - req0,
-            pages1 - pages0,
-            (self.clock.elapsed() - t0).as_millis()
-        );
-        log::info!("event=outcomes {detail}");
+        let fields = crate::logging::Fields::new()
+            .int("instruments", pass.instruments)
+            .int("watched", pass.watched)
+            .int("resolved", pass.resolved)
+            .int("failures", pass.failures)
+            .int("deferred", pass.deferred)
+            .int("requests", req1 - req0)
+            .int("pages", pages1 - pages0)
+            .int("ms", (self.clock.elapsed() - t0).as_millis());
+        crate::logging::event(log::Level::Info, "outcomes", &fields);
+        let detail = fields.to_text();
         if pass.failures > 0 && pass.failures == pass.instruments {
             JobResult::Error(detail)
         } else {
@@ -195,7 +194,7 @@ impl Service {
                 log_outcome(alert, &after);
             }
             if let Err(e) = self.store.update_outcome(&alert.id, &after) {
-                log::error!("event=store_error op=update_outcome id={} error=\"{e}\"", alert.id);
+                log::error!(op = "update_outcome", id = alert.id, error:% = e; "store_error");
             }
         }
     }
@@ -204,7 +203,7 @@ impl Service {
         if matches!(e, PolygonError::Shutdown { .. }) {
             return;
         }
-        log::warn!("event=outcome_bars_failed ticker={} instrument={} error=\"{e}\"", watch.symbol, watch.ticker);
+        log::warn!(ticker = watch.symbol, instrument = watch.ticker, error:% = e; "outcome_bars_failed");
         self.record_error("outcomes", Some(&watch.symbol), &e.to_string());
     }
 
@@ -246,7 +245,7 @@ impl Service {
                     Err(e) => {
                         failures += 1;
                         if !matches!(e, PolygonError::Shutdown { .. }) {
-                            log::warn!("event=oi_confirm_failed ticker={symbol} contract={contract} error=\"{e}\"");
+                            log::warn!(ticker = symbol, contract = contract, error:% = e; "oi_confirm_failed");
                             self.record_error("oi_confirm", Some(symbol), &e.to_string());
                         }
                         continue;
@@ -254,13 +253,11 @@ impl Service {
                 };
             let Some(oi) = snapshot.and_then(|s| s.open_interest).filter(|x| x.is_finite() && *x >= 0.0) else {
                 unknown += items.len();
-                log::info!(
-                    "event=oi_unknown ticker={symbol} contract={contract} reason=\"no open interest (expired?)\""
-                );
+                log::info!(ticker = symbol, contract = contract, reason = "no open interest (expired?)"; "oi_unknown");
                 continue;
             };
             if let Err(e) = self.store.record_open_interest(contract, today, oi, now) {
-                log::error!("event=store_error op=record_open_interest error=\"{e}\"");
+                log::error!(op = "record_open_interest", error:% = e; "store_error");
             }
             for item in items {
                 let a = &item.entry.alert;
@@ -272,19 +269,28 @@ impl Service {
                 checked += 1;
                 confirmed += usize::from(opened);
                 log::info!(
-                    "event=oi_confirm id={} contract={contract} oi_before={before} oi_now={oi} volume={volume} confirmed={opened}",
-                    a.id
+                    id = a.id,
+                    contract = contract,
+                    oi_before = before,
+                    oi_now = oi,
+                    volume = volume,
+                    confirmed = opened;
+                    "oi_confirm"
                 );
                 if let Err(e) = self.store.set_opening_confirmed(&a.id, opened, oi) {
-                    log::error!("event=store_error op=set_opening_confirmed error=\"{e}\"");
+                    log::error!(op = "set_opening_confirmed", error:% = e; "store_error");
                 }
             }
         }
-        let detail = format!(
-            "session={previous} contracts={} checked={checked} confirmed={confirmed} unknown={unknown} failures={failures}",
-            by_contract.len()
-        );
-        log::info!("event=oi_confirm_pass {detail}");
+        let fields = crate::logging::Fields::new()
+            .text("session", previous)
+            .int("contracts", by_contract.len())
+            .int("checked", checked)
+            .int("confirmed", confirmed)
+            .int("unknown", unknown)
+            .int("failures", failures);
+        crate::logging::event(log::Level::Info, "oi_confirm_pass", &fields);
+        let detail = fields.to_text();
         if failures > 0 && failures == by_contract.len() { JobResult::Error(detail) } else { JobResult::Ok(detail) }
     }
 
@@ -302,7 +308,7 @@ impl Service {
             _ => self.store.clear_cursor(REPORT_DUE),
         };
         if let Err(e) = remembered {
-            log::error!("event=store_error op=report_due error=\"{e}\"");
+            log::error!(op = "report_due", error:% = e; "store_error");
         }
         match result {
             Ok(detail) => JobResult::Ok(detail),
@@ -318,16 +324,16 @@ impl Service {
     pub(super) fn retry_weekly_report(&mut self) {
         match self.store.cursor(REPORT_DUE) {
             Ok(Some(due)) => {
-                log::info!("event=report_retry due={due}");
+                log::info!(due = due; "report_retry");
                 let now = self.now();
                 if !matches!(self.post_weekly_report(now), Err((_, true))) {
                     if let Err(e) = self.store.clear_cursor(REPORT_DUE) {
-                        log::error!("event=store_error op=report_due error=\"{e}\"");
+                        log::error!(op = "report_due", error:% = e; "store_error");
                     }
                 }
             }
             Ok(None) => {}
-            Err(e) => log::error!("event=store_error op=report_due error=\"{e}\""),
+            Err(e) => log::error!(op = "report_due", error:% = e; "store_error"),
         }
     }
 
@@ -336,24 +342,23 @@ impl Service {
     fn post_weekly_report(&mut self, now: DateTime<Utc>) -> Result<String, (String, bool)> {
         const DAYS: u32 = 7;
         let report = build_report(&self.store, &self.config, now, DAYS).map_err(|e| {
-            log::error!("event=store_error op=report error=\"{e}\"");
+            log::error!(op = "report", error:% = e; "store_error");
             (format!("report: {e}"), true)
         })?;
         warn_flagged(&report);
         let title = "orakl weekly report";
-        let detail = format!(
-            "alerts={} resolved={} flagged={}",
-            report.total.alerts,
-            report.total.resolved,
-            report.flagged.len()
-        );
+        let fields = crate::logging::Fields::new()
+            .int("alerts", report.total.alerts)
+            .int("resolved", report.total.resolved)
+            .int("flagged", report.flagged.len());
         self.delivery.deliver_report(&report, title, DAYS, now)?;
-        log::info!("event=weekly_report {detail}");
+        crate::logging::event(log::Level::Info, "weekly_report", &fields);
+        let detail = fields.to_text();
         Ok(detail)
     }
 
     fn store_failed(&mut self, op: &str, e: &StoreError) -> JobResult {
-        log::error!("event=store_error op={op} error=\"{e}\"");
+        log::error!(op = op, error:% = e; "store_error");
         JobResult::Error(format!("{op}: {e}"))
     }
 }
@@ -367,13 +372,14 @@ pub fn opening_confirmed(oi_before: f64, oi_now: f64, volume: f64) -> bool {
 fn log_outcome(alert: &Alert, o: &Outcome) {
     let status = if o.status == Status::T1 && o.is_final() { "t1_then_stopped" } else { o.status.as_str() };
     log::info!(
-        "event=outcome id={} bot={} ticker={} status={status} final={} mfe={:.4} mae={:.4}",
-        alert.id,
-        alert.bot,
-        alert.ticker,
-        o.is_final(),
-        o.mfe,
-        o.mae
+        id = alert.id,
+        bot = alert.bot,
+        ticker = alert.ticker,
+        status = status,
+        final = o.is_final(),
+        mfe = crate::logging::decimals(o.mfe, 4),
+        mae = crate::logging::decimals(o.mae, 4);
+        "outcome"
     );
 }
 
@@ -389,11 +395,12 @@ pub fn build_report(store: &Store, config: &Config, now: DateTime<Utc>, days: u3
 pub fn warn_flagged(report: &Report) {
     for f in &report.flagged {
         log::warn!(
-            "event=symbol_flagged ticker={} resolved={} t1_rate={:.3} min_win={} action=\"review; the symbol stays on the watchlist\"",
-            f.symbol,
-            f.resolved,
-            f.t1_rate,
-            report.params.min_win
+            ticker = f.symbol,
+            resolved = f.resolved,
+            t1_rate = crate::logging::decimals(f.t1_rate, 3),
+            min_win = report.params.min_win,
+            action = "review; the symbol stays on the watchlist";
+            "symbol_flagged"
         );
     }
 }

@@ -56,11 +56,14 @@ impl Service {
     /// A write failed: the first failure logs the one line and pauses work.
     pub(super) fn write_failed(&mut self, op: &str, e: &StoreError) {
         if self.guard.down.is_some() {
-            log::debug!("event=store_error op={op} error=\"{e}\" paused=true");
+            log::debug!(op = op, error:% = e, paused = "true"; "store_error");
             return;
         }
         log::error!(
-            "event=store_unwritable op={op} error=\"{e}\" action=\"delivery and scanning paused until a write succeeds\""
+            op = op,
+            error:% = e,
+            action = "delivery and scanning paused until a write succeeds";
+            "store_unwritable"
         );
         self.guard.down = Some(Unwritable { since: self.now(), error: format!("{op}: {e}") });
     }
@@ -98,7 +101,7 @@ impl Service {
         let Some(down) = self.guard.down.clone() else { return true };
         let now = self.now();
         if let Err(e) = self.store.probe_write(now) {
-            log::debug!("event=store_probe_failed error=\"{e}\"");
+            log::debug!(error:% = e; "store_probe_failed");
             return false;
         }
         for (id, (mark, at)) in std::mem::take(&mut self.guard.marks) {
@@ -107,7 +110,7 @@ impl Service {
                 Mark::Failed { reason } => self.store.mark_failed(&id, reason, at),
             };
             if let Err(e) = written {
-                log::debug!("event=store_probe_failed op=mark id={id} error=\"{e}\"");
+                log::debug!(op = "mark", id = id, error:% = e; "store_probe_failed");
                 self.guard.marks.insert(id, (mark, at));
             }
         }
@@ -129,11 +132,11 @@ impl Service {
             match self.store.commit_alert(&c.alert, Some(&cooldown), c.plan.as_ref(), now) {
                 Ok(true) => {
                     committed += 1;
-                    log::info!("event=alert bot={} id={} late_commit=true", c.bot, c.alert.id);
+                    log::info!(bot = c.bot, id = c.alert.id, late_commit = "true"; "alert");
                 }
                 Ok(false) => {}
                 Err(e) => {
-                    log::debug!("event=store_probe_failed op=commit_alert error=\"{e}\"");
+                    log::debug!(op = "commit_alert", error:% = e; "store_probe_failed");
                     self.guard.uncommitted.push(c);
                 }
             }
@@ -142,10 +145,12 @@ impl Service {
             return false;
         }
         log::warn!(
-            "event=store_writable_again paused_s={} cause=\"{}\" late_commits={committed} too_old={stale} dropped={}",
-            (now - down.since).num_seconds(),
-            down.error,
-            self.guard.dropped
+            paused_s = (now - down.since).num_seconds(),
+            cause = down.error,
+            late_commits = committed,
+            too_old = stale,
+            dropped = self.guard.dropped;
+            "store_writable_again"
         );
         self.guard.down = None;
         self.guard.dropped = 0;

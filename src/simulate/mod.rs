@@ -326,7 +326,13 @@ pub fn simulate(opts: &SimOptions, out: &Path, truth: Option<&Path>) -> Result<S
     let mut rec = Recording::new(&world, &plan, writer, tapes, chains, follow);
     // Trading before the first recorded moment still builds the day's volume.
     rec.trade_until(start_s);
-    for t in times {
+    // On a terminal only (hidden otherwise): the tape's bytes never depend on it.
+    let bar = crate::logging::progress("simulate", times.len() as u64);
+    for (i, t) in times.into_iter().enumerate() {
+        if i % 60 == 0 {
+            let et = day.at(t).with_timezone(&crate::calendar::MARKET_TZ).format("%H:%M %Z").to_string();
+            bar.set(i as u64, et);
+        }
         if t == start_s {
             rec.history(t)?;
         }
@@ -340,6 +346,7 @@ pub fn simulate(opts: &SimOptions, out: &Path, truth: Option<&Path>) -> Result<S
             rec.chains(t)?;
         }
     }
+    drop(bar);
     let finished = rec.finish();
     let Finished { records, chains, truth: mut truth_lines, tapes } = match finished {
         Ok(done) => done,

@@ -92,9 +92,14 @@ impl Store {
             let (underlying, date, max, buckets) = row.map_err(&fail)?;
             match (date.parse::<NaiveDate>(), Histogram::from_text(&buckets, max)) {
                 (Ok(date), Some(premiums)) => out.push(DayStats { underlying, date, premiums }),
-                _ => log::warn!(
-                    "event=flow_history_skipped underlying={underlying} date={date} reason=\"unreadable row\""
-                ),
+                _ => {
+                    log::warn!(
+                        underlying = underlying,
+                        date = date,
+                        reason = "unreadable row";
+                        "flow_history_skipped"
+                    )
+                }
             }
         }
         Ok(out)

@@ -196,6 +196,6 @@ pub(super) fn run(conn: &mut Connection, path: &Path) -> Result<(), StoreError> 
         tx.execute_batch(step).map_err(fail)?;
         tx.pragma_update(None, "user_version", next).map_err(fail)?;
         tx.commit().map_err(fail)?;
-        log::info!("event=store_migrated path={} version={next}", path.display());
+        log::info!(path:% = path.display(), version = next; "store_migrated");
     }
 }

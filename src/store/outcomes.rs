@@ -182,7 +182,7 @@ impl Store {
             })
             .map_err(&fail)?;
         if changed == 0 {
-            log::debug!("event=outcome_unchanged id={alert_id} reason=\"no open outcome\"");
+            log::debug!(id = alert_id, reason = "no open outcome"; "outcome_unchanged");
         }
         Ok(())
     }

@@ -63,7 +63,7 @@ pub(super) fn ensure_incremental_vacuum(conn: &Connection, path: &std::path::Pat
     let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0)).map_err(&fail)?;
     if tables > 0 {
         conn.execute_batch("VACUUM").map_err(sql_error(path, "vacuum to switch auto_vacuum"))?;
-        log::info!("event=store_auto_vacuum path={} mode=incremental action=vacuumed_once", path.display());
+        log::info!(path:% = path.display(), mode = "incremental", action = "vacuumed_once"; "store_auto_vacuum");
     }
     Ok(())
 }

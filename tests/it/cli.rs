@@ -155,6 +155,43 @@ fn backup_copies_the_state_online() {
     assert!(err.contains("missing.db does not exist"), "{err}");
 }
 
+/// `run --dry-run --once --format jsonl`: the printed weekly report goes
+/// to stderr, stdout keeps only JSON lines (none here: no alerts).
+#[test]
+fn a_jsonl_dry_run_prints_its_report_to_stderr() {
+    let dir = workdir("0 0 16 * * Fri weekly_report\n0 */5 * * * * heartbeat\n");
+    let args = ["run", "--dry-run", "--once", "--with-report", "--format", "jsonl"];
+    let (code, out, err) = run(dir.path(), &[], &args);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.lines().all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()), "{out}");
+    assert!(!out.contains("weekly report"), "{out}");
+    assert!(err.contains("orakl weekly report"), "{err}");
+    // In text mode the report is the output.
+    let (code, out, err) = run(dir.path(), &[], &["run", "--dry-run", "--once", "--with-report"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("orakl weekly report"), "{out}");
+}
+
+#[test]
+fn completions_and_man_pages_come_from_the_command_definition() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, err) = run(dir.path(), &[], &["completions", "bash"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("_orakl()") && out.contains("--with-report"), "{out}");
+    let (code, out, _) = run(dir.path(), &[], &["completions", "zsh"]);
+    assert!(code == 0 && out.starts_with("#compdef orakl"), "{out}");
+    let (code, _, err) = run(dir.path(), &[], &["completions", "tcsh"]);
+    assert_eq!(code, 2, "{err}");
+    let (code, out, err) = run(dir.path(), &[], &["man"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(".TH orakl 1") && out.contains("completions"), "{out}");
+    let (code, _, err) = run(dir.path(), &[], &["man", "--out-dir", "man1"]);
+    assert_eq!(code, 0, "{err}");
+    for page in ["orakl.1", "orakl-run.1", "orakl-health.1"] {
+        assert!(dir.path().join("man1").join(page).is_file(), "{page}");
+    }
+}
+
 #[test]
 fn a_rejected_api_key_stops_run_at_startup_with_78() {
     let polygon = FakeServer::start(|_| Reply::json(401, r#"{"status":"ERROR","error":"Unknown API Key"}"#));
@@ -192,10 +229,18 @@ fn json_logs_are_one_object_per_line() {
     assert_eq!(code, 0, "{err}");
     let lines: Vec<&str> = err.lines().collect();
     assert!(!lines.is_empty());
+    let mut heartbeats = 0;
     for l in lines {
         let v: serde_json::Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
-        assert!(v.get("level").is_some() && v.get("msg").is_some() && v.get("event").is_some(), "{l}");
+        assert!(v["ts"].is_string() && v["level"].is_string() && v["event"].is_string(), "{l}");
+        // Typed fields: counts are numbers, not the strings a re-parsed
+        // message would give.
+        if v["event"] == "heartbeat" {
+            heartbeats += 1;
+            assert!(v["health"].is_u64() && v["outbox_pending"].is_u64() && v["status"].is_string(), "{l}");
+        }
     }
+    assert_eq!(heartbeats, 1, "{err}");
 }
 
 #[test]
@@ -500,8 +545,49 @@ fn one_shot_commands_log_at_warn_unless_rust_log_says_otherwise() {
     assert!(out.contains("summary"), "{out}");
     let info = |err: &str| err.lines().filter(|l| l.contains(" INFO ")).count();
     assert_eq!(info(&err), 0, "{err}");
-    assert!(err.contains("wall time"), "{err}");
+    assert!(!err.contains("replay_done"), "{err}");
     let (code, _, err) = run(dir.path(), &[("RUST_LOG", "info")], &["replay", "t.jsonl.gz"]);
     assert_eq!(code, 0, "{err}");
     assert!(info(&err) > 10 && err.contains("event=scan"), "{err}");
+    // -v raises the level by one; the wall time is an event, its line
+    // stamped with the simulated day's time like every replayed line.
+    let (code, _, err) = run(dir.path(), &[], &["-v", "replay", "t.jsonl.gz"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(info(&err) > 10, "{err}");
+    let done = err.lines().find(|l| l.contains("event=replay_done")).unwrap_or_else(|| panic!("{err}"));
+    assert!(done.starts_with("2026-03-09T") && done.contains(" wall_s="), "{done}");
+    // -q: errors only.
+    let (code, _, err) = run(dir.path(), &[("RUST_LOG", "info")], &["replay", "-q", "t.jsonl.gz"]);
+    assert_eq!((code, err.as_str()), (0, ""));
+}
+
+/// `--format jsonl`: stdout is JSON lines and nothing else (the summary and
+/// report go to stderr), so `replay … | jq` reads every line; JSON logs
+/// carry typed fields.
+#[test]
+fn jsonl_stdout_is_only_json_lines_and_json_logs_are_typed() {
+    let dir = workdir(HEARTBEAT_ONLY);
+    std::fs::remove_file(dir.path().join("schedule.cron")).unwrap();
+    let sim = ["simulate", "--seed", "11", "--minutes", "60", "--symbols", "SPY,CSCO", "--out", "t.jsonl.gz"];
+    let (code, _, err) = run(dir.path(), &[], &sim[..]);
+    assert_eq!(code, 0, "{err}");
+    let env = [("ORAKL_LOG_FORMAT", "json")];
+    let (code, out, err) = run(dir.path(), &env, &["replay", "-v", "t.jsonl.gz", "--format", "jsonl"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.is_empty(), "the day has alerts");
+    for (n, line) in out.lines().enumerate() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("stdout line {}: {e}: {line}", n + 1));
+        assert!(v["id"].is_string() && v["bot"].is_string(), "{line}");
+    }
+    assert!(err.contains("\nsummary\n") && err.contains("report"), "{err}");
+    let logs: Vec<serde_json::Value> = err
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("log line: {e}: {l}")))
+        .collect();
+    let scan = logs.iter().find(|v| v["event"] == "scan").unwrap_or_else(|| panic!("{err}"));
+    assert!(scan["bot"].is_string() && scan["requests"].is_u64() && scan["ms"].is_u64(), "{scan}");
+    let done = logs.iter().find(|v| v["event"] == "replay_done").unwrap_or_else(|| panic!("{err}"));
+    assert!(done["wall_s"].is_number() && done["simulated_s"].as_f64() > Some(0.0), "{done}");
 }

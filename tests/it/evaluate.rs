@@ -146,15 +146,16 @@ fn evaluate_scores_a_hand_built_day() {
     // same requests and pages as its summary.
     let (code, replay_out, err) = orakl(dir.path(), &["replay", "day.tape.gz", "--format", "jsonl"]);
     assert_eq!(code, 0, "{err}");
-    let alerts: Vec<&str> = replay_out.lines().filter(|l| l.starts_with('{')).collect();
-    assert_eq!(alerts.len(), 1);
+    // In jsonl mode stdout is the alert lines alone; the summary is on stderr.
+    let alerts: Vec<&str> = replay_out.lines().collect();
+    assert_eq!(alerts.len(), 1, "{replay_out}");
     assert!(alerts[0].contains(r#""bot":"sweeps""#) && alerts[0].contains(CALL), "{}", alerts[0]);
     let requests = format!(
         "  requests    {} ({} pages)",
         card["run"]["requests"].as_u64().unwrap(),
         card["run"]["pages"].as_u64().unwrap()
     );
-    assert!(replay_out.lines().any(|l| l == requests), "`{requests}` in\n{replay_out}");
+    assert!(err.lines().any(|l| l == requests), "`{requests}` in\n{err}");
 
     // Byte-identical for the same tape and options; the text names the miss.
     let (_, again, _) = orakl(dir.path(), &["evaluate", "day.tape.gz", "--truth", "truth.jsonl", "--format", "json"]);

@@ -125,14 +125,16 @@ fn health_prints_the_score_as_json_and_exits_by_status() {
             15,
             "heartbeat staleness",
         ),
-        ("the service never ran", None, vec![], 2, 15, "heartbeat staleness"),
+        // Before the first heartbeat it cannot be judged: "starting",
+        // UNKNOWN in the monitoring-plugin convention.
+        ("the service never ran", None, vec![], 3, 15, "heartbeat staleness"),
     ];
     for (name, snap, runs, code, score, costly) in cases {
         let dir = workdir(snap, &runs);
         let (got, stdout, stderr) = orakl(dir.path(), &["health"]);
         let v: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{name}: {e}\n{stdout}\n{stderr}"));
         assert_eq!((got, v["score"].as_u64()), (code, Some(score)), "{name}:\n{stdout}\n{stderr}");
-        let status = ["healthy", "degraded", "unhealthy"][code as usize];
+        let status = ["healthy", "degraded", "unhealthy", "starting"][code as usize];
         assert_eq!(v["status"], status, "{name}");
         if code > 0 {
             assert!(stderr.contains(&format!("health: {status} (score {score})")), "{name}: {stderr}");
@@ -142,6 +144,20 @@ fn health_prints_the_score_as_json_and_exits_by_status() {
             assert_eq!(penalty > 0, costly.split(' ').any(|c| c == component), "{name}: {component} {c}");
         }
     }
+}
+
+/// Whatever keeps `health` from judging exits 3 (UNKNOWN), never 2
+/// (CRITICAL) nor the usual 78 or 2 of a configuration or usage error.
+#[test]
+fn health_that_cannot_judge_is_unknown() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("schedule.cron"), "0 */5 * * * * heartbeat session=any\n").unwrap();
+    let (code, _, err) = orakl(dir.path(), &["health"]);
+    assert_eq!(code, 3, "no state file: {err}");
+    let (code, _, err) = orakl(dir.path(), &["health", "--no-such-option"]);
+    assert_eq!(code, 3, "a usage error: {err}");
+    let (code, _, _) = orakl(dir.path(), &["status", "--no-such-option"]);
+    assert_eq!(code, 2, "other commands keep the usage code");
 }
 
 #[test]
@@ -187,9 +203,10 @@ fn status_prints_jobs_alerts_outbox_usage_caches_and_problems() {
 fn status_and_health_refuse_a_state_file_that_does_not_exist() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("schedule.cron"), TIMETABLE).unwrap();
-    for cmd in ["status", "health"] {
+    // `health` answers UNKNOWN (3) as a monitoring plugin must.
+    for (cmd, want) in [("status", 78), ("health", 3)] {
         let (code, _, err) = orakl(dir.path(), &[cmd]);
-        assert_eq!(code, 78, "{cmd}: {err}");
+        assert_eq!(code, want, "{cmd}: {err}");
         assert!(err.contains("state.db does not exist"), "{cmd}: {err}");
         assert!(!dir.path().join("state.db").exists(), "{cmd} must not create the file");
     }
@@ -248,7 +265,7 @@ fn a_second_instance_on_one_state_database_is_refused_naming_the_holder() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("heartbeat"), "{out}");
     let (code, out, err) = orakl(dir.path(), &["health"]);
-    assert!((0..=2).contains(&code), "{err}");
+    assert!((0..=3).contains(&code), "{err}");
     assert!(serde_json::from_str::<Value>(&out).is_ok(), "{out}");
     for args in [&["report"][..], &["export"], &["backup", "copy.db"]] {
         let (code, _, err) = orakl(dir.path(), args);
@@ -324,7 +341,7 @@ fn read_only_commands_work_on_a_state_file_the_user_cannot_write() {
         assert_eq!(code, 0, "{case}: {err}");
         assert!(out.contains(&format!("pending {alerts}  sent 0")), "{case}: {out}");
         let (code, out, err) = orakl_as_reader(dir.path(), &["health"]);
-        assert!((0..=2).contains(&code) && out.contains("\"score\""), "{case}: {code} {out}{err}");
+        assert!((0..=3).contains(&code) && out.contains("\"score\""), "{case}: {code} {out}{err}");
         let (code, out, err) = orakl_as_reader(dir.path(), &["export", "--format", "json"]);
         assert_eq!(code, 0, "{case}: {err}");
         assert_eq!(serde_json::from_str::<Value>(&out).unwrap().as_array().unwrap().len(), alerts, "{case}");

@@ -505,7 +505,7 @@ fn export_csv_and_json_carry_the_same_rows_and_survive_a_parser() {
 
     let mut reader = csv::Reader::from_reader(csv_out.stdout.as_slice());
     let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_string).collect();
-    assert_eq!(header, orakl::export::columns().collect::<Vec<_>>());
+    assert_eq!(header, orakl::export::columns());
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     let json: Vec<Value> = serde_json::from_slice(&json_out.stdout).unwrap();
     assert_eq!(rows.len(), 3);
@@ -531,6 +531,9 @@ fn export_csv_and_json_carry_the_same_rows_and_survive_a_parser() {
     assert_eq!(first["at"].as_str(), serde_json::to_value(et(10, 0, 30)).unwrap().as_str());
     assert_eq!(json[1]["label"], "dark pool print\nsecond line");
     assert_eq!((json[1]["bot"].as_str(), &json[1]["outcome"]), (Some("darkpool"), &Value::Null));
+    // Darkpool's print in its own columns, not in the option ones.
+    assert_eq!((json[1]["shares"].as_i64(), json[1]["notional"].as_f64()), (Some(50_000), Some(3e7)));
+    assert_eq!(json[1]["premium"], Value::Null);
     // The quoting is RFC 4180's, byte for byte.
     let text = String::from_utf8(csv_out.stdout).unwrap();
     assert!(text.contains(",\"Sweep, \"\"big\"\" one\","), "{text}");

@@ -259,7 +259,7 @@ fn a_deleted_webhook_is_retired_and_never_called_again() {
     assert_eq!((c.pending, c.sent, c.failed), (0, 0, 2));
     let retired = store.retired_webhooks().unwrap();
     assert_eq!(retired.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(), ["123456789012345678"]);
-    assert!(logs.iter().any(|l| l.contains("event=webhook_retired webhook=123456789012345678")));
+    assert!(logs.iter().any(|l| l.contains("event=webhook_retired bot=golden_sweeps webhook=123456789012345678")));
     assert_no_secrets("the logs", &logs.join("\n"));
 }
 

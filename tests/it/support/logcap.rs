@@ -20,7 +20,7 @@ impl log::Log for Capture {
             return;
         }
         // And its text form: control characters escaped.
-        let line = orakl::logging::text_message(&record.args().to_string());
+        let line = orakl::logging::message(record);
         LINES.with(|l| l.borrow_mut().push((record.level(), line)));
     }
     fn flush(&self) {}
