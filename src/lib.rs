@@ -46,6 +46,7 @@ pub mod bars;
 pub mod bots;
 pub mod cache;
 pub mod calendar;
+pub mod chart;
 pub mod cli;
 pub mod clock;
 pub mod config;
