@@ -36,7 +36,7 @@ fn sample() -> Alert {
         quote: Some((2.75, 2.85)),
         day_volume: Some(1_874.0),
         iv: Some(0.462),
-        prob_itm: Some(0.318),
+        prob_itm: Some(0.326),
         vol_oi: Some(0.445),
         delta_vol_oi: Some(0.152),
         score_parts: vec![

@@ -66,7 +66,6 @@ fn full_options_alert() -> Alert {
         score_parts: vec![("premium".into(), 58.0)],
         unusual: vec!["7.0× this contract's usual volume for 30 s".into()],
         notes: vec![("repeat".into(), "3rd hit in 30 min · $2,100,000 total".into())],
-        ..Details::default()
     };
     a
 }
