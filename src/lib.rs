@@ -15,6 +15,7 @@
 //! - `bars`, `indicators`, `strat` — ET bar aggregation, RSI/ATR (Wilder), Strat patterns.
 //! - `discord` — embeds within Discord's limits; the webhook sender.
 //! - `outcomes` — how an alert's plan turned out, from minute bars after it; the report.
+//! - `chart` — the weekly report drawn as a PNG (plotters, a bundled font).
 //! - `export` — alerts with their outcomes as RFC 4180 CSV or JSON.
 //! - `atomic_file` — files replaced whole (the metrics file, exports).
 //! - `health`, `metrics` — the 0–100 health score; the Prometheus textfile.
