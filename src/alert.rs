@@ -138,6 +138,12 @@ pub struct Alert {
 /// can re-render the embed after a restart).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Details {
+    /// The contract's quote when the alert fired (bid, ask).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quote: Option<(f64, f64)>,
+    /// The contract's volume for the day so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub day_volume: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iv: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -228,6 +228,8 @@ impl FlowEvent {
         a.sentiment = self.sentiment;
         a.label = UNCONFIRMED_LABEL.to_string();
         a.details = Details {
+            quote: self.observation.quote.map(|q| (q.bid, q.ask)),
+            day_volume: Some(self.observation.volume),
             iv: self.iv,
             prob_itm: self.prob_itm,
             strike_distance: self.strike_distance,

@@ -111,8 +111,20 @@ impl Http {
     }
 
     pub fn post_json(&self, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<Response, HttpError> {
+        self.post(url, headers, "application/json", body)
+    }
+
+    /// POST of `body` as `content_type` (a JSON body, a multipart form).
+    /// A `User-Agent` among `headers` replaces the agent's own.
+    pub fn post(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+        content_type: &str,
+        body: &[u8],
+    ) -> Result<Response, HttpError> {
         self.notifier.watchdog();
-        let mut req = self.agent.post(url).header("Content-Type", "application/json");
+        let mut req = self.agent.post(url).header("Content-Type", content_type);
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
@@ -120,9 +132,13 @@ impl Http {
     }
 
     /// PATCH with a JSON body (Discord's edit of a posted message).
-    pub fn patch_json(&self, url: &str, body: &[u8]) -> Result<Response, HttpError> {
+    pub fn patch_json(&self, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<Response, HttpError> {
         self.notifier.watchdog();
-        self.finish(self.agent.patch(url).header("Content-Type", "application/json").send(body))
+        let mut req = self.agent.patch(url).header("Content-Type", "application/json");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        self.finish(req.send(body))
     }
 
     fn finish(&self, result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<Response, HttpError> {

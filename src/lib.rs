@@ -15,6 +15,7 @@
 //! - `bars`, `indicators`, `strat` — ET bar aggregation, RSI/ATR (Wilder), Strat patterns.
 //! - `discord` — embeds within Discord's limits; the webhook sender.
 //! - `outcomes` — how an alert's plan turned out, from minute bars after it; the report.
+//! - `chart` — the weekly report drawn as a PNG (plotters, a bundled font).
 //! - `export` — alerts with their outcomes, one serde row, as CSV or JSON.
 //! - `atomic_file` — files replaced whole (the metrics file, exports).
 //! - `health`, `metrics` — the 0–100 health score; the Prometheus textfile.
@@ -47,6 +48,7 @@ pub mod bars;
 pub mod bots;
 pub mod cache;
 pub mod calendar;
+pub mod chart;
 pub mod cli;
 pub mod clock;
 pub mod config;

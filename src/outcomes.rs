@@ -787,17 +787,69 @@ Opened: opening confirmed (change in open interest at least half the alerted vol
 alerts checked. Darkpool prints publish no plan and count as alerts only.
 ";
 
+/// The span a report covers: alerts at or after `since` and before `until`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period {
+    pub since: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+}
+
+impl Period {
+    /// The `days` days up to `now`, `now` included.
+    pub fn last_days(now: DateTime<Utc>, days: u32) -> Period {
+        Period { since: now - chrono::Duration::days(i64::from(days)), until: now + chrono::Duration::nanoseconds(1) }
+    }
+
+    /// Trading dates `first` to `last` (ET), both whole.
+    pub fn dates(first: NaiveDate, last: NaiveDate) -> Option<Period> {
+        let since = crate::calendar::et_midnight(first)?;
+        let until = crate::calendar::et_midnight(last.succ_opt()?)?;
+        Some(Period { since, until })
+    }
+
+    /// `2025-10-20 – 2025-10-26`: the first and last ET dates it covers,
+    /// the way a reader names a week.
+    pub fn label(&self) -> String {
+        let first = self.since.with_timezone(&calendar::MARKET_TZ).date_naive();
+        let last = (self.until - chrono::Duration::nanoseconds(1)).with_timezone(&calendar::MARKET_TZ).date_naive();
+        if first >= last { first.to_string() } else { format!("{first} – {last}") }
+    }
+
+    pub fn contains(&self, at: DateTime<Utc>) -> bool {
+        self.since <= at && at < self.until
+    }
+}
+
 /// The report as plain text: per bot, per score band, flagged symbols and
 /// the method. Deterministic: every group is a `BTreeMap`.
 pub fn render_report(report: &Report, title: &str, days: u32) -> String {
     format!("{}\n{METHOD}", render_tables(report, title, days))
 }
 
-/// The report without its method footer (Discord shows the method in the
-/// embed's footer).
+/// [`render_report`] over a date range, named in its first line.
+pub fn render_report_for(report: &Report, title: &str, period: &Period) -> String {
+    format!("{}\n{METHOD}", render_tables_for(report, title, period))
+}
+
+/// The report's title with its date range, as the chart and Discord show it.
+pub fn titled(title: &str, period: &Period) -> String {
+    format!("{title} · {}", period.label())
+}
+
+/// The report without its method footer, headed "title: last N days".
 pub fn render_tables(report: &Report, title: &str, days: u32) -> String {
     let plural = if days == 1 { "" } else { "s" };
-    let mut out = format!("{title}: last {days} day{plural}\n");
+    tables(report, &format!("{title}: last {days} day{plural}"))
+}
+
+/// The report without its method footer (Discord shows the method in the
+/// embed's footer), headed by its title and date range.
+pub fn render_tables_for(report: &Report, title: &str, period: &Period) -> String {
+    tables(report, &titled(title, period))
+}
+
+fn tables(report: &Report, heading: &str) -> String {
+    let mut out = format!("{heading}\n");
 
     let groups: [(&str, Vec<(&str, &Stats)>); 2] = [
         ("bot", report.by_bot.iter().map(|(b, s)| (b.as_str(), s)).collect()),
@@ -828,6 +880,109 @@ pub fn render_tables(report: &Report, title: &str, days: u32) -> String {
         out.push_str(&format!("  {:<10} resolved {:>4}  T1 rate {}\n", f.symbol, f.resolved, pct(f.t1_rate)));
     }
     out
+}
+
+/// One group's figures, as `orakl report --format json|csv` writes them:
+/// the text table's columns, rates as fractions, unknown as null/empty.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Figures {
+    /// `bot`, `score` or `all`.
+    pub section: &'static str,
+    pub group: String,
+    pub alerts: usize,
+    pub resolved: usize,
+    pub unfilled: usize,
+    pub t1_rate: Option<f64>,
+    pub t2_rate: Option<f64>,
+    pub stop_rate: Option<f64>,
+    pub avg_r: Option<f64>,
+    pub expectancy_r: Option<f64>,
+    pub avg_mfe: Option<f64>,
+    pub avg_mae: Option<f64>,
+    pub opened: usize,
+    pub opened_checked: usize,
+}
+
+impl Figures {
+    fn of(section: &'static str, group: &str, s: &Stats) -> Figures {
+        Figures {
+            section,
+            group: group.to_string(),
+            alerts: s.alerts,
+            resolved: s.resolved,
+            unfilled: s.not_filled,
+            t1_rate: s.t1_rate(),
+            t2_rate: s.t2_rate(),
+            stop_rate: s.stop_rate(),
+            avg_r: s.avg_r(),
+            expectancy_r: s.expectancy(),
+            avg_mfe: s.avg_mfe(),
+            avg_mae: s.avg_mae(),
+            opened: s.confirmed,
+            opened_checked: s.confirm_checked,
+        }
+    }
+}
+
+/// Every row of the report's two tables, per bot then per score band, then
+/// the total.
+pub fn figures(report: &Report) -> Vec<Figures> {
+    let mut out: Vec<Figures> = report.by_bot.iter().map(|(b, s)| Figures::of("bot", b.as_str(), s)).collect();
+    out.extend(report.by_bucket.iter().map(|(b, s)| Figures::of("score", b.label(), s)));
+    out.push(Figures::of("all", "all", &report.total));
+    out
+}
+
+/// The report as one JSON object: its period (RFC 3339), every group's
+/// figures and the flagged symbols.
+pub fn report_json(report: &Report, period: &Period) -> String {
+    let flagged: Vec<serde_json::Value> = report
+        .flagged
+        .iter()
+        .map(|f| serde_json::json!({"symbol": f.symbol, "resolved": f.resolved, "t1_rate": f.t1_rate}))
+        .collect();
+    let stamp = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let v = serde_json::json!({
+        "since": stamp(period.since),
+        "until": stamp(period.until),
+        "groups": figures(report),
+        "flagged": flagged,
+    });
+    format!("{v}\n")
+}
+
+/// The report's groups as CSV with a header row (the flagged symbols are
+/// the JSON's; a CSV is one table).
+pub fn report_csv(report: &Report) -> String {
+    let mut out = String::from(
+        "section,group,alerts,resolved,unfilled,t1_rate,t2_rate,stop_rate,avg_r,expectancy_r,avg_mfe,avg_mae,opened,opened_checked\n",
+    );
+    let num = |x: Option<f64>| x.filter(|v| v.is_finite()).map_or_else(String::new, |v| format!("{v:.4}"));
+    for f in figures(report) {
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            f.section,
+            csv_cell(&f.group),
+            f.alerts,
+            f.resolved,
+            f.unfilled,
+            num(f.t1_rate),
+            num(f.t2_rate),
+            num(f.stop_rate),
+            num(f.avg_r),
+            num(f.expectancy_r),
+            num(f.avg_mfe),
+            num(f.avg_mae),
+            f.opened,
+            f.opened_checked
+        ));
+    }
+    out
+}
+
+/// A CSV cell, quoted when it holds a comma, a quote or a line break.
+fn csv_cell(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
 }
 
 fn table_line(label: &str, cells: [&str; 11]) -> String {

@@ -177,11 +177,26 @@ pub enum Command {
     /// 0 OK (healthy), 1 WARNING (degraded), 2 CRITICAL (unhealthy),
     /// 3 UNKNOWN (starting: no heartbeat yet, or the state cannot be read).
     Health,
-    /// Print the performance report of the alerts of the last N days.
+    /// Print the performance report of the alerts of the last N days, or of
+    /// a date range; optionally write the weekly report's chart as a PNG.
     Report {
-        /// How many days back (alerts at or after now − N days).
+        /// How many days back (alerts at or after now − N days); without
+        /// --since, the range ends at --until or now.
         #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=3650))]
         days: u32,
+        /// First trading date of the range (YYYY-MM-DD, ET), replacing --days.
+        #[arg(long)]
+        since: Option<NaiveDate>,
+        /// Last trading date of the range (YYYY-MM-DD, ET, included); default today.
+        #[arg(long)]
+        until: Option<NaiveDate>,
+        /// text: the tables and the method; json: one object with the period,
+        /// every group's figures and the flagged symbols; csv: the groups.
+        #[arg(long, value_enum, default_value_t = reports::ReportFormat::Text)]
+        format: reports::ReportFormat,
+        /// Also write the chart the weekly report posts to Discord (PNG) here.
+        #[arg(long, value_name = "FILE")]
+        chart: Option<PathBuf>,
     },
     /// Write alerts joined with their outcomes as CSV or JSON.
     Export {
@@ -298,7 +313,12 @@ fn run_command(cli: Cli) -> Result<(), Failure> {
         Command::Backup { path } => backup(&cli, path),
         Command::Status => ops::status(&cli),
         Command::Health => ops::health(&cli),
-        Command::Report { days } => reports::report(&cli, *days),
+        Command::Report { days, since, until, format, chart } => reports::report(
+            &cli,
+            reports::Range { days: *days, since: *since, until: *until },
+            *format,
+            chart.as_deref(),
+        ),
         Command::Export { format, since, bot, out } => {
             reports::export(&cli, *format, *since, bot.as_deref(), out.as_deref())
         }

@@ -112,8 +112,12 @@ pub fn render_text(alert: &Alert) -> String {
 /// sender's name, so the body has no `username`.
 pub fn render_update(post: &Alert, update: &Update) -> Value {
     let mut card = card(post);
-    let name = format!("Episode · updated {}", update.at.to_rfc3339_opts(SecondsFormat::Secs, true));
+    let name = format!("Episode · Updated {}", update.at.to_rfc3339_opts(SecondsFormat::Secs, true));
     card.fields.insert(0, Field { name, value: update.summary(), inline: false, priority: priority::ESSENTIAL });
+    // The episode takes the place of the least important field.
+    while card.fields.len() > MAX_FIELDS {
+        drop_lowest(&mut card.fields);
+    }
     fit(&mut card);
     let mut body = payload(&card);
     if let Some(obj) = body.as_object_mut() {
@@ -141,7 +145,7 @@ pub fn card(alert: &Alert) -> Card {
     Card {
         username: family_name(alert).to_string(),
         title: title(alert),
-        description: description(alert, sentiment),
+        description: headline(alert),
         color: color(sentiment),
         fields: fields(alert),
         footer: format!("{}{FOOTER_SUFFIX}", alert.id),
@@ -206,72 +210,159 @@ fn title(alert: &Alert) -> String {
     t
 }
 
-fn description(alert: &Alert, sentiment: Sentiment) -> Option<String> {
-    let word = match sentiment {
-        Sentiment::Bullish => "Bullish",
-        Sentiment::Bearish => "Bearish",
-        Sentiment::Neutral => "Neutral",
-    };
-    if alert.bot == Bot::Darkpool {
-        return Some("Dark pool print · no direction".to_string());
-    }
-    let plan = plan_headline(alert);
+/// The one-line headline, in the spirit of the flow services traders know.
+/// Options: `639 @ $2.80 · $178.9K · ASK · 18 DTE · 2.6% OTM` (size at the
+/// average fill, premium, side, days to expiry, signed moneyness). Dark
+/// prints: size at price and notional, with no direction. Stock setups: the
+/// pattern and price. Whatever the record does not know is left out.
+fn headline(alert: &Alert) -> Option<String> {
+    let mut parts: Vec<String> = Vec::new();
     if alert.bot.is_options() {
-        let fill = match alert.side {
-            Side::Ask => "filled at the ask",
-            Side::Bid => "filled at the bid",
-            Side::Mid => "filled between bid and ask",
-            Side::Unknown => "fill side unknown",
+        match (finite(alert.volume_delta), finite(alert.avg_price)) {
+            (Some(n), Some(p)) => parts.push(format!("{} @ {}", fmt_money(n), dollars(p))),
+            (Some(n), None) => parts.push(plural(n, "contract")),
+            _ => {}
+        }
+        parts.extend(finite(alert.premium).map(compact_dollars));
+        let side = match alert.side {
+            Side::Ask => "ASK",
+            Side::Mid => "MID",
+            Side::Bid => "BID",
+            Side::Unknown => "side unknown",
         };
-        return Some([Some(format!("{word} · {fill}")), plan].into_iter().flatten().collect::<Vec<_>>().join(" · "));
+        parts.push(side.to_string());
+        parts.extend(alert.dte.map(|d| format!("{d} DTE")));
+        parts.extend(moneyness(alert).map(fmt_moneyness));
+    } else if alert.bot == Bot::Darkpool {
+        match (finite(alert.size), finite(alert.price)) {
+            (Some(n), Some(p)) => parts.push(format!("{} sh @ {}", fmt_money(n), dollars(p))),
+            (Some(n), None) => parts.push(plural(n, "share")),
+            (None, Some(p)) => parts.push(dollars(p)),
+            _ => {}
+        }
+        parts.extend(finite(alert.notional).map(compact_dollars));
+        parts.push("dark pool print · no direction".to_string());
+    } else {
+        parts.extend(alert.pattern.clone().filter(|p| !p.trim().is_empty()));
+        parts.extend(finite(alert.price).or(finite(alert.spot)).map(dollars));
+        parts.extend(finite(alert.size).map(|s| plural(s, "share")));
     }
-    // Stock setups have a direction only when the bot gave one.
-    let word = (sentiment != Sentiment::Neutral).then(|| word.to_string());
-    let parts: Vec<String> = [word, plan].into_iter().flatten().collect();
     (!parts.is_empty()).then(|| parts.join(" · "))
 }
 
-/// "long plan on the underlying": which way the published plan trades and
-/// what its levels are prices of, so a stop is never read as the option's
-/// (or the underlying's) by mistake.
-fn plan_headline(alert: &Alert) -> Option<String> {
-    let (entry, stop, target) = (finite(alert.entry)?, finite(alert.stop)?, *alert.targets.as_ref()?.first()?);
-    let (long, _) = crate::alert::Plan::shape(entry, stop, target);
-    Some(format!("{} plan on the {}", if long { "long" } else { "short" }, plan_terms(alert.bot)))
+/// How far the strike is from spot, signed by moneyness: positive out of
+/// the money (a call's strike above spot, a put's below), negative in it.
+/// A fraction of spot; `None` without a strike, a spot or a contract type.
+pub fn moneyness(alert: &Alert) -> Option<f64> {
+    let (strike, spot) = (finite(alert.strike)?, finite(alert.spot).filter(|s| *s > 0.0)?);
+    let above = (strike - spot) / spot;
+    match alert.contract_type? {
+        crate::alert::ContractType::Call => Some(above),
+        crate::alert::ContractType::Put => Some(-above),
+    }
 }
 
+/// `2.6% OTM`, `1.2% ITM`, or `ATM` within half a basis point.
+fn fmt_moneyness(m: f64) -> String {
+    if m.abs() < 0.00005 {
+        "ATM".to_string()
+    } else if m > 0.0 {
+        format!("{} OTM", percent(m))
+    } else {
+        format!("{} ITM", percent(-m))
+    }
+}
+
+/// Dollars as a trader reads a premium at a glance: `$950`, `$178.9K`,
+/// `$1.25M`, `$3.1B`.
+pub fn compact_dollars(x: f64) -> String {
+    let sign = if x < 0.0 { "-" } else { "" };
+    let a = x.abs();
+    let (v, unit) = match a {
+        a if a >= 1e9 => (a / 1e9, "B"),
+        a if a >= 1e6 => (a / 1e6, "M"),
+        a if a >= 1e3 => (a / 1e3, "K"),
+        a => return format!("{sign}${}", fmt_money(a)),
+    };
+    // Two decimals under 10 (1.25M), one above (178.9K).
+    let digits = if v < 10.0 { 2 } else { 1 };
+    let text = format!("{v:.digits$}");
+    let text = if text.contains('.') { text.trim_end_matches('0').trim_end_matches('.') } else { &text };
+    format!("{sign}${text}{unit}")
+}
+
+/// The plan in one line: which way it trades, then its levels, e.g.
+/// `Long · Entry $5.10 · Stop $2.55 · Targets $7.65 → $10.20`.
+fn plan_line(a: &Alert) -> Option<String> {
+    let mut parts = Vec::new();
+    let targets: Vec<f64> = a.targets.iter().flatten().copied().filter(|t| t.is_finite()).collect();
+    if let (Some(entry), Some(stop), Some(first)) = (finite(a.entry), finite(a.stop), targets.first()) {
+        let (long, _) = crate::alert::Plan::shape(entry, stop, *first);
+        parts.push(if long { "Long" } else { "Short" }.to_string());
+    }
+    parts.extend(finite(a.entry).map(|e| format!("Entry {}", dollars(e))));
+    parts.extend(finite(a.stop).map(|s| format!("Stop {}", dollars(s))));
+    if !targets.is_empty() {
+        let word = if targets.len() == 1 { "Target" } else { "Targets" };
+        let list: Vec<String> = targets.iter().map(|t| dollars(*t)).collect();
+        parts.push(format!("{word} {}", list.join(" → ")));
+    }
+    // A direction alone is no plan.
+    (parts.len() > usize::from(parts.first().is_some_and(|p| p == "Long" || p == "Short"))).then(|| parts.join(" · "))
+}
+
+/// The card's fields, at most [`MAX_FIELDS`], in Title Case, no value
+/// repeating another's or the headline's.
 fn fields(a: &Alert) -> Vec<Field> {
     use priority::*;
     let d = &a.details;
-    let mut out = Vec::new();
+    let mut out: Vec<Field> = Vec::new();
     let mut push = |name: &str, value: Option<String>, inline: bool, priority: u8| {
         if let Some(value) = value.filter(|v| !v.trim().is_empty()) {
             out.push(Field { name: name.to_string(), value, inline, priority });
         }
     };
 
-    push("Premium", finite(a.premium).map(|p| format!("${}", fmt_money(p))), true, ESSENTIAL);
-    push("Size", finite(a.volume_delta).map(|v| plural(v, "contract")), true, HIGH);
-    push("Avg fill", finite(a.avg_price).map(dollars), true, HIGH);
-    let side = match a.side {
-        Side::Ask => Some("ask"),
-        Side::Mid => Some("mid"),
-        Side::Bid => Some("bid"),
-        Side::Unknown => None,
-    };
-    push("Side", side.map(str::to_string), true, HIGH);
+    let quote = d.quote.filter(|(b, k)| b.is_finite() && k.is_finite() && *b >= 0.0 && *k > 0.0);
+    push("Bid × Ask", quote.map(|(b, k)| format!("{} × {}", dollars(b), dollars(k))), true, HIGH);
     let oi = finite(a.open_interest);
     let volume = finite(a.volume_delta);
-    push("Δvol/OI", ratio(d.delta_vol_oi, volume, oi, true), true, MEDIUM);
-    // The day's volume is not in the record, so vol/OI is never computed
-    // here; but a positive Δvol proves the day's volume exceeds a zero OI.
-    push("Vol/OI", ratio(d.vol_oi, volume, oi, false), true, MEDIUM);
-    push("OI", oi.map(fmt_money), true, MEDIUM);
-    push("DTE", a.dte.map(days), true, HIGH);
-    push("Strike distance", finite(d.strike_distance).map(percent), true, LOW);
-    push("Spot", finite(a.spot).map(dollars), true, MEDIUM);
-    push("IV", finite(d.iv).map(percent), true, LOW);
-    push("P(ITM)", finite(d.prob_itm).map(percent), true, MEDIUM);
+    push("Day Volume", finite(d.day_volume).map(fmt_money), true, MEDIUM);
+    push("Open Interest", oi.map(fmt_money), true, MEDIUM);
+    // Δvol/OI and vol/OI side by side: what this hit and the whole day did
+    // against the open interest. The day's volume is not always in the
+    // record, so vol/OI is only shown when given; but a positive Δvol
+    // proves the day's volume exceeds a zero OI.
+    let dvol = ratio(d.delta_vol_oi, volume, oi, true);
+    let vol = ratio(d.vol_oi, volume, oi, false);
+    let ratios = match (dvol, vol) {
+        (Some(x), Some(y)) if x == y => Some(x),
+        (x, y) => {
+            let parts: Vec<String> =
+                [x.map(|x| format!("Δ {x}")), y.map(|y| format!("day {y}"))].into_iter().flatten().collect();
+            (!parts.is_empty()).then(|| parts.join(" · "))
+        }
+    };
+    push("Vol/OI", ratios, true, MEDIUM);
+    let spot_name = if a.bot.is_options() { "Spot" } else { "Price" };
+    let spot = if a.bot.is_options() { finite(a.spot) } else { None };
+    push(spot_name, spot.map(dollars), true, MEDIUM);
+    let iv = finite(d.iv).map(percent);
+    let itm = finite(d.prob_itm).map(percent);
+    match (iv, itm) {
+        (Some(iv), Some(itm)) => push("IV · P(ITM)", Some(format!("{iv} · {itm}")), true, LOW),
+        (iv, itm) => {
+            push("IV", iv, true, LOW);
+            push("P(ITM)", itm, true, LOW);
+        }
+    }
+    // Stock setups: what the pattern rests on.
+    let stock_levels: Vec<String> =
+        [finite(a.rsi).map(|r| format!("RSI {r:.1}")), finite(a.atr).map(|x| format!("ATR {}", dollars(x)))]
+            .into_iter()
+            .flatten()
+            .collect();
+    push("Indicators", (!stock_levels.is_empty()).then(|| stock_levels.join(" · ")), true, LOW);
     let score = finite(a.score).map(|s| {
         let parts: Vec<String> =
             d.score_parts.iter().filter(|(_, v)| v.is_finite()).map(|(k, v)| format!("{k} {}", fmt_num(*v))).collect();
@@ -279,33 +370,73 @@ fn fields(a: &Alert) -> Vec<Field> {
     });
     push("Score", score, true, HIGH);
     push("Unusual", Some(d.unusual.join("\n")), false, HIGH);
-
-    // Stock setups: the pattern and the levels it rests on.
-    push("Pattern", a.pattern.clone(), true, HIGH);
-    push("RSI", finite(a.rsi).map(|r| format!("{r:.1}")), true, LOW);
-    push("ATR", finite(a.atr).map(dollars), true, LOW);
-    let shares = if a.volume_delta.is_some() { "Shares" } else { "Size" };
-    push(shares, finite(a.size).map(|s| plural(s, "share")), true, ESSENTIAL);
-    push("Price", finite(a.price).map(dollars), true, ESSENTIAL);
-    push("Notional", finite(a.notional).map(|n| format!("${}", fmt_money(n))), true, ESSENTIAL);
-
-    // The plan, when the bot publishes one, its levels named as prices of
-    // the underlying or of the option.
-    let terms = plan_terms(a.bot);
-    push(&format!("Entry ({terms})"), finite(a.entry).map(dollars), true, HIGH);
-    push(&format!("Stop ({terms})"), finite(a.stop).map(dollars), true, HIGH);
-    let targets = a.targets.as_ref().map(|ts| ts.iter().filter(|t| t.is_finite()).map(|t| dollars(*t)).collect());
-    let targets = targets.filter(|ts: &Vec<String>| !ts.is_empty()).map(|ts| ts.join(" → "));
-    push(&format!("Targets ({terms})"), targets, true, HIGH);
-
     push("Label", Some(a.label.clone()), false, HIGH);
-    push("Contract", a.contract.clone(), false, LOW);
-    for (name, value) in &d.notes {
-        let name = if name.trim().is_empty() { "Note" } else { name.as_str() };
-        push(name, Some(value.clone()), value.chars().count() <= 40, NOTE);
+    push(&format!("Plan ({})", title_case(plan_terms(a.bot))), plan_line(a), false, ESSENTIAL);
+    // The bots' free-form lines, one field: each keeps its own name.
+    let notes: Vec<String> = d
+        .notes
+        .iter()
+        .filter(|(_, v)| !v.trim().is_empty())
+        .map(|(n, v)| if n.trim().is_empty() { v.clone() } else { format!("{}: {v}", title_case(n)) })
+        .collect();
+    push("Notes", Some(notes.join("\n")), false, NOTE);
+
+    dedupe(&mut out, headline(a).as_deref());
+    while out.len() > MAX_FIELDS {
+        drop_lowest(&mut out);
     }
     out
 }
+
+/// Fields per card: as compact as the flow services traders know.
+pub const MAX_FIELDS: usize = 10;
+
+/// Drops a field whose value another field (or the headline) already
+/// shows, so no figure is read twice: a label that is the headline's words,
+/// a note that repeats a ratio.
+fn dedupe(fields: &mut Vec<Field>, headline: Option<&str>) {
+    let mut seen: Vec<String> = headline.map(|h| h.split(" · ").map(str::to_string).collect()).unwrap_or_default();
+    if let Some(h) = headline {
+        seen.push(h.to_string());
+    }
+    fields.retain(|f| {
+        let dup = seen.iter().any(|s| s.eq_ignore_ascii_case(&f.value));
+        seen.push(f.value.clone());
+        !dup
+    });
+    // Note lines that repeat a field's value go too ("vol/OI: vol > OI").
+    let values: Vec<String> = fields.iter().filter(|f| f.name != "Notes").map(|f| f.value.clone()).collect();
+    for f in fields.iter_mut().filter(|f| f.name == "Notes") {
+        let kept: Vec<&str> = f
+            .value
+            .lines()
+            .filter(|l| !values.iter().any(|v| l.split_once(": ").is_some_and(|(_, rest)| rest == v)))
+            .collect();
+        f.value = kept.join("\n");
+    }
+    fields.retain(|f| !f.value.trim().is_empty());
+}
+
+/// `dark volume at $1.50` → `Dark Volume at $1.50`: every word capitalised
+/// but the short joining words, acronyms left as they are.
+pub fn title_case(s: &str) -> String {
+    s.split(' ')
+        .enumerate()
+        .map(|(i, w)| {
+            let mut c = w.chars();
+            match c.next() {
+                Some(f) if f.is_lowercase() && (i == 0 || !MINOR_WORDS.contains(&w)) => {
+                    f.to_uppercase().chain(c).collect()
+                }
+                _ => w.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Words Title Case leaves in lower case inside a name.
+pub const MINOR_WORDS: &[&str] = &["a", "an", "and", "at", "by", "for", "in", "of", "on", "or", "the", "to", "vs"];
 
 /// A volume/OI ratio as `1.25×`; with no open interest, `vol > OI` (the
 /// ratio is unbounded, and "inf" reads like a bug). `compute` derives the
@@ -343,14 +474,6 @@ fn percent(fraction: f64) -> String {
 fn plural(n: f64, unit: &str) -> String {
     let s = if (n - 1.0).abs() < f64::EPSILON { "" } else { "s" };
     format!("{} {unit}{s}", fmt_money(n))
-}
-
-fn days(dte: i64) -> String {
-    match dte {
-        0 => "0 (expires today)".to_string(),
-        1 => "1 day".to_string(),
-        n => format!("{n} days"),
-    }
 }
 
 /// `s` cut to at most `max` characters, ending in "…" when cut. Works on
@@ -604,25 +727,43 @@ mod tests {
         let mut a = Alert::new("x".into(), Bot::Bullseye, at, "TSLA");
         (a.side, a.sentiment) = (Side::Ask, Sentiment::Bearish);
         (a.entry, a.stop, a.targets) = (Some(415.46), Some(419.0), Some(vec![410.0, 405.0]));
-        let card = card(&a);
-        assert_eq!(card.description.as_deref(), Some("Bearish · filled at the ask · short plan on the underlying"));
-        let plan: Vec<(&str, &str)> =
-            card.fields.iter().map(|f| (f.name.as_str(), f.value.as_str())).filter(|(n, _)| n.contains('(')).collect();
-        assert_eq!(
-            plan,
-            [
-                ("Entry (underlying)", "$415.46"),
-                ("Stop (underlying)", "$419.00"),
-                ("Targets (underlying)", "$410.00 → $405.00")
-            ]
-        );
-        // Without a plan the headline says only what the fill showed.
+        let plan: Vec<(String, String)> =
+            card(&a).fields.into_iter().filter(|f| f.name.starts_with("Plan")).map(|f| (f.name, f.value)).collect();
+        let want = "Short · Entry $415.46 · Stop $419.00 · Targets $410.00 → $405.00";
+        assert_eq!(plan, [("Plan (Underlying)".to_string(), want.to_string())]);
+        a.bot = Bot::GoldenSweeps;
+        (a.entry, a.stop, a.targets) = (Some(2.0), Some(1.0), Some(vec![3.0]));
+        let plan: Vec<String> =
+            card(&a).fields.into_iter().filter(|f| f.name.starts_with("Plan")).map(|f| f.name).collect();
+        assert_eq!(plan, ["Plan (Option)"]);
+        // Without a plan there is no plan field.
         (a.entry, a.stop, a.targets) = (None, None, None);
-        assert_eq!(card_description(&a), Some("Bearish · filled at the ask".to_string()));
+        assert!(card(&a).fields.iter().all(|f| !f.name.starts_with("Plan")));
     }
 
-    fn card_description(a: &Alert) -> Option<String> {
-        card(a).description
+    #[test]
+    fn the_headline_reads_like_a_flow_service_row() {
+        let at = "2026-03-09T15:00:00Z".parse().unwrap();
+        let mut a = Alert::new("x".into(), Bot::Sweeps, at, "NVDA");
+        a.contract_type = Some(crate::alert::ContractType::Call);
+        (a.strike, a.spot, a.dte) = (Some(185.0), Some(180.3), Some(18));
+        (a.volume_delta, a.avg_price, a.premium, a.side) = (Some(639.0), Some(2.8), Some(178_920.0), Side::Ask);
+        assert_eq!(headline(&a).as_deref(), Some("639 @ $2.80 · $178.9K · ASK · 18 DTE · 2.6% OTM"));
+        // A put below spot is out of the money; above, in it.
+        a.contract_type = Some(crate::alert::ContractType::Put);
+        assert_eq!(headline(&a).as_deref(), Some("639 @ $2.80 · $178.9K · ASK · 18 DTE · 2.6% ITM"));
+        a.strike = Some(175.0);
+        assert!(moneyness(&a).unwrap() > 0.0);
+        assert_eq!(compact_dollars(1_250_000.0), "$1.25M");
+        assert_eq!(compact_dollars(950.0), "$950");
+        assert_eq!(compact_dollars(100_000.0), "$100K");
+    }
+
+    #[test]
+    fn names_are_title_case_but_for_joining_words() {
+        assert_eq!(title_case("dark volume at $1.50"), "Dark Volume at $1.50");
+        assert_eq!(title_case("vs VWAP"), "Vs VWAP");
+        assert_eq!(title_case("Δvol/OI"), "Δvol/OI");
     }
 
     #[test]

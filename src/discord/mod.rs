@@ -12,6 +12,6 @@ pub mod sender;
 pub mod webhook;
 
 pub use embed::{check_limits, render, render_text, render_update, render_update_text};
-pub use report::report_payload;
-pub use sender::{Delivery, Sender};
+pub use report::{report_message, report_payload};
+pub use sender::{Attachment, Delivery, Sender};
 pub use webhook::{Webhook, WebhookError};

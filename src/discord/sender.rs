@@ -60,6 +60,18 @@ const MAX_MESSAGE_CHARS: usize = 300;
 const UNKNOWN_WEBHOOK: i64 = 10015;
 /// Recent log lines kept for `status`/`health`.
 const RECENT_EVENTS: usize = 64;
+/// What Discord's API reference asks a client to send as its User-Agent:
+/// `DiscordBot ($url, $versionNumber)`.
+pub const USER_AGENT: &str = concat!("DiscordBot (https://github.com/orakl/orakl, ", env!("CARGO_PKG_VERSION"), ")");
+
+/// A file attached to a post (Discord's `files[n]` form part).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// The name the embed refers to as `attachment://{name}`.
+    pub name: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
 
 /// How one post ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,7 +168,13 @@ impl Sender {
     /// connection failures up to the attempt bound and within
     /// [`POST_BUDGET`]; a post whose outcome is unknown is not retried here.
     pub fn post(&self, webhook: &Webhook, payload: &Value) -> Delivery {
-        self.send(webhook, payload, None)
+        self.send(webhook, payload, None, None)
+    }
+
+    /// Posts `payload` with `file` attached, as Discord's multipart form
+    /// (`payload_json` and `files[0]`), with the rules of [`Sender::post`].
+    pub fn post_with_file(&self, webhook: &Webhook, payload: &Value, file: &Attachment) -> Delivery {
+        self.send(webhook, payload, None, Some(file))
     }
 
     /// Edits message `message_id` that `webhook` posted (Discord's Edit
@@ -166,18 +184,22 @@ impl Sender {
     /// 404 is the message deleted unless Discord names the webhook
     /// (code 10015, Unknown Webhook).
     pub fn edit(&self, webhook: &Webhook, message_id: &str, payload: &Value) -> Delivery {
-        self.send(webhook, payload, Some(message_id))
+        self.send(webhook, payload, Some(message_id), None)
     }
 
-    /// A post (`edit` None) or an edit of message `edit`.
-    fn send(&self, webhook: &Webhook, payload: &Value, edit: Option<&str>) -> Delivery {
-        let body = match serde_json::to_vec(payload) {
+    /// A post (`edit` None) or an edit of message `edit`, with a file or not.
+    fn send(&self, webhook: &Webhook, payload: &Value, edit: Option<&str>, file: Option<&Attachment>) -> Delivery {
+        let json = match serde_json::to_vec(payload) {
             Ok(b) => b,
             Err(e) => {
                 let message = format!("payload is not serialisable: {e}");
                 self.event(log::Level::Error, &format!("event=discord_rejected webhook={} status=0", webhook.id()));
                 return Delivery::Rejected { status: 0, message };
             }
+        };
+        let (content_type, body) = match file {
+            None => ("application/json".to_string(), json),
+            Some(f) => multipart(&json, f),
         };
         let url = match edit {
             Some(message_id) => webhook.message_url(message_id),
@@ -214,9 +236,10 @@ impl Sender {
             }
             let last = attempt == max_attempts;
             let sent_at = self.clock.elapsed();
+            let headers = [("User-Agent", USER_AGENT)];
             let answer = match edit {
-                Some(_) => self.http.patch_json(&url, &body),
-                None => self.http.post_json(&url, &[], &body),
+                Some(_) => self.http.patch_json(&url, &headers, &body),
+                None => self.http.post(&url, &headers, &content_type, &body),
             };
             // A retry is only worth starting if it can also take as long.
             let took = self.clock.elapsed().saturating_sub(sent_at);
@@ -530,6 +553,36 @@ fn seconds(v: &str) -> Option<Duration> {
 /// connection, or a URL that cannot work, certainly posted nothing.
 fn outcome_unknown(e: &HttpError) -> bool {
     matches!(e, HttpError::Timeout(_) | HttpError::Io(_) | HttpError::Protocol(_) | HttpError::TooLarge(_))
+}
+
+/// Discord's multipart form for a message with a file: the JSON payload as
+/// the `payload_json` part and the file as `files[0]`. The boundary is
+/// derived from the content and lengthened until it occurs in neither part,
+/// so the body is the same bytes for the same message.
+pub fn multipart(json: &[u8], file: &Attachment) -> (String, Vec<u8>) {
+    let mut boundary = format!("orakl-{:016x}", digest(json) ^ digest(&file.bytes));
+    let occurs = |b: &str| {
+        let needle = b.as_bytes();
+        [json, file.bytes.as_slice()].iter().any(|part| part.windows(needle.len()).any(|w| w == needle))
+    };
+    while occurs(&boundary) {
+        boundary.push('x');
+    }
+    // A quote or line break in the name would break the part's header.
+    let name: String = file.name.chars().filter(|c| !c.is_control() && *c != '"' && *c != '\\').collect();
+    let mut body = Vec::with_capacity(json.len() + file.bytes.len() + 512);
+    body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+    body.extend_from_slice(b"Content-Disposition: form-data; name=\"payload_json\"\r\n");
+    body.extend_from_slice(b"Content-Type: application/json\r\n\r\n");
+    body.extend_from_slice(json);
+    body.extend_from_slice(format!("\r\n--{boundary}\r\n").as_bytes());
+    body.extend_from_slice(
+        format!("Content-Disposition: form-data; name=\"files[0]\"; filename=\"{name}\"\r\n").as_bytes(),
+    );
+    body.extend_from_slice(format!("Content-Type: {}\r\n\r\n", file.content_type).as_bytes());
+    body.extend_from_slice(&file.bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
 /// A stable digest of a payload, to know a post again on a later pass

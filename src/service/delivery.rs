@@ -159,9 +159,9 @@ impl Deliver for PrintDelivery {
         report: &Report,
         title: &str,
         days: u32,
-        _now: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> Result<(), (String, bool)> {
-        let text = outcomes::render_report(report, title, days);
+        let text = outcomes::render_report_for(report, title, &outcomes::Period::last_days(now, days));
         // In jsonl mode stdout carries only alert lines (a pipe into jq
         // reads nothing else): the report, for a person, goes to stderr.
         let mut stderr = std::io::stderr().lock();
@@ -324,10 +324,14 @@ impl Deliver for DiscordDelivery {
         let Some(webhook) = self.reports.clone() else {
             return Err(("REPORTS_WEBHOOK is not set".into(), false));
         };
-        let body = outcomes::render_tables(report, title, days);
         let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        let payload = discord::report_payload(title, &body, outcomes::METHOD, &stamp);
-        match self.sender.post(&webhook, &payload) {
+        let period = outcomes::Period::last_days(now, days);
+        let (payload, chart) = discord::report_message(report, title, &period, &stamp);
+        let answer = match &chart {
+            Some(file) => self.sender.post_with_file(&webhook, &payload, file),
+            None => self.sender.post(&webhook, &payload),
+        };
+        match answer {
             discord::Delivery::Sent { .. } => {
                 log::info!(webhook = webhook.id(); "report_sent");
                 Ok(())

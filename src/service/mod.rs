@@ -42,7 +42,7 @@ mod outcomes;
 mod write_guard;
 
 pub use delivery::{Deliver, Delivered, Delivery, DiscordDelivery, PrintDelivery};
-pub use outcomes::{build_report, opening_confirmed, warn_flagged};
+pub use outcomes::{build_report, build_report_for, opening_confirmed, warn_flagged};
 
 /// How `--dry-run` prints alerts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -385,9 +385,17 @@ fn log_outcome(alert: &Alert, o: &Outcome) {
 
 /// The report of the alerts of the last `days` days as of `now`.
 pub fn build_report(store: &Store, config: &Config, now: DateTime<Utc>, days: u32) -> Result<Report, StoreError> {
-    let since = now - chrono::Duration::days(i64::from(days));
+    build_report_for(store, config, &outcomes::Period::last_days(now, days))
+}
+
+/// The report of the alerts of `period`.
+pub fn build_report_for(store: &Store, config: &Config, period: &outcomes::Period) -> Result<Report, StoreError> {
     let mut rows: Vec<Row> = Vec::new();
-    store.each_alert_with_outcome(since, None, |item| rows.push(report_row(&item)))?;
+    store.each_alert_with_outcome(period.since, None, |item| {
+        if period.contains(item.entry.alert.at) {
+            rows.push(report_row(&item));
+        }
+    })?;
     Ok(outcomes::summarize(&rows, &ReportParams::from_config(config)))
 }
 

@@ -18,7 +18,7 @@ use orakl::http::Http;
 use orakl::job::Bot;
 use orakl::notify::Notifier;
 
-use crate::support::fake_http::{FakeServer, Recorded, Reply};
+use crate::support::fake_http::{FakeServer, Recorded, Reply, form_parts};
 use crate::support::json_schema::Validator;
 
 /// A token that must never show up in anything the code produces.
@@ -56,14 +56,16 @@ fn full_options_alert() -> Alert {
     a.stop = Some(2.55);
     a.targets = Some(vec![7.65, 10.2]);
     a.details = Details {
+        quote: Some((4.9, 5.1)),
+        day_volume: Some(4200.0),
         iv: Some(0.182),
         prob_itm: Some(0.412),
         strike_distance: Some(0.0116),
         vol_oi: Some(0.35),
         delta_vol_oi: Some(0.2083),
         score_parts: vec![("premium".into(), 58.0)],
-        notes: vec![("Repeat".into(), "3rd hit in 30 min · $2,100,000 total".into())],
-        ..Details::default()
+        unusual: vec!["7.0× this contract's usual volume for 30 s".into()],
+        notes: vec![("repeat".into(), "3rd hit in 30 min · $2,100,000 total".into())],
     };
     a
 }
@@ -251,41 +253,70 @@ fn check_limits_reports_each_violation() {
 }
 
 #[test]
-fn a_full_options_alert_renders_as_a_readable_embed() {
+fn a_full_options_alert_renders_as_a_compact_card() {
     let payload = render(&full_options_alert());
     let expected = json!({
         "username": "Golden Sweeps",
         "allowed_mentions": {"parse": []},
         "embeds": [{
             "title": "Golden Sweeps · SPY 670C 2025-11-21",
-            "description": "Bullish · filled at the ask · long plan on the option",
+            "description": "2,500 @ $5.00 · $1.25M · ASK · 30 DTE · 1.2% OTM",
             "color": 0x2ECC71,
             "timestamp": "2025-10-22T14:30:05Z",
             "footer": {"text": "golden_sweeps:O:SPY251121C00670000:20251022T143005 · not financial advice"},
             "fields": [
-                {"name": "Premium", "value": "$1,250,000", "inline": true},
-                {"name": "Size", "value": "2,500 contracts", "inline": true},
-                {"name": "Avg fill", "value": "$5.00", "inline": true},
-                {"name": "Side", "value": "ask", "inline": true},
-                {"name": "Δvol/OI", "value": "0.21×", "inline": true},
-                {"name": "Vol/OI", "value": "0.35×", "inline": true},
-                {"name": "OI", "value": "12,000", "inline": true},
-                {"name": "DTE", "value": "30 days", "inline": true},
-                {"name": "Strike distance", "value": "1.2%", "inline": true},
+                {"name": "Bid × Ask", "value": "$4.90 × $5.10", "inline": true},
+                {"name": "Day Volume", "value": "4,200", "inline": true},
+                {"name": "Open Interest", "value": "12,000", "inline": true},
+                {"name": "Vol/OI", "value": "Δ 0.21× · day 0.35×", "inline": true},
                 {"name": "Spot", "value": "$662.31", "inline": true},
-                {"name": "IV", "value": "18.2%", "inline": true},
-                {"name": "P(ITM)", "value": "41.2%", "inline": true},
+                {"name": "IV · P(ITM)", "value": "18.2% · 41.2%", "inline": true},
                 {"name": "Score", "value": "58/100\npremium 58", "inline": true},
-                {"name": "Entry (option)", "value": "$5.10", "inline": true},
-                {"name": "Stop (option)", "value": "$2.55", "inline": true},
-                {"name": "Targets (option)", "value": "$7.65 → $10.20", "inline": true},
+                {"name": "Unusual", "value": "7.0× this contract's usual volume for 30 s", "inline": false},
                 {"name": "Label", "value": "sweep confirmed: 4 ISO prints on 3 exchanges", "inline": false},
-                {"name": "Contract", "value": "O:SPY251121C00670000", "inline": false},
-                {"name": "Repeat", "value": "3rd hit in 30 min · $2,100,000 total", "inline": true},
+                {"name": "Plan (Option)", "value": "Long · Entry $5.10 · Stop $2.55 · Targets $7.65 → $10.20", "inline": false},
             ],
         }],
     });
     assert_eq!(payload, expected, "{payload:#}");
+}
+
+/// Every word of a field name starts with a capital (or a symbol), but the
+/// short joining words.
+fn is_title_case(name: &str) -> bool {
+    const MINOR: [&str; 13] = ["a", "an", "and", "at", "by", "for", "in", "of", "on", "or", "the", "to", "vs"];
+    name.split(' ').enumerate().all(|(i, w)| {
+        let first = w.chars().next();
+        first.is_none_or(|c| !c.is_lowercase()) || (i > 0 && MINOR.contains(&w))
+    })
+}
+
+#[test]
+fn every_card_is_compact_title_case_and_repeats_nothing() {
+    let mut with_notes = full_options_alert();
+    with_notes.details.notes.push(("vol/OI".into(), "vol > OI".into()));
+    let mut alerts = realistic_alerts();
+    alerts.push(("with notes", with_notes));
+    for (name, alert) in alerts {
+        let payload = render(&alert);
+        let e = embed(&payload);
+        let fields = e["fields"].as_array().cloned().unwrap_or_default();
+        assert!(fields.len() <= 10, "{name}: {} fields", fields.len());
+        let headline: Vec<&str> = e["description"].as_str().unwrap_or("").split(" · ").collect();
+        let mut seen: Vec<&str> = Vec::new();
+        for f in &fields {
+            let (n, v) = (f["name"].as_str().unwrap(), f["value"].as_str().unwrap());
+            assert!(is_title_case(n), "{name}: field name {n:?} is not Title Case");
+            assert!(!seen.contains(&v) && !headline.contains(&v), "{name}: {n} repeats {v:?}");
+            seen.push(v);
+        }
+        assert!(check_limits(&payload).is_empty(), "{name}: {:?}", check_limits(&payload));
+    }
+    // The notes that do survive keep their words, names in Title Case.
+    let mut a = stock_alert_with_plan();
+    a.details.notes = vec![("dark volume at level".into(), "1.2M shares".into())];
+    assert_eq!(field(&render(&a), "Notes"), Some("Dark Volume at Level: 1.2M shares"));
+    assert!(!is_title_case("day volume") && is_title_case("Dark Volume at Level"));
 }
 
 #[test]
@@ -294,11 +325,10 @@ fn unknown_values_are_omitted_not_printed() {
     // Without ISO prints it is flow, not a sweep, whatever the family.
     assert_eq!(embed(&payload)["title"], "Unusual Flow · QQQ P");
     assert_eq!(payload["username"], "Unusual Flow");
-    assert_eq!(field_names(&payload), ["Size", "Δvol/OI", "Vol/OI", "OI", "Label"]);
-    assert_eq!(field(&payload, "Δvol/OI"), Some("vol > OI"));
+    assert_eq!(field_names(&payload), ["Open Interest", "Vol/OI", "Label"]);
     assert_eq!(field(&payload, "Vol/OI"), Some("vol > OI"));
-    assert_eq!(field(&payload, "OI"), Some("0"));
-    assert_eq!(embed(&payload)["description"], "Neutral · fill side unknown");
+    assert_eq!(field(&payload, "Open Interest"), Some("0"));
+    assert_eq!(embed(&payload)["description"], "120 contracts · side unknown");
 
     // An alert with nothing but its identity still renders a valid embed.
     let bare = Alert::new("sweeps:X:1".into(), Bot::Sweeps, at(), "X");
@@ -312,21 +342,17 @@ fn unknown_values_are_omitted_not_printed() {
 fn stock_alerts_show_their_pattern_and_plan() {
     let payload = render(&stock_alert_with_plan());
     assert_eq!(embed(&payload)["title"], "STRAT · AAPL");
-    assert_eq!(
-        field_names(&payload),
-        ["Pattern", "RSI", "ATR", "Price", "Entry (underlying)", "Stop (underlying)", "Targets (underlying)", "Label"],
-        "{payload:#}"
-    );
-    assert_eq!(field(&payload, "Targets (underlying)"), Some("$234.90"));
-    assert_eq!(embed(&payload)["description"], "Bullish · long plan on the underlying");
-    assert_eq!(field(&payload, "RSI"), Some("61.2"));
+    assert_eq!(embed(&payload)["description"], "2-1-2 bullish (60m) · $231.20");
+    assert_eq!(field_names(&payload), ["Indicators", "Label", "Plan (Underlying)"], "{payload:#}");
+    assert_eq!(field(&payload, "Plan (Underlying)"), Some("Long · Entry $231.50 · Stop $229.80 · Target $234.90"));
+    assert_eq!(field(&payload, "Indicators"), Some("RSI 61.2 · ATR $3.40"));
 
     let payload = render(&darkpool_alert());
     assert_eq!(embed(&payload)["title"], "Darkpool · AAPL");
-    assert_eq!(embed(&payload)["description"], "Dark pool print · no direction");
-    assert_eq!(field(&payload, "Size"), Some("250,000 shares"));
-    assert_eq!(field(&payload, "Notional"), Some("$57,467,500"));
-    assert_eq!(field(&payload, "Dark volume at level"), Some("1.2M shares"));
+    assert_eq!(embed(&payload)["description"], "250,000 sh @ $229.87 · $57.5M · dark pool print · no direction");
+    // The label says what the headline says: it is not repeated.
+    assert_eq!(field_names(&payload), ["Notes"]);
+    assert_eq!(field(&payload, "Notes"), Some("Vs VWAP: +0.4%\nDark Volume at Level: 1.2M shares"));
 }
 
 #[test]
@@ -366,10 +392,10 @@ fn an_oversize_alert_is_shortened_not_rejected() {
 
     // The numbers a trader acts on survive; the notes go first.
     let names = field_names(&payload);
-    for kept in ["Premium", "Size", "Side", "Score", "Entry (option)", "Stop (option)", "Targets (option)", "Label"] {
+    for kept in ["Score", "Plan (Option)", "Label"] {
         assert!(names.iter().any(|n| n == kept), "{kept} dropped: {names:?}");
     }
-    assert!(names.iter().filter(|n| n.starts_with("Note")).count() < 40);
+    assert!(!names.iter().any(|n| n == "Notes"), "{names:?}");
 
     // Truncated texts end in "…" and are cut on character boundaries.
     let label = field(&payload, "Label").unwrap();
@@ -408,8 +434,8 @@ fn dry_run_text_is_plain_and_deterministic() {
     assert_eq!(text, render_text(&full_options_alert()));
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], "Golden Sweeps · SPY 670C 2025-11-21");
-    assert_eq!(lines[1], "Bullish · filled at the ask · long plan on the option");
-    assert!(lines.contains(&"  Premium: $1,250,000"), "{text}");
+    assert_eq!(lines[1], "2,500 @ $5.00 · $1.25M · ASK · 30 DTE · 1.2% OTM");
+    assert!(lines.contains(&"  Bid × Ask: $4.90 × $5.10"), "{text}");
     assert!(lines.contains(&"  Score: 58/100"), "{text}");
     assert!(lines.contains(&"    premium 58"), "{text}");
     assert_eq!(
@@ -586,6 +612,10 @@ fn a_200_is_sent_with_the_message_id_and_the_request_is_right() {
     assert_eq!(r.path(), format!("/api/webhooks/{HOOK_ID}/{CANARY}"));
     assert_eq!(r.query("wait").as_deref(), Some("true"));
     assert_eq!(r.header("content-type"), Some("application/json"));
+    assert_eq!(
+        r.header("user-agent"),
+        Some(concat!("DiscordBot (https://github.com/orakl/orakl, ", env!("CARGO_PKG_VERSION"), ")"))
+    );
     assert_eq!(r.body_json(), payload());
     assert_eq!(clock.elapsed(), Duration::ZERO);
     let events = sender.recent_events();
@@ -594,6 +624,43 @@ fn a_200_is_sent_with_the_message_id_and_the_request_is_right() {
         [format!("event=discord_sent webhook={HOOK_ID} status=200 message_id=1300000000000000001 attempt=1")]
     );
     assert_no_secrets(&delivery, &sender);
+}
+
+#[test]
+fn a_report_goes_out_as_a_multipart_form_with_its_chart() {
+    use orakl::outcomes::{Period, ReportParams, summarize};
+    let clock = sim_clock();
+    let discord = FakeDiscord::start(&clock, vec![ok_message()]);
+    let sender = sender(&clock);
+    let report = summarize(&[], &ReportParams { min_obs: 20, min_win: 0.2 });
+    let period = Period::dates(date("2025-10-20"), date("2025-10-26")).unwrap();
+    let (payload, chart) =
+        orakl::discord::report_message(&report, "orakl weekly report", &period, "2025-10-27T12:00:00Z");
+    let chart = chart.expect("a chart");
+    // The chart's bytes hold the boundary's prefix: it must be lengthened.
+    let mut tricky = chart.clone();
+    tricky.bytes.extend_from_slice(b"--orakl-");
+    let delivery = sender.post_with_file(&discord.webhook(HOOK_ID), &payload, &tricky);
+    assert_eq!(delivery, sent("1300000000000000001"));
+    let r = &discord.server.requests()[0];
+    assert_eq!(r.query("wait").as_deref(), Some("true"));
+    assert!(r.header("user-agent").unwrap().starts_with("DiscordBot ("));
+    let content_type = r.header("content-type").unwrap();
+    assert!(content_type.starts_with("multipart/form-data; boundary="), "{content_type}");
+    let parts = form_parts(content_type, &r.body);
+    assert_eq!(parts.len(), 2);
+    assert!(parts[0].0.contains(r#"name="payload_json""#), "{}", parts[0].0);
+    let json: Value = serde_json::from_slice(&parts[0].1).unwrap();
+    assert_eq!(json, payload);
+    assert_eq!(json["embeds"][0]["image"]["url"], "attachment://report.png");
+    assert_eq!(json["embeds"][0]["title"], "orakl weekly report · 2025-10-20 – 2025-10-26");
+    assert!(parts[1].0.contains(r#"name="files[0]"; filename="report.png""#), "{}", parts[1].0);
+    assert!(parts[1].0.contains("Content-Type: image/png"), "{}", parts[1].0);
+    assert_eq!(parts[1].1, tricky.bytes);
+    // The file is a PNG of the chart's size.
+    let decoder = png::Decoder::new(std::io::Cursor::new(chart.bytes));
+    let info = decoder.read_info().expect("a valid PNG").info().clone();
+    assert_eq!((info.width, info.height), (orakl::chart::WIDTH, orakl::chart::HEIGHT));
 }
 
 #[test]

@@ -448,6 +448,9 @@ fn the_weekly_report_is_posted_to_the_reports_webhook_and_flags_weak_symbols() {
     let flagged = description.split("Flagged for review").nth(1).unwrap();
     assert!(flagged.contains("XYZ") && !flagged.contains("SPY"), "{flagged}");
     assert!(payload["embeds"][0]["footer"]["text"].as_str().unwrap().starts_with("Method: win = T1"));
+    // The chart rides along as the embed's image, the date range in the title.
+    assert_eq!(payload["embeds"][0]["image"]["url"], "attachment://report.png");
+    assert!(payload["embeds"][0]["title"].as_str().unwrap().starts_with("orakl weekly report · "), "{payload:#}");
     assert!(
         logs.iter().any(|l| l.contains("event=symbol_flagged ticker=XYZ resolved=20")),
         "a warn line names the flagged symbol: {logs:#?}"
@@ -571,7 +574,7 @@ fn report_prints_the_tables_and_the_method_and_needs_an_existing_state() {
     let out = orakl(dir.path(), &["report", "--days", "3650", "--state", db.to_str().unwrap()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.starts_with("orakl report: last 3650 days\n"), "{text}");
+    assert!(text.starts_with("orakl report · "), "{text}");
     let line = |name: &str| text.lines().find(|l| l.starts_with(name)).unwrap().split_whitespace().collect::<Vec<_>>();
     // A T2 on a premium plan (entry 2.0, stop 1.0, T2 4.0): +2R.
     assert_eq!(
@@ -584,6 +587,60 @@ fn report_prints_the_tables_and_the_method_and_needs_an_existing_state() {
     let missing = orakl(dir.path(), &["report", "--state", dir.path().join("nope.db").to_str().unwrap()]);
     assert_eq!(missing.status.code(), Some(78));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("does not exist"));
+}
+
+#[test]
+fn report_takes_a_date_range_json_csv_and_writes_its_chart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("state.db");
+    export_fixture(&db);
+    let state = db.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let mut all = vec!["report", "--state", state];
+        all.extend_from_slice(args);
+        orakl(dir.path(), &all)
+    };
+    // One day, in the title; the alerts of other days are not counted.
+    let out = run(&["--since", "2026-03-10", "--until", "2026-03-10"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("orakl report · 2026-03-10\n"), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("golden_sweeps ")), "{text}");
+    assert!(!text.lines().any(|l| l.starts_with("sweeps ")), "{text}");
+
+    let chart = dir.path().join("week.png");
+    let out = run(&[
+        "--since",
+        "2026-03-09",
+        "--until",
+        "2026-03-15",
+        "--format",
+        "json",
+        "--chart",
+        chart.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["since"], "2026-03-09T04:00:00Z");
+    assert_eq!(v["until"], "2026-03-16T04:00:00Z");
+    let group = |name: &str| v["groups"].as_array().unwrap().iter().find(|g| g["group"] == name).cloned().unwrap();
+    assert_eq!((group("sweeps")["section"].as_str(), group("sweeps")["alerts"].as_u64()), (Some("bot"), Some(1)));
+    assert_eq!(group("sweeps")["expectancy_r"].as_f64(), Some(2.0));
+    assert_eq!(group("all")["section"], "all");
+    let decoder = png::Decoder::new(std::io::Cursor::new(std::fs::read(&chart).unwrap()));
+    let info = decoder.read_info().expect("a valid PNG").info().clone();
+    assert_eq!((info.width, info.height), (orakl::chart::WIDTH, orakl::chart::HEIGHT));
+
+    let out = run(&["--since", "2026-03-09", "--format", "csv"]);
+    let csv = String::from_utf8(out.stdout).unwrap();
+    let mut lines = csv.lines();
+    assert!(lines.next().unwrap().starts_with("section,group,alerts,resolved,unfilled,t1_rate"), "{csv}");
+    assert!(csv.lines().any(|l| l.starts_with("bot,sweeps,1,1,0,1.0000,")), "{csv}");
+
+    // A range that ends before it starts is a usage error.
+    let bad = run(&["--since", "2026-03-10", "--until", "2026-03-09"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("is after --until"));
 }
 
 #[test]

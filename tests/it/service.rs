@@ -168,7 +168,7 @@ fn a_golden_sweep_is_detected_once_confirmed_committed_and_posted_once() {
         .collect();
     let all = fields.join("\n");
     assert!(all.contains("sweep confirmed: 2 ISO prints on 2 exchanges"), "{all}");
-    assert!(all.contains("2,000,000"), "premium shown: {all}");
+    assert!(embed["description"].as_str().unwrap().contains("$2M"), "premium shown: {embed}");
 
     let store = Store::open(&db).unwrap();
     let counts = store.outbox_counts().unwrap();

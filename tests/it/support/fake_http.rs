@@ -35,9 +35,36 @@ impl Recorded {
             (k == key).then(|| percent_decode(v))
         })
     }
+    /// The JSON body, or a multipart form's `payload_json` part (Discord's
+    /// message with a file).
     pub fn body_json(&self) -> serde_json::Value {
+        if let Some(ct) = self.header("content-type").filter(|c| c.starts_with("multipart/form-data")) {
+            let parts = form_parts(ct, &self.body);
+            let json = parts.iter().find(|(h, _)| h.contains(r#"name="payload_json""#)).expect("a payload_json part");
+            return serde_json::from_slice(&json.1).expect("payload_json is JSON");
+        }
         serde_json::from_slice(&self.body).expect("request body is JSON")
     }
+}
+
+/// A multipart/form-data body split into its parts: (headers, content), as
+/// RFC 7578 lays them out (CRLF line ends, `--boundary` delimiters).
+pub fn form_parts(content_type: &str, body: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let boundary = content_type.split_once("boundary=").expect("a boundary").1;
+    let delimiter = format!("--{boundary}");
+    let find = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).position(|w| w == needle);
+    let mut parts = Vec::new();
+    let start = find(body, delimiter.as_bytes()).expect("a first delimiter");
+    let mut rest = &body[start + delimiter.len()..];
+    while !rest.starts_with(b"--") {
+        rest = rest.strip_prefix(b"\r\n").expect("CRLF after a delimiter");
+        let end = find(rest, format!("\r\n{delimiter}").as_bytes()).expect("a closing delimiter");
+        let part = &rest[..end];
+        let split = find(part, b"\r\n\r\n").expect("part headers");
+        parts.push((String::from_utf8(part[..split].to_vec()).unwrap(), part[split + 4..].to_vec()));
+        rest = &rest[end + 2 + delimiter.len()..];
+    }
+    parts
 }
 
 fn percent_decode(s: &str) -> String {
