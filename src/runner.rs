@@ -92,9 +92,11 @@ pub fn run_loop(
         }
         if clock.shutdown().take_reload() {
             if let Some(t) = jobs.reload() {
-                // The new lines walk on from the last firing considered; a
-                // job already run at that instant is not run again (`fired`).
-                let from = considered - chrono::Duration::milliseconds(1);
+                // The new lines walk on from the last firing considered (a
+                // job already run at that instant is not run again: `fired`),
+                // or from the grace period ago: a line just added has no
+                // missed firings to report.
+                let from = considered.max(clock.now() - grace) - chrono::Duration::milliseconds(1);
                 next = t.lines.iter().map(|l| l.next_after(from)).collect();
                 timetable = t;
             }

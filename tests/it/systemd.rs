@@ -32,8 +32,26 @@ fn unit_file_has_the_required_settings() {
         "CapabilityBoundingSet=\n",
         "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
         "SystemCallFilter=@system-service",
+        "ExecReload=/bin/kill -HUP $MAINPID\n",
+        "UMask=0077",
+        "Environment=METRICS_FILE=/run/orakl/orakl.prom\n",
+        "RuntimeDirectory=orakl\n",
+        "RuntimeDirectoryMode=0755\n",
     ] {
         assert!(UNIT.contains(needle), "unit lacks `{}`", needle.trim());
+    }
+}
+
+/// `Documentation=` names files the README's install steps put there.
+#[test]
+fn the_documentation_the_unit_names_is_installed_by_the_readme() {
+    let readme = include_str!("../../README.md");
+    let docs: Vec<&str> = UNIT.lines().filter_map(|l| l.strip_prefix("Documentation=")).collect();
+    assert!(!docs.is_empty(), "the unit names no documentation");
+    for doc in docs.iter().flat_map(|d| d.split_whitespace()) {
+        let path = doc.strip_prefix("file://").unwrap_or_else(|| panic!("`{doc}`: not a file the install creates"));
+        let step = format!("README.md {path}\n");
+        assert!(readme.contains(&step), "README's install steps do not create {path}");
     }
 }
 
