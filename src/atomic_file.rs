@@ -9,6 +9,16 @@ use std::path::{Path, PathBuf};
 /// the target. The temporary name starts with a dot so collectors that read
 /// `*.prom` (or any glob of visible names) never pick it up.
 pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_inner(path, bytes, None)
+}
+
+/// [`write`] with the file's permission bits set to `mode`, which the
+/// process's umask cannot narrow (a file another user must read).
+pub fn write_mode(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    write_inner(path, bytes, Some(mode))
+}
+
+fn write_inner(path: &Path, bytes: &[u8], mode: Option<u32>) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -17,6 +27,10 @@ pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
+        if let Some(mode) = mode {
+            use std::os::unix::fs::PermissionsExt as _;
+            f.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        }
         f.write_all(bytes)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)

@@ -34,14 +34,28 @@ pub trait Clock: Send + Sync {
     fn elapsed(&self) -> Duration;
     /// Waits up to `d`, returning early when shutdown is requested.
     fn wait(&self, d: Duration) -> Waited;
+    /// The main loop's wait for its next firing: as [`Clock::wait`], but a
+    /// reload request also ends it early (as `Elapsed`), so SIGHUP is acted
+    /// on at once rather than at the next firing.
+    fn idle(&self, d: Duration) -> Waited {
+        self.wait(d)
+    }
     /// The shutdown flag this clock's waits listen to.
     fn shutdown(&self) -> &Shutdown;
 }
 
 /// A shared "please stop" flag with a condition variable, so a SIGTERM wakes
-/// a sleeping main loop at once.
+/// a sleeping main loop at once. It also carries "please reload" (SIGHUP),
+/// which wakes only the main loop's idle wait ([`Clock::idle`]): a rate
+/// limit's wait must run its full length whatever the operator does.
 #[derive(Clone, Default)]
-pub struct Shutdown(Arc<(Mutex<bool>, Condvar)>);
+pub struct Shutdown(Arc<(Mutex<Requests>, Condvar)>);
+
+#[derive(Default)]
+struct Requests {
+    stop: bool,
+    reload: bool,
+}
 
 impl Shutdown {
     pub fn new() -> Self {
@@ -50,30 +64,44 @@ impl Shutdown {
 
     pub fn request(&self) {
         let (flag, cv) = &*self.0;
-        *lock(flag) = true;
+        lock(flag).stop = true;
         cv.notify_all();
     }
 
     pub fn is_requested(&self) -> bool {
-        *lock(&self.0.0)
+        lock(&self.0.0).stop
     }
 
-    /// Blocks up to `d` or until shutdown is requested; true if requested.
-    fn wait_timeout(&self, d: Duration) -> bool {
+    /// Asks the main loop to re-read its timetable and watchlist.
+    pub fn request_reload(&self) {
+        let (flag, cv) = &*self.0;
+        lock(flag).reload = true;
+        cv.notify_all();
+    }
+
+    /// Whether a reload was asked for since the last call (clears it).
+    pub fn take_reload(&self) -> bool {
+        std::mem::take(&mut lock(&self.0.0).reload)
+    }
+
+    /// Blocks up to `d` or until shutdown is requested (or, with
+    /// `or_reload`, a reload); true if one of them was.
+    fn wait_timeout(&self, d: Duration, or_reload: bool) -> bool {
         let (flag, cv) = &*self.0;
         let deadline = Instant::now() + d;
-        let mut requested = lock(flag);
-        while !*requested {
+        let woken = |r: &Requests| r.stop || (or_reload && r.reload);
+        let mut requests = lock(flag);
+        while !woken(&requests) {
             let now = Instant::now();
             if now >= deadline {
                 break;
             }
-            requested = match cv.wait_timeout(requested, deadline - now) {
+            requests = match cv.wait_timeout(requests, deadline - now) {
                 Ok((guard, _)) => guard,
                 Err(poisoned) => poisoned.into_inner().0,
             };
         }
-        *requested
+        woken(&requests)
     }
 }
 
@@ -105,6 +133,30 @@ impl SystemClock {
         self.tick = Some((every.max(Duration::from_millis(1)), Box::new(f)));
         self
     }
+
+    /// Waits up to `d`; shutdown ends it early, and so does a reload
+    /// request when `or_reload` (returning `Elapsed`: the caller looks).
+    fn wait_for(&self, d: Duration, or_reload: bool) -> Waited {
+        let woken = |requested: bool| match requested {
+            true if self.shutdown.is_requested() => Some(Waited::Shutdown),
+            true => Some(Waited::Elapsed),
+            false => None,
+        };
+        let Some((every, tick)) = &self.tick else {
+            return woken(self.shutdown.wait_timeout(d, or_reload)).unwrap_or(Waited::Elapsed);
+        };
+        let deadline = Instant::now() + d;
+        loop {
+            tick();
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Waited::Elapsed;
+            }
+            if let Some(w) = woken(self.shutdown.wait_timeout(left.min(*every), or_reload)) {
+                return w;
+            }
+        }
+    }
 }
 
 impl Clock for SystemClock {
@@ -117,20 +169,11 @@ impl Clock for SystemClock {
     }
 
     fn wait(&self, d: Duration) -> Waited {
-        let Some((every, tick)) = &self.tick else {
-            return if self.shutdown.wait_timeout(d) { Waited::Shutdown } else { Waited::Elapsed };
-        };
-        let deadline = Instant::now() + d;
-        loop {
-            tick();
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Waited::Elapsed;
-            }
-            if self.shutdown.wait_timeout(left.min(*every)) {
-                return Waited::Shutdown;
-            }
-        }
+        self.wait_for(d, false)
+    }
+
+    fn idle(&self, d: Duration) -> Waited {
+        self.wait_for(d, true)
     }
 
     fn shutdown(&self) -> &Shutdown {

@@ -431,6 +431,8 @@ pub struct Config {
     pub watchlist: Vec<String>,
     /// Where the watchlist came from, for `orakl check`.
     pub watchlist_source: String,
+    /// `WATCHLIST_FILE`, which SIGHUP re-reads.
+    pub watchlist_file: Option<PathBuf>,
     /// Webhook per family, after the `DISCORD_WEBHOOK_URL` fallback.
     pub webhooks: BTreeMap<Bot, WebhookSetting>,
     pub reports_webhook: Option<WebhookSetting>,
@@ -511,6 +513,7 @@ impl Config {
             polygon_base_url: polygon_base_url.to_string(),
             watchlist,
             watchlist_source,
+            watchlist_file: get("WATCHLIST_FILE").map(PathBuf::from),
             webhooks,
             reports_webhook,
             state_db_path: PathBuf::from(get("STATE_DB_PATH").unwrap_or("state/bot_state.db")),
@@ -683,6 +686,14 @@ fn parse_watchlist_items<'a>(
         }
     }
     Ok(out)
+}
+
+impl Config {
+    /// The watchlist as `WATCHLIST_FILE` says now (SIGHUP); `None` when the
+    /// watchlist comes from `WATCHLIST`, which only a restart changes.
+    pub fn reread_watchlist(&self) -> Result<Option<Vec<String>>, ConfigError> {
+        self.watchlist_file.as_deref().map(read_watchlist_file).transpose()
+    }
 }
 
 fn read_watchlist_file(path: &Path) -> Result<Vec<String>, ConfigError> {

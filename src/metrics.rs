@@ -47,6 +47,35 @@ pub struct OutboxUsage {
     pub oldest_pending_age_s: Option<i64>,
 }
 
+/// What Discord made of this process's posts and edits for one family.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryCounts {
+    pub sent: u64,
+    /// Refused for good (a rejected payload, a deleted webhook).
+    pub failed: u64,
+    /// Not delivered this time; tried again later.
+    pub deferred: u64,
+    /// 429 answers while delivering (each retried or deferred).
+    pub rate_limited: u64,
+}
+
+/// How long one job's firings took since start (clock time: simulated in
+/// replays).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct JobDurations {
+    pub count: u64,
+    pub seconds: f64,
+    pub last_seconds: f64,
+}
+
+impl JobDurations {
+    pub fn add(&mut self, seconds: f64) {
+        self.count += 1;
+        self.seconds += seconds;
+        self.last_seconds = seconds;
+    }
+}
+
 /// The heartbeat's view of the service at one instant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
@@ -67,6 +96,15 @@ pub struct Snapshot {
     /// Alerts the hourly budget suppressed since start, by bot.
     #[serde(default)]
     pub budget_suppressed: BTreeMap<String, u64>,
+    /// Discord deliveries since start, by bot (empty when alerts are printed).
+    #[serde(default)]
+    pub delivery: BTreeMap<String, DeliveryCounts>,
+    /// Firings skipped because they were late past the grace period, by job.
+    #[serde(default)]
+    pub skipped_firings: BTreeMap<String, u64>,
+    /// Time spent in each job since start.
+    #[serde(default)]
+    pub job_durations: BTreeMap<String, JobDurations>,
     /// Each job's last successful run.
     pub last_success: BTreeMap<String, DateTime<Utc>>,
     pub open_circuits: Vec<String>,
@@ -101,6 +139,8 @@ pub fn api_totals(api: &BTreeMap<String, EndpointUsage>) -> ApiWindow {
 /// The Prometheus text exposition of a snapshot.
 pub fn render(s: &Snapshot) -> String {
     let mut out = Exposition::default();
+    out.family("orakl_build_info", "gauge", "The running orakl's version (always 1).");
+    out.sample("orakl_build_info", &[("version", env!("CARGO_PKG_VERSION"))], 1.0);
     out.family("orakl_api_requests_total", "counter", "Polygon API requests since start by endpoint and HTTP status.");
     for (endpoint, e) in &s.api {
         for (status, n) in &e.requests {
@@ -130,6 +170,20 @@ pub fn render(s: &Snapshot) -> String {
     for (bot, n) in &s.budget_suppressed {
         out.sample("orakl_alerts_suppressed_total", &[("bot", bot)], *n as f64);
     }
+    out.family(
+        "orakl_discord_deliveries_total",
+        "counter",
+        "Discord posts and edits since start, by bot and result (sent, failed, deferred).",
+    );
+    for (bot, d) in &s.delivery {
+        for (result, n) in [("sent", d.sent), ("failed", d.failed), ("deferred", d.deferred)] {
+            out.sample("orakl_discord_deliveries_total", &[("bot", bot), ("result", result)], n as f64);
+        }
+    }
+    out.family("orakl_discord_rate_limited_total", "counter", "HTTP 429 answers from Discord since start, by bot.");
+    for (bot, d) in &s.delivery {
+        out.sample("orakl_discord_rate_limited_total", &[("bot", bot)], d.rate_limited as f64);
+    }
     out.family("orakl_outbox_alerts", "gauge", "Alerts in the outbox by delivery status.");
     let o = &s.outbox;
     for (status, n) in [("pending", o.pending), ("sent", o.sent), ("failed", o.failed), ("expired", o.expired)] {
@@ -151,6 +205,23 @@ pub fn render(s: &Snapshot) -> String {
         out.sample("orakl_cache_misses_total", &[("cache", cache)], c.misses as f64);
     }
 
+    out.family(
+        "orakl_firings_skipped_total",
+        "counter",
+        "Firings skipped since start because they were later than SCHEDULE_GRACE_SECONDS, by job.",
+    );
+    for (job, n) in &s.skipped_firings {
+        out.sample("orakl_firings_skipped_total", &[("job", job)], *n as f64);
+    }
+    out.family("orakl_job_duration_seconds", "summary", "Time spent running each job since start.");
+    for (job, d) in &s.job_durations {
+        out.sample("orakl_job_duration_seconds_sum", &[("job", job)], d.seconds);
+        out.sample("orakl_job_duration_seconds_count", &[("job", job)], d.count as f64);
+    }
+    out.family("orakl_job_last_duration_seconds", "gauge", "How long each job's latest firing took.");
+    for (job, d) in &s.job_durations {
+        out.sample("orakl_job_last_duration_seconds", &[("job", job)], d.last_seconds);
+    }
     out.family("orakl_last_success_timestamp_seconds", "gauge", "Unix time of each job's last successful run.");
     for (job, t) in &s.last_success {
         out.sample("orakl_last_success_timestamp_seconds", &[("job", job)], unix_seconds(*t));
@@ -485,6 +556,15 @@ mod tests {
             outbox: OutboxUsage { pending: 1, sent: 7, failed: 1, expired: 0, oldest_pending_age_s: Some(12) },
             alerts_by_bot: BTreeMap::from([("golden_sweeps".to_string(), 2), ("sweeps".to_string(), 7)]),
             budget_suppressed: BTreeMap::from([("scalps".to_string(), 4)]),
+            delivery: BTreeMap::from([(
+                "sweeps".to_string(),
+                DeliveryCounts { sent: 7, failed: 1, deferred: 2, rate_limited: 3 },
+            )]),
+            skipped_firings: BTreeMap::from([("golden_sweeps".to_string(), 2)]),
+            job_durations: BTreeMap::from([(
+                "sweeps".to_string(),
+                JobDurations { count: 4, seconds: 10.5, last_seconds: 2.25 },
+            )]),
             last_success: BTreeMap::from([("sweeps".to_string(), at - chrono::Duration::seconds(12))]),
             open_circuits: open.clone(),
             disabled_features: vec![],
@@ -512,6 +592,15 @@ mod tests {
             "orakl_open_circuits 1\n",
             "orakl_uptime_seconds 1800\n",
             "orakl_api_window_error_ratio 0.1\n",
+            &format!("orakl_build_info{{version=\"{}\"}} 1\n", env!("CARGO_PKG_VERSION")),
+            "orakl_discord_deliveries_total{bot=\"sweeps\",result=\"sent\"} 7\n",
+            "orakl_discord_deliveries_total{bot=\"sweeps\",result=\"failed\"} 1\n",
+            "orakl_discord_deliveries_total{bot=\"sweeps\",result=\"deferred\"} 2\n",
+            "orakl_discord_rate_limited_total{bot=\"sweeps\"} 3\n",
+            "orakl_firings_skipped_total{job=\"golden_sweeps\"} 2\n",
+            "orakl_job_duration_seconds_sum{job=\"sweeps\"} 10.5\n",
+            "orakl_job_duration_seconds_count{job=\"sweeps\"} 4\n",
+            "orakl_job_last_duration_seconds{job=\"sweeps\"} 2.25\n",
         ] {
             assert!(text.contains(want), "missing {want:?} in\n{text}");
         }

@@ -1,4 +1,5 @@
-//! systemd readiness and watchdog notifications (`Type=notify`).
+//! systemd notifications (`Type=notify`): readiness, watchdog pings,
+//! reloads, stopping, and `STATUS=` lines for `systemctl status`.
 //!
 //! Outside systemd (`NOTIFY_SOCKET` unset: tests, replays, a shell) every call
 //! is a no-op, so callers never need to ask whether they run under systemd.
@@ -14,23 +15,14 @@ pub struct Notifier {
 }
 
 impl Notifier {
-    /// Reads `NOTIFY_SOCKET`, `WATCHDOG_USEC` and `WATCHDOG_PID` as systemd
-    /// sets them.
+    /// Reads `NOTIFY_SOCKET`, and the watchdog settings through
+    /// `sd_notify::watchdog_enabled`, which applies `sd_watchdog_enabled(3)`'s
+    /// rule: on when `WATCHDOG_USEC` is set, unless `WATCHDOG_PID` names
+    /// another process (a child that inherited the variables must not ping).
     pub fn from_env() -> Self {
-        let var = |k: &str| std::env::var(k).ok();
-        Self::from_vars(var("NOTIFY_SOCKET"), var("WATCHDOG_USEC"), var("WATCHDOG_PID"), std::process::id())
-    }
-
-    /// The watchdog rule of `sd_watchdog_enabled(3)`: on when `WATCHDOG_USEC`
-    /// is a positive number, unless `WATCHDOG_PID` is set and names another
-    /// process (a child that inherited the variables must not ping).
-    fn from_vars(socket: Option<String>, usec: Option<String>, pid: Option<String>, own_pid: u32) -> Self {
-        let enabled = socket.is_some_and(|s| !s.is_empty());
-        let for_us = pid.is_none_or(|p| p.trim().parse::<u32>().is_ok_and(|p| p == own_pid));
-        let watchdog = usec
-            .and_then(|u| u.trim().parse::<u64>().ok())
-            .filter(|&u| enabled && for_us && u > 0)
-            .map(Duration::from_micros);
+        let enabled = std::env::var_os("NOTIFY_SOCKET").is_some_and(|s| !s.is_empty());
+        // `WATCHDOG_USEC=0` is no watchdog; without a socket there is no one to ping.
+        let watchdog = sd_notify::watchdog_enabled().filter(|d| enabled && !d.is_zero());
         Self { enabled, watchdog }
     }
 
@@ -44,8 +36,9 @@ impl Notifier {
         self.watchdog
     }
 
-    pub fn ready(&self) {
-        self.send(&[NotifyState::Ready]);
+    /// Start-up is done (or a reload is), with what `systemctl status` shows.
+    pub fn ready(&self, status: &str) {
+        self.send(&[NotifyState::Ready, NotifyState::Status(status)]);
     }
 
     /// Tells systemd the loop is alive. Called between jobs and before every
@@ -57,42 +50,32 @@ impl Notifier {
         }
     }
 
-    pub fn stopping(&self) {
-        self.send(&[NotifyState::Stopping]);
+    /// A reload (SIGHUP) begins; [`Notifier::ready`] ends it. systemd wants
+    /// the monotonic time with it, to match the reload to its request.
+    pub fn reloading(&self, status: &str) {
+        if !self.enabled {
+            return;
+        }
+        match NotifyState::monotonic_usec_now() {
+            Ok(now) => self.send(&[NotifyState::Reloading, now, NotifyState::Status(status)]),
+            Err(e) => log::warn!(error:% = e, what = "monotonic clock"; "sd_notify_failed"),
+        }
     }
 
+    pub fn stopping(&self) {
+        self.send(&[NotifyState::Stopping, NotifyState::Status("stopping")]);
+    }
+
+    /// One line for `systemctl status` (the health after each heartbeat).
     pub fn status(&self, text: &str) {
         self.send(&[NotifyState::Status(text)]);
     }
 
     fn send(&self, states: &[NotifyState]) {
         if self.enabled {
-            if let Err(e) = sd_notify::notify(false, states) {
+            if let Err(e) = sd_notify::notify(states) {
                 log::warn!(error:% = e; "sd_notify_failed");
             }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn watchdog_settings() {
-        let s = |v: &str| Some(v.to_string());
-        let cases = [
-            (s("/run/notify"), s("30000000"), None, Some(30)),
-            (s("/run/notify"), s("30000000"), s("42"), Some(30)),
-            (s("/run/notify"), s("30000000"), s("43"), None),
-            (s("/run/notify"), s("0"), None, None),
-            (s("/run/notify"), s("soon"), None, None),
-            (None, s("30000000"), None, None),
-            (s("/run/notify"), None, None, None),
-        ];
-        for (socket, usec, pid, want) in cases {
-            let n = Notifier::from_vars(socket.clone(), usec.clone(), pid.clone(), 42);
-            assert_eq!(n.watchdog_interval().map(|d| d.as_secs()), want, "{socket:?} {usec:?} {pid:?}");
         }
     }
 }

@@ -5,7 +5,8 @@
 //! firing later than the grace period is skipped, never caught up, with one
 //! warn line per run of misses; each (job, UTC instant) fires at most once,
 //! even if the wall clock steps back; waits are capped so a wall-clock step
-//! is noticed within a minute; a shutdown request ends the loop between jobs.
+//! is noticed within a minute; a shutdown request ends the loop between jobs;
+//! a reload request (SIGHUP) swaps the timetable between jobs.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -39,6 +40,14 @@ pub trait Jobs {
     /// Called after every job and before every wait: the place to deliver
     /// pending alerts, so posting never waits for the next firing.
     fn between(&mut self) {}
+    /// A reload was requested: the timetable to walk from now on, or `None`
+    /// to keep the current one (a bad new file must not stop the service).
+    fn reload(&mut self) -> Option<Timetable> {
+        None
+    }
+    /// `missed` firings of `line`'s job came and went unrun (late past the
+    /// grace period).
+    fn skipped(&mut self, _line: &Line, _missed: u64) {}
 }
 
 pub struct LoopOptions {
@@ -63,12 +72,16 @@ pub fn run_loop(
     jobs: &mut dyn Jobs,
 ) -> LoopStats {
     let mut stats = LoopStats::default();
+    let mut timetable = timetable.clone();
     let start = clock.now();
     // Just before now, so a firing at exactly the start instant runs.
     let origin = start - chrono::Duration::milliseconds(1);
     // Each line's next firing. It only moves forward (computed from the
     // instant last considered), so a wall clock stepping back replays nothing.
     let mut next: Vec<Option<DateTime<Utc>>> = timetable.lines.iter().map(|l| l.next_after(origin)).collect();
+    // The latest firing considered (run, gated or skipped): firings are taken
+    // earliest first, so every firing before it has been dealt with.
+    let mut considered = origin;
     let mut fired: BTreeSet<(DateTime<Utc>, JobName)> = BTreeSet::new();
     let grace = chrono::Duration::from_std(opts.grace).unwrap_or(chrono::Duration::MAX);
     let mut prev_now = start;
@@ -76,6 +89,17 @@ pub fn run_loop(
     loop {
         if clock.shutdown().is_requested() {
             break;
+        }
+        if clock.shutdown().take_reload() {
+            if let Some(t) = jobs.reload() {
+                // The new lines walk on from the last firing considered (a
+                // job already run at that instant is not run again: `fired`),
+                // or from the grace period ago: a line just added has no
+                // missed firings to report.
+                let from = considered.max(clock.now() - grace) - chrono::Duration::milliseconds(1);
+                next = t.lines.iter().map(|l| l.next_after(from)).collect();
+                timetable = t;
+            }
         }
         notifier.watchdog();
         let now = clock.now();
@@ -89,20 +113,21 @@ pub fn run_loop(
         let Some((i, due)) =
             next.iter().enumerate().filter_map(|(i, t)| t.map(|t| (i, t))).min_by_key(|&(i, t)| (t, i))
         else {
-            if clock.wait(MAX_WAIT) == Waited::Shutdown {
+            if clock.idle(MAX_WAIT) == Waited::Shutdown {
                 break;
             }
             continue;
         };
         if due > now {
             let wait = (due - now).to_std().unwrap_or(Duration::ZERO).min(MAX_WAIT);
-            if clock.wait(wait) == Waited::Shutdown {
+            if clock.idle(wait) == Waited::Shutdown {
                 break;
             }
             continue;
         }
 
         let line = &timetable.lines[i];
+        considered = considered.max(due);
         let late = now - due;
         if late > grace {
             let (missed, last) = walk_missed(line, due, now, grace);
@@ -116,6 +141,8 @@ pub fn run_loop(
                 "firing_skipped"
             );
             stats.skipped_late += missed as u64;
+            jobs.skipped(line, missed as u64);
+            considered = considered.max(last);
             next[i] = line.next_after(last);
             continue;
         }

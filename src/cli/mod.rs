@@ -430,7 +430,7 @@ fn run(
     let store = Store::open(&state).map_err(|e| Failure::config(anyhow::anyhow!("state: {e}")))?;
 
     let shutdown = Shutdown::new();
-    install_signal_handlers(&shutdown).map_err(Failure::runtime)?;
+    service::install_signal_handlers(&shutdown).map_err(Failure::runtime)?;
     let notifier = Notifier::from_env();
     if let Some(interval) = notifier.watchdog_interval() {
         // A request blocks the only thread; it must end well before systemd
@@ -496,7 +496,6 @@ fn run(
         state:% = state.display();
         "start"
     );
-    notifier.ready();
     let stats = match once {
         Some(with_report) => svc.run_once(&once::timetable(&timetable, with_report)),
         None => svc.run(&timetable),
@@ -540,16 +539,6 @@ fn backup(cli: &Cli, dest: &Path) -> Result<(), Failure> {
     let (_, store) = open_existing_state(cli)?;
     store.backup_to(dest).map_err(Failure::runtime)?;
     print_out(&format!("backed up {} to {}\n", store.path().display(), dest.display()))
-}
-
-/// SIGTERM and SIGINT request a shutdown: the loop finishes the current
-/// request, stops between jobs, and the process exits 0.
-fn install_signal_handlers(shutdown: &Shutdown) -> std::io::Result<()> {
-    let shutdown = shutdown.clone();
-    on_signal(move |sig| {
-        log::info!(signal = sig, action = "shutdown"; "signal");
-        shutdown.request();
-    })
 }
 
 /// Replaces the default action of SIGTERM and SIGINT: the first one calls

@@ -18,7 +18,7 @@ pub fn report_message(report: &Report, title: &str, period: &Period, timestamp: 
     let chart = match crate::chart::report_png(report, title, period) {
         Ok(bytes) => Some(Attachment { name: CHART_FILE.into(), content_type: "image/png".into(), bytes }),
         Err(e) => {
-            log::warn!("event=report_chart_failed error=\"{e}\"");
+            log::warn!(error:% = e; "report_chart_failed");
             None
         }
     };

@@ -116,6 +116,8 @@ pub struct Sender {
     resting: Mutex<BTreeMap<u64, Duration>>,
     /// Posts that ended with an unknown outcome since start.
     unknown_total: Mutex<u64>,
+    /// 429 answers since start (the metrics count them per family).
+    rate_limited_total: Mutex<u64>,
     events: Mutex<VecDeque<String>>,
 }
 
@@ -138,6 +140,7 @@ impl Sender {
             unknown: Mutex::new(BTreeMap::new()),
             resting: Mutex::new(BTreeMap::new()),
             unknown_total: Mutex::new(0),
+            rate_limited_total: Mutex::new(0),
             events: Mutex::new(VecDeque::new()),
         }
     }
@@ -162,6 +165,11 @@ impl Sender {
     /// `status`/`health` output. Like the logs, they show webhooks by id only.
     pub fn recent_events(&self) -> Vec<String> {
         lock(&self.events).iter().cloned().collect()
+    }
+
+    /// 429 answers Discord gave since start.
+    pub fn rate_limited_total(&self) -> u64 {
+        *lock(&self.rate_limited_total)
     }
 
     /// Posts `payload` to `webhook` with `?wait=true`, retrying 429s, 5xx and
@@ -295,6 +303,7 @@ impl Sender {
                     return Delivery::Sent { message_id };
                 }
                 429 => {
+                    *lock(&self.rate_limited_total) += 1;
                     let (wait, global) = retry_after(&resp);
                     self.event(
                         log::Level::Warn,

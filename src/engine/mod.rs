@@ -371,6 +371,12 @@ impl Engine {
         self.options_bots = bots.into_iter().filter(|b| b.is_options()).collect();
     }
 
+    /// The watchlist re-read on SIGHUP. The walks go on from where they
+    /// were (their cursors wrap at the new length).
+    pub fn set_watchlist(&mut self, watchlist: Vec<String>) {
+        self.rules.watchlist = watchlist;
+    }
+
     /// Housekeeping at most once a minute: the volume cache rolls to the
     /// trading date of `now` and drops entries past their TTL.
     pub fn maintain(&mut self, now: DateTime<Utc>) {

@@ -76,6 +76,17 @@ pub trait Deliver {
     fn retired_webhooks(&self) -> Vec<u64> {
         Vec::new()
     }
+
+    /// Whether alerts go to webhooks (which must then be configured for
+    /// every family in the timetable), not to printed output.
+    fn posts(&self) -> bool {
+        false
+    }
+
+    /// Rate-limit answers (HTTP 429) received since start.
+    fn rate_limited(&self) -> u64 {
+        0
+    }
 }
 
 /// The service's delivery.
@@ -359,5 +370,13 @@ impl Deliver for DiscordDelivery {
 
     fn retired_webhooks(&self) -> Vec<u64> {
         self.retired.iter().copied().collect()
+    }
+
+    fn posts(&self) -> bool {
+        true
+    }
+
+    fn rate_limited(&self) -> u64 {
+        self.sender.rate_limited_total()
     }
 }

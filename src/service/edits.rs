@@ -65,7 +65,13 @@ impl Service {
                 AlertStatus::Failed | AlertStatus::Expired => {
                     Delivered::Failed { reason: format!("alert {post_id} was never posted ({})", post.status) }
                 }
-                AlertStatus::Sent => self.delivery.deliver_updates(&post.alert, post.message_id.as_deref(), &updates),
+                AlertStatus::Sent => {
+                    let limited = self.delivery.rate_limited();
+                    let d = self.delivery.deliver_updates(&post.alert, post.message_id.as_deref(), &updates);
+                    let limited = self.delivery.rate_limited().saturating_sub(limited);
+                    self.counters.delivered(self.delivery.posts(), post.alert.bot, &d, limited);
+                    d
+                }
             };
             if delivered == Delivered::Stop {
                 return;

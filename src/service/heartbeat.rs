@@ -27,11 +27,7 @@ impl Service {
             }
             Err(e) => log::error!(error:% = e; "snapshot_encode_failed"),
         }
-        if let Some(path) = &self.config.metrics_file {
-            if let Err(e) = crate::atomic_file::write(path, metrics::render(&snapshot).as_bytes()) {
-                log::warn!(path:% = path.display(), error:% = e; "metrics_write_failed");
-            }
-        }
+        self.write_metrics(&snapshot);
 
         let o = &snapshot.outbox;
         let cache_rate = |name: &str| snapshot.caches.get(name).map_or(0.0, CacheUsage::hit_rate);
@@ -66,7 +62,34 @@ impl Service {
         let level = if h.status == health::Status::Healthy { log::Level::Info } else { log::Level::Warn };
         crate::logging::event(level, "heartbeat", &fields);
         let detail = fields.to_text();
+        let alerts: u64 = snapshot.alerts_by_bot.values().sum();
+        self.notifier.status(&format!(
+            "{}; health {} ({}); {alerts} alerts; outbox {} pending",
+            self.running_status(),
+            h.score,
+            h.status.as_str(),
+            o.pending
+        ));
         JobResult::Ok(detail)
+    }
+
+    /// `METRICS_FILE`, when set, from `snapshot`. Mode 0644 whatever the
+    /// umask (the unit's is 0077): node_exporter runs as another user.
+    fn write_metrics(&self, snapshot: &Snapshot) {
+        if let Some(path) = &self.config.metrics_file {
+            if let Err(e) = crate::atomic_file::write_mode(path, metrics::render(snapshot).as_bytes(), 0o644) {
+                log::warn!(path:% = path.display(), error:% = e; "metrics_write_failed");
+            }
+        }
+    }
+
+    /// The metrics once more as the loop ends (shutdown, or `run --once`
+    /// done), so they do not stay at the last heartbeat's values.
+    pub(super) fn write_metrics_at_exit(&mut self) {
+        if self.config.metrics_file.is_some() {
+            let (snapshot, _) = self.take_snapshot(self.now());
+            self.write_metrics(&snapshot);
+        }
     }
 
     /// Everything the heartbeat reports, read from the client, the caches
@@ -163,6 +186,9 @@ impl Service {
             outbox,
             alerts_by_bot,
             budget_suppressed: self.budget.suppressed(),
+            delivery: self.counters.delivery.clone(),
+            skipped_firings: self.counters.skipped_firings.clone(),
+            job_durations: self.counters.job_durations.clone(),
             last_success,
             open_circuits,
             disabled_features,

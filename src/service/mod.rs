@@ -33,16 +33,20 @@ use crate::schedule::{Line, Timetable};
 use crate::store::{RunRecord, RunResult, Store};
 
 mod budget;
+mod counters;
 mod delivery;
 mod edits;
 mod firing;
 mod heartbeat;
 mod outbox;
 mod outcomes;
+mod reload;
+mod signals;
 mod write_guard;
 
 pub use delivery::{Deliver, Delivered, Delivery, DiscordDelivery, PrintDelivery};
 pub use outcomes::{build_report, build_report_for, opening_confirmed, warn_flagged};
+pub use signals::install_signal_handlers;
 
 /// How `--dry-run` prints alerts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,6 +135,8 @@ pub struct Service {
     cut_short: bool,
     /// What waits for the state database to write again (a full disk).
     guard: write_guard::WriteGuard,
+    /// Deliveries, skipped firings and job durations, for the metrics.
+    counters: counters::Counters,
 }
 
 /// Why the service cannot start; the CLI maps it to an exit code.
@@ -211,6 +217,7 @@ impl Service {
             deferred: BTreeMap::new(),
             cut_short: false,
             guard: write_guard::WriteGuard::default(),
+            counters: counters::Counters::default(),
         })
     }
 
@@ -254,19 +261,33 @@ impl Service {
     /// Runs the main loop until shutdown; pending alerts are delivered first.
     pub fn run(&mut self, timetable: &Timetable) -> LoopStats {
         self.prepare(timetable);
+        self.notifier.ready(&self.running_status());
         self.deliver_outbox();
         let opts = LoopOptions { grace: seconds(self.config.tunables.schedule_grace_seconds) };
         let clock = self.clock.clone();
         let notifier = self.notifier.clone();
-        runner::run_loop(&*clock, timetable, &opts, &notifier, self)
+        let stats = runner::run_loop(&*clock, timetable, &opts, &notifier, self);
+        // The counters of the last minutes since the heartbeat, and the
+        // scraper sees the service's final state rather than a stale one.
+        self.write_metrics_at_exit();
+        stats
     }
 
     /// `run --once`.
     pub fn run_once(&mut self, timetable: &Timetable) -> LoopStats {
         self.prepare(timetable);
+        self.notifier.ready(&self.running_status());
         self.deliver_outbox();
         let clock = self.clock.clone();
-        runner::run_once(&*clock, timetable, self)
+        let stats = runner::run_once(&*clock, timetable, self);
+        self.write_metrics_at_exit();
+        stats
+    }
+
+    /// What `systemctl status` shows while the service runs normally.
+    pub fn running_status(&self) -> String {
+        let lines = self.timetable.as_ref().map_or(0, |t| t.lines.len());
+        format!("running: {lines} timetable lines, {} symbols", self.config.watchlist.len())
     }
 
     fn prepare(&mut self, timetable: &Timetable) {
@@ -414,6 +435,7 @@ impl Service {
 impl Jobs for Service {
     fn run(&mut self, line: &Line, scheduled: DateTime<Utc>) -> JobResult {
         let started_at = self.now();
+        let started = self.clock.elapsed();
         // While the store cannot write, only the heartbeat runs (it reports
         // the service unhealthy); the rest would redo or lose work.
         if line.job != JobName::Heartbeat && !self.store_writable() {
@@ -431,7 +453,16 @@ impl Jobs for Service {
         if self.unwritable().is_none() {
             self.record_run(line, scheduled, started_at, &result);
         }
+        self.counters.ran(&line.job.to_string(), self.clock.elapsed().saturating_sub(started));
         result
+    }
+
+    fn reload(&mut self) -> Option<Timetable> {
+        self.reload_inputs()
+    }
+
+    fn skipped(&mut self, line: &Line, missed: u64) {
+        self.counters.skipped(&line.job.to_string(), missed);
     }
 
     fn between(&mut self) {

@@ -48,7 +48,10 @@ impl Service {
                 continue;
             }
             let alert = entry.alert;
+            let limited = self.delivery.rate_limited();
             let delivered = self.delivery.deliver(&alert);
+            let limited = self.delivery.rate_limited().saturating_sub(limited);
+            self.counters.delivered(self.delivery.posts(), alert.bot, &delivered, limited);
             let now = self.now();
             let (recorded, mark) = match delivered {
                 Delivered::Sent { message_id } => (

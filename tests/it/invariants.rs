@@ -232,7 +232,8 @@ fn no_hash_map_order_reaches_output() {
 
 /// Where threads are started, and why.
 const THREADS: &[(&str, &str)] = &[
-    ("cli/mod.rs", "the signal handler"),
+    ("cli/mod.rs", "the signal handler of the one-shot commands"),
+    ("service/signals.rs", "the service's signal handler (SIGTERM, SIGINT, SIGHUP)"),
     ("record.rs", "the tape writer behind a bounded channel"),
     ("replay/", "the tape reader and prefetch threads of a replay"),
 ];

@@ -215,3 +215,61 @@ fn once_runs_each_job_one_time_ignoring_times_and_sessions() {
     let jobs: Vec<&str> = rec.fired.iter().map(|(j, _, _)| j.as_str()).collect();
     assert_eq!(jobs, ["oi_confirm", "heartbeat"]);
 }
+
+/// SIGHUP's path through the loop: the reload asked for during a job swaps
+/// the timetable before the next firing; a refused reload keeps it.
+#[test]
+fn a_reload_swaps_the_timetable_between_jobs_and_a_refused_one_keeps_it() {
+    struct Reloading {
+        clock: Arc<SimClock>,
+        fired: Vec<String>,
+        runs: usize,
+        /// Answers to the reload requests, in turn (`None`: refused).
+        answers: Vec<Option<Timetable>>,
+    }
+    impl Jobs for Reloading {
+        fn run(&mut self, line: &Line, scheduled: DateTime<Utc>) -> JobResult {
+            self.fired.push(format!("{} {}", line.job, et(scheduled)));
+            self.runs += 1;
+            // Every third firing a reload is asked for, as SIGHUP would.
+            if self.runs % 3 == 0 {
+                self.clock.shutdown().request_reload();
+            }
+            JobResult::Ok(String::new())
+        }
+        fn reload(&mut self) -> Option<Timetable> {
+            self.fired.push("reload".into());
+            if self.answers.is_empty() { None } else { self.answers.remove(0) }
+        }
+    }
+    let parse = |text: &str| Timetable::parse("schedule.cron", text).unwrap();
+    let clock = Arc::new(SimClock::new(utc(2026, 3, 9, 15, 0, 0)));
+    clock.shutdown_after(Duration::from_secs(95));
+    let mut jobs = Reloading {
+        clock: clock.clone(),
+        fired: vec![],
+        runs: 0,
+        answers: vec![None, Some(parse("5,15,25,35,45,55 * * * * * prune session=any\n"))],
+    };
+    let tt = parse("*/10 * * * * * heartbeat session=any\n");
+    run_loop(&*clock, &tt, &LoopOptions { grace: Duration::from_secs(10) }, &Notifier::disabled(), &mut jobs);
+    let got: Vec<&str> = jobs.fired.iter().map(String::as_str).collect();
+    assert_eq!(
+        got,
+        [
+            "heartbeat 03-09 11:00:00 EDT",
+            "heartbeat 03-09 11:00:10 EDT",
+            "heartbeat 03-09 11:00:20 EDT",
+            "reload",
+            "heartbeat 03-09 11:00:30 EDT",
+            "heartbeat 03-09 11:00:40 EDT",
+            "heartbeat 03-09 11:00:50 EDT",
+            "reload",
+            "prune 03-09 11:00:55 EDT",
+            "prune 03-09 11:01:05 EDT",
+            "prune 03-09 11:01:15 EDT",
+            "reload",
+            "prune 03-09 11:01:25 EDT",
+        ]
+    );
+}
