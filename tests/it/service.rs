@@ -531,7 +531,7 @@ fn the_hourly_budget_keeps_the_highest_score_of_a_firing_and_counts_the_rest() {
     let call2 = "O:SPY260320C00610000";
     let hook = discord(ok_message);
     // (budget, alerted contracts, suppressed log lines)
-    for (budget, want, suppressed) in [("1", vec![call2], 1), ("0", vec![CALL, call2], 0)] {
+    for (budget, want, suppressed) in [("1", vec![call2], 1), ("0", vec![call2, CALL], 0)] {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("state.db");
         let clock = Arc::new(SimClock::new(t0()));
@@ -541,11 +541,14 @@ fn the_hourly_budget_keeps_the_highest_score_of_a_firing_and_counts_the_rest() {
         let chains = BTreeMap::from([("SPY".to_string(), vec![c1, c2])]);
         let market =
             FakePolygon::start(chains, BTreeMap::new(), 1, move || ns.now().timestamp_nanos_opt().unwrap_or(0));
-        // Without confirmations the candidates are decided in chain order
-        // (confirmations would take the larger premium first), and post as
-        // unconfirmed flow.
+        // Without confirmations the candidates post as unconfirmed flow,
+        // the larger first (a snapshot's hits are judged largest first);
+        // without episodes the smaller one is a post of its own, which the
+        // budget then holds back (with them it would join the larger's
+        // episode and never reach the budget).
         let extra = [
             ("GOLDEN_SWEEPS_MAX_ALERTS_PER_HOUR", budget),
+            ("EPISODE_MINUTES", "0"),
             ("SWEEPS_CONFIRM_WITH_TRADES", "false"),
             ("SWEEPS_REQUIRE_ISO", "false"),
         ];

@@ -432,9 +432,9 @@ const REPEATS: [RepeatSpec; 2] = [
 ];
 
 /// Dark-pool prints: (slot, where in the window, shares, conditions, why).
-/// How far from spot the near-miss scalp's strike sits: past
-/// `SCALPS_MAX_STRIKE_DISTANCE` (3%) by a margin no snapshot's spot undoes.
-const SCALP_NEAR_DISTANCE: f64 = 0.035;
+/// The near-miss scalp's expiries: past `SCALPS_MAX_DTE` (7), the nearest
+/// preferred.
+const SCALP_NEAR_DTE: (i64, i64) = (8, 30);
 
 /// How an injected dark print is sized.
 #[derive(Clone, Copy)]
@@ -731,29 +731,33 @@ fn story_events(
             }
         }
         // Scalp: a cheap OTM contract of the nearest expiry right after the
-        // 5-minute 3-1-2 triggers; the near-miss is the same buy on a strike
-        // beyond SCALPS_MAX_STRIKE_DISTANCE, which no background flow on its
-        // contract can change (a near-miss under the $2k floor was pushed
-        // over it by the contract's own background in the same snapshot).
+        // 5-minute 3-1-2 triggers; the near-miss is the same buy on an expiry
+        // past SCALPS_MAX_DTE, which no background flow on its contract can
+        // change (a near-miss under the $2k floor was pushed over it by the
+        // contract's own background in the same snapshot, and strikes far
+        // enough from spot are not listed in the nearest expiries).
         let t = w.chain_time_at_or_after(story.setup_close_s() as u32 + 15);
         if window.contains(&t) {
             let spot = w.spot(sym, t);
             for near in [false, true] {
-                let moneyness = 1.0 + dir * if near { SCALP_NEAR_DISTANCE } else { 0.008 };
-                let want = Want { call, dte: (0, 7), prefer_dte: 0, moneyness };
+                let moneyness = 1.0 + dir * 0.008;
+                let want = if near {
+                    Want { call, dte: (SCALP_NEAR_DTE.0, SCALP_NEAR_DTE.1), prefer_dte: SCALP_NEAR_DTE.0, moneyness }
+                } else {
+                    Want { call, dte: (0, 7), prefer_dte: 0, moneyness }
+                };
                 // Out of Bullseye's delta band, so the scalp is only a scalp.
-                let accept = |q: &Priced, i: usize| {
-                    let distance = (chains[sym].contracts[i].strike / spot - 1.0).abs();
-                    let placed = if near { distance >= SCALP_NEAR_DISTANCE } else { distance <= 0.02 };
-                    placed && spread_ok(q.bid, q.ask, 0.2) && (0.05..=6.0).contains(&q.ask) && q.bs.delta.abs() <= 0.38
+                let most = if near { 25.0 } else { 6.0 };
+                let accept = |q: &Priced, _: usize| {
+                    spread_ok(q.bid, q.ask, 0.2) && (0.05..=most).contains(&q.ask) && q.bs.delta.abs() <= 0.38
                 };
                 let Some(i) = claim(&chains[sym], used, sym, &want, spot, t, &accept) else { continue };
                 let size = Size::Premium { usd: rng.range(5_000.0, 9_000.0), below: false };
                 let buy = Buy { sym, contract: i, at: t, spot, fill: Fill::Ask, size, iso: 0 };
                 let why = if near {
-                    let distance = 100.0 * (chains[sym].contracts[i].strike / spot - 1.0).abs();
+                    let dte = chains[sym].contracts[i].dte;
                     format!(
-                        "{kind} at the ask right after a 5-minute 3-1-2 {way} trigger, strike {distance:.1}% from spot, beyond SCALPS_MAX_STRIKE_DISTANCE (3%)"
+                        "{kind} at the ask right after a 5-minute 3-1-2 {way} trigger, {dte} DTE, beyond SCALPS_MAX_DTE (7)"
                     )
                 } else {
                     format!("{kind} at the ask right after a 5-minute 3-1-2 {way} trigger, RSI {:.1}", facts.setup_rsi)
