@@ -308,7 +308,7 @@ settings! {
     // At most one 5-minute bar: a fresh trigger is the latest closed bar.
     scalps_max_trigger_age_seconds: int("SCALPS_MAX_TRIGGER_AGE_SECONDS", 300, 1, 300),
     scalps_min_volume_pace: num("SCALPS_MIN_VOLUME_PACE", 2.0, 0.0, 1000.0),
-    scalps_min_volume_multiple: num("SCALPS_MIN_VOLUME_MULTIPLE", 0.5, 0.0, 1e9),
+    scalps_min_volume_multiple: num("SCALPS_MIN_VOLUME_MULTIPLE", 0.25, 0.0, 1e9),
     scalps_max_flow_share: num("SCALPS_MAX_FLOW_SHARE", 0.5, 0.0, 1.0),
     scalps_min_delta_voi: num("SCALPS_MIN_DELTA_VOI", 0.002, 0.0, 1e6),
     // Stock bots.
