@@ -26,6 +26,8 @@ pub(super) mod rule {
     pub const FLOW_MIN_ITM: f64 = 0.5;
     /// `ORAKL_FLOW_MIN_VOLUME_MULTIPLE`: each repeat unusual for its contract.
     pub const FLOW_MIN_VOLUME_MULTIPLE: f64 = 30.0;
+    /// `SCALPS_MIN_VOLUME_MULTIPLE`: only the bottom of the flow is cut.
+    pub const SCALPS_MIN_VOLUME_MULTIPLE: f64 = 0.25;
     pub const SWEEPS_MIN_PREMIUM: f64 = 50_000.0;
     pub const SWEEPS_DTE: (i64, i64) = (1, 90);
     pub const SWEEPS_MIN_SCORE: f64 = 60.0;
@@ -238,6 +240,7 @@ pub fn expected_bots(w: &World, sym: usize, o: &Observed) -> Vec<Bot> {
         && in_dte(rule::SCALPS_DTE)
         && distance <= rule::SCALPS_MAX_DISTANCE
         && directional
+        && volume_multiple(o) >= rule::SCALPS_MIN_VOLUME_MULTIPLE
         && scalps_setup(w, sym, o.at, bullish)
     {
         out.push(Bot::Scalps);
@@ -251,12 +254,18 @@ pub fn expected_bots(w: &World, sym: usize, o: &Observed) -> Vec<Bot> {
 pub fn qualifies_for_flow(o: &Observed) -> bool {
     let ct = if o.call { ContractType::Call } else { ContractType::Put };
     let itm = prob_itm(ct, Some(o.spot), o.strike, Some(o.iv), Some(o.delta), o.dte).unwrap_or(0.0);
-    let elapsed = f64::from(o.at.saturating_sub(o.interval_s));
-    let multiple = unusual::usual_multiple(o.previous_volume, o.volume_delta, f64::from(o.interval_s), elapsed);
+    let multiple = volume_multiple(o);
     o.premium >= rule::FLOW_MIN_PREMIUM
         && (rule::FLOW_DTE.0..=rule::FLOW_DTE.1).contains(&o.dte)
         && itm >= rule::FLOW_MIN_ITM
         && multiple >= rule::FLOW_MIN_VOLUME_MULTIPLE
+}
+
+/// The event's volume against its contract's usual volume for the
+/// interval, measured as the engine measures it.
+fn volume_multiple(o: &Observed) -> f64 {
+    let elapsed = f64::from(o.at.saturating_sub(o.interval_s));
+    unusual::usual_multiple(o.previous_volume, o.volume_delta, f64::from(o.interval_s), elapsed)
 }
 
 /// A dark-pool alert's cooldown on its symbol (`DARKPOOL_COOLDOWN_SECONDS`).
