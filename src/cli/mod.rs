@@ -62,7 +62,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the service: walk the timetable until SIGTERM.
+    /// Run the service: walk the timetable until SIGTERM; SIGHUP re-reads the
+    /// timetable and WATCHLIST_FILE between jobs (`systemctl reload orakl`).
     Run {
         /// Print alerts instead of posting them (no webhooks needed; a
         /// separate state file unless --state is given).
