@@ -53,7 +53,6 @@ const UNDERLYING_VOLUME_TTL_SECONDS: i64 = 60;
 #[derive(Debug)]
 pub(super) struct Deferred {
     index: usize,
-    premium: f64,
     screened: Screened,
     at: DateTime<Utc>,
 }
@@ -214,7 +213,7 @@ impl Engine {
                     match task.take_answer() {
                         Answer::Cooldown(c) if CooldownPolicy::allows(c.as_ref(), now, Some(ev.premium)) => {
                             if self.waits_for_confirmation(ev, &screened) {
-                                task.confirm.push(Deferred { index, premium: ev.premium, screened, at });
+                                task.confirm.push(Deferred { index, screened, at });
                                 next
                             } else {
                                 match self.data_need(task, ev, &screened, at) {
@@ -631,12 +630,11 @@ impl Engine {
     }
 }
 
-/// The task's candidates waiting for a confirmation, largest premium first
-/// (ties in scan order).
+/// The task's candidates waiting for a confirmation, largest premium first:
+/// they were deferred in scan order, which is already largest first
+/// (`chain_arrived` sorts a snapshot's events).
 fn confirmation_queue(task: &mut Task) -> VecDeque<Deferred> {
-    let mut waiting = std::mem::take(&mut task.confirm);
-    waiting.sort_by(|a, b| b.premium.total_cmp(&a.premium).then(a.index.cmp(&b.index)));
-    waiting.into()
+    std::mem::take(&mut task.confirm).into()
 }
 
 /// A candidate that did not become an alert.

@@ -208,6 +208,16 @@ pub struct DiscordDelivery {
     failing: BTreeSet<u64>,
 }
 
+impl DiscordDelivery {
+    /// Discord answered 404 for webhook `id` of `bot`: it was deleted, so it
+    /// is used no more (posts and edits alike).
+    fn webhook_gone(&mut self, bot: Bot, id: u64) -> Delivered {
+        log::error!(bot = bot, webhook = id, var = bot.webhook_var(), reason = "404"; "webhook_retired");
+        self.retired.insert(id);
+        Delivered::WebhookGone { webhook: id, reason: format!("webhook {id} was deleted (404)") }
+    }
+}
+
 impl Deliver for DiscordDelivery {
     fn deliver(&mut self, alert: &Alert) -> Delivered {
         let Some(webhook) = self.webhooks.get(&alert.bot) else {
@@ -235,17 +245,7 @@ impl Deliver for DiscordDelivery {
                 log::info!(bot = alert.bot, id = alert.id, webhook = id; "alert_sent");
                 Delivered::Sent { message_id }
             }
-            discord::Delivery::WebhookGone | discord::Delivery::MessageGone => {
-                log::error!(
-                    bot = alert.bot,
-                    webhook = id,
-                    var = alert.bot.webhook_var(),
-                    reason = "404";
-                    "webhook_retired"
-                );
-                self.retired.insert(id);
-                Delivered::WebhookGone { webhook: id, reason: format!("webhook {id} was deleted (404)") }
-            }
+            discord::Delivery::WebhookGone | discord::Delivery::MessageGone => self.webhook_gone(alert.bot, id),
             discord::Delivery::Rejected { status, message } => {
                 log::error!(
                     bot = alert.bot,
@@ -295,17 +295,7 @@ impl Deliver for DiscordDelivery {
             discord::Delivery::MessageGone => {
                 Delivered::Failed { reason: format!("message {message_id} of alert {} was deleted (404)", post.id) }
             }
-            discord::Delivery::WebhookGone => {
-                log::error!(
-                    bot = post.bot,
-                    webhook = id,
-                    var = post.bot.webhook_var(),
-                    reason = "404";
-                    "webhook_retired"
-                );
-                self.retired.insert(id);
-                Delivered::WebhookGone { webhook: id, reason: format!("webhook {id} was deleted (404)") }
-            }
+            discord::Delivery::WebhookGone => self.webhook_gone(post.bot, id),
             discord::Delivery::Rejected { status, message } => {
                 log::error!(
                     bot = post.bot,

@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::engine::{Answer, Cooldown, Decision, Need, Step, Task};
+use crate::logging::Fields;
 use crate::polygon::{ChainQuery, TradesQuery};
 use crate::scan;
 
@@ -103,34 +104,22 @@ impl Service {
         let (requests, pages) = (after.0 - before.0, after.1 - before.1);
         let ms = (self.clock.elapsed() - t0).as_millis();
         let n = symbols.len();
-        let detail = if bot.is_options() {
-            log::info!(
-                bot = bot,
-                symbols = n,
-                requests = requests,
-                pages = pages,
-                events = events,
-                alerts = alerts,
-                failures = failures,
-                confirmations = confirmations,
-                unconfirmed_over_cap = over_cap,
-                ms = ms;
-                "scan"
-            );
+        let options = bot.is_options();
+        // One field list: the stock families have no events or confirmations.
+        let mut fields = Fields::new().text("bot", bot).int("symbols", n).int("requests", requests).int("pages", pages);
+        if options {
+            fields = fields.int("events", events);
+        }
+        fields = fields.int("alerts", alerts).int("failures", failures);
+        if options {
+            fields = fields.int("confirmations", confirmations).int("unconfirmed_over_cap", over_cap);
+        }
+        crate::logging::event(log::Level::Info, "scan", &fields.int("ms", ms));
+        let detail = if options {
             format!(
                 "symbols={n} events={events} alerts={alerts} failures={failures} confirmations={confirmations} over_cap={over_cap}"
             )
         } else {
-            log::info!(
-                bot = bot,
-                symbols = n,
-                requests = requests,
-                pages = pages,
-                alerts = alerts,
-                failures = failures,
-                ms = ms;
-                "scan"
-            );
             format!("symbols={n} alerts={alerts} failures={failures}")
         };
         if failures > 0 && failures == n { JobResult::Error(detail) } else { JobResult::Ok(detail) }

@@ -504,7 +504,7 @@ pub fn plan(w: &World, chains: &mut [Chain], rng: &mut Rng) -> Plan {
             if second >= w.end_s.saturating_sub(60) {
                 continue;
             }
-            let expected = qualifies && oracle::darkpool_relative_passes(w, sym, size, w.spot(sym, second));
+            let expected = qualifies && oracle::darkpool_relative_passes(adv, size, w.spot(sym, second));
             let near = size < rule::DARKPOOL_MIN_SIZE || !conditions.is_empty();
             let (at, symbol) = (w.day.at(second), &w.symbols[sym]);
             let line = TruthEvent::about(at, "darkpool", symbol, Bot::Darkpool, expected, near, why);

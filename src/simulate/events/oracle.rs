@@ -306,11 +306,12 @@ fn momentum_agrees(w: &World, sym: usize, t: u32, bullish: bool) -> bool {
     if bullish { old.iter().all(|&x| now > x) } else { old.iter().all(|&x| now < x) }
 }
 
-/// Whether a dark print of `size` shares at `price` on stock `sym` passes
-/// Darkpool's relative gate at its defaults (the bot's own rule).
-pub fn darkpool_relative_passes(w: &World, sym: usize, size: f64, price: f64) -> bool {
+/// Whether a dark print of `size` shares at `price` on a stock of average
+/// daily volume `adv` ([`average_daily_volume`]) passes Darkpool's relative
+/// gate at its defaults (the bot's own rule).
+pub fn darkpool_relative_passes(adv: Option<f64>, size: f64, price: f64) -> bool {
     let cfg = crate::bots::darkpool::DarkpoolConfig::default();
-    crate::bots::darkpool::relative_size(&cfg, size, price, average_daily_volume(w, sym)).is_ok()
+    crate::bots::darkpool::relative_size(&cfg, size, price, adv).is_ok()
 }
 
 /// The stock's average daily volume over its previous 20 sessions, as the
