@@ -249,6 +249,7 @@ settings! {
     retention_days: int("RETENTION_DAYS", 90, 1, 36_500),
     alert_retention_days: int("ALERT_RETENTION_DAYS", 0, 0, 36_500),
     episode_minutes: int("EPISODE_MINUTES", 15, 0, 24 * 60),
+    episode_escalation_minutes: int("EPISODE_ESCALATION_MINUTES", 5, 0, 24 * 60),
     // Alert quality guards.
     max_spread_pct: num("MAX_SPREAD_PCT", 0.25, 0.0, 100.0),
     unusual_history_sessions: int("UNUSUAL_HISTORY_SESSIONS", 5, 0, 60),
@@ -262,7 +263,7 @@ settings! {
     orakl_flow_min_itm_probability: num("ORAKL_FLOW_MIN_ITM_PROBABILITY", 0.5, 0.0, 1.0),
     orakl_flow_min_volume_multiple: num("ORAKL_FLOW_MIN_VOLUME_MULTIPLE", 30.0, 0.0, 1e9),
     orakl_flow_max_flow_share: num("ORAKL_FLOW_MAX_FLOW_SHARE", 1.0, 0.0, 1.0),
-    orakl_flow_min_delta_voi: num("ORAKL_FLOW_MIN_DELTA_VOI", 0.0, 0.0, 1e6),
+    orakl_flow_min_delta_voi: num("ORAKL_FLOW_MIN_DELTA_VOI", 0.01, 0.0, 1e6),
     // Sweeps.
     sweeps_min_premium: num("SWEEPS_MIN_PREMIUM", 50_000.0, 0.0, MONEY),
     sweeps_min_dte: int("SWEEPS_MIN_DTE", 1, 0, 3650),

@@ -6,8 +6,11 @@
 //! posts a message; a later hit joins the episode and the posted message is
 //! edited to show the hits, the summed premium and the top contracts; a new
 //! message goes out only on escalation, when the summed premium reaches at
-//! least twice what the last message reported (a new setup is a new episode
-//! of its own, so it posts too).
+//! least twice what the last message reported and that message is at least
+//! `EPISODE_ESCALATION_MINUTES` old (a new setup is a new episode of its
+//! own, so it posts too). Without the wait a move whose flow grows quickly
+//! posted once per doubling: five messages for one QQQ scalp in 90 seconds,
+//! each saying what the edits of the first would have said.
 //!
 //! The key's direction, setup and size are the ones `orakl evaluate` judges
 //! fan-out by ([`direction`], [`setup`], [`size`]), so an episode folds
@@ -109,6 +112,10 @@ pub struct Episode {
     /// What the latest message reported (the post's premium, or the summed
     /// premium of an escalation).
     pub posted: Option<f64>,
+    /// When the latest message's hit was seen (None for an episode stored
+    /// before this was kept: no wait is owed).
+    #[serde(default)]
+    pub posted_at: Option<DateTime<Utc>>,
     /// Per contract, largest summed premium first (at most [`CONTRACTS_KEPT`]).
     pub contracts: Vec<TopContract>,
 }
@@ -125,6 +132,7 @@ impl Episode {
             hits: 0,
             total: size(a),
             posted: size(a),
+            posted_at: Some(a.at),
             contracts: Vec::new(),
         };
         e.count(a);
@@ -228,6 +236,9 @@ pub enum Verdict {
 #[derive(Debug, Default)]
 pub struct EpisodeBook {
     minutes: i64,
+    /// `EPISODE_ESCALATION_MINUTES`: an escalation's least distance from the
+    /// episode's latest message.
+    escalation_minutes: i64,
     open: BTreeMap<(Bot, String), Episode>,
 }
 
@@ -235,7 +246,14 @@ impl EpisodeBook {
     /// A book whose episodes stay open `minutes` after their last hit; 0
     /// turns episodes off (every hit posts).
     pub fn new(minutes: i64) -> EpisodeBook {
-        EpisodeBook { minutes: minutes.max(0), open: BTreeMap::new() }
+        EpisodeBook { minutes: minutes.max(0), escalation_minutes: 0, open: BTreeMap::new() }
+    }
+
+    /// Escalations wait until the episode's latest message is `minutes` old
+    /// (hits meanwhile edit it).
+    pub fn with_escalation_minutes(mut self, minutes: i64) -> EpisodeBook {
+        self.escalation_minutes = minutes.max(0);
+        self
     }
 
     fn enabled(&self) -> bool {
@@ -288,8 +306,9 @@ impl EpisodeBook {
             (Some(t), Some(s)) => Some(t + s),
             _ => None,
         };
+        let waited = e.posted_at.is_none_or(|p| alert.at - p >= Duration::minutes(self.escalation_minutes));
         let escalates = match (e.total, e.posted) {
-            (Some(t), Some(p)) => p > 0.0 && t >= ESCALATION_MULTIPLE * p,
+            (Some(t), Some(p)) => p > 0.0 && t >= ESCALATION_MULTIPLE * p && waited,
             _ => false,
         };
         if !escalates {
@@ -297,6 +316,7 @@ impl EpisodeBook {
         }
         let of = std::mem::replace(&mut e.post_id, alert.id.clone());
         e.posted = e.total;
+        e.posted_at = Some(alert.at);
         let own = size(alert);
         if alert.premium.is_some() {
             alert.premium = e.total;
@@ -409,6 +429,25 @@ mod tests {
         let mut d = hit("d", "2026-03-09T14:03:00Z", "C1", 150_000.0, Sentiment::Bullish);
         let Verdict::Join(u) = book.hit(&mut d).0 else { panic!() };
         assert_eq!(u.update_of, "c");
+    }
+
+    #[test]
+    fn an_escalation_waits_until_the_latest_message_is_escalation_minutes_old() {
+        let mut book = EpisodeBook::new(15).with_escalation_minutes(5);
+        let mut a = hit("a", "2026-03-09T14:00:00Z", "C1", 100_000.0, Sentiment::Bullish);
+        book.hit(&mut a);
+        // Twice the post within 5 minutes of it: an edit, not a message.
+        let mut b = hit("b", "2026-03-09T14:04:59Z", "C2", 150_000.0, Sentiment::Bullish);
+        let Verdict::Join(u) = book.hit(&mut b).0 else { panic!() };
+        assert_eq!(u.premium_total, Some(250_000.0));
+        // Five minutes after the post the next hit escalates on the sum ...
+        let mut c = hit("c", "2026-03-09T14:05:00Z", "C1", 1.0, Sentiment::Bullish);
+        assert_eq!(book.hit(&mut c).0, Verdict::Escalate { of: "a".into() });
+        // ... and the wait runs again from the escalation.
+        let mut d = hit("d", "2026-03-09T14:09:00Z", "C2", 600_000.0, Sentiment::Bullish);
+        assert!(matches!(book.hit(&mut d).0, Verdict::Join(u) if u.update_of == "c"));
+        let mut f = hit("f", "2026-03-09T14:10:00Z", "C2", 1.0, Sentiment::Bullish);
+        assert_eq!(book.hit(&mut f).0, Verdict::Escalate { of: "c".into() });
     }
 
     #[test]

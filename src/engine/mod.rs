@@ -84,6 +84,9 @@ pub struct Rules {
     /// `EPISODE_MINUTES`: how long an episode stays open after its last
     /// hit (0: every hit posts).
     pub episode_minutes: i64,
+    /// `EPISODE_ESCALATION_MINUTES`: how old an episode's latest message must
+    /// be before a doubling posts a new one.
+    pub episode_escalation_minutes: i64,
     /// `<PREFIX>_MAX_DTE` of each options family.
     pub max_dte: BTreeMap<Bot, i64>,
     pub volume_cache_ttl_seconds: u64,
@@ -115,6 +118,7 @@ impl Rules {
             history_sessions: t.unusual_history_sessions.max(0) as usize,
             cooldowns: CooldownPolicy::new(|b| t.cooldown_seconds(b)),
             episode_minutes: t.episode_minutes,
+            episode_escalation_minutes: t.episode_escalation_minutes,
             max_dte: Bot::ALL.into_iter().filter_map(|b| Some((b, t.max_dte(b)?))).collect(),
             volume_cache_ttl_seconds: t.volume_cache_ttl_seconds.max(0) as u64,
             chain_cache_ttl_seconds: t.chain_cache_ttl_seconds.max(0) as u64,
@@ -345,7 +349,7 @@ impl Engine {
             volume: VolumeCache::new(rules.volume_cache_ttl_seconds),
             chains: ChainCache::new(rules.chain_cache_ttl_seconds),
             repeats: RepeatTracker::new(rules.orakl_flow.window()),
-            episodes: EpisodeBook::new(rules.episode_minutes),
+            episodes: EpisodeBook::new(rules.episode_minutes).with_escalation_minutes(rules.episode_escalation_minutes),
             options_bots: Bot::ALL.into_iter().filter(|b| b.is_options()).collect(),
             rules,
             scan_seq: 0,

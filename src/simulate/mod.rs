@@ -695,19 +695,10 @@ impl<'w> Recording<'w> {
         let keys: Vec<(usize, usize)> = self.watched.range((i, 0)..(i + 1, 0)).map(|(k, _)| *k).collect();
         for (sym, c) in keys {
             let (Some(snap), Some(contract)) = (snaps.get(c), self.chains[sym].contracts.get(c)) else { continue };
-            let Some(d) = snap.day.as_ref() else { continue };
-            let (volume, vwap) = (d.volume.unwrap_or(0.0), d.vwap.unwrap_or(0.0));
-            let before = self.watched.insert((sym, c), Some((volume, vwap))).flatten();
-            let Some((v0, w0)) = before else { continue };
-            let dv = volume - v0;
-            if dv <= 0.0 {
-                continue;
-            }
-            let last = snap.last_trade.as_ref().and_then(|tr| tr.price).unwrap_or(0.0);
-            let avg = (vwap * volume - w0 * v0) / dv;
-            let in_range = d.low.is_none_or(|lo| avg >= lo) && d.high.is_none_or(|hi| avg <= hi);
-            let premium =
-                if v0 > 0.0 && avg.is_finite() && avg > 0.0 && in_range { avg * dv } else { last * dv } * 100.0;
+            let now = day_totals(snap);
+            let before = self.watched.insert((sym, c), Some(now)).flatten();
+            let Some((dv, premium)) = before.and_then(|b| flow_since(b, snap)) else { continue };
+            let (v0, last) = (before.map_or(0.0, |b| b.0), last_price(snap));
             let (bid, ask) =
                 snap.last_quote.as_ref().map_or((0.0, 0.0), |q| (q.bid.unwrap_or(0.0), q.ask.unwrap_or(0.0)));
             let o = Observed {
@@ -787,6 +778,32 @@ impl<'w> Recording<'w> {
     }
 }
 
+/// A snapshot's day volume and VWAP. A contract that has not traded today
+/// has no day bar: its day volume is 0, as the bots read it, so its first
+/// trade is flow like any other (skipping it lost the first buy of a repeat
+/// on a contract that had not traded, and with it the repeat's truth line).
+fn day_totals(snap: &OptionSnapshot) -> (f64, f64) {
+    snap.day.as_ref().map_or((0.0, 0.0), |d| (d.volume.unwrap_or(0.0), d.vwap.unwrap_or(0.0)))
+}
+
+fn last_price(snap: &OptionSnapshot) -> f64 {
+    snap.last_trade.as_ref().and_then(|tr| tr.price).unwrap_or(0.0)
+}
+
+/// The contracts traded since `before` (day volume and VWAP then) and
+/// their premium, as the bots measure it: from the VWAP difference, or the
+/// last trade's price when there was no VWAP or the average falls outside
+/// the day's range. None when nothing traded.
+fn flow_since((v0, w0): (f64, f64), snap: &OptionSnapshot) -> Option<(f64, f64)> {
+    let (volume, vwap) = day_totals(snap);
+    let dv = volume - v0;
+    let d = snap.day.as_ref().filter(|_| dv > 0.0)?;
+    let avg = (vwap * volume - w0 * v0) / dv;
+    let in_range = d.low.is_none_or(|lo| avg >= lo) && d.high.is_none_or(|hi| avg <= hi);
+    let price = if v0 > 0.0 && avg.is_finite() && avg > 0.0 && in_range { avg } else { last_price(snap) };
+    Some((dv, price * dv * 100.0))
+}
+
 fn aggs(ticker: &str, timespan: &str, results: Vec<crate::polygon::Bar>) -> Payload {
     Payload::Aggs { ticker: ticker.to_string(), multiplier: 1, timespan: timespan.to_string(), results }
 }
@@ -808,6 +825,31 @@ fn write_truth(path: &Path, lines: &[TruthEvent]) -> Result<(), SimError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_contracts_first_trade_of_the_day_is_flow() {
+        let quiet: OptionSnapshot = serde_json::from_value(serde_json::json!({"open_interest": 700.0})).unwrap();
+        let traded: OptionSnapshot = serde_json::from_value(serde_json::json!({
+            "day": {"volume": 45.0, "vwap": 3.6, "low": 3.5, "high": 3.8},
+            "last_trade": {"price": 3.6, "size": 45}
+        }))
+        .unwrap();
+        // Not traded yet: a day volume of 0, the baseline the first buy
+        // is measured from, and no flow of its own.
+        assert_eq!(day_totals(&quiet), (0.0, 0.0));
+        assert_eq!(flow_since((0.0, 0.0), &quiet), None);
+        // The first buy: all of its volume, at the last trade's price.
+        let (dv, premium) = flow_since(day_totals(&quiet), &traded).unwrap();
+        assert_eq!(dv, 45.0);
+        assert!((premium - 16_200.0).abs() < 1e-6, "{premium}");
+        // Later flow: the VWAP difference.
+        let mut more = traded.clone();
+        more.day.as_mut().unwrap().volume = Some(90.0);
+        more.day.as_mut().unwrap().vwap = Some(3.65);
+        let (dv, premium) = flow_since(day_totals(&traded), &more).unwrap();
+        assert_eq!(dv, 45.0);
+        assert!((premium - 3.7 * 45.0 * 100.0).abs() < 1e-6, "{premium}");
+    }
 
     #[test]
     fn the_header_states_what_a_pass_over_the_records_finds() {

@@ -54,6 +54,9 @@ const THRESHOLDS: &[(&str, &str)] = &[
     ("ORAKL_FLOW_MIN_ITM_PROBABILITY", "0.3"),
     // Any hit repeats: the tape is short, and the test wants many alerts.
     ("ORAKL_FLOW_MIN_VOLUME_MULTIPLE", "0"),
+    ("ORAKL_FLOW_MIN_DELTA_VOI", "0"),
+    // Every doubling of a move posts: more posts to lose or repeat.
+    ("EPISODE_ESCALATION_MINUTES", "0"),
     ("SWEEPS_MIN_PREMIUM", "5000"),
     ("MIN_SWEEP_SCORE", "30"),
     ("GOLDEN_MIN_PREMIUM", "50000"),

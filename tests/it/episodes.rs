@@ -79,25 +79,30 @@ fn a_later_hit_edits_the_posted_message_with_its_stored_id_and_a_doubling_posts_
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("state.db");
     let clock = Arc::new(SimClock::new(t0()));
-    // Fetch 2: $2M on CALL posts. Fetch 3: $1M on CALL2 joins ($3M < 2 × $2M).
-    // Fetch 4: $1M on CALL3 brings the episode to $4M: an escalation.
+    // Fetch 2 (09:30:36): $2M on CALL posts. Fetch 3: $1M on CALL2 joins
+    // ($3M < 2 × $2M). Fetch 4: $1M on CALL3 brings the episode to $4M,
+    // twice the post, but a minute after it (EPISODE_ESCALATION_MINUTES 5):
+    // an edit. Fetch 12 (09:35:36, five minutes after the post): $1M on
+    // CALL4, and the $5M episode escalates.
+    let quiet_until = |fetch: usize| -> Vec<f64> {
+        let mut v = vec![1000.0; fetch - 1];
+        v.push(2000.0);
+        v
+    };
+    let (call3, call4) = (quiet_until(4), quiet_until(12));
     let m = market(
         clock.clone(),
         &[
             (CALL, 600.0, &[1000.0, 3000.0]),
             (CALL2, 605.0, &[1000.0, 1000.0, 2000.0]),
-            (CALL3, 595.0, &[1000.0, 1000.0, 1000.0, 2000.0]),
+            (CALL3, 595.0, &call3),
+            (CALL4, 610.0, &call4),
         ],
     );
     let hook = discord(edited);
-    let logs = run_service(config(&m.url(), &hook.url(), &[UNCONFIRMED]), &db, clock, Duration::from_secs(110), None);
-    let wh = format!("{WEBHOOK}/T");
-    assert_eq!(
-        methods(&hook),
-        [format!("POST {wh}"), format!("PATCH {wh}/messages/990000000000000000"), format!("POST {wh}")],
-        "{}",
-        logs.join("\n")
-    );
+    let logs = run_service(config(&m.url(), &hook.url(), &[UNCONFIRMED]), &db, clock, Duration::from_secs(400), None);
+    let (wh, edit) = (format!("POST {WEBHOOK}/T"), format!("PATCH {WEBHOOK}/T/messages/990000000000000000"));
+    assert_eq!(methods(&hook), [wh.clone(), edit.clone(), edit, wh], "{}", logs.join("\n"));
     let reqs = hook.requests();
     let episode = episode_field(&reqs[1]);
     assert!(episode.contains("2 hits · $3,000,000 in all"), "{episode}");
@@ -109,9 +114,9 @@ fn a_later_hit_edits_the_posted_message_with_its_stored_id_and_a_doubling_posts_
     let posts = store.alerts_since(t0()).unwrap();
     let premiums: Vec<Option<f64>> = posts.iter().map(|e| e.alert.premium).collect();
     // The escalation reports the summed premium, so the scorecard sees a doubling.
-    assert_eq!(premiums, [Some(2_000_000.0), Some(4_000_000.0)]);
+    assert_eq!(premiums, [Some(2_000_000.0), Some(5_000_000.0)]);
     let updates = store.updates_since(t0()).unwrap();
-    assert_eq!(updates.len(), 1);
+    assert_eq!(updates.len(), 2);
     assert_eq!((updates[0].update_of.as_str(), updates[0].hits), (posts[0].alert.id.as_str(), 2));
     assert!(store.pending_updates().unwrap().is_empty());
     // The joining hit set its contract's cooldown, held by the post.

@@ -249,10 +249,13 @@ fn a_deleted_webhook_is_retired_and_never_called_again() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("state.db");
     let clock = Arc::new(SimClock::new(t0()));
-    // Two alerts: $2M at fetch 2 and $4M at fetch 3 (≥ 2× breaks the cooldown).
+    // Two alerts: $2M at fetch 2 and $4M at fetch 3 (≥ 2× breaks the cooldown
+    // and, escalations not waiting, posts).
     let market = spy_market(clock.clone(), &[1000.0, 3000.0, 7000.0, 7000.0]);
     let gone = discord(|_| Reply::json(404, r#"{"message":"Unknown Webhook","code":10015}"#));
-    let logs = run_service(config(&market.url(), &gone.url(), &[]), &db, clock.clone(), Duration::from_secs(100), None);
+    let now = [("EPISODE_ESCALATION_MINUTES", "0")];
+    let logs =
+        run_service(config(&market.url(), &gone.url(), &now), &db, clock.clone(), Duration::from_secs(100), None);
     assert_eq!(gone.count(), 1, "{}", logs.join("\n"));
     let store = Store::open(&db).unwrap();
     let c = store.outbox_counts().unwrap();

@@ -26,6 +26,8 @@ pub(super) mod rule {
     pub const FLOW_MIN_ITM: f64 = 0.5;
     /// `ORAKL_FLOW_MIN_VOLUME_MULTIPLE`: each repeat unusual for its contract.
     pub const FLOW_MIN_VOLUME_MULTIPLE: f64 = 30.0;
+    /// `ORAKL_FLOW_MIN_DELTA_VOI`: each repeat adds to the open position.
+    pub const FLOW_MIN_DELTA_VOI: f64 = 0.01;
     /// `SCALPS_MIN_VOLUME_MULTIPLE`: only the bottom of the flow is cut.
     pub const SCALPS_MIN_VOLUME_MULTIPLE: f64 = 0.25;
     pub const SWEEPS_MIN_PREMIUM: f64 = 50_000.0;
@@ -250,7 +252,7 @@ pub fn expected_bots(w: &World, sym: usize, o: &Observed) -> Vec<Bot> {
 
 /// Whether an event counts toward ORAKL Flow's repeats: the seed rule's premium,
 /// DTE and P(ITM), and the hit unusual for its contract (its volume multiple,
-/// measured as the engine measures it).
+/// measured as the engine measures it, and its Δvol/OI).
 pub fn qualifies_for_flow(o: &Observed) -> bool {
     let ct = if o.call { ContractType::Call } else { ContractType::Put };
     let itm = prob_itm(ct, Some(o.spot), o.strike, Some(o.iv), Some(o.delta), o.dte).unwrap_or(0.0);
@@ -259,6 +261,7 @@ pub fn qualifies_for_flow(o: &Observed) -> bool {
         && (rule::FLOW_DTE.0..=rule::FLOW_DTE.1).contains(&o.dte)
         && itm >= rule::FLOW_MIN_ITM
         && multiple >= rule::FLOW_MIN_VOLUME_MULTIPLE
+        && (o.open_interest <= 0.0 || o.volume_delta / o.open_interest >= rule::FLOW_MIN_DELTA_VOI)
 }
 
 /// The event's volume against its contract's usual volume for the
