@@ -57,7 +57,7 @@ fn table_names(path: &Path) -> Vec<String> {
 fn a_fresh_file_is_created_and_migrated() {
     let (_dir, path, store) = fresh();
     assert!(path.is_file());
-    assert_eq!(SCHEMA_VERSION, 5);
+    assert_eq!(SCHEMA_VERSION, 6);
     assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
     assert_eq!(user_version(&path), SCHEMA_VERSION);
     assert_eq!(
