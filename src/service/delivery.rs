@@ -274,7 +274,9 @@ impl Deliver for DiscordDelivery {
                 out.push((first, batch.into_iter().map(|(_, a)| a).collect()));
             }
         }
-        let mut groups: Vec<((Option<u64>, String), Vec<(usize, Alert)>)> = Vec::new();
+        // (webhook id, sender name): what a message's alerts share.
+        type Key = (Option<u64>, String);
+        let mut groups: Vec<(Key, Vec<(usize, Alert)>)> = Vec::new();
         for (i, a) in left.into_iter().flatten() {
             let key = (self.webhooks.get(&a.bot).map(Webhook::id), discord::embed::sender_name(&a));
             match groups.iter_mut().find(|(k, _)| *k == key) {

@@ -13,13 +13,12 @@ use chrono::{DateTime, Utc};
 use orakl::alert::{Alert, ContractType, Side};
 use orakl::clock::SimClock;
 use orakl::config::Config;
-use orakl::discord::embed::limits;
 use orakl::discord::{check_limits, pack, render, render_batch, render_message_update};
 use orakl::engine::episode::{Episode, TopContract, Update};
 use orakl::job::Bot;
 use orakl::notify::Notifier;
 use orakl::schedule::Timetable;
-use orakl::service::{Delivery, Service, Settings};
+use orakl::service::{Delivered, Delivery, Service, Settings};
 use orakl::store::{AlertStatus, Joined, Store};
 use serde_json::Value;
 
@@ -82,8 +81,11 @@ fn embed_ids(req: &Recorded) -> Vec<String> {
         .collect()
 }
 
-/// (message id, embed index) per alert id, and every alert's status.
-fn marks(db: &std::path::Path) -> (Vec<(String, Option<String>, Option<u32>)>, Vec<AlertStatus>) {
+/// An alert id with its message id and place among the message's embeds.
+type Mark = (String, Option<String>, Option<u32>);
+
+/// Every alert's mark and status.
+fn marks(db: &std::path::Path) -> (Vec<Mark>, Vec<AlertStatus>) {
     let store = Store::open(db).unwrap();
     let entries = store.alerts_since(t0()).unwrap();
     let marks = entries.iter().map(|e| (e.alert.id.clone(), e.message_id.clone(), e.embed_index)).collect();
@@ -115,7 +117,7 @@ fn a_backlog_of_12_goes_out_as_two_messages_of_10_and_2() {
 
     let (marks, statuses) = marks(&db);
     assert!(statuses.iter().all(|s| *s == AlertStatus::Sent), "{statuses:?}");
-    let want: Vec<(String, Option<String>, Option<u32>)> = ids
+    let want: Vec<Mark> = ids
         .iter()
         .enumerate()
         .map(|(i, id)| {
@@ -237,7 +239,8 @@ fn an_edit_of_the_third_alert_of_a_batch_re_renders_the_whole_message() {
 /// takes the message each alert has gone out exactly once.
 #[test]
 fn a_5xx_or_429_on_a_batch_leaves_all_its_alerts_pending_and_they_go_out_once() {
-    let failures: [(&str, fn(usize) -> Reply); 2] = [
+    type Script = fn(usize) -> Reply;
+    let failures: [(&str, Script); 2] = [
         ("503", |n| if n < 4 { Reply::json(503, r#"{"message":"upstream unavailable"}"#) } else { ok_message(n) }),
         ("429", |n| {
             if n < 1 {
@@ -314,5 +317,51 @@ fn batches_stay_within_discords_message_limits() {
     }
     let body: Value = render_batch(&alerts[..1]);
     assert_eq!(body, render(&alerts[0]));
-    assert!(limits::EMBEDS == 10 && limits::TOTAL == 6000);
+}
+
+/// A message whose outcome is unknown (Discord took it, maybe, but
+/// answered after the timeout) is retried once, after its delay, as the
+/// very same message, even when more alerts are pending by then: the alerts
+/// that arrived meanwhile go in a message of their own, so none goes out
+/// in two messages.
+#[test]
+fn a_batch_with_an_unknown_outcome_is_retried_as_the_same_message() {
+    let n = std::sync::atomic::AtomicUsize::new(0);
+    let hook = FakeServer::start(move |_: &Recorded| match n.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+        0 => Reply::Stall { status: 200, len: 100 },
+        k => ok_message(k),
+    });
+    let vars: BTreeMap<String, String> = [
+        ("DISCORD_WEBHOOK_URL".to_string(), format!("{}/api/webhooks/{HOOK}/{TOKEN}", hook.url())),
+        ("DISCORD_TIMEOUT_SECONDS".to_string(), "1".to_string()),
+    ]
+    .into();
+    let cfg = Config::from_vars(&vars).unwrap();
+    let tt = Timetable::parse("schedule.cron", "0 */5 * * * * heartbeat session=any\n").unwrap();
+    let settings = Settings::validate(&cfg, &tt, false).unwrap();
+    let clock = Arc::new(SimClock::new(t0()));
+    let mut delivery = Delivery::discord(&cfg, &settings, clock.clone(), Notifier::disabled());
+    let alerts: Vec<Alert> = (0..3).map(alert).collect();
+    let ids = |batches: &[Vec<Alert>]| -> Vec<Vec<String>> {
+        batches.iter().map(|b| b.iter().map(|a| a.id.clone()).collect()).collect()
+    };
+
+    let first = delivery.plan(alerts[..2].to_vec());
+    assert_eq!(ids(&first), [vec![alerts[0].id.clone(), alerts[1].id.clone()]]);
+    let answer = delivery.deliver(&first[0]);
+    assert!(matches!(answer, Delivered::Deferred { .. }), "{answer:?}");
+
+    clock.advance(Duration::from_secs(31));
+    delivery.begin_pass();
+    let second = delivery.plan(alerts.clone());
+    assert_eq!(ids(&second), [vec![alerts[0].id.clone(), alerts[1].id.clone()], vec![alerts[2].id.clone()]]);
+    for b in &second {
+        assert!(matches!(delivery.deliver(b), Delivered::Sent { .. }));
+    }
+    let reqs = hook.requests();
+    assert_eq!(reqs.len(), 3);
+    assert_eq!(reqs[1].body, reqs[0].body, "the one retry is the same message");
+    assert_eq!(embed_ids(&reqs[2]), [alerts[2].id.clone()]);
+    // Once its outcome is known, the batch is planned like any other.
+    assert_eq!(ids(&delivery.plan(alerts.clone())).len(), 1);
 }

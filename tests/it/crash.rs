@@ -81,9 +81,12 @@ impl Rng {
 /// several when a backlog is batched). Each run gets its own webhook token
 /// (`...r{run}`), so a post that the server handles after its run was
 /// killed is still counted for that run.
+type Posted = (usize, Vec<String>);
+
 struct Discord {
     server: FakeServer,
-    posts: Arc<Mutex<Vec<(usize, Vec<String>)>>>,
+    /// (run, the alert ids of one message) per answered post.
+    posts: Arc<Mutex<Vec<Posted>>>,
     events: mpsc::Receiver<usize>,
 }
 
