@@ -76,13 +76,14 @@ impl Rng {
     }
 }
 
+/// A run and the alert ids of one message it posted.
+type Posted = (usize, Vec<String>);
+
 /// A loopback Discord that answers every post 200 and tells the test, in
 /// order, which run posted which alerts (a message carries one alert, or
 /// several when a backlog is batched). Each run gets its own webhook token
 /// (`...r{run}`), so a post that the server handles after its run was
 /// killed is still counted for that run.
-type Posted = (usize, Vec<String>);
-
 struct Discord {
     server: FakeServer,
     /// (run, the alert ids of one message) per answered post.
@@ -357,11 +358,13 @@ fn kill_9_at_random_instants_loses_nothing_and_duplicates_only_in_the_commit_win
     let unexplained: Vec<&(&str, usize)> = duplicates.iter().filter(|(id, _)| !window_kills.contains(id)).collect();
     let window_hits = runs.iter().filter(|r| r.killed).filter(|r| r.posted.last().is_some()).count();
     let kills = runs.iter().filter(|r| r.killed).count();
+    let batched = discord.posts.lock().unwrap().iter().filter(|(_, ids)| ids.len() > 1).count();
 
     println!(
         "crash test: seed {seed}, {kills} kills ({kills_timed} at random instants, \
          {kills_on_post} right after a post), {finished_early} runs finished before their kill, 1 final run; \
-         reference run {} ms ({} ms with nothing to post), {} alerts; after the crashes {} alerts, {} posts, {} duplicate posts \
+         reference run {} ms ({} ms with nothing to post), {} alerts; after the crashes {} alerts, {} posts \
+         ({batched} messages of several alerts), {} duplicate posts \
          ({} alerts posted twice or more; {window_hits} of the killed runs had posted), {} lost, {} extra, \
          cooldowns {} (reference {})",
         reference_wall.as_millis(),
