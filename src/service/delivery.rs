@@ -239,7 +239,9 @@ pub struct DiscordDelivery {
     /// Batches (alert ids, in message order) whose post's outcome is
     /// unknown: planned the same way until it is known, so the one retry
     /// is the same message (the sender knows it again by its bytes) and
-    /// no alert goes out in two different messages.
+    /// no alert goes out in two different messages. (Only an alert that
+    /// expires during the retry's 30 s delay changes the message; the rest
+    /// then go as a new one.)
     pinned: Vec<Vec<String>>,
 }
 
