@@ -153,6 +153,7 @@ pub fn columns() -> Vec<String> {
             last_attempt_at: None,
             last_error: None,
             message_id: None,
+            embed_index: None,
             sent_at: None,
         },
         outcome: None,
@@ -203,6 +204,7 @@ mod tests {
             last_attempt_at: None,
             last_error: None,
             message_id: None,
+            embed_index: None,
             sent_at: None,
         };
         AlertOutcome { entry, outcome: None }

@@ -50,7 +50,12 @@ pub struct OutboxUsage {
 /// What Discord made of this process's posts and edits for one family.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeliveryCounts {
+    /// Alerts (and edits) delivered.
     pub sent: u64,
+    /// Discord requests that delivered them: a backlog's alerts share one
+    /// message (up to 10 embeds).
+    #[serde(default)]
+    pub messages: u64,
     /// Refused for good (a rejected payload, a deleted webhook).
     pub failed: u64,
     /// Not delivered this time; tried again later.
@@ -173,12 +178,20 @@ pub fn render(s: &Snapshot) -> String {
     out.family(
         "orakl_discord_deliveries_total",
         "counter",
-        "Discord posts and edits since start, by bot and result (sent, failed, deferred).",
+        "Alerts posted and edits made through Discord since start, by bot and result (sent, failed, deferred).",
     );
     for (bot, d) in &s.delivery {
         for (result, n) in [("sent", d.sent), ("failed", d.failed), ("deferred", d.deferred)] {
             out.sample("orakl_discord_deliveries_total", &[("bot", bot), ("result", result)], n as f64);
         }
+    }
+    out.family(
+        "orakl_discord_messages_total",
+        "counter",
+        "Discord messages posted or edited since start, by bot (a backlog's alerts share one message).",
+    );
+    for (bot, d) in &s.delivery {
+        out.sample("orakl_discord_messages_total", &[("bot", bot)], d.messages as f64);
     }
     out.family("orakl_discord_rate_limited_total", "counter", "HTTP 429 answers from Discord since start, by bot.");
     for (bot, d) in &s.delivery {
@@ -558,7 +571,7 @@ mod tests {
             budget_suppressed: BTreeMap::from([("scalps".to_string(), 4)]),
             delivery: BTreeMap::from([(
                 "sweeps".to_string(),
-                DeliveryCounts { sent: 7, failed: 1, deferred: 2, rate_limited: 3 },
+                DeliveryCounts { sent: 7, messages: 5, failed: 1, deferred: 2, rate_limited: 3 },
             )]),
             skipped_firings: BTreeMap::from([("golden_sweeps".to_string(), 2)]),
             job_durations: BTreeMap::from([(
@@ -597,6 +610,7 @@ mod tests {
             "orakl_discord_deliveries_total{bot=\"sweeps\",result=\"failed\"} 1\n",
             "orakl_discord_deliveries_total{bot=\"sweeps\",result=\"deferred\"} 2\n",
             "orakl_discord_rate_limited_total{bot=\"sweeps\"} 3\n",
+            "orakl_discord_messages_total{bot=\"sweeps\"} 5\n",
             "orakl_firings_skipped_total{job=\"golden_sweeps\"} 2\n",
             "orakl_job_duration_seconds_sum{job=\"sweeps\"} 10.5\n",
             "orakl_job_duration_seconds_count{job=\"sweeps\"} 4\n",

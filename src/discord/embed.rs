@@ -80,9 +80,57 @@ pub struct Card {
 /// The execute-webhook JSON body for `alert`, within every limit that
 /// [`check_limits`] checks.
 pub fn render(alert: &Alert) -> Value {
-    let mut card = card(alert);
-    fit(&mut card);
-    payload(&card)
+    render_batch(std::slice::from_ref(alert))
+}
+
+/// One execute-webhook body carrying `alerts` as its embeds, in their
+/// order, within every limit that [`check_limits`] checks. The message's
+/// sender name is the first alert's: a batch is made of alerts that share
+/// it (see [`sender_name`]). The caller keeps a batch to [`limits::EMBEDS`]
+/// alerts, packed with [`pack`].
+pub fn render_batch(alerts: &[Alert]) -> Value {
+    let mut cards: Vec<Card> = alerts.iter().map(card).collect();
+    cards.iter_mut().for_each(fit);
+    fit_message(&mut cards);
+    message(&cards)
+}
+
+/// The name a message posting `alert` is sent under (as fitted to
+/// Discord's limit): alerts batched into one message share it.
+pub fn sender_name(alert: &Alert) -> String {
+    let mut c = card(alert);
+    fit(&mut c);
+    c.username
+}
+
+/// Splits alerts, by the characters of their fitted embeds (`sizes`, from
+/// [`embed_chars`]), in order, into consecutive messages of at most
+/// [`limits::EMBEDS`] embeds and [`limits::TOTAL`] characters: a message is
+/// closed when the next embed would break either limit. Returns each
+/// message's number of alerts.
+pub fn pack(sizes: &[usize]) -> Vec<usize> {
+    let mut out: Vec<usize> = Vec::new();
+    let (mut n, mut total) = (0usize, 0usize);
+    for &size in sizes {
+        if n > 0 && (n == limits::EMBEDS || total + size > limits::TOTAL) {
+            out.push(n);
+            (n, total) = (0, 0);
+        }
+        n += 1;
+        total += size;
+    }
+    if n > 0 {
+        out.push(n);
+    }
+    out
+}
+
+/// The characters `alert`'s embed counts towards a message's
+/// [`limits::TOTAL`], once fitted.
+pub fn embed_chars(alert: &Alert) -> usize {
+    let mut c = card(alert);
+    fit(&mut c);
+    card_total(&c)
 }
 
 /// The same alert as plain, deterministic text for `--dry-run`: the title,
@@ -111,19 +159,43 @@ pub fn render_text(alert: &Alert) -> String {
 /// premium, top contracts) as its first field. An edit cannot change the
 /// sender's name, so the body has no `username`.
 pub fn render_update(post: &Alert, update: &Update) -> Value {
-    let mut card = card(post);
+    render_message_update(&[(post, Some(update))])
+}
+
+/// The edit-webhook-message JSON body of a message that posted several
+/// alerts (a batch): every embed again, in the message's order, each with
+/// its episode when it has one (Discord's edit replaces the whole `embeds`
+/// array, so an embed left out would vanish from the message). Within the
+/// same limits as a post: an episode field can make the message longer
+/// than when it was posted.
+pub fn render_message_update(embeds: &[(&Alert, Option<&Update>)]) -> Value {
+    let mut cards: Vec<Card> = embeds
+        .iter()
+        .map(|(post, update)| {
+            let mut c = card(post);
+            if let Some(update) = update {
+                with_episode(&mut c, update);
+            }
+            fit(&mut c);
+            c
+        })
+        .collect();
+    fit_message(&mut cards);
+    let mut body = message(&cards);
+    if let Some(obj) = body.as_object_mut() {
+        obj.remove("username");
+    }
+    body
+}
+
+/// Puts episode `update` first among `card`'s fields.
+fn with_episode(card: &mut Card, update: &Update) {
     let name = format!("Episode · Updated {}", update.at.to_rfc3339_opts(SecondsFormat::Secs, true));
     card.fields.insert(0, Field { name, value: update.summary(), inline: false, priority: priority::ESSENTIAL });
     // The episode takes the place of the least important field.
     while card.fields.len() > MAX_FIELDS {
         drop_lowest(&mut card.fields);
     }
-    fit(&mut card);
-    let mut body = payload(&card);
-    if let Some(obj) = body.as_object_mut() {
-        obj.remove("username");
-    }
-    body
 }
 
 /// An episode update as the text of `--dry-run` and `replay`.
@@ -557,7 +629,34 @@ fn drop_lowest(fields: &mut Vec<Field>) {
     }
 }
 
-fn payload(card: &Card) -> Value {
+/// Keeps a message's embeds within [`limits::TOTAL`] together: while they
+/// are over, the lowest-priority field of the longest embed goes (each
+/// embed alone is already fitted, so this only trims a batch whose episode
+/// fields grew it after it was packed).
+fn fit_message(cards: &mut [Card]) {
+    while cards.iter().map(card_total).sum::<usize>() > limits::TOTAL {
+        let longest = cards.iter_mut().filter(|c| !c.fields.is_empty()).max_by_key(|c| card_total(c));
+        match longest {
+            Some(c) => drop_lowest(&mut c.fields),
+            None => break,
+        }
+    }
+}
+
+/// The message body for `cards`, one embed each, sent under the first
+/// card's name.
+fn message(cards: &[Card]) -> Value {
+    let username = cards.first().map_or_else(|| "orakl".to_string(), |c| c.username.clone());
+    json!({
+        "username": username,
+        "embeds": cards.iter().map(embed).collect::<Vec<Value>>(),
+        // Nothing in an alert may ping anyone, even a label that happens to
+        // contain "@everyone".
+        "allowed_mentions": {"parse": []},
+    })
+}
+
+fn embed(card: &Card) -> Value {
     let mut embed = serde_json::Map::new();
     if !card.title.is_empty() {
         embed.insert("title".into(), json!(card.title));
@@ -575,13 +674,7 @@ fn payload(card: &Card) -> Value {
         embed.insert("footer".into(), json!({"text": card.footer}));
     }
     embed.insert("timestamp".into(), json!(card.timestamp));
-    json!({
-        "username": card.username,
-        "embeds": [Value::Object(embed)],
-        // Nothing in an alert may ping anyone, even a label that happens to
-        // contain "@everyone".
-        "allowed_mentions": {"parse": []},
-    })
+    Value::Object(embed)
 }
 
 /// Every way `payload` breaks Discord's execute-webhook limits, as readable

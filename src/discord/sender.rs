@@ -179,6 +179,14 @@ impl Sender {
         self.send(webhook, payload, None, None)
     }
 
+    /// Whether the last post of `payload` to `webhook` ended with an
+    /// unknown outcome and waits for its one retry: the caller must then
+    /// post the very same payload again (a different one would not be
+    /// known as a retry, and could post its alerts twice).
+    pub fn awaits_unknown_retry(&self, webhook: &Webhook, payload: &Value) -> bool {
+        serde_json::to_vec(payload).is_ok_and(|b| lock(&self.unknown).contains_key(&(webhook.id(), digest(&b))))
+    }
+
     /// Posts `payload` with `file` attached, as Discord's multipart form
     /// (`payload_json` and `files[0]`), with the rules of [`Sender::post`].
     pub fn post_with_file(&self, webhook: &Webhook, payload: &Value, file: &Attachment) -> Delivery {

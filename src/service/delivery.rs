@@ -37,16 +37,37 @@ pub enum Delivered {
     Stop,
 }
 
+/// One embed of a message that posted several alerts, as an edit of
+/// another of its embeds shows it again: the alert, with the episode its
+/// embed last showed (its latest edit made), if any.
+pub type Embedded = (Alert, Option<Update>);
+
 /// A way to deliver alerts and the weekly report.
 pub trait Deliver {
-    /// Delivers one alert.
-    fn deliver(&mut self, alert: &Alert) -> Delivered;
+    /// Splits the pending alerts of a pass (in delivery order) into what
+    /// goes out together, each part one [`Deliver::deliver`] call; the
+    /// parts in the order of their first alert. Alone by default.
+    fn plan(&mut self, alerts: Vec<Alert>) -> Vec<Vec<Alert>> {
+        alerts.into_iter().map(|a| vec![a]).collect()
+    }
+
+    /// Delivers one part of [`Deliver::plan`] (one alert, or several as one
+    /// message); the answer is for every alert of it.
+    fn deliver(&mut self, batch: &[Alert]) -> Delivered;
 
     /// Delivers the pending edits of one posted alert's message, oldest
     /// first (`message_id`: Discord's id of the post). Discord gets one
     /// edit, the latest (it holds the episode as of the last hit); printed
-    /// output shows each. The answer is for all of them.
-    fn deliver_updates(&mut self, post: &Alert, message_id: Option<&str>, updates: &[Update]) -> Delivered;
+    /// output shows each. The answer is for all of them. `message`: every
+    /// embed of the message in its order when the post went out with
+    /// others (`post` among them), else empty.
+    fn deliver_updates(
+        &mut self,
+        post: &Alert,
+        message_id: Option<&str>,
+        updates: &[Update],
+        message: &[Embedded],
+    ) -> Delivered;
 
     /// Delivers the weekly report; on failure the reason and whether a
     /// later try may succeed.
@@ -105,6 +126,7 @@ impl Delivery {
             retired: BTreeSet::new(),
             deferred: BTreeSet::new(),
             failing: BTreeSet::new(),
+            pinned: Vec::new(),
         }))
     }
 
@@ -137,21 +159,29 @@ pub struct PrintDelivery {
 }
 
 impl Deliver for PrintDelivery {
-    fn deliver(&mut self, alert: &Alert) -> Delivered {
-        let text = match self.format {
-            OutputFormat::Text => format!("{}\n", discord::render_text(alert)),
-            OutputFormat::Jsonl => format!("{}\n", alert.to_jsonl()),
-        };
-        match self.out.write_all(text.as_bytes()).and_then(|_| self.out.flush()) {
-            Ok(()) => Delivered::Sent { message_id: None },
-            Err(e) => {
+    /// Prints each alert of `batch` (always one: printing keeps
+    /// [`Deliver::plan`]'s default) on its own line or block.
+    fn deliver(&mut self, batch: &[Alert]) -> Delivered {
+        for alert in batch {
+            let text = match self.format {
+                OutputFormat::Text => format!("{}\n", discord::render_text(alert)),
+                OutputFormat::Jsonl => format!("{}\n", alert.to_jsonl()),
+            };
+            if let Err(e) = self.out.write_all(text.as_bytes()).and_then(|_| self.out.flush()) {
                 log::error!(bot = alert.bot, id = alert.id, error:% = e; "print_failed");
-                Delivered::Stop
+                return Delivered::Stop;
             }
         }
+        Delivered::Sent { message_id: None }
     }
 
-    fn deliver_updates(&mut self, _post: &Alert, _message_id: Option<&str>, updates: &[Update]) -> Delivered {
+    fn deliver_updates(
+        &mut self,
+        _post: &Alert,
+        _message_id: Option<&str>,
+        updates: &[Update],
+        _message: &[Embedded],
+    ) -> Delivered {
         for u in updates {
             let text = match self.format {
                 OutputFormat::Text => discord::render_update_text(u),
@@ -206,6 +236,13 @@ pub struct DiscordDelivery {
     deferred: BTreeSet<u64>,
     /// Webhooks whose last post answered "later" (kept across passes).
     failing: BTreeSet<u64>,
+    /// Batches (alert ids, in message order) whose post's outcome is
+    /// unknown: planned the same way until it is known, so the one retry
+    /// is the same message (the sender knows it again by its bytes) and
+    /// no alert goes out in two different messages. (Only an alert that
+    /// expires during the retry's 30 s delay changes the message; the rest
+    /// then go as a new one.)
+    pinned: Vec<Vec<String>>,
 }
 
 impl DiscordDelivery {
@@ -219,22 +256,74 @@ impl DiscordDelivery {
 }
 
 impl Deliver for DiscordDelivery {
-    fn deliver(&mut self, alert: &Alert) -> Delivered {
-        let Some(webhook) = self.webhooks.get(&alert.bot) else {
-            let reason = format!("no webhook configured for {}", alert.bot.webhook_var());
-            log::error!(bot = alert.bot, id = alert.id, reason = reason; "delivery_failed");
+    /// Per webhook and sender name, in order, the alerts packed into
+    /// messages of up to 10 embeds and 6000 characters
+    /// ([`discord::embed::pack`]): a webhook with one pending alert posts
+    /// it alone; a backlog goes out in as few messages as the limits
+    /// allow. A pinned batch (unknown outcome) is kept as it was.
+    fn plan(&mut self, alerts: Vec<Alert>) -> Vec<Vec<Alert>> {
+        let mut left: Vec<Option<(usize, Alert)>> = alerts.into_iter().enumerate().map(Some).collect();
+        // A pin whose alerts are all settled (sent, failed, expired) or
+        // gone is forgotten.
+        self.pinned.retain(|ids| ids.iter().any(|id| left.iter().flatten().any(|(_, a)| a.id == *id)));
+        let mut out: Vec<(usize, Vec<Alert>)> = Vec::new();
+        for ids in &self.pinned {
+            let batch: Vec<(usize, Alert)> = ids
+                .iter()
+                .filter_map(|id| left.iter_mut().find(|x| x.as_ref().is_some_and(|(_, a)| a.id == *id))?.take())
+                .collect();
+            if let Some(first) = batch.iter().map(|(i, _)| *i).min() {
+                out.push((first, batch.into_iter().map(|(_, a)| a).collect()));
+            }
+        }
+        // (webhook id, sender name): what a message's alerts share.
+        type Key = (Option<u64>, String);
+        let mut groups: Vec<(Key, Vec<(usize, Alert)>)> = Vec::new();
+        for (i, a) in left.into_iter().flatten() {
+            let key = (self.webhooks.get(&a.bot).map(Webhook::id), discord::embed::sender_name(&a));
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, g)) => g.push((i, a)),
+                None => groups.push((key, vec![(i, a)])),
+            }
+        }
+        for (_, group) in groups {
+            let sizes: Vec<usize> = group.iter().map(|(_, a)| discord::embed::embed_chars(a)).collect();
+            let mut rest = group.into_iter();
+            for n in discord::embed::pack(&sizes) {
+                let batch: Vec<(usize, Alert)> = rest.by_ref().take(n).collect();
+                let first = batch[0].0;
+                out.push((first, batch.into_iter().map(|(_, a)| a).collect()));
+            }
+        }
+        out.sort_by_key(|(first, _)| *first);
+        out.into_iter().map(|(_, b)| b).collect()
+    }
+
+    fn deliver(&mut self, batch: &[Alert]) -> Delivered {
+        let Some(first) = batch.first() else { return Delivered::Skipped };
+        let bot = first.bot;
+        let ids = batch.iter().map(|a| a.id.as_str()).collect::<Vec<_>>().join(",");
+        let Some(webhook) = self.webhooks.get(&bot) else {
+            let reason = format!("no webhook configured for {}", bot.webhook_var());
+            log::error!(bot = bot, id = ids, reason = reason; "delivery_failed");
             return Delivered::Failed { reason };
         };
         let id = webhook.id();
         if self.retired.contains(&id) {
             let reason = format!("webhook {id} was deleted (404)");
-            log::error!(bot = alert.bot, id = alert.id, webhook = id, reason = reason; "delivery_failed");
+            log::error!(bot = bot, id = ids, webhook = id, reason = reason; "delivery_failed");
             return Delivered::Failed { reason };
         }
         if self.deferred.contains(&id) {
             return Delivered::Skipped;
         }
-        let answer = self.sender.post(webhook, &discord::render(alert));
+        let payload = discord::render_batch(batch);
+        let answer = self.sender.post(webhook, &payload);
+        let members: Vec<String> = batch.iter().map(|a| a.id.clone()).collect();
+        self.pinned.retain(|p| *p != members);
+        if self.sender.awaits_unknown_retry(webhook, &payload) {
+            self.pinned.push(members);
+        }
         if matches!(answer, discord::Delivery::RetryLater { .. }) {
             self.failing.insert(id);
         } else {
@@ -242,15 +331,25 @@ impl Deliver for DiscordDelivery {
         }
         match answer {
             discord::Delivery::Sent { message_id } => {
-                log::info!(bot = alert.bot, id = alert.id, webhook = id; "alert_sent");
+                for a in batch {
+                    log::info!(bot = a.bot, id = a.id, webhook = id; "alert_sent");
+                }
+                log::info!(
+                    bot = bot,
+                    webhook = id,
+                    embeds = batch.len(),
+                    message_id = message_id.as_deref().unwrap_or("-");
+                    "message_sent"
+                );
                 Delivered::Sent { message_id }
             }
-            discord::Delivery::WebhookGone | discord::Delivery::MessageGone => self.webhook_gone(alert.bot, id),
+            discord::Delivery::WebhookGone | discord::Delivery::MessageGone => self.webhook_gone(bot, id),
             discord::Delivery::Rejected { status, message } => {
                 log::error!(
-                    bot = alert.bot,
-                    id = alert.id,
+                    bot = bot,
+                    id = ids,
                     webhook = id,
+                    embeds = batch.len(),
                     status = status,
                     message = message;
                     "alert_rejected"
@@ -258,14 +357,20 @@ impl Deliver for DiscordDelivery {
                 Delivered::Failed { reason: format!("discord {status}: {message}") }
             }
             discord::Delivery::RetryLater { reason } => {
-                log::warn!(bot = alert.bot, id = alert.id, webhook = id, reason = reason; "alert_deferred");
+                log::warn!(bot = bot, id = ids, webhook = id, embeds = batch.len(), reason = reason; "alert_deferred");
                 self.deferred.insert(id);
                 Delivered::Deferred { reason }
             }
         }
     }
 
-    fn deliver_updates(&mut self, post: &Alert, message_id: Option<&str>, updates: &[Update]) -> Delivered {
+    fn deliver_updates(
+        &mut self,
+        post: &Alert,
+        message_id: Option<&str>,
+        updates: &[Update],
+        message: &[Embedded],
+    ) -> Delivered {
         let Some(latest) = updates.last() else { return Delivered::Sent { message_id: None } };
         let Some(webhook) = self.webhooks.get(&post.bot) else {
             return Delivered::Failed { reason: format!("no webhook configured for {}", post.bot.webhook_var()) };
@@ -280,7 +385,18 @@ impl Deliver for DiscordDelivery {
         let Some(message_id) = message_id else {
             return Delivered::Failed { reason: "discord gave no message id for the post; it cannot be edited".into() };
         };
-        match self.sender.edit(webhook, message_id, &discord::render_update(post, latest)) {
+        // A message of several alerts is re-rendered whole: the edit
+        // replaces every embed.
+        let payload = if message.len() > 1 {
+            let embeds: Vec<(&Alert, Option<&Update>)> = message
+                .iter()
+                .map(|(a, u)| if a.id == post.id { (a, Some(latest)) } else { (a, u.as_ref()) })
+                .collect();
+            discord::render_message_update(&embeds)
+        } else {
+            discord::render_update(post, latest)
+        };
+        match self.sender.edit(webhook, message_id, &payload) {
             discord::Delivery::Sent { .. } => {
                 log::info!(
                     bot = post.bot,

@@ -5,8 +5,8 @@
 
 use super::*;
 use crate::engine::episode::Update;
-use crate::service::delivery::Delivered;
-use crate::store::AlertStatus;
+use crate::service::delivery::{Delivered, Embedded};
+use crate::store::{AlertStatus, OutboxEntry, StoreError};
 
 impl Service {
     /// Expires pending edits older than `ALERT_MAX_AGE_SECONDS`, then
@@ -66,10 +66,17 @@ impl Service {
                     Delivered::Failed { reason: format!("alert {post_id} was never posted ({})", post.status) }
                 }
                 AlertStatus::Sent => {
+                    let message = match self.message_embeds(&post) {
+                        Ok(m) => m,
+                        Err(e) => {
+                            log::error!(op = "message_embeds", id = post_id, error:% = e; "store_error");
+                            continue;
+                        }
+                    };
                     let limited = self.delivery.rate_limited();
-                    let d = self.delivery.deliver_updates(&post.alert, post.message_id.as_deref(), &updates);
+                    let d = self.delivery.deliver_updates(&post.alert, post.message_id.as_deref(), &updates, &message);
                     let limited = self.delivery.rate_limited().saturating_sub(limited);
-                    self.counters.delivered(self.delivery.posts(), post.alert.bot, &d, limited);
+                    self.counters.delivered(self.delivery.posts(), post.alert.bot, &d, 1, limited);
                     d
                 }
             };
@@ -78,6 +85,21 @@ impl Service {
             }
             self.settle_updates(&ids, delivered);
         }
+    }
+
+    /// Every embed of the message `post` went out in, in its order, each
+    /// with the episode its latest edit made shows, when `post` was posted
+    /// with other alerts (a batch); empty when it went alone.
+    fn message_embeds(&self, post: &OutboxEntry) -> Result<Vec<Embedded>, StoreError> {
+        let Some(message_id) = post.message_id.as_deref().filter(|_| post.embed_index.is_some()) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for entry in self.store.message_alerts(message_id)? {
+            let update = self.store.latest_sent_update(&entry.alert.id)?;
+            out.push((entry.alert, update));
+        }
+        Ok(out)
     }
 
     /// Records what became of the edits `ids` of one message.

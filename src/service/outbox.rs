@@ -33,10 +33,15 @@ impl Service {
         self.delivery.begin_pass();
         // Oldest first, those for a failing webhook after the rest.
         pending.sort_by_key(|e| self.delivery.failing(&e.alert));
+        let alerts: Vec<Alert> =
+            pending.into_iter().map(|e| e.alert).filter(|a| !self.is_marked_in_memory(&a.id)).collect();
+        // A webhook's backlog goes out as few messages (up to 10 embeds
+        // each); the answer to a message is the answer for all its alerts.
+        let batches = self.delivery.plan(alerts);
         // A slow Discord cannot hold the loop: once a turn has spent its
         // budget, the rest waits for the next turn (oldest first again).
         let turn_ends = self.clock.elapsed().saturating_add(seconds(self.config.tunables.delivery_budget_seconds));
-        for entry in pending {
+        for batch in batches {
             if self.clock.shutdown().is_requested() {
                 break;
             }
@@ -44,30 +49,34 @@ impl Service {
                 log::info!(left_pending = "true"; "delivery_turn_budget_spent");
                 break;
             }
-            if self.is_marked_in_memory(&entry.alert.id) {
-                continue;
-            }
-            let alert = entry.alert;
+            let Some(bot) = batch.first().map(|a| a.bot) else { continue };
+            let ids: Vec<String> = batch.iter().map(|a| a.id.clone()).collect();
             let limited = self.delivery.rate_limited();
-            let delivered = self.delivery.deliver(&alert);
+            let delivered = self.delivery.deliver(&batch);
             let limited = self.delivery.rate_limited().saturating_sub(limited);
-            self.counters.delivered(self.delivery.posts(), alert.bot, &delivered, limited);
+            self.counters.delivered(self.delivery.posts(), bot, &delivered, ids.len() as u64, limited);
             let now = self.now();
             let (recorded, mark) = match delivered {
                 Delivered::Sent { message_id } => (
-                    self.store.mark_sent(&alert.id, message_id.as_deref(), now),
-                    Some(write_guard::Mark::Sent { message_id }),
+                    self.store.mark_batch_sent(&ids, message_id.as_deref(), now).map_err(|e| (0, e)),
+                    Some(write_guard::Mark::Sent { message_id, embed_index: None }),
                 ),
-                Delivered::Failed { reason } => {
-                    (self.store.mark_failed(&alert.id, &reason, now), Some(write_guard::Mark::Failed { reason }))
-                }
+                Delivered::Failed { reason } => (
+                    self.mark_each(&ids, |s, id| s.mark_failed(id, &reason, now)),
+                    Some(write_guard::Mark::Failed { reason }),
+                ),
                 Delivered::WebhookGone { webhook, reason } => {
                     if let Err(e) = self.store.retire_webhook(&webhook.to_string(), "discord answered 404", now) {
                         log::error!(op = "retire_webhook", error:% = e; "store_error");
                     }
-                    (self.store.mark_failed(&alert.id, &reason, now), Some(write_guard::Mark::Failed { reason }))
+                    (
+                        self.mark_each(&ids, |s, id| s.mark_failed(id, &reason, now)),
+                        Some(write_guard::Mark::Failed { reason }),
+                    )
                 }
-                Delivered::Deferred { reason } => (self.store.record_attempt(&alert.id, &reason, now), None),
+                Delivered::Deferred { reason } => {
+                    (self.mark_each(&ids, |s, id| s.record_attempt(id, &reason, now)), None)
+                }
                 Delivered::Skipped => continue,
                 Delivered::Stop => return,
             };
@@ -75,13 +84,27 @@ impl Service {
                 (Ok(()), _) => {}
                 // Posted (or refused) but not recorded: remembered, never
                 // posted again, and the pass stops until the store writes.
-                (Err(e), Some(mark)) => {
-                    self.remember_mark(&alert.id, mark, &e);
+                (Err((from, e)), Some(mark)) => {
+                    self.remember_marks(&ids, from, mark, &e);
                     return;
                 }
-                (Err(e), None) => log::error!(op = "mark", id = alert.id, error:% = e; "store_error"),
+                (Err((_, e)), None) => log::error!(op = "mark", id = ids.join(","), error:% = e; "store_error"),
             }
         }
         self.deliver_updates();
+    }
+
+    /// Writes one alert's mark per id of a batch, stopping at the first
+    /// failure, which it returns with the index of its id (the ids before
+    /// it are written).
+    fn mark_each(
+        &mut self,
+        ids: &[String],
+        mut mark: impl FnMut(&mut crate::store::Store, &str) -> Result<(), crate::store::StoreError>,
+    ) -> Result<(), (usize, crate::store::StoreError)> {
+        for (i, id) in ids.iter().enumerate() {
+            mark(&mut self.store, id).map_err(|e| (i, e))?;
+        }
+        Ok(())
     }
 }

@@ -30,8 +30,15 @@ pub const MAX_UNCOMMITTED: usize = 1_000;
 /// A delivery outcome that could not be written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Mark {
-    Sent { message_id: Option<String> },
-    Failed { reason: String },
+    /// `embed_index`: the alert's place in its message when it was posted
+    /// with others.
+    Sent {
+        message_id: Option<String>,
+        embed_index: Option<u32>,
+    },
+    Failed {
+        reason: String,
+    },
 }
 
 /// The store's write failure in force.
@@ -73,10 +80,20 @@ impl Service {
         self.guard.down.as_ref()
     }
 
-    /// A post was made but its outcome could not be recorded: remember it
-    /// so the alert is not posted again.
-    pub(super) fn remember_mark(&mut self, id: &str, mark: Mark, e: &StoreError) {
-        self.guard.marks.insert(id.to_string(), (mark, self.now()));
+    /// A post of the alerts `ids` (one message, in its order) was made
+    /// but its outcome could not be recorded from `ids[from]` on: remember
+    /// those so they are not posted again.
+    pub(super) fn remember_marks(&mut self, ids: &[String], from: usize, mark: Mark, e: &StoreError) {
+        let now = self.now();
+        for (i, id) in ids.iter().enumerate().skip(from) {
+            let mark = match &mark {
+                Mark::Sent { message_id, .. } if ids.len() > 1 => {
+                    Mark::Sent { message_id: message_id.clone(), embed_index: u32::try_from(i).ok() }
+                }
+                m => m.clone(),
+            };
+            self.guard.marks.insert(id.clone(), (mark, now));
+        }
         self.write_failed("mark", e);
     }
 
@@ -106,7 +123,9 @@ impl Service {
         }
         for (id, (mark, at)) in std::mem::take(&mut self.guard.marks) {
             let written = match &mark {
-                Mark::Sent { message_id } => self.store.mark_sent(&id, message_id.as_deref(), at),
+                Mark::Sent { message_id, embed_index } => {
+                    self.store.mark_embed_sent(&id, message_id.as_deref(), *embed_index, at)
+                }
                 Mark::Failed { reason } => self.store.mark_failed(&id, reason, at),
             };
             if let Err(e) = written {

@@ -73,16 +73,19 @@ pub struct OutboxEntry {
     pub last_error: Option<String>,
     /// Discord's id of the posted message.
     pub message_id: Option<String>,
+    /// The alert's place among the embeds of its message when it was posted
+    /// with others (a batch); None when it was posted alone.
+    pub embed_index: Option<u32>,
     pub sent_at: Option<DateTime<Utc>>,
 }
 
 /// The columns [`RawEntry::from_row`] reads, in its order; a query may
 /// select more after them.
 pub(super) const ENTRY_COLUMNS: &str =
-    "id, payload, status, created_at, attempts, last_attempt_at, last_error, message_id, sent_at";
+    "id, payload, status, created_at, attempts, last_attempt_at, last_error, message_id, sent_at, embed_index";
 
 /// How many columns [`ENTRY_COLUMNS`] holds.
-pub(super) const ENTRY_COLUMN_COUNT: usize = 9;
+pub(super) const ENTRY_COLUMN_COUNT: usize = 10;
 
 /// A row before its JSON payload is decoded, which needs a [`StoreError`]
 /// naming the alert rather than a column-conversion error.
@@ -96,6 +99,7 @@ pub(super) struct RawEntry {
     last_error: Option<String>,
     message_id: Option<String>,
     sent_at: Option<Ts>,
+    embed_index: Option<u32>,
 }
 
 impl RawEntry {
@@ -110,6 +114,7 @@ impl RawEntry {
             last_error: r.get(6)?,
             message_id: r.get(7)?,
             sent_at: r.get(8)?,
+            embed_index: r.get(9)?,
         })
     }
 }
@@ -130,6 +135,7 @@ impl Store {
             last_attempt_at: raw.last_attempt_at.map(|t| t.0),
             last_error: raw.last_error,
             message_id: raw.message_id,
+            embed_index: raw.embed_index,
             sent_at: raw.sent_at.map(|t| t.0),
         })
     }

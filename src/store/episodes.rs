@@ -131,6 +131,19 @@ impl Store {
         )
     }
 
+    /// The latest edit of `post_id`'s message that was made (`sent`): what
+    /// the message shows of its episode, to keep when another embed of the
+    /// same message is edited.
+    pub fn latest_sent_update(&self, post_id: &str) -> Result<Option<Update>, StoreError> {
+        let rows = self.update_rows(
+            "read the latest sent episode update",
+            "SELECT id, payload, created_at FROM episode_updates WHERE post_id = ?1 AND status = 'sent'
+             ORDER BY created_at DESC, rowid DESC LIMIT 1",
+            Some(post_id.to_string()),
+        )?;
+        Ok(rows.into_iter().next().map(|e| e.update))
+    }
+
     /// Every edit whose hit is at or after `since`, in time order (replay,
     /// `orakl evaluate`).
     pub fn updates_since(&self, since: DateTime<Utc>) -> Result<Vec<Update>, StoreError> {

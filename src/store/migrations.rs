@@ -11,7 +11,7 @@ use super::StoreError;
 /// The schema version this build writes and understands.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3, super::flow_history::SCHEMA, V5];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, super::flow_history::SCHEMA, V5, V6];
 
 /// Every table is STRICT so a wrongly typed value is an error at the write,
 /// not a surprise at a later read. Times are RFC 3339 UTC text (see the
@@ -168,6 +168,15 @@ CREATE INDEX episode_updates_by_at ON episode_updates (at);
 CREATE INDEX episode_updates_by_post ON episode_updates (post_id);
 ";
 
+/// Several alerts posted in one message (a backlog batched, up to 10
+/// embeds): each keeps the message's id and its place among the message's
+/// embeds, so an edit of one re-renders the whole message in its order.
+/// NULL for an alert posted alone, as every alert before this step was.
+const V6: &str = "
+ALTER TABLE alerts ADD COLUMN embed_index INTEGER CHECK (embed_index BETWEEN 0 AND 9);
+CREATE INDEX alerts_by_message ON alerts (message_id) WHERE message_id IS NOT NULL;
+";
+
 /// Refuses a file whose version this build does not know, rather than
 /// reading (or worse, writing) a schema it does not understand.
 pub(super) fn check_version(path: &Path, found: i64) -> Result<(), StoreError> {
@@ -197,5 +206,37 @@ pub(super) fn run(conn: &mut Connection, path: &Path) -> Result<(), StoreError> 
         tx.pragma_update(None, "user_version", next).map_err(fail)?;
         tx.commit().map_err(fail)?;
         log::info!(path:% = path.display(), version = next; "store_migrated");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file written by the previous version, with an alert posted alone,
+    /// upgrades in place: the alert keeps its message id, with no place in
+    /// a batch.
+    #[test]
+    fn a_version_5_file_upgrades_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v5.db");
+        let mut conn = Connection::open(&path).unwrap();
+        for (i, step) in MIGRATIONS[..5].iter().enumerate() {
+            conn.execute_batch(step).unwrap();
+            conn.pragma_update(None, "user_version", i as i64 + 1).unwrap();
+        }
+        conn.execute(
+            "INSERT INTO alerts (id, bot, ticker, at, created_at, status, status_at, message_id, payload)
+             VALUES ('a', 'sweeps', 'SPY', 't', 't', 'sent', 't', '42', '{}')",
+            [],
+        )
+        .unwrap();
+        run(&mut conn, &path).unwrap();
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let row: (String, Option<i64>) = conn
+            .query_row("SELECT message_id, embed_index FROM alerts WHERE id = 'a'", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap();
+        assert_eq!(row, ("42".to_string(), None));
     }
 }

@@ -188,12 +188,71 @@ impl Store {
     }
 
     pub fn mark_sent(&mut self, id: &str, message_id: Option<&str>, now: DateTime<Utc>) -> Result<(), StoreError> {
-        self.leave_pending(
-            "mark alert sent",
-            id,
-            "UPDATE alerts SET status = 'sent', status_at = ?3, sent_at = ?3, message_id = ?2
-             WHERE id = ?1 AND status = 'pending'",
-            params![id, message_id, ts(now)],
+        self.mark_embed_sent(id, message_id, None, now)
+    }
+
+    /// Marks `id` sent as embed `embed_index` of message `message_id` (None:
+    /// posted alone).
+    pub fn mark_embed_sent(
+        &mut self,
+        id: &str,
+        message_id: Option<&str>,
+        embed_index: Option<u32>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.leave_pending("mark alert sent", id, MARK_SENT, params![id, message_id, ts(now), embed_index])
+    }
+
+    /// Marks the alerts `ids`, posted together as the embeds of one message
+    /// in this order, sent with the message's id, all or none: one
+    /// transaction, so a crash leaves the whole batch pending (and posted
+    /// again, the window between Discord's 200 and the commit) or sent.
+    /// A single id is an alert posted alone ([`Store::mark_sent`]).
+    pub fn mark_batch_sent(
+        &mut self,
+        ids: &[String],
+        message_id: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if let [id] = ids {
+            return self.mark_sent(id, message_id, now);
+        }
+        let op = "mark batch sent";
+        let fail = sql_error(&self.path, op);
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(&fail)?;
+        let mut unchanged = None;
+        {
+            let mut stmt = tx.prepare_cached(MARK_SENT).map_err(&fail)?;
+            for (i, id) in ids.iter().enumerate() {
+                let index = u32::try_from(i).ok();
+                if stmt.execute(params![id, message_id, ts(now), index]).map_err(&fail)? != 1 {
+                    unchanged = Some(id.clone());
+                    break;
+                }
+            }
+        }
+        if let Some(id) = unchanged {
+            // Rolled back (the transaction is dropped): nothing of the
+            // batch is marked, as for a single alert.
+            drop(tx);
+            return match self.alert_status(&id)? {
+                None => Err(StoreError::UnknownAlert { path: self.path.clone(), op, id }),
+                Some(status) => Err(StoreError::NotPending { path: self.path.clone(), op, id, status }),
+            };
+        }
+        tx.commit().map_err(&fail)
+    }
+
+    /// The alerts posted together in message `message_id` (a batch), in the
+    /// message's order; empty for a message that posted one alert alone.
+    pub fn message_alerts(&self, message_id: &str) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.entries(
+            "read a message's alerts",
+            &format!(
+                "SELECT {ENTRY_COLUMNS} FROM alerts WHERE message_id = ?1 AND embed_index IS NOT NULL
+                 ORDER BY embed_index"
+            ),
+            [message_id],
         )
     }
 
@@ -273,6 +332,10 @@ impl Store {
         Ok(entries)
     }
 }
+
+const MARK_SENT: &str =
+    "UPDATE alerts SET status = 'sent', status_at = ?3, sent_at = ?3, message_id = ?2, embed_index = ?4
+     WHERE id = ?1 AND status = 'pending'";
 
 /// Writes (or replaces) `episode` inside `tx`.
 pub(super) fn upsert_episode(

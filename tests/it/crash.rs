@@ -79,14 +79,19 @@ impl Rng {
     }
 }
 
+/// A run and the alert ids of one message it posted.
+type Posted = (usize, Vec<String>);
+
 /// A loopback Discord that answers every post 200 and tells the test, in
-/// order, which run posted which alert. Each run gets its own webhook token
+/// order, which run posted which alerts (a message carries one alert, or
+/// several when a backlog is batched). Each run gets its own webhook token
 /// (`...r{run}`), so a post that the server handles after its run was
 /// killed is still counted for that run.
 struct Discord {
     server: FakeServer,
-    posts: Arc<Mutex<Vec<(usize, String)>>>,
-    events: mpsc::Receiver<(usize, String)>,
+    /// (run, the alert ids of one message) per answered post.
+    posts: Arc<Mutex<Vec<Posted>>>,
+    events: mpsc::Receiver<usize>,
 }
 
 impl Discord {
@@ -100,14 +105,14 @@ impl Discord {
             if req.method == "PATCH" {
                 return Reply::json(200, r#"{"id":"1","channel_id":"1"}"#);
             }
-            let id = alert_id(req);
+            let ids = alert_ids(req);
             let run: usize = req.path().rsplit_once('r').and_then(|(_, n)| n.parse().ok()).unwrap_or(usize::MAX);
             let n = {
                 let mut log = log.lock().unwrap();
-                log.push((run, id.clone()));
+                log.push((run, ids));
                 log.len()
             };
-            let _ = tx.lock().unwrap().send((run, id));
+            let _ = tx.lock().unwrap().send(run);
             Reply::json(200, format!(r#"{{"id":"77{n:016}","channel_id":"1"}}"#))
         });
         Discord { server, posts, events }
@@ -119,19 +124,26 @@ impl Discord {
 
     /// Alert ids in the order their posts were answered.
     fn posts(&self) -> Vec<String> {
-        self.posts.lock().unwrap().iter().map(|(_, id)| id.clone()).collect()
+        self.posts.lock().unwrap().iter().flat_map(|(_, ids)| ids.clone()).collect()
     }
 
-    fn posts_of(&self, run: usize) -> Vec<String> {
-        self.posts.lock().unwrap().iter().filter(|(r, _)| *r == run).map(|(_, id)| id.clone()).collect()
+    /// The alert ids of each message a run posted, in order.
+    fn posts_of(&self, run: usize) -> Vec<Vec<String>> {
+        self.posts.lock().unwrap().iter().filter(|(r, _)| *r == run).map(|(_, ids)| ids.clone()).collect()
     }
 }
 
-/// The alert id from the embed's footer (`ID · not financial advice`).
-fn alert_id(req: &Recorded) -> String {
+/// The alert ids from the embeds' footers (`ID · not financial advice`).
+fn alert_ids(req: &Recorded) -> Vec<String> {
     let body = req.body_json();
-    let footer = body["embeds"][0]["footer"]["text"].as_str().unwrap_or("?");
-    footer.split(" · ").next().unwrap_or(footer).to_string()
+    let embeds = body["embeds"].as_array().cloned().unwrap_or_default();
+    embeds
+        .iter()
+        .map(|e| {
+            let footer = e["footer"]["text"].as_str().unwrap_or("?");
+            footer.split(" · ").next().unwrap_or(footer).to_string()
+        })
+        .collect()
 }
 
 struct Setup {
@@ -220,8 +232,9 @@ fn assert_sound(db: &Path, when: &str) {
 #[derive(Debug)]
 struct Run {
     killed: bool,
-    /// Alert ids Discord answered 200 during the run, in order.
-    posted: Vec<String>,
+    /// Alert ids of the messages Discord answered 200 during the run, in
+    /// order.
+    posted: Vec<Vec<String>>,
 }
 
 #[test]
@@ -281,7 +294,7 @@ fn kill_9_at_random_instants_loses_nothing_and_duplicates_only_in_the_commit_win
         let killed = loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match discord.events.recv_timeout(left.min(Duration::from_millis(5))) {
-                Ok((r, _)) if r != run => {}
+                Ok(r) if r != run => {}
                 Ok(_) => {
                     if on_post && started.elapsed() >= at {
                         child.kill().unwrap();
@@ -341,17 +354,20 @@ fn kill_9_at_random_instants_loses_nothing_and_duplicates_only_in_the_commit_win
     let duplicates: Vec<(&str, usize)> =
         times_posted.iter().filter(|(_, n)| **n > 1).map(|(id, n)| (*id, *n)).collect();
     // A second post of an alert is explained only by a killed run whose last
-    // answered post was that alert: the kill fell between the 200 and the commit.
+    // answered post carried that alert: the kill fell between the 200 and
+    // the commit (which marks a whole message's alerts at once).
     let window_kills: BTreeSet<&str> =
-        runs.iter().filter(|r| r.killed).filter_map(|r| r.posted.last().map(String::as_str)).collect();
+        runs.iter().filter(|r| r.killed).filter_map(|r| r.posted.last()).flatten().map(String::as_str).collect();
     let unexplained: Vec<&(&str, usize)> = duplicates.iter().filter(|(id, _)| !window_kills.contains(id)).collect();
     let window_hits = runs.iter().filter(|r| r.killed).filter(|r| r.posted.last().is_some()).count();
     let kills = runs.iter().filter(|r| r.killed).count();
+    let batched = discord.posts.lock().unwrap().iter().filter(|(_, ids)| ids.len() > 1).count();
 
     println!(
         "crash test: seed {seed}, {kills} kills ({kills_timed} at random instants, \
          {kills_on_post} right after a post), {finished_early} runs finished before their kill, 1 final run; \
-         reference run {} ms ({} ms with nothing to post), {} alerts; after the crashes {} alerts, {} posts, {} duplicate posts \
+         reference run {} ms ({} ms with nothing to post), {} alerts; after the crashes {} alerts, {} posts \
+         ({batched} messages of several alerts), {} duplicate posts \
          ({} alerts posted twice or more; {window_hits} of the killed runs had posted), {} lost, {} extra, \
          cooldowns {} (reference {})",
         reference_wall.as_millis(),

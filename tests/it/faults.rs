@@ -208,15 +208,24 @@ pub(crate) fn hook(clock: Arc<SimClock>, reply: fn(usize, &str) -> Reply) -> Hoo
     let log = posts.clone();
     let n = AtomicUsize::new(0);
     let server = FakeServer::start(move |req: &Recorded| {
+        // One record per embed: a backlog's alerts share a message.
         let body = req.body_json();
-        let footer = body["embeds"][0]["footer"]["text"].as_str().unwrap_or("?");
-        let id = footer.split(" · ").next().unwrap_or(footer).to_string();
+        let ids: Vec<String> = body["embeds"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| {
+                let footer = e["footer"]["text"].as_str().unwrap_or("?");
+                footer.split(" · ").next().unwrap_or(footer).to_string()
+            })
+            .collect();
+        let id = ids.first().cloned().unwrap_or_else(|| "?".to_string());
         let r = reply(n.fetch_add(1, Ordering::SeqCst), &id);
         let status = match &r {
             Reply::Full { status, .. } => *status,
             _ => 0,
         };
-        log.lock().unwrap().push((clock.now(), id, status));
+        log.lock().unwrap().extend(ids.into_iter().map(|id| (clock.now(), id, status)));
         r
     });
     Hook { server, posts }

@@ -1,6 +1,7 @@
 //! The one integration-test binary. Each module is one area; shared fakes
 //! live in `support`.
 
+mod batching;
 mod cli;
 mod crash;
 mod discord;

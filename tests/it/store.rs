@@ -57,7 +57,7 @@ fn table_names(path: &Path) -> Vec<String> {
 fn a_fresh_file_is_created_and_migrated() {
     let (_dir, path, store) = fresh();
     assert!(path.is_file());
-    assert_eq!(SCHEMA_VERSION, 5);
+    assert_eq!(SCHEMA_VERSION, 6);
     assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
     assert_eq!(user_version(&path), SCHEMA_VERSION);
     assert_eq!(
@@ -878,4 +878,26 @@ fn the_store_modules_import_each_other_without_a_cycle() {
     for m in edges.keys() {
         visit(m, &edges, &mut Vec::new(), &mut done);
     }
+}
+
+/// A message's alerts are marked sent together or not at all: one of them
+/// no longer pending leaves the others pending, and the error names it.
+#[test]
+fn a_batch_is_marked_sent_all_or_nothing_with_each_alerts_place() {
+    let (_dir, _path, mut store) = fresh();
+    let now = t("2025-10-22T14:30:06Z");
+    let ids: Vec<String> = (0..3).map(|i| format!("sweeps:O:SPY251121C0067{i}000:1")).collect();
+    for id in &ids {
+        assert!(store.commit_alert(&alert(id, Bot::Sweeps, "2025-10-22T14:30:05Z"), None, None, now).unwrap());
+    }
+    store.mark_sent(&ids[2], Some("7"), now).unwrap();
+    let err = store.mark_batch_sent(&ids, Some("8"), now).unwrap_err();
+    assert!(matches!(&err, StoreError::NotPending { id, .. } if *id == ids[2]), "{err}");
+    assert_eq!(store.pending_alerts().unwrap().len(), 2, "nothing of the batch was marked");
+    store.mark_batch_sent(&ids[..2], Some("8"), now).unwrap();
+    let places: Vec<(Option<String>, Option<u32>)> =
+        store.message_alerts("8").unwrap().into_iter().map(|e| (e.message_id, e.embed_index)).collect();
+    assert_eq!(places, [(Some("8".to_string()), Some(0)), (Some("8".to_string()), Some(1))]);
+    // A message of one alert is no batch.
+    assert!(store.message_alerts("7").unwrap().is_empty());
 }
