@@ -12,12 +12,17 @@ use crate::scan;
 /// steps, so this only stops a task that no longer moves on.
 const MAX_STEPS_PER_TASK: usize = 1_000_000;
 
-/// A firing's new alerts waiting for the hour's budget (`budget`), and the
-/// hits that joined their episodes meanwhile.
+/// A firing's new alerts waiting for the hour's budget (`budget`), the
+/// hits that joined their episodes meanwhile, and the scan cursors decided
+/// after them.
 #[derive(Default)]
 struct Held {
     posts: Vec<crate::engine::Commit>,
     joins: Vec<crate::engine::Join>,
+    /// A cursor (Darkpool's last print read) moves past the prints whose
+    /// alerts are held: written before they are committed, a kill in
+    /// between loses them (the next scan starts after their prints).
+    cursors: Vec<Decision>,
 }
 
 impl Service {
@@ -149,6 +154,7 @@ impl Service {
                 Step::Decided(Decision::Update(j)) if held.posts.iter().any(|h| h.alert.id == j.update.update_of) => {
                     held.joins.push(*j);
                 }
+                Step::Decided(d @ Decision::SetCursor { .. }) if !held.posts.is_empty() => held.cursors.push(d),
                 Step::Decided(decision) => committed += usize::from(self.carry_out(decision)),
                 Step::Done(summary) => return (summary, committed),
             }
@@ -160,8 +166,11 @@ impl Service {
     /// Commits a task's held alerts that the hour's budget has room
     /// for, the highest scores first; the count committed.
     fn release(&mut self, bot: Bot, held: Held) -> usize {
-        let Held { posts: held, joins } = held;
+        let Held { posts: held, joins, cursors } = held;
         if held.is_empty() {
+            for d in cursors {
+                self.carry_out(d);
+            }
             return 0;
         }
         let now = self.now();
@@ -187,6 +196,11 @@ impl Service {
         let committed = kept.iter().map(|c| usize::from(self.commit(c))).sum();
         for j in &joins {
             self.join(j);
+        }
+        // After the alerts, so a kill leaves the prints to be read again
+        // (their alerts' ids make a second commit a no-op).
+        for d in cursors {
+            self.carry_out(d);
         }
         committed
     }
@@ -310,6 +324,13 @@ impl Service {
             Decision::Commit(c) => self.commit(&c),
             Decision::Update(j) => {
                 self.join(&j);
+                false
+            }
+            // A write that failed this firing may have been an alert's
+            // commit: the cursor stays where it was, so the prints are read
+            // again once the store takes writes.
+            Decision::SetCursor { key, .. } if self.unwritable().is_some() => {
+                log::debug!(key = key, reason = "store_unwritable"; "cursor_kept");
                 false
             }
             Decision::SetCursor { key, text } => {

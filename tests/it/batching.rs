@@ -173,6 +173,7 @@ fn hit(post: &Alert, at: DateTime<Utc>, hits: u32) -> (Update, Episode) {
         hits,
         total: Some(total),
         posted: post.premium,
+        posted_at: Some(post.at),
         contracts: update.top_contracts.clone(),
     };
     (update, episode)

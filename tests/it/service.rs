@@ -399,6 +399,62 @@ fn darkpool_resumes_from_its_cursor_after_a_restart_without_realerting() {
     assert_eq!(ids, ["darkpool:SPY:a", "darkpool:SPY:d"]);
 }
 
+/// A dark print whose alert could not be committed is read again: the scan's
+/// cursor moves only after its alerts are committed (Darkpool's alerts wait
+/// for the hour's budget until the symbol's scan ends, and the cursor waits
+/// with them), so a kill or a failed write in between loses no alert.
+#[test]
+fn a_dark_prints_cursor_moves_only_after_its_alert_is_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("state.db");
+    let tt = "30 */5 4-19 * * Mon-Fri darkpool session=extended\n";
+    let trades = BTreeMap::from([(
+        "SPY".to_string(),
+        vec![
+            dark_print("a", 50_000.0, 20),
+            dark_print("d", 100_000.0, 410), // 2× a: breaks through the cooldown
+        ],
+    )]);
+    let clock = Arc::new(SimClock::new(t0()));
+    let c2 = clock.clone();
+    let market = FakePolygon::start(BTreeMap::new(), trades, 250, move || c2.now().timestamp_nanos_opt().unwrap_or(0));
+    let hook = discord(ok_message);
+    let run = |clock: Arc<SimClock>, span: u64| {
+        let cfg = config(&market.url(), &hook.url(), &[("DARKPOOL_MIN_ADV_FRACTION", "0")]);
+        let tt = Timetable::parse("schedule.cron", tt).unwrap();
+        let settings = Settings::validate(&cfg, &tt, false).unwrap();
+        let delivery = Delivery::discord(&cfg, &settings, clock.clone(), Notifier::disabled());
+        clock.shutdown_after(Duration::from_secs(span));
+        let mut svc =
+            Service::new(cfg, clock.clone(), Store::open(&db).unwrap(), delivery, Notifier::disabled()).unwrap();
+        svc.run(&tt);
+    };
+    let cursor = || Store::open(&db).unwrap().cursor("darkpool:SPY").unwrap();
+    // 09:29:50 → 09:34:00: the 09:30:30 scan alerts print a and keeps its cursor.
+    run(clock.clone(), 250);
+    assert_eq!(hook.count(), 1);
+    let after_a = cursor();
+    assert!(after_a.is_some());
+    // The store now refuses new alerts (every other write goes through).
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch("CREATE TRIGGER no_alerts BEFORE INSERT ON alerts BEGIN SELECT RAISE(ABORT, 'no'); END;")
+        .unwrap();
+    // 09:36 → 09:41: the 09:40:30 scan finds print d; its commit fails, and
+    // the cursor stays where a left it.
+    run(Arc::new(SimClock::new(t0() + chrono::Duration::seconds(370))), 300);
+    assert_eq!(hook.count(), 1);
+    assert_eq!(cursor(), after_a, "the cursor did not move past the lost alert");
+    conn.execute_batch("DROP TRIGGER no_alerts;").unwrap();
+    drop(conn);
+    // 09:41:30 → 09:46: the 09:45:30 scan reads print d again and alerts.
+    run(Arc::new(SimClock::new(t0() + chrono::Duration::seconds(700))), 300);
+    assert_eq!(hook.count(), 2);
+    let ids: Vec<String> =
+        Store::open(&db).unwrap().alerts_since(t0()).unwrap().into_iter().map(|e| e.alert.id).collect();
+    assert_eq!(ids, ["darkpool:SPY:a", "darkpool:SPY:d"]);
+    assert_ne!(cursor(), after_a);
+}
+
 /// The premiums of the golden-sweep alerts posted for a call whose day
 /// volume follows `volumes` across chain fetches (one fetch per 30 s).
 fn golden_premiums(volumes: &[f64], fetches: u64) -> Vec<f64> {
