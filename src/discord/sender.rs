@@ -29,7 +29,7 @@ use serde_json::Value;
 use crate::backoff::{self, Budget, Wait};
 use crate::clock::{Clock, Waited};
 use crate::http::{self, Http, HttpError, Response};
-use crate::logging::quoted;
+use crate::logging::Fields;
 
 use super::webhook::Webhook;
 
@@ -209,7 +209,11 @@ impl Sender {
             Ok(b) => b,
             Err(e) => {
                 let message = format!("payload is not serialisable: {e}");
-                self.event(log::Level::Error, &format!("event=discord_rejected webhook={} status=0", webhook.id()));
+                self.event(
+                    log::Level::Error,
+                    "discord_rejected",
+                    Fields::new().text("webhook", webhook.id()).int("status", 0),
+                );
                 return Delivery::Rejected { status: 0, message };
             }
         };
@@ -267,21 +271,18 @@ impl Sender {
                 Err(e) if !e.is_transient() => {
                     lock(&self.unknown).remove(&key);
                     let message = webhook.redact(&e.to_string());
-                    self.event(
-                        log::Level::Error,
-                        &format!("event=discord_rejected webhook={id} status=0 error={}", quoted(&message)),
-                    );
+                    let fields = Fields::new().text("webhook", id).int("status", 0).text("error", &message);
+                    self.event(log::Level::Error, "discord_rejected", fields);
                     return Delivery::Rejected { status: 0, message };
                 }
                 Err(e) => {
                     let reason = webhook.redact(&e.to_string());
-                    self.event(
-                        log::Level::Warn,
-                        &format!(
-                            "event=discord_transport_error webhook={id} attempt={attempt}/{max_attempts} error={}",
-                            quoted(&reason)
-                        ),
-                    );
+                    let fields = Fields::new()
+                        .text("webhook", id)
+                        .int("attempt", attempt)
+                        .int("max_attempts", max_attempts)
+                        .text("error", &reason);
+                    self.event(log::Level::Warn, "discord_transport_error", fields);
                     failures += 1;
                     if last {
                         return self.give_up(id, format!("{reason} ({attempt} attempts)"));
@@ -300,26 +301,24 @@ impl Sender {
                 200..=299 => {
                     lock(&self.unknown).remove(&key);
                     let message_id = message_id(&resp);
-                    self.event(
-                        log::Level::Info,
-                        &format!(
-                            "event=discord_sent webhook={id} status={} message_id={} attempt={attempt}",
-                            resp.status,
-                            message_id.as_deref().unwrap_or("-")
-                        ),
-                    );
+                    let fields = Fields::new()
+                        .text("webhook", id)
+                        .int("status", resp.status)
+                        .text("message_id", message_id.as_deref().unwrap_or("-"))
+                        .int("attempt", attempt);
+                    self.event(log::Level::Info, "discord_sent", fields);
                     return Delivery::Sent { message_id };
                 }
                 429 => {
                     *lock(&self.rate_limited_total) += 1;
                     let (wait, global) = retry_after(&resp);
-                    self.event(
-                        log::Level::Warn,
-                        &format!(
-                            "event=discord_rate_limited webhook={id} retry_after_ms={} global={global} attempt={attempt}/{max_attempts}",
-                            wait.as_millis()
-                        ),
-                    );
+                    let fields = Fields::new()
+                        .text("webhook", id)
+                        .int("retry_after_ms", wait.as_millis())
+                        .flag("global", global)
+                        .int("attempt", attempt)
+                        .int("max_attempts", max_attempts);
+                    self.event(log::Level::Warn, "discord_rate_limited", fields);
                     let until = self.clock.elapsed().saturating_add(wait);
                     if global {
                         let mut g = lock(&self.global_not_before);
@@ -334,12 +333,20 @@ impl Sender {
                     }
                 }
                 404 if edit.is_some() && discord_code(&resp) != Some(UNKNOWN_WEBHOOK) => {
-                    self.event(log::Level::Warn, &format!("event=discord_message_gone webhook={id} status=404"));
+                    self.event(
+                        log::Level::Warn,
+                        "discord_message_gone",
+                        Fields::new().text("webhook", id).int("status", 404),
+                    );
                     return Delivery::MessageGone;
                 }
                 404 => {
                     lock(&self.unknown).remove(&key);
-                    self.event(log::Level::Error, &format!("event=discord_webhook_gone webhook={id} status=404"));
+                    self.event(
+                        log::Level::Error,
+                        "discord_webhook_gone",
+                        Fields::new().text("webhook", id).int("status", 404),
+                    );
                     return Delivery::WebhookGone;
                 }
                 // A redirect is a misconfigured URL (redirects are never followed), so
@@ -347,23 +354,22 @@ impl Sender {
                 status @ 300..=499 => {
                     lock(&self.unknown).remove(&key);
                     let message = error_message(&resp, webhook);
-                    let code = discord_code(&resp).map_or_else(|| "-".to_string(), |c| c.to_string());
-                    self.event(
-                        log::Level::Error,
-                        &format!(
-                            "event=discord_rejected webhook={id} status={status} code={code} message={}",
-                            quoted(&message)
-                        ),
-                    );
+                    let fields = Fields::new().text("webhook", id).int("status", status);
+                    // Discord's own error code, when its body has one.
+                    let fields = match discord_code(&resp) {
+                        Some(code) => fields.int("code", code),
+                        None => fields,
+                    };
+                    self.event(log::Level::Error, "discord_rejected", fields.text("message", &message));
                     return Delivery::Rejected { status, message };
                 }
                 status => {
-                    self.event(
-                        log::Level::Warn,
-                        &format!(
-                            "event=discord_server_error webhook={id} status={status} attempt={attempt}/{max_attempts}"
-                        ),
-                    );
+                    let fields = Fields::new()
+                        .text("webhook", id)
+                        .int("status", status)
+                        .int("attempt", attempt)
+                        .int("max_attempts", max_attempts);
+                    self.event(log::Level::Warn, "discord_server_error", fields);
                     failures += 1;
                     if last {
                         return self.give_up(id, format!("server error {status} ({attempt} attempts)"));
@@ -392,10 +398,8 @@ impl Sender {
         match Wait::of(wait) {
             Wait::Defer(d) => Ok(Gate::Later(d)),
             Wait::Sleep(d) => {
-                self.event(
-                    log::Level::Info,
-                    &format!("event=discord_bucket_wait webhook={id} wait_ms={}", d.as_millis()),
-                );
+                let fields = Fields::new().text("webhook", id).int("wait_ms", d.as_millis());
+                self.event(log::Level::Info, "discord_bucket_wait", fields);
                 self.pause(d, budget).map(|()| Gate::Go)
             }
         }
@@ -436,13 +440,12 @@ impl Sender {
         if retried {
             unknown.remove(&key);
             drop(unknown);
-            self.event(
-                log::Level::Error,
-                &format!(
-                    "event=discord_outcome_unknown webhook={id} error={} unknown_total={total} action=give_up",
-                    quoted(&what)
-                ),
-            );
+            let fields = Fields::new()
+                .text("webhook", id)
+                .text("error", &what)
+                .int("unknown_total", total)
+                .text("action", "give_up");
+            self.event(log::Level::Error, "discord_outcome_unknown", fields);
             return Delivery::Rejected {
                 status: 0,
                 message: format!("outcome unknown twice ({what}); not posted again so as not to post it twice"),
@@ -457,14 +460,13 @@ impl Sender {
         let retry_at = self.clock.elapsed().saturating_add(UNKNOWN_RETRY_DELAY);
         unknown.insert(key, Unknown { retry_at });
         drop(unknown);
-        self.event(
-            log::Level::Warn,
-            &format!(
-                "event=discord_outcome_unknown webhook={id} error={} unknown_total={total} action=retry_once_after_s={}",
-                quoted(&what),
-                UNKNOWN_RETRY_DELAY.as_secs()
-            ),
-        );
+        let fields = Fields::new()
+            .text("webhook", id)
+            .text("error", &what)
+            .int("unknown_total", total)
+            .text("action", "retry_once")
+            .int("retry_after_s", UNKNOWN_RETRY_DELAY.as_secs());
+        self.event(log::Level::Warn, "discord_outcome_unknown", fields);
         Delivery::RetryLater {
             reason: format!("outcome unknown ({what}); one retry after {} s", UNKNOWN_RETRY_DELAY.as_secs()),
         }
@@ -473,7 +475,7 @@ impl Sender {
     /// A rate limit too long to sleep inside a job: no request now.
     fn deferred(&self, id: u64, wait: Duration) -> Delivery {
         let secs = wait.as_secs_f64().ceil();
-        self.event(log::Level::Info, &format!("event=discord_deferred webhook={id} wait_s={secs}"));
+        self.event(log::Level::Info, "discord_deferred", Fields::new().text("webhook", id).num("wait_s", secs));
         Delivery::RetryLater { reason: format!("rate limited; webhook deferred for {secs} s") }
     }
 
@@ -481,7 +483,7 @@ impl Sender {
     /// [`FAILING_WEBHOOK_PAUSE`], so a Discord that keeps failing costs one
     /// post's time per pause, not one per alert and per pass.
     fn give_up(&self, id: u64, reason: String) -> Delivery {
-        self.event(log::Level::Warn, &format!("event=discord_retry_later webhook={id} reason={}", quoted(&reason)));
+        self.event(log::Level::Warn, "discord_retry_later", Fields::new().text("webhook", id).text("reason", &reason));
         if !self.clock.shutdown().is_requested() {
             lock(&self.resting).insert(id, self.clock.elapsed().saturating_add(FAILING_WEBHOOK_PAUSE));
         }
@@ -542,15 +544,16 @@ impl Sender {
         }
     }
 
-    /// Logs `line` and keeps it among the recent events. The only way this
-    /// module logs, so the token-free rule is checked in one place.
-    fn event(&self, level: log::Level, line: &str) {
-        log::log!(level, "{line}");
+    /// Logs event `name` with its typed `fields` and keeps its text line
+    /// among the recent events. The only way this module logs, so the
+    /// token-free rule is checked in one place.
+    fn event(&self, level: log::Level, name: &str, fields: Fields) {
+        crate::logging::event(level, name, &fields);
         let mut events = lock(&self.events);
         if events.len() == RECENT_EVENTS {
             events.pop_front();
         }
-        events.push_back(line.to_string());
+        events.push_back(format!("event={name} {}", fields.to_text()));
     }
 }
 
