@@ -249,7 +249,7 @@ settings! {
     retention_days: int("RETENTION_DAYS", 90, 1, 36_500),
     alert_retention_days: int("ALERT_RETENTION_DAYS", 0, 0, 36_500),
     episode_minutes: int("EPISODE_MINUTES", 15, 0, 24 * 60),
-    episode_escalation_minutes: int("EPISODE_ESCALATION_MINUTES", 5, 0, 24 * 60),
+    episode_escalation_minutes: int("EPISODE_ESCALATION_MINUTES", 3, 0, 24 * 60),
     // Alert quality guards.
     max_spread_pct: num("MAX_SPREAD_PCT", 0.25, 0.0, 100.0),
     unusual_history_sessions: int("UNUSUAL_HISTORY_SESSIONS", 5, 0, 60),
@@ -296,7 +296,7 @@ settings! {
     bullseye_atr_mult_short: num("BULLSEYE_ATR_MULT_SHORT", 0.75, 0.0, 100.0),
     bullseye_atr_mult_long: num("BULLSEYE_ATR_MULT_LONG", 1.0, 0.0, 100.0),
     bullseye_min_volume_surge: num("BULLSEYE_MIN_VOLUME_SURGE", 1.5, 0.0, 1000.0),
-    bullseye_min_volume_multiple: num("BULLSEYE_MIN_VOLUME_MULTIPLE", 5.0, 0.0, 1e9),
+    bullseye_min_volume_multiple: num("BULLSEYE_MIN_VOLUME_MULTIPLE", 4.0, 0.0, 1e9),
     bullseye_max_flow_share: num("BULLSEYE_MAX_FLOW_SHARE", 0.01, 0.0, 1.0),
     bullseye_min_delta_voi: num("BULLSEYE_MIN_DELTA_VOI", 0.02, 0.0, 1e6),
     // Scalps.

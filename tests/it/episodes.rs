@@ -81,15 +81,15 @@ fn a_later_hit_edits_the_posted_message_with_its_stored_id_and_a_doubling_posts_
     let clock = Arc::new(SimClock::new(t0()));
     // Fetch 2 (09:30:36): $2M on CALL posts. Fetch 3: $1M on CALL2 joins
     // ($3M < 2 × $2M). Fetch 4: $1M on CALL3 brings the episode to $4M,
-    // twice the post, but a minute after it (EPISODE_ESCALATION_MINUTES 5):
-    // an edit. Fetch 12 (09:35:36, five minutes after the post): $1M on
-    // CALL4, and the $5M episode escalates.
+    // twice the post, but a minute after it (EPISODE_ESCALATION_MINUTES 3):
+    // an edit. Fetch 8 (09:33:36, exactly three minutes after the post):
+    // $1M on CALL4, and the $5M episode escalates.
     let quiet_until = |fetch: usize| -> Vec<f64> {
         let mut v = vec![1000.0; fetch - 1];
         v.push(2000.0);
         v
     };
-    let (call3, call4) = (quiet_until(4), quiet_until(12));
+    let (call3, call4) = (quiet_until(4), quiet_until(8));
     let m = market(
         clock.clone(),
         &[

@@ -43,6 +43,8 @@ pub(super) mod rule {
     pub const BULLSEYE_DTE: (i64, i64) = (1, 5);
     pub const BULLSEYE_DELTA: (f64, f64) = (0.4, 0.6);
     pub const BULLSEYE_MIN_VOI: f64 = 3.0;
+    /// `BULLSEYE_MIN_VOLUME_MULTIPLE`: the buy unusual for its contract.
+    pub const BULLSEYE_MIN_VOLUME_MULTIPLE: f64 = 4.0;
     pub const BULLSEYE_EOD_ET_S: u32 = 15 * 3600;
     pub const BULLSEYE_MOMENTUM_S: u32 = 30 * 60;
     pub const SCALPS_MIN_PREMIUM: f64 = 2_000.0;
@@ -231,6 +233,7 @@ pub fn expected_bots(w: &World, sym: usize, o: &Observed) -> Vec<Bot> {
         && (rule::BULLSEYE_DELTA.0..=rule::BULLSEYE_DELTA.1).contains(&o.delta.abs())
         && o.open_interest >= 1.0
         && o.day_volume / o.open_interest >= rule::BULLSEYE_MIN_VOI
+        && volume_multiple(o) >= rule::BULLSEYE_MIN_VOLUME_MULTIPLE
         && et < rule::BULLSEYE_EOD_ET_S
         && directional
         && momentum_agrees(w, sym, o.at, bullish)
