@@ -105,7 +105,7 @@ impl Discord {
             if req.method == "PATCH" {
                 return Reply::json(200, r#"{"id":"1","channel_id":"1"}"#);
             }
-            let ids = alert_ids(req);
+            let ids = req.alert_ids();
             let run: usize = req.path().rsplit_once('r').and_then(|(_, n)| n.parse().ok()).unwrap_or(usize::MAX);
             let n = {
                 let mut log = log.lock().unwrap();
@@ -131,19 +131,6 @@ impl Discord {
     fn posts_of(&self, run: usize) -> Vec<Vec<String>> {
         self.posts.lock().unwrap().iter().filter(|(r, _)| *r == run).map(|(_, ids)| ids.clone()).collect()
     }
-}
-
-/// The alert ids from the embeds' footers (`ID · not financial advice`).
-fn alert_ids(req: &Recorded) -> Vec<String> {
-    let body = req.body_json();
-    let embeds = body["embeds"].as_array().cloned().unwrap_or_default();
-    embeds
-        .iter()
-        .map(|e| {
-            let footer = e["footer"]["text"].as_str().unwrap_or("?");
-            footer.split(" · ").next().unwrap_or(footer).to_string()
-        })
-        .collect()
 }
 
 struct Setup {

@@ -90,16 +90,7 @@ fn hook(clock: Arc<SimClock>, reply: impl Fn(&str) -> Reply + Send + Sync + 'sta
     let log = posts.clone();
     let server = FakeServer::start(move |req: &Recorded| {
         // One record per embed: a backlog's alerts share a message.
-        let body = req.body_json();
-        let ids: Vec<String> = body["embeds"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|e| {
-                let footer = e["footer"]["text"].as_str().unwrap_or("?");
-                footer.split(" · ").next().unwrap_or(footer).to_string()
-            })
-            .collect();
+        let ids = req.alert_ids();
         let id = ids.first().cloned().unwrap_or_else(|| "?".to_string());
         let r = reply(&id);
         let status = match &r {

@@ -338,6 +338,19 @@ fn dark_print(id: &str, size: f64, secs: i64) -> Value {
                        "sip_timestamp": ts, "conditions": [41]})
 }
 
+/// Runs the service on a darkpool-only timetable (every 5 minutes at :30)
+/// from `clock` for `span` seconds. The fake market has no daily bars: the
+/// relative gate is off.
+fn run_darkpool(db: &std::path::Path, polygon: &str, discord: &str, clock: Arc<SimClock>, span: u64) {
+    let cfg = config(polygon, discord, &[("DARKPOOL_MIN_ADV_FRACTION", "0")]);
+    let tt = Timetable::parse("schedule.cron", "30 */5 4-19 * * Mon-Fri darkpool session=extended\n").unwrap();
+    let settings = Settings::validate(&cfg, &tt, false).unwrap();
+    let delivery = Delivery::discord(&cfg, &settings, clock.clone(), Notifier::disabled());
+    clock.shutdown_after(Duration::from_secs(span));
+    let mut svc = Service::new(cfg, clock.clone(), Store::open(db).unwrap(), delivery, Notifier::disabled()).unwrap();
+    svc.run(&tt);
+}
+
 /// The darkpool scans resume from their cursor across a restart, and the
 /// family's cooldown (default 900 s, per symbol) holds across it too: a
 /// second SPY print at 1.6× the first inside the cooldown does not alert,
@@ -346,7 +359,6 @@ fn dark_print(id: &str, size: f64, secs: i64) -> Value {
 fn darkpool_resumes_from_its_cursor_after_a_restart_without_realerting() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("state.db");
-    let tt = "30 */5 4-19 * * Mon-Fri darkpool session=extended\n";
     let trades = BTreeMap::from([(
         "SPY".to_string(),
         vec![
@@ -360,17 +372,7 @@ fn darkpool_resumes_from_its_cursor_after_a_restart_without_realerting() {
     let c2 = clock.clone();
     let market = FakePolygon::start(BTreeMap::new(), trades, 250, move || c2.now().timestamp_nanos_opt().unwrap_or(0));
     let hook = discord(ok_message);
-    let run = |clock: Arc<SimClock>, span: u64| {
-        // The market here has no daily bars: the relative gate is off.
-        let cfg = config(&market.url(), &hook.url(), &[("DARKPOOL_MIN_ADV_FRACTION", "0")]);
-        let tt = Timetable::parse("schedule.cron", tt).unwrap();
-        let settings = Settings::validate(&cfg, &tt, false).unwrap();
-        let delivery = Delivery::discord(&cfg, &settings, clock.clone(), Notifier::disabled());
-        clock.shutdown_after(Duration::from_secs(span));
-        let mut svc =
-            Service::new(cfg, clock.clone(), Store::open(&db).unwrap(), delivery, Notifier::disabled()).unwrap();
-        svc.run(&tt);
-    };
+    let run = |clock: Arc<SimClock>, span: u64| run_darkpool(&db, &market.url(), &hook.url(), clock, span);
     // 09:29:50 → 09:34:00: the 09:30:30 scan sees print a (alert) and b (too small).
     run(clock.clone(), 250);
     assert_eq!(hook.count(), 1);
@@ -407,7 +409,6 @@ fn darkpool_resumes_from_its_cursor_after_a_restart_without_realerting() {
 fn a_dark_prints_cursor_moves_only_after_its_alert_is_committed() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("state.db");
-    let tt = "30 */5 4-19 * * Mon-Fri darkpool session=extended\n";
     let trades = BTreeMap::from([(
         "SPY".to_string(),
         vec![
@@ -419,16 +420,7 @@ fn a_dark_prints_cursor_moves_only_after_its_alert_is_committed() {
     let c2 = clock.clone();
     let market = FakePolygon::start(BTreeMap::new(), trades, 250, move || c2.now().timestamp_nanos_opt().unwrap_or(0));
     let hook = discord(ok_message);
-    let run = |clock: Arc<SimClock>, span: u64| {
-        let cfg = config(&market.url(), &hook.url(), &[("DARKPOOL_MIN_ADV_FRACTION", "0")]);
-        let tt = Timetable::parse("schedule.cron", tt).unwrap();
-        let settings = Settings::validate(&cfg, &tt, false).unwrap();
-        let delivery = Delivery::discord(&cfg, &settings, clock.clone(), Notifier::disabled());
-        clock.shutdown_after(Duration::from_secs(span));
-        let mut svc =
-            Service::new(cfg, clock.clone(), Store::open(&db).unwrap(), delivery, Notifier::disabled()).unwrap();
-        svc.run(&tt);
-    };
+    let run = |clock: Arc<SimClock>, span: u64| run_darkpool(&db, &market.url(), &hook.url(), clock, span);
     let cursor = || Store::open(&db).unwrap().cursor("darkpool:SPY").unwrap();
     // 09:29:50 → 09:34:00: the 09:30:30 scan alerts print a and keeps its cursor.
     run(clock.clone(), 250);

@@ -45,6 +45,20 @@ impl Recorded {
         }
         serde_json::from_slice(&self.body).expect("request body is JSON")
     }
+    /// A Discord message's alert ids, one per embed in order, read from the
+    /// footers (`ID · not financial advice`): a backlog's alerts share a
+    /// message.
+    pub fn alert_ids(&self) -> Vec<String> {
+        let body = self.body_json();
+        let embeds = body["embeds"].as_array().cloned().unwrap_or_default();
+        embeds
+            .iter()
+            .map(|e| {
+                let footer = e["footer"]["text"].as_str().unwrap_or("?");
+                footer.split(" · ").next().unwrap_or(footer).to_string()
+            })
+            .collect()
+    }
 }
 
 /// A multipart/form-data body split into its parts: (headers, content), as
