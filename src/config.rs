@@ -296,6 +296,7 @@ settings! {
     bullseye_atr_mult_short: num("BULLSEYE_ATR_MULT_SHORT", 0.75, 0.0, 100.0),
     bullseye_atr_mult_long: num("BULLSEYE_ATR_MULT_LONG", 1.0, 0.0, 100.0),
     bullseye_min_volume_surge: num("BULLSEYE_MIN_VOLUME_SURGE", 1.5, 0.0, 1000.0),
+    bullseye_min_momentum_atr: num("BULLSEYE_MIN_MOMENTUM_ATR", 0.2, 0.0, 100.0),
     bullseye_min_volume_multiple: num("BULLSEYE_MIN_VOLUME_MULTIPLE", 4.0, 0.0, 1e9),
     bullseye_max_flow_share: num("BULLSEYE_MAX_FLOW_SHARE", 0.01, 0.0, 1.0),
     bullseye_min_delta_voi: num("BULLSEYE_MIN_DELTA_VOI", 0.02, 0.0, 1e6),

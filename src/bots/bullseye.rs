@@ -81,6 +81,9 @@ pub struct BullseyeConfig {
     /// `BULLSEYE_MIN_VOLUME_SURGE`: the underlying's volume today at least
     /// this many times its usual for the time of day (0 is off).
     pub min_volume_surge: f64,
+    /// `BULLSEYE_MIN_MOMENTUM_ATR`: the move since the momentum reference,
+    /// in daily ATRs, at least this (0 is off).
+    pub min_momentum_atr: f64,
 }
 
 impl Default for BullseyeConfig {
@@ -98,6 +101,7 @@ impl Default for BullseyeConfig {
             atr_mult_long: 1.0,
             min_reward_risk: 1.0,
             min_volume_surge: DEFAULT_MIN_VOLUME_SURGE,
+            min_momentum_atr: DEFAULT_MIN_MOMENTUM_ATR,
         }
     }
 }
@@ -118,6 +122,7 @@ impl BullseyeConfig {
             atr_mult_long: c.tunables.bullseye_atr_mult_long,
             min_reward_risk: c.tunables.min_reward_risk,
             min_volume_surge: c.tunables.bullseye_min_volume_surge,
+            min_momentum_atr: c.tunables.bullseye_min_momentum_atr,
         }
     }
 
@@ -130,6 +135,16 @@ impl BullseyeConfig {
 /// The reference spot must be at least this old: a shorter look-back reads
 /// noise as momentum.
 pub const MOMENTUM_MIN_AGE_MINUTES: i64 = 30;
+
+/// `BULLSEYE_MIN_MOMENTUM_ATR` by default: momentum is a move of a fifth of
+/// the daily ATR in the trade's direction over the look-back, about one
+/// standard deviation of a 30-minute move (ATR runs 1.2–2× the daily
+/// standard deviation, a 30-minute move's is 0.28× the day's). A spot a few
+/// cents past its reference is no momentum: on the calibrated days the
+/// background's Bullseyes had moved 0.002–0.53 ATR (28 of 39 under 0.2) and
+/// the injected ones, 52 minutes after their stock broke its range, mostly
+/// 0.22–0.33 (README "Scoring a day").
+pub const DEFAULT_MIN_MOMENTUM_ATR: f64 = 0.2;
 
 /// DTE at or below which the tighter ATR multiple applies: with a day or two
 /// left the option cannot survive a wide stop.
@@ -335,6 +350,7 @@ pub fn evaluate(
     let Some(atr) = atr.filter(|a| a.is_finite() && *a > 0.0) else {
         return Err(Suppressed::new("no ATR"));
     };
+    check_momentum(cfg, &setup, atr)?;
     let plan = plan_worth_taking(&plan(cfg, setup.bullish, ev.dte, setup.spot, atr), cfg.min_reward_risk)?;
     Ok(BullseyeHit { setup, atr, plan })
 }
@@ -355,6 +371,22 @@ pub const DEFAULT_MIN_VOLUME_SURGE: f64 = 1.5;
 /// [`crate::bars::volume_pace`]) reaches `min`, when the gate is off (0), and
 /// when the pace is unknown (no snapshot or no 20 sessions), as the other
 /// relative gates do.
+/// The move since the momentum reference against `BULLSEYE_MIN_MOMENTUM_ATR`
+/// daily ATRs (its direction was checked by [`screen`]).
+pub fn check_momentum(cfg: &BullseyeConfig, setup: &Setup, atr: f64) -> Result<(), Suppressed> {
+    let moved = (setup.spot - setup.reference.1).abs() / atr;
+    if moved < cfg.min_momentum_atr {
+        return Err(Suppressed::new(format!(
+            "momentum {moved:.3} ATR since {} (spot={} vs {}), below min_momentum_atr={}",
+            setup.reference.0.with_timezone(&MARKET_TZ).format("%H:%M ET"),
+            setup.spot,
+            setup.reference.1,
+            cfg.min_momentum_atr
+        )));
+    }
+    Ok(())
+}
+
 pub fn check_volume_surge(pace: Option<f64>, min: f64) -> Result<(), Suppressed> {
     match pace {
         Some(p) if min > 0.0 && p < min => Err(Suppressed::new(format!(
@@ -652,6 +684,25 @@ mod tests {
     }
 
     #[test]
+    fn momentum_is_a_fifth_of_the_daily_atr_in_the_trades_direction() {
+        let now = at(NOW);
+        let reason = |ev: &FlowEvent| {
+            evaluate(&BullseyeConfig::default(), ev, now, &history(now), Some(ATR)).err().map(|s| s.reason)
+        };
+        // 655 forty minutes ago, ATR 4: a fifth of it is 0.8.
+        assert_eq!(reason(&with(base(), |e| e.spot = Some(655.84))), None);
+        assert_eq!(
+            reason(&with(base(), |e| e.spot = Some(655.5))).as_deref(),
+            Some("momentum 0.125 ATR since 13:40 ET (spot=655.5 vs 655), below min_momentum_atr=0.2")
+        );
+        assert_eq!(reason(&with(put(base()), |e| e.spot = Some(654.16))), None);
+        assert!(reason(&with(put(base()), |e| e.spot = Some(654.5))).is_some_and(|r| r.starts_with("momentum 0.125")));
+        // Off at 0: any move in the direction will do.
+        let off = BullseyeConfig { min_momentum_atr: 0.0, ..BullseyeConfig::default() };
+        assert!(evaluate(&off, &with(base(), |e| e.spot = Some(655.01)), now, &history(now), Some(ATR)).is_ok());
+    }
+
+    #[test]
     fn no_atr_no_alert() {
         let now = at(NOW);
         for atr in [None, Some(0.0), Some(-1.0), Some(f64::NAN)] {
@@ -772,6 +823,7 @@ mod tests {
             ("BULLSEYE_ATR_MULT_LONG", "3"),
             ("MIN_REWARD_RISK", "2"),
             ("BULLSEYE_MIN_VOLUME_SURGE", "1.2"),
+            ("BULLSEYE_MIN_MOMENTUM_ATR", "0.3"),
         ]
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -790,6 +842,7 @@ mod tests {
             atr_mult_long: 3.0,
             min_reward_risk: 2.0,
             min_volume_surge: 1.2,
+            min_momentum_atr: 0.3,
         };
         assert_eq!(BullseyeConfig::from_config(&c), want);
         assert_eq!(want.max_flow_age(), Duration::minutes(90));

@@ -237,6 +237,7 @@ pub fn expected_bots(w: &World, sym: usize, o: &Observed) -> Vec<Bot> {
         && et < rule::BULLSEYE_EOD_ET_S
         && directional
         && momentum_agrees(w, sym, o.at, bullish)
+        && momentum_moves(w, sym, o.at)
         && underlying_surges(w, sym, o.at)
     {
         out.push(Bot::Bullseye);
@@ -310,6 +311,21 @@ fn momentum_agrees(w: &World, sym: usize, t: u32, bullish: bool) -> bool {
     let now = w.spot(sym, t);
     let old = &w.paths[sym][w.start_s as usize..=last_old as usize];
     if bullish { old.iter().all(|&x| now > x) } else { old.iter().all(|&x| now < x) }
+}
+
+/// Bullseye's momentum is a move (`BULLSEYE_MIN_MOMENTUM_ATR` daily ATRs
+/// at its default): the bot's reference is its latest observation at least
+/// 30 minutes old, one of the snapshots of the chain interval before that
+/// mark, so the move must hold against every spot of that interval.
+fn momentum_moves(w: &World, sym: usize, t: u32) -> bool {
+    let history: Vec<bars::Bar> =
+        w.history[sym].iter().filter_map(|b| bars::Bar::from_polygon_day(&b.to_bar())).collect();
+    let Some(atr) = crate::indicators::atr_wilder(&history, 14).filter(|a| *a > 0.0) else { return false };
+    let Some(mark) = t.checked_sub(rule::BULLSEYE_MOMENTUM_S) else { return false };
+    let from = mark.saturating_sub(w.interval).max(w.start_s);
+    let now = w.spot(sym, t);
+    let min = crate::bots::bullseye::DEFAULT_MIN_MOMENTUM_ATR;
+    w.paths[sym][from as usize..=mark as usize].iter().all(|&x| (now - x).abs() / atr >= min)
 }
 
 /// Whether a dark print of `size` shares at `price` on a stock of average
