@@ -82,7 +82,7 @@ fn draw(rgb: &mut [u8], report: &Report, title: &str, period: &Period) -> Result
     let root = BitMapBackend::with_buffer(rgb, (WIDTH, HEIGHT)).into_drawing_area();
     root.fill(&BACKGROUND)?;
     let (head, body) = root.split_vertically(64);
-    head.draw(&Text::new(format!("{title} · {}", period.label()), (24, 14), (FONT, 26).into_font().color(&TEXT)))?;
+    head.draw(&Text::new(crate::outcomes::titled(title, period), (24, 14), (FONT, 26).into_font().color(&TEXT)))?;
     head.draw(&Text::new(
         format!("{} alerts, {} resolved", report.total.alerts, report.total.resolved),
         (24, 44),
@@ -131,7 +131,11 @@ fn draw_panel(
     for (k, ((name, _), value)) in groups.iter().zip(&values).enumerate() {
         let y = top + k as i32 * row_h;
         let mid = y + row_h / 2;
-        area.draw(&Text::new(short(name, 14), (20, mid - 7), (FONT, 13).into_font().color(&TEXT)))?;
+        area.draw(&Text::new(
+            crate::discord::embed::truncate(name, 14),
+            (20, mid - 7),
+            (FONT, 13).into_font().color(&TEXT),
+        ))?;
         let Some(v) = value else {
             area.draw(&Text::new("–", (zero + 4, mid - 7), (FONT, 13).into_font().color(&MUTED)))?;
             continue;
@@ -152,11 +156,6 @@ fn draw_panel(
         area.draw(&PathElement::new(vec![(zero, top - 4), (zero, h - 16)], MUTED.stroke_width(1)))?;
     }
     Ok(())
-}
-
-/// A group name cut to `max` characters for its column.
-fn short(name: &str, max: usize) -> String {
-    crate::discord::embed::truncate(name, max)
 }
 
 /// Hands the bundled font to plotters once per process.

@@ -85,8 +85,9 @@ impl Shutdown {
     }
 
     /// Blocks up to `d` or until shutdown is requested (or, with
-    /// `or_reload`, a reload); true if one of them was.
-    fn wait_timeout(&self, d: Duration, or_reload: bool) -> bool {
+    /// `or_reload`, a reload): `Shutdown` for a shutdown, `Elapsed` for a
+    /// reload (the caller looks), None when `d` ran out.
+    fn wait_timeout(&self, d: Duration, or_reload: bool) -> Option<Waited> {
         let (flag, cv) = &*self.0;
         let deadline = Instant::now() + d;
         let woken = |r: &Requests| r.stop || (or_reload && r.reload);
@@ -101,7 +102,7 @@ impl Shutdown {
                 Err(poisoned) => poisoned.into_inner().0,
             };
         }
-        woken(&requests)
+        if requests.stop { Some(Waited::Shutdown) } else { woken(&requests).then_some(Waited::Elapsed) }
     }
 }
 
@@ -137,13 +138,8 @@ impl SystemClock {
     /// Waits up to `d`; shutdown ends it early, and so does a reload
     /// request when `or_reload` (returning `Elapsed`: the caller looks).
     fn wait_for(&self, d: Duration, or_reload: bool) -> Waited {
-        let woken = |requested: bool| match requested {
-            true if self.shutdown.is_requested() => Some(Waited::Shutdown),
-            true => Some(Waited::Elapsed),
-            false => None,
-        };
         let Some((every, tick)) = &self.tick else {
-            return woken(self.shutdown.wait_timeout(d, or_reload)).unwrap_or(Waited::Elapsed);
+            return self.shutdown.wait_timeout(d, or_reload).unwrap_or(Waited::Elapsed);
         };
         let deadline = Instant::now() + d;
         loop {
@@ -152,7 +148,7 @@ impl SystemClock {
             if left.is_zero() {
                 return Waited::Elapsed;
             }
-            if let Some(w) = woken(self.shutdown.wait_timeout(left.min(*every), or_reload)) {
+            if let Some(w) = self.shutdown.wait_timeout(left.min(*every), or_reload) {
                 return w;
             }
         }

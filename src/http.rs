@@ -110,10 +110,6 @@ impl Http {
         self.finish(req.call())
     }
 
-    pub fn post_json(&self, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<Response, HttpError> {
-        self.post(url, headers, "application/json", body)
-    }
-
     /// POST of `body` as `content_type` (a JSON body, a multipart form).
     /// A `User-Agent` among `headers` replaces the agent's own.
     pub fn post(

@@ -952,20 +952,35 @@ pub fn report_json(report: &Report, period: &Period) -> String {
 }
 
 /// The report's groups as CSV with a header row (the flagged symbols are
-/// the JSON's; a CSV is one table).
+/// the JSON's; a CSV is one table): rates to 4 decimals, unknown empty,
+/// cells quoted by the `csv` crate as the export's are.
 pub fn report_csv(report: &Report) -> String {
-    let mut out = String::from(
-        "section,group,alerts,resolved,unfilled,t1_rate,t2_rate,stop_rate,avg_r,expectancy_r,avg_mfe,avg_mae,opened,opened_checked\n",
-    );
+    const HEADER: [&str; 14] = [
+        "section",
+        "group",
+        "alerts",
+        "resolved",
+        "unfilled",
+        "t1_rate",
+        "t2_rate",
+        "stop_rate",
+        "avg_r",
+        "expectancy_r",
+        "avg_mfe",
+        "avg_mae",
+        "opened",
+        "opened_checked",
+    ];
     let num = |x: Option<f64>| x.filter(|v| v.is_finite()).map_or_else(String::new, |v| format!("{v:.4}"));
-    for f in figures(report) {
-        out.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
-            f.section,
-            csv_cell(&f.group),
-            f.alerts,
-            f.resolved,
-            f.unfilled,
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut rows = vec![HEADER.map(str::to_string)];
+    rows.extend(figures(report).into_iter().map(|f| {
+        [
+            f.section.to_string(),
+            f.group,
+            f.alerts.to_string(),
+            f.resolved.to_string(),
+            f.unfilled.to_string(),
             num(f.t1_rate),
             num(f.t2_rate),
             num(f.stop_rate),
@@ -973,16 +988,15 @@ pub fn report_csv(report: &Report) -> String {
             num(f.expectancy_r),
             num(f.avg_mfe),
             num(f.avg_mae),
-            f.opened,
-            f.opened_checked
-        ));
+            f.opened.to_string(),
+            f.opened_checked.to_string(),
+        ]
+    }));
+    for row in &rows {
+        // Writing into a Vec cannot fail.
+        let _ = w.write_record(row);
     }
-    out
-}
-
-/// A CSV cell, quoted when it holds a comma, a quote or a line break.
-fn csv_cell(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+    String::from_utf8_lossy(&w.into_inner().unwrap_or_default()).into_owned()
 }
 
 fn table_line(label: &str, cells: [&str; 11]) -> String {

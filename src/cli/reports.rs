@@ -44,15 +44,12 @@ impl Range {
     /// `days` days before the end of `until` (or before `now`).
     fn period(&self, now: DateTime<Utc>) -> Result<Period, Failure> {
         let usage = |msg: String| Failure { code: EXIT_USAGE, error: anyhow::anyhow!(msg) };
-        let today = now.with_timezone(&crate::calendar::MARKET_TZ).date_naive();
-        let until = self.until.unwrap_or(today);
         let Some(since) = self.since else {
-            let end = match self.until {
-                None => now,
-                Some(d) => Period::dates(d, d).ok_or_else(|| usage(format!("--until {d}: no such time in ET")))?.until,
-            };
+            let Some(d) = self.until else { return Ok(Period::last_days(now, self.days)) };
+            let end = Period::dates(d, d).ok_or_else(|| usage(format!("--until {d}: no such time in ET")))?.until;
             return Ok(Period { since: end - chrono::Duration::days(i64::from(self.days)), until: end });
         };
+        let until = self.until.unwrap_or_else(|| now.with_timezone(&crate::calendar::MARKET_TZ).date_naive());
         if since > until {
             return Err(usage(format!("--since {since} is after --until {until}")));
         }

@@ -98,9 +98,8 @@ pub fn render_batch(alerts: &[Alert]) -> Value {
 /// The name a message posting `alert` is sent under (as fitted to
 /// Discord's limit): alerts batched into one message share it.
 pub fn sender_name(alert: &Alert) -> String {
-    let mut c = card(alert);
-    fit(&mut c);
-    c.username
+    // The card's username, as `fit` cuts it; a family's name is never empty.
+    truncate(family_name(alert), limits::USERNAME)
 }
 
 /// Splits alerts, by the characters of their fitted embeds (`sizes`, from
@@ -152,14 +151,6 @@ pub fn render_text(alert: &Alert) -> String {
     }
     out.push_str(&format!("  {} · {}\n", card.footer, card.timestamp));
     out
-}
-
-/// The edit-webhook-message JSON body that shows episode `update` on its
-/// posted alert `post`: the post's embed with the episode (hits, summed
-/// premium, top contracts) as its first field. An edit cannot change the
-/// sender's name, so the body has no `username`.
-pub fn render_update(post: &Alert, update: &Update) -> Value {
-    render_message_update(&[(post, Some(update))])
 }
 
 /// The edit-webhook-message JSON body of a message that posted several
@@ -359,7 +350,7 @@ pub fn compact_dollars(x: f64) -> String {
     // Two decimals under 10 (1.25M), one above (178.9K).
     let digits = if v < 10.0 { 2 } else { 1 };
     let text = format!("{v:.digits$}");
-    let text = if text.contains('.') { text.trim_end_matches('0').trim_end_matches('.') } else { &text };
+    let text = text.trim_end_matches('0').trim_end_matches('.');
     format!("{sign}${text}{unit}")
 }
 
@@ -379,8 +370,8 @@ fn plan_line(a: &Alert) -> Option<String> {
         let list: Vec<String> = targets.iter().map(|t| dollars(*t)).collect();
         parts.push(format!("{word} {}", list.join(" → ")));
     }
-    // A direction alone is no plan.
-    (parts.len() > usize::from(parts.first().is_some_and(|p| p == "Long" || p == "Short"))).then(|| parts.join(" · "))
+    // The direction comes only with the levels that show it.
+    (!parts.is_empty()).then(|| parts.join(" · "))
 }
 
 /// The card's fields, at most [`MAX_FIELDS`], in Title Case, no value

@@ -11,9 +11,7 @@ pub mod report;
 pub mod sender;
 pub mod webhook;
 
-pub use embed::{
-    check_limits, pack, render, render_batch, render_message_update, render_text, render_update, render_update_text,
-};
+pub use embed::{check_limits, pack, render, render_batch, render_message_update, render_text, render_update_text};
 pub use report::{report_message, report_payload};
 pub use sender::{Attachment, Delivery, Sender};
 pub use webhook::{Webhook, WebhookError};

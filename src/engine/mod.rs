@@ -538,8 +538,9 @@ const DAILY_LOOKBACK_CALENDAR_DAYS: i64 = 45;
 /// The ATR's period (daily, Wilder).
 const ATR_PERIOD: usize = 14;
 
-/// ATR(14, daily, Wilder) from previous sessions' daily bars.
-fn daily_atr(daily: &[Bar]) -> Option<f64> {
+/// ATR(14, daily, Wilder) from previous sessions' daily bars (the bots'
+/// plans, and the simulator's oracle for Bullseye's momentum).
+pub(crate) fn daily_atr(daily: &[Bar]) -> Option<f64> {
     let bars: Vec<crate::bars::Bar> = daily.iter().filter_map(crate::bars::Bar::from_polygon_day).collect();
     crate::indicators::atr_wilder(&bars, ATR_PERIOD)
 }

@@ -69,13 +69,13 @@ pub trait Deliver {
         message: &[Embedded],
     ) -> Delivered;
 
-    /// Delivers the weekly report; on failure the reason and whether a
-    /// later try may succeed.
+    /// Delivers the weekly report of `period`, made at `now`; on failure
+    /// the reason and whether a later try may succeed.
     fn deliver_report(
         &mut self,
         report: &Report,
         title: &str,
-        days: u32,
+        period: &outcomes::Period,
         now: DateTime<Utc>,
     ) -> Result<(), (String, bool)>;
 
@@ -199,10 +199,10 @@ impl Deliver for PrintDelivery {
         &mut self,
         report: &Report,
         title: &str,
-        days: u32,
-        now: DateTime<Utc>,
+        period: &outcomes::Period,
+        _now: DateTime<Utc>,
     ) -> Result<(), (String, bool)> {
-        let text = outcomes::render_report_for(report, title, &outcomes::Period::last_days(now, days));
+        let text = outcomes::render_report_for(report, title, period);
         // In jsonl mode stdout carries only alert lines (a pipe into jq
         // reads nothing else): the report, for a person, goes to stderr.
         let mut stderr = std::io::stderr().lock();
@@ -387,15 +387,12 @@ impl Deliver for DiscordDelivery {
         };
         // A message of several alerts is re-rendered whole: the edit
         // replaces every embed.
-        let payload = if message.len() > 1 {
-            let embeds: Vec<(&Alert, Option<&Update>)> = message
-                .iter()
-                .map(|(a, u)| if a.id == post.id { (a, Some(latest)) } else { (a, u.as_ref()) })
-                .collect();
-            discord::render_message_update(&embeds)
+        let embeds: Vec<(&Alert, Option<&Update>)> = if message.is_empty() {
+            vec![(post, Some(latest))]
         } else {
-            discord::render_update(post, latest)
+            message.iter().map(|(a, u)| if a.id == post.id { (a, Some(latest)) } else { (a, u.as_ref()) }).collect()
         };
+        let payload = discord::render_message_update(&embeds);
         match self.sender.edit(webhook, message_id, &payload) {
             discord::Delivery::Sent { .. } => {
                 log::info!(
@@ -435,15 +432,14 @@ impl Deliver for DiscordDelivery {
         &mut self,
         report: &Report,
         title: &str,
-        days: u32,
+        period: &outcomes::Period,
         now: DateTime<Utc>,
     ) -> Result<(), (String, bool)> {
         let Some(webhook) = self.reports.clone() else {
             return Err(("REPORTS_WEBHOOK is not set".into(), false));
         };
         let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        let period = outcomes::Period::last_days(now, days);
-        let (payload, chart) = discord::report_message(report, title, &period, &stamp);
+        let (payload, chart) = discord::report_message(report, title, period, &stamp);
         let answer = match &chart {
             Some(file) => self.sender.post_with_file(&webhook, &payload, file),
             None => self.sender.post(&webhook, &payload),

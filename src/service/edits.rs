@@ -1,7 +1,9 @@
 //! The edits of episodes' messages, delivered after the outbox's posts in
-//! the same pass: expire what is too old, then per posted message its
-//! pending edits together (Discord gets the latest; the earlier ones are in
-//! it), once the post has gone out with its message id.
+//! the same pass: expire what is too old, then per posted alert its pending
+//! edits together (Discord gets the latest; the earlier ones are in it),
+//! once the post has gone out with its message id. An alert that went out
+//! in a message with others is edited by re-rendering that whole message,
+//! each other embed as its own latest sent edit shows it.
 
 use super::*;
 use crate::engine::episode::Update;
@@ -73,11 +75,8 @@ impl Service {
                             continue;
                         }
                     };
-                    let limited = self.delivery.rate_limited();
-                    let d = self.delivery.deliver_updates(&post.alert, post.message_id.as_deref(), &updates, &message);
-                    let limited = self.delivery.rate_limited().saturating_sub(limited);
-                    self.counters.delivered(self.delivery.posts(), post.alert.bot, &d, 1, limited);
-                    d
+                    let message_id = post.message_id.as_deref();
+                    self.counted(post.alert.bot, 1, |d| d.deliver_updates(&post.alert, message_id, &updates, &message))
                 }
             };
             if delivered == Delivered::Stop {

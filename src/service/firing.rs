@@ -167,10 +167,8 @@ impl Service {
     /// for, the highest scores first; the count committed.
     fn release(&mut self, bot: Bot, held: Held) -> usize {
         let Held { posts: held, joins, cursors } = held;
+        // Cursors and joins are held only behind held posts.
         if held.is_empty() {
-            for d in cursors {
-                self.carry_out(d);
-            }
             return 0;
         }
         let now = self.now();

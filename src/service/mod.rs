@@ -260,26 +260,29 @@ impl Service {
 
     /// Runs the main loop until shutdown; pending alerts are delivered first.
     pub fn run(&mut self, timetable: &Timetable) -> LoopStats {
-        self.prepare(timetable);
-        self.notifier.ready(&self.running_status());
-        self.deliver_outbox();
         let opts = LoopOptions { grace: seconds(self.config.tunables.schedule_grace_seconds) };
-        let clock = self.clock.clone();
         let notifier = self.notifier.clone();
-        let stats = runner::run_loop(&*clock, timetable, &opts, &notifier, self);
-        // The counters of the last minutes since the heartbeat, and the
-        // scraper sees the service's final state rather than a stale one.
-        self.write_metrics_at_exit();
-        stats
+        self.around_loop(timetable, |clock, svc| runner::run_loop(clock, timetable, &opts, &notifier, svc))
     }
 
     /// `run --once`.
     pub fn run_once(&mut self, timetable: &Timetable) -> LoopStats {
+        self.around_loop(timetable, |clock, svc| runner::run_once(clock, timetable, svc))
+    }
+
+    /// Around either loop: prepared, ready and the outbox delivered first;
+    /// the metrics written at exit (the counters of the last minutes since
+    /// the heartbeat, and the scraper sees the final state, not a stale one).
+    fn around_loop(
+        &mut self,
+        timetable: &Timetable,
+        run: impl FnOnce(&dyn Clock, &mut Self) -> LoopStats,
+    ) -> LoopStats {
         self.prepare(timetable);
         self.notifier.ready(&self.running_status());
         self.deliver_outbox();
         let clock = self.clock.clone();
-        let stats = runner::run_once(&*clock, timetable, self);
+        let stats = run(&*clock, self);
         self.write_metrics_at_exit();
         stats
     }

@@ -6,6 +6,21 @@ use crate::service::delivery::Delivered;
 use crate::service::write_guard;
 
 impl Service {
+    /// One delivery (`send`) of `alerts` alerts of `bot`, counted for the
+    /// metrics with the 429s it met.
+    pub(super) fn counted(
+        &mut self,
+        bot: Bot,
+        alerts: u64,
+        send: impl FnOnce(&mut Delivery) -> Delivered,
+    ) -> Delivered {
+        let limited = self.delivery.rate_limited();
+        let delivered = send(&mut self.delivery);
+        let limited = self.delivery.rate_limited().saturating_sub(limited);
+        self.counters.delivered(self.delivery.posts(), bot, &delivered, alerts, limited);
+        delivered
+    }
+
     /// Expires pending alerts older than `ALERT_MAX_AGE_SECONDS`, then
     /// delivers the rest oldest first.
     pub fn deliver_outbox(&mut self) {
@@ -51,10 +66,7 @@ impl Service {
             }
             let Some(bot) = batch.first().map(|a| a.bot) else { continue };
             let ids: Vec<String> = batch.iter().map(|a| a.id.clone()).collect();
-            let limited = self.delivery.rate_limited();
-            let delivered = self.delivery.deliver(&batch);
-            let limited = self.delivery.rate_limited().saturating_sub(limited);
-            self.counters.delivered(self.delivery.posts(), bot, &delivered, ids.len() as u64, limited);
+            let delivered = self.counted(bot, ids.len() as u64, |d| d.deliver(&batch));
             let now = self.now();
             let (recorded, mark) = match delivered {
                 Delivered::Sent { message_id } => (

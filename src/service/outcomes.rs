@@ -340,8 +340,8 @@ impl Service {
     /// Builds the report as of `now` and delivers it: the run detail, or why
     /// it was not delivered and whether a later try may succeed.
     fn post_weekly_report(&mut self, now: DateTime<Utc>) -> Result<String, (String, bool)> {
-        const DAYS: u32 = 7;
-        let report = build_report(&self.store, &self.config, now, DAYS).map_err(|e| {
+        let period = outcomes::Period::last_days(now, 7);
+        let report = build_report_for(&self.store, &self.config, &period).map_err(|e| {
             log::error!(op = "report", error:% = e; "store_error");
             (format!("report: {e}"), true)
         })?;
@@ -351,7 +351,7 @@ impl Service {
             .int("alerts", report.total.alerts)
             .int("resolved", report.total.resolved)
             .int("flagged", report.flagged.len());
-        self.delivery.deliver_report(&report, title, DAYS, now)?;
+        self.delivery.deliver_report(&report, title, &period, now)?;
         crate::logging::event(log::Level::Info, "weekly_report", &fields);
         let detail = fields.to_text();
         Ok(detail)

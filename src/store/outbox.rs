@@ -235,10 +235,7 @@ impl Store {
             // Rolled back (the transaction is dropped): nothing of the
             // batch is marked, as for a single alert.
             drop(tx);
-            return match self.alert_status(&id)? {
-                None => Err(StoreError::UnknownAlert { path: self.path.clone(), op, id }),
-                Some(status) => Err(StoreError::NotPending { path: self.path.clone(), op, id, status }),
-            };
+            return Err(self.not_left_pending(op, &id)?);
         }
         tx.commit().map_err(&fail)
     }
@@ -315,10 +312,16 @@ impl Store {
         if changed == 1 {
             return Ok(());
         }
-        match self.alert_status(id)? {
-            None => Err(StoreError::UnknownAlert { path: self.path.clone(), op, id: id.to_string() }),
-            Some(status) => Err(StoreError::NotPending { path: self.path.clone(), op, id: id.to_string(), status }),
-        }
+        Err(self.not_left_pending(op, id)?)
+    }
+
+    /// Why a pending-guarded update of `id` touched no row: the alert is
+    /// missing or already settled.
+    fn not_left_pending(&self, op: &'static str, id: &str) -> Result<StoreError, StoreError> {
+        Ok(match self.alert_status(id)? {
+            None => StoreError::UnknownAlert { path: self.path.clone(), op, id: id.to_string() },
+            Some(status) => StoreError::NotPending { path: self.path.clone(), op, id: id.to_string(), status },
+        })
     }
 
     fn entries(&self, op: &'static str, sql: &str, params: impl Params) -> Result<Vec<OutboxEntry>, StoreError> {

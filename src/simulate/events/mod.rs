@@ -431,7 +431,6 @@ const REPEATS: [RepeatSpec; 2] = [
     RepeatSpec { slot: 0, call: false, frac: 0.60, hits: 2, gap_s: 360 },
 ];
 
-/// Dark-pool prints: (slot, where in the window, shares, conditions, why).
 /// The near-miss scalp's expiries: past `SCALPS_MAX_DTE` (7), the nearest
 /// preferred.
 const SCALP_NEAR_DTE: (i64, i64) = (8, 30);

@@ -318,9 +318,8 @@ fn momentum_agrees(w: &World, sym: usize, t: u32, bullish: bool) -> bool {
 /// 30 minutes old, one of the snapshots of the chain interval before that
 /// mark, so the move must hold against every spot of that interval.
 fn momentum_moves(w: &World, sym: usize, t: u32) -> bool {
-    let history: Vec<bars::Bar> =
-        w.history[sym].iter().filter_map(|b| bars::Bar::from_polygon_day(&b.to_bar())).collect();
-    let Some(atr) = crate::indicators::atr_wilder(&history, 14).filter(|a| *a > 0.0) else { return false };
+    let daily: Vec<crate::polygon::Bar> = w.history[sym].iter().map(|b| b.to_bar()).collect();
+    let Some(atr) = crate::engine::daily_atr(&daily).filter(|a| *a > 0.0) else { return false };
     let Some(mark) = t.checked_sub(rule::BULLSEYE_MOMENTUM_S) else { return false };
     let from = mark.saturating_sub(w.interval).max(w.start_s);
     let now = w.spot(sym, t);
