@@ -26,7 +26,7 @@ mod url;
 pub use client::{AggBound, ChainQuery, Client, DEFAULT_BASE_URL, PolygonConfig, TradesQuery, Transport};
 pub use error::PolygonError;
 pub use feature::Feature;
-pub use models::{Bar, Greeks, OptionSnapshot, TickerSnapshot, Trade};
+pub use models::{Bar, Greeks, OptionSnapshot, Quote, TickerSnapshot, Trade, UnusualTrade};
 pub use rate::{GateError, RateGate};
 pub use stats::{EndpointStats, Stats};
 

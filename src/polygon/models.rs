@@ -529,6 +529,96 @@ pub struct Trade {
     pub trf_timestamp: Option<i64>,
 }
 
+/// One record of Massive's `GET /options/v1/unusual-trades`: an option
+/// trade of $100,000 premium or more, 1,000 contracts or more, or an
+/// intermarket sweep (condition 219), with the `flags` naming each case it
+/// meets.
+///
+/// Massive's page names the record's contents (options ticker, underlying,
+/// OCC root, price, size, exchange, conditions, SIP timestamp, flags) but
+/// its stored copy does not show every key's spelling, so the plausible
+/// spellings are all read: `ticker` or `options_ticker`, `underlying_ticker`
+/// or `underlying`, `occ_root` or `root`; `sip_timestamp` as Unix
+/// nanoseconds or as RFC 3339 text. The record is written back with the
+/// first spelling of each and nanoseconds.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+pub struct UnusualTrade {
+    /// The option ticker, `O:SPY260123C00687000`.
+    #[serde(alias = "options_ticker", alias = "option_ticker")]
+    pub ticker: String,
+    #[serde(default, alias = "underlying", skip_serializing_if = "Option::is_none")]
+    pub underlying_ticker: Option<String>,
+    #[serde(default, alias = "root", skip_serializing_if = "Option::is_none")]
+    pub occ_root: Option<String>,
+    pub price: f64,
+    pub size: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exchange: Option<i32>,
+    #[serde(default, deserialize_with = "null_as_empty", skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<i32>,
+    #[serde(deserialize_with = "nanos_or_rfc3339")]
+    pub sip_timestamp: i64,
+    #[serde(default, deserialize_with = "null_as_empty", skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<String>,
+    /// The trade's id or sequence number, when the record carries one: with
+    /// the timestamp they tell two prints of one nanosecond apart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence_number: Option<i64>,
+}
+
+/// One quote from `/v3/quotes/{ticker}` (options: the NBBO). Timestamps are
+/// nanoseconds.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+pub struct Quote {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ask_exchange: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ask_price: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ask_size: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bid_exchange: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bid_price: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bid_size: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence_number: Option<i64>,
+    pub sip_timestamp: i64,
+}
+
+/// A list that may come as `null`.
+fn null_as_empty<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
+}
+
+/// A timestamp as Unix nanoseconds (an integer, or a float the API wrote
+/// as one) or as RFC 3339 text.
+fn nanos_or_rfc3339<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Int(i64),
+        Float(f64),
+        Text(String),
+    }
+    match Either::deserialize(d)? {
+        Either::Int(n) => Ok(n),
+        Either::Float(f) if f.is_finite() && f.fract() == 0.0 && f.abs() < 9.2e18 => Ok(f as i64),
+        Either::Float(f) => Err(de::Error::custom(format!("timestamp {f} is not whole nanoseconds"))),
+        Either::Text(s) => chrono::DateTime::parse_from_rfc3339(&s)
+            .ok()
+            .and_then(|t| t.timestamp_nanos_opt())
+            .ok_or_else(|| de::Error::custom(format!("timestamp {s:?} is neither nanoseconds nor RFC 3339"))),
+    }
+}
+
 /// `/v2/snapshot/locale/us/markets/stocks/tickers/{ticker}`: the snapshot is
 /// under `ticker`, not `results`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
@@ -756,5 +846,33 @@ mod tests {
         assert_eq!(serde_json::to_string(&s).unwrap(), r#"{"open_interest":5.0}"#);
         let b = Bar { start_ms: 1, open: 1.0, high: 2.0, low: 0.5, close: 1.5, volume: 10.0, ..Default::default() };
         assert_eq!(serde_json::to_string(&b).unwrap(), r#"{"t":1,"o":1.0,"h":2.0,"l":0.5,"c":1.5,"v":10.0}"#);
+    }
+    #[test]
+    fn unusual_trade_reads_both_spellings_and_writes_one() {
+        let nanos: UnusualTrade = serde_json::from_str(
+            r#"{"ticker":"O:SPY260123C00687000","underlying_ticker":"SPY","occ_root":"SPY","price":4.1,
+                "size":300,"exchange":65,"conditions":[219],"sip_timestamp":1768919400123456789,
+                "flags":["premium","sweep"],"unknown_key":1}"#,
+        )
+        .unwrap();
+        let text: UnusualTrade = serde_json::from_str(
+            r#"{"options_ticker":"O:SPY260123C00687000","underlying":"SPY","root":"SPY","price":4.1,
+                "size":300.0,"exchange":65,"conditions":[219],"sip_timestamp":"2026-01-20T14:30:00.123456789Z",
+                "flags":["premium","sweep"]}"#,
+        )
+        .unwrap();
+        assert_eq!(nanos, text);
+        assert_eq!(nanos.sip_timestamp, 1_768_919_400_123_456_789);
+        let written = serde_json::to_string(&nanos).unwrap();
+        assert!(written.contains(r#""ticker":"O:SPY260123C00687000""#) && written.contains(r#""occ_root":"SPY""#));
+        assert_eq!(serde_json::from_str::<UnusualTrade>(&written).unwrap(), nanos);
+        // Lists may be null; a timestamp must be one.
+        let bare: UnusualTrade = serde_json::from_str(
+            r#"{"ticker":"O:X","price":1,"size":1000,"conditions":null,"flags":null,"sip_timestamp":5}"#,
+        )
+        .unwrap();
+        assert!(bare.conditions.is_empty() && bare.flags.is_empty() && bare.exchange.is_none());
+        let bad = serde_json::from_str::<UnusualTrade>(r#"{"ticker":"O:X","price":1,"size":1,"sip_timestamp":"noon"}"#);
+        assert!(bad.unwrap_err().to_string().contains("neither nanoseconds nor RFC 3339"));
     }
 }
