@@ -273,6 +273,8 @@ settings! {
     sweeps_require_iso: flag("SWEEPS_REQUIRE_ISO", true),
     sweeps_min_exchanges: int("SWEEPS_MIN_EXCHANGES", 2, 1, 16),
     sweeps_max_confirmations: int("SWEEPS_MAX_CONFIRMATIONS", 8, 0, 1000),
+    // The market-wide prints lane: orders looked up (context and quote) per poll.
+    prints_max_lookups: int("PRINTS_MAX_LOOKUPS", 20, 1, 1000),
     sweeps_min_volume_multiple: num("SWEEPS_MIN_VOLUME_MULTIPLE", 10.0, 0.0, 1e9),
     sweeps_max_flow_share: num("SWEEPS_MAX_FLOW_SHARE", 0.01, 0.0, 1.0),
     sweeps_min_delta_voi: num("SWEEPS_MIN_DELTA_VOI", 0.02, 0.0, 1e6),
@@ -408,6 +410,7 @@ const OTHER_VARS: &[&str] = &[
     "STRAT_PATTERNS",
     "SCALPS_PATTERNS",
     "ORAKL_LOG_FORMAT",
+    "PRINTS_SCOPE",
     "RUST_LOG",
 ];
 
@@ -417,6 +420,24 @@ const OTHER_VARS: &[&str] = &[
 pub struct WebhookSetting {
     pub var: &'static str,
     pub url: Secret,
+}
+
+/// Which prints the market-wide prints lane takes up (`PRINTS_SCOPE`): the
+/// endpoint is read market-wide either way (one request covers it); the
+/// scope says which underlyings' orders may alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrintsScope {
+    Watchlist,
+    Market,
+}
+
+impl PrintsScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrintsScope::Watchlist => "watchlist",
+            PrintsScope::Market => "market",
+        }
+    }
 }
 
 /// How log lines are written.
@@ -449,6 +470,8 @@ pub struct Config {
     /// Whether `SCALPS_PATTERNS` came from the environment.
     scalps_patterns_set: bool,
     pub log_format: LogFormat,
+    /// `PRINTS_SCOPE`, default `watchlist`.
+    pub prints_scope: PrintsScope,
     /// Every numeric setting, resolved and typed.
     pub tunables: Tunables,
     /// Every numeric setting by name, for `orakl check`.
@@ -505,6 +528,12 @@ impl Config {
             other => return Err(ConfigError::var("ORAKL_LOG_FORMAT", format!("`{other}` is not `text` or `json`"))),
         };
 
+        let prints_scope = match get("PRINTS_SCOPE").unwrap_or("watchlist") {
+            "watchlist" => PrintsScope::Watchlist,
+            "market" => PrintsScope::Market,
+            other => return Err(ConfigError::var("PRINTS_SCOPE", format!("`{other}` is not `watchlist` or `market`"))),
+        };
+
         let scalps_patterns = match get("SCALPS_PATTERNS") {
             Some(v) => crate::bots::scalps::parse_patterns(v).map_err(|m| ConfigError::var("SCALPS_PATTERNS", m))?,
             None => crate::bots::scalps::DEFAULT_PATTERNS.to_vec(),
@@ -525,6 +554,7 @@ impl Config {
             scalps_patterns,
             scalps_patterns_set: get("SCALPS_PATTERNS").is_some(),
             log_format,
+            prints_scope,
             tunables: Tunables::resolve(&values),
             values,
             overridden,
@@ -555,6 +585,7 @@ impl Config {
                 self.metrics_file.as_ref().map(|p| p.display().to_string()).unwrap_or("<not set>".into())
             ),
             format!("ORAKL_LOG_FORMAT={}", if self.log_format == LogFormat::Json { "json" } else { "text" }),
+            format!("PRINTS_SCOPE={}", self.prints_scope.as_str()),
             format!(
                 "SCALPS_PATTERNS={}{}",
                 self.scalps_patterns.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(","),
@@ -876,6 +907,7 @@ mod tests {
         check(&[("POLYGON_BASE_URL", "http://127.0.0.1:8080")], "");
         check(&[("POLYGON_BASE_URL", "ftp://x")], "POLYGON_BASE_URL: `ftp://x` is not an https URL");
         check(&[("ORAKL_LOG_FORMAT", "xml")], "ORAKL_LOG_FORMAT: `xml` is not `text` or `json`");
+        check(&[("PRINTS_SCOPE", "world")], "PRINTS_SCOPE: `world` is not `watchlist` or `market`");
     }
 
     #[test]

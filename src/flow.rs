@@ -152,6 +152,8 @@ pub enum PriceSource {
     LastTrade,
     /// The quote midpoint (no usable trade either).
     Midpoint,
+    /// The order's own prints from the trade tape: exact.
+    Prints,
 }
 
 /// New volume on one contract between two snapshots: the observation that
@@ -376,15 +378,48 @@ fn event(
         return Err(DropReason::BadPremium { premium, avg_price });
     }
     let side = side(obs.last_trade.as_ref(), obs.quote.as_ref(), prev.at);
+    let (volume_multiple, interval_seconds) =
+        crate::unusual::volume_multiple(prev.volume, volume_delta, prev.at, now, session_open);
+    let traded = Traded { previous_volume: prev.volume, volume_delta, premium, avg_price, price_source, side };
+    let unusual = crate::unusual::Unusualness {
+        volume_multiple,
+        interval_seconds,
+        premium: crate::unusual::PremiumRank::default(),
+    };
+    Ok(build(obs, contract_type, traded, (prev.at, now), trading_date, unusual))
+}
+
+/// What traded on a contract, however it was measured.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Traded {
+    /// Day volume before it.
+    pub previous_volume: f64,
+    pub volume_delta: f64,
+    pub premium: f64,
+    pub avg_price: f64,
+    pub price_source: PriceSource,
+    pub side: Side,
+}
+
+/// A flow event of `traded` on the observed contract between `at.0` and
+/// `at.1`: every derived figure computed in one place, for a snapshot
+/// delta and for an order read from the trade tape alike.
+pub fn build(
+    obs: &Observation,
+    contract_type: ContractType,
+    traded: Traded,
+    at: (DateTime<Utc>, DateTime<Utc>),
+    trading_date: NaiveDate,
+    unusual: crate::unusual::Unusualness,
+) -> FlowEvent {
     let dte = (obs.expiration - trading_date).num_days();
     let spot = obs.spot.filter(|s| s.is_finite() && *s > 0.0);
     let oi = obs.open_interest.filter(|oi| oi.is_finite() && *oi > 0.0);
-    let (volume_multiple, interval_seconds) =
-        crate::unusual::volume_multiple(prev.volume, volume_delta, prev.at, now, session_open);
-    Ok(FlowEvent {
+    let Traded { previous_volume, volume_delta, premium, avg_price, price_source, side } = traded;
+    FlowEvent {
         observation: obs.clone(),
         contract_type,
-        previous_volume: prev.volume,
+        previous_volume,
         volume_delta,
         premium,
         avg_price,
@@ -398,14 +433,10 @@ fn event(
         vol_exceeds_oi: obs.open_interest == Some(0.0) && obs.volume > 0.0,
         prob_itm: prob_itm(contract_type, spot, obs.strike, obs.iv, obs.delta, dte),
         trading_date,
-        observed_at: now,
-        previous_at: prev.at,
-        unusual: crate::unusual::Unusualness {
-            volume_multiple,
-            interval_seconds,
-            premium: crate::unusual::PremiumRank::default(),
-        },
-    })
+        observed_at: at.1,
+        previous_at: at.0,
+        unusual,
+    }
 }
 
 /// The dollars paid for ΔV, the average price and where it came from.

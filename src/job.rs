@@ -16,10 +16,13 @@ pub enum JobName {
     Heartbeat,
     /// Drops old run records, processing errors and expired cooldowns.
     Prune,
+    /// The market-wide prints lane (SPEC §14): unusual option trades from
+    /// the tape, grouped into orders for Sweeps and Golden Sweeps.
+    MarketPrints,
 }
 
 impl JobName {
-    pub const ALL: [JobName; 13] = [
+    pub const ALL: [JobName; 14] = [
         JobName::Bot(Bot::OraklFlow),
         JobName::Bot(Bot::Sweeps),
         JobName::Bot(Bot::GoldenSweeps),
@@ -33,6 +36,7 @@ impl JobName {
         JobName::WeeklyReport,
         JobName::Heartbeat,
         JobName::Prune,
+        JobName::MarketPrints,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -43,6 +47,7 @@ impl JobName {
             JobName::WeeklyReport => "weekly_report",
             JobName::Heartbeat => "heartbeat",
             JobName::Prune => "prune",
+            JobName::MarketPrints => "market_prints",
         }
     }
 }

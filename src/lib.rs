@@ -8,6 +8,8 @@
 //! - `engine` — the detection engine: every bot's pipeline and the detection state; it says
 //!   what it needs and what it decided, and does no IO; the one cooldown policy.
 //! - `flow`, `cache` — flow detection between chain snapshots; the volume and chain caches.
+//! - `orders` — the market-wide prints lane's pure part: unusual option trades grouped into
+//!   orders (sweep, block), exact premium, side from the NBBO at the print, the read cursor.
 //! - `plausible` — figures that cannot be true: data errors, never alerts.
 //! - `unusual` — how unusual a flow event is for its contract and underlying; the options
 //!   families' relative gates; the underlying's flow distribution (today and stored sessions).
@@ -66,6 +68,7 @@ pub mod logging;
 pub mod metrics;
 pub mod net;
 pub mod notify;
+pub mod orders;
 pub mod outcomes;
 pub mod plausible;
 pub mod polygon;

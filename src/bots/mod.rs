@@ -42,6 +42,13 @@ pub fn flow_alert_id(bot: Bot, ev: &FlowEvent) -> String {
     alert_id(bot, &ev.contract, &time_key(ev.observed_at))
 }
 
+/// The id of `bot`'s alert on an order read from the trade tape: the
+/// contract and its first print's SIP time, the same however often the
+/// prints are read.
+pub fn order_alert_id(bot: Bot, contract: &str, first_ns: i64) -> String {
+    alert_id(bot, contract, &format!("print{first_ns}"))
+}
+
 /// A computed strike distance of exactly the limit (5% as 33.6/672) may
 /// land a hair above it in floating point; that still counts as inside.
 const DISTANCE_EPSILON: f64 = 1e-12;

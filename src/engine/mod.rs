@@ -33,6 +33,9 @@ mod confirm_tests;
 pub mod cooldown;
 pub mod episode;
 mod options;
+mod prints;
+#[cfg(test)]
+mod prints_tests;
 mod stock;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -59,6 +62,7 @@ use crate::scan::{ChainScan, RoundRobin};
 
 pub use cooldown::{Cooldown, CooldownPolicy, SetCooldown};
 pub use episode::{Episode, EpisodeBook, Update, Verdict};
+pub use prints::{CURSOR_KEY as PRINTS_CURSOR_KEY, PAGE_LIMIT as PRINTS_PAGE_LIMIT};
 
 /// How often the volume cache drops entries past their TTL.
 const VOLUME_SWEEP_SECONDS: i64 = 60;
@@ -96,6 +100,10 @@ pub struct Rules {
     /// `SWEEPS_MAX_CONFIRMATIONS`: trades requests per options firing.
     pub max_confirmations: usize,
     pub watchlist: Vec<String>,
+    /// `PRINTS_SCOPE`: whose orders the prints lane takes up.
+    pub prints_scope: crate::config::PrintsScope,
+    /// `PRINTS_MAX_LOOKUPS`: orders looked up (context, quote) per poll.
+    pub prints_max_lookups: usize,
 }
 
 impl Rules {
@@ -125,6 +133,8 @@ impl Rules {
             batch: t.options_batch.max(1) as usize,
             max_confirmations: t.sweeps_max_confirmations.max(0) as usize,
             watchlist: c.watchlist.clone(),
+            prints_scope: c.prints_scope,
+            prints_max_lookups: t.prints_max_lookups.max(1) as usize,
         })
     }
 }
@@ -170,6 +180,13 @@ pub enum Need {
     /// The stored flow statistics of the last `sessions` trading dates
     /// before `before`, every underlying.
     FlowHistory { before: NaiveDate, sessions: usize },
+    /// Unusual option trades, market-wide, SIP time `from_ns..=until_ns`.
+    UnusualTrades { from_ns: i64, until_ns: i64, max_pages: usize },
+    /// One contract's snapshot, as an observation (`underlying` as the
+    /// snapshot endpoint names it).
+    Contract { underlying: String, contract: String },
+    /// The contract's NBBO at or just before `at_ns`.
+    Quote { contract: String, at_ns: i64 },
 }
 
 /// The shell's answer to a [`Need`].
@@ -185,6 +202,9 @@ pub enum Answer {
     Snapshot(Option<Box<TickerSnapshot>>),
     Cursor(Option<String>),
     FlowHistory(Vec<crate::unusual::DayStats>),
+    Prints(Vec<crate::polygon::UnusualTrade>),
+    Contract(Option<Box<Observation>>),
+    Quote(Option<crate::polygon::Quote>),
     /// The fetch failed; the shell has logged and recorded why.
     Unavailable,
 }
@@ -256,6 +276,12 @@ pub struct Summary {
     /// because the firing's `SWEEPS_MAX_CONFIRMATIONS` was spent.
     pub confirmations: usize,
     pub over_cap: usize,
+    /// The prints lane: prints read, orders judged, orders looked up, and
+    /// orders left for the next poll (lookups spent).
+    pub prints: usize,
+    pub orders: usize,
+    pub lookups: usize,
+    pub deferred: usize,
 }
 
 /// One bot's work on one symbol; driven by [`Engine::poll`].
@@ -283,6 +309,7 @@ pub struct Task {
 enum State {
     Options(options::Stage),
     Stock(stock::Stage),
+    Prints(prints::Stage),
     Done,
 }
 
@@ -341,6 +368,8 @@ pub struct Engine {
     episodes: EpisodeBook,
     /// Whether the shell has handed over the stored open episodes.
     episodes_restored: bool,
+    /// The prints lane's prints judged beyond its stored cursor.
+    lane: prints::Lane,
 }
 
 impl Engine {
@@ -363,6 +392,7 @@ impl Engine {
             confirmations: options::Confirmations::default(),
             book: crate::unusual::FlowBook::default(),
             episodes_restored: false,
+            lane: prints::Lane::default(),
         }
     }
 
@@ -428,6 +458,7 @@ impl Engine {
         let step = match std::mem::replace(&mut task.state, State::Done) {
             State::Options(stage) => self.poll_options(task, stage, now),
             State::Stock(stage) => self.poll_stock(task, stage, now),
+            State::Prints(stage) => self.poll_prints(task, stage, now),
             State::Done => return Step::Done(task.summary),
         };
         // A stage that queues decisions returns the first of them itself;

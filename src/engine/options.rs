@@ -482,7 +482,7 @@ impl Engine {
     }
 
     /// The part of `bot`'s rule that needs no stored state and no request.
-    fn screen(&mut self, bot: Bot, ev: &FlowEvent, now: DateTime<Utc>) -> Result<Screened, Suppressed> {
+    pub(super) fn screen(&mut self, bot: Bot, ev: &FlowEvent, now: DateTime<Utc>) -> Result<Screened, Suppressed> {
         let r = &self.rules;
         // ORAKL Flow's repeats are hits each unusual for their contract:
         // the gate comes first, so routine prints on a busy contract never

@@ -223,6 +223,29 @@ pub struct FamilyRecall {
     pub updated: u64,
     pub latency_median_s: Option<f64>,
     pub latency_max_s: Option<i64>,
+    /// From the event's first print (its truth line's `prints_at`) to the
+    /// first matching alert, over the alerted events that carry one: the
+    /// prints lane's promise is one poll interval plus a second (SPEC §13).
+    pub print_latency: Option<PrintLatency>,
+}
+
+/// Print → alert delays of a family's alerted events, in seconds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PrintLatency {
+    pub events: u64,
+    pub p50_s: f64,
+    pub p95_s: f64,
+    pub max_s: f64,
+}
+
+impl PrintLatency {
+    /// Nearest-rank percentiles of `delays_ms` (None when empty).
+    fn of(mut delays_ms: Vec<i64>) -> Option<PrintLatency> {
+        delays_ms.sort_unstable();
+        let n = delays_ms.len();
+        let rank = |q: f64| delays_ms[((q * n as f64).ceil() as usize).clamp(1, n) - 1] as f64 / 1000.0;
+        (n > 0).then(|| PrintLatency { events: n as u64, p50_s: rank(0.5), p95_s: rank(0.95), max_s: rank(1.0) })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -515,6 +538,7 @@ fn recall_and_ties(
     let mut tied = vec![false; alerts.len()];
     let mut by_family: BTreeMap<Bot, FamilyRecall> = BTreeMap::new();
     let mut latencies: BTreeMap<Bot, Vec<i64>> = BTreeMap::new();
+    let mut print_latencies: BTreeMap<Bot, Vec<i64>> = BTreeMap::new();
     let mut missed = Vec::new();
     let (mut events, mut recalled) = (0, 0);
     for t in truth.iter().filter(|t| is_event(t)) {
@@ -543,6 +567,9 @@ fn recall_and_ties(
                 Some(at) => {
                     fam.alerted += 1;
                     latencies.entry(bot).or_default().push((at - t.at).num_seconds());
+                    if let Some(printed) = t.prints_at {
+                        print_latencies.entry(bot).or_default().push((at - printed).num_milliseconds());
+                    }
                     alerted.push(bot);
                 }
                 None => {
@@ -574,6 +601,9 @@ fn recall_and_ties(
         let fam = by_family.entry(bot).or_default();
         fam.latency_max_s = l.iter().copied().max();
         fam.latency_median_s = median(l.into_iter().map(|s| s as f64).collect());
+    }
+    for (bot, l) in print_latencies {
+        by_family.entry(bot).or_default().print_latency = PrintLatency::of(l);
     }
     let lines_without_expectation = truth.iter().filter(|t| !t.near_miss && t.expected_bots.is_empty()).count() as u64;
     let match_window_s = windows.iter().map(|(b, w)| (*b, w.num_seconds())).collect();

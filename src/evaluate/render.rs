@@ -129,6 +129,17 @@ pub fn render_text(card: &Scorecard) -> String {
         if let (Some(med), Some(max)) = (f.latency_median_s, f.latency_max_s) {
             let _ = writeln!(s, "  {:<15}latency from the event: median {med:.0} s, max {max} s", bot.as_str());
         }
+        if let Some(p) = &f.print_latency {
+            let _ = writeln!(
+                s,
+                "  {:<15}latency from the first print ({} events): p50 {:.1} s, p95 {:.1} s, max {:.1} s",
+                bot.as_str(),
+                p.events,
+                p.p50_s,
+                p.p95_s,
+                p.max_s
+            );
+        }
         if f.by_move > 0 {
             let _ = writeln!(
                 s,

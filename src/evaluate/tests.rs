@@ -47,6 +47,7 @@ fn truth(id: &str, hms: &str, symbol: &str, contract: Option<&str>, expected: &[
         near_miss: !near.is_empty(),
         near_miss_bots: near.to_vec(),
         why: String::new(),
+        prints_at: None,
     }
 }
 
@@ -442,4 +443,28 @@ fn alerts_of_one_instant_pair_only_when_neither_escalates_the_other() {
     // Two of one instant, neither 2x the other: one pair.
     let close = flow(Bot::Sweeps, "C1", "14:00:00", 150_000.0, Sentiment::Bullish);
     assert_eq!(score(&[post, close], &[], &[], &facts()).fanout.pairs, 1);
+}
+
+#[test]
+fn print_latency_is_measured_from_the_first_print() {
+    // Three sweeps printed 100 ms before their snapshot second; alerted 2,
+    // 4 and 9 seconds after it.
+    let mut truth_lines = Vec::new();
+    let mut alerts = Vec::new();
+    for (k, (hms, alerted)) in
+        [("14:00:00", "14:00:02"), ("14:10:00", "14:10:04"), ("14:20:00", "14:20:09")].iter().enumerate()
+    {
+        let contract = format!("C{k}");
+        let mut t = truth(&format!("e{k}"), hms, "SPY", Some(&contract), &[Bot::Sweeps], &[]);
+        t.prints_at = Some(at(hms) - Duration::milliseconds(100));
+        truth_lines.push(t);
+        alerts.push(flow(Bot::Sweeps, &contract, alerted, 100_000.0, Sentiment::Bullish));
+    }
+    // An event without prints is not in the figure.
+    truth_lines.push(truth("e9", "15:00:00", "SPY", Some("C9"), &[Bot::Sweeps], &[]));
+    alerts.push(flow(Bot::Sweeps, "C9", "15:00:30", 100_000.0, Sentiment::Bullish));
+    let card = score(&alerts, &[], &truth_lines, &facts());
+    let p = card.recall.by_family[&Bot::Sweeps].print_latency.clone().expect("measured");
+    assert_eq!((p.events, p.p50_s, p.p95_s, p.max_s), (3, 4.1, 9.1, 9.1));
+    assert!(!card.recall.by_family.contains_key(&Bot::Darkpool));
 }

@@ -35,6 +35,10 @@ pub struct TruthLine {
     pub near_miss_bots: Vec<Bot>,
     #[serde(default)]
     pub why: String,
+    /// The first print of an injected option trade, when the event has
+    /// prints (the prints lane's latency is measured from it).
+    #[serde(default)]
+    pub prints_at: Option<DateTime<Utc>>,
 }
 
 /// A truth file that cannot be read, or a line that is not a truth line.

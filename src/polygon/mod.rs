@@ -15,6 +15,7 @@ mod breaker;
 mod client;
 mod error;
 pub mod feature;
+mod lane_stub;
 pub mod lean;
 pub mod models;
 mod rate;
@@ -22,6 +23,7 @@ pub(crate) mod route;
 mod stats;
 pub mod ticker;
 mod url;
+pub use lane_stub::UnusualQuery;
 
 pub use client::{AggBound, ChainQuery, Client, DEFAULT_BASE_URL, PolygonConfig, TradesQuery, Transport};
 pub use error::PolygonError;

@@ -16,7 +16,7 @@ const MAX_STEPS_PER_TASK: usize = 1_000_000;
 /// hits that joined their episodes meanwhile, and the scan cursors decided
 /// after them.
 #[derive(Default)]
-struct Held {
+pub(super) struct Held {
     posts: Vec<crate::engine::Commit>,
     joins: Vec<crate::engine::Join>,
     /// A cursor (Darkpool's last print read) moves past the prints whose
@@ -28,6 +28,11 @@ struct Held {
 impl Service {
     /// One firing of `bot` over the next batch of symbols.
     pub(super) fn firing(&mut self, bot: Bot, line: &Line) -> JobResult {
+        // With the prints lane on, its orders are the two sweep families'
+        // input; their snapshot path is the fallback (SPEC §14).
+        if matches!(bot, Bot::Sweeps | Bot::GoldenSweeps) && self.prints_lane_on() {
+            return JobResult::Ok("fed by market_prints".to_string());
+        }
         let t0 = self.clock.elapsed();
         let before = self.api_counts();
         let now = self.now();
@@ -48,11 +53,7 @@ impl Service {
         // A slow server cannot hold the firing for long: once the requests
         // have taken the budget, no request starts and the symbols not yet
         // scanned (and one cut short) wait for the next firing.
-        let budget = seconds(self.config.tunables.firing_budget_seconds);
-        let limit = self.polygon.as_ref().map(|c| c.server_time().saturating_add(budget));
-        if let (Some(c), Some(l)) = (&self.polygon, limit) {
-            c.set_server_time_limit(Some(l));
-        }
+        let (budget, limit) = self.limit_server_time();
         let spent = |svc: &Service| match (&svc.polygon, limit) {
             (Some(c), Some(l)) => c.server_time() >= l,
             _ => false,
@@ -80,7 +81,7 @@ impl Service {
             self.cut_short = false;
             let mut task = self.engine.start(bot, symbol);
             let (summary, committed) = self.drive(&mut task, &mut held);
-            let released = self.release(bot, std::mem::take(&mut held));
+            let released = self.release(std::mem::take(&mut held));
             events += summary.events;
             confirmations += summary.confirmations;
             over_cap += summary.over_cap;
@@ -90,9 +91,7 @@ impl Service {
                 cut.push(symbol.clone());
             }
         }
-        if let Some(c) = &self.polygon {
-            c.set_server_time_limit(None);
-        }
+        self.end_server_time_limit();
         if !deferred.is_empty() || !cut.is_empty() {
             let why = if self.unwritable().is_some() { "store_unwritable" } else { "budget_spent" };
             log::warn!(
@@ -130,9 +129,27 @@ impl Service {
         if failures > 0 && failures == n { JobResult::Error(detail) } else { JobResult::Ok(detail) }
     }
 
+    /// Starts the firing's budget of server time (`FIRING_BUDGET_SECONDS`):
+    /// once the requests have taken it, the client starts no request until
+    /// [`Service::end_server_time_limit`].
+    pub(super) fn limit_server_time(&self) -> (std::time::Duration, Option<std::time::Duration>) {
+        let budget = seconds(self.config.tunables.firing_budget_seconds);
+        let limit = self.polygon.as_ref().map(|c| c.server_time().saturating_add(budget));
+        if let (Some(c), Some(l)) = (&self.polygon, limit) {
+            c.set_server_time_limit(Some(l));
+        }
+        (budget, limit)
+    }
+
+    pub(super) fn end_server_time_limit(&self) {
+        if let Some(c) = &self.polygon {
+            c.set_server_time_limit(None);
+        }
+    }
+
     /// Runs `task` to its end; its summary and the alerts committed. New
     /// alerts of a family with an hourly budget go to `held` instead.
-    fn drive(&mut self, task: &mut Task, held: &mut Held) -> (crate::engine::Summary, usize) {
+    pub(super) fn drive(&mut self, task: &mut Task, held: &mut Held) -> (crate::engine::Summary, usize) {
         let mut committed = 0;
         for _ in 0..MAX_STEPS_PER_TASK {
             let now = self.now();
@@ -163,35 +180,43 @@ impl Service {
         (crate::engine::Summary { failed: true, ..Default::default() }, committed)
     }
 
-    /// Commits a task's held alerts that the hour's budget has room
-    /// for, the highest scores first; the count committed.
-    fn release(&mut self, bot: Bot, held: Held) -> usize {
+    /// Commits a task's held alerts that each family's hourly budget has
+    /// room for, the highest scores first; the count committed.
+    pub(super) fn release(&mut self, held: Held) -> usize {
         let Held { posts: held, joins, cursors } = held;
         // Cursors and joins are held only behind held posts.
         if held.is_empty() {
             return 0;
         }
         let now = self.now();
-        let used = match self.store.alert_counts_by_bot(Some(budget::hour_start(now))) {
-            Ok(counts) => counts.get(bot.as_str()).copied().unwrap_or(0),
+        let used_by_bot = match self.store.alert_counts_by_bot(Some(budget::hour_start(now))) {
+            Ok(counts) => counts,
             Err(e) => {
                 // Without the count the budget cannot be judged; the valve
                 // stays open rather than drop alerts on a store error.
                 log::error!(op = "alert_counts_by_bot", error:% = e; "store_error");
-                0
+                Default::default()
             }
         };
-        let (kept, suppressed) = self.budget.admit(bot, used, held);
-        for c in &suppressed {
-            log::info!(
-                bot = bot,
-                id = c.alert.id,
-                score = c.alert.score.map(|s| crate::logging::decimals(s, 1)),
-                used = used;
-                "budget_suppressed"
-            );
+        let mut by_bot: BTreeMap<Bot, Vec<crate::engine::Commit>> = BTreeMap::new();
+        for c in held {
+            by_bot.entry(c.bot).or_default().push(c);
         }
-        let committed = kept.iter().map(|c| usize::from(self.commit(c))).sum();
+        let mut committed = 0;
+        for (bot, held) in by_bot {
+            let used = used_by_bot.get(bot.as_str()).copied().unwrap_or(0);
+            let (kept, suppressed) = self.budget.admit(bot, used, held);
+            for c in &suppressed {
+                log::info!(
+                    bot = bot,
+                    id = c.alert.id,
+                    score = c.alert.score.map(|s| crate::logging::decimals(s, 1)),
+                    used = used;
+                    "budget_suppressed"
+                );
+            }
+            committed += kept.iter().map(|c| usize::from(self.commit(c))).sum::<usize>();
+        }
         for j in &joins {
             self.join(j);
         }
@@ -233,6 +258,9 @@ impl Service {
                         Answer::Cursor(None)
                     }
                 };
+            }
+            Need::UnusualTrades { .. } | Need::Contract { .. } | Need::Quote { .. } => {
+                return self.fetch_prints(&need).unwrap_or(Answer::Unavailable);
             }
             Need::Chain { symbol, underlying, expires_by } => {
                 let query = ChainQuery { expiration_date_lte: Some(expires_by), ..ChainQuery::default() };
@@ -389,7 +417,7 @@ impl Service {
 
     /// Before the first firing: the episodes the store holds open, so a
     /// restart edits their messages instead of posting again.
-    fn restore_episodes(&mut self, now: chrono::DateTime<chrono::Utc>) {
+    pub(super) fn restore_episodes(&mut self, now: chrono::DateTime<chrono::Utc>) {
         if self.engine.episodes_restored() {
             return;
         }

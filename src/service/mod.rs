@@ -40,6 +40,7 @@ mod firing;
 mod heartbeat;
 mod outbox;
 mod outcomes;
+mod prints;
 mod reload;
 mod signals;
 mod write_guard;
@@ -69,7 +70,9 @@ impl Settings {
         let jobs = timetable.job_names();
         let bots: Vec<Bot> =
             jobs.iter().filter_map(|j| if let JobName::Bot(b) = j { Some(*b) } else { None }).collect();
-        let needs_data = jobs.iter().find(|j| matches!(j, JobName::Bot(_) | JobName::Outcomes | JobName::OiConfirm));
+        let needs_data = jobs
+            .iter()
+            .find(|j| matches!(j, JobName::Bot(_) | JobName::Outcomes | JobName::OiConfirm | JobName::MarketPrints));
         if let (Some(job), None) = (needs_data, &config.polygon_api_key) {
             return Err(err("POLYGON_API_KEY", format!("not set; job `{job}` in the timetable needs market data")));
         }
@@ -137,6 +140,10 @@ pub struct Service {
     guard: write_guard::WriteGuard,
     /// Deliveries, skipped firings and job durations, for the metrics.
     counters: counters::Counters,
+    /// The prints lane: whether the timetable runs it, and whether its last
+    /// poll read the endpoint (a failing lane hands the sweep families
+    /// back to their snapshot path until it reads again).
+    lane: prints::LaneStatus,
 }
 
 /// Why the service cannot start; the CLI maps it to an exit code.
@@ -218,6 +225,7 @@ impl Service {
             cut_short: false,
             guard: write_guard::WriteGuard::default(),
             counters: counters::Counters::default(),
+            lane: prints::LaneStatus::default(),
         })
     }
 
@@ -295,6 +303,7 @@ impl Service {
 
     fn prepare(&mut self, timetable: &Timetable) {
         self.timetable = Some(timetable.clone());
+        self.lane.scheduled = timetable.job_names().contains(&JobName::MarketPrints);
         self.engine.set_scheduled(
             timetable.job_names().into_iter().filter_map(|j| if let JobName::Bot(b) = j { Some(b) } else { None }),
         );
@@ -452,6 +461,7 @@ impl Jobs for Service {
             JobName::OiConfirm => self.oi_confirm_job(),
             JobName::WeeklyReport => self.weekly_report_job(),
             JobName::Prune => self.prune_job(),
+            JobName::MarketPrints => self.prints_job(),
         };
         if self.unwritable().is_none() {
             self.record_run(line, scheduled, started_at, &result);

@@ -1,0 +1,130 @@
+//! The `market_prints` job (SPEC §14): one poll of the prints lane, run by
+//! the engine's prints task like a bot's task (the same fetches, commits,
+//! hourly budgets and held cursor), and the lane's state for the two sweep
+//! families' firings.
+
+use super::firing::Held;
+use super::*;
+use crate::engine::{Answer, Need};
+use crate::polygon::{Feature, UnusualQuery};
+
+/// Whether the lane runs and reads.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct LaneStatus {
+    /// The timetable has a `market_prints` line.
+    pub(super) scheduled: bool,
+    /// The last poll read the endpoint (true until a poll fails).
+    pub(super) reading: bool,
+}
+
+impl Default for LaneStatus {
+    fn default() -> Self {
+        LaneStatus { scheduled: false, reading: true }
+    }
+}
+
+impl Service {
+    /// Whether the lane feeds Sweeps and Golden Sweeps now: it is in the
+    /// timetable, the plan has the endpoint (a 403 switches the feature
+    /// off until its probe) and its last poll read it. Otherwise their
+    /// snapshot path carries on.
+    pub(super) fn prints_lane_on(&self) -> bool {
+        self.lane.scheduled
+            && self.lane.reading
+            && self.polygon.as_ref().is_some_and(|c| !c.is_disabled(Feature::OptionChains))
+    }
+
+    /// One poll of the lane.
+    pub(super) fn prints_job(&mut self) -> JobResult {
+        let t0 = self.clock.elapsed();
+        let before = self.api_counts();
+        let now = self.now();
+        if self.polygon.is_none() {
+            return JobResult::Error("POLYGON_API_KEY is not set".to_string());
+        }
+        self.engine.maintain(now);
+        self.restore_episodes(now);
+        let (_, _) = self.limit_server_time();
+        let mut held = Held::default();
+        let mut task = self.engine.start_prints();
+        let (summary, committed) = self.drive(&mut task, &mut held);
+        let released = self.release(held);
+        self.end_server_time_limit();
+        self.lane.reading = !summary.failed;
+        let after = self.api_counts();
+        let (requests, pages) = (after.0 - before.0, after.1 - before.1);
+        let alerts = committed + released;
+        let fields = crate::logging::Fields::new()
+            .int("prints", summary.prints)
+            .int("orders", summary.orders)
+            .int("lookups", summary.lookups)
+            .int("deferred", summary.deferred)
+            .int("alerts", alerts)
+            .int("requests", requests)
+            .int("pages", pages)
+            .int("ms", (self.clock.elapsed() - t0).as_millis());
+        crate::logging::event(log::Level::Info, "prints", &fields);
+        let detail = format!(
+            "prints={} orders={} lookups={} deferred={} alerts={alerts}",
+            summary.prints, summary.orders, summary.lookups, summary.deferred
+        );
+        if summary.failed {
+            let off = self.polygon.as_ref().is_some_and(|c| c.is_disabled(Feature::OptionChains));
+            let why = if off { "the plan lacks the endpoint (403): snapshot path on" } else { "read failed" };
+            JobResult::Error(format!("{detail} ({why})"))
+        } else {
+            JobResult::Ok(detail)
+        }
+    }
+
+    /// Fetches what the lane's task needs; None for a need of another kind.
+    pub(super) fn fetch_prints(&mut self, need: &Need) -> Option<Answer> {
+        let client = self.polygon.as_ref()?;
+        let quiet = |e: &PolygonError| matches!(e, PolygonError::Forbidden { .. } | PolygonError::Shutdown { .. });
+        let answer = match need {
+            Need::UnusualTrades { from_ns, until_ns, max_pages } => {
+                let q = UnusualQuery {
+                    sip_timestamp_gte: Some(*from_ns),
+                    sip_timestamp_lte: Some(*until_ns),
+                    limit: Some(crate::engine::PRINTS_PAGE_LIMIT as u32),
+                    max_pages: Some(*max_pages),
+                    ..UnusualQuery::default()
+                };
+                match client.unusual_trades(&q) {
+                    Ok(prints) => Answer::Prints(prints),
+                    Err(e) => {
+                        // A 403 was logged once by the client, which keeps
+                        // the feature off until its probe.
+                        if !quiet(&e) {
+                            log::warn!(error:% = e; "prints_read_failed");
+                            self.record_error("market_prints", None, &e.to_string());
+                        }
+                        Answer::Unavailable
+                    }
+                }
+            }
+            Need::Contract { underlying, contract } => match client.option_contract(underlying, contract) {
+                Ok(snap) => {
+                    Answer::Contract(snap.and_then(|s| crate::scan::observation((&s).into(), underlying)).map(Box::new))
+                }
+                Err(e) => {
+                    if !quiet(&e) {
+                        log::warn!(contract = contract, error:% = e; "prints_context_failed");
+                    }
+                    Answer::Unavailable
+                }
+            },
+            Need::Quote { contract, at_ns } => match client.quote_at(contract, *at_ns) {
+                Ok(q) => Answer::Quote(q),
+                Err(e) => {
+                    if !quiet(&e) {
+                        log::warn!(contract = contract, error:% = e; "prints_quote_failed");
+                    }
+                    Answer::Unavailable
+                }
+            },
+            _ => return None,
+        };
+        Some(answer)
+    }
+}
