@@ -313,6 +313,7 @@ fn render_status(ctx: &Context, now: DateTime<Utc>) -> anyhow::Result<String> {
     let disabled = ctx.store.disabled_features()?;
     let lines = disabled.iter().map(|d| format!("{} since {}: {}", d.name, et(d.at), d.reason));
     section(&mut s, "disabled features (403)", lines);
+    s.push_str(&prints_lane(ctx, &disabled)?);
     let retired = ctx.store.retired_webhooks()?;
     let lines = retired.iter().map(|d| format!("webhook {} since {}: {}", d.name, et(d.at), d.reason));
     section(&mut s, "retired webhooks (404)", lines);
@@ -323,6 +324,29 @@ fn render_status(ctx: &Context, now: DateTime<Utc>) -> anyhow::Result<String> {
     });
     section(&mut s, &format!("recent processing errors (newest first, at most {RECENT_ERRORS})"), lines);
     Ok(s)
+}
+
+/// The prints lane's line: off (not in the timetable), off by a 403 (the
+/// sweep families run on snapshots), or where its cursor stands.
+fn prints_lane(ctx: &Context, disabled: &[crate::store::Disabled]) -> anyhow::Result<String> {
+    let scheduled = ctx.timetable.lines.iter().any(|l| l.job == crate::job::JobName::MarketPrints);
+    let forbidden = disabled.iter().any(|d| d.name == "market_prints");
+    let state = if !scheduled {
+        "off: no market_prints line in the timetable; Sweeps and Golden Sweeps read snapshots".to_string()
+    } else if forbidden {
+        "off: the plan lacks /options/v1/unusual-trades (403); Sweeps and Golden Sweeps read snapshots".to_string()
+    } else {
+        let cursor = ctx.store.cursor(crate::engine::PRINTS_CURSOR_KEY)?;
+        let read = cursor.as_deref().and_then(crate::orders::PrintsCursor::parse).map_or_else(
+            || "nothing read yet".to_string(),
+            |c| format!("read to {}", et(DateTime::from_timestamp_nanos(c.sip_timestamp))),
+        );
+        format!("on: Sweeps and Golden Sweeps from the trade tape; {read}")
+    };
+    Ok(format!("
+prints lane
+  {state}
+"))
 }
 
 /// A titled list of lines, indented by two, or `none`.

@@ -265,8 +265,12 @@ pub fn render_text(card: &Scorecard) -> String {
         run.firings, run.firings_skipped_late, run.job_errors
     );
     let _ = writeln!(s, "api              {} requests, {} pages", run.requests, run.pages);
+    // Per hour of the replayed span: the prints lane's cost is a poll's
+    // page or two, whatever the watchlist (SPEC §14).
+    let hours = (run.to - run.from).num_seconds() as f64 / 3600.0;
     for (endpoint, e) in run.by_endpoint.iter().filter(|(_, e)| e.requests > 0) {
-        let _ = writeln!(s, "  {endpoint:<15}{} requests, {} pages", e.requests, e.pages);
+        let per_hour = if hours > 0.0 { format!(" ({:.0} an hour)", e.requests as f64 / hours) } else { String::new() };
+        let _ = writeln!(s, "  {endpoint:<15}{} requests{per_hour}, {} pages", e.requests, e.pages);
     }
     let noise = &card.noise;
     let late: Vec<String> = noise.after_cutoff.iter().map(|(b, n)| format!("{} {n}", b.as_str())).collect();
