@@ -343,10 +343,12 @@ fn prints_lane(ctx: &Context, disabled: &[crate::store::Disabled]) -> anyhow::Re
         );
         format!("on: Sweeps and Golden Sweeps from the trade tape; {read}")
     };
-    Ok(format!("
+    Ok(format!(
+        "
 prints lane
   {state}
-"))
+"
+    ))
 }
 
 /// A titled list of lines, indented by two, or `none`.

@@ -94,6 +94,8 @@ pub(super) struct Work {
     hold_from: Option<i64>,
     /// Prints taken up this poll (judged, or outside the scope).
     judged: Vec<UnusualTrade>,
+    /// Orders judged.
+    orders_judged: usize,
     lookups_left: usize,
 }
 
@@ -175,6 +177,7 @@ impl Engine {
                     let Some(order) = work.orders.pop_front() else {
                         return self.finish(task, *work);
                     };
+                    work.orders_judged += 1;
                     match self.cheap(&order) {
                         Err(s) => {
                             let step = suppressed_order(Bot::Sweeps, &order, s);
@@ -186,6 +189,7 @@ impl Engine {
                             // Out of lookups: this order and every later one
                             // wait for the next poll.
                             task.summary.deferred += 1 + work.orders.len();
+                            work.orders_judged -= 1;
                             work.hold_from = Some(work.hold_from.map_or(order.first_ns(), |h| h.min(order.first_ns())));
                             work.orders.clear();
                             Stage::Next(work)
@@ -291,7 +295,14 @@ impl Engine {
         let (orders, hold_from) = orders::complete(orders::group(&fresh), until_ns);
         // Out-of-scope prints after an order still filling wait with it, so
         // the cursor's rule stays one: nothing at or after `hold_from` moves it.
-        Work { orders: orders.into(), cursor, hold_from, judged, lookups_left: self.rules.prints_max_lookups }
+        Work {
+            orders: orders.into(),
+            cursor,
+            hold_from,
+            judged,
+            orders_judged: 0,
+            lookups_left: self.rules.prints_max_lookups,
+        }
     }
 
     /// Whether a print's underlying is one the lane takes up.
@@ -445,14 +456,14 @@ impl Engine {
     /// Every order judged: the cursor moves past the prints taken up before
     /// the first one held back.
     fn finish(&mut self, task: &mut Task, work: Work) -> Option<Step> {
-        let Work { cursor, hold_from, judged, .. } = work;
+        let Work { cursor, hold_from, judged, orders_judged, .. } = work;
         let before = |p: &&UnusualTrade| hold_from.is_none_or(|h| p.sip_timestamp < h);
         let next = cursor.advanced(judged.iter().filter(before));
         for p in judged.iter().filter(|p| p.sip_timestamp >= next.sip_timestamp) {
             self.lane.judged.insert((p.sip_timestamp, orders::print_key(p)));
         }
         self.lane.judged.retain(|(ns, _)| *ns >= next.sip_timestamp);
-        task.summary.orders = judged.len();
+        task.summary.orders = orders_judged;
         task.state = State::Done;
         (next != cursor)
             .then(|| Step::Decided(Decision::SetCursor { key: CURSOR_KEY.to_string(), text: next.to_text() }))

@@ -68,12 +68,13 @@ impl Service {
             "prints={} orders={} lookups={} deferred={} alerts={alerts}",
             summary.prints, summary.orders, summary.lookups, summary.deferred
         );
-        if summary.failed {
-            let off = self.polygon.as_ref().is_some_and(|c| c.is_disabled(Feature::OptionChains));
-            let why = if off { "the plan lacks the endpoint (403): snapshot path on" } else { "read failed" };
-            JobResult::Error(format!("{detail} ({why})"))
-        } else {
-            JobResult::Ok(detail)
+        let off = self.polygon.as_ref().is_some_and(|c| c.is_disabled(Feature::OptionChains));
+        match (summary.failed, off) {
+            // The plan lacks the endpoint: the client warned once and skips
+            // the requests until its probe; the snapshot path carries on.
+            (true, true) => JobResult::Ok("off: the plan lacks the endpoint (403); snapshot path on".to_string()),
+            (true, false) => JobResult::Error(format!("{detail} (read failed)")),
+            (false, _) => JobResult::Ok(detail),
         }
     }
 
