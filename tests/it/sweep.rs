@@ -354,6 +354,10 @@ fn run_seed(seed: u64, counts: &mut Counts) -> Result<(), String> {
                                 Need::FlowHistory { before, sessions } => {
                                     Answer::FlowHistory(store.flow_history(before, sessions).unwrap_or_default())
                                 }
+                                // The prints lane is not run here.
+                                Need::UnusualTrades { .. } | Need::Contract { .. } | Need::Quote { .. } => {
+                                    Answer::Unavailable
+                                }
                             };
                             task.answer(answer);
                         }
