@@ -498,6 +498,7 @@ mod tests {
 0            0    8     *   *   Mon      weekly_report  session=any
 0            */5  *     *   *   *        heartbeat      session=any
 0            30   3     *   *   *        prune          session=any
+*/5          *    9-15  *   *   Mon-Fri  market_prints  session=regular
 ";
 
     fn utc(s: &str) -> DateTime<Utc> {
@@ -561,6 +562,7 @@ mod tests {
             (13, "weekly_report", "0 0 8 * * Mon", Any, true),
             (14, "heartbeat", "0 */5 * * * *", Any, false),
             (15, "prune", "0 30 3 * * *", Any, true),
+            (16, "market_prints", "*/5 * 9-15 * * Mon-Fri", Regular, true),
         ];
         let table = Timetable::parse("schedule.cron", EXAMPLE).expect("example parses");
         assert_eq!(table.lines.len(), expected.len());
@@ -602,7 +604,7 @@ mod tests {
             assert_eq!(err.to_string(), expected, "{text:?}");
         }
         let known = "(known: orakl_flow, sweeps, golden_sweeps, bullseye, scalps, darkpool, breakouts, strat, \
-                     outcomes, oi_confirm, weekly_report, heartbeat, prune)";
+                     outcomes, oi_confirm, weekly_report, heartbeat, prune, market_prints)";
         let cases = [
             ("0 0 25 * * * heartbeat", "schedule.cron:1:5: bad hour field `25`: 25 is out of range 0-23".to_owned()),
             ("0 60 9 * * * heartbeat", "schedule.cron:1:3: bad minute field `60`: 60 is out of range 0-59".to_owned()),
