@@ -13,6 +13,7 @@ mod invariants;
 mod ops;
 mod outcomes;
 mod polygon;
+mod prints;
 mod recall;
 mod replay;
 mod roundtrip;
