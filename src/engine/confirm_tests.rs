@@ -21,8 +21,8 @@ fn t(s: &str) -> DateTime<Utc> {
 }
 
 /// The defaults, relative gates off (one contract has no flow to compare
-/// with), and `extra`.
-fn engine(extra: &[(&str, &str)]) -> Engine {
+/// with), and `extra`; the prints lane's tests use it too.
+pub(super) fn engine(extra: &[(&str, &str)]) -> Engine {
     let mut vars: BTreeMap<String, String> = [
         ("WATCHLIST", "SPY"),
         ("SWEEPS_MIN_VOLUME_MULTIPLE", "0"),

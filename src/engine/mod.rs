@@ -532,6 +532,24 @@ impl Engine {
         self.episodes.forget(episode.bot, &episode.key);
     }
 
+    /// The request for the previous sessions' flow statistics, when the
+    /// underlyings' flow book has not read them for `now`'s date yet (the
+    /// options families' and the prints lane's first step).
+    fn history_need(&self, now: DateTime<Utc>) -> Option<Need> {
+        let before = crate::calendar::trading_date(now);
+        self.book.needs_history(before).then(|| Need::FlowHistory { before, sessions: self.rules.history_sessions })
+    }
+
+    /// Loads the answer to [`Engine::history_need`]. Without the store's
+    /// answer (logged by the shell) the day starts from today's flow alone.
+    fn load_history(&mut self, task: &mut Task, now: DateTime<Utc>) {
+        let previous = match task.take_answer() {
+            Answer::FlowHistory(rows) => rows,
+            _ => Vec::new(),
+        };
+        self.book.load(crate::calendar::trading_date(now), &previous);
+    }
+
     /// Previous sessions' daily bars of `symbol` for `date`, when cached.
     fn cached_daily(&self, symbol: &str, date: NaiveDate) -> Option<Arc<Vec<Bar>>> {
         self.daily_cache.get(symbol).filter(|(d, _)| *d == date).map(|(_, b)| b.clone())

@@ -148,19 +148,12 @@ impl Engine {
         let mut stage = stage;
         loop {
             stage = match stage {
-                Stage::Start if self.book.needs_history(calendar::trading_date(now)) => {
+                Stage::Start if let Some(need) = self.history_need(now) => {
                     task.state = State::Options(Stage::AwaitHistory);
-                    let before = calendar::trading_date(now);
-                    return Some(Step::Need(Need::FlowHistory { before, sessions: self.rules.history_sessions }));
+                    return Some(Step::Need(need));
                 }
                 Stage::AwaitHistory => {
-                    // Without the store's answer (logged by the shell) the
-                    // day starts from today's flow alone.
-                    let previous = match task.take_answer() {
-                        Answer::FlowHistory(rows) => rows,
-                        _ => Vec::new(),
-                    };
-                    self.book.load(calendar::trading_date(now), &previous);
+                    self.load_history(task, now);
                     Stage::Start
                 }
                 Stage::Start => match self.chains.get(&task.symbol, now) {

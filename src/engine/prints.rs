@@ -136,17 +136,12 @@ impl Engine {
         let mut stage = stage;
         loop {
             stage = match stage {
-                Stage::Start if self.book.needs_history(calendar::trading_date(now)) => {
+                Stage::Start if let Some(need) = self.history_need(now) => {
                     task.state = State::Prints(Stage::AwaitHistory);
-                    let before = calendar::trading_date(now);
-                    return Some(Step::Need(Need::FlowHistory { before, sessions: self.rules.history_sessions }));
+                    return Some(Step::Need(need));
                 }
                 Stage::AwaitHistory => {
-                    let previous = match task.take_answer() {
-                        Answer::FlowHistory(rows) => rows,
-                        _ => Vec::new(),
-                    };
-                    self.book.load(calendar::trading_date(now), &previous);
+                    self.load_history(task, now);
                     Stage::Start
                 }
                 Stage::Start => {

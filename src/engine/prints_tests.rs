@@ -1,13 +1,11 @@
 //! The prints lane's task against a scripted shell: what it asks for and in
 //! which order, what it commits, and where its cursor goes (SPEC §14).
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 use crate::alert::{ContractType, Sentiment, Side};
-use crate::config::Config;
-use crate::engine::{Answer, Decision, Engine, Need, Rules, Step};
+use crate::engine::confirm_tests::engine;
+use crate::engine::{Answer, Decision, Engine, Need, Step};
 use crate::flow::Observation;
 use crate::polygon::{Quote, UnusualTrade};
 
@@ -20,26 +18,6 @@ fn t(s: &str) -> DateTime<Utc> {
 
 fn ns(at: DateTime<Utc>) -> i64 {
     at.timestamp_nanos_opt().unwrap_or_default()
-}
-
-/// The defaults with the relative gates off (one contract has no flow to
-/// compare with), and `extra`.
-fn engine(extra: &[(&str, &str)]) -> Engine {
-    let mut vars: BTreeMap<String, String> = [
-        ("WATCHLIST", "SPY,QQQ"),
-        ("SWEEPS_MIN_VOLUME_MULTIPLE", "0"),
-        ("SWEEPS_MAX_FLOW_SHARE", "1"),
-        ("SWEEPS_MIN_DELTA_VOI", "0"),
-        ("GOLDEN_MIN_VOLUME_MULTIPLE", "0"),
-        ("GOLDEN_MAX_FLOW_SHARE", "1"),
-        ("GOLDEN_MIN_DELTA_VOI", "0"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let config = Config::from_vars(&vars).expect("config");
-    Engine::new(Rules::from_config(&config).expect("rules"))
 }
 
 /// A sweep of `contract`: `parts` ISO prints of `size` at `price`, 3 ms

@@ -137,7 +137,8 @@ fn a_restart_neither_repeats_nor_skips_a_print() {
     let market = market(|| i64::MAX, &[first, second], &[5000.0]);
     let hook = discord(ok_message);
     // Every hit posts: no episode, no cooldown between the two.
-    let settings = [("EPISODE_MINUTES", "0"), ("SWEEPS_COOLDOWN_SECONDS", "0"), ("GOLDEN_SWEEPS_COOLDOWN_SECONDS", "0")];
+    let settings =
+        [("EPISODE_MINUTES", "0"), ("SWEEPS_COOLDOWN_SECONDS", "0"), ("GOLDEN_SWEEPS_COOLDOWN_SECONDS", "0")];
     let cfg = || config(&market.url(), &hook.url(), &settings);
     run(cfg(), &db, clock.clone(), Duration::from_secs(20));
     let before = Store::open(&db).unwrap().alerts_since(t0()).unwrap().len();
