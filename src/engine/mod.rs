@@ -537,7 +537,7 @@ impl Engine {
     /// options families' and the prints lane's first step).
     fn history_need(&self, now: DateTime<Utc>) -> Option<Need> {
         let before = crate::calendar::trading_date(now);
-        self.book.needs_history(before).then(|| Need::FlowHistory { before, sessions: self.rules.history_sessions })
+        self.book.needs_history(before).then_some(Need::FlowHistory { before, sessions: self.rules.history_sessions })
     }
 
     /// Loads the answer to [`Engine::history_need`]. Without the store's
