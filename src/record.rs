@@ -3,16 +3,17 @@
 //! successful response into a market tape that [`crate::replay::TapeMarket`]
 //! replays.
 //!
-//! - A chain, trades or aggregates fetch of several pages becomes one
-//!   record with every page merged. It is stamped with the time of its
+//! - A chain, trades, aggregates, unusual-trades or quotes fetch of several
+//!   pages becomes one record with every page merged. It is stamped with the time of its
 //!   first page: that is when the fetch's snapshot was taken, and a replay
 //!   asks for page 1 at that same simulated time (and serves the later
 //!   pages from the same snapshot).
 //! - A fetch whose page failed for good is not written (a chain is all or
 //!   nothing). A page that failed and then succeeded on retry is kept. A
-//!   trades or aggregates fetch the client stopped following on purpose
-//!   (`TradesQuery::max_pages`) is written with the pages it read: its
-//!   prints are real, and replay unions them.
+//!   trades, aggregates, unusual-trades or quotes fetch the client stopped
+//!   following on purpose (`TradesQuery::max_pages`, `UnusualQuery::max_pages`,
+//!   the one page of `Client::quote_at`) is written with the pages it read:
+//!   its prints and quotes are real, and replay unions them.
 //! - Contract and stock snapshots are one record each; 404s are not
 //!   recorded (a replay answers 404 for what it has never seen).
 //! - Only the endpoint, the symbol and the parsed `results` are written:
@@ -37,8 +38,11 @@ use crate::clock::Clock;
 use crate::http::{HttpError, Response};
 use crate::polygon::models::{ChainPage, ContractResponse, Envelope, OneOrMany, StockSnapshotResponse};
 use crate::polygon::route::{Route, Target, split_url};
-use crate::polygon::{Bar, Trade, Transport};
+use crate::polygon::{Bar, Quote, Trade, Transport, UnusualTrade};
 use crate::tape::{Header, Payload, Record, TapeError, TapeWriter};
+
+/// How logs name the symbol of a market-wide record (unusual trades).
+const MARKET: &str = "market";
 
 /// Responses waiting for the writer thread. When it falls this far behind,
 /// requests wait for it rather than memory growing.
@@ -229,7 +233,7 @@ impl Sink {
                 self.failed += 1;
                 log::warn!(
                     endpoint = rec.payload.endpoint(),
-                    ticker = rec.payload.symbol(),
+                    ticker = rec.payload.symbol().unwrap_or(MARKET),
                     error:% = e;
                     "record_failed"
                 );
@@ -346,6 +350,40 @@ impl Merger {
                     }
                 });
             }
+            Route::UnusualTrades => {
+                let page: Envelope<Vec<UnusualTrade>> = match parse(&ex.body) {
+                    Ok(p) => p,
+                    Err(why) => {
+                        self.pending = None;
+                        return Err(fail(endpoint, MARKET, why));
+                    }
+                };
+                let results = page.results.unwrap_or_default();
+                let fresh = Payload::UnusualTrades { results: Vec::new() };
+                let head = PageHead::of(page.status, page.next_url);
+                self.page(ex.at, continues, head, fresh, out, |p| {
+                    if let Payload::UnusualTrades { results: all } = p {
+                        all.extend(results);
+                    }
+                });
+            }
+            Route::Quotes { ticker } => {
+                let page: Envelope<Vec<Quote>> = match parse(&ex.body) {
+                    Ok(p) => p,
+                    Err(why) => {
+                        self.pending = None;
+                        return Err(fail(endpoint, &ticker, why));
+                    }
+                };
+                let results = page.results.unwrap_or_default();
+                let fresh = Payload::Quotes { ticker, results: Vec::new() };
+                let head = PageHead::of(page.status, page.next_url);
+                self.page(ex.at, continues, head, fresh, out, |p| {
+                    if let Payload::Quotes { results: all, .. } = p {
+                        all.extend(results);
+                    }
+                });
+            }
             Route::Contract { underlying, contract } => {
                 let resp: ContractResponse = parse(&ex.body).map_err(|why| fail(endpoint, &contract, why))?;
                 if let (true, Some(results)) = (succeeded(resp.status.as_deref()), resp.results) {
@@ -400,17 +438,22 @@ impl Merger {
     }
 
     /// The client moved on from the pending fetch. A failed fetch or a
-    /// partial chain is dropped; trades or bars the client chose to stop
-    /// reading are real data and are kept.
+    /// partial chain is dropped; trades, bars, unusual trades or quotes the
+    /// client chose to stop reading are real data and are kept (a quote
+    /// lookup reads one page of a list that goes on into the past).
     fn abandon(&mut self, out: &mut Vec<Record>) {
         let Some(p) = self.pending.take() else { return };
-        let keep = !p.failed && matches!(p.payload, Payload::Trades { .. } | Payload::Aggs { .. });
+        let keep = !p.failed
+            && matches!(
+                p.payload,
+                Payload::Trades { .. } | Payload::Aggs { .. } | Payload::UnusualTrades { .. } | Payload::Quotes { .. }
+            );
         if keep {
             out.push(Record { at: p.at, payload: p.payload });
         } else {
             log::debug!(
                 endpoint = p.payload.endpoint(),
-                ticker = p.payload.symbol(),
+                ticker = p.payload.symbol().unwrap_or(MARKET),
                 reason = "incomplete_fetch";
                 "record_dropped"
             );
@@ -481,9 +524,12 @@ mod tests {
                     Payload::OptionChain { results, .. } => results.len(),
                     Payload::Trades { results, .. } => results.len(),
                     Payload::Aggs { results, .. } => results.len(),
+                    Payload::UnusualTrades { results } => results.len(),
+                    Payload::Quotes { results, .. } => results.len(),
                     _ => 1,
                 };
-                format!("{} {} {} n={n}", r.at.format("%H:%M:%S"), r.payload.endpoint(), r.payload.symbol())
+                let symbol = r.payload.symbol().unwrap_or(MARKET);
+                format!("{} {} {symbol} n={n}", r.at.format("%H:%M:%S"), r.payload.endpoint())
             })
             .collect()
     }
@@ -537,6 +583,45 @@ mod tests {
         let mut m = Merger::default();
         let err = m.feed(ok(0, "/v3/trades/SPY", "<html>"), &mut Vec::new()).unwrap_err().to_text();
         assert!(err.starts_with("endpoint=trades ticker=SPY error=\"unexpected body"), "{err}");
+    }
+
+    #[test]
+    fn unusual_trades_pages_merge_and_a_quote_lookup_is_kept() {
+        let u1 = "/options/v1/unusual-trades?sort=sip_timestamp&order=asc&limit=2&sip_timestamp.gte=5";
+        let u2 = "/options/v1/unusual-trades?cursor=c2&sort=sip_timestamp&order=asc&limit=2&sip_timestamp.gte=5";
+        let print = |ns: i64| {
+            format!(
+                r#"{{"ticker":"O:SPY260313C00600000","price":4.1,"size":300,"sip_timestamp":{ns},"flags":["premium"]}}"#
+            )
+        };
+        let page1 = format!(
+            r#"{{"status":"OK","results":[{},{}],"next_url":"https://api.massive.com{u2}&apiKey=K"}}"#,
+            print(5),
+            print(6)
+        );
+        let page2 = format!(r#"{{"status":"OK","results":[{}]}}"#, print(9));
+        // A quote lookup: one page whose next_url (older quotes) is not followed.
+        let q = "/v3/quotes/O:SPY260313C00600000?timestamp.lte=9&order=desc&sort=timestamp&limit=1";
+        let quote = r#"{"status":"OK","results":[{"bid_price":4.0,"ask_price":4.1,"sip_timestamp":8}],"next_url":"https://api.massive.com/v3/quotes/O:SPY260313C00600000?cursor=q2"}"#;
+        let got = run(vec![
+            ok(0, u1, &page1),
+            ok(1, u2, &page2),
+            ok(2, q, quote),
+            // An empty stream is a record too (nothing printed then), and an
+            // absent `results` is an empty one.
+            ok(5, "/options/v1/unusual-trades?sort=sip_timestamp&order=asc&limit=2", r#"{"status":"OK"}"#),
+        ]);
+        assert_eq!(
+            got,
+            [
+                "14:30:00 unusual_trades market n=3",
+                "14:30:02 quotes O:SPY260313C00600000 n=1",
+                "14:30:05 unusual_trades market n=0"
+            ]
+        );
+        let mut m = Merger::default();
+        let err = m.feed(ok(0, u1, "[]"), &mut Vec::new()).unwrap_err().to_text();
+        assert!(err.starts_with("endpoint=unusual_trades ticker=market error=\"unexpected body"), "{err}");
     }
 
     #[test]

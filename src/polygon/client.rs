@@ -27,7 +27,10 @@ use crate::notify::Notifier;
 
 use super::breaker::{Admission, Breaker, Transition};
 use super::feature::{Feature, Gate, Switches};
-use super::models::{Bar, ContractResponse, OptionSnapshot, PageSeed, StockSnapshotResponse, TickerSnapshot, Trade};
+use super::models::{
+    Bar, ContractResponse, Envelope, OptionSnapshot, PageSeed, Quote, StockSnapshotResponse, TickerSnapshot, Trade,
+    UnusualTrade,
+};
 use super::rate::{GateError, RateGate};
 use super::route::Route;
 use super::stats::Stats;
@@ -38,6 +41,11 @@ pub const DEFAULT_BASE_URL: &str = "https://api.polygon.io";
 const CHAIN_PAGE_LIMIT: u32 = 250;
 /// The aggregates and trades endpoints' largest page.
 const MAX_PAGE_LIMIT: u32 = 50_000;
+/// Unusual trades per page when the caller does not say. Massive's page
+/// for the endpoint names no default or maximum; this is Polygon's v3 list
+/// default (trades, quotes), and a day's stream (thousands of records in a
+/// busy hour) still comes in a few pages.
+const UNUSUAL_PAGE_LIMIT: u32 = 1_000;
 /// How much of an unexpected body an error message quotes.
 const EXCERPT_CHARS: usize = 80;
 const TIMESPANS: [&str; 8] = ["second", "minute", "hour", "day", "week", "month", "quarter", "year"];
@@ -150,6 +158,32 @@ pub struct TradesQuery {
     /// last `sip_timestamp` (use `timestamp_gte` and dedup by id, since a
     /// page may end inside a run of equal timestamps). Without it, running
     /// past the client's page bound is an error.
+    pub max_pages: Option<usize>,
+}
+
+/// Filters for Massive's `/options/v1/unusual-trades`. Timestamps are Unix
+/// nanoseconds.
+///
+/// The endpoint's page documents the filters (`ticker`, `ticker.any_of`,
+/// `ticker.gt/gte/lt/lte`, `sip_timestamp` and its range) but not paging,
+/// sorting or the page size; the client follows Polygon's v3 conventions
+/// for them (`limit`, `sort`, `order`, `next_url`), as every other list
+/// endpoint it reads does.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UnusualQuery {
+    pub sip_timestamp_gte: Option<i64>,
+    pub sip_timestamp_lte: Option<i64>,
+    /// `ticker.any_of` (option tickers); empty: every contract.
+    pub tickers: Vec<String>,
+    /// Records per page, 1..=50000; default 1000 (Polygon's v3 list
+    /// default: the endpoint documents none).
+    pub limit: Option<u32>,
+    /// Stop after this many pages and return what was read: a prefix in
+    /// ascending time (when the server honours `order=asc`), which the
+    /// caller resumes from its last `sip_timestamp` with
+    /// `sip_timestamp_gte` (dropping the prints it already has: a page may
+    /// end inside a run of equal timestamps). Without it, running past the
+    /// client's page bound is an error.
     pub max_pages: Option<usize>,
 }
 
@@ -405,6 +439,77 @@ impl Client {
                 }
             }
             self.paginate(&call, target, query.max_pages)
+        })
+    }
+
+    /// Massive's unusual option trades matching `q`, every page merged,
+    /// sorted ascending by `sip_timestamp` (records of one nanosecond in the
+    /// order they came): the request asks for ascending order, and a server
+    /// that ignores it must not hand the caller a cursor from the middle.
+    pub fn unusual_trades(&self, q: &UnusualQuery) -> Result<Vec<UnusualTrade>, PolygonError> {
+        let route = Route::UnusualTrades;
+        let scope = match q.tickers.as_slice() {
+            [] => "market".to_string(),
+            [one] => one.clone(),
+            many => format!("{}_contracts", many.len()),
+        };
+        let call = Call::new(route.endpoint(), &scope, None);
+        self.run(&call, || {
+            let limit = q.limit.unwrap_or(UNUSUAL_PAGE_LIMIT);
+            if !(1..=MAX_PAGE_LIMIT).contains(&limit) {
+                return Err(invalid(&call, format!("limit must be 1..={MAX_PAGE_LIMIT}")));
+            }
+            if q.max_pages == Some(0) {
+                return Err(invalid(&call, "max_pages must be at least 1".into()));
+            }
+            // A comma inside a ticker would split it in `ticker.any_of`.
+            if q.tickers.iter().any(|t| t.trim().is_empty() || t.contains(',')) {
+                return Err(invalid(&call, "tickers must be non-empty and contain no comma".into()));
+            }
+            let mut target = format!("{}?sort=sip_timestamp&order=asc&limit={limit}", route.path());
+            for (name, value) in
+                [("sip_timestamp.gte", q.sip_timestamp_gte), ("sip_timestamp.lte", q.sip_timestamp_lte)]
+            {
+                if let Some(ns) = value {
+                    target.push_str(&format!("&{name}={ns}"));
+                }
+            }
+            if !q.tickers.is_empty() {
+                target.push_str(&format!("&ticker.any_of={}", crate::net::encode(&q.tickers.join(","))));
+            }
+            let mut prints: Vec<UnusualTrade> = self.paginate(&call, target, q.max_pages)?;
+            // Stable: prints of one nanosecond keep the server's order.
+            prints.sort_by_key(|p| p.sip_timestamp);
+            Ok(prints)
+        })
+    }
+
+    /// The NBBO of option `contract` at or just before `at_ns`:
+    /// `/v3/quotes/{contract}?timestamp.lte=at_ns&order=desc&sort=timestamp&limit=1`,
+    /// one page (its `next_url` leads to older quotes, not wanted). None when
+    /// there is none (or the contract is unknown, 404). Of what comes back,
+    /// the latest quote at or before `at_ns` is taken, so a server that
+    /// ignores `order` or the bound is not believed blindly.
+    pub fn quote_at(&self, contract: &str, at_ns: i64) -> Result<Option<Quote>, PolygonError> {
+        let route = Route::Quotes { ticker: contract.to_string() };
+        let call = Call::new(route.endpoint(), contract, None);
+        self.run(&call, || {
+            non_empty(&call, contract)?;
+            let target = format!("{}?timestamp.lte={at_ns}&order=desc&sort=timestamp&limit=1", route.path());
+            let Some(body) = self.fetch(&call, &target, true)? else { return Ok(None) };
+            let page: Envelope<Vec<Quote>> = self.parse(&call, &body)?;
+            self.check_status(&call, page.status.as_deref(), page.error.as_deref().or(page.message.as_deref()))?;
+            self.stats.borrow_mut().endpoint(call.kind).pages += 1;
+            let quotes = page.results.unwrap_or_default();
+            // The first of the latest (max_by_key would take the last).
+            let latest = quotes.into_iter().filter(|q| q.sip_timestamp <= at_ns).fold(
+                None,
+                |best: Option<Quote>, q| match best {
+                    Some(b) if b.sip_timestamp >= q.sip_timestamp => Some(b),
+                    _ => Some(q),
+                },
+            );
+            Ok(latest)
         })
     }
 

@@ -30,10 +30,17 @@ pub enum Feature {
     StockBars,
     /// Stock snapshots.
     StockSnapshots,
+    /// Massive's unusual option trades: the market-wide prints lane. Sold
+    /// apart from the option trades of `/v3/trades`, so it has its own
+    /// switch: without it the snapshot path carries on.
+    MarketPrints,
+    /// Option quotes (the NBBO at a print): the prints lane's side. Orakl
+    /// asks `/v3/quotes` for option tickers only.
+    OptionQuotes,
 }
 
 impl Feature {
-    pub const ALL: [Feature; 7] = [
+    pub const ALL: [Feature; 9] = [
         Feature::OptionChains,
         Feature::OptionContracts,
         Feature::SweepConfirmation,
@@ -41,6 +48,8 @@ impl Feature {
         Feature::StockTrades,
         Feature::StockBars,
         Feature::StockSnapshots,
+        Feature::MarketPrints,
+        Feature::OptionQuotes,
     ];
 
     /// The feature a call of `endpoint` for `ticker` serves: options
@@ -55,6 +64,8 @@ impl Feature {
             Endpoint::Aggs if option => Feature::OptionBars,
             Endpoint::Aggs => Feature::StockBars,
             Endpoint::StockSnapshot => Feature::StockSnapshots,
+            Endpoint::UnusualTrades => Feature::MarketPrints,
+            Endpoint::Quotes => Feature::OptionQuotes,
         }
     }
 
@@ -68,6 +79,8 @@ impl Feature {
             Feature::StockTrades => "stock_trades",
             Feature::StockBars => "stock_bars",
             Feature::StockSnapshots => "stock_snapshots",
+            Feature::MarketPrints => "market_prints",
+            Feature::OptionQuotes => "option_quotes",
         }
     }
 
@@ -173,6 +186,10 @@ mod tests {
         assert_eq!(Feature::of(Endpoint::Aggs, "O:SPY260320C00600000"), Feature::OptionBars);
         assert_eq!(Feature::of(Endpoint::Aggs, "SPY"), Feature::StockBars);
         assert_eq!(Feature::of(Endpoint::OptionChain, "SPY"), Feature::OptionChains);
+        // The prints lane is its own pair of features: a plan without the
+        // unusual-trades endpoint still confirms sweeps from /v3/trades.
+        assert_eq!(Feature::of(Endpoint::UnusualTrades, "market"), Feature::MarketPrints);
+        assert_eq!(Feature::of(Endpoint::Quotes, "O:SPY260320C00600000"), Feature::OptionQuotes);
         for f in Feature::ALL {
             assert_eq!(Feature::from_name(f.as_str()), Some(f));
         }

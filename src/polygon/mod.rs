@@ -25,7 +25,7 @@ pub mod ticker;
 mod url;
 pub use lane_stub::UnusualQuery;
 
-pub use client::{AggBound, ChainQuery, Client, DEFAULT_BASE_URL, PolygonConfig, TradesQuery, Transport};
+pub use client::{AggBound, ChainQuery, Client, DEFAULT_BASE_URL, PolygonConfig, TradesQuery, Transport, UnusualQuery};
 pub use error::PolygonError;
 pub use feature::Feature;
 pub use models::{Bar, Greeks, OptionSnapshot, Quote, TickerSnapshot, Trade, UnusualTrade};
@@ -45,11 +45,22 @@ pub enum Endpoint {
     Aggs,
     Trades,
     StockSnapshot,
+    /// Massive's market-wide `/options/v1/unusual-trades`.
+    UnusualTrades,
+    /// `/v3/quotes/{ticker}`: an option's NBBO at a print.
+    Quotes,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 5] =
-        [Endpoint::OptionChain, Endpoint::OptionContract, Endpoint::Aggs, Endpoint::Trades, Endpoint::StockSnapshot];
+    pub const ALL: [Endpoint; 7] = [
+        Endpoint::OptionChain,
+        Endpoint::OptionContract,
+        Endpoint::Aggs,
+        Endpoint::Trades,
+        Endpoint::StockSnapshot,
+        Endpoint::UnusualTrades,
+        Endpoint::Quotes,
+    ];
 
     /// The name used in logs, errors, metrics and tapes.
     pub fn as_str(self) -> &'static str {
@@ -59,6 +70,8 @@ impl Endpoint {
             Endpoint::Aggs => "aggs",
             Endpoint::Trades => "trades",
             Endpoint::StockSnapshot => "stock_snapshot",
+            Endpoint::UnusualTrades => "unusual_trades",
+            Endpoint::Quotes => "quotes",
         }
     }
 }

@@ -72,11 +72,32 @@ pub(crate) fn split_url(url: &str) -> (&str, &str) {
 /// ([`Route::parse`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Route {
-    Chain { underlying: String },
-    Contract { underlying: String, contract: String },
-    Aggs { ticker: String, multiplier: String, timespan: String, from: String, to: String },
-    Trades { ticker: String },
-    StockSnapshot { ticker: String },
+    Chain {
+        underlying: String,
+    },
+    Contract {
+        underlying: String,
+        contract: String,
+    },
+    Aggs {
+        ticker: String,
+        multiplier: String,
+        timespan: String,
+        from: String,
+        to: String,
+    },
+    Trades {
+        ticker: String,
+    },
+    StockSnapshot {
+        ticker: String,
+    },
+    /// Massive's market-wide stream of unusual option prints: no symbol in
+    /// the path, the contracts are a query filter.
+    UnusualTrades,
+    Quotes {
+        ticker: String,
+    },
 }
 
 impl Route {
@@ -93,6 +114,8 @@ impl Route {
             ["v2", "snapshot", "locale", "us", "markets", "stocks", "tickers", tk] => {
                 Route::StockSnapshot { ticker: own(tk) }
             }
+            ["options", "v1", "unusual-trades"] => Route::UnusualTrades,
+            ["v3", "quotes", tk] => Route::Quotes { ticker: own(tk) },
             _ => return None,
         })
     }
@@ -110,6 +133,8 @@ impl Route {
             }
             Route::Trades { ticker } => format!("/v3/trades/{}", e(ticker)),
             Route::StockSnapshot { ticker } => format!("/v2/snapshot/locale/us/markets/stocks/tickers/{}", e(ticker)),
+            Route::UnusualTrades => "/options/v1/unusual-trades".to_string(),
+            Route::Quotes { ticker } => format!("/v3/quotes/{}", e(ticker)),
         }
     }
 
@@ -121,6 +146,8 @@ impl Route {
             Route::Aggs { .. } => Endpoint::Aggs,
             Route::Trades { .. } => Endpoint::Trades,
             Route::StockSnapshot { .. } => Endpoint::StockSnapshot,
+            Route::UnusualTrades => Endpoint::UnusualTrades,
+            Route::Quotes { .. } => Endpoint::Quotes,
         }
     }
 }
@@ -145,6 +172,10 @@ mod tests {
         assert_eq!(split_url("http://127.0.0.1:9/v3/trades/X?a=1"), ("/v3/trades/X", "a=1"));
         assert_eq!(split_url("/v3/trades/X"), ("/v3/trades/X", ""));
         assert!(Route::parse(&Target::parse("/v1/other").segments).is_none());
+        let unusual = Target::parse("https://api.massive.com/options/v1/unusual-trades?ticker.any_of=O%3AA%2CO%3AB");
+        assert_eq!(Route::parse(&unusual.segments), Some(Route::UnusualTrades));
+        assert_eq!(unusual.get("ticker.any_of"), Some("O:A,O:B"));
+        assert!(Route::parse(&Target::parse("/options/v1/unusual-trades/x").segments).is_none());
     }
 
     #[test]
@@ -156,6 +187,8 @@ mod tests {
             Route::Aggs { ticker: s("BRK.B"), multiplier: s("5"), timespan: s("minute"), from: s("1"), to: s("2") },
             Route::Trades { ticker: s("a/b") },
             Route::StockSnapshot { ticker: s("..") },
+            Route::UnusualTrades,
+            Route::Quotes { ticker: s("O:SPY251121C00670000") },
         ] {
             let back = Route::parse(&Target::parse(&route.path()).segments);
             assert_eq!(back.as_ref(), Some(&route), "{}", route.path());

@@ -31,6 +31,7 @@ use std::sync::{Arc, Condvar, Mutex};
 
 use chrono::{DateTime, Utc};
 
+use super::prints::Arriving;
 use crate::polygon::{Bar, OptionSnapshot, TickerSnapshot};
 use crate::tape::{
     BLOCK_BYTES, ChainLabel, Header, Payload, RawChain, RawContract, ReplayPayload, ReplayRecord, TapeError, is_gzip,
@@ -129,6 +130,15 @@ pub(super) enum What {
         lo: i64,
         hi: i64,
     },
+    /// Unusual trades and quotes are few: kept whole, as the JSON the
+    /// replay answers with ([`super::prints`]).
+    Unusual {
+        prints: Vec<Arriving>,
+    },
+    Quotes {
+        ticker: String,
+        quotes: Vec<Arriving>,
+    },
 }
 
 impl What {
@@ -152,6 +162,12 @@ impl What {
                 let lo = results.iter().map(|t| t.sip_timestamp).min().unwrap_or(i64::MAX);
                 let hi = results.iter().map(|t| t.sip_timestamp).max().unwrap_or(i64::MIN);
                 What::Trades { ticker, lo, hi }
+            }
+            ReplayPayload::Other(Payload::UnusualTrades { results }) => {
+                What::Unusual { prints: results.iter().map(Arriving::print).collect() }
+            }
+            ReplayPayload::Other(Payload::Quotes { ticker, results }) => {
+                What::Quotes { ticker, quotes: results.iter().map(Arriving::quote).collect() }
             }
         }
     }
@@ -214,6 +230,12 @@ fn weight(a: &Arrival) -> usize {
             What::Stock { .. } => size_of::<TickerSnapshot>() + 64,
             What::Bars { ticker, timespan, bars, .. } => ticker.len() + timespan.len() + bars.len() * size_of::<Bar>(),
             What::Trades { ticker, .. } => ticker.len(),
+            What::Unusual { prints } => {
+                prints.iter().map(|p| size_of::<Arriving>() + p.ticker.len() + p.json.len()).sum()
+            }
+            What::Quotes { ticker, quotes } => {
+                ticker.len() + quotes.iter().map(|q| size_of::<Arriving>() + q.json.len()).sum::<usize>()
+            }
         }
 }
 

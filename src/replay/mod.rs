@@ -32,7 +32,7 @@
 //!
 //! The parts: this module holds the market state and its handlers;
 //! [`feed`] reads the tape, [`shelf`] reads records back, [`trades`] keeps
-//! the trade books, [`bars`] builds bars from minutes, [`packed`] stores
+//! the trade books, [`prints`] the unusual trades and quotes, [`bars`] builds bars from minutes, [`packed`] stores
 //! bar series, [`query`] reads a request's parameters and [`reply`] writes
 //! Polygon's response shapes. Requests are taken apart by
 //! [`crate::polygon::route`], shared with the client and the recorder.
@@ -40,6 +40,7 @@
 mod bars;
 mod feed;
 mod packed;
+mod prints;
 mod query;
 mod reply;
 mod shelf;
@@ -58,7 +59,7 @@ use crate::calendar;
 use crate::clock::{Clock, unix_nanos};
 use crate::http::{HttpError, Response};
 use crate::polygon::route::{Route, Target};
-use crate::polygon::{Bar, OptionSnapshot, TickerSnapshot, Trade, Transport};
+use crate::polygon::{Bar, OptionSnapshot, Quote, TickerSnapshot, Trade, Transport, UnusualTrade};
 use crate::tape::{
     ContractIndex, Header, Payload, RawChain, RawContract, ReplayPayload, ReplayRecord, TapeError, TapeReader,
 };
@@ -66,6 +67,7 @@ use crate::tape::{
 use bars::*;
 use feed::{Arrival, Budget, Feed, Loc, What};
 use packed::*;
+use prints::{TickerFilter, TimeBook, check_sort, descending, time_page};
 use query::*;
 use reply::*;
 use shelf::{Shelf, key_hash};
@@ -82,6 +84,10 @@ const TRADES_LIMIT_DEFAULT: usize = 1000;
 const TRADES_LIMIT_MAX: usize = 50_000;
 const AGGS_LIMIT_DEFAULT: usize = 5000;
 const AGGS_LIMIT_MAX: usize = 50_000;
+/// Polygon's v3 list defaults, which the unusual-trades endpoint is taken
+/// to follow (its page names none) and the quotes endpoint does.
+const PRINTS_LIMIT_DEFAULT: usize = 1000;
+const PRINTS_LIMIT_MAX: usize = 50_000;
 const MINUTE_MS: i64 = 60_000;
 const HOUR_MS: i64 = 3_600_000;
 
@@ -92,7 +98,8 @@ pub type TapeSpan = (Header, BTreeSet<String>, DateTime<Utc>, DateTime<Utc>);
 /// One streaming pass over a tape: its header, the symbols it is about
 /// (chain and contract underlyings, bar, trade and snapshot tickers, but
 /// not option tickers such as `O:SPY251121C00670000`, whose trades confirm
-/// sweeps) and the span of its records, so that `orakl replay` can default
+/// sweeps, nor the underlyings of the market-wide unusual trades, which
+/// are the whole market's) and the span of its records, so that `orakl replay` can default
 /// the watchlist and the time range to the tape's. A tape without records
 /// is an error: there is nothing to replay.
 pub fn tape_symbols(path: &Path) -> Result<TapeSpan, TapeError> {
@@ -104,7 +111,7 @@ pub fn tape_symbols(path: &Path) -> Result<TapeSpan, TapeError> {
     // line instead).
     while let Some((at, symbol)) = reader.next_head()? {
         span = Some(span.map_or((at, at), |(first, _)| (first, at)));
-        if !symbol.starts_with("O:") && !symbols.contains(&symbol) {
+        if let Some(symbol) = symbol.filter(|s| !s.starts_with("O:") && !symbols.contains(s)) {
             symbols.insert(symbol);
         }
     }
@@ -274,6 +281,10 @@ struct Market {
     /// in order, so the next chain can be inflated while this one is read.
     last_chain: Option<String>,
     next_chain: HashMap<String, String>,
+    /// Every unusual trade applied so far.
+    unusual: TimeBook,
+    /// Every quote applied so far, per option ticker.
+    quotes: BTreeMap<String, TimeBook>,
 }
 
 impl Drop for Market {
@@ -314,6 +325,8 @@ impl Market {
             series: HashSet::new(),
             last_chain: None,
             next_chain: HashMap::new(),
+            unusual: TimeBook::default(),
+            quotes: BTreeMap::new(),
         }
     }
 
@@ -390,6 +403,8 @@ impl Market {
                 }
             }
             What::Trades { ticker, lo, hi } => self.shelf.note_trades(&ticker, loc, lo, hi),
+            What::Unusual { prints } => self.unusual.add(unix_nanos(at), prints),
+            What::Quotes { ticker, quotes } => self.quotes.entry(ticker).or_default().add(unix_nanos(at), quotes),
         }
     }
 
@@ -415,6 +430,8 @@ impl Market {
             }
             Route::Trades { ticker } => self.trades(ticker, &target, t),
             Route::StockSnapshot { ticker } => Ok(self.stock(ticker)),
+            Route::UnusualTrades => self.unusual_trades(&target, t),
+            Route::Quotes { ticker } => self.quotes(ticker, &target, t),
         };
         match result {
             Ok(response) => response,
@@ -701,6 +718,34 @@ impl Market {
         let page = matching.get(offset..end).unwrap_or_default().iter().copied();
         let next = (end < matching.len()).then(|| q.next_url(&format!("{cap_ns}-{end}")));
         Ok(raw_page_reply(page, next))
+    }
+}
+
+impl Market {
+    // -- the prints lane ---------------------------------------------------
+
+    /// Massive's unusual trades known at `t` (their record's `at <= t`),
+    /// filtered by `sip_timestamp` and `ticker` as the endpoint documents,
+    /// in ascending time unless `order=desc`, paged with `limit` and a
+    /// `next_url` cursor. No unusual trades yet: an empty `results`.
+    fn unusual_trades(&self, q: &Target, t: DateTime<Utc>) -> Result<Response, Refusal> {
+        let limit = q.limit(PRINTS_LIMIT_DEFAULT, PRINTS_LIMIT_MAX)?;
+        check_sort(q, "sip_timestamp")?;
+        let desc = descending(q)?;
+        let window = time_window(q, "sip_timestamp")?;
+        let tickers = TickerFilter::parse(q);
+        time_page(Some(&self.unusual), q, t, window, desc, limit, |k| tickers.accepts(&k.ticker))
+    }
+
+    /// An option's quotes known at `t`, in the `timestamp` window, in
+    /// ascending time unless `order=desc`: `timestamp.lte=NS&order=desc&limit=1`
+    /// is the NBBO at or before `NS`.
+    fn quotes(&self, ticker: &str, q: &Target, t: DateTime<Utc>) -> Result<Response, Refusal> {
+        let limit = q.limit(PRINTS_LIMIT_DEFAULT, PRINTS_LIMIT_MAX)?;
+        check_sort(q, "timestamp")?;
+        let desc = descending(q)?;
+        let window = trade_window(q)?;
+        time_page(self.quotes.get(ticker), q, t, window, desc, limit, |_| true)
     }
 }
 

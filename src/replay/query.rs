@@ -82,13 +82,19 @@ impl ChainFilter {
     }
 }
 
-/// The inclusive `[lo, hi]` nanosecond window of a trades request. A value
-/// is nanoseconds or an ET date (its midnight; `timestamp=DATE` is the
-/// whole date).
+/// The inclusive `[lo, hi]` nanosecond window of a trades (or quotes)
+/// request. A value is nanoseconds or an ET date (its midnight;
+/// `timestamp=DATE` is the whole date).
 pub(super) fn trade_window(q: &Target) -> Result<(i64, i64), String> {
+    time_window(q, "timestamp")
+}
+
+/// [`trade_window`] on the parameter `field` (`sip_timestamp` for the
+/// unusual trades).
+pub(super) fn time_window(q: &Target, field: &str) -> Result<(i64, i64), String> {
     let (mut lo, mut hi) = (i64::MIN, i64::MAX);
     for (key, value) in &q.query {
-        let Some(op) = key.strip_prefix("timestamp") else { continue };
+        let Some(op) = key.strip_prefix(field) else { continue };
         if !matches!(op, "" | ".gt" | ".gte" | ".lt" | ".lte") {
             continue;
         }

@@ -27,7 +27,7 @@ mod label;
 pub use label::ChainLabel;
 
 use crate::polygon::models::plain_date;
-use crate::polygon::{Bar, Endpoint, OptionSnapshot, TickerSnapshot, Trade};
+use crate::polygon::{Bar, Endpoint, OptionSnapshot, Quote, TickerSnapshot, Trade, UnusualTrade};
 
 pub const MAGIC: &str = "orakl-market-tape";
 pub const VERSION: u32 = 1;
@@ -93,8 +93,9 @@ impl Header {
 pub const CONTENTS_KEY: &str = "records";
 
 /// What a pass over a tape's records finds: the symbols they are about (as
-/// [`Payload::symbol`], option tickers such as `O:SPY251121C00670000` left
-/// out) and the `at` of the first and of the last record.
+/// [`Payload::symbol`], option tickers such as `O:SPY251121C00670000` and
+/// the market-wide unusual trades left out) and the `at` of the first and
+/// of the last record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Contents {
     pub symbols: BTreeSet<String>,
@@ -131,16 +132,29 @@ pub enum Payload {
         ticker: String,
         results: Box<TickerSnapshot>,
     },
+    /// Massive's unusual option trades, all pages merged. Market-wide: the
+    /// record names no symbol (the prints name their contracts).
+    UnusualTrades {
+        results: Vec<UnusualTrade>,
+    },
+    /// One option's quotes (NBBO) from `/v3/quotes/{ticker}`.
+    Quotes {
+        ticker: String,
+        results: Vec<Quote>,
+    },
 }
 
 impl Payload {
-    /// The symbol the record is about (underlying or ticker).
-    pub fn symbol(&self) -> &str {
+    /// The symbol the record is about (underlying or ticker); None for the
+    /// market-wide unusual trades, which are about no one symbol.
+    pub fn symbol(&self) -> Option<&str> {
         match self {
-            Payload::OptionChain { underlying, .. } | Payload::OptionContract { underlying, .. } => underlying,
-            Payload::Aggs { ticker, .. } | Payload::Trades { ticker, .. } | Payload::StockSnapshot { ticker, .. } => {
-                ticker
-            }
+            Payload::OptionChain { underlying, .. } | Payload::OptionContract { underlying, .. } => Some(underlying),
+            Payload::Aggs { ticker, .. }
+            | Payload::Trades { ticker, .. }
+            | Payload::StockSnapshot { ticker, .. }
+            | Payload::Quotes { ticker, .. } => Some(ticker),
+            Payload::UnusualTrades { .. } => None,
         }
     }
 
@@ -153,6 +167,8 @@ impl Payload {
             Payload::Aggs { .. } => Endpoint::Aggs,
             Payload::Trades { .. } => Endpoint::Trades,
             Payload::StockSnapshot { .. } => Endpoint::StockSnapshot,
+            Payload::UnusualTrades { .. } => Endpoint::UnusualTrades,
+            Payload::Quotes { .. } => Endpoint::Quotes,
         };
         kind.as_str()
     }
@@ -199,9 +215,9 @@ pub enum ReplayPayload {
 
 impl ReplayPayload {
     /// The symbol the record is about, as [`Payload::symbol`].
-    pub fn symbol(&self) -> &str {
+    pub fn symbol(&self) -> Option<&str> {
         match self {
-            ReplayPayload::OptionChain { underlying, .. } => underlying,
+            ReplayPayload::OptionChain { underlying, .. } => Some(underlying),
             ReplayPayload::Other(p) => p.symbol(),
         }
     }
@@ -428,10 +444,14 @@ impl ChainResults for RawChain {
     }
 }
 
+/// A record's time and the symbol it is about ([`Payload::symbol`]; None
+/// for a market-wide record).
+pub type RecordHead = (DateTime<Utc>, Option<String>);
+
 /// A record's time and symbol, for [`TapeReader::next_head`].
 struct Head {
     at: DateTime<Utc>,
-    symbol: String,
+    symbol: Option<String>,
 }
 
 impl<'de> Deserialize<'de> for Head {
@@ -450,11 +470,12 @@ impl<'de> Deserialize<'de> for Head {
         let f = Fields::deserialize(d)?;
         let symbol = match f.endpoint {
             Endpoint::OptionChain | Endpoint::OptionContract => {
-                f.underlying.ok_or_else(|| D::Error::missing_field("underlying"))?
+                Some(f.underlying.ok_or_else(|| D::Error::missing_field("underlying"))?)
             }
-            Endpoint::Aggs | Endpoint::Trades | Endpoint::StockSnapshot => {
-                f.ticker.ok_or_else(|| D::Error::missing_field("ticker"))?
+            Endpoint::Aggs | Endpoint::Trades | Endpoint::StockSnapshot | Endpoint::Quotes => {
+                Some(f.ticker.ok_or_else(|| D::Error::missing_field("ticker"))?)
             }
+            Endpoint::UnusualTrades => None,
         };
         Ok(Head { at: f.at, symbol })
     }
@@ -487,6 +508,8 @@ enum Results<C> {
     Bars(Vec<Bar>),
     Trades(Vec<Trade>),
     Stock(Box<TickerSnapshot>),
+    Unusual(Vec<UnusualTrade>),
+    Quotes(Vec<Quote>),
     /// `results` met before `endpoint`.
     Later(Value),
 }
@@ -520,6 +543,8 @@ impl<'de, C: ChainResults> serde::de::Visitor<'de> for RecordVisitor<C> {
                         Some(Endpoint::Aggs) => Results::Bars(map.next_value()?),
                         Some(Endpoint::Trades) => Results::Trades(map.next_value()?),
                         Some(Endpoint::StockSnapshot) => Results::Stock(map.next_value()?),
+                        Some(Endpoint::UnusualTrades) => Results::Unusual(map.next_value()?),
+                        Some(Endpoint::Quotes) => Results::Quotes(map.next_value()?),
                         None => Results::Later(map.next_value()?),
                     })
                 }
@@ -580,6 +605,21 @@ impl<'de, C: ChainResults> serde::de::Visitor<'de> for RecordVisitor<C> {
                 ticker: need(ticker, "ticker")?,
                 results: match r {
                     Results::Stock(v) => v,
+                    Results::Later(v) => later(v)?,
+                    _ => return Err(A::Error::custom("results do not match the endpoint")),
+                },
+            },
+            (Endpoint::UnusualTrades, r) => Payload::UnusualTrades {
+                results: match r {
+                    Results::Unusual(v) => v,
+                    Results::Later(v) => later(v)?,
+                    _ => return Err(A::Error::custom("results do not match the endpoint")),
+                },
+            },
+            (Endpoint::Quotes, r) => Payload::Quotes {
+                ticker: need(ticker, "ticker")?,
+                results: match r {
+                    Results::Quotes(v) => v,
                     Results::Later(v) => later(v)?,
                     _ => return Err(A::Error::custom("results do not match the endpoint")),
                 },
@@ -683,7 +723,7 @@ impl TapeReader {
     /// The next record's time and symbol (as [`Payload::symbol`]), its
     /// `results` checked as JSON but not read: a pass over a tape for its
     /// span and symbols.
-    pub fn next_head(&mut self) -> Result<Option<(DateTime<Utc>, String)>, TapeError> {
+    pub fn next_head(&mut self) -> Result<Option<RecordHead>, TapeError> {
         let head = self.next_parsed(|h: &Head| h.at)?;
         Ok(head.map(|h| (h.at, h.symbol)))
     }
@@ -853,6 +893,8 @@ mod tests {
             Payload::Aggs { ticker: s("SPY"), multiplier: 1, timespan: s("day"), results: vec![] },
             Payload::Trades { ticker: s("SPY"), results: vec![] },
             Payload::StockSnapshot { ticker: s("SPY"), results: Box::default() },
+            Payload::UnusualTrades { results: vec![] },
+            Payload::Quotes { ticker: s("O:X"), results: vec![] },
         ];
         let mut names: Vec<&str> = Vec::new();
         for payload in payloads {
@@ -983,6 +1025,60 @@ mod tests {
         ] {
             assert_eq!(serde_json::from_str::<Header>(odd).unwrap().contents(), None, "{odd}");
         }
+    }
+
+    /// The prints lane's two records: their JSON shapes, and a read back
+    /// that gives the same models, whichever key comes first.
+    #[test]
+    fn unusual_trades_and_quotes_records_round_trip() {
+        let at = "2026-03-09T14:30:30Z".parse::<DateTime<Utc>>().unwrap();
+        let print: UnusualTrade = serde_json::from_str(
+            r#"{"ticker":"O:SPY260313C00600000","underlying_ticker":"SPY","occ_root":"SPY","price":4.1,"size":300.0,
+                "exchange":302,"conditions":[219],"sip_timestamp":1773066629123456789,"flags":["premium","sweep"],
+                "sequence_number":7}"#,
+        )
+        .unwrap();
+        let quote = Quote {
+            ask_price: Some(4.1),
+            bid_price: Some(4.0),
+            ask_size: Some(40.0),
+            bid_size: Some(25.0),
+            ask_exchange: Some(302),
+            bid_exchange: Some(313),
+            sequence_number: Some(6),
+            sip_timestamp: 1_773_066_629_000_000_000,
+        };
+        let records = [
+            Record { at, payload: Payload::UnusualTrades { results: vec![print] } },
+            Record { at, payload: Payload::Quotes { ticker: "O:SPY260313C00600000".into(), results: vec![quote] } },
+        ];
+        let lines: Vec<String> = records.iter().map(|r| serde_json::to_string(r).unwrap()).collect();
+        assert_eq!(
+            lines[0],
+            r#"{"at":"2026-03-09T14:30:30Z","endpoint":"unusual_trades","results":[{"ticker":"O:SPY260313C00600000","underlying_ticker":"SPY","occ_root":"SPY","price":4.1,"size":300.0,"exchange":302,"conditions":[219],"sip_timestamp":1773066629123456789,"flags":["premium","sweep"],"sequence_number":7}]}"#
+        );
+        assert_eq!(
+            lines[1],
+            r#"{"at":"2026-03-09T14:30:30Z","endpoint":"quotes","ticker":"O:SPY260313C00600000","results":[{"ask_exchange":302,"ask_price":4.1,"ask_size":40.0,"bid_exchange":313,"bid_price":4.0,"bid_size":25.0,"sequence_number":6,"sip_timestamp":1773066629000000000}]}"#
+        );
+        let h = r#"{"tape":"orakl-market-tape","version":1}"#;
+        assert_eq!(read_all(&format!("{h}\n{}\n{}\n", lines[0], lines[1])).unwrap(), records);
+        // `results` first: read through a value, to the same models.
+        let without = lines[0].replacen(r#""endpoint":"unusual_trades","#, "", 1);
+        let swapped = format!(r#"{},"endpoint":"unusual_trades"}}"#, &without[..without.len() - 1]);
+        assert_eq!(read_all(&format!("{h}\n{swapped}\n")).unwrap(), records[..1]);
+        // A market-wide record names no symbol; a quotes record its option.
+        assert_eq!(records[0].payload.symbol(), None);
+        assert_eq!(records[1].payload.symbol(), Some("O:SPY260313C00600000"));
+        let mut reader = TapeReader::from_reader(
+            "TAPE",
+            Box::new(std::io::Cursor::new(format!("{h}\n{}\n{}\n", lines[0], lines[1]))),
+        )
+        .unwrap();
+        assert_eq!(reader.next_head().unwrap(), Some((at, None)));
+        assert_eq!(reader.next_head().unwrap(), Some((at, Some("O:SPY260313C00600000".to_string()))));
+        let no_ticker = r#"{"at":"2026-03-09T14:30:30Z","endpoint":"quotes","results":[]}"#;
+        assert!(read_all(&format!("{h}\n{no_ticker}\n")).unwrap_err().to_string().contains("missing field `ticker`"));
     }
 
     fn read_all(text: &str) -> Result<Vec<Record>, TapeError> {

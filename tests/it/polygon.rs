@@ -19,9 +19,10 @@ use orakl::notify::Notifier;
 use orakl::polygon::models::{
     AggsPage, ChainPage, ContractResponse, Greeks, OneOrMany, StockSnapshotResponse, TradesPage,
 };
-use orakl::polygon::{ChainQuery, Client, Feature, PolygonConfig, PolygonError, TradesQuery};
+use orakl::polygon::{ChainQuery, Client, Feature, PolygonConfig, PolygonError, TradesQuery, UnusualQuery};
 
 use crate::support::fake_http::{FakeServer, Recorded, Reply};
+use crate::support::fake_polygon::{self, FakePolygon, Lane, Prints};
 use crate::support::fixture_models::{
     ConditionsPage, ExchangesPage, LastTradeResponse, OptionsContractResponse, OptionsContractsPage, QuotesPage,
     StockSnapshotsResponse, UniversalSnapshotPage,
@@ -637,6 +638,270 @@ fn stock_snapshot_and_unknown_ticker() {
     assert_eq!(snap.prev_day.and_then(|d| d.close), Some(668.5));
     assert!(snap.last_trade.unwrap().conditions.is_none());
     assert!(c.stock_snapshot("NOPE").unwrap().is_none());
+}
+
+// ------------------------------------------------------------ prints lane
+
+/// 2026-03-09 14:30:00 UTC in nanoseconds.
+const T0: i64 = 1_773_066_600_000_000_000;
+const CALL: &str = "O:SPY260313C00600000";
+
+/// A simulated clock at `T0`, where the prints lane's tests happen.
+fn clock_at_t0() -> Arc<SimClock> {
+    Arc::new(SimClock::new(Utc.timestamp_nanos(T0)))
+}
+
+#[test]
+fn unusual_trades_send_the_filters_follow_pages_and_come_back_ascending() {
+    // The server ignores `order` (newest first on each page) and writes
+    // the second record in the other spelling, with an RFC 3339 time.
+    let server = FakeServer::start(|r: &Recorded| {
+        match r.query("cursor").as_deref() {
+        None => Reply::json(
+            200,
+            json!({"status": "OK", "request_id": "u1", "results": [
+                {"ticker": CALL, "underlying_ticker": "SPY", "occ_root": "SPY", "price": 4.1, "size": 300,
+                 "exchange": 302, "conditions": [219], "sip_timestamp": T0 + 3_000, "flags": ["premium", "sweep"],
+                 "sequence_number": 3},
+                {"options_ticker": CALL, "underlying": "SPY", "root": "SPY", "price": 4.0, "size": 1200.0,
+                 "exchange": 313, "conditions": null, "sip_timestamp": "2026-03-09T14:30:00.000001000Z",
+                 "flags": ["premium", "size"], "sequence_number": 1}
+            ], "next_url": "https://api.massive.com/options/v1/unusual-trades?cursor=U2&sort=sip_timestamp&order=asc&limit=1000"})
+            .to_string(),
+        ),
+        Some("U2") => Reply::json(
+            200,
+            json!({"status": "OK", "results": [
+                {"ticker": CALL, "price": 4.1, "size": 40, "conditions": [219], "sip_timestamp": T0 + 2_000,
+                 "flags": ["sweep"], "sequence_number": 2},
+                {"ticker": CALL, "price": 4.1, "size": 50, "conditions": [219], "sip_timestamp": T0 + 1_000,
+                 "flags": ["sweep"], "sequence_number": 9}
+            ]})
+            .to_string(),
+        ),
+        Some(_) => Reply::status(400),
+    }
+    });
+    let clock = sim_clock();
+    let c = client(&server, &clock);
+    let q = UnusualQuery {
+        sip_timestamp_gte: Some(T0),
+        sip_timestamp_lte: Some(T0 + 60_000_000_000),
+        tickers: vec![CALL.to_string(), "O:SPY260313P00590000".to_string()],
+        ..Default::default()
+    };
+    let prints = c.unusual_trades(&q).unwrap();
+    let seen: Vec<(i64, Option<i64>)> = prints.iter().map(|p| (p.sip_timestamp - T0, p.sequence_number)).collect();
+    // Ascending; the two prints of one nanosecond in the order they came.
+    assert_eq!(seen, [(1_000, Some(1)), (1_000, Some(9)), (2_000, Some(2)), (3_000, Some(3))]);
+    assert_eq!(prints[0].ticker, CALL);
+    assert_eq!((prints[0].occ_root.as_deref(), prints[0].underlying_ticker.as_deref()), (Some("SPY"), Some("SPY")));
+    assert!(prints[0].conditions.is_empty());
+    assert_eq!(prints[3].flags, ["premium", "sweep"]);
+    let targets: Vec<String> = server.requests().iter().map(|r| r.target.clone()).collect();
+    assert_eq!(
+        targets,
+        [
+            format!(
+                "/options/v1/unusual-trades?sort=sip_timestamp&order=asc&limit=1000&sip_timestamp.gte={T0}&sip_timestamp.lte={}&ticker.any_of=O:SPY260313C00600000%2CO:SPY260313P00590000",
+                T0 + 60_000_000_000
+            ),
+            "/options/v1/unusual-trades?cursor=U2&sort=sip_timestamp&order=asc&limit=1000".to_string(),
+        ]
+    );
+    assert_requests_clean(&server);
+    let stats = c.stats();
+    let s = &stats.endpoints["unusual_trades"];
+    assert_eq!((s.pages, s.calls_ok, s.requests.get("200").copied()), (2, 1, Some(2)));
+}
+
+#[test]
+fn unusual_trades_pages_of_the_fake_the_page_cap_and_refused_queries() {
+    let clock = clock_at_t0();
+    let now = clock.clone();
+    // Five prints before the clock's time and one a minute after it (the
+    // token bucket moves the clock 200 ms a request).
+    let at = |k: i32| T0 + i64::from(k - 5) * 1_000;
+    let mut prints: Vec<Value> = (0..5)
+        .map(|k| fake_polygon::unusual_print(CALL, 4.0 + f64::from(k), 300.0, 302 + i64::from(k), k % 2 == 0, at(k)))
+        .collect();
+    prints.push(fake_polygon::unusual_print(CALL, 4.0, 2_000.0, 302, false, T0 + 60_000_000_000));
+    let fake = FakePolygon::start_with_prints(
+        Default::default(),
+        Default::default(),
+        Prints { unusual: prints, ..Default::default() },
+        250,
+        move || orakl::clock::unix_nanos(now.now()),
+    );
+    let c = client(&fake.server, &clock);
+    let all = c.unusual_trades(&UnusualQuery { limit: Some(2), ..Default::default() }).unwrap();
+    assert_eq!(all.iter().map(|p| p.sip_timestamp).collect::<Vec<_>>(), (0..5).map(at).collect::<Vec<_>>());
+    assert_eq!(all[0].flags, ["premium", "sweep"]);
+    assert_eq!(fake.server.count(), 3, "pages of 2, 2 and 1");
+    // A page cap returns the ascending prefix; a resumed cursor the rest.
+    let prefix = c.unusual_trades(&UnusualQuery { limit: Some(2), max_pages: Some(1), ..Default::default() }).unwrap();
+    assert_eq!(prefix.len(), 2);
+    let rest = UnusualQuery { sip_timestamp_gte: Some(prefix[1].sip_timestamp), ..Default::default() };
+    assert_eq!(c.unusual_trades(&rest).unwrap().len(), 4);
+    // A print the clock has not reached is not served; a filter that
+    // matches nothing is an empty answer.
+    let later = UnusualQuery { sip_timestamp_gte: Some(T0), ..Default::default() };
+    assert!(c.unusual_trades(&later).unwrap().is_empty());
+    clock.advance(Duration::from_secs(60));
+    let block = c.unusual_trades(&later).unwrap();
+    assert_eq!((block.len(), block[0].flags.as_slice()), (1, &["premium".to_string(), "size".to_string()][..]));
+    let other = UnusualQuery { tickers: vec!["O:SPY260313P00590000".into()], ..Default::default() };
+    assert!(c.unusual_trades(&other).unwrap().is_empty());
+
+    let before = fake.server.count();
+    for (bad, why) in [
+        (UnusualQuery { limit: Some(0), ..Default::default() }, "limit must be 1..=50000"),
+        (UnusualQuery { limit: Some(50_001), ..Default::default() }, "limit must be 1..=50000"),
+        (UnusualQuery { max_pages: Some(0), ..Default::default() }, "max_pages must be at least 1"),
+        (UnusualQuery { tickers: vec!["O:A,O:B".into()], ..Default::default() }, "contain no comma"),
+        (UnusualQuery { tickers: vec![" ".into()], ..Default::default() }, "non-empty"),
+    ] {
+        let err = c.unusual_trades(&bad).unwrap_err();
+        assert!(matches!(err, PolygonError::InvalidRequest { .. }) && err.to_string().contains(why), "{err}");
+        assert!(err.to_string().starts_with("unusual_trades "), "{err}");
+    }
+    assert_eq!(fake.server.count(), before, "a refused query sends nothing");
+}
+
+#[test]
+fn unusual_trades_null_or_absent_results_are_empty() {
+    let bodies = [
+        r#"{"status":"OK","request_id":"a","results":[]}"#,
+        r#"{"status":"OK","request_id":"b","results":null}"#,
+        r#"{"status":"DELAYED","request_id":"c"}"#,
+    ];
+    let n = counter();
+    let k = n.clone();
+    let server = FakeServer::start(move |_: &Recorded| Reply::json(200, bodies[k.fetch_add(1, Ordering::SeqCst) % 3]));
+    let clock = sim_clock();
+    let c = client(&server, &clock);
+    for _ in 0..3 {
+        assert!(c.unusual_trades(&UnusualQuery::default()).unwrap().is_empty());
+    }
+    assert_eq!(n.load(Ordering::SeqCst), 3);
+    // A body that is not the stream's JSON is a bad body named by the endpoint.
+    let garbage = FakeServer::start(|_: &Recorded| Reply::json(200, r#"{"results":[{"ticker":"O:X"}]}"#));
+    let err = client(&garbage, &clock).unusual_trades(&UnusualQuery::default()).unwrap_err();
+    assert!(matches!(err, PolygonError::BadBody { .. }), "{err:?}");
+    assert!(err.to_string().starts_with("unusual_trades market: unexpected response body: missing field"), "{err}");
+}
+
+#[test]
+fn quote_at_asks_for_the_latest_quote_at_or_before_the_print() {
+    let clock = clock_at_t0();
+    let now = clock.clone();
+    let quotes = vec![
+        fake_polygon::quote(4.0, 4.1, T0 - 2_000),
+        fake_polygon::quote(4.05, 4.15, T0 - 1_000),
+        fake_polygon::quote(4.2, 4.3, T0 + 5_000),
+    ];
+    let fake = FakePolygon::start_with_prints(
+        Default::default(),
+        Default::default(),
+        Prints { quotes: [(CALL.to_string(), quotes)].into(), ..Default::default() },
+        250,
+        move || orakl::clock::unix_nanos(now.now()),
+    );
+    let c = client(&fake.server, &clock);
+    let q = c.quote_at(CALL, T0).unwrap().unwrap();
+    assert_eq!((q.bid_price, q.ask_price, q.sip_timestamp), (Some(4.05), Some(4.15), T0 - 1_000));
+    assert_eq!(q.ask_exchange, Some(302));
+    assert_eq!(
+        fake.server.requests()[0].target,
+        format!("/v3/quotes/{CALL}?timestamp.lte={T0}&order=desc&sort=timestamp&limit=1")
+    );
+    // Exactly at a quote's time is at or before it; before the first
+    // quote there is none; an unknown contract has none.
+    assert_eq!(c.quote_at(CALL, T0 - 2_000).unwrap().map(|q| q.sip_timestamp), Some(T0 - 2_000));
+    assert_eq!(c.quote_at(CALL, T0 - 2_001).unwrap(), None);
+    assert_eq!(c.quote_at("O:SPY260313P00590000", T0).unwrap(), None);
+    // One page each: the next_url to older quotes is never followed.
+    assert_eq!(fake.server.count(), 4);
+    assert_eq!(c.stats().endpoints["quotes"].pages, 4);
+
+    // A server that ignores `order` and the bound is not believed.
+    let careless = FakeServer::start(|_: &Recorded| {
+        Reply::json(
+            200,
+            json!({"status": "OK", "results": [
+                {"bid_price": 1.0, "ask_price": 1.1, "sip_timestamp": T0 - 9},
+                {"bid_price": 1.2, "ask_price": 1.3, "sip_timestamp": T0 - 5},
+                {"bid_price": 9.0, "ask_price": 9.9, "sip_timestamp": T0 + 1}
+            ]})
+            .to_string(),
+        )
+    });
+    let q = client(&careless, &clock).quote_at(CALL, T0).unwrap().unwrap();
+    assert_eq!((q.bid_price, q.sip_timestamp), (Some(1.2), T0 - 5));
+    let missing = FakeServer::start(|_: &Recorded| Reply::json(404, r#"{"status":"NOT_FOUND"}"#));
+    assert_eq!(client(&missing, &clock).quote_at(CALL, T0).unwrap(), None);
+    let err = client(&missing, &clock).quote_at(" ", T0).unwrap_err();
+    assert!(matches!(err, PolygonError::InvalidRequest { .. }), "{err:?}");
+}
+
+#[test]
+fn a_plan_without_the_prints_lane_switches_off_its_features_only() {
+    let capturing = capture::install();
+    capture::take();
+    let clock = clock_at_t0();
+    let now = clock.clone();
+    let fake = FakePolygon::start_with_prints(
+        Default::default(),
+        [(CALL.to_string(), vec![fake_polygon::iso_print(302, 10.0, T0 - 1)])].into(),
+        Prints {
+            unusual: vec![fake_polygon::unusual_print(CALL, 4.1, 300.0, 302, true, T0 - 1)],
+            quotes: [(CALL.to_string(), vec![fake_polygon::quote(4.0, 4.1, T0 - 2)])].into(),
+        },
+        250,
+        move || orakl::clock::unix_nanos(now.now()),
+    );
+    fake.set_forbidden(Lane::UnusualTrades, true);
+    let c = client(&fake.server, &clock);
+    let first = c.unusual_trades(&UnusualQuery::default()).unwrap_err();
+    assert!(matches!(first, PolygonError::Forbidden { feature: "market_prints", .. }), "{first:?}");
+    assert!(!first.is_transient() && !first.is_config());
+    assert_eq!(first.endpoint(), Some(orakl::polygon::Endpoint::UnusualTrades));
+    // Off: no request, with or without a filter, until the back-off ends.
+    let count = fake.server.count();
+    let filtered = UnusualQuery { tickers: vec![CALL.into()], ..Default::default() };
+    assert!(matches!(c.unusual_trades(&filtered), Err(PolygonError::Forbidden { .. })));
+    assert_eq!(fake.server.count(), count);
+    assert_eq!(c.disabled_features(), ["market_prints"]);
+    assert!(c.is_disabled(Feature::MarketPrints) && !c.is_disabled(Feature::OptionQuotes));
+    // Quotes and the snapshot path's option trades are other features.
+    assert!(c.quote_at(CALL, T0).unwrap().is_some());
+    assert_eq!(c.trades(CALL, &TradesQuery::default()).unwrap().len(), 1);
+    // The quotes endpoint forbidden too: its own switch, its own warning.
+    fake.set_forbidden(Lane::Quotes, true);
+    assert!(matches!(c.quote_at(CALL, T0), Err(PolygonError::Forbidden { feature: "option_quotes", .. })));
+    assert_eq!(c.disabled_features(), ["market_prints", "option_quotes"]);
+    // The plan is upgraded: the probes after the back-off bring both back.
+    fake.set_forbidden(Lane::UnusualTrades, false);
+    fake.set_forbidden(Lane::Quotes, false);
+    clock.advance(Duration::from_secs(29 * 60));
+    assert!(c.unusual_trades(&UnusualQuery::default()).is_err(), "still backing off");
+    clock.advance(Duration::from_secs(60));
+    assert_eq!(c.unusual_trades(&UnusualQuery::default()).unwrap().len(), 1);
+    assert!(c.disabled_features() == ["option_quotes"], "{:?}", c.disabled_features());
+    assert!(c.quote_at(CALL, T0).unwrap().is_some());
+    assert!(c.disabled_features().is_empty());
+
+    if capturing {
+        let lines = capture::take();
+        let warns: Vec<_> =
+            lines.iter().filter(|(l, m)| *l == log::Level::Warn && m.contains("polygon_forbidden")).collect();
+        assert_eq!(warns.len(), 2, "{warns:?}");
+        assert!(warns[0].1.contains("endpoint=unusual_trades") && warns[0].1.contains("feature=market_prints"));
+        assert!(warns[1].1.contains("endpoint=quotes") && warns[1].1.contains("feature=option_quotes"));
+        assert!(lines.iter().any(|(_, m)| m.contains("event=polygon_feature_restored feature=market_prints")));
+    } else {
+        eprintln!("another logger is installed; the one-warning check was skipped");
+    }
 }
 
 // ------------------------------------------------------------ 401 / 403

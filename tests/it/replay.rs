@@ -16,14 +16,15 @@ use orakl::clock::{Clock, SimClock};
 use orakl::http::Http;
 use orakl::notify::Notifier;
 use orakl::polygon::{
-    Bar, ChainQuery, Client, OptionSnapshot, PolygonConfig, TickerSnapshot, Trade, TradesQuery, Transport,
+    Bar, ChainQuery, Client, OptionSnapshot, PolygonConfig, Quote, TickerSnapshot, Trade, TradesQuery, Transport,
+    UnusualQuery, UnusualTrade,
 };
 use orakl::record::Recorder;
 use orakl::replay::{TapeMarket, tape_symbols};
 use orakl::tape::{ChainLabel, Header, Payload, Record, TapeWriter};
 
 use crate::support::fake_http::{FakeServer, Recorded, Reply};
-use crate::support::fake_polygon::{Contract, FakePolygon, iso_print};
+use crate::support::fake_polygon::{self, Contract, FakePolygon, Prints, iso_print};
 
 const KEY: &str = "CANARY-KEY-123";
 const PROD: &str = "https://api.polygon.io";
@@ -100,6 +101,34 @@ fn stock(at: DateTime<Utc>, ticker: &str, price: f64) -> Record {
     let results: TickerSnapshot =
         serde_json::from_value(json!({"ticker": ticker, "lastTrade": {"p": price, "s": 100}})).unwrap();
     Record { at, payload: Payload::StockSnapshot { ticker: ticker.into(), results: Box::new(results) } }
+}
+
+fn unusual(at: DateTime<Utc>, results: Vec<UnusualTrade>) -> Record {
+    Record { at, payload: Payload::UnusualTrades { results } }
+}
+
+fn quotes(at: DateTime<Utc>, ticker: &str, results: Vec<Quote>) -> Record {
+    Record { at, payload: Payload::Quotes { ticker: ticker.into(), results } }
+}
+
+/// An unusual print of `size` contracts at $4, numbered `seq`.
+fn print(ticker: &str, at: DateTime<Utc>, size: f64, seq: i64) -> UnusualTrade {
+    UnusualTrade {
+        ticker: ticker.into(),
+        underlying_ticker: Some("SPY".into()),
+        price: 4.0,
+        size,
+        exchange: Some(302),
+        conditions: vec![219],
+        sip_timestamp: ns(at),
+        flags: vec!["sweep".into()],
+        sequence_number: Some(seq),
+        ..UnusualTrade::default()
+    }
+}
+
+fn nbbo(at: DateTime<Utc>, bid: f64, ask: f64) -> Quote {
+    Quote { bid_price: Some(bid), ask_price: Some(ask), sip_timestamp: ns(at), ..Quote::default() }
 }
 
 fn trade(id: Option<&str>, at: DateTime<Utc>, price: f64, size: f64) -> Trade {
@@ -402,6 +431,195 @@ fn trades_are_the_union_after_timestamp_gt_and_at_or_before_t() {
     assert_eq!(client.stats().endpoints["trades"].pages - before, 3);
 }
 
+const CALL_A: &str = "O:SPY251121C00670000";
+const CALL_B: &str = "O:SPY251121P00660000";
+
+#[test]
+fn unusual_trades_are_those_known_at_t_filtered_ascending_and_paged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_tape(
+        dir.path(),
+        "t.jsonl.gz",
+        &[
+            unusual(secs(0), vec![print(CALL_A, secs(-20), 100.0, 1), print(CALL_B, secs(-10), 200.0, 2)]),
+            // A later poll repeats the last print (its cursor was `gte` its
+            // time) and brings two more, one out of order.
+            unusual(
+                secs(30),
+                vec![
+                    print(CALL_A, secs(25), 400.0, 4),
+                    print(CALL_B, secs(-10), 200.0, 2),
+                    print(CALL_A, secs(5), 300.0, 3),
+                ],
+            ),
+            unusual(secs(60), vec![print(CALL_B, secs(50), 500.0, 5)]),
+            // A market-wide poll that found nothing new.
+            unusual(secs(90), vec![]),
+        ],
+    );
+    let (clock, client, market) = replay(&path, secs(-5));
+    let sizes = |q: &UnusualQuery| -> Vec<f64> { client.unusual_trades(q).unwrap().iter().map(|p| p.size).collect() };
+    let all = UnusualQuery::default();
+    assert_eq!(sizes(&all), Vec::<f64>::new(), "no record before its time: an empty answer");
+    move_to(&clock, secs(10));
+    assert_eq!(sizes(&all), [100.0, 200.0], "the +5 s print's record comes at 30 s");
+    move_to(&clock, secs(30));
+    assert_eq!(sizes(&all), [100.0, 200.0, 300.0, 400.0], "ascending, the repeat dropped");
+    let window = UnusualQuery {
+        sip_timestamp_gte: Some(ns(secs(-10))),
+        sip_timestamp_lte: Some(ns(secs(5))),
+        ..UnusualQuery::default()
+    };
+    assert_eq!(sizes(&window), [200.0, 300.0]);
+    let only_b = UnusualQuery { tickers: vec![CALL_B.into()], ..UnusualQuery::default() };
+    assert_eq!(sizes(&only_b), [200.0]);
+    let both = UnusualQuery { tickers: vec![CALL_B.into(), CALL_A.into()], ..UnusualQuery::default() };
+    assert_eq!(sizes(&both), [100.0, 200.0, 300.0, 400.0]);
+    // Pages of one: the cursor pins the first page's time, so a print that
+    // arrives while the client pages (50 s, known at 60 s) is not slipped in.
+    move_to(&clock, secs(59) + chrono::Duration::milliseconds(700));
+    let before = client.stats().endpoints["unusual_trades"].pages;
+    let paged = client.unusual_trades(&UnusualQuery { limit: Some(1), ..UnusualQuery::default() }).unwrap();
+    assert!(clock.now() > secs(60), "four pages through the bucket took past 60 s: {}", clock.now());
+    assert_eq!(paged.iter().map(|p| p.size).collect::<Vec<_>>(), [100.0, 200.0, 300.0, 400.0]);
+    assert_eq!(client.stats().endpoints["unusual_trades"].pages - before, 4);
+    assert_eq!(sizes(&all), [100.0, 200.0, 300.0, 400.0, 500.0]);
+
+    // What the client does not send: the other filters, descending order,
+    // and requests the endpoint would refuse.
+    let sizes_of = |body: &Value| -> Vec<f64> {
+        body["results"].as_array().unwrap().iter().map(|p| p["size"].as_f64().unwrap()).collect()
+    };
+    let q = |query: &str| raw(&market, &format!("/options/v1/unusual-trades?{query}"));
+    assert_eq!(sizes_of(&q("order=desc&limit=2").1), [500.0, 400.0]);
+    assert!(q("order=desc&limit=2").1["next_url"].as_str().unwrap().contains("/options/v1/unusual-trades?cursor="));
+    assert_eq!(sizes_of(&q(&format!("sip_timestamp={}", ns(secs(5)))).1), [300.0]);
+    assert_eq!(sizes_of(&q(&format!("sip_timestamp.gt={}", ns(secs(5)))).1), [400.0, 500.0]);
+    assert_eq!(sizes_of(&q(&format!("sip_timestamp.lt={}", ns(secs(5)))).1), [100.0, 200.0]);
+    assert_eq!(sizes_of(&q(&format!("ticker={CALL_A}")).1), [100.0, 300.0, 400.0]);
+    assert_eq!(sizes_of(&q(&format!("ticker.gt={CALL_A}")).1), [200.0, 500.0]);
+    assert_eq!(sizes_of(&q("ticker=O:NOPE").1), Vec::<f64>::new());
+    let first = &q("limit=1").1["results"][0];
+    assert_eq!(first["flags"], json!(["sweep"]), "the record as the tape holds it");
+    assert_eq!(first["sequence_number"], json!(1));
+    for bad in ["order=up", "sort=size", "limit=0", "sip_timestamp.gte=soon", "cursor=x"] {
+        assert_eq!(q(bad).0, 400, "{bad}");
+    }
+    assert!(market.error().is_none());
+}
+
+#[test]
+fn quotes_answer_the_nbbo_at_or_before_a_time_as_known_at_t() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_tape(
+        dir.path(),
+        "t.jsonl",
+        &[
+            quotes(secs(0), CALL_A, vec![nbbo(secs(-30), 3.9, 4.0), nbbo(secs(-5), 4.0, 4.1)]),
+            quotes(secs(30), CALL_A, vec![nbbo(secs(-5), 4.0, 4.1), nbbo(secs(20), 4.2, 4.3)]),
+            quotes(secs(30), CALL_B, vec![nbbo(secs(10), 1.0, 1.1)]),
+        ],
+    );
+    let (clock, client, market) = replay(&path, secs(1));
+    let bid_at = |s: i64| client.quote_at(CALL_A, ns(secs(s))).unwrap().and_then(|q| q.bid_price);
+    assert_eq!(bid_at(-31), None, "before the first quote");
+    assert_eq!(bid_at(-30), Some(3.9));
+    assert_eq!(bid_at(0), Some(4.0));
+    assert_eq!(bid_at(25), Some(4.0), "the 20 s quote is known at 30 s only");
+    assert_eq!(client.quote_at(CALL_B, ns(secs(25))).unwrap(), None);
+    move_to(&clock, secs(30));
+    assert_eq!(bid_at(25), Some(4.2));
+    assert_eq!(client.quote_at(CALL_B, ns(secs(25))).unwrap().and_then(|q| q.ask_price), Some(1.1));
+    assert_eq!(client.quote_at("O:SPY251121C00999000", ns(secs(25))).unwrap(), None);
+    // Other orders and windows, answered simply: every quote, deduplicated.
+    let bids = |query: &str| -> Vec<f64> {
+        let (status, body) = raw(&market, &format!("/v3/quotes/{CALL_A}?{query}"));
+        assert_eq!(status, 200, "{query}: {body}");
+        body["results"].as_array().unwrap().iter().map(|q| q["bid_price"].as_f64().unwrap()).collect()
+    };
+    assert_eq!(bids(""), [3.9, 4.0, 4.2]);
+    assert_eq!(bids("order=desc&sort=timestamp"), [4.2, 4.0, 3.9]);
+    assert_eq!(bids(&format!("timestamp.gte={}&limit=1", ns(secs(-5)))), [4.0]);
+    assert_eq!(raw(&market, &format!("/v3/quotes/{CALL_A}?sort=sip_timestamp")).0, 400);
+    assert!(market.error().is_none());
+}
+
+#[test]
+fn a_recorded_prints_session_replays_to_the_same_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = |s: i64| ns(secs(s));
+    let prints = Prints {
+        unusual: (0..7)
+            .map(|k| {
+                let ticker = if k % 3 == 0 { CALL_B } else { CALL_A };
+                fake_polygon::unusual_print(
+                    ticker,
+                    4.0,
+                    100.0 * f64::from(k + 1),
+                    302 + i64::from(k % 3),
+                    k % 2 == 0,
+                    at(20 * i64::from(k) - 30),
+                )
+            })
+            .collect(),
+        quotes: BTreeMap::from([(
+            CALL_A.to_string(),
+            (0..10)
+                .map(|k| {
+                    fake_polygon::quote(
+                        3.9 + 0.01 * f64::from(k),
+                        4.0 + 0.01 * f64::from(k),
+                        at(15 * i64::from(k) - 40),
+                    )
+                })
+                .collect(),
+        )]),
+    };
+    let clock = Arc::new(SimClock::new(secs(0)));
+    let fake_clock = clock.clone();
+    let fake =
+        FakePolygon::start_with_prints(BTreeMap::new(), BTreeMap::new(), prints, 250, move || ns(fake_clock.now()));
+    let path = dir.path().join("lane.jsonl.gz");
+    let http = Http::new(Duration::from_secs(5), Notifier::disabled());
+    let header = Header::new(BTreeMap::from([("source".to_string(), json!("record"))]));
+    let (recorder, handle) = Recorder::create(http, &path, &header, clock.clone()).unwrap();
+    let live = live_client(fake.url(), &clock, Box::new(recorder));
+    // A poll every 30 s from a cursor at the last print's time (`gte`,
+    // so each poll repeats it), in pages of two, and the quote at each
+    // new print of CALL_A.
+    let lane = |client: &Client, clock: &SimClock| -> Vec<String> {
+        let mut out = Vec::new();
+        let mut cursor = at(-60);
+        for round in 0..5 {
+            move_to(clock, secs(30 * round));
+            let q = UnusualQuery { sip_timestamp_gte: Some(cursor), limit: Some(2), ..UnusualQuery::default() };
+            let got = client.unusual_trades(&q).unwrap();
+            for p in got.iter().filter(|p| p.sip_timestamp > cursor || round == 0) {
+                let quote =
+                    if p.ticker == CALL_A { client.quote_at(&p.ticker, p.sip_timestamp).unwrap() } else { None };
+                out.push(format!(
+                    "{round} {} {} {:?}",
+                    p.ticker,
+                    p.size,
+                    quote.map(|q| (q.bid_price, q.sip_timestamp))
+                ));
+            }
+            cursor = got.last().map_or(cursor, |p| p.sip_timestamp);
+        }
+        out
+    };
+    let recorded = lane(&live, &clock);
+    assert_eq!(recorded.len(), 7, "every print once, each of CALL_A's with its quote: {recorded:?}");
+    assert!(recorded[1].ends_with("Some((Some(3.92), 1761143390000000000))"), "{recorded:?}");
+    drop(live);
+    assert!(handle.finish().unwrap() >= 8);
+    let (clock, client, market) = replay(&path, secs(0));
+    assert_eq!(lane(&client, &clock), recorded);
+    assert!(market.error().is_none());
+    let (_, symbols, _, _) = tape_symbols(&path).unwrap();
+    assert!(symbols.is_empty(), "neither the market-wide stream nor option quotes are watchlist symbols: {symbols:?}");
+}
+
 /// The answers of a fixed call sequence at fixed times, as text.
 fn observe(path: &Path, times: &[i64]) -> Vec<String> {
     let (clock, client, market) = replay(path, secs(times[0]));
@@ -548,6 +766,8 @@ fn tape_symbols_gives_the_watchlist_and_the_span() {
             trades(secs(5), "O:SPY251121C00670000", vec![]),
             aggs(secs(6), "I:SPX", 1, "minute", vec![]),
             stock(secs(7), "QQQ", 600.0),
+            unusual(secs(8), vec![print(CALL_A, secs(7), 100.0, 1)]),
+            quotes(secs(8), CALL_A, vec![nbbo(secs(7), 4.0, 4.1)]),
             trades(secs(9), "IWM", vec![]),
         ],
     );

@@ -1,8 +1,11 @@
 //! A scripted Polygon on loopback: option chains whose contracts' day
 //! volume follows a per-fetch script, paginated with `next_url`, plus
-//! option trades for sweep confirmation. Anything else answers 404.
+//! option trades for sweep confirmation, and the prints lane's data:
+//! Massive's unusual trades and option quotes ([`Prints`]), each of which
+//! can be switched to 403 (a plan without them). Anything else answers 404.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
@@ -82,10 +85,42 @@ struct State {
     fetches: BTreeMap<String, usize>,
 }
 
+/// The prints lane's data the fake serves.
+#[derive(Debug, Clone, Default)]
+pub struct Prints {
+    /// `/options/v1/unusual-trades` records (see [`unusual_print`]), in any
+    /// order. A print is served once the clock has reached its
+    /// `sip_timestamp` (a live API cannot show a print that has not
+    /// happened), filtered by `sip_timestamp`, `ticker` and
+    /// `ticker.any_of`, sorted as asked, `limit` per page (1000 without
+    /// one) with a `next_url` cursor.
+    pub unusual: Vec<Value>,
+    /// `/v3/quotes/{ticker}` records per option ticker (see [`quote`]),
+    /// served the same way on `timestamp`.
+    pub quotes: BTreeMap<String, Vec<Value>>,
+}
+
+/// Which of the prints lane's endpoints answer 403 (the plan lacks them).
+#[derive(Default)]
+struct Forbidden {
+    unusual: AtomicBool,
+    quotes: AtomicBool,
+}
+
 pub struct FakePolygon {
     pub server: FakeServer,
     state: Arc<Mutex<State>>,
+    forbidden: Arc<Forbidden>,
 }
+
+/// The prints lane's endpoints, to forbid or allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    UnusualTrades,
+    Quotes,
+}
+
+const FORBIDDEN: &str = r#"{"status":"NOT_AUTHORIZED","request_id":"x","message":"You are not entitled to this data. Please upgrade your plan."}"#;
 
 impl FakePolygon {
     /// `chains`: contracts per underlying; `trades`: `/v3/trades` results
@@ -96,10 +131,52 @@ impl FakePolygon {
         page_size: usize,
         now_ns: impl Fn() -> i64 + Send + Sync + 'static,
     ) -> FakePolygon {
+        Self::start_with_prints(chains, trades, Prints::default(), page_size, now_ns)
+    }
+
+    /// As [`FakePolygon::start`], also serving the prints lane's `prints`.
+    pub fn start_with_prints(
+        chains: BTreeMap<String, Vec<Contract>>,
+        trades: BTreeMap<String, Vec<Value>>,
+        prints: Prints,
+        page_size: usize,
+        now_ns: impl Fn() -> i64 + Send + Sync + 'static,
+    ) -> FakePolygon {
         let state = Arc::new(Mutex::new(State::default()));
-        let st = state.clone();
+        let forbidden = Arc::new(Forbidden::default());
+        let (st, off) = (state.clone(), forbidden.clone());
         let server = FakeServer::start(move |req: &Recorded| {
             let path = req.path().to_string();
+            if path == "/options/v1/unusual-trades" {
+                if off.unusual.load(Ordering::SeqCst) {
+                    return Reply::json(403, FORBIDDEN);
+                }
+                let tickers: Option<Vec<String>> = match (req.query("ticker"), req.query("ticker.any_of")) {
+                    (Some(one), _) => Some(vec![one]),
+                    (None, Some(list)) => Some(list.split(',').map(str::to_string).collect()),
+                    (None, None) => None,
+                };
+                let known: Vec<&Value> = prints
+                    .unusual
+                    .iter()
+                    .filter(|p| p["sip_timestamp"].as_i64().is_some_and(|ts| ts <= now_ns()))
+                    .filter(|p| tickers.as_ref().is_none_or(|all| all.iter().any(|t| p["ticker"].as_str() == Some(t))))
+                    .collect();
+                return list_page(req, &path, "sip_timestamp", known);
+            }
+            if let Some(ticker) = path.strip_prefix("/v3/quotes/") {
+                if off.quotes.load(Ordering::SeqCst) {
+                    return Reply::json(403, FORBIDDEN);
+                }
+                let known: Vec<&Value> = prints
+                    .quotes
+                    .get(ticker)
+                    .into_iter()
+                    .flatten()
+                    .filter(|q| q["sip_timestamp"].as_i64().is_some_and(|ts| ts <= now_ns()))
+                    .collect();
+                return list_page(req, &path, "timestamp", known);
+            }
             if let Some(u) = path.strip_prefix("/v3/snapshot/options/") {
                 let Some(contracts) = chains.get(u) else {
                     return Reply::json(200, r#"{"status":"OK","results":[]}"#);
@@ -146,7 +223,16 @@ impl FakePolygon {
             }
             Reply::json(404, r#"{"status":"NOT_FOUND","message":"not found"}"#)
         });
-        FakePolygon { server, state }
+        FakePolygon { server, state, forbidden }
+    }
+
+    /// Makes `lane` answer 403 (`true`) or serve again (`false`).
+    pub fn set_forbidden(&self, lane: Lane, forbidden: bool) {
+        let flag = match lane {
+            Lane::UnusualTrades => &self.forbidden.unusual,
+            Lane::Quotes => &self.forbidden.quotes,
+        };
+        flag.store(forbidden, Ordering::SeqCst);
     }
 
     pub fn url(&self) -> String {
@@ -163,4 +249,70 @@ impl FakePolygon {
 pub fn iso_print(exchange: i64, size: f64, sip_timestamp: i64) -> Value {
     json!({"conditions": [219], "exchange": exchange, "price": 10.0, "size": size,
            "sip_timestamp": sip_timestamp, "id": format!("t{exchange}-{sip_timestamp}")})
+}
+
+/// A page of `items` (JSON records with a `sip_timestamp`) as Polygon's v3
+/// lists serve one: filtered on `field` (`field`, `.gt`, `.gte`, `.lt`,
+/// `.lte`, nanoseconds), sorted by time (`order=desc` reverses; ties keep
+/// the given order), `limit` per page (1000 by default) and a `next_url`
+/// whose `cursor` is the offset of the next page.
+fn list_page(req: &Recorded, path: &str, field: &str, mut items: Vec<&Value>) -> Reply {
+    let bound = |op: &str| req.query(&format!("{field}{op}")).and_then(|v| v.parse::<i64>().ok());
+    let (eq, gt, gte, lt, lte) = (bound(""), bound(".gt"), bound(".gte"), bound(".lt"), bound(".lte"));
+    items.retain(|v| {
+        let ts = v["sip_timestamp"].as_i64().unwrap_or(0);
+        eq.is_none_or(|b| ts == b)
+            && gt.is_none_or(|b| ts > b)
+            && gte.is_none_or(|b| ts >= b)
+            && lt.is_none_or(|b| ts < b)
+            && lte.is_none_or(|b| ts <= b)
+    });
+    items.sort_by_key(|v| v["sip_timestamp"].as_i64().unwrap_or(0));
+    if req.query("order").as_deref() == Some("desc") {
+        items.reverse();
+    }
+    let limit: usize = req.query("limit").and_then(|l| l.parse().ok()).unwrap_or(1000).max(1);
+    let offset: usize = req.query("cursor").and_then(|c| c.parse().ok()).unwrap_or(0);
+    let page: Vec<&Value> = items.iter().skip(offset).take(limit).copied().collect();
+    let mut body = json!({"status": "OK", "request_id": "fake", "results": page});
+    if offset + limit < items.len() {
+        // The rest of the query travels in the cursor's URL, as Polygon's does.
+        let query = req.target.split_once('?').map_or("", |(_, q)| q);
+        let rest: Vec<&str> = query.split('&').filter(|kv| !kv.starts_with("cursor=") && !kv.is_empty()).collect();
+        let mut next = format!("https://api.polygon.io{path}?cursor={}", offset + limit);
+        for kv in rest {
+            next.push('&');
+            next.push_str(kv);
+        }
+        body["next_url"] = json!(next);
+    }
+    Reply::json(200, body.to_string())
+}
+
+/// An unusual-trades record as Massive documents it (`flags` worked out
+/// from the thresholds: `premium` for $100,000 or more, `size` for 1,000
+/// contracts or more, `sweep` for an ISO print).
+pub fn unusual_print(ticker: &str, price: f64, size: f64, exchange: i64, iso: bool, sip_timestamp: i64) -> Value {
+    // OCC: the root, then 6 digits of expiry, C or P and 8 of strike.
+    let body = ticker.trim_start_matches("O:");
+    let root = &body[..body.len().saturating_sub(15)];
+    let mut flags = Vec::new();
+    if price * size * 100.0 >= 100_000.0 {
+        flags.push("premium");
+    }
+    if size >= 1000.0 {
+        flags.push("size");
+    }
+    if iso {
+        flags.push("sweep");
+    }
+    json!({"ticker": ticker, "underlying_ticker": root, "occ_root": root, "price": price, "size": size,
+           "exchange": exchange, "conditions": [if iso { 219 } else { 209 }], "sip_timestamp": sip_timestamp,
+           "flags": flags, "sequence_number": sip_timestamp % 1_000_000})
+}
+
+/// An option NBBO as `/v3/quotes` sends it.
+pub fn quote(bid: f64, ask: f64, sip_timestamp: i64) -> Value {
+    json!({"bid_price": bid, "bid_size": 20, "bid_exchange": 313, "ask_price": ask, "ask_size": 30,
+           "ask_exchange": 302, "sequence_number": sip_timestamp % 1_000_000, "sip_timestamp": sip_timestamp})
 }
