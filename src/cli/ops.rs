@@ -330,7 +330,7 @@ fn render_status(ctx: &Context, now: DateTime<Utc>) -> anyhow::Result<String> {
 /// sweep families run on snapshots), or where its cursor stands.
 fn prints_lane(ctx: &Context, disabled: &[crate::store::Disabled]) -> anyhow::Result<String> {
     let scheduled = ctx.timetable.lines.iter().any(|l| l.job == crate::job::JobName::MarketPrints);
-    let forbidden = disabled.iter().any(|d| d.name == "market_prints");
+    let forbidden = disabled.iter().any(|d| d.name == crate::polygon::Feature::MarketPrints.as_str());
     let state = if !scheduled {
         "off: no market_prints line in the timetable; Sweeps and Golden Sweeps read snapshots".to_string()
     } else if forbidden {

@@ -15,7 +15,6 @@ mod breaker;
 mod client;
 mod error;
 pub mod feature;
-mod lane_stub;
 pub mod lean;
 pub mod models;
 mod rate;
@@ -23,7 +22,6 @@ pub(crate) mod route;
 mod stats;
 pub mod ticker;
 mod url;
-pub use lane_stub::UnusualQuery;
 
 pub use client::{AggBound, ChainQuery, Client, DEFAULT_BASE_URL, PolygonConfig, TradesQuery, Transport, UnusualQuery};
 pub use error::PolygonError;

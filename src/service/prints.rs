@@ -31,7 +31,7 @@ impl Service {
     pub(super) fn prints_lane_on(&self) -> bool {
         self.lane.scheduled
             && self.lane.reading
-            && self.polygon.as_ref().is_some_and(|c| !c.is_disabled(Feature::OptionChains))
+            && self.polygon.as_ref().is_some_and(|c| !c.is_disabled(Feature::MarketPrints))
     }
 
     /// One poll of the lane.
@@ -68,7 +68,7 @@ impl Service {
             "prints={} orders={} lookups={} deferred={} alerts={alerts}",
             summary.prints, summary.orders, summary.lookups, summary.deferred
         );
-        let off = self.polygon.as_ref().is_some_and(|c| c.is_disabled(Feature::OptionChains));
+        let off = self.polygon.as_ref().is_some_and(|c| c.is_disabled(Feature::MarketPrints));
         match (summary.failed, off) {
             // The plan lacks the endpoint: the client warned once and skips
             // the requests until its probe; the snapshot path carries on.

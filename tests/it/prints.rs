@@ -141,12 +141,25 @@ fn a_restart_neither_repeats_nor_skips_a_print() {
         [("EPISODE_MINUTES", "0"), ("SWEEPS_COOLDOWN_SECONDS", "0"), ("GOLDEN_SWEEPS_COOLDOWN_SECONDS", "0")];
     let cfg = || config(&market.url(), &hook.url(), &settings);
     run(cfg(), &db, clock.clone(), Duration::from_secs(20));
-    let before = Store::open(&db).unwrap().alerts_since(t0()).unwrap().len();
-    assert_eq!(before, 2);
+    let store = Store::open(&db).unwrap();
+    assert_eq!(store.alerts_since(t0()).unwrap().len(), 2);
+    let cursor = store.cursor("market_prints").unwrap().expect("the cursor is stored");
+    let cursor: serde_json::Value = serde_json::from_str(&cursor).unwrap();
+    let read_to = cursor["sip_timestamp"].as_i64().unwrap();
+    assert_eq!(read_to, ns(first) + 9_000_000, "past the first sweep's last print");
+    drop(store);
+    let reads_before = market.server.requests().len();
     // Down from :20 to :60 (a new process, a new clock); the second sweep
     // prints at :40.
     let clock = Arc::new(SimClock::new(t0() + chrono::Duration::seconds(60)));
     run(cfg(), &db, clock.clone(), Duration::from_secs(20));
+    // The restart resumes from the stored cursor, not from a fresh start.
+    let resumed = market.server.requests()[reads_before..]
+        .iter()
+        .find(|r| r.path() == "/options/v1/unusual-trades")
+        .and_then(|r| r.query("sip_timestamp.gte"))
+        .expect("the restart reads the tape");
+    assert_eq!(resumed, read_to.to_string());
     let sent = Store::open(&db).unwrap().alerts_since(t0()).unwrap();
     let ids: Vec<String> = sent.iter().map(|s| s.alert.id.clone()).collect();
     assert_eq!(sent.len(), 4, "{ids:?}");

@@ -1,5 +1,6 @@
 //! A scripted Polygon on loopback: option chains whose contracts' day
-//! volume follows a per-fetch script, paginated with `next_url`, plus
+//! volume follows a per-fetch script, paginated with `next_url` (and one
+//! contract's snapshot as the latest fetch shows it), plus
 //! option trades for sweep confirmation, and the prints lane's data:
 //! Massive's unusual trades and option quotes ([`Prints`]), each of which
 //! can be switched to 403 (a plan without them). Anything else answers 404.
@@ -176,6 +177,19 @@ impl FakePolygon {
                     .filter(|q| q["sip_timestamp"].as_i64().is_some_and(|ts| ts <= now_ns()))
                     .collect();
                 return list_page(req, &path, "timestamp", known);
+            }
+            // One contract's snapshot (`/v3/snapshot/options/SPY/O:SPY...`):
+            // as the chain's latest fetch shows it, without counting a fetch.
+            if let Some((u, ticker)) = path.strip_prefix("/v3/snapshot/options/").and_then(|r| r.split_once('/')) {
+                let st = st.lock().unwrap();
+                let fetch = st.fetches.get(u).copied().unwrap_or(1).max(1) - 1;
+                let found = chains.get(u).into_iter().flatten().find(|c| c.ticker == ticker);
+                return match found {
+                    Some(c) => {
+                        Reply::json(200, json!({"status": "OK", "results": c.snapshot(fetch, now_ns())}).to_string())
+                    }
+                    None => Reply::json(404, r#"{"status":"NOT_FOUND","message":"not found"}"#),
+                };
             }
             if let Some(u) = path.strip_prefix("/v3/snapshot/options/") {
                 let Some(contracts) = chains.get(u) else {
