@@ -500,15 +500,13 @@ impl Client {
             let page: Envelope<Vec<Quote>> = self.parse(&call, &body)?;
             self.check_status(&call, page.status.as_deref(), page.error.as_deref().or(page.message.as_deref()))?;
             self.stats.borrow_mut().endpoint(call.kind).pages += 1;
-            let quotes = page.results.unwrap_or_default();
-            // The first of the latest (max_by_key would take the last).
-            let latest = quotes.into_iter().filter(|q| q.sip_timestamp <= at_ns).fold(
-                None,
-                |best: Option<Quote>, q| match best {
-                    Some(b) if b.sip_timestamp >= q.sip_timestamp => Some(b),
-                    _ => Some(q),
-                },
-            );
+            // The first of the latest, in the order they came.
+            let mut latest: Option<Quote> = None;
+            for q in page.results.unwrap_or_default().into_iter().filter(|q| q.sip_timestamp <= at_ns) {
+                if latest.as_ref().is_none_or(|best| q.sip_timestamp > best.sip_timestamp) {
+                    latest = Some(q);
+                }
+            }
             Ok(latest)
         })
     }

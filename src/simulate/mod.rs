@@ -18,7 +18,9 @@
 //!    stock snapshot, and every `chain_interval_seconds` each chain (after
 //!    its background trading, whose large prints are recorded as their
 //!    options' trades, and any injected prints, which are too), followed by
-//!    the 1-minute bars of its options.
+//!    the 1-minute bars of its options; after the chains, the interval's unusual option trades
+//!    across all symbols as Massive's stream lists them, and the quote at
+//!    each of their prints ([`prints`]).
 //!
 //! The background trades like the real market (README, "Simulator
 //! realism"): each symbol's option volume by tier (SPY millions of
@@ -39,10 +41,12 @@
 //! as the stocks' earlier minutes do. There is no subset: on the default day
 //! (seed 7) the option bars are some 340,000 small records (nearly every
 //! contract near the money trades every minute) beside 12,000 records of
-//! option trades, in a 161 MB gzip tape. Trading after the last
-//! snapshot is not simulated, so its minute has no bar. Each injected
-//! event's contract trades in every minute from its event to the end, and
-//! its truth line carries `after`: what those bars show (SPEC §8 levels).
+//! option trades and 779 of unusual trades (5,670 prints, each with its
+//! quote in one of 5,623 quotes records), in a 161 MB gzip tape. Trading
+//! after the last snapshot is not simulated, so its minute has no bar.
+//! Each injected event's contract trades in every minute from its event to
+//! the end, and its truth line carries `after`: what those bars show (SPEC
+//! §8 levels) and `prints_at`: its earliest injected print.
 //!
 //! Determinism: one seed feeds one generator ([`rng`]); every collection
 //! that reaches the output is a `Vec` or a `BTreeMap`; nothing reads the
@@ -53,6 +57,7 @@ mod chain;
 mod events;
 mod market;
 mod pricing;
+pub mod prints;
 pub mod realism;
 pub mod rng;
 mod sample;
@@ -74,6 +79,7 @@ use crate::tape::{Contents, Header, Payload, Record, TapeError, TapeWriter};
 use chain::Chain;
 use events::{Fill, Observed, Plan, World};
 use market::{Day, InjectedPrint, PrintIds, StoryKind};
+use prints::{Candidate, Stream};
 use realism::{Realism, StockTally, SymbolFigures};
 use rng::Rng;
 
@@ -348,7 +354,7 @@ pub fn simulate(opts: &SimOptions, out: &Path, truth: Option<&Path>) -> Result<S
     }
     drop(bar);
     let finished = rec.finish();
-    let Finished { records, chains, truth: mut truth_lines, tapes } = match finished {
+    let Finished { records, chains, truth: mut truth_lines, tapes, unusual } = match finished {
         Ok(done) => done,
         Err(e) => {
             // Worthless now; failing to remove it changes nothing.
@@ -366,7 +372,8 @@ pub fn simulate(opts: &SimOptions, out: &Path, truth: Option<&Path>) -> Result<S
         write_truth(path, &truth_lines)?;
     }
     let bytes = std::fs::metadata(out).map_err(|e| io_err(out, e))?.len();
-    let realism = measure(&day, start_s, end_s, &symbols, &paths, &chains, &tapes);
+    let mut realism = measure(&day, start_s, end_s, &symbols, &paths, &chains, &tapes);
+    realism.unusual = unusual;
     Ok(SimSummary {
         records,
         contracts_per_symbol: symbols.iter().cloned().zip(chains.iter().map(Chain::len)).collect(),
@@ -436,16 +443,19 @@ fn measure(
         symbols: figures,
         first_last_hour_share: edges / total.max(1.0),
         whole_session: start_s == 0 && end_s == day.session_s,
+        unusual: Default::default(),
     }
 }
 
 /// What a finished recording hands back: records written, the chains, the
-/// truth lines and each symbol's tape state.
+/// truth lines, each symbol's tape state and the unusual-trades stream's
+/// counts.
 struct Finished {
     records: u64,
     chains: Vec<Chain>,
     truth: Vec<TruthEvent>,
     tapes: Vec<SymbolTape>,
+    unusual: realism::UnusualTally,
 }
 
 /// The recording loop's state: the tape being written, each symbol's day
@@ -458,6 +468,10 @@ struct Recording<'w> {
     chains: Vec<Chain>,
     /// Each symbol's generator of follow-on trading on event contracts.
     follow: Vec<Rng>,
+    /// The unusual-trades stream: sequence numbers and counts.
+    stream: Stream,
+    /// The earliest injected print of each repeat cluster so far (ns).
+    group_first: BTreeMap<usize, i64>,
     /// The last second each chain's background trading reached.
     traded_to: Vec<u32>,
     weights: Vec<f64>,
@@ -508,6 +522,8 @@ impl<'w> Recording<'w> {
             tapes,
             chains,
             follow,
+            stream: Stream::default(),
+            group_first: BTreeMap::new(),
             traded_to: vec![0; n],
             weights: Chain::weights(world.day),
             by_time,
@@ -642,6 +658,8 @@ impl<'w> Recording<'w> {
     /// then.
     fn chains(&mut self, t: u32) -> Result<(), SimError> {
         let day = self.world.day;
+        // The interval's recorded option prints, for the unusual trades.
+        let mut printed: Vec<Candidate> = Vec::new();
         for i in 0..self.chains.len() {
             let spot = self.world.paths[i][t as usize];
             let chain = &mut self.chains[i];
@@ -651,6 +669,7 @@ impl<'w> Recording<'w> {
             chain.follow_on(day, from, t, &mut self.follow[i]);
             self.traded_to[i] = t;
             for (c, results) in drawn {
+                printed.extend(self.candidates(i, c, &results));
                 let ticker = self.chains[i].contracts[c].ticker.clone();
                 self.write(t, Payload::Trades { ticker, results })?;
             }
@@ -658,6 +677,7 @@ impl<'w> Recording<'w> {
             for &k in &planned {
                 let p = &self.plan.options[k];
                 let trades = self.chains[i].execute(day, p.contract, t, &p.prints);
+                printed.extend(self.candidates(i, p.contract, &trades));
                 let ticker = self.chains[i].contracts[p.contract].ticker.clone();
                 self.write(t, Payload::Trades { ticker, results: trades })?;
             }
@@ -681,7 +701,31 @@ impl<'w> Recording<'w> {
                 self.write(t, aggs(&ticker, "minute", bars))?;
             }
         }
+        for payload in self.stream.records(printed) {
+            self.write(t, payload)?;
+        }
         Ok(())
+    }
+
+    /// Symbol `i`'s prints on contract `c` as candidates for the unusual
+    /// trades, each with the quote the chain priced the interval at (what
+    /// the print paid: background and injected prints alike take it).
+    fn candidates(&self, i: usize, c: usize, trades: &[Trade]) -> Vec<Candidate> {
+        let (Some(contract), Some(q)) = (self.chains[i].contracts.get(c), self.chains[i].priced(c)) else {
+            return Vec::new();
+        };
+        trades
+            .iter()
+            .map(|trade| Candidate {
+                sym: i,
+                contract: c,
+                ticker: contract.ticker.clone(),
+                underlying: self.world.symbols[i].clone(),
+                trade: trade.clone(),
+                bid: q.bid,
+                ask: q.ask,
+            })
+            .collect()
     }
 
     /// The flow on symbol `i`'s event contracts between the last snapshot
@@ -743,15 +787,25 @@ impl<'w> Recording<'w> {
         let entry = q.ask;
         let hits = self.qualifying.get(&(i, p.contract)).map(Vec::as_slice).unwrap_or(&[]);
         o.repeats = hits.iter().filter(|&&h| h + events::FLOW_WINDOW_S > t).count();
+        // The event's earliest print, as `execute` timed it.
+        let first_ns = p.prints.iter().map(|x| self.world.day.ns(t, -x.before_ns)).min();
+        let at = |ns: Option<i64>| ns.filter(|ns| *ns < i64::MAX).map(chrono::DateTime::from_timestamp_nanos);
         match p.group {
             Some((g, remaining)) => {
+                let first = self.group_first.entry(g).or_insert(i64::MAX);
+                *first = (*first).min(first_ns.unwrap_or(i64::MAX));
+                let first = Some(*first);
                 let list = self.members.entry(g).or_default();
                 list.push((t, o.premium));
                 if remaining == 0 {
-                    self.truth.push(events::option_truth(self.world, p, chain, &o, list));
+                    let line = events::option_truth(self.world, p, chain, &o, list);
+                    self.truth.push(TruthEvent { prints_at: at(first), ..line });
                 }
             }
-            None => self.truth.push(events::option_truth(self.world, p, chain, &o, &[])),
+            None => {
+                let line = events::option_truth(self.world, p, chain, &o, &[]);
+                self.truth.push(TruthEvent { prints_at: at(first_ns), ..line });
+            }
         }
         if events::writes_truth(p) {
             self.pending_after.push((self.truth.len() - 1, i, p.contract, entry, t));
@@ -774,7 +828,7 @@ impl<'w> Recording<'w> {
                 l.after = Some(events::after_event(entry, &bars));
             }
         }
-        Ok(Finished { records, chains: self.chains, truth: self.truth, tapes: self.tapes })
+        Ok(Finished { records, chains: self.chains, truth: self.truth, tapes: self.tapes, unusual: self.stream.tally })
     }
 }
 

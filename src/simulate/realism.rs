@@ -63,6 +63,41 @@ impl OptionTally {
     }
 }
 
+/// The day's stream of unusual option trades (`simulate::prints`): what a
+/// market-wide prints lane would read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UnusualTally {
+    /// Qualifying prints, and those flagged `premium`, `size`, `sweep` (a
+    /// print may carry several).
+    pub prints: u64,
+    pub premium: u64,
+    pub size: u64,
+    pub sweep: u64,
+    /// Prints per symbol, in the day's symbol order.
+    pub by_symbol: Vec<u64>,
+    /// `unusual_trades` and `quotes` records written.
+    pub records: u64,
+    pub quote_records: u64,
+}
+
+impl UnusualTally {
+    pub fn count(&mut self, sym: usize, flags: &[String]) {
+        self.prints += 1;
+        for f in flags {
+            match f.as_str() {
+                "premium" => self.premium += 1,
+                "size" => self.size += 1,
+                "sweep" => self.sweep += 1,
+                _ => {}
+            }
+        }
+        if self.by_symbol.len() <= sym {
+            self.by_symbol.resize(sym + 1, 0);
+        }
+        self.by_symbol[sym] += 1;
+    }
+}
+
 /// What one symbol's stock traded (all of it, modelled minute by minute).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StockTally {
@@ -106,6 +141,9 @@ pub struct Realism {
     pub first_last_hour_share: f64,
     /// Whether the day ran from the bell to the close.
     pub whole_session: bool,
+    /// The unusual-trades stream the tape holds (over the recorded span,
+    /// not scaled).
+    pub unusual: UnusualTally,
 }
 
 /// Pearson correlation of the pairs; 0 when undefined.
@@ -188,6 +226,25 @@ impl Realism {
             );
         }
         let _ = writeln!(s, "  option volume in the first and last hour: {:.1}%", 100.0 * self.first_last_hour_share);
+        let u = &self.unusual;
+        let by_symbol: Vec<String> = self
+            .symbols
+            .iter()
+            .zip(&u.by_symbol)
+            .filter(|(_, n)| **n > 0)
+            .map(|(f, n)| format!("{} {n}", f.symbol))
+            .collect();
+        let _ = writeln!(
+            s,
+            "  unusual trades on the tape: {} prints (premium {}, size {}, sweep {}) in {} records, {} quote records{}",
+            u.prints,
+            u.premium,
+            u.size,
+            u.sweep,
+            u.records,
+            u.quote_records,
+            if by_symbol.is_empty() { String::new() } else { format!("; {}", by_symbol.join(", ")) }
+        );
         s
     }
 }

@@ -5,7 +5,12 @@
 //! ```text
 //! {"tape":"orakl-market-tape","version":1,"source":"simulate","seed":7}
 //! {"at":"2025-10-22T14:30:05Z","endpoint":"option_chain","underlying":"SPY","results":[...]}
+//! {"at":"2025-10-22T14:30:05Z","endpoint":"unusual_trades","results":[...Massive's unusual option trades...]}
+//! {"at":"2025-10-22T14:30:05Z","endpoint":"quotes","ticker":"O:SPY251121C00670000","results":[...]}
 //! ```
+//!
+//! The last two (the prints lane's) came after version 1 was fixed; a tape
+//! without them is the same version 1 tape, so the version stays.
 //!
 //! Reading streams (a day's tape does not fit in the memory budget) and
 //! every error names `TAPE:LINE`.

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use orakl::cache::VolumeCache;
@@ -213,6 +213,137 @@ fn truth_lists_a_hit_and_a_near_miss_of_every_family() {
         let options = ["golden_sweep", "sweep", "orakl_flow_repeat", "bullseye", "scalp"];
         assert_eq!(l["contract"].is_string(), options.contains(&l["kind"].as_str().unwrap()), "{l}");
     }
+}
+
+/// Massive's flags of a print, worked out from its definition.
+fn massive_flags(price: f64, size: f64, conditions: &[i32]) -> Vec<&'static str> {
+    let mut f = Vec::new();
+    if price * size * 100.0 >= 100_000.0 {
+        f.push("premium");
+    }
+    if size >= 1_000.0 {
+        f.push("size");
+    }
+    if conditions.contains(&219) {
+        f.push("sweep");
+    }
+    f
+}
+
+#[test]
+fn the_unusual_trades_are_the_recorded_option_prints_that_qualify_with_their_quotes() {
+    let (records, lines, summary) = families_day();
+    // Option prints by record time and contract, as the trades records hold them.
+    let mut trades: BTreeMap<(DateTime<Utc>, String), Vec<orakl::polygon::Trade>> = BTreeMap::new();
+    let mut quotes: BTreeMap<(DateTime<Utc>, String), Vec<orakl::polygon::Quote>> = BTreeMap::new();
+    let mut stream: Vec<(DateTime<Utc>, orakl::polygon::UnusualTrade)> = Vec::new();
+    let mut unusual_records = 0;
+    for r in records {
+        match &r.payload {
+            Payload::Trades { ticker, results } if ticker.starts_with("O:") => {
+                trades.entry((r.at, ticker.clone())).or_default().extend(results.iter().cloned());
+            }
+            Payload::Quotes { ticker, results } => {
+                assert!(quotes.insert((r.at, ticker.clone()), results.clone()).is_none(), "one record per contract");
+            }
+            Payload::UnusualTrades { results } => {
+                unusual_records += 1;
+                assert!(!results.is_empty(), "no record without a print");
+                assert!(results.windows(2).all(|w| w[0].sip_timestamp <= w[1].sip_timestamp), "ascending");
+                stream.extend(results.iter().map(|p| (r.at, p.clone())));
+            }
+            _ => {}
+        }
+    }
+    // Every qualifying recorded print is in the stream, once, and nothing else.
+    let qualifying: usize = trades
+        .values()
+        .flatten()
+        .filter(|t| !massive_flags(t.price, t.size, t.conditions.as_deref().unwrap_or(&[])).is_empty())
+        .count();
+    assert_eq!(stream.len(), qualifying);
+    let flagged = |name: &str| stream.iter().filter(|(_, p)| p.flags.iter().any(|f| f == name)).count();
+    assert!(flagged("premium") > 0 && flagged("size") > 0 && flagged("sweep") > 0, "every case occurs");
+    let mut last_sequence = 0;
+    for (at, p) in &stream {
+        assert_eq!(p.flags, massive_flags(p.price, p.size, &p.conditions), "{p:?}");
+        let same = trades.get(&(*at, p.ticker.clone())).into_iter().flatten().any(|t| {
+            (t.sip_timestamp, t.price, t.size, t.exchange) == (p.sip_timestamp, p.price, p.size, p.exchange)
+                && t.conditions.as_deref() == Some(&p.conditions[..])
+        });
+        assert!(same, "the trades endpoint lists it too: {p:?}");
+        assert!(p.sip_timestamp < at.timestamp_nanos_opt().unwrap(), "printed before the record that lists it");
+        let symbol = p.underlying_ticker.as_deref().unwrap();
+        assert!(["SPY", "CSCO"].contains(&symbol) && p.ticker.starts_with(&format!("O:{symbol}")), "{p:?}");
+        assert_eq!(p.occ_root.as_deref(), Some(symbol));
+        let sequence = p.sequence_number.unwrap();
+        assert!(sequence > last_sequence, "numbered through the day");
+        last_sequence = sequence;
+        // The quote it traded against: at or just before it, and the print
+        // within it (at the ask for a buyer, the bid for a seller).
+        let q = quotes
+            .get(&(*at, p.ticker.clone()))
+            .and_then(|qs| qs.iter().find(|q| q.sequence_number == Some(sequence)))
+            .unwrap_or_else(|| panic!("no quote for {p:?}"));
+        assert!(q.sip_timestamp <= p.sip_timestamp && p.sip_timestamp - q.sip_timestamp <= 1_000_000, "{q:?}");
+        let (bid, ask) = (q.bid_price.unwrap(), q.ask_price.unwrap());
+        assert!(bid <= p.price && p.price <= ask && bid < ask, "{p:?} in {q:?}");
+    }
+    assert_eq!(quotes.values().map(Vec::len).sum::<usize>(), stream.len());
+    let u = &summary.realism.unusual;
+    assert_eq!((u.prints as usize, u.records, u.quote_records as usize), (stream.len(), unusual_records, quotes.len()));
+    assert_eq!(u.by_symbol.iter().sum::<u64>(), u.prints);
+
+    // Option events' truth: the earliest injected print of the event (of
+    // all its members for a repeat cluster), in nanoseconds.
+    for l in lines.iter().filter(|l| l["contract"].is_string()) {
+        let text = l["prints_at"].as_str().unwrap_or_else(|| panic!("no prints_at: {l}"));
+        assert_eq!(text.len(), "2026-03-09T16:30:00.123456789Z".len(), "nanoseconds written: {text}");
+        let prints_at: DateTime<Utc> = text.parse().unwrap();
+        let at: DateTime<Utc> = l["at"].as_str().unwrap().parse().unwrap();
+        let contract = l["contract"].as_str().unwrap();
+        // Injected prints carry a sequence number; the background's do not.
+        let earliest = trades
+            .iter()
+            .filter(|((when, c), _)| c == contract && *when <= at)
+            .flat_map(|(_, ts)| ts.iter().filter(|t| t.sequence_number.is_some()))
+            .map(|t| t.sip_timestamp)
+            .min()
+            .unwrap();
+        assert_eq!(prints_at.timestamp_nanos_opt(), Some(earliest), "{l}");
+        assert!(prints_at < at);
+    }
+    assert!(lines.iter().filter(|l| !l["contract"].is_string()).all(|l| l.get("prints_at").is_none()));
+}
+
+#[test]
+fn a_replay_of_the_day_serves_its_unusual_trades_and_the_quote_at_each_print() {
+    use orakl::clock::{Clock, SimClock};
+    use orakl::polygon::{Client, PolygonConfig, UnusualQuery};
+    let dir = TempDir::new().unwrap();
+    let (tape, _, summary) = run(&dir, "lane", &small(5));
+    let (_, records) = read(&tape);
+    let on_tape: Vec<orakl::polygon::UnusualTrade> = records
+        .iter()
+        .filter_map(|r| match &r.payload {
+            Payload::UnusualTrades { results } => Some(results.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert!(on_tape.len() > 20, "{} prints in 30 minutes", on_tape.len());
+    assert_eq!(on_tape.len() as u64, summary.realism.unusual.prints);
+    let clock = Arc::new(SimClock::new("2026-03-09T14:00:00Z".parse().unwrap()));
+    let market = orakl::replay::TapeMarket::open(&tape, clock.clone()).unwrap();
+    let client = Client::with_transport(PolygonConfig::new("KEY"), clock.clone(), Box::new(market.clone())).unwrap();
+    assert_eq!(client.unusual_trades(&UnusualQuery::default()).unwrap(), on_tape);
+    // The lane's question for each print: the NBBO it traded against.
+    for p in on_tape.iter().step_by(7) {
+        let q = client.quote_at(&p.ticker, p.sip_timestamp).unwrap().unwrap();
+        assert!(q.bid_price.unwrap() <= p.price && p.price <= q.ask_price.unwrap(), "{p:?} {q:?}");
+        assert!(q.sip_timestamp <= p.sip_timestamp);
+    }
+    assert!(market.error().is_none() && clock.now() > "2026-03-09T14:00:00Z".parse::<DateTime<Utc>>().unwrap());
 }
 
 /// Flow events of one underlying's consecutive chain snapshots, keyed by

@@ -428,6 +428,8 @@ pub fn option_truth(w: &World, plan: &OptionPlan, chain: &Chain, o: &Observed, m
         why,
         after: None,
         size: None,
+        // Set by the recording, which knows every member's prints.
+        prints_at: None,
     }
 }
 

@@ -31,6 +31,22 @@ pub struct TruthEvent {
     /// the same symbol alert too; the size tells the event's alert apart).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<f64>,
+    /// Option events: the `sip_timestamp` of the earliest of the event's
+    /// injected prints (a repeat cluster's: of all its members'), written
+    /// with nanoseconds, so print → alert latency can be measured from the
+    /// print rather than from the snapshot that shows it. Absent for
+    /// events without injected option prints (and in older truth files).
+    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "rfc3339_nanos")]
+    pub prints_at: Option<DateTime<Utc>>,
+}
+
+/// `2026-03-09T14:49:29.912345678Z`: always nine digits, where chrono's own
+/// form drops trailing zeros.
+fn rfc3339_nanos<S: serde::Serializer>(at: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+    match at {
+        Some(at) => s.serialize_str(&at.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)),
+        None => s.serialize_none(),
+    }
 }
 
 /// What an option event's contract did after it, read from its recorded
@@ -128,6 +144,7 @@ impl TruthEvent {
             why,
             after: None,
             size: None,
+            prints_at: None,
         }
     }
 }
