@@ -470,8 +470,6 @@ struct Recording<'w> {
     follow: Vec<Rng>,
     /// The unusual-trades stream: sequence numbers and counts.
     stream: Stream,
-    /// The earliest injected print of each repeat cluster so far (ns).
-    group_first: BTreeMap<usize, i64>,
     /// The last second each chain's background trading reached.
     traded_to: Vec<u32>,
     weights: Vec<f64>,
@@ -523,7 +521,6 @@ impl<'w> Recording<'w> {
             chains,
             follow,
             stream: Stream::default(),
-            group_first: BTreeMap::new(),
             traded_to: vec![0; n],
             weights: Chain::weights(world.day),
             by_time,
@@ -787,19 +784,17 @@ impl<'w> Recording<'w> {
         let entry = q.ask;
         let hits = self.qualifying.get(&(i, p.contract)).map(Vec::as_slice).unwrap_or(&[]);
         o.repeats = hits.iter().filter(|&&h| h + events::FLOW_WINDOW_S > t).count();
-        // The event's earliest print, as `execute` timed it.
+        // The event's earliest print, as `execute` timed it. A repeat
+        // cluster's line is the hit that completes it: its last member's.
         let first_ns = p.prints.iter().map(|x| self.world.day.ns(t, -x.before_ns)).min();
-        let at = |ns: Option<i64>| ns.filter(|ns| *ns < i64::MAX).map(chrono::DateTime::from_timestamp_nanos);
+        let at = |ns: Option<i64>| ns.map(chrono::DateTime::from_timestamp_nanos);
         match p.group {
             Some((g, remaining)) => {
-                let first = self.group_first.entry(g).or_insert(i64::MAX);
-                *first = (*first).min(first_ns.unwrap_or(i64::MAX));
-                let first = Some(*first);
                 let list = self.members.entry(g).or_default();
                 list.push((t, o.premium));
                 if remaining == 0 {
                     let line = events::option_truth(self.world, p, chain, &o, list);
-                    self.truth.push(TruthEvent { prints_at: at(first), ..line });
+                    self.truth.push(TruthEvent { prints_at: at(first_ns), ..line });
                 }
             }
             None => {
