@@ -303,17 +303,37 @@ impl PrintsCursor {
     }
 }
 
+/// Which orders of a read can be judged now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    /// Orders no later print can join, before the first open one.
+    pub done: Vec<Order>,
+    /// The first print of the first order still open: the cursor never
+    /// moves past it.
+    pub open_from: Option<i64>,
+    /// The orders still filling.
+    pub open: Vec<Order>,
+}
+
+impl Order {
+    /// When the order can be judged if no print joins it: a second after
+    /// its last print.
+    pub fn settles_at(&self) -> i64 {
+        self.last_ns() + ORDER_GAP_NS + 1
+    }
+}
+
 /// Which of `orders` (grouped from prints read up to `until_ns`) are
 /// complete: no later print can still join them, because their last print
 /// is more than [`ORDER_GAP_NS`] before `until_ns`. An order still open
-/// waits for the next read, and so does every print from its first on,
-/// so the cursor never moves past a print whose order is not judged.
-/// Returns the complete orders and the prints they hold up to the first
-/// open order's first print (the ones the cursor may move past).
-pub fn complete(orders: Vec<Order>, until_ns: i64) -> (Vec<Order>, Option<i64>) {
-    let open_from = orders.iter().filter(|o| o.last_ns() + ORDER_GAP_NS >= until_ns).map(Order::first_ns).min();
-    let done = orders.into_iter().filter(|o| open_from.is_none_or(|f| o.first_ns() < f)).collect();
-    (done, open_from)
+/// waits for the next read, and so does every order from its first print
+/// on, so the cursor never moves past a print whose order is not judged.
+pub fn complete(orders: Vec<Order>, until_ns: i64) -> Completion {
+    let (open, closed): (Vec<Order>, Vec<Order>) =
+        orders.into_iter().partition(|o| o.last_ns() + ORDER_GAP_NS >= until_ns);
+    let open_from = open.iter().map(Order::first_ns).min();
+    let done = closed.into_iter().filter(|o| open_from.is_none_or(|f| o.first_ns() < f)).collect();
+    Completion { done, open_from, open }
 }
 
 /// Whether a print is an intermarket sweep print.
@@ -420,15 +440,16 @@ mod tests {
             print(C, 12 * s, 1.0, 1.0, 1, true),
         ];
         // At 12.5 s the C order of 12 s may still fill; P (11 s) is done.
-        let (done, open_from) = complete(group(&prints), 12 * s + s / 2);
-        assert_eq!(done.iter().map(Order::first_ns).collect::<Vec<_>>(), [10 * s, 11 * s]);
-        assert_eq!(open_from, Some(12 * s));
+        let c = complete(group(&prints), 12 * s + s / 2);
+        assert_eq!(c.done.iter().map(Order::first_ns).collect::<Vec<_>>(), [10 * s, 11 * s]);
+        assert_eq!(c.open_from, Some(12 * s));
+        assert_eq!(c.open.iter().map(Order::settles_at).collect::<Vec<_>>(), [13 * s + 1]);
         // The P print at 11 s is within a second of 11.5 s: it waits, and so
         // does nothing before it.
-        let (done, open_from) = complete(group(&prints[..2]), 11 * s + s / 2);
-        assert_eq!(done.len(), 1);
-        assert_eq!(open_from, Some(11 * s));
-        let (done, open_from) = complete(group(&prints), 20 * s);
-        assert_eq!((done.len(), open_from), (3, None));
+        let c = complete(group(&prints[..2]), 11 * s + s / 2);
+        assert_eq!(c.done.len(), 1);
+        assert_eq!(c.open_from, Some(11 * s));
+        let c = complete(group(&prints), 20 * s);
+        assert_eq!((c.done.len(), c.open_from, c.open.len()), (3, None, 0));
     }
 }

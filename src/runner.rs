@@ -48,6 +48,12 @@ pub trait Jobs {
     /// `missed` firings of `line`'s job came and went unrun (late past the
     /// grace period).
     fn skipped(&mut self, _line: &Line, _missed: u64) {}
+    /// Whether `line`'s job has already done, since `due`, the work of its
+    /// firing at `due` (the prints lane polls inside long firings): a late
+    /// firing so covered is not a missed one.
+    fn covered(&self, _line: &Line, _due: DateTime<Utc>) -> bool {
+        false
+    }
 }
 
 pub struct LoopOptions {
@@ -129,6 +135,10 @@ pub fn run_loop(
         let line = &timetable.lines[i];
         considered = considered.max(due);
         let late = now - due;
+        if late > grace && jobs.covered(line, due) {
+            next[i] = line.next_after(due);
+            continue;
+        }
         if late > grace {
             let (missed, last) = walk_missed(line, due, now, grace);
             log::warn!(

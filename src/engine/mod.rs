@@ -282,6 +282,9 @@ pub struct Summary {
     pub orders: usize,
     pub lookups: usize,
     pub deferred: usize,
+    /// When an order the poll found still filling can be judged (SIP ns):
+    /// the shell polls again then rather than a whole interval later.
+    pub settles_at_ns: Option<i64>,
 }
 
 /// One bot's work on one symbol; driven by [`Engine::poll`].

@@ -287,7 +287,11 @@ impl Engine {
             if self.in_scope(&p) { fresh.push(p) } else { judged.push(p) }
         }
         task.summary.prints = fresh.len();
-        let (orders, hold_from) = orders::complete(orders::group(&fresh), until_ns);
+        let orders::Completion { done: orders, open_from: hold_from, open } =
+            orders::complete(orders::group(&fresh), until_ns);
+        // Polled again as soon as a filling order that may alert settles;
+        // the rest wait for the next poll (a busy tape always has some).
+        task.summary.settles_at_ns = open.iter().filter(|o| self.cheap(o).is_ok()).map(Order::settles_at).min();
         // Out-of-scope prints after an order still filling wait with it, so
         // the cursor's rule stays one: nothing at or after `hold_from` moves it.
         Work {

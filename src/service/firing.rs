@@ -73,6 +73,10 @@ impl Service {
             if self.clock.shutdown().is_requested() {
                 break;
             }
+            // The trade tape does not wait behind a long firing.
+            if self.prints_due(self.now()) {
+                self.prints_between(limit);
+            }
             // Out of time, or the store stopped writing: the rest waits.
             if spent(self) || self.unwritable().is_some() {
                 deferred.extend(symbols[i..].iter().filter(|s| !cut.contains(s)).cloned());

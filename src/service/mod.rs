@@ -478,8 +478,17 @@ impl Jobs for Service {
         self.counters.skipped(&line.job.to_string(), missed);
     }
 
+    fn covered(&self, line: &Line, due: DateTime<Utc>) -> bool {
+        line.job == JobName::MarketPrints && self.lane.last_poll.is_some_and(|polled| polled >= due)
+    }
+
     fn between(&mut self) {
         self.sync_features();
+        // An order left filling by the last poll is judged as soon as it
+        // settles, not a whole poll interval later.
+        if self.prints_due(self.now()) {
+            self.prints_between(None);
+        }
         self.deliver_outbox();
         let now = self.now();
         if let Some(p) = &mut self.progress {

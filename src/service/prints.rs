@@ -15,11 +15,15 @@ pub(super) struct LaneStatus {
     pub(super) scheduled: bool,
     /// The last poll read the endpoint (true until a poll fails).
     pub(super) reading: bool,
+    /// When the last poll began.
+    pub(super) last_poll: Option<DateTime<Utc>>,
+    /// When an order the last poll found still filling can be judged.
+    pub(super) recheck_at: Option<DateTime<Utc>>,
 }
 
 impl Default for LaneStatus {
     fn default() -> Self {
-        LaneStatus { scheduled: false, reading: true }
+        LaneStatus { scheduled: false, reading: true, last_poll: None, recheck_at: None }
     }
 }
 
@@ -34,11 +38,50 @@ impl Service {
             && self.polygon.as_ref().is_some_and(|c| !c.is_disabled(Feature::MarketPrints))
     }
 
+    /// Whether a poll of the lane is due at `now` between the timetable's
+    /// firings or inside a long one: its line fired since the last poll
+    /// began, or an order the last poll found still filling has settled.
+    pub(super) fn prints_due(&self, now: DateTime<Utc>) -> bool {
+        let Some(last) = self.lane.last_poll.filter(|_| self.lane.scheduled) else { return false };
+        if self.lane.recheck_at.is_some_and(|at| at <= now) {
+            return true;
+        }
+        let lines = self.timetable.as_ref().map(|t| t.lines.as_slice()).unwrap_or_default();
+        lines
+            .iter()
+            .filter(|l| l.job == JobName::MarketPrints)
+            .filter_map(|l| l.next_gated_after(last))
+            .any(|next| next <= now)
+    }
+
+    /// A poll run inside another firing, between two of its symbols: a
+    /// long firing (a batch of chains of hundreds of contracts) must not hold
+    /// the trade tape back, since the lane's promise is one poll interval
+    /// plus a second from print to alert. Its requests count against the
+    /// firing's own budget of server time; the firing's limit stands after.
+    pub(super) fn prints_between(&mut self, firing_limit: Option<std::time::Duration>) {
+        self.end_server_time_limit();
+        let result = self.prints_job();
+        if let JobResult::Error(e) = &result {
+            log::debug!(error = e; "prints_between_failed");
+        }
+        if let (Some(c), Some(l)) = (&self.polygon, firing_limit) {
+            c.set_server_time_limit(Some(l));
+        }
+    }
+
     /// One poll of the lane.
     pub(super) fn prints_job(&mut self) -> JobResult {
         let t0 = self.clock.elapsed();
         let before = self.api_counts();
         let now = self.now();
+        // The timetable's own firing right after a poll run inside a long
+        // firing would read nothing new.
+        let settled = self.lane.recheck_at.is_some_and(|at| at <= now);
+        if !settled && self.lane.last_poll.is_some_and(|last| now - last < chrono::Duration::seconds(1)) {
+            return JobResult::Ok("polled within the last second".to_string());
+        }
+        self.lane.last_poll = Some(now);
         if self.polygon.is_none() {
             return JobResult::Error("POLYGON_API_KEY is not set".to_string());
         }
@@ -51,6 +94,7 @@ impl Service {
         let released = self.release(held);
         self.end_server_time_limit();
         self.lane.reading = !summary.failed;
+        self.lane.recheck_at = summary.settles_at_ns.map(DateTime::from_timestamp_nanos);
         let after = self.api_counts();
         let (requests, pages) = (after.0 - before.0, after.1 - before.1);
         let alerts = committed + released;
