@@ -304,6 +304,7 @@ impl Service {
     fn prepare(&mut self, timetable: &Timetable) {
         self.timetable = Some(timetable.clone());
         self.lane.scheduled = timetable.job_names().contains(&JobName::MarketPrints);
+        self.lane.started = self.lane.started.or(Some(self.now()));
         self.engine.set_scheduled(
             timetable.job_names().into_iter().filter_map(|j| if let JobName::Bot(b) = j { Some(b) } else { None }),
         );

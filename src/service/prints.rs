@@ -17,13 +17,16 @@ pub(super) struct LaneStatus {
     pub(super) reading: bool,
     /// When the last poll began.
     pub(super) last_poll: Option<DateTime<Utc>>,
+    /// When the loop started: before the first poll, a lane firing due
+    /// since then is due.
+    pub(super) started: Option<DateTime<Utc>>,
     /// When an order the last poll found still filling can be judged.
     pub(super) recheck_at: Option<DateTime<Utc>>,
 }
 
 impl Default for LaneStatus {
     fn default() -> Self {
-        LaneStatus { scheduled: false, reading: true, last_poll: None, recheck_at: None }
+        LaneStatus { scheduled: false, reading: true, last_poll: None, started: None, recheck_at: None }
     }
 }
 
@@ -42,7 +45,9 @@ impl Service {
     /// firings or inside a long one: its line fired since the last poll
     /// began, or an order the last poll found still filling has settled.
     pub(super) fn prints_due(&self, now: DateTime<Utc>) -> bool {
-        let Some(last) = self.lane.last_poll.filter(|_| self.lane.scheduled) else { return false };
+        let Some(last) = self.lane.last_poll.or(self.lane.started).filter(|_| self.lane.scheduled) else {
+            return false;
+        };
         if self.lane.recheck_at.is_some_and(|at| at <= now) {
             return true;
         }

@@ -68,9 +68,19 @@ fn sim_now(clock: &Arc<SimClock>) -> impl Fn() -> i64 + Send + Sync + 'static {
 }
 
 fn run(cfg: Config, db: &std::path::Path, clock: Arc<SimClock>, span: Duration) -> Vec<String> {
+    run_timetable(cfg, db, clock, span, TIMETABLE)
+}
+
+fn run_timetable(
+    cfg: Config,
+    db: &std::path::Path,
+    clock: Arc<SimClock>,
+    span: Duration,
+    timetable: &str,
+) -> Vec<String> {
     logcap::install();
     logcap::take();
-    let tt = Timetable::parse("schedule.cron", TIMETABLE).unwrap();
+    let tt = Timetable::parse("schedule.cron", timetable).unwrap();
     let settings = Settings::validate(&cfg, &tt, false).expect("settings");
     let store = Store::open(db).unwrap();
     let delivery = Delivery::discord(&cfg, &settings, clock.clone(), Notifier::disabled());
@@ -189,4 +199,29 @@ fn without_the_endpoint_the_sweep_families_read_snapshots() {
     let lane = runs.iter().find(|r| r.job == "market_prints").expect("the lane ran");
     assert!(lane.detail.contains("403"), "{lane:?}");
     assert!(store.disabled_features().unwrap().iter().any(|d| d.name == "market_prints"));
+}
+
+#[test]
+fn a_long_firing_does_not_hold_the_tape_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("state.db");
+    let clock = Arc::new(SimClock::new(t0()));
+    // ORAKL Flow's 09:30:00 firing reads ten chains at one request a
+    // second: it holds the loop for ten seconds. The sweep prints at :01.
+    let printed = t0() + chrono::Duration::seconds(1);
+    let market = market(sim_now(&clock), &[printed], &[5000.0]);
+    let hook = discord(ok_message);
+    let timetable = format!("0 * 9-15 * * Mon-Fri orakl_flow session=regular batch=10\n{TIMETABLE}");
+    let symbols = "SPY,QQQ,IWM,AAPL,MSFT,NVDA,TSLA,AMZN,META,GOOGL";
+    let cfg = config(&market.url(), &hook.url(), &[("WATCHLIST", symbols), ("POLYGON_RATE_LIMIT", "1")]);
+    let logs = run_timetable(cfg, &db, clock.clone(), Duration::from_secs(30), &timetable);
+    let all = logs.join("\n");
+    assert!(logs.iter().any(|l| l.contains("event=scan bot=orakl_flow") && l.contains("symbols=10")), "{all}");
+    let sent = Store::open(&db).unwrap().alerts_since(t0()).unwrap();
+    assert_eq!(sent.len(), 2, "{all}");
+    for s in &sent {
+        let delay = s.alert.at - printed;
+        assert!(delay <= chrono::Duration::seconds(6), "{delay} after the print:\n{all}");
+    }
+    assert!(!all.contains("firing_skipped"), "{all}");
 }
