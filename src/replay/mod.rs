@@ -283,6 +283,10 @@ struct Market {
     next_chain: HashMap<String, String>,
     /// Every unusual trade applied so far.
     unusual: TimeBook,
+    /// Whether the tape has shown an unusual-trades record by now, even an
+    /// empty one: a tape without them stands for a plan without the
+    /// endpoint, and is answered as one (403).
+    unusual_seen: bool,
     /// Every quote applied so far, per option ticker.
     quotes: BTreeMap<String, TimeBook>,
 }
@@ -326,6 +330,7 @@ impl Market {
             last_chain: None,
             next_chain: HashMap::new(),
             unusual: TimeBook::default(),
+            unusual_seen: false,
             quotes: BTreeMap::new(),
         }
     }
@@ -403,7 +408,10 @@ impl Market {
                 }
             }
             What::Trades { ticker, lo, hi } => self.shelf.note_trades(&ticker, loc, lo, hi),
-            What::Unusual { prints } => self.unusual.add(unix_nanos(at), prints),
+            What::Unusual { prints } => {
+                self.unusual_seen = true;
+                self.unusual.add(unix_nanos(at), prints)
+            }
             What::Quotes { ticker, quotes } => self.quotes.entry(ticker).or_default().add(unix_nanos(at), quotes),
         }
     }
@@ -727,8 +735,16 @@ impl Market {
     /// Massive's unusual trades known at `t` (their record's `at <= t`),
     /// filtered by `sip_timestamp` and `ticker` as the endpoint documents,
     /// in ascending time unless `order=desc`, paged with `limit` and a
-    /// `next_url` cursor. No unusual trades yet: an empty `results`.
+    /// `next_url` cursor. None in the window: an empty `results`; none on the
+    /// tape yet: a 403, as a plan without the endpoint answers.
     fn unusual_trades(&self, q: &Target, t: DateTime<Utc>) -> Result<Response, Refusal> {
+        if !self.unusual_seen {
+            // So a tape recorded on a plan without the endpoint (or written
+            // before it existed) replays as that plan ran: the prints lane
+            // off, Sweeps and Golden Sweeps on their snapshot path.
+            let message = "NOT_AUTHORIZED: this tape holds no unusual trades (a plan without the endpoint)";
+            return Ok(reply(403, &Status { status: "NOT_AUTHORIZED", request_id: REQUEST_ID, message }));
+        }
         let limit = q.limit(PRINTS_LIMIT_DEFAULT, PRINTS_LIMIT_MAX)?;
         check_sort(q, "sip_timestamp")?;
         let desc = descending(q)?;

@@ -555,9 +555,12 @@ impl<'w> Recording<'w> {
         }
     }
 
-    /// At the first moment: the daily history, and the minute bars already
-    /// closed when the recording starts later than the bell.
+    /// At the first moment: the daily history, the minute bars already
+    /// closed when the recording starts later than the bell, and an empty
+    /// unusual-trades record: the day's plan has the endpoint (a replay of a
+    /// tape without one answers it as a plan without it, with a 403).
     fn history(&mut self, t: u32) -> Result<(), SimError> {
+        self.write(t, Payload::UnusualTrades { results: Vec::new() })?;
         let (day, w) = (self.world.day, self.world);
         for i in 0..self.tapes.len() {
             let d = &mut self.tapes[i];

@@ -460,7 +460,11 @@ fn unusual_trades_are_those_known_at_t_filtered_ascending_and_paged() {
     let (clock, client, market) = replay(&path, secs(-5));
     let sizes = |q: &UnusualQuery| -> Vec<f64> { client.unusual_trades(q).unwrap().iter().map(|p| p.size).collect() };
     let all = UnusualQuery::default();
-    assert_eq!(sizes(&all), Vec::<f64>::new(), "no record before its time: an empty answer");
+    // Before the tape's first unusual-trades record the replay answers as
+    // a plan without the endpoint: 403.
+    let before = client.unusual_trades(&all).unwrap_err();
+    assert!(matches!(before, orakl::polygon::PolygonError::Forbidden { .. }), "{before}");
+    client.restore_disabled(orakl::polygon::Feature::MarketPrints, std::time::Duration::from_secs(3600), String::new());
     move_to(&clock, secs(10));
     assert_eq!(sizes(&all), [100.0, 200.0], "the +5 s print's record comes at 30 s");
     move_to(&clock, secs(30));

@@ -238,6 +238,7 @@ fn the_unusual_trades_are_the_recorded_option_prints_that_qualify_with_their_quo
     let mut quotes: BTreeMap<(DateTime<Utc>, String), Vec<orakl::polygon::Quote>> = BTreeMap::new();
     let mut stream: Vec<(DateTime<Utc>, orakl::polygon::UnusualTrade)> = Vec::new();
     let mut unusual_records = 0;
+    let mut first_at: Option<DateTime<Utc>> = None;
     for r in records {
         match &r.payload {
             Payload::Trades { ticker, results } if ticker.starts_with("O:") => {
@@ -246,9 +247,14 @@ fn the_unusual_trades_are_the_recorded_option_prints_that_qualify_with_their_quo
             Payload::Quotes { ticker, results } => {
                 assert!(quotes.insert((r.at, ticker.clone()), results.clone()).is_none(), "one record per contract");
             }
+            // The stream opens with an empty record at the first moment (the
+            // plan has the endpoint); after it, no record without a print.
+            Payload::UnusualTrades { results } if results.is_empty() => {
+                assert_eq!(unusual_records, 0, "only the first record is empty");
+                assert_eq!(r.at, first_at.get_or_insert(r.at).to_owned());
+            }
             Payload::UnusualTrades { results } => {
                 unusual_records += 1;
-                assert!(!results.is_empty(), "no record without a print");
                 assert!(results.windows(2).all(|w| w[0].sip_timestamp <= w[1].sip_timestamp), "ascending");
                 stream.extend(results.iter().map(|p| (r.at, p.clone())));
             }
@@ -305,7 +311,7 @@ fn the_unusual_trades_are_the_recorded_option_prints_that_qualify_with_their_quo
         // Injected prints carry a sequence number; the background's do not.
         let earliest = trades
             .iter()
-            .filter(|((when, c), _)| c == contract && *when <= at)
+            .filter(|((when, c), _)| c == contract && *when == at)
             .flat_map(|(_, ts)| ts.iter().filter(|t| t.sequence_number.is_some()))
             .map(|t| t.sip_timestamp)
             .min()
