@@ -717,15 +717,9 @@ impl Market {
                 book.add(unix_nanos(rec.at), arriving.collect());
             }
         }
-        let mut matching: Vec<&str> =
+        let matching: Vec<&str> =
             book.within(lo, hi).iter().filter(|k| k.known_ns <= cap_ns).map(|k| &*k.json).collect();
-        if desc {
-            matching.reverse();
-        }
-        let end = offset.saturating_add(limit).min(matching.len());
-        let page = matching.get(offset..end).unwrap_or_default().iter().copied();
-        let next = (end < matching.len()).then(|| q.next_url(&format!("{cap_ns}-{end}")));
-        Ok(raw_page_reply(page, next))
+        Ok(prints::page_reply_at(q, matching, desc, offset, limit, cap_ns))
     }
 }
 

@@ -170,15 +170,30 @@ pub(super) fn time_page(
     };
     let cap_ns = i64::try_from(cap_ns).unwrap_or(i64::MAX);
     let Some(book) = book.filter(|_| lo <= hi) else { return Ok(raw_page_reply(std::iter::empty(), None)) };
-    let mut matching: Vec<&str> =
+    let matching: Vec<&str> =
         book.within(lo, hi).iter().filter(|k| k.known_ns <= cap_ns && accept(k)).map(|k| &*k.json).collect();
+    Ok(page_reply_at(q, matching, desc, offset, limit, cap_ns))
+}
+
+/// One page of `matching` (records in ascending time, known by `cap_ns`),
+/// reversed for `order=desc`, from `offset`, with the cursor of the next
+/// page (`{cap_ns}-{offset}`, so every page answers as of the first): the
+/// trades and the prints lane's lists page alike.
+pub(super) fn page_reply_at(
+    q: &Target,
+    mut matching: Vec<&str>,
+    desc: bool,
+    offset: usize,
+    limit: usize,
+    cap_ns: i64,
+) -> Response {
     if desc {
         matching.reverse();
     }
     let end = offset.saturating_add(limit).min(matching.len());
     let page = matching.get(offset..end).unwrap_or_default().iter().copied();
     let next = (end < matching.len()).then(|| q.next_url(&format!("{cap_ns}-{end}")));
-    Ok(raw_page_reply(page, next))
+    raw_page_reply(page, next)
 }
 
 #[cfg(test)]
