@@ -496,12 +496,21 @@ fn wait(task: &mut Task, next: Next) -> Result<Stage, Step> {
     }
 }
 
-/// The stored cursor when it is from today's session, else a first read's
-/// start.
+/// The stored cursor when it is from today's session and not later than
+/// `now`, else a first read's start. A cursor ahead of the clock (a replay
+/// started again from an earlier moment, a clock stepped back) would read
+/// nothing until the clock caught up; the first read's start reads the
+/// prints again instead, and their alerts' ids make a second commit a no-op.
 fn resumable(cursor: Option<PrintsCursor>, now: DateTime<Utc>) -> PrintsCursor {
     let date = calendar::trading_date(now);
+    let now_ns = now.timestamp_nanos_opt().unwrap_or(i64::MAX);
     match cursor {
-        Some(c) if calendar::trading_date(DateTime::from_timestamp_nanos(c.sip_timestamp)) == date => c,
+        Some(c)
+            if calendar::trading_date(DateTime::from_timestamp_nanos(c.sip_timestamp)) == date
+                && c.sip_timestamp <= now_ns =>
+        {
+            c
+        }
         _ => PrintsCursor {
             sip_timestamp: (now - chrono::Duration::minutes(FIRST_READ_MINUTES)).timestamp_nanos_opt().unwrap_or(0),
             keys: BTreeSet::new(),

@@ -236,24 +236,34 @@ fn the_side_is_the_quote_at_the_print() {
     assert!(p.suppressed.iter().any(|s| s.starts_with("sweeps: score")), "{:?}", p.suppressed);
 }
 
-#[test]
-fn a_cursor_from_an_earlier_day_is_not_resumed() {
+/// Where the task's first read starts, from a stored cursor.
+fn first_read(stored: Option<String>, at: DateTime<Utc>) -> Option<i64> {
     let mut e = engine(&[]);
-    let at = t("2026-03-10T15:00:00Z");
-    let yesterday = crate::orders::PrintsCursor { sip_timestamp: ns(at - Duration::days(1)), ..Default::default() };
-    let mut shell = Shell { cursor: Some(yesterday.to_text()), prints: Vec::new(), quote: (1.0, 1.1) };
     let mut task = e.start_prints();
-    let mut from = None;
+    let mut stored = stored;
     for _ in 0..10 {
         match e.poll(&mut task, at) {
-            Step::Need(Need::UnusualTrades { from_ns, .. }) => {
-                from = Some(from_ns);
-                break;
-            }
-            Step::Need(Need::Cursor { .. }) => task.answer(Answer::Cursor(shell.cursor.take())),
+            Step::Need(Need::UnusualTrades { from_ns, .. }) => return Some(from_ns),
+            Step::Need(Need::Cursor { .. }) => task.answer(Answer::Cursor(stored.take())),
             Step::Need(_) => task.answer(Answer::FlowHistory(Vec::new())),
             _ => {}
         }
     }
-    assert_eq!(from, Some(ns(at - Duration::minutes(5))));
+    None
+}
+
+#[test]
+fn only_a_cursor_of_today_not_ahead_of_the_clock_is_resumed() {
+    let at = t("2026-03-10T15:00:00Z");
+    let cursor = |when: DateTime<Utc>| {
+        Some(crate::orders::PrintsCursor { sip_timestamp: ns(when), ..Default::default() }.to_text())
+    };
+    let fresh = Some(ns(at - Duration::minutes(5)));
+    assert_eq!(first_read(cursor(at - Duration::seconds(30)), at), Some(ns(at - Duration::seconds(30))));
+    assert_eq!(first_read(cursor(at - Duration::days(1)), at), fresh, "yesterday's prints are history");
+    // Ahead of the clock (a replay started again from earlier, a clock
+    // stepped back): read again from a first read's start.
+    assert_eq!(first_read(cursor(at + Duration::minutes(2)), at), fresh);
+    assert_eq!(first_read(None, at), fresh);
+    assert_eq!(first_read(Some("not a cursor".into()), at), fresh);
 }

@@ -43,6 +43,7 @@ const TIMETABLE: &str = "\
 9,24,39,54   * 9-15 * * Mon-Fri bullseye      session=regular
 12,27,42,57  * 9-15 * * Mon-Fri scalps        session=regular
 30           * 9-15 * * Mon-Fri darkpool      session=extended
+*/5          * 9-15 * * Mon-Fri market_prints session=regular
 0            * *    * * *       heartbeat     session=any
 ";
 
@@ -59,6 +60,9 @@ const THRESHOLDS: &[(&str, &str)] = &[
     ("EPISODE_ESCALATION_MINUTES", "0"),
     ("SWEEPS_MIN_PREMIUM", "5000"),
     ("MIN_SWEEP_SCORE", "30"),
+    // The background's ISO prints land on one venue each: counted as
+    // sweeps, the prints lane has orders to alert (and a cursor to keep).
+    ("SWEEPS_MIN_EXCHANGES", "1"),
     ("GOLDEN_MIN_PREMIUM", "50000"),
     ("DARKPOOL_MIN_SIZE", "2000"),
 ];
