@@ -45,6 +45,11 @@ impl Service {
     /// firings or inside a long one: its line fired since the last poll
     /// began, or an order the last poll found still filling has settled.
     pub(super) fn prints_due(&self, now: DateTime<Utc>) -> bool {
+        // While the store cannot write, nothing may be judged (its alerts
+        // could not be committed); the timetable's firing is paused too.
+        if self.unwritable().is_some() {
+            return false;
+        }
         let Some(last) = self.lane.last_poll.or(self.lane.started).filter(|_| self.lane.scheduled) else {
             return false;
         };
