@@ -17,7 +17,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::json;
 
 use crate::alert::Side;
-use crate::bots::{Confirmation, ISO_CONDITION, OptionPrint, sweep_confirmation};
+use crate::bots::{Confirmation, OptionPrint, sweep_confirmation};
 use crate::flow::{self, FlowEvent, Observation, PriceSource, Traded};
 use crate::polygon::{Quote, UnusualTrade};
 
@@ -334,11 +334,6 @@ pub fn complete(orders: Vec<Order>, until_ns: i64) -> Completion {
     let open_from = open.iter().map(Order::first_ns).min();
     let done = closed.into_iter().filter(|o| open_from.is_none_or(|f| o.first_ns() < f)).collect();
     Completion { done, open_from, open }
-}
-
-/// Whether a print is an intermarket sweep print.
-pub fn is_iso(p: &UnusualTrade) -> bool {
-    p.conditions.iter().any(|&c| i64::from(c) == ISO_CONDITION)
 }
 
 #[cfg(test)]
