@@ -254,6 +254,15 @@ impl Confirmation {
 /// How every confirmed sweep's label begins.
 const CONFIRMED_LABEL: &str = "sweep confirmed";
 
+/// How a block's label begins: an order from the trade tape whose one print
+/// alone is large, not a sweep (the prints lane, `orders::OrderKind::Block`).
+pub const BLOCK_LABEL: &str = "block";
+
+/// Whether an alert's label says its order was a block.
+pub fn label_is_block(label: &str) -> bool {
+    label.starts_with(BLOCK_LABEL)
+}
+
 /// Whether an alert's label says ISO prints confirmed a sweep: only then may
 /// its title call it one (SPEC §5).
 pub fn label_confirms_sweep(label: &str) -> bool {

@@ -12,7 +12,7 @@ use chrono::SecondsFormat;
 use serde_json::{Value, json};
 
 use crate::alert::{Alert, Sentiment, Side, fmt_money, fmt_num};
-use crate::bots::label_confirms_sweep;
+use crate::bots::{label_confirms_sweep, label_is_block};
 use crate::engine::episode::Update;
 use crate::job::Bot;
 
@@ -235,9 +235,12 @@ fn shown_sentiment(alert: &Alert) -> Sentiment {
 
 /// The family's name as the alert may claim it: Sweeps and Golden Sweeps
 /// whose ISO prints were not seen are flow, not sweeps (SPEC §5), so they
-/// read "Unusual Flow" and "Golden Flow"; family and webhook stay the same.
+/// read "Unusual Flow" and "Golden Flow", and a block read from the trade
+/// tape reads "Block" and "Golden Block"; family and webhook stay the same.
 fn family_name(alert: &Alert) -> &'static str {
     match alert.bot {
+        Bot::Sweeps if label_is_block(&alert.label) => "Block",
+        Bot::GoldenSweeps if label_is_block(&alert.label) => "Golden Block",
         Bot::Sweeps if !label_confirms_sweep(&alert.label) => "Unusual Flow",
         Bot::GoldenSweeps if !label_confirms_sweep(&alert.label) => "Golden Flow",
         bot => bot.display_name(),
@@ -794,6 +797,9 @@ mod tests {
             (Bot::Sweeps, "flow (unconfirmed)", "Unusual Flow · SPY"),
             (Bot::GoldenSweeps, confirmed, "Golden Sweeps · SPY"),
             (Bot::GoldenSweeps, "flow (unconfirmed)", "Golden Flow · SPY"),
+            // A block from the trade tape (posted only without SWEEPS_REQUIRE_ISO).
+            (Bot::Sweeps, "block: 1 print (largest 2000 contracts) on 1 exchange(s)", "Block · SPY"),
+            (Bot::GoldenSweeps, "block: 1 print (largest 2000 contracts) on 1 exchange(s)", "Golden Block · SPY"),
             (Bot::OraklFlow, "flow (unconfirmed), 3 hits at the ask in 30 min totalling $60,000", "ORAKL Flow · SPY"),
         ];
         for (bot, label, want) in cases {

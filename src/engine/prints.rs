@@ -529,7 +529,7 @@ fn block_label(order: &Order) -> String {
     let n = order.prints.len();
     let largest = order.prints.iter().map(|p| p.size).fold(0.0, f64::max);
     let prints = if n == 1 { "print" } else { "prints" };
-    format!("block: {n} {prints} (largest {largest:.0} contracts) on {} exchange(s)", order.exchanges())
+    format!("{}: {n} {prints} (largest {largest:.0} contracts) on {} exchange(s)", bots::BLOCK_LABEL, order.exchanges())
 }
 
 /// Where the alert came from, for the trader.

@@ -267,3 +267,24 @@ fn only_a_cursor_of_today_not_ahead_of_the_clock_is_resumed() {
     assert_eq!(first_read(None, at), fresh);
     assert_eq!(first_read(Some("not a cursor".into()), at), fresh);
 }
+
+#[test]
+fn a_block_posts_only_when_the_families_may_post_more_than_sweeps() {
+    let at = t("2026-03-10T15:00:00Z");
+    // One print of 2,000 contracts at the ask, $2.4M: a block, not a sweep.
+    let mut prints = sweep(CALL, at, 1, 2_000.0, 12.0);
+    prints[0].conditions = vec![209];
+    let mut e = engine(&[]);
+    let mut shell = Shell { cursor: None, prints: prints.clone(), quote: (11.9, 12.0) };
+    let p = poll(&mut e, &mut shell, at + Duration::seconds(5));
+    assert!(p.commits.is_empty());
+    assert_eq!(p.needs, ["history", "cursor", "prints"], "rejected before any request");
+    let mut e = engine(&[("SWEEPS_REQUIRE_ISO", "false")]);
+    let mut shell = Shell { cursor: None, prints, quote: (11.9, 12.0) };
+    let p = poll(&mut e, &mut shell, at + Duration::seconds(5));
+    assert_eq!(p.commits.len(), 2, "{:?}", p.suppressed);
+    for c in &p.commits {
+        assert_eq!(c.alert.label, "block: 1 print (largest 2000 contracts) on 1 exchange(s)");
+        assert!(!crate::bots::label_confirms_sweep(&c.alert.label));
+    }
+}
