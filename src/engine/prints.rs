@@ -293,7 +293,12 @@ impl Engine {
         // the rest wait for the next poll (a busy tape always has some).
         task.summary.settles_at_ns = open.iter().filter(|o| self.cheap(o).is_ok()).map(Order::settles_at).min();
         // Out-of-scope prints after an order still filling wait with it, so
-        // the cursor's rule stays one: nothing at or after `hold_from` moves it.
+        // the cursor's rule stays one: nothing at or after `hold_from` moves
+        // it. Nor does anything of the last second: a print the feed
+        // publishes a moment after a later one is read on the next poll
+        // (those judged meanwhile are remembered, not judged twice).
+        let settled = until_ns.saturating_sub(orders::ORDER_GAP_NS);
+        let hold_from = Some(hold_from.map_or(settled, |h| h.min(settled)));
         Work {
             orders: orders.into(),
             cursor,

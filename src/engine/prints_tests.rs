@@ -288,3 +288,20 @@ fn a_block_posts_only_when_the_families_may_post_more_than_sweeps() {
         assert!(!crate::bots::label_confirms_sweep(&c.alert.label));
     }
 }
+
+#[test]
+fn a_print_published_a_moment_late_is_still_read() {
+    let mut e = engine(&[]);
+    let t0 = t("2026-03-10T15:00:00Z");
+    // At 15:00:10 the tape shows a print at :09.7 outside the watchlist
+    // (taken up at once, no order to wait for); the sweep at :09.5 reaches
+    // the feed only after that poll. The cursor stays a second back, so the
+    // next read finds it.
+    let other = sweep(AAPL, t0 + Duration::milliseconds(9_700), 1, 500.0, 10.0);
+    let mut shell = Shell { cursor: None, prints: other, quote: (12.1, 12.23) };
+    let first = poll(&mut e, &mut shell, t0 + Duration::seconds(10));
+    assert!(first.commits.is_empty() && first.suppressed.is_empty());
+    shell.prints.extend(sweep(CALL, t0 + Duration::milliseconds(9_500), 4, 400.0, 12.23));
+    let second = poll(&mut e, &mut shell, t0 + Duration::seconds(15));
+    assert_eq!(second.commits.len(), 2, "{:?} {:?}", second.needs, second.suppressed);
+}
