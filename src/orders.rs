@@ -126,16 +126,9 @@ impl Order {
         if self.prints.iter().any(large) { OrderKind::Block } else { OrderKind::Prints }
     }
 
-    /// The underlying's names the prints give: the record's underlying and
-    /// OCC root, and the root read from the ticker (`O:SPXW...` → `SPXW`).
+    /// The underlying's names its prints give ([`underlying_names`]).
     pub fn underlying_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = Vec::new();
-        if let Some(p) = self.prints.first() {
-            names.extend(p.underlying_ticker.iter().cloned());
-            names.extend(p.occ_root.iter().cloned());
-        }
-        names.extend(occ_root(&self.contract).map(str::to_string));
-        names
+        self.prints.first().map(underlying_names).unwrap_or_default()
     }
 
     /// The side of the order against the NBBO at its first print: at or
@@ -160,6 +153,14 @@ impl Order {
             Side::Mid
         }
     }
+}
+
+/// The underlying's names a print gives: the record's underlying and OCC
+/// root, and the root read from the ticker (`O:SPXW...` → `SPXW`).
+pub fn underlying_names(p: &UnusualTrade) -> Vec<String> {
+    let mut names: Vec<String> = p.underlying_ticker.iter().chain(&p.occ_root).cloned().collect();
+    names.extend(occ_root(&p.ticker).map(str::to_string));
+    names
 }
 
 /// The OCC root of an option ticker: what stands between `O:` and the

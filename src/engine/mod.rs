@@ -584,6 +584,13 @@ impl Engine {
     }
 }
 
+/// Whether a stored cursor's SIP time (ns) is of `now`'s trading date: the
+/// darkpool and prints cursors resume only then, since an earlier day's
+/// prints are history, not alerts.
+fn of_today(sip_ns: i64, now: DateTime<Utc>) -> bool {
+    crate::calendar::trading_date(DateTime::from_timestamp_nanos(sip_ns)) == crate::calendar::trading_date(now)
+}
+
 /// Daily bars fetched per symbol: enough sessions for a 20-day lookback
 /// and ATR(14) with its seeding period, across holidays.
 const DAILY_LOOKBACK_CALENDAR_DAYS: i64 = 45;

@@ -91,7 +91,7 @@ pub(super) struct Work {
     cursor: PrintsCursor,
     /// The first print not judged this poll (an order still filling, or
     /// one left for lack of lookups): the cursor stays before it.
-    hold_from: Option<i64>,
+    hold_from: i64,
     /// Prints taken up this poll (judged, or outside the scope).
     judged: Vec<UnusualTrade>,
     /// Orders judged.
@@ -172,9 +172,9 @@ impl Engine {
                     let Some(order) = work.orders.pop_front() else {
                         return self.finish(task, *work);
                     };
-                    work.orders_judged += 1;
                     match self.cheap(&order) {
                         Err(s) => {
+                            work.orders_judged += 1;
                             let step = suppressed_order(Bot::Sweeps, &order, s);
                             work.judged.extend(order.prints);
                             task.state = State::Prints(Stage::Next(work));
@@ -184,12 +184,12 @@ impl Engine {
                             // Out of lookups: this order and every later one
                             // wait for the next poll.
                             task.summary.deferred += 1 + work.orders.len();
-                            work.orders_judged -= 1;
-                            work.hold_from = Some(work.hold_from.map_or(order.first_ns(), |h| h.min(order.first_ns())));
+                            work.hold_from = work.hold_from.min(order.first_ns());
                             work.orders.clear();
                             Stage::Next(work)
                         }
                         Ok(()) => {
+                            work.orders_judged += 1;
                             work.lookups_left -= 1;
                             task.summary.lookups += 1;
                             let candidate = Box::new(Candidate {
@@ -238,13 +238,15 @@ impl Engine {
                 }
                 Stage::AwaitCooldown(work, mut candidate) => {
                     let answer = task.take_answer();
-                    let (Some((bot, screened)), Some(ev)) = (candidate.current.take(), candidate.ev.clone()) else {
+                    let (Some((bot, screened)), Some(premium)) =
+                        (candidate.current.take(), candidate.ev.as_ref().map(|e| e.premium))
+                    else {
                         stage = go!(task, next_family(work, candidate));
                         continue;
                     };
                     let step = match answer {
-                        Answer::Cooldown(c) if CooldownPolicy::allows(c.as_ref(), now, Some(ev.premium)) => {
-                            self.decide_order(bot, screened, &candidate, &ev, now)
+                        Answer::Cooldown(c) if CooldownPolicy::allows(c.as_ref(), now, Some(premium)) => {
+                            self.decide_order(bot, screened, &candidate, now)
                         }
                         Answer::Cooldown(_) => suppressed_order(bot, &candidate.order, Suppressed::new("cooldown")),
                         // The store could not answer (logged by the shell):
@@ -298,7 +300,7 @@ impl Engine {
         // publishes a moment after a later one is read on the next poll
         // (those judged meanwhile are remembered, not judged twice).
         let settled = until_ns.saturating_sub(orders::ORDER_GAP_NS);
-        let hold_from = Some(hold_from.map_or(settled, |h| h.min(settled)));
+        let hold_from = hold_from.map_or(settled, |h| h.min(settled));
         Work {
             orders: orders.into(),
             cursor,
@@ -313,14 +315,10 @@ impl Engine {
     fn in_scope(&self, p: &UnusualTrade) -> bool {
         match self.rules.prints_scope {
             PrintsScope::Market => true,
-            PrintsScope::Watchlist => {
-                let order = Order { contract: p.ticker.clone(), prints: vec![p.clone()] };
-                let names = order.underlying_names();
-                names.iter().any(|n| {
-                    let shown = flow::display_symbol(n);
-                    self.rules.watchlist.iter().any(|w| flow::display_symbol(w) == shown)
-                })
-            }
+            PrintsScope::Watchlist => orders::underlying_names(p).iter().any(|n| {
+                let shown = flow::display_symbol(n);
+                self.rules.watchlist.iter().any(|w| flow::display_symbol(w) == shown)
+            }),
         }
     }
 
@@ -389,9 +387,8 @@ impl Engine {
         }
         let families: Vec<Bot> = FAMILIES.into_iter().filter(|b| self.options_bots.contains(b)).collect();
         for bot in families {
-            let screened = self
-                .screen(bot, &ev, now)
-                .and_then(|s| self.could_pass(bot, &s, &ev, candidate.confirmation).map(|()| s));
+            let screened =
+                self.screen(bot, &ev, now).and_then(|s| self.could_pass(bot, &ev, candidate.confirmation).map(|()| s));
             match screened {
                 Ok(s) => candidate.families.push_back((bot, s)),
                 Err(s) => task.pending.push_back(order_decision(bot, order, s)),
@@ -408,13 +405,7 @@ impl Engine {
 
     /// Whether `bot`'s rule could pass with the best side the quote may
     /// give (the ask): an order that fails even so is not worth a quote.
-    fn could_pass(
-        &self,
-        bot: Bot,
-        _s: &Screened,
-        ev: &FlowEvent,
-        confirmation: Confirmation,
-    ) -> Result<(), Suppressed> {
+    fn could_pass(&self, bot: Bot, ev: &FlowEvent, confirmation: Confirmation) -> Result<(), Suppressed> {
         let sw = &self.rules.sweeps;
         match bot {
             Bot::Sweeps => {
@@ -428,14 +419,10 @@ impl Engine {
     }
 
     /// `bot`'s decision on an order whose cooldown allowed it.
-    fn decide_order(
-        &mut self,
-        bot: Bot,
-        screened: Screened,
-        candidate: &Candidate,
-        ev: &FlowEvent,
-        now: DateTime<Utc>,
-    ) -> Step {
+    fn decide_order(&mut self, bot: Bot, screened: Screened, candidate: &Candidate, now: DateTime<Utc>) -> Step {
+        let Some(ev) = candidate.ev.as_ref() else {
+            return suppressed_order(bot, &candidate.order, Suppressed::new("no context"));
+        };
         let sw = &self.rules.sweeps;
         let conf = Some(candidate.confirmation);
         let alert = match screened {
@@ -461,7 +448,7 @@ impl Engine {
     /// the first one held back.
     fn finish(&mut self, task: &mut Task, work: Work) -> Option<Step> {
         let Work { cursor, hold_from, judged, orders_judged, .. } = work;
-        let before = |p: &&UnusualTrade| hold_from.is_none_or(|h| p.sip_timestamp < h);
+        let before = |p: &&UnusualTrade| p.sip_timestamp < hold_from;
         let next = cursor.advanced(judged.iter().filter(before));
         for p in judged.iter().filter(|p| p.sip_timestamp >= next.sip_timestamp) {
             self.lane.judged.insert((p.sip_timestamp, orders::print_key(p)));
@@ -507,15 +494,9 @@ fn wait(task: &mut Task, next: Next) -> Result<Stage, Step> {
 /// nothing until the clock caught up; the first read's start reads the
 /// prints again instead, and their alerts' ids make a second commit a no-op.
 fn resumable(cursor: Option<PrintsCursor>, now: DateTime<Utc>) -> PrintsCursor {
-    let date = calendar::trading_date(now);
     let now_ns = now.timestamp_nanos_opt().unwrap_or(i64::MAX);
     match cursor {
-        Some(c)
-            if calendar::trading_date(DateTime::from_timestamp_nanos(c.sip_timestamp)) == date
-                && c.sip_timestamp <= now_ns =>
-        {
-            c
-        }
+        Some(c) if super::of_today(c.sip_timestamp, now) && c.sip_timestamp <= now_ns => c,
         _ => PrintsCursor {
             sip_timestamp: (now - chrono::Duration::minutes(FIRST_READ_MINUTES)).timestamp_nanos_opt().unwrap_or(0),
             keys: BTreeSet::new(),

@@ -359,6 +359,5 @@ fn parse_cursor(text: &str) -> Option<Cursor> {
 /// The cursor to resume from at `now`: one from an earlier trading day is
 /// not resumed, since yesterday's prints are history, not alerts.
 fn resumable(cursor: Option<Cursor>, now: DateTime<Utc>) -> Option<Cursor> {
-    let date = calendar::trading_date(now);
-    cursor.filter(|c| calendar::trading_date(DateTime::from_timestamp_nanos(c.sip_timestamp)) == date)
+    cursor.filter(|c| super::of_today(c.sip_timestamp, now))
 }

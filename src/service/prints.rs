@@ -97,7 +97,7 @@ impl Service {
         }
         self.engine.maintain(now);
         self.restore_episodes(now);
-        let (_, _) = self.limit_server_time();
+        self.limit_server_time();
         let mut held = Held::default();
         let mut task = self.engine.start_prints();
         let (summary, committed) = self.drive(&mut task, &mut held);
